@@ -1,0 +1,96 @@
+"""One hierarchy of errors. Each carries its HTTP status and a message in French for the user."""
+
+from __future__ import annotations
+
+
+class DccError(Exception):
+    status_code: int = 500
+    code: str = "erreur_interne"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+class ValidationFailed(DccError):
+    """Bad input: a field is missing, malformed, or out of its value set."""
+
+    status_code = 422
+    code = "donnee_invalide"
+
+
+class UnknownCode(ValidationFailed):
+    code = "code_inconnu"
+
+    def __init__(self, *, field: str, value: str, value_set: str) -> None:
+        super().__init__(
+            f"Le code « {value} » du champ « {field} » n'appartient pas au jeu de valeurs {value_set}.",
+            field=field,
+        )
+        self.value = value
+        self.value_set = value_set
+
+
+class InvalidIdentifier(ValidationFailed):
+    code = "identifiant_invalide"
+
+
+class IncompleteData(ValidationFailed):
+    """A document cannot be generated: lists the missing fields in French."""
+
+    code = "donnees_incompletes"
+
+    def __init__(self, missing: list[str], *, what: str = "le document") -> None:
+        super().__init__(f"Impossible de générer {what} : champs manquants : {', '.join(missing)}.")
+        self.missing = missing
+
+
+class NotFound(DccError):
+    status_code = 404
+    code = "introuvable"
+
+
+class Conflict(DccError):
+    status_code = 409
+    code = "conflit"
+
+
+class ImmutableDocument(Conflict):
+    code = "document_signe_immuable"
+
+
+class SignatureRefused(DccError):
+    status_code = 422
+    code = "signature_refusee"
+
+
+class DeliveryError(DccError):
+    """Sending to a destination failed. `permanent` errors go to dead letter at once."""
+
+    status_code = 502
+    code = "echec_envoi"
+
+    def __init__(self, message: str, *, permanent: bool = False, status: int | None = None,
+                 error_code: str = "", retry_after: float | None = None, excerpt: str = "") -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.status = status
+        self.error_code = error_code
+        self.retry_after = retry_after
+        self.excerpt = excerpt
+
+
+class ConfigurationError(DccError):
+    status_code = 500
+    code = "configuration_invalide"
+
+
+class DatabaseNotMigrated(ConfigurationError):
+    code = "base_non_migree"
