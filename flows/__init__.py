@@ -1,0 +1,1 @@
+"""Prefect flows: thin; each task calls one service and passes ids, never patient data."""

@@ -115,6 +115,7 @@ class Tumour:
     morphology: Code | None = None  # JDV_Morphologie_CISIS
     tnm: TNM | None = None
     laterality: str = ""
+    diagnosis_date: date | None = None  # date of diagnosis (nullFlavor UNK in the CDA when None)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,14 @@ class FrcpContent:
     comment: str = ""
     confidentiality: str = "N"
     document_status: Code | None = None  # JDV_StatutDoc_CISIS; default "approuvé"
+    # Added for the CDA body (all optional):
+    screening: bool | None = None  # cancer found by screening (63921-1); None = unknown
+    diagnostic_opinion: bool = False  # motive: diagnostic opinion requested (MED-235)
+    treatment_proposal: bool = True  # motive: treatment proposal requested (ORG-114)
+    refer_to_recours: bool = False  # care plan: referral to a recours RCP proposed (ORG-120)
+    file_complete: bool = True  # case file complete when presented (GEN-100)
+    relapse_date: date | None = None  # date of the relapse when phase == "relapse"
+    progression: tuple[bool, bool, bool] | None = None  # (local, regional, distant); None = unknown
 
 
 @dataclass(frozen=True)
@@ -230,6 +239,10 @@ class PpsContent:
     comment: str = ""
     confidentiality: str = "N"
     document_status: Code | None = None
+    # Added for the CDA body (all optional):
+    screening: bool | None = None  # cancer found by screening (63921-1); None = unknown
+    discovery_mode: str = ""  # free text
+    relapse_date: date | None = None  # date of the relapse when phase == "relapse"
 
 
 def missing_fields_frcp(c: FrcpContent) -> list[str]:
@@ -253,6 +266,8 @@ def missing_fields_frcp(c: FrcpContent) -> list[str]:
 
 def missing_fields_pps(c: PpsContent) -> list[str]:
     missing: list[str] = []
+    if c.tumour is None:
+        missing.append("localisation tumorale (CIM-10)")
     if c.rcp_date is None:
         missing.append("date de la RCP")
     if not c.treatments:

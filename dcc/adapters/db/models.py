@@ -1,0 +1,320 @@
+"""SQLAlchemy 2 typed models. Relationships are `lazy="raise"`: every query says what it loads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes stored as UTC on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(String(36), primary_key=True, default=new_id)
+
+
+class Region(Base):
+    __tablename__ = "region"
+    id: Mapped[str] = _id()
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    dsrc_id: Mapped[str] = mapped_column(String(40))  # national DSRC id
+    dsrc_name: Mapped[str] = mapped_column(String(200))
+    transport: Mapped[str] = mapped_column(String(20), default="xds")  # xds | mhd
+    endpoint: Mapped[str] = mapped_column(String(500), default="")
+    alsace_moselle: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Establishment(Base):
+    __tablename__ = "establishment"
+    id: Mapped[str] = _id()
+    region_id: Mapped[str] = mapped_column(ForeignKey("region.id"))
+    finess: Mapped[str] = mapped_column(String(9), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    street: Mapped[str] = mapped_column(String(200), default="")
+    postal_code: Mapped[str] = mapped_column(String(10), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    telecom: Mapped[str] = mapped_column(String(100), default="")
+    gestionnaire_id: Mapped[str] = mapped_column(String(40))  # national 3C / RCP-manager id
+    gestionnaire_name: Mapped[str] = mapped_column(String(200))
+    ipp_oid: Mapped[str] = mapped_column(String(100), default="")
+    region: Mapped[Region] = relationship(lazy="raise")
+
+
+class Professional(Base):
+    __tablename__ = "professional"
+    id: Mapped[str] = _id()
+    rpps: Mapped[str] = mapped_column(String(11), unique=True)
+    login: Mapped[str | None] = mapped_column(String(60), unique=True, nullable=True)
+    prefix: Mapped[str] = mapped_column(String(10), default="")
+    family: Mapped[str] = mapped_column(String(100))
+    given: Mapped[str] = mapped_column(String(100))
+    specialty_code: Mapped[str] = mapped_column(String(40))  # JDV_J01
+    is_physician: Mapped[bool] = mapped_column(Boolean, default=True)
+    establishment_id: Mapped[str] = mapped_column(ForeignKey("establishment.id"))
+    telecom: Mapped[str] = mapped_column(String(100), default="")
+    mssante: Mapped[str] = mapped_column(String(200), default="")
+    establishment: Mapped[Establishment] = relationship(lazy="raise")
+
+
+class Patient(Base):
+    __tablename__ = "patient"
+    __table_args__ = (UniqueConstraint("ins_matricule", "ins_oid"),)
+    id: Mapped[str] = _id()
+    ins_matricule: Mapped[str] = mapped_column(String(15))
+    ins_oid: Mapped[str] = mapped_column(String(40))
+    ins_qualified: Mapped[bool] = mapped_column(Boolean, default=False)
+    birth_family: Mapped[str] = mapped_column(String(100))
+    birth_given_first: Mapped[str] = mapped_column(String(100))
+    birth_given_all: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(1))
+    birthplace_insee: Mapped[str] = mapped_column(String(5))
+    birthplace_city: Mapped[str] = mapped_column(String(100), default="")
+    used_family: Mapped[str] = mapped_column(String(100), default="")
+    used_given: Mapped[str] = mapped_column(String(100), default="")
+    street: Mapped[str] = mapped_column(String(200), default="")
+    postal_code: Mapped[str] = mapped_column(String(10), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    referring_gp_id: Mapped[str | None] = mapped_column(ForeignKey("professional.id"), nullable=True)
+    dmp_opposition: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PatientIdentifier(Base):
+    """IPP of a patient in one establishment."""
+
+    __tablename__ = "patient_identifier"
+    __table_args__ = (UniqueConstraint("establishment_id", "ipp"),)
+    id: Mapped[str] = _id()
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
+    establishment_id: Mapped[str] = mapped_column(ForeignKey("establishment.id"))
+    ipp: Mapped[str] = mapped_column(String(40))
+
+
+class Board(Base):
+    __tablename__ = "board"
+    id: Mapped[str] = _id()
+    establishment_id: Mapped[str] = mapped_column(ForeignKey("establishment.id"))
+    rcp_id: Mapped[str] = mapped_column(String(40), unique=True)  # national RCP directory id
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # organ | transversal
+    appareil_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    organe_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    transversal_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    recours: Mapped[bool] = mapped_column(Boolean, default=False)
+    pediatric: Mapped[bool] = mapped_column(Boolean, default=False)
+    recurrence: Mapped[str] = mapped_column(String(200))  # RFC 5545 RRULE
+    start_time: Mapped[str] = mapped_column(String(5))  # HH:MM, Europe/Paris
+    duration_min: Mapped[int] = mapped_column(Integer, default=90)
+    capacity: Mapped[int] = mapped_column(Integer, default=20)
+    deadline_working_days: Mapped[int] = mapped_column(Integer, default=2)
+    place: Mapped[str] = mapped_column(String(200), default="")
+    video_link: Mapped[str] = mapped_column(String(500), default="")
+    required_specialties: Mapped[list[str]] = mapped_column(JSON, default=list)
+    responsible_id: Mapped[str] = mapped_column(ForeignKey("professional.id"))
+    coordinator_id: Mapped[str] = mapped_column(ForeignKey("professional.id"))
+    establishment: Mapped[Establishment] = relationship(lazy="raise")
+
+
+class BoardMember(Base):
+    __tablename__ = "board_member"
+    __table_args__ = (UniqueConstraint("board_id", "professional_id"),)
+    id: Mapped[str] = _id()
+    board_id: Mapped[str] = mapped_column(ForeignKey("board.id"))
+    professional_id: Mapped[str] = mapped_column(ForeignKey("professional.id"))
+
+
+class Session(Base):
+    __tablename__ = "session"
+    __table_args__ = (UniqueConstraint("board_id", "occurrence"),)
+    id: Mapped[str] = _id()
+    board_id: Mapped[str] = mapped_column(ForeignKey("board.id"))
+    occurrence: Mapped[datetime] = mapped_column(UTCDateTime)  # rule occurrence (identity for idempotency)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    registration_deadline: Mapped[date] = mapped_column(Date)
+    capacity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="planned")  # planned|held|validated|cancelled
+    quorum: Mapped[str] = mapped_column(String(10), default="unknown")  # met|not_met|unknown
+    quorum_detail: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Attendance(Base):
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("session_id", "professional_id"),)
+    id: Mapped[str] = _id()
+    session_id: Mapped[str] = mapped_column(ForeignKey("session.id"))
+    professional_id: Mapped[str] = mapped_column(ForeignKey("professional.id"))
+    mode: Mapped[str] = mapped_column(String(10))  # present | remote | absent
+
+
+class Case(Base):
+    __tablename__ = "rcp_case"
+    id: Mapped[str] = _id()
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
+    board_id: Mapped[str] = mapped_column(ForeignKey("board.id"))
+    session_id: Mapped[str | None] = mapped_column(ForeignKey("session.id"), nullable=True)
+    requester_id: Mapped[str] = mapped_column(ForeignKey("professional.id"))
+    presenter_id: Mapped[str] = mapped_column(ForeignKey("professional.id"))
+    topography_code: Mapped[str] = mapped_column(String(20))  # ICD-10 (JDV_Tumeur_CISIS)
+    morphology_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    tnm_t: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    tnm_n: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    tnm_m: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    phase: Mapped[str] = mapped_column(String(10), default="initial")  # initial | relapse
+    performance_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    motive: Mapped[str] = mapped_column(Text, default="")
+    question: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    discovery_mode: Mapped[str] = mapped_column(String(200), default="")
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    earliest_date: Mapped[date] = mapped_column(Date)
+    standard: Mapped[bool] = mapped_column(Boolean, default=False)
+    referential_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    referential_version: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    referential_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    required_specialties: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|assigned|decided
+    registration_number: Mapped[str] = mapped_column(String(40), default="")
+    assignment_reason: Mapped[str] = mapped_column(Text, default="")
+    not_ready: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Decision(Base):
+    __tablename__ = "decision"
+    id: Mapped[str] = _id()
+    case_id: Mapped[str] = mapped_column(ForeignKey("rcp_case.id"), unique=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("session.id"))
+    case_status: Mapped[str] = mapped_column(String(12))  # discussed | registered
+    proposal_codes: Mapped[list[str]] = mapped_column(JSON, default=list)  # JDV_TypeTraitement_FRCP
+    proposal_text: Mapped[str] = mapped_column(Text, default="")
+    conform_to_referential: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    departure_justification: Mapped[str] = mapped_column(Text, default="")
+    trial_proposed: Mapped[bool] = mapped_column(Boolean, default=False)
+    trial_name: Mapped[str] = mapped_column(String(200), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    quorum: Mapped[str] = mapped_column(String(10), default="unknown")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Document(Base):
+    __tablename__ = "document"
+    __table_args__ = (UniqueConstraint("set_id", "version"),)
+    id: Mapped[str] = _id()
+    case_id: Mapped[str] = mapped_column(ForeignKey("rcp_case.id"))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # FRCP | PPS
+    set_id: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    unique_id: Mapped[str] = mapped_column(String(100), unique=True)
+    cda: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the CDA bytes
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    template_version: Mapped[str] = mapped_column(String(60))
+    signer_id: Mapped[str] = mapped_column(ForeignKey("professional.id"))  # responsible physician
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    replaces_id: Mapped[str | None] = mapped_column(ForeignKey("document.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox_message"
+    __table_args__ = (UniqueConstraint("document_id", "destination"),)
+    id: Mapped[str] = _id()
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id"))
+    destination: Mapped[str] = mapped_column(String(60))  # e.g. dmp:<region code>
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending|delivered|dead|held
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempt"
+    id: Mapped[str] = _id()
+    message_id: Mapped[str] = mapped_column(ForeignKey("outbox_message.id"))
+    destination: Mapped[str] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(12))  # delivered | transient | permanent
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_code: Mapped[str] = mapped_column(String(80), default="")
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(100))
+    patient_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")

@@ -1,0 +1,153 @@
+"""Queries. Services never build SQL themselves: they call these functions with the unit of work's session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DbSession
+
+from dcc.adapters.db import models as m
+from dcc.errors import NotFound
+
+
+def get(session: DbSession, model: type[m.Base], id_: str, *, what: str) -> m.Base:
+    obj = session.get(model, id_)
+    if obj is None:
+        raise NotFound(f"{what} « {id_} » introuvable.")
+    return obj
+
+
+def region_by_code(session: DbSession, code: str) -> m.Region | None:
+    return session.scalars(select(m.Region).where(m.Region.code == code)).one_or_none()
+
+
+def establishment_by_finess(session: DbSession, finess: str) -> m.Establishment | None:
+    return session.scalars(select(m.Establishment).where(m.Establishment.finess == finess)).one_or_none()
+
+
+def professional_by_rpps(session: DbSession, rpps: str) -> m.Professional | None:
+    return session.scalars(select(m.Professional).where(m.Professional.rpps == rpps)).one_or_none()
+
+
+def professionals_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Professional]:
+    rows = session.scalars(select(m.Professional).where(m.Professional.id.in_(list(ids)))).all()
+    return {p.id: p for p in rows}
+
+
+def board_by_rcp_id(session: DbSession, rcp_id: str) -> m.Board | None:
+    return session.scalars(select(m.Board).where(m.Board.rcp_id == rcp_id)).one_or_none()
+
+
+def boards(session: DbSession) -> list[m.Board]:
+    return list(session.scalars(select(m.Board).order_by(m.Board.name)).all())
+
+
+def board_members(session: DbSession, board_id: str) -> list[m.Professional]:
+    q = (select(m.Professional).join(m.BoardMember, m.BoardMember.professional_id == m.Professional.id)
+         .where(m.BoardMember.board_id == board_id).order_by(m.Professional.family))
+    return list(session.scalars(q).all())
+
+
+def patient_by_ins(session: DbSession, matricule: str, oid: str) -> m.Patient | None:
+    q = select(m.Patient).where(m.Patient.ins_matricule == matricule, m.Patient.ins_oid == oid)
+    return session.scalars(q).one_or_none()
+
+
+def ipp_of(session: DbSession, patient_id: str, establishment_id: str) -> m.PatientIdentifier | None:
+    q = select(m.PatientIdentifier).where(m.PatientIdentifier.patient_id == patient_id,
+                                          m.PatientIdentifier.establishment_id == establishment_id)
+    return session.scalars(q).one_or_none()
+
+
+def sessions_of_board(session: DbSession, board_id: str, *, start: datetime | None = None,
+                      end: datetime | None = None) -> list[m.Session]:
+    q = select(m.Session).where(m.Session.board_id == board_id)
+    if start is not None:
+        q = q.where(m.Session.starts_at >= start)
+    if end is not None:
+        q = q.where(m.Session.starts_at < end)
+    return list(session.scalars(q.order_by(m.Session.starts_at)).all())
+
+
+def sessions_between(session: DbSession, *, board_id: str | None, start: datetime | None,
+                     end: datetime | None) -> list[m.Session]:
+    q = select(m.Session)
+    if board_id:
+        q = q.where(m.Session.board_id == board_id)
+    if start is not None:
+        q = q.where(m.Session.starts_at >= start)
+    if end is not None:
+        q = q.where(m.Session.starts_at < end)
+    return list(session.scalars(q.order_by(m.Session.starts_at)).all())
+
+
+def open_sessions(session: DbSession, *, from_date: date) -> list[m.Session]:
+    q = (select(m.Session).where(m.Session.status == "planned", m.Session.registration_deadline >= from_date)
+         .order_by(m.Session.starts_at))
+    return list(session.scalars(q).all())
+
+
+def session_load(session: DbSession, session_ids: Sequence[str]) -> dict[str, int]:
+    q = (select(m.Case.session_id, func.count()).where(m.Case.session_id.in_(list(session_ids)))
+         .group_by(m.Case.session_id))
+    return {sid: n for sid, n in session.execute(q).all() if sid is not None}
+
+
+def pending_cases(session: DbSession) -> list[m.Case]:
+    q = select(m.Case).where(m.Case.status == "pending").order_by(m.Case.created_at, m.Case.id)
+    return list(session.scalars(q).all())
+
+
+def cases_of_session(session: DbSession, session_id: str) -> list[m.Case]:
+    q = (select(m.Case).where(m.Case.session_id == session_id)
+         .order_by(m.Case.urgent.desc(), m.Case.created_at, m.Case.id))
+    return list(session.scalars(q).all())
+
+
+def attendance(session: DbSession, session_id: str) -> list[m.Attendance]:
+    return list(session.scalars(select(m.Attendance).where(m.Attendance.session_id == session_id)).all())
+
+
+def decision_of_case(session: DbSession, case_id: str) -> m.Decision | None:
+    return session.scalars(select(m.Decision).where(m.Decision.case_id == case_id)).one_or_none()
+
+
+def documents_of_case(session: DbSession, case_id: str) -> list[m.Document]:
+    q = select(m.Document).where(m.Document.case_id == case_id).order_by(m.Document.kind, m.Document.version)
+    return list(session.scalars(q).all())
+
+
+def documents_by_ids(session: DbSession, ids: Sequence[str]) -> list[m.Document]:
+    return list(session.scalars(select(m.Document).where(m.Document.id.in_(list(ids)))).all())
+
+
+def documents_to_sign(session: DbSession, signer_id: str | None = None) -> list[m.Document]:
+    q = select(m.Document).where(m.Document.status == "draft")
+    if signer_id:
+        q = q.where(m.Document.signer_id == signer_id)
+    return list(session.scalars(q.order_by(m.Document.created_at)).all())
+
+
+def all_documents(session: DbSession) -> list[m.Document]:
+    return list(session.scalars(select(m.Document).order_by(m.Document.created_at)).all())
+
+
+def outbox_for_documents(session: DbSession, document_ids: Sequence[str]) -> list[m.OutboxMessage]:
+    q = select(m.OutboxMessage).where(m.OutboxMessage.document_id.in_(list(document_ids)))
+    return list(session.scalars(q).all())
+
+
+def attempts_for_messages(session: DbSession, message_ids: Sequence[str]) -> list[m.DeliveryAttempt]:
+    q = (select(m.DeliveryAttempt).where(m.DeliveryAttempt.message_id.in_(list(message_ids)))
+         .order_by(m.DeliveryAttempt.at))
+    return list(session.scalars(q).all())
+
+
+def last_audit_event(session: DbSession) -> m.AuditEvent | None:
+    return session.scalars(select(m.AuditEvent).order_by(m.AuditEvent.id.desc()).limit(1)).one_or_none()
+
+
+def audit_events(session: DbSession) -> list[m.AuditEvent]:
+    return list(session.scalars(select(m.AuditEvent).order_by(m.AuditEvent.id)).all())

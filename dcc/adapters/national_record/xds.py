@@ -1,0 +1,849 @@
+"""IHE XDS.b ITI-41 Provide and Register Document Set-b for the DMP: SOAP 1.2 + MTOM/XOP over HTTP.
+
+- `build_envelope` builds the SOAP envelope with lxml: WS-Addressing headers, the VIHF (a SAML 2
+  assertion signed with the sending structure's key, enveloped XML-DSig via signxml) in
+  `wsse:Security`, and the ebRIM 3.0 SubmitObjectsRequest (DocumentEntry, SubmissionSet, HasMember,
+  optional RPLC association).
+- `pack_mtom` writes the `multipart/related; type="application/xop+xml"` body byte for byte (the
+  stdlib email generator rewrites bare LF as CRLF inside binary parts, which would change the
+  document's hash, so the body is written by hand; the receiving side parses it with `email`).
+- `XdsTransport.submit` posts it with httpx and maps the RegistryResponse to a `SubmitResult` or
+  a `DeliveryError` (permanent for metadata errors, transient for 5xx / 429 / network errors).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.policy
+import email.utils
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from functools import lru_cache
+from pathlib import Path
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.x509.oid import NameOID
+from lxml import etree
+from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner, methods
+
+from dcc.adapters.national_record.metadata import CodedValue, DocumentEntry, check_codes
+from dcc.errors import DeliveryError
+
+# --- namespaces and IHE constants -------------------------------------------------------------------
+
+SOAP = "http://www.w3.org/2003/05/soap-envelope"
+WSA = "http://www.w3.org/2005/08/addressing"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XSD = "http://www.w3.org/2001/XMLSchema"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+XDSB = "urn:ihe:iti:xds-b:2007"
+LCM = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
+RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
+RS = "urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0"
+XOP = "http://www.w3.org/2004/08/xop/include"
+HL7 = "urn:hl7-org:v3"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+ACTION_ITI41 = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"
+ACTION_ITI41_RESPONSE = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-bResponse"
+
+UUID_DOC_ENTRY = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"  # stable DocumentEntry objectType
+UUID_DE_AUTHOR = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d"
+UUID_DE_CLASS = "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a"
+UUID_DE_CONFIDENTIALITY = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f"
+UUID_DE_FORMAT = "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d"
+UUID_DE_FACILITY = "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1"
+UUID_DE_PRACTICE = "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead"
+UUID_DE_TYPE = "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"
+UUID_DE_PATIENT_ID = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"
+UUID_DE_UNIQUE_ID = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
+UUID_SS = "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"
+UUID_SS_AUTHOR = "urn:uuid:a7058bb9-b4e4-4307-ba5b-e3f0ab85e12d"
+UUID_SS_CONTENT_TYPE = "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500"
+UUID_SS_UNIQUE_ID = "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8"
+UUID_SS_SOURCE_ID = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832"
+UUID_SS_PATIENT_ID = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446"
+
+OBJ_CLASSIFICATION = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Classification"
+OBJ_EXTERNAL_ID = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:ExternalIdentifier"
+OBJ_ASSOCIATION = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Association"
+OBJ_REGISTRY_PACKAGE = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:RegistryPackage"
+ASSOC_HAS_MEMBER = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
+ASSOC_RPLC = "urn:ihe:iti:2007:AssociationType:RPLC"
+STATUS_SUCCESS = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"
+STATUS_PARTIAL = "urn:ihe:iti:2007:ResponseStatusType:PartialSuccess"
+
+# VIHF (CI-SIS "Volet transport synchrone pour client lourd", v3/v4).
+VIHF_VERSION = "3.0"
+PURPOSE_OF_USE_SYSTEM = "1.2.250.1.213.1.1.4.248"  # TRE_R248-ModeAcces
+ACTIVITY_SECTOR_SYSTEM = "1.2.250.1.71.4.2.4"
+PROFESSION_SYSTEM = "1.2.250.1.71.1.2.7"  # TRE_G15-ProfessionSante [U: J65 rows not in the kit]
+SPECIALTY_SYSTEM = "1.2.250.1.71.1.2.8"  # TRE_R38-SpecialiteOrdinale [U]
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+MAX_RESPONSE_BYTES = 5 * 1024 * 1024
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+def new_oid() -> str:
+    """A fresh UUID-derived OID (`2.25.<int>`) for submission set uniqueIds."""
+    return f"2.25.{uuid.uuid4().int}"
+
+
+def entry_uuid_for(unique_id: str) -> str:
+    """The entryUUID dcc gives a DocumentEntry: stable per document uniqueId, so that a retry carries
+    the same entryUUID and a later RPLC can target it without a stored query."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_OID, unique_id)}"
+
+
+# --- sending identity -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SenderIdentity:
+    """The sending structure (indirect authentication): its Struct_IdNat and its signing key pair."""
+
+    id_nat: str  # Struct_IdNat, e.g. "1" + FINESS
+    name: str
+    key_path: Path  # PEM private key
+    cert_path: Path  # PEM certificate
+    activity_sector: str = "SA01"  # VIHF Secteur_Activite (TRE_R02-SecteurActivite)
+    source_id: str = ""  # SubmissionSet.sourceId (OID of the sending system); derived if empty
+    lps_name: str = "dcc"
+    lps_version: str = "0.1.0"
+    lps_homologation_id: str = "DCC-DEMO"
+
+    @property
+    def source_oid(self) -> str:
+        return self.source_id or f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, 'dcc:' + self.id_nat).int}"
+
+    def key_pem(self) -> bytes:
+        return Path(self.key_path).read_bytes()
+
+    def private_key(self) -> PrivateKeyTypes:
+        """The loaded private key (cached: loading an RSA key costs ~0.1 s)."""
+        path = Path(self.key_path)
+        return _load_key(str(path.resolve()), path.stat().st_mtime_ns)
+
+    def cert_pem(self) -> bytes:
+        return Path(self.cert_path).read_bytes()
+
+
+@lru_cache(maxsize=16)
+def _load_key(path: str, mtime_ns: int) -> PrivateKeyTypes:
+    return serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+
+
+def make_demo_identity(directory: Path, name: str, id_nat: str) -> SenderIdentity:
+    """A SenderIdentity with a self-signed RSA certificate in `directory` (created once, then reused)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = directory / "vihf-key.pem", directory / "vihf-cert.pem"
+    if not (key_path.exists() and cert_path.exists()):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, id_nat),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"{name} (démonstration)"),
+            ]
+        )
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=730))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=True,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        key_path.chmod(0o600)
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return SenderIdentity(id_nat=id_nat, name=name, key_path=key_path, cert_path=cert_path)
+
+
+# --- VIHF -------------------------------------------------------------------------------------------
+
+
+def _q(ns: str, tag: str) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _vihf_attribute(statement: etree._Element, name: str, value: str | etree._Element) -> None:
+    attribute = etree.SubElement(statement, _q(SAML, "Attribute"), Name=name)
+    holder = etree.SubElement(attribute, _q(SAML, "AttributeValue"))
+    if isinstance(value, str):
+        holder.text = value
+    else:
+        holder.append(value)
+
+
+def _ce(tag: str, code: str, system: str, display: str) -> etree._Element:
+    el = etree.Element(_q(HL7, tag), nsmap={None: HL7, "xsi": XSI})
+    el.set(_q(XSI, "type"), "CE")
+    el.set("code", code)
+    el.set("codeSystem", system)
+    if display:
+        el.set("displayName", display)
+    return el
+
+
+def _roles(specialty: CodedValue | None) -> list[etree._Element]:
+    """subject:role values: the profession (G15) then, when present, the specialty (R38)."""
+    if specialty is None:
+        return [_ce("Role", "AUTOMATE", "1.2.250.1.213.1.1.4.6", "Automate")]
+    profession, _, speciality = specialty.code.partition("/")
+    profession = profession.removeprefix("G15_")
+    roles = [_ce("Role", profession, PROFESSION_SYSTEM, "")]
+    if speciality:
+        roles.append(_ce("Role", speciality, SPECIALTY_SYSTEM, specialty.display))
+    return roles
+
+
+def build_vihf(
+    identity: SenderIdentity, entry: DocumentEntry, *, purpose_of_use: str = "normal"
+) -> etree._Element:
+    """The VIHF SAML 2 assertion, signed (enveloped XML-DSig, RSA-SHA256, exc-c14n) by the structure."""
+    assertion_id = f"_{uuid.uuid4().hex}"
+    now = _utc_now()
+    assertion = etree.Element(
+        _q(SAML, "Assertion"),
+        nsmap={"saml": SAML, "xsi": XSI, "xs": XSD},
+        ID=assertion_id,
+        IssueInstant=now,
+        Version="2.0",
+    )
+    cert = x509.load_pem_x509_certificate(identity.cert_pem())
+    issuer = etree.SubElement(
+        assertion, _q(SAML, "Issuer"), Format="urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
+    )
+    issuer.text = cert.subject.rfc4514_string()
+    # Placeholder so that signxml puts ds:Signature right after Issuer, as the SAML schema requires.
+    etree.SubElement(assertion, _q(DS, "Signature"), nsmap={"ds": DS}, Id="placeholder")
+    subject = etree.SubElement(assertion, _q(SAML, "Subject"))
+    name_id = etree.SubElement(
+        subject, _q(SAML, "NameID"), Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+    )
+    name_id.text = entry.author_id
+    authn = etree.SubElement(assertion, _q(SAML, "AuthnStatement"), AuthnInstant=now)
+    context = etree.SubElement(authn, _q(SAML, "AuthnContext"))
+    etree.SubElement(
+        context, _q(SAML, "AuthnContextClassRef")
+    ).text = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient"
+    statement = etree.SubElement(assertion, _q(SAML, "AttributeStatement"))
+    _vihf_attribute(statement, "Identifiant_Structure", identity.id_nat)
+    _vihf_attribute(statement, "Secteur_Activite", f"{identity.activity_sector}^{ACTIVITY_SECTOR_SYSTEM}")
+    _vihf_attribute(
+        statement, "urn:oasis:names:tc:xacml:1.0:subject:subject-id", entry.author_person.split("^")[1]
+    )
+    role_attr = etree.SubElement(
+        statement, _q(SAML, "Attribute"), Name="urn:oasis:names:tc:xacml:2.0:subject:role"
+    )
+    for role in _roles(entry.author_specialty):
+        etree.SubElement(role_attr, _q(SAML, "AttributeValue")).append(role)
+    _vihf_attribute(statement, "VIHF_Version", VIHF_VERSION)
+    _vihf_attribute(statement, "Authentification_Mode", "INDIRECTE")
+    _vihf_attribute(statement, "urn:oasis:names:tc:xacml:2.0:resource:resource-id", entry.patient_id)
+    _vihf_attribute(statement, "Ressource_URN", "urn:dmp")
+    _vihf_attribute(
+        statement,
+        "urn:oasis:names:tc:xspa:1.0:subject:purposeofuse",
+        _ce(
+            "PurposeOfUse",
+            purpose_of_use,
+            PURPOSE_OF_USE_SYSTEM,
+            "Accès normal" if purpose_of_use == "normal" else "",
+        ),
+    )
+    _vihf_attribute(statement, "LPS_Nom", identity.lps_name)
+    _vihf_attribute(statement, "LPS_Version", identity.lps_version)
+    _vihf_attribute(statement, "LPS_ID_HOMOLOGATION_DMP", identity.lps_homologation_id)
+
+    signer = XMLSigner(
+        method=methods.enveloped,
+        signature_algorithm=SignatureMethod.RSA_SHA256,
+        digest_algorithm=DigestAlgorithm.SHA256,
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    )
+    signed: etree._Element = signer.sign(
+        assertion,
+        key=identity.private_key(),
+        cert=identity.cert_pem().decode("ascii"),
+        reference_uri=f"#{assertion_id}",
+        id_attribute="ID",
+    )
+    return signed
+
+
+# --- ebRIM builders ---------------------------------------------------------------------------------
+
+
+def _slot(parent: etree._Element, name: str, *values: str) -> None:
+    slot = etree.SubElement(parent, _q(RIM, "Slot"), name=name)
+    value_list = etree.SubElement(slot, _q(RIM, "ValueList"))
+    for value in values:
+        etree.SubElement(value_list, _q(RIM, "Value")).text = value
+
+
+def _localized(parent: etree._Element, tag: str, value: str) -> None:
+    holder = etree.SubElement(parent, _q(RIM, tag))
+    string = etree.SubElement(holder, _q(RIM, "LocalizedString"), value=value, charset="UTF-8")
+    string.set(_q(XML_NS, "lang"), "fr-FR")
+
+
+def _new_id() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def _classification(parent: etree._Element, scheme: str, obj: str, value: CodedValue) -> None:
+    cl = etree.SubElement(
+        parent,
+        _q(RIM, "Classification"),
+        id=_new_id(),
+        classificationScheme=scheme,
+        classifiedObject=obj,
+        nodeRepresentation=value.code,
+        objectType=OBJ_CLASSIFICATION,
+    )
+    _slot(cl, "codingScheme", value.scheme)
+    _localized(cl, "Name", value.display or value.code)
+
+
+def _author(parent: etree._Element, scheme: str, obj: str, entry: DocumentEntry) -> None:
+    cl = etree.SubElement(
+        parent,
+        _q(RIM, "Classification"),
+        id=_new_id(),
+        classificationScheme=scheme,
+        classifiedObject=obj,
+        nodeRepresentation="",
+        objectType=OBJ_CLASSIFICATION,
+    )
+    _slot(cl, "authorPerson", entry.author_person)
+    _slot(cl, "authorInstitution", entry.author_institution)
+    if entry.author_role:
+        _slot(cl, "authorRole", entry.author_role)
+    if entry.author_specialty is not None:
+        s = entry.author_specialty
+        _slot(cl, "authorSpecialty", f"{s.code}^{s.display}^{s.scheme}")
+
+
+def _external_id(parent: etree._Element, scheme: str, obj: str, value: str, name: str) -> None:
+    ei = etree.SubElement(
+        parent,
+        _q(RIM, "ExternalIdentifier"),
+        id=_new_id(),
+        identificationScheme=scheme,
+        objectType=OBJ_EXTERNAL_ID,
+        registryObject=obj,
+        value=value,
+    )
+    _localized(ei, "Name", name)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One ITI-41 request ready to post: the HTTP body, its Content-Type and the ids it carries."""
+
+    body: bytes
+    content_type: str
+    message_id: str
+    entry_uuid: str
+    submission_set_unique_id: str
+    document_cid: str
+
+
+def build_envelope(
+    entry: DocumentEntry,
+    *,
+    identity: SenderIdentity,
+    endpoint: str,
+    document_cid: str,
+    message_id: str,
+    submission_set_unique_id: str,
+    replaced_entry_uuid: str | None = None,
+    submission_time: str | None = None,
+) -> etree._Element:
+    """The SOAP 1.2 envelope of the ProvideAndRegisterDocumentSetRequest (document as xop:Include)."""
+    envelope = etree.Element(
+        _q(SOAP, "Envelope"),
+        nsmap={"soap": SOAP, "wsa": WSA, "xdsb": XDSB, "lcm": LCM, "rim": RIM, "xop": XOP},
+    )
+    header = etree.SubElement(envelope, _q(SOAP, "Header"))
+    action = etree.SubElement(header, _q(WSA, "Action"))
+    action.text = ACTION_ITI41
+    action.set(_q(SOAP, "mustUnderstand"), "1")
+    etree.SubElement(header, _q(WSA, "MessageID")).text = message_id
+    reply_to = etree.SubElement(header, _q(WSA, "ReplyTo"))
+    etree.SubElement(reply_to, _q(WSA, "Address")).text = "http://www.w3.org/2005/08/addressing/anonymous"
+    to = etree.SubElement(header, _q(WSA, "To"))
+    to.text = endpoint
+    to.set(_q(SOAP, "mustUnderstand"), "1")
+    security = etree.SubElement(header, _q(WSSE, "Security"), nsmap={"wsse": WSSE})
+    security.set(_q(SOAP, "mustUnderstand"), "1")
+    security.append(build_vihf(identity, entry))
+
+    body = etree.SubElement(envelope, _q(SOAP, "Body"))
+    request = etree.SubElement(body, _q(XDSB, "ProvideAndRegisterDocumentSetRequest"))
+    submit = etree.SubElement(request, _q(LCM, "SubmitObjectsRequest"))
+    objects = etree.SubElement(submit, _q(RIM, "RegistryObjectList"))
+
+    doc_id = entry_uuid_for(entry.unique_id)
+    extrinsic = etree.SubElement(
+        objects, _q(RIM, "ExtrinsicObject"), id=doc_id, mimeType=entry.mime_type, objectType=UUID_DOC_ENTRY
+    )
+    _slot(extrinsic, "creationTime", entry.creation_time)
+    _slot(extrinsic, "hash", entry.hash_sha1)
+    _slot(extrinsic, "size", str(entry.size))
+    _slot(extrinsic, "languageCode", entry.language_code)
+    if entry.legal_authenticator:
+        _slot(extrinsic, "legalAuthenticator", entry.legal_authenticator)
+    if entry.service_start:
+        _slot(extrinsic, "serviceStartTime", entry.service_start)
+    if entry.service_stop:
+        _slot(extrinsic, "serviceStopTime", entry.service_stop)
+    _slot(extrinsic, "sourcePatientId", entry.source_patient_id)
+    if entry.source_patient_info:
+        _slot(extrinsic, "sourcePatientInfo", *entry.source_patient_info)
+    _localized(extrinsic, "Name", entry.title)
+    _author(extrinsic, UUID_DE_AUTHOR, doc_id, entry)
+    _classification(extrinsic, UUID_DE_CLASS, doc_id, entry.class_code)
+    for conf in entry.confidentiality:
+        _classification(extrinsic, UUID_DE_CONFIDENTIALITY, doc_id, conf)
+    _classification(extrinsic, UUID_DE_FORMAT, doc_id, entry.format_code)
+    _classification(extrinsic, UUID_DE_FACILITY, doc_id, entry.healthcare_facility_type)
+    _classification(extrinsic, UUID_DE_PRACTICE, doc_id, entry.practice_setting)
+    _classification(extrinsic, UUID_DE_TYPE, doc_id, entry.type_code)
+    _external_id(extrinsic, UUID_DE_PATIENT_ID, doc_id, entry.patient_id, "XDSDocumentEntry.patientId")
+    _external_id(extrinsic, UUID_DE_UNIQUE_ID, doc_id, entry.unique_id, "XDSDocumentEntry.uniqueId")
+
+    ss_id = _new_id()
+    package = etree.SubElement(objects, _q(RIM, "RegistryPackage"), id=ss_id, objectType=OBJ_REGISTRY_PACKAGE)
+    _slot(package, "submissionTime", submission_time or dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S"))
+    _localized(package, "Name", entry.title)
+    _author(package, UUID_SS_AUTHOR, ss_id, entry)
+    content_type = entry.content_type or entry.type_code
+    _classification(package, UUID_SS_CONTENT_TYPE, ss_id, content_type)
+    _external_id(package, UUID_SS_UNIQUE_ID, ss_id, submission_set_unique_id, "XDSSubmissionSet.uniqueId")
+    _external_id(package, UUID_SS_SOURCE_ID, ss_id, identity.source_oid, "XDSSubmissionSet.sourceId")
+    _external_id(package, UUID_SS_PATIENT_ID, ss_id, entry.patient_id, "XDSSubmissionSet.patientId")
+    etree.SubElement(
+        objects,
+        _q(RIM, "Classification"),
+        id=_new_id(),
+        classifiedObject=ss_id,
+        classificationNode=UUID_SS,
+        objectType=OBJ_CLASSIFICATION,
+    )
+    member = etree.SubElement(
+        objects,
+        _q(RIM, "Association"),
+        id=_new_id(),
+        associationType=ASSOC_HAS_MEMBER,
+        sourceObject=ss_id,
+        targetObject=doc_id,
+        objectType=OBJ_ASSOCIATION,
+    )
+    _slot(member, "SubmissionSetStatus", "Original")
+    if entry.replaces:
+        etree.SubElement(
+            objects,
+            _q(RIM, "Association"),
+            id=_new_id(),
+            associationType=ASSOC_RPLC,
+            sourceObject=doc_id,
+            targetObject=replaced_entry_uuid or entry_uuid_for(entry.replaces),
+            objectType=OBJ_ASSOCIATION,
+        )
+
+    document = etree.SubElement(request, _q(XDSB, "Document"), id=doc_id)
+    etree.SubElement(document, _q(XOP, "Include"), href=f"cid:{document_cid}")
+    return envelope
+
+
+# --- MTOM/XOP ---------------------------------------------------------------------------------------
+
+
+def pack_mtom(soap: bytes, document: bytes, *, document_cid: str, mime_type: str) -> tuple[bytes, str]:
+    """(body, Content-Type) of a two-part MTOM message: the SOAP root part, then the document."""
+    boundary = f"MIMEBoundary_{uuid.uuid4().hex}"
+    root_cid = f"root.{uuid.uuid4().hex}@dcc"
+    while boundary.encode() in soap or boundary.encode() in document:  # pragma: no cover - 2^-128
+        boundary = f"MIMEBoundary_{uuid.uuid4().hex}"
+    parts = [
+        (
+            f'Content-Type: application/xop+xml; charset=UTF-8; type="application/soap+xml"; '
+            f'action="{ACTION_ITI41}"\r\n'
+            "Content-Transfer-Encoding: binary\r\n"
+            f"Content-ID: <{root_cid}>\r\n",
+            soap,
+        ),
+        (
+            f"Content-Type: {mime_type}\r\nContent-Transfer-Encoding: binary\r\n"
+            f"Content-ID: <{document_cid}>\r\n",
+            document,
+        ),
+    ]
+    body = (
+        b"".join(
+            b"--" + boundary.encode() + b"\r\n" + headers.encode("ascii") + b"\r\n" + payload + b"\r\n"
+            for headers, payload in parts
+        )
+        + b"--"
+        + boundary.encode()
+        + b"--\r\n"
+    )
+    content_type = (
+        f'multipart/related; boundary="{boundary}"; type="application/xop+xml"; '
+        f'start="<{root_cid}>"; start-info="application/soap+xml"; action="{ACTION_ITI41}"'
+    )
+    return body, content_type
+
+
+def build_submission(
+    cda: bytes,
+    entry: DocumentEntry,
+    *,
+    identity: SenderIdentity,
+    endpoint: str,
+    replaced_entry_uuid: str | None = None,
+) -> Submission:
+    """Check the codes, then build the signed MTOM request for `cda` (whose hash/size must match)."""
+    check_codes(entry)
+    if hashlib.sha1(cda).hexdigest() != entry.hash_sha1 or len(cda) != entry.size:
+        raise DeliveryError(
+            "Les métadonnées ne correspondent pas au document (empreinte ou taille différente).",
+            permanent=True,
+            error_code="metadonnees_incoherentes",
+        )
+    document_cid = f"doc.{uuid.uuid4().hex}@dcc"
+    message_id = f"urn:uuid:{uuid.uuid4()}"
+    ss_unique_id = new_oid()
+    envelope = build_envelope(
+        entry,
+        identity=identity,
+        endpoint=endpoint,
+        document_cid=document_cid,
+        message_id=message_id,
+        submission_set_unique_id=ss_unique_id,
+        replaced_entry_uuid=replaced_entry_uuid,
+    )
+    soap = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+    body, content_type = pack_mtom(soap, cda, document_cid=document_cid, mime_type=entry.mime_type)
+    return Submission(
+        body=body,
+        content_type=content_type,
+        message_id=message_id,
+        entry_uuid=entry_uuid_for(entry.unique_id),
+        submission_set_unique_id=ss_unique_id,
+        document_cid=document_cid,
+    )
+
+
+# --- response -------------------------------------------------------------------------------------
+
+PERMANENT_MESSAGES: dict[str, str] = {
+    "XDSRegistryMetadataError": "Le DMP a refusé les métadonnées du document.",
+    "XDSRepositoryMetadataError": "Le DMP a refusé les métadonnées du document (empreinte ou taille).",
+    "XDSNonIdenticalHash": (
+        "Le DMP contient déjà un document avec cet identifiant mais un contenu différent."
+    ),
+    "XDSNonIdenticalSize": (
+        "Le DMP contient déjà un document avec cet identifiant mais une taille différente."
+    ),
+    "XDSPatientIdDoesNotMatch": "L'identifiant patient (INS) ne concorde pas dans la soumission.",
+    "XDSUnknownPatientId": "Le DMP ne connaît pas cet INS (ou le DMP du patient n'est pas actif).",
+    "XDSDuplicateUniqueIdInRegistry": "Le DMP contient déjà cet identifiant avec un contenu différent.",
+    "XDSRegistryDuplicateUniqueIdInMessage": "La soumission contient deux fois le même identifiant.",
+    "XDSMissingDocument": "Le document est absent de la soumission.",
+    "XDSMissingDocumentMetadata": "Les métadonnées d'un document sont absentes de la soumission.",
+    "XDSUnknownRepositoryId": "Entrepôt de documents inconnu du DMP.",
+}
+TRANSIENT_CODES = {
+    "XDSRegistryBusy",
+    "XDSRepositoryBusy",
+    "XDSRegistryOutOfResources",
+    "XDSRepositoryOutOfResources",
+    "XDSRegistryNotAvailable",
+    "XDSRegistryError",
+    "XDSRepositoryError",
+}
+
+
+@dataclass(frozen=True)
+class RegistryError:
+    code: str
+    context: str
+    severity: str
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    unique_id: str
+    entry_uuid: str
+    submission_set_unique_id: str
+    message_id: str
+    status: str  # registry ResponseStatusType (Success or PartialSuccess)
+    http_status: int
+    warnings: tuple[RegistryError, ...] = field(default_factory=tuple)
+
+
+def soap_from_response(content: bytes, content_type: str) -> bytes:
+    """The SOAP envelope bytes of a response, plain or MTOM (multipart/related)."""
+    if not content_type.lower().startswith("multipart/"):
+        return content
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + content)
+    if not message.is_multipart():
+        raise ValueError("multipart response without parts")
+    start = message.get_param("start")
+    parts = list(message.iter_parts())
+    root = parts[0] if parts else None
+    if isinstance(start, str):
+        for part in parts:
+            if part.get("Content-ID", "").strip() == start.strip():
+                root = part
+                break
+    if root is None:
+        raise ValueError("multipart response without a root part")
+    payload = root.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        raise ValueError("unreadable root part")
+    return payload
+
+
+def parse_registry_response(soap: bytes) -> tuple[str, list[RegistryError], tuple[str, str] | None]:
+    """(status, errors, fault) of a SOAP 1.2 response: fault = (code, reason) for a SOAP Fault."""
+    root = etree.fromstring(soap, parser=_PARSER)
+    fault = root.find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
+    if fault is not None:
+        value = fault.findtext(f"{{{SOAP}}}Code/{{{SOAP}}}Value", default="")
+        sub = fault.findtext(f"{{{SOAP}}}Code/{{{SOAP}}}Subcode/{{{SOAP}}}Value", default="")
+        reason = fault.findtext(f"{{{SOAP}}}Reason/{{{SOAP}}}Text", default="")
+        return "Fault", [], (sub or value, reason)
+    response = root.find(f".//{{{RS}}}RegistryResponse")
+    if response is None:
+        raise ValueError("no RegistryResponse in the SOAP body")
+    errors = [
+        RegistryError(
+            code=err.get("errorCode", ""),
+            context=err.get("codeContext", ""),
+            severity=err.get("severity", ""),
+            location=err.get("location", ""),
+        )
+        for err in response.iterfind(f"{{{RS}}}RegistryErrorList/{{{RS}}}RegistryError")
+    ]
+    return response.get("status", ""), errors, None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def _excerpt(content: bytes) -> str:
+    return content[:500].decode("utf-8", "replace")
+
+
+# --- transport ----------------------------------------------------------------------------------
+
+
+class XdsTransport:
+    """Posts ITI-41 submissions to one repository endpoint (the DMP, or the simulator)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        identity: SenderIdentity,
+        client: httpx.Client | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.identity = identity
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(timeout=timeout or DEFAULT_TIMEOUT)
+        self._timeout = timeout
+
+    def close(self) -> None:
+        """Close the HTTP client if this transport created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> XdsTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def submit(
+        self, cda: bytes, entry: DocumentEntry, *, replaced_entry_uuid: str | None = None
+    ) -> SubmitResult:
+        """Send `cda` with `entry`. Raises ValidationFailed/UnknownCode before sending if a code is
+        out of its value set, DeliveryError(permanent=...) when the DMP refuses or cannot be reached.
+
+        Safe to retry with the same bytes: the registry keys documents by uniqueId."""
+        submission = build_submission(
+            cda,
+            entry,
+            identity=self.identity,
+            endpoint=self.endpoint,
+            replaced_entry_uuid=replaced_entry_uuid,
+        )
+        response = self._post(submission)
+        return self._interpret(response, submission, entry)
+
+    def _post(self, submission: Submission) -> httpx.Response:
+        headers = {
+            "Content-Type": submission.content_type,
+            "SOAPAction": f'"{ACTION_ITI41}"',
+            "MIME-Version": "1.0",
+        }
+        try:
+            if self._timeout is None:
+                return self._client.post(self.endpoint, content=submission.body, headers=headers)
+            return self._client.post(
+                self.endpoint, content=submission.body, headers=headers, timeout=self._timeout
+            )
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(
+                "Le DMP n'a pas répondu à temps ; le document a peut-être été reçu, il sera renvoyé "
+                "à l'identique.",
+                permanent=False,
+                error_code="delai_depasse",
+                excerpt=str(exc),
+            ) from exc
+        except httpx.TransportError as exc:
+            raise DeliveryError(
+                "La connexion au DMP a échoué ou a été interrompue ; le document sera renvoyé à l'identique.",
+                permanent=False,
+                error_code="connexion_interrompue",
+                excerpt=str(exc),
+            ) from exc
+
+    def _interpret(
+        self, response: httpx.Response, submission: Submission, entry: DocumentEntry
+    ) -> SubmitResult:
+        status = response.status_code
+        content = response.content[:MAX_RESPONSE_BYTES]
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        parsed: tuple[str, list[RegistryError], tuple[str, str] | None] | None = None
+        try:
+            soap = soap_from_response(content, response.headers.get("Content-Type", ""))
+            parsed = parse_registry_response(soap)
+        except (ValueError, etree.XMLSyntaxError):
+            parsed = None  # not a SOAP answer (proxy page, truncated body): classified by HTTP status
+
+        if status == 429 or (status >= 500 and (parsed is None or _receiver_fault(parsed))):
+            raise DeliveryError(
+                f"Le DMP est momentanément indisponible (HTTP {status}) ; nouvel essai prévu.",
+                permanent=False,
+                status=status,
+                error_code=f"http_{status}",
+                retry_after=retry_after,
+                excerpt=_excerpt(content),
+            )
+        if parsed is None:
+            if 200 <= status < 300:
+                raise DeliveryError(
+                    "Réponse du DMP illisible ; le document sera renvoyé à l'identique.",
+                    permanent=False,
+                    status=status,
+                    error_code="reponse_illisible",
+                    excerpt=_excerpt(content),
+                )
+            raise DeliveryError(
+                f"Le DMP a refusé la requête (HTTP {status}).",
+                permanent=True,
+                status=status,
+                error_code=f"http_{status}",
+                excerpt=_excerpt(content),
+            )
+        registry_status, errors, fault = parsed
+        if fault is not None:
+            raise DeliveryError(
+                f"Le DMP a rejeté la requête SOAP ({fault[0]}) : {fault[1]}",
+                permanent=True,
+                status=status,
+                error_code=fault[0],
+                excerpt=_excerpt(content),
+            )
+        blocking = [e for e in errors if not e.severity.endswith("Warning")]
+        if registry_status in (STATUS_SUCCESS, STATUS_PARTIAL) and not blocking and 200 <= status < 300:
+            return SubmitResult(
+                unique_id=entry.unique_id,
+                entry_uuid=submission.entry_uuid,
+                submission_set_unique_id=submission.submission_set_unique_id,
+                message_id=submission.message_id,
+                status=registry_status.rsplit(":", 1)[-1],
+                http_status=status,
+                warnings=tuple(errors),
+            )
+        first = blocking[0] if blocking else RegistryError("XDSRegistryError", "", "")
+        detail = "; ".join(f"{e.code} : {e.context}" for e in blocking) or registry_status
+        if first.code in TRANSIENT_CODES:
+            raise DeliveryError(
+                f"Le DMP est momentanément indisponible ({first.code}) ; nouvel essai prévu.",
+                permanent=False,
+                status=status,
+                error_code=first.code,
+                retry_after=retry_after,
+                excerpt=detail[:500],
+            )
+        message = PERMANENT_MESSAGES.get(first.code, "Le DMP a refusé le document.")
+        raise DeliveryError(
+            f"{message} ({first.code} : {first.context})",
+            permanent=True,
+            status=status,
+            error_code=first.code,
+            excerpt=detail[:500],
+        )
+
+
+def _receiver_fault(parsed: tuple[str, list[RegistryError], tuple[str, str] | None]) -> bool:
+    fault = parsed[2]
+    return fault is not None and fault[0].endswith("Receiver")

@@ -1,0 +1,159 @@
+"""Composition root: builds the real adapters from the settings. Flows, CLI and web call this."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from dcc.config import Settings, get_settings
+from dcc.domain.documents import FrcpContent, PpsContent
+from dcc.domain.ports import PdfSigner, Submission, SubmitOutcome, Transport
+from dcc.services.uow import Database
+
+
+@cache
+def database(url: str | None = None) -> Database:
+    return Database(url or get_settings().resolved_database_url)
+
+
+class LxmlCdaBuilder:
+    """CdaBuilder port over dcc.adapters.cda.builder."""
+
+    def build_frcp(self, content: FrcpContent) -> bytes:
+        from dcc.adapters.cda.builder import build_frcp
+
+        return build_frcp(content)
+
+    def build_pps(self, content: PpsContent) -> bytes:
+        from dcc.adapters.cda.builder import build_pps
+
+        return build_pps(content)
+
+    def stamp_legal_authenticator(self, cda: bytes, *, signed_at: datetime) -> bytes:
+        from dcc.adapters.cda.builder import stamp_legal_authenticator
+
+        return stamp_legal_authenticator(cda, signed_at=signed_at)
+
+
+class WeasyPdfRenderer:
+    """PdfRenderer port over dcc.adapters.rendering.pdf, created once (parsed CSS and fonts reused)."""
+
+    def __init__(self, variant: str) -> None:
+        from dcc.adapters.rendering.pdf import TEMPLATE_VERSION, PdfRenderer
+
+        self._renderer = PdfRenderer(variant=variant)
+        self.template_version = TEMPLATE_VERSION
+
+    def render_frcp(self, content: FrcpContent) -> bytes:
+        return self._renderer.render_frcp(content)
+
+    def render_pps(self, content: PpsContent) -> bytes:
+        return self._renderer.render_pps(content)
+
+
+@cache
+def cda_builder() -> LxmlCdaBuilder:
+    return LxmlCdaBuilder()
+
+
+@cache
+def pdf_renderer(variant: str | None = None) -> WeasyPdfRenderer:
+    return WeasyPdfRenderer(variant or get_settings().pdf_variant)
+
+
+class DemoSignerDirectory:
+    """PKCS#12 file per physician under the demo PKI directory (demo and small sites)."""
+
+    def __init__(self, pki_dir: Path, *, tsa_url: str = "", production: bool = False) -> None:
+        from dcc.errors import ConfigurationError
+
+        if production:
+            raise ConfigurationError("Les clés de démonstration sont refusées en production (DCC_ENV=production).")
+        self.pki_dir = pki_dir
+        self.tsa_url = tsa_url
+
+    def signer_for(self, *, id_nat: str, name: str) -> PdfSigner:
+        from dcc.adapters.signing.pki import init_demo_pki
+        from dcc.adapters.signing.pades import Pkcs12Signer
+
+        pki = init_demo_pki(self.pki_dir, [(name, id_nat)])
+        cred = pki.credential(id_nat)
+        return Pkcs12Signer(cred.p12_path, cred.passphrase, id_nat=id_nat, trust_ca=pki.ca_path,
+                            crl=pki.crl_path, tsa_url=self.tsa_url or None)
+
+
+def signer_directory(settings: Settings | None = None) -> DemoSignerDirectory:
+    settings = settings or get_settings()
+    return DemoSignerDirectory(settings.resolved_pki_dir, tsa_url=settings.tsa_url,
+                               production=settings.env == "production")
+
+
+class XdsNationalRecord:
+    """Transport port over the ITI-41 adapter: metadata derived from the CDA, codes checked before sending."""
+
+    def __init__(self, endpoint: str, *, identity_dir: Path, structure_name: str, structure_id_nat: str,
+                 timeout: float = 10.0) -> None:
+        import httpx
+
+        from dcc.adapters.national_record.xds import make_demo_identity
+
+        self._identity = make_demo_identity(identity_dir, structure_name, structure_id_nat)
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
+        self._endpoint = endpoint
+        self._transports: dict[str, XdsTransport] = {}
+
+    def _transport_for(self, structure_id_nat: str) -> XdsTransport:
+        """Indirect authentication: the region's platform key signs a VIHF naming the author's structure."""
+        import dataclasses
+
+        from dcc.adapters.national_record.xds import XdsTransport
+
+        if structure_id_nat not in self._transports:
+            identity = dataclasses.replace(self._identity, id_nat=structure_id_nat or self._identity.id_nat)
+            self._transports[structure_id_nat] = XdsTransport(self._endpoint, identity=identity,
+                                                              client=self._client)
+        return self._transports[structure_id_nat]
+
+    def submit(self, submission: Submission) -> SubmitOutcome:
+        from dcc.adapters.national_record.metadata import check_codes, entry_from_cda
+        from dcc.adapters.national_record.xds import entry_uuid_for
+        from dcc.errors import DeliveryError, ValidationFailed
+
+        try:
+            entry = entry_from_cda(submission.cda, extra_confidentiality=submission.extra_confidentiality)
+            check_codes(entry)
+        except ValidationFailed as exc:
+            raise DeliveryError(f"Métadonnées refusées avant envoi : {exc.message}", permanent=True,
+                                error_code="metadonnees_invalides") from exc
+        replaced = entry_uuid_for(submission.replaces_unique_id) if submission.replaces_unique_id else None
+        transport = self._transport_for(entry.author_structure_id)
+        result = transport.submit(submission.cda, entry, replaced_entry_uuid=replaced)
+        return SubmitOutcome(status_code=getattr(result, "status_code", 200),
+                             excerpt=str(getattr(result, "excerpt", ""))[:500])
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def national_record_transports(db: Database, settings: Settings | None = None) -> dict[str, Transport]:
+    """One transport per region (`dmp:<code>`), each with its own sending identity and endpoint."""
+    from sqlalchemy import select
+
+    from dcc.adapters.db import models as m
+
+    settings = settings or get_settings()
+    out: dict[str, Transport] = {}
+    with db.uow() as uow:
+        regions = list(uow.session.scalars(select(m.Region)).all())
+        for region in regions:
+            if not region.endpoint:
+                continue
+            est = uow.session.scalars(select(m.Establishment).where(m.Establishment.region_id == region.id)
+                                      .order_by(m.Establishment.finess).limit(1)).first()
+            if est is None:
+                continue
+            out[f"dmp:{region.code}"] = XdsNationalRecord(
+                region.endpoint, identity_dir=settings.resolved_pki_dir / "regions" / region.code,
+                structure_name=est.name, structure_id_nat="1" + est.finess, timeout=settings.dmp_timeout_s)
+    return out

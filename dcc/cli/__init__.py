@@ -1,0 +1,215 @@
+"""`dcc` command line (Typer). Errors a user can fix are one line, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dcc.config import get_settings
+from dcc.errors import DccError
+
+app = typer.Typer(help="dcc — Dossier Communicant de Cancérologie", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+db_app = typer.Typer(help="Base de données (migrations).", no_args_is_help=True)
+pki_app = typer.Typer(help="PKI de démonstration (jamais en production).", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (chiffres et ratios).", no_args_is_help=True)
+audit_app = typer.Typer(help="Journal d'audit chaîné.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(pki_app, name="pki")
+app.add_typer(bench_app, name="bench")
+app.add_typer(audit_app, name="audit")
+
+try:
+    from dcc.cli.documents import app as documents_app
+
+    app.add_typer(documents_app, name="documents")
+except ImportError:  # pragma: no cover - module added by the documents feature
+    pass
+
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]Erreur :[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _int_option(value: str, name: str, *, minimum: int, maximum: int) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        fail(f"--{name} attend un nombre entier, pas « {value} » (--{name} expects an integer).")
+    if not minimum <= n <= maximum:
+        fail(f"--{name} doit être entre {minimum} et {maximum} (got {n}).")
+    return n
+
+
+def _check_writable(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".dcc-write-test-"):
+            pass
+    except OSError as exc:
+        fail(f"le dossier de sortie « {path} » n'est pas accessible en écriture ({exc.strerror}).")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (Alembic)."""
+    from dcc.adapters.db.engine import upgrade
+
+    url = get_settings().resolved_database_url
+    upgrade(url)
+    typer.echo(f"Base à jour : {url.split('@')[-1]}")
+
+
+@app.command()
+def demo(
+    seed: str = typer.Option("1", help="Graine des données synthétiques."),
+    patients: str = typer.Option("30", help="Nombre de patients."),
+    regions: str = typer.Option("2", help="Nombre de régions (1 à 4)."),
+    out: Path | None = typer.Option(None, help="Dossier où écrire les CDA, PDF et summary.json."),
+    as_json: bool = typer.Option(False, "--json", help="Imprime le résumé JSON sur la sortie standard."),
+    reset: bool = typer.Option(False, help="Repart d'une base vide."),
+    dmp_faults: str = typer.Option("", help="Pannes injectées dans le simulateur DMP (ex. fail=0.3)."),
+    dmp_dump: Path | None = typer.Option(None, help="Écrit chaque requête HTTP reçue par le simulateur."),
+) -> None:
+    """Run the whole chain on synthetic data: seed, sessions, meeting, documents, signature, delivery."""
+    from dcc.demo.run import DemoOptions, run_demo
+
+    opts = DemoOptions(
+        seed=_int_option(seed, "seed", minimum=0, maximum=2**31), reset=reset,
+        patients=_int_option(patients, "patients", minimum=1, maximum=5000),
+        regions=_int_option(regions, "regions", minimum=1, maximum=4), out=out, dmp_faults=dmp_faults,
+        dmp_dump=dmp_dump, today=date.today(),
+    )
+    if out is not None:
+        _check_writable(out)
+    if dmp_dump is not None:
+        _check_writable(dmp_dump)
+    if dmp_faults:
+        from dcc.simulator.app import FaultSpec
+
+        try:
+            FaultSpec.parse(dmp_faults)
+        except (ValueError, DccError) as exc:
+            fail(f"--dmp-faults invalide : {exc}")
+    console = Console(stderr=as_json)
+    with console.status("Démonstration en cours…") as status:
+        summary = run_demo(opts, get_settings(), progress=lambda msg: status.update(msg))
+    if as_json:
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n")
+    else:
+        _print_summary(console, summary)
+    if summary["errors"]:
+        raise typer.Exit(0)
+
+
+def _print_summary(console: Console, s: dict[str, object]) -> None:
+    st = s["stages"]
+    assert isinstance(st, dict)
+    table = Table(title=f"dcc demo — graine {s['seed']}, régions {', '.join(s['regions'])}")  # type: ignore[arg-type]
+    table.add_column("Étape")
+    table.add_column("Résultat")
+    national = s["national_record"]
+    assert isinstance(national, list)
+    d = st["delivery"]
+    rows = [
+        ("1. Données", f"{len(s['regions'])} régions, {s['cases']} patients inscrits"),  # type: ignore[arg-type]
+        ("2. Séances et dossiers", f"{s['sessions']} séances planifiées, {st['assignment']['assigned']} dossiers "
+                                   f"affectés, {st['assignment']['unassigned']} sans séance"),
+        ("3. Réunions", f"{st['meeting']['sessions_held']} séances tenues (quorum atteint : "
+                        f"{st['meeting']['quorum_met']}, non atteint : {st['meeting']['quorum_not_met']}), "
+                        f"{st['meeting']['decisions']} décisions, {st['meeting']['represented']} dossiers "
+                        "représentés"),
+        ("4. Documents", f"{st['documents']['frcp']} fiches RCP et {st['documents']['pps']} PPS (CDA + PDF/A), "
+                         f"{st['documents']['refused']} refusés"),
+        ("5. Signature", f"{st['signature']['signed']} documents signés (PAdES)"),
+        ("6. Envoi DMP", f"{d['delivered']} remis, {d['retried']} nouvelles tentatives, "
+                         f"{d['dead_letters']} en échec définitif"),
+        ("7. DMP (simulateur)", f"{len(national)} documents enregistrés"),
+    ]
+    for a, b in rows:
+        table.add_row(a, b)
+    console.print(table)
+    for e in s["errors"]:  # type: ignore[attr-defined]
+        console.print(f"[yellow]• {e}[/]")
+
+
+@app.command("dmp-simulator")
+def dmp_simulator(
+    host: str = typer.Option("127.0.0.1", help="Adresse d'écoute."),
+    port: int = typer.Option(8765, help="Port."),
+    faults: str = typer.Option("", help="Pannes injectées, ex. fail=0.3,drop_after_commit=0.1,latency_ms=50"),
+    dump: Path | None = typer.Option(None, help="Dossier où écrire chaque requête brute reçue."),
+) -> None:
+    """Run the national-record (DMP) simulator standalone."""
+    from dcc.cli.simulator import dmp_simulator as run
+
+    run(host=host, port=port, faults=faults, dump=dump)
+
+
+@pki_app.command("init")
+def pki_init() -> None:
+    """Create the demo CA and one certificate per physician of the directory under var/pki/."""
+    from sqlalchemy import select
+
+    from dcc.adapters.db import models as m
+    from dcc.adapters.signing.pki import init_demo_pki
+    from dcc.bootstrap import database
+
+    settings = get_settings()
+    if settings.env == "production":
+        fail("la PKI de démonstration est interdite en production (DCC_ENV=production).")
+    physicians: list[tuple[str, str]] = []
+    try:
+        with database().uow() as uow:
+            for p in uow.session.scalars(select(m.Professional).where(m.Professional.is_physician)):
+                physicians.append((f"{p.given} {p.family}", "8" + p.rpps))
+    except DccError:
+        pass  # no database yet: the CA alone
+    pki = init_demo_pki(settings.resolved_pki_dir, physicians)
+    typer.echo(f"PKI de démonstration : {settings.resolved_pki_dir} (AC : {pki.ca_path}, "
+               f"{len(physicians)} certificats)")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; exit 1 on an edited, deleted, reordered or truncated entry."""
+    from dcc.bootstrap import database
+    from dcc.services.audit import verify_chain
+
+    with database().uow() as uow:
+        problems = verify_chain(uow)
+    for p in problems:
+        typer.echo(p)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("Journal d'audit intègre.")
+
+
+@bench_app.command("assignment")
+def bench_assignment(
+    cases: int = 20000, sessions: int = 1000, weeks: int = 8, seed: int = 1,
+    dump: Path | None = None, as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Min-cost-flow assignment vs greedy on a synthetic region."""
+    from dcc.bench.assignment import run
+
+    result = run(cases=cases, sessions=sessions, weeks=weeks, seed=seed, dump=dump)
+    typer.echo(json.dumps(result, indent=None if as_json else 2))
+
+
+def main() -> None:  # pragma: no cover
+    try:
+        app()
+    except DccError as exc:
+        fail(exc.message)

@@ -1,0 +1,28 @@
+"""`dcc dmp-simulator`: run the DMP (XDS.b ITI-41) simulator standalone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from dcc.simulator.app import FaultSpec, create_app
+
+
+def dmp_simulator(
+    host: str = typer.Option("127.0.0.1", help="Adresse d'écoute."),
+    port: int = typer.Option(8765, help="Port d'écoute."),
+    faults: str = typer.Option(
+        "", help="Pannes simulées, ex. « fail=0.3,drop_after_commit=0.1,latency_ms=50,outage_s=30,seed=1 »."
+    ),
+    dump: Path | None = typer.Option(None, help="Dossier où écrire chaque requête HTTP brute reçue."),
+) -> None:
+    """Lance le simulateur du DMP (ITI-41 sur POST /xds/iti41, état sur GET /_state)."""
+    try:
+        FaultSpec.parse(faults)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from exc
+    app = create_app(faults=faults or None, dump_dir=dump)
+    typer.echo(f"Simulateur DMP : http://{host}:{port}/xds/iti41 (état : http://{host}:{port}/_state)")
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,67 @@
+"""Configuration: every setting is an environment variable prefixed with DCC_ (see README)."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DCC_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="Deployment environment; `production` refuses demo keys and dev auth."
+    )
+    var_dir: Path = Field(Path("var"), description="Working directory for the SQLite database, PKI, Prefect home.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; default sqlite:///<var_dir>/dcc.sqlite3. PostgreSQL: postgresql+psycopg://…"
+    )
+    ans_kit: Path = Field(
+        Path("../shared/ans-cda-kit"), description="ANS CDA kit location (only the conformance checks read it)."
+    )
+    pdf_variant: str = Field("pdf/a-1b", description="WeasyPrint PDF variant: pdf/a-1b, pdf/a-2b, pdf/a-3b.")
+    tsa_url: str = Field("", description="RFC 3161 time-stamping authority; when set, signatures are PAdES B-T.")
+    pki_dir: Path | None = Field(None, description="Demo PKI directory; default <var_dir>/pki.")
+    dmp_timeout_s: float = Field(10.0, description="Timeout of one HTTP exchange with the national record.")
+    outbox_max_attempts: int = Field(8, description="Transient failures before a message goes to dead letter.")
+    outbox_lease_s: int = Field(60, description="Lease duration of a claimed outbox message, in seconds.")
+    outbox_backoff_base_s: float = Field(1.0, description="First retry delay; doubles at each attempt (with jitter).")
+    outbox_backoff_max_s: float = Field(300.0, description="Upper bound of the retry delay.")
+    log_level: str = Field("INFO", description="Log level of dcc's structured logs.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'dcc.sqlite3').as_posix()}"
+
+    @property
+    def resolved_pki_dir(self) -> Path:
+        return self.pki_dir or self.var_dir / "pki"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.var_dir / "prefect"
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def configure_prefect(settings: Settings) -> None:
+    """Prefect in its local (ephemeral) mode with its state under var/, unless the caller set an API URL."""
+    os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home.resolve()))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE", "500")

@@ -1,0 +1,183 @@
+"""`dcc demo`: the whole chain on synthetic data, on embedded defaults.
+
+Seed → sessions and cases (Prefect flows) → board meeting → documents (Prefect flow) → signature →
+delivery to the bundled national-record simulator over HTTP (Prefect flow, through the outbox) → summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from dcc.adapters.db import models as m
+from dcc.adapters.db.engine import upgrade
+from dcc.config import Settings, configure_prefect
+
+
+@dataclass
+class DemoOptions:
+    seed: int = 1
+    patients: int = 30
+    regions: int = 2
+    out: Path | None = None
+    reset: bool = False
+    dmp_faults: str = ""
+    dmp_dump: Path | None = None
+    today: date = field(default_factory=date.today)
+
+
+def reset_database(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            for suffix in ("", "-wal", "-shm"):
+                Path(parsed.database + suffix).unlink(missing_ok=True)
+        return
+    from alembic import command
+
+    from dcc.adapters.db.engine import alembic_config
+
+    command.downgrade(alembic_config(url), "base")
+
+
+def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dict[str, Any]:
+    """Run the chain; returns the summary (the shape documented in the README)."""
+    def step(msg: str) -> None:
+        if progress is not None:
+            progress(msg)
+
+    configure_prefect(settings)
+    os.environ.setdefault("DCC_VAR_DIR", str(settings.var_dir))
+    url = settings.resolved_database_url
+    if opts.reset:
+        step("Remise à zéro de la base")
+        reset_database(url)
+    upgrade(url)
+
+    from dcc.bootstrap import database, signer_directory
+    from dcc.services import demo as demo_services
+    from dcc.services.documents import sign_documents
+    from dcc.services.seed import seed_directory, seed_patients
+    from dcc.simulator.app import create_app
+    from dcc.simulator.server import start_in_thread
+
+    db = database(url)
+    errors: list[str] = []
+    with start_in_thread(create_app(faults=opts.dmp_faults or None, dump_dir=opts.dmp_dump)) as sim:
+        step("Données de démonstration")
+        with db.uow() as uow:
+            seeded = seed_directory(uow, seed=opts.seed, regions=opts.regions)
+            patient_ids = seed_patients(uow, seed=opts.seed, count=opts.patients, region_codes=seeded.regions)
+            for region in uow.session.scalars(select(m.Region)).all():
+                region.endpoint = f"{sim.url}/xds/iti41"
+            uow.commit()
+
+        from flows.boards import assign_cases, plan_sessions, register_demo_cases
+        from flows.delivery import distribute_pending
+        from flows.documents import generate_documents
+
+        step("Planification des séances (Prefect)")
+        planned = plan_sessions(horizon_weeks=8, today=opts.today)
+        step("Inscription des dossiers (Prefect)")
+        case_ids = register_demo_cases(patient_ids=patient_ids, seed=opts.seed, today=opts.today)
+        step("Affectation des dossiers aux séances (Prefect)")
+        assignment = assign_cases(today=opts.today)
+        step("Réunions de concertation")
+        meeting = demo_services.hold_meetings(db, seed=opts.seed, today=opts.today)
+        step("Génération des documents (Prefect)")
+        generated = generate_documents(case_ids=meeting.decided_cases)
+        for case_id, reason in generated["refused"].items():  # type: ignore[union-attr]
+            errors.append(f"Dossier {case_id[:8]} : {reason}")
+        created: list[str] = list(generated["created"])  # type: ignore[arg-type]
+
+        step("Signature par les médecins responsables")
+        signers = signer_directory(settings)
+        with db.uow() as uow:
+            docs = [d for d in uow.session.scalars(select(m.Document).where(m.Document.id.in_(created))).all()]
+            by_signer: dict[str, list[str]] = {}
+            for d in docs:
+                by_signer.setdefault(d.signer_id, []).append(d.id)
+        signed = 0
+        for signer_id, ids in by_signer.items():
+            with db.uow() as uow:
+                signed += len(sign_documents(uow, document_ids=ids, signer_professional_id=signer_id,
+                                             cda=_cda(), signers=signers))
+
+        step("Envoi au DMP (Prefect, outbox)")
+        delivery = distribute_pending(max_seconds=300.0)
+        state = httpx.get(f"{sim.url}/_state", timeout=10).json()
+
+    summary = _summary(db, opts, created, state, planned=planned, case_ids=case_ids, assignment=assignment,
+                       meeting=meeting, delivery=delivery, errors=errors, regions=seeded.regions, signed=signed)
+    if opts.out is not None:
+        _write_out(db, opts.out, summary)
+    return summary
+
+
+def _cda() -> Any:
+    from dcc.bootstrap import cda_builder
+
+    return cda_builder()
+
+
+def _summary(db: Any, opts: DemoOptions, created: list[str], state: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
+    documents = []
+    with db.uow() as uow:
+        docs = list(uow.session.scalars(select(m.Document).where(m.Document.id.in_(created))
+                                        .order_by(m.Document.case_id, m.Document.kind)).all())
+        outbox = list(uow.session.scalars(select(m.OutboxMessage).where(m.OutboxMessage.document_id.in_(created))))
+        attempts = Counter(a.outcome for a in uow.session.scalars(
+            select(m.DeliveryAttempt).where(m.DeliveryAttempt.message_id.in_([o.id for o in outbox]))))
+        dead_letters = sum(1 for o in outbox if o.state == "dead")
+        for d in docs:
+            base = f"{d.case_id}/{d.kind}-v{d.version}"
+            documents.append({
+                "kind": d.kind, "case_id": d.case_id, "unique_id": d.unique_id, "version": d.version,
+                "cda_path": f"{base}.xml", "pdf_path": f"{base}.pdf", "sha256": d.sha256, "status": d.status,
+            })
+    meeting = kw["meeting"]
+    delivery = kw["delivery"]
+    return {
+        "seed": opts.seed,
+        "regions": kw["regions"],
+        "sessions": kw["planned"],
+        "cases": len(kw["case_ids"]),
+        "stages": {
+            "assignment": kw["assignment"],
+            "meeting": {"sessions_held": meeting.sessions, "quorum_met": meeting.quorum_met,
+                        "quorum_not_met": meeting.quorum_not_met, "decisions": len(meeting.decided_cases),
+                        "represented": len(meeting.represented)},
+            "documents": {"generated": len(created), "refused": len(kw["errors"]),
+                          "frcp": sum(1 for d in documents if d["kind"] == "FRCP"),
+                          "pps": sum(1 for d in documents if d["kind"] == "PPS")},
+            "signature": {"signed": kw["signed"]},
+            "delivery": {**delivery, "attempts_by_outcome": dict(attempts),
+                         "dead_letters": dead_letters},
+        },
+        "errors": kw["errors"],
+        "documents": documents,
+        "national_record": state,
+    }
+
+
+def _write_out(db: Any, out: Path, summary: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    ids = {d["unique_id"] for d in summary["documents"]}
+    with db.uow() as uow:
+        for d in uow.session.scalars(select(m.Document).where(m.Document.unique_id.in_(ids))):
+            folder = out / d.case_id
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{d.kind}-v{d.version}.xml").write_bytes(d.cda)
+            (folder / f"{d.kind}-v{d.version}.pdf").write_bytes(d.pdf)
+    (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n",
+                                      encoding="utf-8")

@@ -1,0 +1,56 @@
+"""Ports the services depend on; adapters implement them (real ones in dcc/adapters, fakes for tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from dcc.domain.documents import FrcpContent, PpsContent
+
+
+class CdaBuilder(Protocol):
+    def build_frcp(self, content: FrcpContent) -> bytes: ...
+    def build_pps(self, content: PpsContent) -> bytes: ...
+    def stamp_legal_authenticator(self, cda: bytes, *, signed_at: datetime) -> bytes: ...
+
+
+class PdfRenderer(Protocol):
+    template_version: str
+
+    def render_frcp(self, content: FrcpContent) -> bytes: ...
+    def render_pps(self, content: PpsContent) -> bytes: ...
+
+
+class PdfSigner(Protocol):
+    def sign(self, pdf: bytes, *, signer_name: str, reason: str, location: str) -> bytes: ...
+
+
+class SignerDirectory(Protocol):
+    """Finds the signing key of a physician (PKCS#12 file, PKCS#11 token, remote service)."""
+
+    def signer_for(self, *, id_nat: str, name: str) -> PdfSigner: ...
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a transport sends: the frozen bytes and what the metadata needs beyond the CDA."""
+
+    unique_id: str
+    cda: bytes
+    pdf: bytes
+    kind: str
+    extra_confidentiality: tuple[str, ...] = ()
+    replaces_unique_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    status_code: int | None
+    excerpt: str = ""
+
+
+class Transport(Protocol):
+    def submit(self, submission: Submission) -> SubmitOutcome:
+        """Send; raise dcc.errors.DeliveryError (permanent or transient) on failure."""
+        ...

@@ -1,0 +1,159 @@
+"""Document use cases: generate the Fiche RCP and the PPS of decided cases, sign them, audit the store."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from dcc.adapters.db import models as m
+from dcc.adapters.db import repositories as repo
+from dcc.domain import documents as d
+from dcc.domain.ports import CdaBuilder, PdfRenderer, SignerDirectory
+from dcc.errors import DccError, IncompleteData, NotFound, SignatureRefused
+from dcc.services.audit import record_audit
+from dcc.services.content import Loader, frcp_content, new_oid, pps_content, pps_treatment_codes
+from dcc.services.uow import UnitOfWork
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class GenerationResult:
+    created: list[str] = field(default_factory=list)  # document ids
+    refused: dict[str, str] = field(default_factory=dict)  # case id -> French reason
+
+
+def generate_documents(uow: UnitOfWork, *, case_ids: list[str], cda: CdaBuilder, pdf: PdfRenderer,
+                       now: datetime | None = None) -> GenerationResult:
+    """Generate the FRCP (and the PPS for a discussed case with a treatment proposal) of each decided case.
+
+    A case with incomplete data is refused with the list of missing fields; the others go on.
+    Each case commits on its own, so one refusal never loses the others' documents.
+    """
+    now = now or datetime.now(UTC)
+    result = GenerationResult()
+    loader = Loader(uow)
+    for case_id in case_ids:
+        try:
+            created = _generate_case(uow, loader, case_id, cda=cda, pdf=pdf, now=now)
+        except DccError as exc:
+            uow.rollback()
+            loader = Loader(uow)
+            result.refused[case_id] = exc.message
+            continue
+        uow.commit()
+        result.created.extend(created)
+    return result
+
+
+def _generate_case(uow: UnitOfWork, loader: Loader, case_id: str, *, cda: CdaBuilder, pdf: PdfRenderer,
+                   now: datetime) -> list[str]:
+    case = uow.session.get(m.Case, case_id)
+    if case is None:
+        raise NotFound(f"Dossier « {case_id} » introuvable.")
+    decision = repo.decision_of_case(uow.session, case_id)
+    if decision is None or not decision.locked:
+        raise IncompleteData(["décision validée de la RCP"], what="la fiche RCP")
+    if repo.documents_of_case(uow.session, case_id):
+        return []  # already generated (idempotent)
+    board = uow.session.get(m.Board, case.board_id)
+    assert board is not None
+    frcp_ids = d.DocumentIds(unique_id_root=new_oid(), set_id_root=new_oid(), version=1)
+    frcp = frcp_content(loader, case, decision, ids=frcp_ids, now=now)
+    missing = d.missing_fields_frcp(frcp)
+    if missing:
+        raise IncompleteData(missing, what="la fiche RCP")
+    out = [_store(uow, case, board, d.DocumentKind.FRCP, frcp_ids, cda.build_frcp(frcp), pdf.render_frcp(frcp),
+                  pdf.template_version)]
+    if decision.case_status == "discussed" and decision.quorum == "met" and pps_treatment_codes(
+            decision.proposal_codes):
+        pps_ids = d.DocumentIds(unique_id_root=new_oid(), set_id_root=new_oid(), version=1)
+        pps = pps_content(loader, case, decision, ids=pps_ids, now=now, frcp_unique_id=frcp_ids.unique_id_root)
+        missing = d.missing_fields_pps(pps)
+        if missing:
+            raise IncompleteData(missing, what="le PPS")
+        out.append(_store(uow, case, board, d.DocumentKind.PPS, pps_ids, cda.build_pps(pps), pdf.render_pps(pps),
+                          pdf.template_version))
+    return out
+
+
+def _store(uow: UnitOfWork, case: m.Case, board: m.Board, kind: d.DocumentKind, ids: d.DocumentIds,
+           cda_bytes: bytes, pdf_bytes: bytes, template_version: str) -> str:
+    doc = m.Document(
+        case_id=case.id, patient_id=case.patient_id, kind=kind.value, set_id=ids.set_id_root, version=ids.version,
+        unique_id=ids.unique_id_root, cda=cda_bytes, pdf=pdf_bytes, sha256=sha256(cda_bytes),
+        pdf_sha256=sha256(pdf_bytes), status=d.DocumentStatus.DRAFT.value, template_version=template_version,
+        signer_id=board.responsible_id,
+    )
+    uow.session.add(doc)
+    uow.session.flush()
+    record_audit(uow, actor="system", action="document.generate", entity="document", entity_id=doc.id,
+                 patient_id=case.patient_id, detail={"kind": kind.value, "unique_id": ids.unique_id_root})
+    return doc.id
+
+
+def destinations_for(uow: UnitOfWork, doc: m.Document) -> list[str]:
+    """Outbox destinations of a signed document: the national record through the board's region."""
+    case = uow.session.get(m.Case, doc.case_id)
+    assert case is not None
+    board = uow.session.get(m.Board, case.board_id)
+    assert board is not None
+    est = uow.session.get(m.Establishment, board.establishment_id)
+    assert est is not None
+    region = uow.session.get(m.Region, est.region_id)
+    assert region is not None
+    return [f"dmp:{region.code}"]
+
+
+def sign_documents(uow: UnitOfWork, *, document_ids: list[str], signer_professional_id: str,
+                   cda: CdaBuilder, signers: SignerDirectory, now: datetime | None = None) -> list[str]:
+    """Sign a batch (after one confirmation): PAdES on the PDF, legalAuthenticator time on the CDA, status
+    `signed`, and one outbox message per destination, all in one transaction."""
+    now = now or datetime.now(UTC)
+    prof = uow.session.get(m.Professional, signer_professional_id)
+    if prof is None:
+        raise NotFound(f"Professionnel « {signer_professional_id} » introuvable.")
+    docs = {doc.id: doc for doc in repo.documents_by_ids(uow.session, document_ids)}
+    for doc_id in document_ids:
+        doc = docs.get(doc_id)
+        if doc is None or doc.status != d.DocumentStatus.DRAFT.value or doc.signer_id != prof.id:
+            raise SignatureRefused(f"Le document « {doc_id} » n'est pas dans la file « à signer » de "
+                                   f"Dr {prof.given} {prof.family}.")
+    signer = signers.signer_for(id_nat="8" + prof.rpps, name=f"{prof.given} {prof.family}")
+    est = uow.session.get(m.Establishment, prof.establishment_id)
+    assert est is not None
+    signed: list[str] = []
+    for doc_id in document_ids:
+        doc = docs[doc_id]
+        cda_bytes = cda.stamp_legal_authenticator(doc.cda, signed_at=now)
+        pdf_bytes = signer.sign(doc.pdf, signer_name=f"Dr {prof.given} {prof.family}",
+                                reason="Validation de la proposition de la RCP", location=est.city)
+        doc.cda, doc.sha256 = cda_bytes, sha256(cda_bytes)
+        doc.pdf, doc.pdf_sha256 = pdf_bytes, sha256(pdf_bytes)
+        doc.signed_at = now
+        doc.status = d.DocumentStatus.SIGNED.value
+        for destination in destinations_for(uow, doc):
+            uow.session.add(m.OutboxMessage(document_id=doc.id, destination=destination, next_attempt_at=now))
+        record_audit(uow, actor=prof.login or prof.rpps, action="document.sign", entity="document",
+                     entity_id=doc.id, patient_id=doc.patient_id, detail={"unique_id": doc.unique_id})
+        signed.append(doc.id)
+    uow.session.flush()
+    uow.commit()
+    return signed
+
+
+def audit_store(uow: UnitOfWork) -> list[str]:
+    """French description of every document whose stored SHA-256 differs from its bytes."""
+    problems = []
+    for doc in repo.all_documents(uow.session):
+        if sha256(doc.cda) != doc.sha256:
+            problems.append(f"{doc.unique_id} ({doc.kind}) : l'empreinte SHA-256 du CDA ne correspond pas.")
+        if sha256(doc.pdf) != doc.pdf_sha256:
+            problems.append(f"{doc.unique_id} ({doc.kind}) : l'empreinte SHA-256 du PDF ne correspond pas.")
+    return problems
+
+
+__all__ = ["GenerationResult", "audit_store", "generate_documents", "sign_documents", "SignatureRefused"]

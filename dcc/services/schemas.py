@@ -1,0 +1,164 @@
+"""Validated inputs of the use cases (pydantic). Messages are in French and name the field."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dcc import valuesets
+from dcc.domain.identifiers import validate_ins_oid, validate_nir, validate_rpps
+from dcc.errors import DccError
+
+TNM_PATTERN = r"^(c|p|yp|yc|r)?[TNM][0-4xX]?[a-dA-D]?(is)?(\(.*\))?$|^T(x|X|is|[0-4][a-d]?)$"
+
+
+def _check(fn, value, field):  # type: ignore[no-untyped-def]
+    try:
+        return fn(value, field=field)
+    except DccError as exc:
+        raise ValueError(exc.message) from None
+
+
+class PatientIdentity(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    ins_matricule: str = Field(description="NIR (13 caractères) et sa clé (2 chiffres)")
+    ins_oid: str = "1.2.250.1.213.1.4.8"
+    ins_qualified: bool = False
+    birth_family: str = Field(min_length=1, max_length=100)
+    birth_given_first: str = Field(min_length=1, max_length=100)
+    birth_given_all: str = Field(min_length=1, max_length=200)
+    birth_date: date
+    sex: Literal["M", "F", "U"]
+    birthplace_insee: str = Field(pattern=r"^(\d{5}|2[AB]\d{3})$")
+    birthplace_city: str = ""
+    used_family: str = ""
+    used_given: str = ""
+
+    @field_validator("ins_matricule")
+    @classmethod
+    def _nir(cls, v: str) -> str:
+        return str(_check(validate_nir, v, "ins_matricule"))
+
+    @field_validator("ins_oid")
+    @classmethod
+    def _oid(cls, v: str) -> str:
+        return str(_check(validate_ins_oid, v, "ins_oid"))
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth(cls, v: date) -> date:
+        if v > date.today():
+            raise ValueError("La date de naissance est dans le futur.")
+        return v
+
+
+class CaseRegistration(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    board_id: str
+    patient: PatientIdentity
+    requester_rpps: str
+    presenter_rpps: str | None = None
+    topography_code: str = Field(description="Code CIM-10 (JDV_Tumeur_CISIS)")
+    morphology_code: str | None = None
+    tnm_t: str | None = None
+    tnm_n: str | None = None
+    tnm_m: str | None = None
+    phase: Literal["initial", "relapse"] = "initial"
+    performance_status: int | None = Field(None, ge=0, le=4)
+    motive: str = Field("", max_length=4000)
+    question: str = Field(min_length=1, max_length=4000)
+    summary: str = Field("", max_length=20000)
+    discovery_mode: str = Field("", max_length=200)
+    urgent: bool = False
+    earliest_date: date
+    standard: bool = False
+    referential_name: str | None = None
+    referential_version: str | None = None
+    referential_date: date | None = None
+    required_specialties: list[str] = Field(default_factory=list)
+    pathology_report: bool = True
+    imaging_date: date | None = None
+
+    @field_validator("requester_rpps", "presenter_rpps")
+    @classmethod
+    def _rpps(cls, v: str | None) -> str | None:
+        return None if v is None else str(_check(validate_rpps, v, "requester_rpps"))
+
+    @field_validator("topography_code")
+    @classmethod
+    def _topo(cls, v: str) -> str:
+        if not valuesets.contains("JDV_Tumeur_CISIS", v):
+            raise ValueError(f"Le code CIM-10 « {v} » n'appartient pas au jeu de valeurs JDV_Tumeur_CISIS.")
+        return v
+
+    @field_validator("morphology_code")
+    @classmethod
+    def _morpho(cls, v: str | None) -> str | None:
+        if v is not None and not valuesets.contains("JDV_Morphologie_CISIS", v):
+            raise ValueError(f"Le code de morphologie « {v} » n'appartient pas au jeu de valeurs "
+                             "JDV_Morphologie_CISIS.")
+        return v
+
+    @field_validator("required_specialties")
+    @classmethod
+    def _specialties(cls, v: list[str]) -> list[str]:
+        from dcc.domain.quorum import SPECIALTY_GROUPS
+
+        for code in v:
+            if code not in SPECIALTY_GROUPS and not valuesets.contains("JDV_J01_XdsAuthorSpecialty_CISIS", code):
+                raise ValueError(f"La spécialité « {code} » est inconnue.")
+        return v
+
+    @model_validator(mode="after")
+    def _standard_needs_referential(self) -> CaseRegistration:
+        if self.standard and not (self.referential_name and self.referential_version and self.referential_date):
+            raise ValueError("Un dossier standard exige le nom, la version et la date du référentiel.")
+        return self
+
+    def readiness_missing(self) -> list[str]:
+        missing = []
+        if not self.pathology_report:
+            missing.append("compte rendu anatomopathologique")
+        if self.imaging_date is not None and (self.earliest_date - self.imaging_date).days > 42:
+            missing.append("imagerie de moins de 6 semaines")
+        return missing
+
+
+class AttendanceInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    attendance: dict[str, Literal["present", "remote", "absent"]]
+
+
+class DecisionInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    session_id: str
+    case_status: Literal["discussed", "registered"]
+    proposal_codes: list[str] = Field(default_factory=list)
+    proposal_text: str = Field("", max_length=20000)
+    conform_to_referential: bool | None = None
+    departure_justification: str = Field("", max_length=4000)
+    trial_proposed: bool = False
+    trial_name: str = Field("", max_length=200)
+    comment: str = Field("", max_length=4000)
+
+    @field_validator("proposal_codes")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        for code in v:
+            if not valuesets.contains("JDV_TypeTraitement_FRCP_CISIS", code):
+                raise ValueError(f"Le traitement « {code} » n'appartient pas au jeu de valeurs "
+                                 "JDV_TypeTraitement_FRCP_CISIS.")
+        return v
+
+    @model_validator(mode="after")
+    def _justify(self) -> DecisionInput:
+        if self.conform_to_referential is False and not self.departure_justification:
+            raise ValueError("Une proposition non conforme au référentiel doit être justifiée.")
+        if self.trial_proposed and not self.trial_name:
+            raise ValueError("Indiquez l'essai clinique proposé.")
+        return self

@@ -1,0 +1,204 @@
+"""Deterministic synthetic data for the demo: regions, establishments, professionals, boards, patients.
+
+Same seed, same data. Running it again reuses what exists (matched on national identifiers), so a second
+demo run adds new cases without errors.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date
+
+from dcc.adapters.db import models as m
+from dcc.adapters.db import repositories as repo
+from dcc.demo import data
+from dcc.domain.identifiers import nir_key, with_luhn_key
+from dcc.services.uow import UnitOfWork
+
+TEST_INS_OID = "1.2.250.1.213.1.4.10"
+
+
+@dataclass
+class SeedResult:
+    regions: list[str] = field(default_factory=list)  # region codes
+    boards: list[str] = field(default_factory=list)  # board ids
+    patients: list[str] = field(default_factory=list)  # patient ids
+
+
+def _rpps(rng: random.Random) -> str:
+    return with_luhn_key("10" + "".join(rng.choice("0123456789") for _ in range(8)))
+
+
+def _finess(rng: random.Random, dept: str) -> str:
+    return with_luhn_key(dept + "0" + "".join(rng.choice("0123456789") for _ in range(5)))
+
+
+def _get_or_add_professional(uow: UnitOfWork, rng: random.Random, est: m.Establishment, specialty: str,
+                             *, login: str | None = None, physician: bool = True) -> m.Professional:
+    rpps = _rpps(rng)
+    female = rng.random() < 0.5
+    given = rng.choice(data.GIVEN_F if female else data.GIVEN_M)
+    family = rng.choice(data.FAMILY_NAMES)
+    existing = repo.professional_by_rpps(uow.session, rpps)
+    if existing is not None:
+        return existing
+    p = m.Professional(
+        rpps=rpps, login=login, prefix="MME" if female else "M", family=family, given=given,
+        specialty_code=specialty, is_physician=physician, establishment_id=est.id,
+        telecom="tel:0" + "".join(rng.choice("0123456789") for _ in range(9)),
+        mssante=f"{given.lower()}.{family.lower().replace(' ', '-')}@{est.finess}.mssante.fr",
+    )
+    uow.session.add(p)
+    uow.session.flush()
+    return p
+
+
+def seed_directory(uow: UnitOfWork, *, seed: int, regions: int) -> SeedResult:
+    """Regions, establishments, professionals and boards (every kind) for `regions` regions."""
+    if not 1 <= regions <= len(data.REGIONS):
+        from dcc.errors import ValidationFailed
+
+        raise ValidationFailed(f"Le nombre de régions doit être entre 1 et {len(data.REGIONS)}.", field="regions")
+    rng = random.Random(f"directory-{seed}")
+    result = SeedResult()
+    board_templates = data.BOARDS
+    for r_index, spec in enumerate(data.REGIONS[:regions]):
+        region = repo.region_by_code(uow.session, str(spec["code"]))
+        if region is None:
+            region = m.Region(code=spec["code"], name=spec["name"], dsrc_id=spec["dsrc_id"],
+                              dsrc_name=spec["dsrc_name"], alsace_moselle=spec["alsace_moselle"],
+                              transport="xds" if r_index % 2 == 0 else "mhd")
+            uow.session.add(region)
+            uow.session.flush()
+        result.regions.append(region.code)
+        establishments: list[m.Establishment] = []
+        for e_index, (name, town_index, dept) in enumerate(spec["establishments"]):  # type: ignore[misc]
+            insee, city, postal = data.TOWNS[town_index]
+            finess = _finess(rng, dept)
+            est = repo.establishment_by_finess(uow.session, finess)
+            if est is None:
+                est = m.Establishment(
+                    region_id=region.id, finess=finess, name=name, street=f"{rng.randint(1, 90)} "
+                    f"{rng.choice(data.STREETS)}", postal_code=postal, city=city,
+                    telecom="tel:0" + "".join(rng.choice("0123456789") for _ in range(9)),
+                    gestionnaire_id=f"{spec['dsrc_id']}{e_index + 1:02d}",
+                    gestionnaire_name=f"3C {name}", ipp_oid=f"1.2.250.1.999.{finess}.1",
+                )
+                uow.session.add(est)
+                uow.session.flush()
+            establishments.append(est)
+        code = str(spec["code"]).lower()
+        staff: dict[str, list[m.Professional]] = {}
+        for e_index, est in enumerate(establishments):
+            def add(spec_code: str, login: str | None = None, _est: m.Establishment = est) -> m.Professional:
+                p = _get_or_add_professional(uow, rng, _est, spec_code, login=login)
+                staff.setdefault(spec_code, []).append(p)
+                return p
+
+            add(data.MEDICAL_ONCOLOGIST, f"phys-{code}{e_index + 1}")
+            add(data.MEDICAL_ONCOLOGIST, f"coord-{code}" if e_index == 0 else None)
+            add(data.RADIOTHERAPIST)
+            add(data.PATHOLOGIST)
+            add(data.RADIOLOGIST)
+            for surgeon in sorted(set(data.SURGEON_BY_ORGAN.values())):
+                add(surgeon)
+            add(data.GENETICIST)
+            add(data.GERIATRICIAN)
+            add(data.PEDIATRICIAN)
+            for _ in range(2):
+                add(data.GP)
+        # Boards: the first three organ boards in every region, plus rotating extra kinds.
+        chosen = board_templates[:3] + [board_templates[3 + (r_index % 5)]]
+        if r_index == 0:
+            chosen += [board_templates[6]]  # recours
+        if r_index == 1 or regions == 1:
+            chosen += [board_templates[7]]  # paediatric
+        if r_index == 0:
+            chosen += [board_templates[4]]  # transversal
+        seen: set[str] = set()
+        for b_index, tpl in enumerate(chosen):
+            if tpl["name"] in seen:
+                continue
+            seen.add(str(tpl["name"]))
+            est = establishments[b_index % len(establishments)]
+            rcp_id = f"{est.gestionnaire_id}{b_index + 1:02d}"
+            board = repo.board_by_rcp_id(uow.session, rcp_id)
+            if board is None:
+                responsible = staff[data.MEDICAL_ONCOLOGIST][0]
+                coordinator = staff[data.MEDICAL_ONCOLOGIST][1]
+                organ = str(tpl.get("appareil", ""))
+                surgeon_code = data.SURGEON_BY_ORGAN.get(organ)
+                required = [data.MEDICAL_ONCOLOGIST, data.RADIOTHERAPIST]
+                if tpl["kind"] == "organ" and surgeon_code:
+                    required.insert(0, surgeon_code)
+                board = m.Board(
+                    establishment_id=est.id, rcp_id=rcp_id, name=f"RCP {tpl['name']}", kind=tpl["kind"],
+                    appareil_code=tpl.get("appareil"), organe_code=tpl.get("organe"),
+                    transversal_code=tpl.get("transversal"), recours=bool(tpl.get("recours")),
+                    pediatric=bool(tpl.get("pediatric")), recurrence=tpl["rrule"], start_time=tpl["time"],
+                    duration_min=90, capacity=12, deadline_working_days=2,
+                    place=f"Salle de staff, {est.name}",
+                    video_link=f"https://visio.example.invalid/rcp/{rcp_id}",
+                    required_specialties=required if tpl["kind"] == "organ" else [],
+                    responsible_id=responsible.id, coordinator_id=coordinator.id,
+                )
+                uow.session.add(board)
+                uow.session.flush()
+                members = [responsible, coordinator, staff[data.RADIOTHERAPIST][0],
+                           staff[data.PATHOLOGIST][0], staff[data.RADIOLOGIST][0]]
+                if surgeon_code:
+                    members.append(staff[surgeon_code][0])
+                if tpl["kind"] == "transversal":
+                    members.append(staff[data.GENETICIST][0])
+                    members.append(staff[data.GERIATRICIAN][0])
+                if tpl.get("pediatric"):
+                    members.append(staff[data.PEDIATRICIAN][0])
+                for prof in {p.id: p for p in members}.values():
+                    uow.session.add(m.BoardMember(board_id=board.id, professional_id=prof.id))
+                uow.session.flush()
+            result.boards.append(board.id)
+    return result
+
+
+def _nir(rng: random.Random, sex: str, birth: date, insee: str) -> str:
+    order = f"{rng.randint(1, 999):03d}"
+    first13 = f"{'1' if sex == 'M' else '2'}{birth.year % 100:02d}{birth.month:02d}{insee}{order}"
+    return first13 + nir_key(first13)
+
+
+def seed_patients(uow: UnitOfWork, *, seed: int, count: int, region_codes: list[str]) -> list[str]:
+    """`count` patients with a qualified test INS, strict traits, an IPP and a referring GP."""
+    rng = random.Random(f"patients-{seed}")
+    ids: list[str] = []
+    gps = [p for p in uow.session.query(m.Professional).filter(m.Professional.specialty_code == data.GP)]
+    establishments = list(uow.session.query(m.Establishment).order_by(m.Establishment.finess))
+    for i in range(count):
+        sex = "F" if rng.random() < 0.55 else "M"
+        birth = date(rng.randint(1938, 1995), rng.randint(1, 12), rng.randint(1, 28))
+        if i % 17 == 16:
+            birth = date(rng.randint(2012, 2020), rng.randint(1, 12), rng.randint(1, 28))  # paediatric
+        insee, city, postal = rng.choice(data.TOWNS)
+        family = rng.choice(data.FAMILY_NAMES)
+        first = rng.choice(data.GIVEN_F if sex == "F" else data.GIVEN_M)
+        second = rng.choice(data.SECOND_GIVEN)
+        matricule = _nir(rng, sex, birth, insee)
+        patient = repo.patient_by_ins(uow.session, matricule, TEST_INS_OID)
+        if patient is None:
+            patient = m.Patient(
+                ins_matricule=matricule, ins_oid=TEST_INS_OID, ins_qualified=True,
+                birth_family=family, birth_given_first=first.upper(), birth_given_all=f"{first} {second}".upper(),
+                birth_date=birth, sex=sex, birthplace_insee=insee, birthplace_city=city,
+                used_family=family, used_given=first,
+                street=f"{rng.randint(1, 120)} {rng.choice(data.STREETS)}", postal_code=postal, city=city,
+                referring_gp_id=rng.choice(gps).id if gps else None,
+            )
+            uow.session.add(patient)
+            uow.session.flush()
+            for est in establishments:
+                if rng.random() < 0.7 or est is establishments[0]:
+                    uow.session.add(m.PatientIdentifier(patient_id=patient.id, establishment_id=est.id,
+                                                        ipp=f"{est.finess[-4:]}-{seed}-{i:05d}"))
+            uow.session.flush()
+        ids.append(patient.id)
+    return ids

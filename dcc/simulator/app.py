@@ -1,0 +1,865 @@
+"""A DMP simulator: an XDS.b document repository + registry answering ITI-41 over real HTTP.
+
+It shares no Python objects with the sender: it reads the raw MTOM body with the stdlib email
+parser, the SOAP with a hardened lxml parser, verifies the VIHF signature, validates the metadata
+as a registry does and answers a SOAP 1.2 RegistryResponse with the standard XDS error codes.
+Documents are kept in memory, keyed by DocumentEntry.uniqueId.
+
+Endpoints: `POST /xds/iti41` (ITI-41), `GET /_state`, `POST /_reset`, `POST /_faults` (body: a
+fault spec), `GET /_documents/{unique_id}` (stored bytes).
+
+Fault spec: "fail=0.3,drop_after_commit=0.1,latency_ms=50,outage_s=30,seed=7":
+- fail: probability of answering 503 before storing;
+- drop_after_commit: probability of storing, then breaking the connection mid-answer (ambiguous);
+- latency_ms: delay before handling each ITI-41 request;
+- outage_s: 503 with Retry-After for the first N seconds (counted from start or `/_faults`);
+- seed: seeds the fault RNG.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.policy
+import hashlib
+import itertools
+import math
+import random
+import re
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from lxml import etree
+from signxml import XMLVerifier
+from signxml.exceptions import InvalidInput, InvalidSignature
+
+from dcc import valuesets
+from dcc.domain.identifiers import INS_OIDS, validate_nir
+from dcc.errors import InvalidIdentifier
+
+# The simulator keeps its own copy of the IHE constants, so that a wrong value on the sending side
+# is caught here rather than shared.
+SOAP = "http://www.w3.org/2003/05/soap-envelope"
+WSA = "http://www.w3.org/2005/08/addressing"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+XDSB = "urn:ihe:iti:xds-b:2007"
+RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
+RS = "urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0"
+XOP = "http://www.w3.org/2004/08/xop/include"
+NS = {"soap": SOAP, "wsa": WSA, "wsse": WSSE, "saml": SAML, "xdsb": XDSB, "rim": RIM, "xop": XOP, "ds": DS}
+
+ACTION = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"
+ACTION_RESPONSE = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-bResponse"
+DOC_ENTRY_TYPE = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"
+DE_AUTHOR = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d"
+DE_CLASS = "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a"
+DE_CONFIDENTIALITY = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f"
+DE_FORMAT = "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d"
+DE_FACILITY = "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1"
+DE_PRACTICE = "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead"
+DE_TYPE = "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"
+DE_PATIENT_ID = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"
+DE_UNIQUE_ID = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
+SS_NODE = "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"
+SS_CONTENT_TYPE = "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500"
+SS_UNIQUE_ID = "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8"
+SS_SOURCE_ID = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832"
+SS_PATIENT_ID = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446"
+HAS_MEMBER = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
+RPLC = "urn:ihe:iti:2007:AssociationType:RPLC"
+SUCCESS = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"
+FAILURE = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure"
+SEVERITY_ERROR = "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error"
+
+CLASS_CODES = {"10", "11", "31", "42", "43", "44", "45", "52", "60", "90", "95", "99"}  # TRE_A03
+CLASS_SYSTEM = "1.2.250.1.213.1.1.4.1"
+FORMAT_CODES = {
+    ("urn:asip:ci-sis:frcp:2011", "1.2.250.1.213.1.1.4.2.282"),
+    ("urn:asip:ci-sis:pps-cancer:2017", "1.2.250.1.213.1.1.4.2.282"),
+    ("urn:ihe:iti:xds-sd:pdf:2008", "1.3.6.1.4.1.19376.1.2.3"),
+}
+CODED = {
+    DE_TYPE: ("typeCode", "JDV_J07_XdsTypeCode_CISIS"),
+    DE_CONFIDENTIALITY: ("confidentialityCode", "JDV_J08_XdsConfidentialityCode_CISIS"),
+    DE_FACILITY: ("healthcareFacilityTypeCode", "JDV_J02_XdsHealthcareFacilityTypeCode_CISIS"),
+    DE_PRACTICE: ("practiceSettingCode", "JDV_J04_XdsPracticeSettingCode_CISIS"),
+}
+REQUIRED_SLOTS = ("creationTime", "languageCode", "sourcePatientId")
+PS_OID = "1.2.250.1.71.4.2.1"
+STRUCT_OID = "1.2.250.1.71.4.2.2"
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+MAX_BODY = 50 * 1024 * 1024
+
+
+# --- faults ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class FaultSpec:
+    fail: float = 0.0
+    drop_after_commit: float = 0.0
+    latency_ms: float = 0.0
+    outage_s: float = 0.0
+    seed: int | None = None
+
+    @classmethod
+    def parse(cls, spec: str | None) -> FaultSpec:
+        out = cls()
+        for item in (spec or "").replace(";", ",").split(","):
+            if not item.strip():
+                continue
+            key, sep, value = item.partition("=")
+            key = key.strip()
+            if not sep or key not in {"fail", "drop_after_commit", "latency_ms", "outage_s", "seed"}:
+                raise ValueError(
+                    f"Paramètre de panne inconnu « {item.strip()} » (attendu : fail, drop_after_commit, "
+                    "latency_ms, outage_s, seed)."
+                )
+            try:
+                if key == "seed":
+                    out.seed = int(value)
+                else:
+                    setattr(out, key, float(value))
+            except ValueError:
+                raise ValueError(f"Valeur invalide pour « {key} » : « {value} ».") from None
+        for key in ("fail", "drop_after_commit"):
+            if not 0.0 <= getattr(out, key) <= 1.0:
+                raise ValueError(f"« {key} » doit être une probabilité entre 0 et 1.")
+        return out
+
+
+class _Faults:
+    def __init__(self, spec: FaultSpec) -> None:
+        self.set(spec)
+
+    def set(self, spec: FaultSpec) -> None:
+        self.spec = spec
+        self.rng = random.Random(spec.seed)
+        self.started = time.monotonic()
+
+    def outage_remaining(self) -> float:
+        return max(0.0, self.spec.outage_s - (time.monotonic() - self.started))
+
+    def roll(self, probability: float) -> bool:
+        return probability > 0 and self.rng.random() < probability
+
+
+# --- registry state ---------------------------------------------------------------------------------
+
+
+@dataclass
+class StoredDocument:
+    unique_id: str
+    entry_uuid: str
+    patient_id: str
+    content: bytes
+    sha1: str
+    type_code: str
+    confidentiality: list[str]
+    submission_set_unique_id: str
+    submissions: int = 1
+    replaced_by: str | None = None
+
+    def as_state(self) -> dict[str, Any]:
+        return {
+            "unique_id": self.unique_id,
+            "entry_uuid": self.entry_uuid,
+            "patient_id": self.patient_id,
+            "sha256": hashlib.sha256(self.content).hexdigest(),
+            "type_code": self.type_code,
+            "confidentiality": list(self.confidentiality),
+            "submissions": self.submissions,
+            "visible_to_patient": "INVISIBLE_PATIENT" not in self.confidentiality,
+            "replaced_by": self.replaced_by,
+        }
+
+
+class XdsError(Exception):
+    """One or more registry errors, answered as a RegistryResponse Failure."""
+
+    def __init__(self, errors: list[tuple[str, str, str]]) -> None:
+        super().__init__("; ".join(f"{code}: {context}" for code, context, _ in errors))
+        self.errors = errors
+
+
+def _err(code: str, context: str, location: str = "") -> XdsError:
+    return XdsError([(code, context, location)])
+
+
+class SoapFault(Exception):
+    def __init__(self, subcode: str, reason: str, *, sender: bool = True) -> None:
+        super().__init__(reason)
+        self.subcode = subcode
+        self.reason = reason
+        self.sender = sender
+
+
+@dataclass
+class Candidate:
+    """A validated DocumentEntry waiting to be committed."""
+
+    unique_id: str
+    entry_uuid: str
+    patient_id: str
+    content: bytes
+    sha1: str
+    type_code: str
+    confidentiality: list[str]
+    replaces_entry_uuid: str | None = None
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.documents: dict[str, StoredDocument] = {}
+        self.submission_sets: set[str] = set()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.documents.clear()
+            self.submission_sets.clear()
+
+    def state(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [doc.as_state() for doc in self.documents.values()]
+
+    def get(self, unique_id: str) -> StoredDocument | None:
+        with self._lock:
+            return self.documents.get(unique_id)
+
+    def commit(self, ss_unique_id: str, candidates: list[Candidate]) -> None:
+        """Check against stored state, then store all or nothing."""
+        with self._lock:
+            errors: list[tuple[str, str, str]] = []
+            if ss_unique_id in self.submission_sets or ss_unique_id in self.documents:
+                errors.append(
+                    ("XDSDuplicateUniqueIdInRegistry", f"SubmissionSet uniqueId {ss_unique_id}", "")
+                )
+            by_uuid = {d.entry_uuid: d for d in self.documents.values()}
+            new: list[Candidate] = []
+            for cand in candidates:
+                existing = self.documents.get(cand.unique_id)
+                if cand.unique_id in self.submission_sets:
+                    errors.append(
+                        ("XDSDuplicateUniqueIdInRegistry", f"uniqueId {cand.unique_id}", cand.entry_uuid)
+                    )
+                elif existing is not None:
+                    if existing.sha1 != cand.sha1:
+                        errors.append(
+                            (
+                                "XDSNonIdenticalHash",
+                                f"uniqueId {cand.unique_id} déjà enregistré avec une autre empreinte",
+                                cand.entry_uuid,
+                            )
+                        )
+                    elif existing.patient_id != cand.patient_id:
+                        errors.append(
+                            ("XDSPatientIdDoesNotMatch", f"uniqueId {cand.unique_id} : autre patient", "")
+                        )
+                    continue
+                elif cand.entry_uuid in by_uuid:
+                    errors.append(
+                        ("XDSDuplicateUniqueIdInRegistry", f"entryUUID {cand.entry_uuid} déjà utilisé", "")
+                    )
+                    continue
+                if cand.replaces_entry_uuid is not None:
+                    target = by_uuid.get(cand.replaces_entry_uuid)
+                    if target is None:
+                        errors.append(
+                            (
+                                "XDSRegistryMetadataError",
+                                f"Association RPLC : document cible {cand.replaces_entry_uuid} inconnu",
+                                cand.entry_uuid,
+                            )
+                        )
+                    elif target.replaced_by not in (None, cand.unique_id):
+                        errors.append(
+                            (
+                                "XDSRegistryMetadataError",
+                                f"Association RPLC : le document {target.unique_id} est déjà remplacé",
+                                cand.entry_uuid,
+                            )
+                        )
+                    elif target.patient_id != cand.patient_id:
+                        errors.append(
+                            (
+                                "XDSPatientIdDoesNotMatch",
+                                "Association RPLC : le document remplacé est d'un autre patient",
+                                "",
+                            )
+                        )
+                new.append(cand)
+            if errors:
+                raise XdsError(errors)
+            self.submission_sets.add(ss_unique_id)
+            for cand in candidates:
+                existing = self.documents.get(cand.unique_id)
+                if existing is not None:
+                    existing.submissions += 1
+            for cand in new:
+                self.documents[cand.unique_id] = StoredDocument(
+                    unique_id=cand.unique_id,
+                    entry_uuid=cand.entry_uuid,
+                    patient_id=cand.patient_id,
+                    content=cand.content,
+                    sha1=cand.sha1,
+                    type_code=cand.type_code,
+                    confidentiality=cand.confidentiality,
+                    submission_set_unique_id=ss_unique_id,
+                )
+                if cand.replaces_entry_uuid is not None:
+                    for doc in self.documents.values():
+                        if doc.entry_uuid == cand.replaces_entry_uuid:
+                            doc.replaced_by = cand.unique_id
+
+
+# --- MTOM / SOAP parsing ------------------------------------------------------------------------------
+
+
+@dataclass
+class ParsedRequest:
+    envelope: etree._Element
+    parts: dict[str, bytes]  # Content-ID (without <>) -> bytes
+    message_id: str = ""
+
+
+def parse_mtom(content_type: str, body: bytes) -> ParsedRequest:
+    ctype = content_type.lower()
+    if not ctype.startswith("multipart/related") or "application/xop+xml" not in ctype:
+        raise SoapFault(
+            "InvalidMessage",
+            'Le message doit être MTOM/XOP (multipart/related, type="application/xop+xml").',
+        )
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not isinstance(message, EmailMessage) or not message.is_multipart():
+        raise SoapFault("InvalidMessage", "Corps multipart illisible.")
+    parts: dict[str, bytes] = {}
+    root_bytes: bytes | None = None
+    start = message.get_param("start")
+    start_id = start.strip().strip("<>") if isinstance(start, str) else None
+    for index, part in enumerate(message.iter_parts()):
+        cid = str(part.get("Content-ID", "")).strip().strip("<>")
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            raise SoapFault("InvalidMessage", f"Partie MIME {index} illisible.")
+        if (start_id is not None and cid == start_id) or (start_id is None and index == 0):
+            if not part.get_content_type() == "application/xop+xml":
+                raise SoapFault("InvalidMessage", "La partie racine doit être de type application/xop+xml.")
+            root_bytes = payload
+        else:
+            parts[cid] = payload
+    if root_bytes is None:
+        raise SoapFault("InvalidMessage", "Partie racine SOAP introuvable (paramètre start).")
+    try:
+        envelope = etree.fromstring(root_bytes, parser=_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise SoapFault("InvalidMessage", f"Enveloppe SOAP illisible : {exc}") from exc
+    if envelope.tag != f"{{{SOAP}}}Envelope":
+        raise SoapFault("VersionMismatch", "Enveloppe SOAP 1.2 attendue.")
+    return ParsedRequest(
+        envelope=envelope, parts=parts, message_id=envelope.findtext("soap:Header/wsa:MessageID", "", NS)
+    )
+
+
+def verify_vihf(envelope: etree._Element) -> dict[str, list[str]]:
+    """Verify the VIHF signature (against the certificate it carries) and return its attributes."""
+    assertion = envelope.find("soap:Header/wsse:Security/saml:Assertion", NS)
+    if assertion is None:
+        raise SoapFault(
+            "wsse:InvalidSecurity", "Jeton VIHF (assertion SAML) absent de l'en-tête wsse:Security."
+        )
+    cert_text = assertion.findtext("ds:Signature/ds:KeyInfo/ds:X509Data/ds:X509Certificate", "", NS)
+    if not cert_text.strip():
+        raise SoapFault("wsse:InvalidSecurity", "Le VIHF n'est pas signé (certificat absent).")
+    pem = "-----BEGIN CERTIFICATE-----\n" + "".join(cert_text.split()) + "\n-----END CERTIFICATE-----\n"
+    standalone = etree.fromstring(etree.tostring(assertion), parser=_PARSER)
+    try:
+        XMLVerifier().verify(standalone, x509_cert=pem, id_attribute="ID", expect_references=1)
+    except (InvalidSignature, InvalidInput) as exc:
+        raise SoapFault("wsse:FailedCheck", f"Signature du VIHF invalide : {exc}") from exc
+    attributes: dict[str, list[str]] = {}
+    name_id = assertion.findtext("saml:Subject/saml:NameID", "", NS)
+    attributes["NameID"] = [name_id]
+    for attr in assertion.iterfind("saml:AttributeStatement/saml:Attribute", NS):
+        values: list[str] = []
+        for value in attr.iterfind("saml:AttributeValue", NS):
+            child = next(iter(value), None)
+            values.append(child.get("code", "") if child is not None else (value.text or "").strip())
+        attributes[attr.get("Name", "")] = values
+    return attributes
+
+
+def _slots(obj: etree._Element) -> dict[str, list[str]]:
+    return {
+        slot.get("name", ""): [v.text or "" for v in slot.iterfind("rim:ValueList/rim:Value", NS)]
+        for slot in obj.iterfind("rim:Slot", NS)
+    }
+
+
+def _external_ids(obj: etree._Element) -> dict[str, str]:
+    return {
+        ei.get("identificationScheme", ""): ei.get("value", "")
+        for ei in obj.iterfind("rim:ExternalIdentifier", NS)
+    }
+
+
+def _classifications(obj: etree._Element, scheme: str) -> list[etree._Element]:
+    return [c for c in obj.iterfind("rim:Classification", NS) if c.get("classificationScheme") == scheme]
+
+
+def check_ins_cx(value: str, where: str) -> list[tuple[str, str, str]]:
+    match = re.fullmatch(r"([0-9AB]{15})\^\^\^&([0-9.]+)&ISO\^NH", value)
+    if match is None:
+        return [("XDSUnknownPatientId", f"{where} : « {value} » n'est pas un INS au format CX", "")]
+    if match.group(2) not in INS_OIDS:
+        return [("XDSUnknownPatientId", f"{where} : autorité {match.group(2)} inconnue", "")]
+    try:
+        validate_nir(match.group(1))
+    except InvalidIdentifier as exc:
+        return [("XDSUnknownPatientId", f"{where} : {exc.message}", "")]
+    return []
+
+
+def _check_code(cl: etree._Element, field_name: str, value_set: str, loc: str) -> list[tuple[str, str, str]]:
+    code = cl.get("nodeRepresentation", "")
+    scheme = _slots(cl).get("codingScheme", [""])[0]
+    if not valuesets.contains(value_set, code):
+        return [("XDSRegistryMetadataError", f"{field_name} « {code} » absent de {value_set}", loc)]
+    expected = valuesets.lookup(value_set, code).system
+    if scheme != expected:
+        return [
+            ("XDSRegistryMetadataError", f"{field_name} « {code} » : codingScheme {scheme} ≠ {expected}", loc)
+        ]
+    return []
+
+
+def validate_entry(
+    obj: etree._Element, content: bytes | None, vihf: dict[str, list[str]], ss_patient_id: str
+) -> tuple[Candidate | None, list[tuple[str, str, str]]]:
+    loc = obj.get("id", "")
+    errors: list[tuple[str, str, str]] = []
+    if obj.get("objectType") != DOC_ENTRY_TYPE:
+        errors.append(("XDSRegistryMetadataError", f"objectType {obj.get('objectType')} inattendu", loc))
+    if not obj.get("mimeType"):
+        errors.append(("XDSRegistryMetadataError", "mimeType absent", loc))
+    slots = _slots(obj)
+    for name in REQUIRED_SLOTS:
+        if not slots.get(name) or not slots[name][0]:
+            errors.append(("XDSRegistryMetadataError", f"slot {name} absent", loc))
+    ids = _external_ids(obj)
+    unique_id, patient_id = ids.get(DE_UNIQUE_ID, ""), ids.get(DE_PATIENT_ID, "")
+    if not unique_id:
+        errors.append(("XDSRegistryMetadataError", "XDSDocumentEntry.uniqueId absent", loc))
+    if not patient_id:
+        errors.append(("XDSRegistryMetadataError", "XDSDocumentEntry.patientId absent", loc))
+    else:
+        errors += check_ins_cx(patient_id, "XDSDocumentEntry.patientId")
+        if patient_id != ss_patient_id:
+            errors.append(("XDSPatientIdDoesNotMatch", "patientId du document ≠ celui du lot", loc))
+        resource = vihf.get("urn:oasis:names:tc:xacml:2.0:resource:resource-id", [""])[0]
+        if resource != patient_id:
+            errors.append(("XDSPatientIdDoesNotMatch", "resource-id du VIHF ≠ patientId du document", loc))
+
+    for scheme, label in (
+        (DE_CLASS, "classCode"),
+        (DE_TYPE, "typeCode"),
+        (DE_FORMAT, "formatCode"),
+        (DE_FACILITY, "healthcareFacilityTypeCode"),
+        (DE_PRACTICE, "practiceSettingCode"),
+    ):
+        if len(_classifications(obj, scheme)) != 1:
+            errors.append(("XDSRegistryMetadataError", f"{label} : une classification attendue", loc))
+    if not _classifications(obj, DE_CONFIDENTIALITY):
+        errors.append(("XDSRegistryMetadataError", "confidentialityCode absent", loc))
+    for scheme, (label, value_set) in CODED.items():
+        for cl in _classifications(obj, scheme):
+            errors += _check_code(cl, label, value_set, loc)
+    for cl in _classifications(obj, DE_CLASS):
+        scheme = _slots(cl).get("codingScheme", [""])[0]
+        if cl.get("nodeRepresentation") not in CLASS_CODES or scheme != CLASS_SYSTEM:
+            errors.append(
+                ("XDSRegistryMetadataError", f"classCode « {cl.get('nodeRepresentation')} » inconnu", loc)
+            )
+    for cl in _classifications(obj, DE_FORMAT):
+        pair = (cl.get("nodeRepresentation", ""), _slots(cl).get("codingScheme", [""])[0])
+        if pair not in FORMAT_CODES:
+            errors.append(("XDSRegistryMetadataError", f"formatCode « {pair[0]} » inconnu", loc))
+
+    authors = _classifications(obj, DE_AUTHOR)
+    if not authors:
+        errors.append(("XDSRegistryMetadataError", "auteur absent", loc))
+    for author in authors:
+        a_slots = _slots(author)
+        person = (a_slots.get("authorPerson") or [""])[0].split("^")
+        institution = (a_slots.get("authorInstitution") or [""])[0].split("^")
+        if len(person) < 13 or person[8] != f"&{PS_OID}&ISO" or person[12] != "IDNPS":
+            errors.append(("XDSRegistryMetadataError", "authorPerson : XCN idNat_PS attendu", loc))
+        elif person[0] != vihf.get("NameID", [""])[0]:
+            errors.append(("XDSRegistryMetadataError", "authorPerson ≠ NameID du VIHF", loc))
+        if len(institution) < 10 or institution[5] != f"&{STRUCT_OID}&ISO" or institution[6] != "IDNST":
+            errors.append(("XDSRegistryMetadataError", "authorInstitution : XON idNat_Struct attendu", loc))
+        elif institution[9] != vihf.get("Identifiant_Structure", [""])[0]:
+            errors.append(
+                ("XDSRegistryMetadataError", "authorInstitution ≠ Identifiant_Structure du VIHF", loc)
+            )
+        for specialty in a_slots.get("authorSpecialty", []):
+            code = specialty.partition("^")[0]
+            if not valuesets.contains("JDV_J01_XdsAuthorSpecialty_CISIS", code):
+                errors.append(("XDSRegistryMetadataError", f"authorSpecialty « {code} » absent de J01", loc))
+
+    if content is None:
+        errors.append(("XDSMissingDocument", f"aucun document pour {loc}", loc))
+        return None, errors
+    sha1 = hashlib.sha1(content).hexdigest()
+    if slots.get("hash") and slots["hash"][0].lower() != sha1:
+        errors.append(("XDSRepositoryMetadataError", "hash ≠ SHA-1 du document reçu", loc))
+    if slots.get("size") and slots["size"][0] != str(len(content)):
+        errors.append(("XDSRepositoryMetadataError", "size ≠ taille du document reçu", loc))
+    if errors:
+        return None, errors
+    return (
+        Candidate(
+            unique_id=unique_id,
+            entry_uuid=loc,
+            patient_id=patient_id,
+            content=content,
+            sha1=sha1,
+            type_code=_classifications(obj, DE_TYPE)[0].get("nodeRepresentation", ""),
+            confidentiality=[
+                c.get("nodeRepresentation", "") for c in _classifications(obj, DE_CONFIDENTIALITY)
+            ],
+        ),
+        [],
+    )
+
+
+def validate_submission(request: ParsedRequest) -> tuple[str, list[Candidate]]:
+    envelope = request.envelope
+    action = envelope.findtext("soap:Header/wsa:Action", "", NS).strip()
+    if action != ACTION:
+        raise SoapFault("wsa:ActionNotSupported", f"Action WS-Addressing « {action} » non prise en charge.")
+    vihf = verify_vihf(envelope)
+    pnr = envelope.find("soap:Body/xdsb:ProvideAndRegisterDocumentSetRequest", NS)
+    if pnr is None:
+        raise SoapFault("InvalidMessage", "ProvideAndRegisterDocumentSetRequest absent du corps SOAP.")
+    objects = pnr.find(
+        "{urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0}SubmitObjectsRequest/rim:RegistryObjectList", NS
+    )
+    if objects is None:
+        raise _err("XDSRegistryMetadataError", "SubmitObjectsRequest/RegistryObjectList absent")
+
+    documents: dict[str, bytes] = {}
+    for doc in pnr.iterfind("xdsb:Document", NS):
+        include = doc.find("xop:Include", NS)
+        if include is not None:
+            cid = urllib.parse.unquote(include.get("href", "").removeprefix("cid:"))
+            if cid not in request.parts:
+                raise _err("XDSMissingDocument", f"partie MIME {cid} introuvable", doc.get("id", ""))
+            documents[doc.get("id", "")] = request.parts[cid]
+        else:
+            documents[doc.get("id", "")] = base64.b64decode(doc.text or "")
+
+    packages = objects.findall("rim:RegistryPackage", NS)
+    ss_ids = {
+        c.get("classifiedObject")
+        for c in objects.iterfind("rim:Classification", NS)
+        if c.get("classificationNode") == SS_NODE
+    }
+    ss_ids |= {
+        c.get("classifiedObject")
+        for p in packages
+        for c in p.iterfind("rim:Classification", NS)
+        if c.get("classificationNode") == SS_NODE
+    }
+    submission_sets = [p for p in packages if p.get("id") in ss_ids]
+    if len(submission_sets) != 1:
+        raise _err("XDSRegistryMetadataError", "un et un seul lot de soumission (SubmissionSet) attendu")
+    ss = submission_sets[0]
+    ss_id = ss.get("id", "")
+    errors: list[tuple[str, str, str]] = []
+    ss_ext = _external_ids(ss)
+    ss_unique_id, ss_patient = ss_ext.get(SS_UNIQUE_ID, ""), ss_ext.get(SS_PATIENT_ID, "")
+    for scheme, label in (
+        (SS_UNIQUE_ID, "uniqueId"),
+        (SS_SOURCE_ID, "sourceId"),
+        (SS_PATIENT_ID, "patientId"),
+    ):
+        if not ss_ext.get(scheme):
+            errors.append(("XDSRegistryMetadataError", f"XDSSubmissionSet.{label} absent", ss_id))
+    if not _slots(ss).get("submissionTime"):
+        errors.append(("XDSRegistryMetadataError", "XDSSubmissionSet.submissionTime absent", ss_id))
+    if len(_classifications(ss, SS_CONTENT_TYPE)) != 1:
+        errors.append(("XDSRegistryMetadataError", "XDSSubmissionSet.contentTypeCode absent", ss_id))
+    if ss_patient:
+        errors += check_ins_cx(ss_patient, "XDSSubmissionSet.patientId")
+
+    associations = objects.findall("rim:Association", NS)
+    members = {
+        a.get("targetObject")
+        for a in associations
+        if a.get("associationType") == HAS_MEMBER and a.get("sourceObject") == ss_id
+    }
+    replaces = {
+        a.get("sourceObject", ""): a.get("targetObject", "")
+        for a in associations
+        if a.get("associationType") == RPLC
+    }
+    entries = objects.findall("rim:ExtrinsicObject", NS)
+    if not entries:
+        errors.append(("XDSRegistryMetadataError", "aucun DocumentEntry dans la soumission", ss_id))
+    seen: set[str] = set()
+    candidates: list[Candidate] = []
+    for obj in entries:
+        entry_id = obj.get("id", "")
+        if entry_id not in members:
+            errors.append(
+                ("XDSRegistryMetadataError", f"{entry_id} n'est pas membre du lot (HasMember)", entry_id)
+            )
+        candidate, entry_errors = validate_entry(obj, documents.pop(entry_id, None), vihf, ss_patient)
+        errors += entry_errors
+        if candidate is not None:
+            if candidate.unique_id in seen:
+                errors.append(("XDSRegistryDuplicateUniqueIdInMessage", candidate.unique_id, entry_id))
+            seen.add(candidate.unique_id)
+            candidate.replaces_entry_uuid = replaces.get(entry_id)
+            candidates.append(candidate)
+    for orphan in documents:
+        errors.append(("XDSMissingDocumentMetadata", f"document {orphan} sans métadonnées", orphan))
+    if errors:
+        raise XdsError(errors)
+    return ss_unique_id, candidates
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+def _soap_envelope(relates_to: str, body_child: etree._Element, action: str) -> bytes:
+    envelope = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"soap": SOAP, "wsa": WSA})
+    header = etree.SubElement(envelope, f"{{{SOAP}}}Header")
+    etree.SubElement(header, f"{{{WSA}}}Action").text = action
+    etree.SubElement(header, f"{{{WSA}}}MessageID").text = f"urn:uuid:{uuid.uuid4()}"
+    if relates_to:
+        etree.SubElement(header, f"{{{WSA}}}RelatesTo").text = relates_to
+    etree.SubElement(envelope, f"{{{SOAP}}}Body").append(body_child)
+    return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
+
+
+def registry_response(relates_to: str, errors: list[tuple[str, str, str]] | None = None) -> bytes:
+    response = etree.Element(
+        f"{{{RS}}}RegistryResponse", nsmap={"rs": RS}, status=FAILURE if errors else SUCCESS
+    )
+    if errors:
+        error_list = etree.SubElement(response, f"{{{RS}}}RegistryErrorList")
+        for code, context, location in errors:
+            etree.SubElement(
+                error_list,
+                f"{{{RS}}}RegistryError",
+                errorCode=code,
+                codeContext=context,
+                severity=SEVERITY_ERROR,
+                location=location,
+            )
+    return _soap_envelope(relates_to, response, ACTION_RESPONSE)
+
+
+def soap_fault(fault: SoapFault, relates_to: str = "") -> bytes:
+    el = etree.Element(f"{{{SOAP}}}Fault")
+    code = etree.SubElement(el, f"{{{SOAP}}}Code")
+    etree.SubElement(code, f"{{{SOAP}}}Value").text = "soap:Sender" if fault.sender else "soap:Receiver"
+    sub = etree.SubElement(code, f"{{{SOAP}}}Subcode")
+    etree.SubElement(sub, f"{{{SOAP}}}Value").text = fault.subcode
+    reason = etree.SubElement(el, f"{{{SOAP}}}Reason")
+    text = etree.SubElement(reason, f"{{{SOAP}}}Text")
+    text.text = fault.reason
+    text.set("{http://www.w3.org/XML/1998/namespace}lang", "fr")
+    return _soap_envelope(relates_to, el, "http://www.w3.org/2005/08/addressing/soap/fault")
+
+
+def mtom_response(soap: bytes, status: int = 200) -> Response:
+    boundary = f"MIMEBoundary_{uuid.uuid4().hex}"
+    cid = f"root.{uuid.uuid4().hex}@dmp-simulator"
+    body = (
+        (
+            f"--{boundary}\r\n"
+            f'Content-Type: application/xop+xml; charset=UTF-8; type="application/soap+xml"\r\n'
+            f"Content-Transfer-Encoding: binary\r\nContent-ID: <{cid}>\r\n\r\n"
+        ).encode("ascii")
+        + soap
+        + f"\r\n--{boundary}--\r\n".encode("ascii")
+    )
+    media = (
+        f'multipart/related; boundary="{boundary}"; type="application/xop+xml"; start="<{cid}>"; '
+        f'start-info="application/soap+xml"'
+    )
+    return Response(content=body, status_code=status, media_type=media)
+
+
+def _unavailable(reason: str, retry_after: float | None = None) -> Response:
+    headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else {}
+    return Response(
+        content=reason.encode("utf-8"),
+        status_code=503,
+        media_type="text/plain; charset=utf-8",
+        headers=headers,
+    )
+
+
+class SimulatedConnectionDrop(RuntimeError):
+    """Raised mid-answer to break the connection after the commit (fault `drop_after_commit`)."""
+
+
+async def _dropped_body() -> AsyncIterator[bytes]:
+    yield b"--MIMEBoundary_partial\r\n"
+    raise SimulatedConnectionDrop("connexion coupée après l'enregistrement (panne simulée)")
+
+
+# --- raw request dump ------------------------------------------------------------------------------
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+
+
+class DumpRequests:
+    """Pure ASGI middleware writing each raw HTTP request (request line, headers, body) to a file."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], directory: Path) -> None:
+        self.app = app
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        written = False
+
+        async def recording_receive() -> Message:
+            nonlocal written
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False) and not written:
+                    written = True
+                    self._write(scope, b"".join(chunks))
+            return message
+
+        async def recording_send(message: Message) -> None:
+            nonlocal written
+            if message["type"] == "http.response.start" and not written:
+                # The app answers without reading the body (GET, early answer): record what came.
+                written = True
+                self._write(scope, b"".join(chunks))
+            await send(message)
+
+        await self.app(scope, recording_receive, recording_send)
+
+    def _write(self, scope: Scope, body: bytes) -> None:
+        with self._lock:
+            number = next(self._counter)
+        target = scope.get("raw_path") or scope["path"].encode()
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        lines = [
+            f"{scope['method']} ".encode() + target + f" HTTP/{scope.get('http_version', '1.1')}".encode()
+        ]
+        lines += [name + b": " + value for name, value in scope.get("headers", [])]
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", scope["path"]).strip("_") or "root"
+        path = self.directory / f"{number:06d}-{scope['method']}-{slug}.http"
+        path.write_bytes(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+
+
+# --- application -----------------------------------------------------------------------------------
+
+
+def create_app(*, faults: str | None = None, dump_dir: Path | None = None) -> FastAPI:
+    """The DMP simulator as a FastAPI app (see module docstring)."""
+    app = FastAPI(title="Simulateur DMP (XDS.b ITI-41)", docs_url=None, redoc_url=None, openapi_url=None)
+    registry = Registry()
+    fault_state = _Faults(FaultSpec.parse(faults))
+    app.state.registry = registry
+    app.state.faults = fault_state
+    if dump_dir is not None:
+        app.add_middleware(DumpRequests, directory=dump_dir)
+
+    @app.post("/xds/iti41")
+    async def iti41(request: Request) -> Response:
+        body = await request.body()
+        spec = fault_state.spec
+        if spec.latency_ms > 0:
+            await asyncio.sleep(spec.latency_ms / 1000)
+        remaining = fault_state.outage_remaining()
+        if remaining > 0:
+            return _unavailable("Service DMP indisponible (maintenance simulée).", retry_after=remaining)
+        if fault_state.roll(spec.fail):
+            return _unavailable("Service DMP indisponible (panne simulée).")
+        if len(body) > MAX_BODY:
+            return mtom_response(
+                soap_fault(SoapFault("InvalidMessage", "Message trop volumineux.")), status=413
+            )
+        relates_to = ""
+        try:
+            parsed = parse_mtom(request.headers.get("content-type", ""), body)
+            relates_to = parsed.message_id
+            ss_unique_id, candidates = validate_submission(parsed)
+            registry.commit(ss_unique_id, candidates)
+        except SoapFault as fault:
+            return mtom_response(soap_fault(fault, relates_to), status=400 if fault.sender else 500)
+        except XdsError as exc:
+            return mtom_response(registry_response(relates_to, exc.errors))
+        if fault_state.roll(spec.drop_after_commit):
+            return StreamingResponse(_dropped_body(), status_code=200, media_type="multipart/related")
+        return mtom_response(registry_response(relates_to))
+
+    @app.get("/_state")
+    def state() -> JSONResponse:
+        return JSONResponse(registry.state())
+
+    @app.post("/_reset")
+    def reset() -> JSONResponse:
+        registry.reset()
+        return JSONResponse({"status": "ok"})
+
+    @app.post("/_faults")
+    async def set_faults(request: Request) -> JSONResponse:
+        text = (await request.body()).decode("utf-8").strip()
+        try:
+            fault_state.set(FaultSpec.parse(text))
+        except ValueError as exc:
+            return JSONResponse({"code": "donnee_invalide", "message": str(exc)}, status_code=422)
+        return JSONResponse({"status": "ok", "faults": text})
+
+    @app.get("/_documents/{unique_id}")
+    def document(unique_id: str) -> Response:
+        stored = registry.get(unique_id)
+        if stored is None:
+            return JSONResponse(
+                {"code": "introuvable", "message": f"Document {unique_id} inconnu."}, status_code=404
+            )
+        return Response(content=stored.content, media_type="text/xml")
+
+    return app
+
+
+__all__ = ["FaultSpec", "Registry", "StoredDocument", "create_app"]

@@ -1,0 +1,381 @@
+"""ITI-41 over real HTTP on loopback: the transport against the DMP simulator started in a thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import email.policy
+import hashlib
+from collections.abc import Iterator
+from email.parser import BytesParser
+from pathlib import Path
+
+import httpx
+import pytest
+from lxml import etree
+from signxml import XMLVerifier
+from signxml.exceptions import InvalidSignature
+
+from dcc.adapters.national_record import (
+    CodedValue,
+    SenderIdentity,
+    XdsTransport,
+    entry_from_cda,
+    entry_uuid_for,
+    make_demo_identity,
+)
+from dcc.adapters.national_record.xds import build_submission, parse_retry_after
+from dcc.errors import DeliveryError, UnknownCode
+from dcc.simulator.app import create_app
+from dcc.simulator.samples import sample_cda
+from dcc.simulator.server import RunningServer, start_in_thread
+
+NS = {
+    "soap": "http://www.w3.org/2003/05/soap-envelope",
+    "wsa": "http://www.w3.org/2005/08/addressing",
+    "wsse": "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd",
+    "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+    "xdsb": "urn:ihe:iti:xds-b:2007",
+    "rim": "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0",
+    "xop": "http://www.w3.org/2004/08/xop/include",
+}
+STANDARD_DE_SCHEMES = {
+    "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a",  # classCode
+    "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983",  # typeCode
+    "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d",  # formatCode
+    "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f",  # confidentialityCode
+    "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1",  # healthcareFacilityTypeCode
+    "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead",  # practiceSettingCode
+    "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d",  # author
+}
+STRUCTURE = "1750100125"
+
+
+@pytest.fixture(scope="module")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> SenderIdentity:
+    return make_demo_identity(tmp_path_factory.mktemp("vihf"), "Centre Hospitalier d'Angers", STRUCTURE)
+
+
+@pytest.fixture()
+def dump_dir(tmp_path: Path) -> Path:
+    return tmp_path / "dump"
+
+
+@pytest.fixture()
+def server(dump_dir: Path) -> Iterator[RunningServer]:
+    with start_in_thread(create_app(dump_dir=dump_dir)) as running:
+        yield running
+
+
+def _transport(server: RunningServer, identity: SenderIdentity) -> XdsTransport:
+    return XdsTransport(f"{server.url}/xds/iti41", identity=identity, timeout=10.0)
+
+
+def _state(server: RunningServer) -> list[dict[str, object]]:
+    state: list[dict[str, object]] = httpx.get(f"{server.url}/_state").json()
+    return state
+
+
+def _set_faults(server: RunningServer, spec: str) -> None:
+    httpx.post(f"{server.url}/_faults", content=spec.encode()).raise_for_status()
+
+
+def test_submission_is_stored_with_its_sha256(server: RunningServer, identity: SenderIdentity) -> None:
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.100")
+    result = _transport(server, identity).submit(cda, entry_from_cda(cda))
+    assert result.status == "Success"
+    assert result.entry_uuid == entry_uuid_for("1.2.250.1.213.1.1.9.99.100")
+    [stored] = _state(server)
+    assert stored["unique_id"] == "1.2.250.1.213.1.1.9.99.100"
+    assert stored["sha256"] == hashlib.sha256(cda).hexdigest()
+    assert stored["patient_id"] == "279035121518989^^^&1.2.250.1.213.1.4.10&ISO^NH"
+    assert stored["type_code"] == "34794-8"
+    assert stored["confidentiality"] == ["N"]
+    assert stored["submissions"] == 1
+    assert stored["visible_to_patient"] is True
+    assert stored["replaced_by"] is None
+    fetched = httpx.get(f"{server.url}/_documents/1.2.250.1.213.1.1.9.99.100")
+    assert fetched.content == cda
+
+
+def test_raw_request_is_mtom_with_standard_metadata(
+    server: RunningServer, identity: SenderIdentity, dump_dir: Path
+) -> None:
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.101", note="ligne 1\nligne 2\r\n\té")
+    _transport(server, identity).submit(cda, entry_from_cda(cda, extra_confidentiality=("INVISIBLE_PATIENT",)))
+    [dump] = sorted(dump_dir.glob("*-POST-xds_iti41.http"))
+    raw = dump.read_bytes()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    request_line, *header_lines = head.decode("latin-1").split("\r\n")
+    assert request_line == "POST /xds/iti41 HTTP/1.1"
+    headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in header_lines)}
+    content_type = headers["content-type"]
+    assert content_type.startswith("multipart/related;")
+    assert 'type="application/xop+xml"' in content_type
+    assert 'start-info="application/soap+xml"' in content_type
+
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    parts = list(message.iter_parts())
+    assert len(parts) == 2
+    start = message.get_param("start")
+    assert parts[0]["Content-ID"] == start
+    assert parts[0].get_content_type() == "application/xop+xml"
+    soap = etree.fromstring(parts[0].get_payload(decode=True))
+    assert (
+        soap.findtext("soap:Header/wsa:Action", namespaces=NS) == "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"
+    )
+    assert soap.findtext("soap:Header/wsa:MessageID", namespaces=NS).startswith("urn:uuid:")
+    assert soap.findtext("soap:Header/wsa:To", namespaces=NS).endswith("/xds/iti41")
+
+    [extrinsic] = soap.findall(".//rim:ExtrinsicObject", NS)
+    assert extrinsic.get("objectType") == "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"
+    assert extrinsic.get("mimeType") == "text/xml"
+    schemes = {c.get("classificationScheme") for c in extrinsic.findall("rim:Classification", NS)}
+    assert schemes == STANDARD_DE_SCHEMES
+    conf = [
+        c.get("nodeRepresentation")
+        for c in extrinsic.findall("rim:Classification", NS)
+        if c.get("classificationScheme") == "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f"
+    ]
+    assert conf == ["N", "INVISIBLE_PATIENT"]
+    ids = {e.get("identificationScheme"): e.get("value") for e in extrinsic.findall("rim:ExternalIdentifier", NS)}
+    assert ids["urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"] == "1.2.250.1.213.1.1.9.99.101"
+    assert ids["urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"] == "279035121518989^^^&1.2.250.1.213.1.4.10&ISO^NH"
+    slots = {
+        s.get("name"): [v.text for v in s.findall("rim:ValueList/rim:Value", NS)]
+        for s in extrinsic.findall("rim:Slot", NS)
+    }
+    [package] = soap.findall(".//rim:RegistryPackage", NS)
+    ss_ids = {e.get("identificationScheme") for e in package.findall("rim:ExternalIdentifier", NS)}
+    assert ss_ids == {
+        "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8",
+        "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832",
+        "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446",
+    }
+    assert "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500" in {
+        c.get("classificationScheme") for c in package.findall("rim:Classification", NS)
+    }
+    assert any(
+        c.get("classificationNode") == "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"
+        for c in soap.findall(".//rim:RegistryObjectList/rim:Classification", NS)
+    )
+    [member] = soap.findall(".//rim:Association", NS)
+    assert member.get("associationType") == "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
+    assert (member.get("sourceObject"), member.get("targetObject")) == (package.get("id"), extrinsic.get("id"))
+
+    include = soap.find(".//xdsb:Document/xop:Include", NS)
+    assert include is not None
+    cid = include.get("href").removeprefix("cid:")
+    assert parts[1]["Content-ID"] == f"<{cid}>"
+    assert parts[1]["Content-Transfer-Encoding"] == "binary"
+    document = parts[1].get_payload(decode=True)
+    assert document == cda
+    assert slots["hash"] == [hashlib.sha1(document).hexdigest()]
+    assert slots["size"] == [str(len(document))]
+
+
+def test_identical_resubmission_is_counted_not_duplicated(server: RunningServer, identity: SenderIdentity) -> None:
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.102")
+    transport = _transport(server, identity)
+    first = transport.submit(cda, entry_from_cda(cda))
+    second = transport.submit(cda, entry_from_cda(cda))
+    assert first.submission_set_unique_id != second.submission_set_unique_id
+    [stored] = _state(server)
+    assert stored["submissions"] == 2
+    assert stored["sha256"] == hashlib.sha256(cda).hexdigest()
+
+
+def test_same_unique_id_with_other_bytes_is_rejected_permanently(
+    server: RunningServer, identity: SenderIdentity
+) -> None:
+    transport = _transport(server, identity)
+    original = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.103")
+    transport.submit(original, entry_from_cda(original))
+    altered = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.103", note="Radiothérapie.")
+    with pytest.raises(DeliveryError) as caught:
+        transport.submit(altered, entry_from_cda(altered))
+    assert caught.value.permanent is True
+    assert caught.value.error_code == "XDSNonIdenticalHash"
+    assert "contenu différent" in caught.value.message
+    [stored] = _state(server)
+    assert stored["sha256"] == hashlib.sha256(original).hexdigest()
+    assert stored["submissions"] == 1
+
+
+def test_unknown_code_is_rejected_before_sending(
+    server: RunningServer, identity: SenderIdentity, dump_dir: Path
+) -> None:
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.104")
+    entry = dataclasses.replace(
+        entry_from_cda(cda), healthcare_facility_type=CodedValue("SA99", "1.2.250.1.71.4.2.4", "?")
+    )
+    with pytest.raises(UnknownCode) as caught:
+        _transport(server, identity).submit(cda, entry)
+    assert caught.value.field == "healthcareFacilityTypeCode"
+    assert not list(dump_dir.glob("*-POST-*")) if dump_dir.exists() else True
+    assert _state(server) == []
+
+
+def test_replacement_marks_the_old_entry(server: RunningServer, identity: SenderIdentity) -> None:
+    transport = _transport(server, identity)
+    v1 = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.105")
+    v2 = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.106", replaces="1.2.250.1.213.1.1.9.99.105", note="v2")
+    transport.submit(v1, entry_from_cda(v1))
+    transport.submit(v2, entry_from_cda(v2))
+    transport.submit(v2, entry_from_cda(v2))  # a retry of the replacement is harmless
+    state = {d["unique_id"]: d for d in _state(server)}
+    assert state["1.2.250.1.213.1.1.9.99.105"]["replaced_by"] == "1.2.250.1.213.1.1.9.99.106"
+    assert state["1.2.250.1.213.1.1.9.99.106"]["replaced_by"] is None
+    assert state["1.2.250.1.213.1.1.9.99.106"]["submissions"] == 2
+
+
+def test_replacement_of_unknown_document_is_rejected(server: RunningServer, identity: SenderIdentity) -> None:
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.107", replaces="1.2.250.1.213.1.1.9.99.999")
+    with pytest.raises(DeliveryError) as caught:
+        _transport(server, identity).submit(cda, entry_from_cda(cda))
+    assert caught.value.permanent is True
+    assert caught.value.error_code == "XDSRegistryMetadataError"
+    assert _state(server) == []
+
+
+def test_invisible_to_patient(server: RunningServer, identity: SenderIdentity) -> None:
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.108")
+    _transport(server, identity).submit(cda, entry_from_cda(cda, extra_confidentiality=("INVISIBLE_PATIENT",)))
+    [stored] = _state(server)
+    assert stored["visible_to_patient"] is False
+    assert stored["confidentiality"] == ["N", "INVISIBLE_PATIENT"]
+
+
+def test_structure_must_match_the_author_institution(server: RunningServer, tmp_path: Path) -> None:
+    other = make_demo_identity(tmp_path / "other", "Clinique X", "1330798765")
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.109")
+    with pytest.raises(DeliveryError) as caught:
+        _transport(server, other).submit(cda, entry_from_cda(cda))
+    assert caught.value.permanent is True
+    assert caught.value.error_code == "XDSRegistryMetadataError"
+    assert "Identifiant_Structure" in caught.value.message
+
+
+def test_fault_fail_gives_transient_error(server: RunningServer, identity: SenderIdentity) -> None:
+    _set_faults(server, "fail=1")
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.110")
+    with pytest.raises(DeliveryError) as caught:
+        _transport(server, identity).submit(cda, entry_from_cda(cda))
+    assert caught.value.permanent is False
+    assert caught.value.status == 503
+    assert _state(server) == []
+
+
+def test_drop_after_commit_then_retry_stores_once(server: RunningServer, identity: SenderIdentity) -> None:
+    _set_faults(server, "drop_after_commit=1")
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.111")
+    transport = _transport(server, identity)
+    with pytest.raises(DeliveryError) as caught:
+        transport.submit(cda, entry_from_cda(cda))
+    assert caught.value.permanent is False
+    assert caught.value.error_code == "connexion_interrompue"
+    _set_faults(server, "")
+    result = transport.submit(cda, entry_from_cda(cda))  # the outbox retries with the same bytes
+    assert result.status == "Success"
+    [stored] = _state(server)
+    assert stored["submissions"] == 2
+    assert stored["sha256"] == hashlib.sha256(cda).hexdigest()
+
+
+def test_outage_sets_retry_after(server: RunningServer, identity: SenderIdentity) -> None:
+    _set_faults(server, "outage_s=30")
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.112")
+    with pytest.raises(DeliveryError) as caught:
+        _transport(server, identity).submit(cda, entry_from_cda(cda))
+    assert caught.value.permanent is False
+    assert caught.value.status == 503
+    assert caught.value.retry_after is not None and 1 <= caught.value.retry_after <= 30
+
+
+def test_connection_refused_is_transient(identity: SenderIdentity) -> None:
+    with start_in_thread(create_app()) as running:
+        url = f"{running.url}/xds/iti41"
+    cda = sample_cda()
+    with pytest.raises(DeliveryError) as caught:
+        XdsTransport(url, identity=identity, timeout=2.0).submit(cda, entry_from_cda(cda))
+    assert caught.value.permanent is False
+
+
+def test_vihf_signature_verifies_with_identity_cert(identity: SenderIdentity) -> None:
+    cda = sample_cda()
+    entry = entry_from_cda(cda)
+    submission = build_submission(cda, entry, identity=identity, endpoint="http://dmp.invalid/xds/iti41")
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {submission.content_type}\r\n\r\n".encode() + submission.body
+    )
+    soap = etree.fromstring(next(iter(message.iter_parts())).get_payload(decode=True))
+    assertion = soap.find("soap:Header/wsse:Security/saml:Assertion", NS)
+    assert assertion is not None
+    standalone = etree.fromstring(etree.tostring(assertion))
+    verified = XMLVerifier().verify(
+        standalone, x509_cert=identity.cert_pem().decode(), id_attribute="ID", expect_references=1
+    )
+    signed = verified.signed_xml
+    assert signed is not None
+    assert signed.findtext("saml:Subject/saml:NameID", namespaces=NS) == entry.author_id
+    attrs = {
+        a.get("Name"): a.findtext("saml:AttributeValue", namespaces=NS)
+        for a in signed.findall("saml:AttributeStatement/saml:Attribute", NS)
+    }
+    assert attrs["Identifiant_Structure"] == STRUCTURE
+    assert attrs["urn:oasis:names:tc:xacml:2.0:resource:resource-id"] == entry.patient_id
+    assert attrs["Ressource_URN"] == "urn:dmp"
+    purpose = signed.find(
+        "saml:AttributeStatement/saml:Attribute[@Name='urn:oasis:names:tc:xspa:1.0:subject:purposeofuse']"
+        "/saml:AttributeValue/*",
+        NS,
+    )
+    assert purpose is not None and purpose.get("code") == "normal"
+    # Signature element sits right after Issuer (SAML schema order).
+    assert etree.QName(standalone[1]).localname == "Signature"
+
+    tampered = etree.fromstring(etree.tostring(assertion).replace(STRUCTURE.encode(), b"1999999999"))
+    with pytest.raises(InvalidSignature):
+        XMLVerifier().verify(tampered, x509_cert=identity.cert_pem().decode(), id_attribute="ID")
+
+
+def test_response_classification_with_mock_transport(identity: SenderIdentity) -> None:
+    soap_ok = (
+        b'<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
+        b'<rs:RegistryResponse xmlns:rs="urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0" '
+        b'status="urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"/></s:Body></s:Envelope>'
+    )
+    soap_unknown_patient = soap_ok.replace(b"Success\"/>", b'Failure"><rs:RegistryErrorList>'
+        b'<rs:RegistryError errorCode="XDSUnknownPatientId" codeContext="INS inconnu" '
+        b'severity="urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error"/></rs:RegistryErrorList>'
+        b"</rs:RegistryResponse>")
+    answers = iter(
+        [
+            httpx.Response(200, content=soap_ok, headers={"Content-Type": "application/soap+xml"}),
+            httpx.Response(200, content=soap_unknown_patient, headers={"Content-Type": "application/soap+xml"}),
+            httpx.Response(429, content=b"slow down", headers={"Retry-After": "7"}),
+            httpx.Response(502, content=b"<html>bad gateway</html>", headers={"Content-Type": "text/html"}),
+        ]
+    )
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: next(answers)))
+    transport = XdsTransport("http://dmp.invalid/xds/iti41", identity=identity, client=client)
+    cda = sample_cda()
+    entry = entry_from_cda(cda)
+    assert transport.submit(cda, entry).status == "Success"
+    with pytest.raises(DeliveryError) as unknown:
+        transport.submit(cda, entry)
+    assert (unknown.value.permanent, unknown.value.error_code) == (True, "XDSUnknownPatientId")
+    with pytest.raises(DeliveryError) as throttled:
+        transport.submit(cda, entry)
+    assert (throttled.value.permanent, throttled.value.retry_after) == (False, 7.0)
+    with pytest.raises(DeliveryError) as gateway:
+        transport.submit(cda, entry)
+    assert (gateway.value.permanent, gateway.value.status) == (False, 502)
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("12") == 12.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("demain") is None
