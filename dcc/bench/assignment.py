@@ -92,7 +92,7 @@ def _session_specialists(group: _Group, rng: random.Random) -> frozenset[str]:
 
 
 def _sessions(groups: list[tuple[_Group, int, int]], weeks: int, rng: random.Random) -> list[SessionSupply]:
-    """Sessions of each group; the group's places (its cases x CAPACITY_PER_CASE) split unevenly among them."""
+    """Sessions per group; the group's places (cases x CAPACITY_PER_CASE) are split unevenly among them."""
     out: list[SessionSupply] = []
     for g, (group, n_sessions, n_cases) in enumerate(groups):
         first = len(out)
@@ -101,10 +101,18 @@ def _sessions(groups: list[tuple[_Group, int, int]], weeks: int, rng: random.Ran
         slots = sorted((w, b) for w in range(weeks) for b in range(boards))[:n_sessions]
         for w, b in slots:
             day = _next_working_day(START + timedelta(weeks=w, days=weekdays[b]))
-            out.append(SessionSupply(
-                id=f"S{len(out):05d}", board=f"RCP {group.kind} {group.organ} n°{g}-{b}", board_kind=group.kind,
-                organ=group.organ, date=day, registration_deadline=working_days_before(day, REGISTRATION_WORKING_DAYS),
-                capacity=0, specialties_present=_session_specialists(group, rng)))
+            out.append(
+                SessionSupply(
+                    id=f"S{len(out):05d}",
+                    board=f"RCP {group.kind} {group.organ} n°{g}-{b}",
+                    board_kind=group.kind,
+                    organ=group.organ,
+                    date=day,
+                    registration_deadline=working_days_before(day, REGISTRATION_WORKING_DAYS),
+                    capacity=0,
+                    specialties_present=_session_specialists(group, rng),
+                )
+            )
         places = _split(round(n_cases * CAPACITY_PER_CASE), [rng.uniform(0.5, 1.5) for _ in out[first:]])
         out[first:] = [replace(s, capacity=c) for s, c in zip(out[first:], places, strict=True)]
     return out
@@ -127,16 +135,28 @@ def _cases(groups: list[tuple[_Group, int]], weeks: int, rng: random.Random) -> 
         for _ in range(n_cases):
             earliest = START + timedelta(days=rng.randrange(EARLIEST_FROM, horizon + EARLIEST_TO))
             u = rng.random()
-            weight, deadline = (10, earliest + timedelta(days=URGENT_DEADLINE_DAYS)) if u < 0.1 else (
-                (3, None) if u < 0.35 else (1, None))
-            out.append(CaseDemand(
-                id=f"C{len(out):06d}", weight=weight, earliest=earliest, deadline=deadline,
-                board_kind=group.kind, organ=group.organ, required_specialties=_required(group, rng)))
+            weight, deadline = (
+                (10, earliest + timedelta(days=URGENT_DEADLINE_DAYS))
+                if u < 0.1
+                else ((3, None) if u < 0.35 else (1, None))
+            )
+            out.append(
+                CaseDemand(
+                    id=f"C{len(out):06d}",
+                    weight=weight,
+                    earliest=earliest,
+                    deadline=deadline,
+                    board_kind=group.kind,
+                    organ=group.organ,
+                    required_specialties=_required(group, rng),
+                )
+            )
     return out
 
 
-def build_instance(*, cases: int, sessions: int, weeks: int, seed: int) -> tuple[
-        list[CaseDemand], list[SessionSupply], date]:
+def build_instance(
+    *, cases: int, sessions: int, weeks: int, seed: int
+) -> tuple[list[CaseDemand], list[SessionSupply], date]:
     rng = random.Random(seed)
     shares = [g.share for g in _GROUPS]
     session_groups = list(zip(_GROUPS, _split(sessions, shares), strict=True))
@@ -146,31 +166,61 @@ def build_instance(*, cases: int, sessions: int, weeks: int, seed: int) -> tuple
     return _cases(case_groups, weeks, rng), session_list, START
 
 
-def _dump(path: Path, cases: list[CaseDemand], sessions: list[SessionSupply], result: AssignmentResult,
-          today: date) -> None:
+def _dump(
+    path: Path, cases: list[CaseDemand], sessions: list[SessionSupply], result: AssignmentResult, today: date
+) -> None:
     doc = {
         "today": today.isoformat(),
         "unassigned_penalty": result.unassigned_penalty,
         "objective": result.objective,
-        "cases": [{"id": c.id, "weight": c.weight, "earliest": c.earliest.isoformat(),
-                   "deadline": c.deadline.isoformat() if c.deadline else None, "board_kind": c.board_kind,
-                   "organ": c.organ, "required_specialties": sorted(c.required_specialties)} for c in cases],
-        "sessions": [{"id": s.id, "board": s.board, "board_kind": s.board_kind, "organ": s.organ,
-                      "date": s.date.isoformat(), "registration_deadline": s.registration_deadline.isoformat(),
-                      "capacity": s.capacity, "specialties_present": sorted(s.specialties_present)}
-                     for s in sessions],
+        "cases": [
+            {
+                "id": c.id,
+                "weight": c.weight,
+                "earliest": c.earliest.isoformat(),
+                "deadline": c.deadline.isoformat() if c.deadline else None,
+                "board_kind": c.board_kind,
+                "organ": c.organ,
+                "required_specialties": sorted(c.required_specialties),
+            }
+            for c in cases
+        ],
+        "sessions": [
+            {
+                "id": s.id,
+                "board": s.board,
+                "board_kind": s.board_kind,
+                "organ": s.organ,
+                "date": s.date.isoformat(),
+                "registration_deadline": s.registration_deadline.isoformat(),
+                "capacity": s.capacity,
+                "specialties_present": sorted(s.specialties_present),
+            }
+            for s in sessions
+        ],
         "assignment": result.assignment,
     }
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def run(*, cases: int = 20000, sessions: int = 1000, weeks: int = 8, seed: int = 1,
-        dump: Path | None = None) -> dict[str, float | int]:
+def run(
+    *, cases: int = 20000, sessions: int = 1000, weeks: int = 8, seed: int = 1, dump: Path | None = None
+) -> dict[str, float | int]:
     case_list, session_list, today = build_instance(cases=cases, sessions=sessions, weeks=weeks, seed=seed)
-    flow = assign(case_list, session_list, today=today, unassigned_penalty=DEFAULT_UNASSIGNED_PENALTY,
-                  with_reasons=False)
-    greedy = greedy_assign(case_list, session_list, today=today, unassigned_penalty=DEFAULT_UNASSIGNED_PENALTY,
-                           with_reasons=False)
+    flow = assign(
+        case_list,
+        session_list,
+        today=today,
+        unassigned_penalty=DEFAULT_UNASSIGNED_PENALTY,
+        with_reasons=False,
+    )
+    greedy = greedy_assign(
+        case_list,
+        session_list,
+        today=today,
+        unassigned_penalty=DEFAULT_UNASSIGNED_PENALTY,
+        with_reasons=False,
+    )
     if dump is not None:
         _dump(dump, case_list, session_list, flow, today)
     improvement = (greedy.objective - flow.objective) / greedy.objective if greedy.objective else 0.0

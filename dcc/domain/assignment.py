@@ -129,7 +129,7 @@ class _Instance:
         """Case indices per key."""
         order = np.argsort(self.key, kind="stable")
         bounds = np.searchsorted(self.key[order], np.arange(len(self.key_sessions) + 1))
-        return [order[bounds[k]:bounds[k + 1]] for k in range(len(self.key_sessions))]
+        return [order[bounds[k] : bounds[k + 1]] for k in range(len(self.key_sessions))]
 
     @cached_property
     def arcs(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -158,7 +158,9 @@ def _validate(cases: Sequence[CaseDemand], sessions: Sequence[SessionSupply]) ->
         raise ValidationFailed("Une même séance apparaît deux fois.", field="sessions")
     for c in cases:
         if c.weight < 1:
-            raise ValidationFailed(f"Le poids d'urgence du dossier {c.id} doit être au moins 1.", field="weight")
+            raise ValidationFailed(
+                f"Le poids d'urgence du dossier {c.id} doit être au moins 1.", field="weight"
+            )
     for s in sessions:
         if s.capacity < 0:
             raise ValidationFailed(f"La capacité de la séance {s.id} est négative.", field="capacity")
@@ -168,7 +170,9 @@ def _build(cases: Sequence[CaseDemand], sessions: Sequence[SessionSupply], today
     _validate(cases, sessions)
     weight = np.array([c.weight for c in cases], dtype=np.int64)
     earliest = np.array([c.earliest.toordinal() for c in cases], dtype=np.int64)
-    deadline = np.array([c.deadline.toordinal() if c.deadline else NO_DEADLINE for c in cases], dtype=np.int64)
+    deadline = np.array(
+        [c.deadline.toordinal() if c.deadline else NO_DEADLINE for c in cases], dtype=np.int64
+    )
     s_date = np.array([s.date.toordinal() for s in sessions], dtype=np.int64)
     capacity = np.array([s.capacity for s in sessions], dtype=np.int64)
     usable = [s.date >= today and s.capacity > 0 for s in sessions]
@@ -179,25 +183,47 @@ def _build(cases: Sequence[CaseDemand], sessions: Sequence[SessionSupply], today
         if usable[j]:
             by_group[(sessions[j].board_kind, sessions[j].organ)].append(j)
     keys: dict[tuple[str, str, frozenset[str], bool], int] = {}
-    key = np.array([keys.setdefault((c.board_kind, c.organ, c.required_specialties, c.carried_over), len(keys))
-                    for c in cases], dtype=np.int64)
+    key = np.array(
+        [
+            keys.setdefault((c.board_kind, c.organ, c.required_specialties, c.carried_over), len(keys))
+            for c in cases
+        ],
+        dtype=np.int64,
+    )
     key_sessions: list[NDArray[np.int64]] = []
     for kind, organ, required, carried in keys:
-        key_sessions.append(np.array(
-            [j for j in by_group.get((kind, organ), [])
-             if required <= present[j] and (carried or sessions[j].registration_deadline >= today)],
-            dtype=np.int64))
+        key_sessions.append(
+            np.array(
+                [
+                    j
+                    for j in by_group.get((kind, organ), [])
+                    if required <= present[j] and (carried or sessions[j].registration_deadline >= today)
+                ],
+                dtype=np.int64,
+            )
+        )
     lo = np.zeros(len(cases), dtype=np.int64)
     hi = np.zeros(len(cases), dtype=np.int64)
     order = np.argsort(key, kind="stable")
     bounds = np.searchsorted(key[order], np.arange(len(keys) + 1))
     for k, span in enumerate(key_sessions):
-        members = order[bounds[k]:bounds[k + 1]]
+        members = order[bounds[k] : bounds[k + 1]]
         dates = s_date[span]
         lo[members] = np.searchsorted(dates, earliest[members], side="left")
         hi[members] = np.searchsorted(dates, deadline[members], side="right")
-    return _Instance(cases, sessions, weight, earliest, deadline != NO_DEADLINE, s_date, capacity, key, lo, hi,
-                     key_sessions)
+    return _Instance(
+        cases,
+        sessions,
+        weight,
+        earliest,
+        deadline != NO_DEADLINE,
+        s_date,
+        capacity,
+        key,
+        lo,
+        hi,
+        key_sessions,
+    )
 
 
 # ---------------------------------------------------------------------------------- objective, reasons
@@ -232,14 +258,19 @@ def _assigned_reason(case: CaseDemand, session: SessionSupply, first_compatible:
     where = f"Séance du {_fr(session.date)} ({session.board})"
     if session.date.toordinal() <= first_compatible:
         return f"{where} : première séance compatible avec de la place{_with_specialists(case)}."
-    return (f"{where} : première séance avec de la place{_with_specialists(case)} ; "
-            f"les séances compatibles plus proches (dès le {_fr(date.fromordinal(first_compatible))}) "
-            "étaient complètes.")
+    return (
+        f"{where} : première séance avec de la place{_with_specialists(case)} ; "
+        f"les séances compatibles plus proches (dès le {_fr(date.fromordinal(first_compatible))}) "
+        "étaient complètes."
+    )
 
 
 def _no_arc_reason(case: CaseDemand, sessions: Sequence[SessionSupply], today: date) -> str:
-    pool = [s for s in sessions if (s.board_kind, s.organ) == (case.board_kind, case.organ)
-            and s.date >= today and s.capacity > 0]
+    pool = [
+        s
+        for s in sessions
+        if (s.board_kind, s.organ) == (case.board_kind, case.organ) and s.date >= today and s.capacity > 0
+    ]
     if not pool:
         return f"Aucune séance de RCP {case.board_kind} / {case.organ} dans l'horizon."
     pool = [s for s in pool if s.date >= case.earliest]
@@ -273,27 +304,48 @@ def _reasons(inst: _Instance, chosen: NDArray[np.int64], today: date, penalty: i
         elif not has_arc[i]:
             out[case.id] = "Non affecté : " + _no_arc_reason(case, inst.sessions, today)
         elif has_spare[i]:
-            out[case.id] = (f"Non affecté : l'attente pondérée dépasserait la pénalité de non-affectation "
-                            f"({penalty}).")
+            out[case.id] = (
+                f"Non affecté : l'attente pondérée dépasserait la pénalité de non-affectation ({penalty})."
+            )
         else:
             out[case.id] = "Non affecté : toutes les séances compatibles sont complètes."
     return out
 
 
-def _result(inst: _Instance, chosen: NDArray[np.int64], *, today: date, penalty: int, method: Method,
-            lower_bound: int | None, started: float, with_reasons: bool) -> AssignmentResult:
+def _result(
+    inst: _Instance,
+    chosen: NDArray[np.int64],
+    *,
+    today: date,
+    penalty: int,
+    method: Method,
+    lower_bound: int | None,
+    started: float,
+    with_reasons: bool,
+) -> AssignmentResult:
     objective, waiting, balance = _evaluate(inst, chosen, penalty)
     bound = objective if lower_bound is None else lower_bound
-    assignment = {c.id: (inst.sessions[j].id if j >= 0 else None) for c, j in zip(inst.cases, chosen.tolist(),
-                                                                                  strict=True)}
+    assignment = {
+        c.id: (inst.sessions[j].id if j >= 0 else None)
+        for c, j in zip(inst.cases, chosen.tolist(), strict=True)
+    }
     reasons = _reasons(inst, chosen, today, penalty) if with_reasons else {}
     return AssignmentResult(
-        assignment=assignment, objective=objective, lower_bound=bound,
-        gap=(objective - bound) / objective if objective else 0.0, reasons=reasons,
-        seconds=time.perf_counter() - started, unassigned_penalty=penalty, method=method,
-        waiting=waiting, balance=balance,
-        stats={"cases": len(inst.cases), "sessions": len(inst.sessions),
-               "compatible_pairs": int(np.maximum(inst.hi - inst.lo, 0).sum())},
+        assignment=assignment,
+        objective=objective,
+        lower_bound=bound,
+        gap=(objective - bound) / objective if objective else 0.0,
+        reasons=reasons,
+        seconds=time.perf_counter() - started,
+        unassigned_penalty=penalty,
+        method=method,
+        waiting=waiting,
+        balance=balance,
+        stats={
+            "cases": len(inst.cases),
+            "sessions": len(inst.sessions),
+            "compatible_pairs": int(np.maximum(inst.hi - inst.lo, 0).sum()),
+        },
     )
 
 
@@ -310,9 +362,12 @@ class _Classes:
 
     @classmethod
     def of(cls, inst: _Instance) -> _Classes:
-        table = np.stack([inst.key, inst.weight, inst.earliest, inst.hi, inst.has_deadline.astype(np.int64)], 1)
-        _, rep, inverse, count = np.unique(table, axis=0, return_index=True, return_inverse=True,
-                                           return_counts=True)
+        table = np.stack(
+            [inst.key, inst.weight, inst.earliest, inst.hi, inst.has_deadline.astype(np.int64)], 1
+        )
+        _, rep, inverse, count = np.unique(
+            table, axis=0, return_index=True, return_inverse=True, return_counts=True
+        )
         order = np.argsort(inverse.ravel(), kind="stable")
         members = np.split(order, np.cumsum(count)[:-1])
         return cls(rep.astype(np.int64), count.astype(np.int64), members)
@@ -352,15 +407,24 @@ class _Network:
         self.next_node += count
         return first + np.arange(count, dtype=np.int64)
 
-    def arcs(self, tails: NDArray[np.int64], heads: NDArray[np.int64], caps: NDArray[np.int64] | int,
-             costs: NDArray[np.int64] | int) -> NDArray[np.int64]:
+    def arcs(
+        self,
+        tails: NDArray[np.int64],
+        heads: NDArray[np.int64],
+        caps: NDArray[np.int64] | int,
+        costs: NDArray[np.int64] | int,
+    ) -> NDArray[np.int64]:
         size = len(tails)
         if size == 0:
             return np.zeros(0, dtype=np.int64)
         cap_arr = np.broadcast_to(np.asarray(caps, dtype=np.int64), (size,)).copy()
         cost_arr = np.broadcast_to(np.asarray(costs, dtype=np.int64), (size,)).copy()
-        return np.asarray(self.smcf.add_arcs_with_capacity_and_unit_cost(
-            tails.astype(np.int32), heads.astype(np.int32), cap_arr, cost_arr), dtype=np.int64)
+        return np.asarray(
+            self.smcf.add_arcs_with_capacity_and_unit_cost(
+                tails.astype(np.int32), heads.astype(np.int32), cap_arr, cost_arr
+            ),
+            dtype=np.int64,
+        )
 
     def flows(self, arcs: NDArray[np.int64]) -> NDArray[np.int64]:
         if len(arcs) == 0:
@@ -372,11 +436,14 @@ def _chains(inst: _Instance, cls: _Classes) -> list[_Chain]:
     rep = cls.rep
     eligible = np.flatnonzero((inst.hi[rep] > inst.lo[rep]) & ~inst.has_deadline[rep])
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for c, k, w in zip(eligible.tolist(), inst.key[rep[eligible]].tolist(), inst.weight[rep[eligible]].tolist(),
-                       strict=True):
+    for c, k, w in zip(
+        eligible.tolist(), inst.key[rep[eligible]].tolist(), inst.weight[rep[eligible]].tolist(), strict=True
+    ):
         groups[(k, w)].append(c)
-    return [_Chain(k, w, np.array(classes, dtype=np.int64), np.unique(inst.s_date[inst.key_sessions[k]]))
-            for (k, w), classes in groups.items()]
+    return [
+        _Chain(k, w, np.array(classes, dtype=np.int64), np.unique(inst.s_date[inst.key_sessions[k]]))
+        for (k, w), classes in groups.items()
+    ]
 
 
 def _add_chain(net: _Network, inst: _Instance, cls: _Classes, chain: _Chain, scale: int) -> None:
@@ -389,12 +456,17 @@ def _add_chain(net: _Network, inst: _Instance, cls: _Classes, chain: _Chain, sca
     rep = cls.rep[chain.classes]
     entry_dates = inst.s_date[span[inst.lo[rep]]]
     chain.entry_positions = np.searchsorted(chain.dates, entry_dates)
-    chain.entry_arcs = net.arcs(chain.classes, nodes[chain.entry_positions], cls.count[chain.classes],
-                                chain.weight * (entry_dates - inst.earliest[rep]) * scale)
+    chain.entry_arcs = net.arcs(
+        chain.classes,
+        nodes[chain.entry_positions],
+        cls.count[chain.classes],
+        chain.weight * (entry_dates - inst.earliest[rep]) * scale,
+    )
 
 
-def _direct_arcs(net: _Network, inst: _Instance, cls: _Classes, scale: int) -> tuple[
-        NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+def _direct_arcs(
+    net: _Network, inst: _Instance, cls: _Classes, scale: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     """Classes with a deadline get one arc per compatible session: (arcs, class, session)."""
     classes = np.flatnonzero(inst.has_deadline[cls.rep])
     rep = cls.rep[classes]
@@ -410,15 +482,23 @@ def _direct_arcs(net: _Network, inst: _Instance, cls: _Classes, scale: int) -> t
     return net.arcs(arc_class, net.n + arc_session, cls.count[arc_class], costs), arc_class, arc_session
 
 
-def _unwind_chain(chain: _Chain, cls: _Classes, entry_flow: NDArray[np.int64], exit_flow: NDArray[np.int64],
-                  chosen: NDArray[np.int64]) -> None:
+def _unwind_chain(
+    chain: _Chain,
+    cls: _Classes,
+    entry_flow: NDArray[np.int64],
+    exit_flow: NDArray[np.int64],
+    chosen: NDArray[np.int64],
+) -> None:
     """Decompose a chain's flow into case -> session, first in first out (any order costs the same)."""
     entering: list[list[int]] = [[] for _ in chain.dates]
-    for c, pos, f in zip(chain.classes.tolist(), chain.entry_positions.tolist(), entry_flow.tolist(), strict=True):
+    for c, pos, f in zip(
+        chain.classes.tolist(), chain.entry_positions.tolist(), entry_flow.tolist(), strict=True
+    ):
         entering[pos].extend(cls.members[c][:f].tolist())
     exits: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for pos, session, f in zip(chain.exit_positions.tolist(), chain.exit_sessions.tolist(),
-                               exit_flow.tolist(), strict=True):
+    for pos, session, f in zip(
+        chain.exit_positions.tolist(), chain.exit_sessions.tolist(), exit_flow.tolist(), strict=True
+    ):
         if f:
             exits[pos].append((session, f))
     queue: deque[int] = deque()
@@ -459,7 +539,7 @@ def _solve_flow(inst: _Instance, penalty: int) -> NDArray[np.int64]:
     taken = np.zeros(n_classes, dtype=np.int64)
     for c, j, f in zip(d_class.tolist(), d_session.tolist(), net.flows(direct).tolist(), strict=True):
         if f:
-            chosen[cls.members[c][taken[c]:taken[c] + f]] = j
+            chosen[cls.members[c][taken[c] : taken[c] + f]] = j
             taken[c] += f
     for chain in chains:
         _unwind_chain(chain, cls, net.flows(chain.entry_arcs), net.flows(chain.exit_arcs), chosen)
@@ -478,8 +558,16 @@ def assign(
     started = time.perf_counter()
     inst = _build(cases, sessions, today)
     chosen = _solve_flow(inst, unassigned_penalty)
-    return _result(inst, chosen, today=today, penalty=unassigned_penalty, method="flow", lower_bound=None,
-                   started=started, with_reasons=with_reasons)
+    return _result(
+        inst,
+        chosen,
+        today=today,
+        penalty=unassigned_penalty,
+        method="flow",
+        lower_bound=None,
+        started=started,
+        with_reasons=with_reasons,
+    )
 
 
 # --------------------------------------------------------------------------------------------- greedy
@@ -511,13 +599,21 @@ def greedy_assign(
     arc_session = arc_sessions.tolist()
     chosen = np.full(len(cases), -1, dtype=np.int64)
     for i in _urgency_order(cases):
-        for j in arc_session[bounds[i]:bounds[i + 1]]:
+        for j in arc_session[bounds[i] : bounds[i + 1]]:
             if remaining[j] > 0:
                 remaining[j] -= 1
                 chosen[i] = j
                 break
-    result = _result(inst, chosen, today=today, penalty=unassigned_penalty, method="greedy",
-                     lower_bound=None, started=started, with_reasons=with_reasons)
+    result = _result(
+        inst,
+        chosen,
+        today=today,
+        penalty=unassigned_penalty,
+        method="greedy",
+        lower_bound=None,
+        started=started,
+        with_reasons=with_reasons,
+    )
     result.lower_bound = 0  # a greedy proves nothing
     result.gap = 1.0 if result.objective else 0.0
     return result
@@ -548,8 +644,9 @@ def solve_with_side_constraints(
     index = {c.id: i for i, c in enumerate(cases)}
     for a, b in same_session:
         if a not in index or b not in index:
-            raise ValidationFailed(f"Dossier inconnu dans la contrainte « même séance » : {a}, {b}.",
-                                   field="same_session")
+            raise ValidationFailed(
+                f"Dossier inconnu dans la contrainte « même séance » : {a}, {b}.", field="same_session"
+            )
     scale = _place_costs_bound(inst.capacity) + 1
     model = cp_model.CpModel()
     arc_case, arc_session = inst.arcs
@@ -600,8 +697,16 @@ def solve_with_side_constraints(
         if solver.boolean_value(var):
             chosen[i] = j
     bound = None if status == cp_model.OPTIMAL else int(solver.best_objective_bound) // scale
-    return _result(inst, chosen, today=today, penalty=unassigned_penalty, method="cp-sat", lower_bound=bound,
-                   started=started, with_reasons=True)
+    return _result(
+        inst,
+        chosen,
+        today=today,
+        penalty=unassigned_penalty,
+        method="cp-sat",
+        lower_bound=bound,
+        started=started,
+        with_reasons=True,
+    )
 
 
 # ------------------------------------------------------------------------------------ reassignment
@@ -627,8 +732,11 @@ def reassign_after_cancellation(
     """
     taken = booked or {}
     cancelled_ids = frozenset(cancelled)
-    remaining = [replace(s, capacity=max(0, s.capacity - taken.get(s.id, 0)))
-                 for s in sessions if s.id not in cancelled_ids]
+    remaining = [
+        replace(s, capacity=max(0, s.capacity - taken.get(s.id, 0)))
+        for s in sessions
+        if s.id not in cancelled_ids
+    ]
     moved = [replace(c, weight=c.weight + priority_bonus, carried_over=True) for c in displaced]
     result = assign([*moved, *pending], remaining, today=today, unassigned_penalty=unassigned_penalty)
     for c in displaced:

@@ -27,20 +27,33 @@ ALSACE_MOSELLE_SUBDIV = "57"
 
 _ALLOWED_FREQ = frozenset({"DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
 _ALLOWED_PARTS = frozenset(
-    {"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS", "BYWEEKNO",
-     "BYYEARDAY", "WKST"}
+    {
+        "FREQ",
+        "INTERVAL",
+        "COUNT",
+        "UNTIL",
+        "BYDAY",
+        "BYMONTHDAY",
+        "BYMONTH",
+        "BYSETPOS",
+        "BYWEEKNO",
+        "BYYEARDAY",
+        "WKST",
+    }
 )
 _RECURRENCE_FIELD = "recurrence"
 
 
 def _invalid_rule(rule: str, why: str) -> ValidationFailed:
-    return ValidationFailed(f"La règle de récurrence « {rule} » est invalide : {why}.", field=_RECURRENCE_FIELD)
+    return ValidationFailed(
+        f"La règle de récurrence « {rule} » est invalide : {why}.", field=_RECURRENCE_FIELD
+    )
 
 
 def _split_rule(rule: str) -> dict[str, str]:
     text = rule.strip()
     if text.upper().startswith("RRULE:"):
-        text = text[len("RRULE:"):]
+        text = text[len("RRULE:") :]
     if not text:
         raise _invalid_rule(rule, "la règle est vide")
     if "\n" in text or "\r" in text:
@@ -138,7 +151,7 @@ def _holidays_of_year(year: int, alsace_moselle: bool) -> frozenset[date]:
 
 
 def is_public_holiday(d: date, *, alsace_moselle: bool = False) -> bool:
-    """French public holiday (Pentecost Monday included), plus Good Friday and 26 December in Alsace-Moselle."""
+    """French public holiday (Pentecost Monday included); Alsace-Moselle adds Good Friday and 26 December."""
     return d in _holidays_of_year(d.year, alsace_moselle)
 
 
@@ -165,7 +178,7 @@ def add_working_days(d: date, n: int, *, alsace_moselle: bool = False) -> date:
 
 
 def working_days_before(d: date, n: int, *, alsace_moselle: bool = False) -> date:
-    """Registration deadline: the working day `n` working days before `d` (2 before a Tuesday is the Friday)."""
+    """Registration deadline: `n` working days before `d` (2 before a Tuesday is the previous Friday)."""
     if n < 0:
         raise ValidationFailed("Le délai d'inscription doit être positif ou nul.", field="registration_days")
     return add_working_days(d, -n, alsace_moselle=alsace_moselle)
@@ -209,11 +222,7 @@ def occurrences(
                 days.add(moved)
         elif not is_public_holiday(scheduled, alsace_moselle=alsace_moselle):
             days.add(scheduled)
-    return [
-        datetime.combine(d, rule.start_time, tzinfo=rule.zone)
-        for d in sorted(days)
-        if start <= d <= end
-    ]
+    return [datetime.combine(d, rule.start_time, tzinfo=rule.zone) for d in sorted(days) if start <= d <= end]
 
 
 # ---------------------------------------------------------------------------------------- iCalendar

@@ -88,11 +88,22 @@ ONCOLOGUE_MEDICAL = "oncologue_medical"
 RADIOTHERAPEUTE = "radiotherapeute"
 
 SPECIALTY_GROUPS: dict[str, frozenset[str]] = {
-    CHIRURGIEN: frozenset({
-        CHIRURGIE_GENERALE, CHIRURGIE_MAXILLO_FACIALE, CHIRURGIE_ORTHOPEDIQUE, CHIRURGIE_INFANTILE,
-        CHIRURGIE_PLASTIQUE, CHIRURGIE_THORACIQUE, CHIRURGIE_UROLOGIQUE, CHIRURGIE_DIGESTIVE,
-        GYNECOLOGIE_OBSTETRIQUE, NEURO_CHIRURGIE, ORL_CHIRURGIE_CERVICO_FACIALE, CHIRURGIE_CANCEROLOGIQUE,
-    }),
+    CHIRURGIEN: frozenset(
+        {
+            CHIRURGIE_GENERALE,
+            CHIRURGIE_MAXILLO_FACIALE,
+            CHIRURGIE_ORTHOPEDIQUE,
+            CHIRURGIE_INFANTILE,
+            CHIRURGIE_PLASTIQUE,
+            CHIRURGIE_THORACIQUE,
+            CHIRURGIE_UROLOGIQUE,
+            CHIRURGIE_DIGESTIVE,
+            GYNECOLOGIE_OBSTETRIQUE,
+            NEURO_CHIRURGIE,
+            ORL_CHIRURGIE_CERVICO_FACIALE,
+            CHIRURGIE_CANCEROLOGIQUE,
+        }
+    ),
     ONCOLOGUE_MEDICAL: frozenset({ONCOLOGIE_MEDICALE, ONCOLOGIE_ONCO_HEMATOLOGIE}),
     RADIOTHERAPEUTE: frozenset({RADIOTHERAPIE, ONCOLOGIE_RADIOTHERAPIE}),
 }
@@ -200,7 +211,9 @@ def _match(physicians: Sequence[Attendee], required: frozenset[str]) -> tuple[di
         flow.add_arc_with_capacity_and_unit_cost(c_out[code], sink, 1, 0)
         for req in reqs:
             if code in acceptable_codes(req):
-                arc = flow.add_arc_with_capacity_and_unit_cost(c_out[code], r_node[req], 1, -_REQUIREMENT_BONUS)
+                arc = flow.add_arc_with_capacity_and_unit_cost(
+                    c_out[code], r_node[req], 1, -_REQUIREMENT_BONUS
+                )
                 req_arcs.append((arc, req))
     for req in reqs:
         flow.add_arc_with_capacity_and_unit_cost(r_node[req], sink, 1, 0)
@@ -254,9 +267,15 @@ def compute_quorum(rule: QuorumRule, attendees: Sequence[Attendee]) -> QuorumRes
     if not sure_missing:
         return QuorumResult("met", [], sure.counted, sure.physicians)
     possible = [a for a in attendees if a.presence is None or a.attends]
-    if len(recorded) < len(attendees) and not _shortfalls(rule, _coverage(possible, rule.required_specialties)):
-        return QuorumResult("unknown", ["présences non saisies pour une partie des membres", *sure_missing],
-                            sure.counted, sure.physicians)
+    if len(recorded) < len(attendees) and not _shortfalls(
+        rule, _coverage(possible, rule.required_specialties)
+    ):
+        return QuorumResult(
+            "unknown",
+            ["présences non saisies pour une partie des membres", *sure_missing],
+            sure.counted,
+            sure.physicians,
+        )
     return QuorumResult("not_met", sure_missing, sure.counted, sure.physicians)
 
 

@@ -752,28 +752,27 @@ class DumpRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Read the whole body first (so it is recorded even if the app never reads it), then replay it.
         chunks: list[bytes] = []
-        written = False
-
-        async def recording_receive() -> Message:
-            nonlocal written
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False) and not written:
-                    written = True
-                    self._write(scope, b"".join(chunks))
-            return message
+            if message["type"] != "http.request":
+                break  # client went away before sending the whole body
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        self._write(scope, body)
+        replayed = False
 
-        async def recording_send(message: Message) -> None:
-            nonlocal written
-            if message["type"] == "http.response.start" and not written:
-                # The app answers without reading the body (GET, early answer): record what came.
-                written = True
-                self._write(scope, b"".join(chunks))
-            await send(message)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-        await self.app(scope, recording_receive, recording_send)
+        await self.app(scope, replay, send)
 
     def _write(self, scope: Scope, body: bytes) -> None:
         with self._lock:

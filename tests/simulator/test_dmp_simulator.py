@@ -37,7 +37,9 @@ SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 
 @pytest.fixture(scope="module")
 def identity(tmp_path_factory: pytest.TempPathFactory) -> SenderIdentity:
-    return make_demo_identity(tmp_path_factory.mktemp("vihf-sim"), "Centre Hospitalier d'Angers", "1750100125")
+    return make_demo_identity(
+        tmp_path_factory.mktemp("vihf-sim"), "Centre Hospitalier d'Angers", "1750100125"
+    )
 
 
 @pytest.fixture()
@@ -73,8 +75,9 @@ def _post(
     if edit_envelope is not None:
         edit_envelope(envelope)
     soap = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
-    body, content_type = pack_mtom(soap, document if document is not None else cda, document_cid=cid,
-                                   mime_type="text/xml")
+    body, content_type = pack_mtom(
+        soap, document if document is not None else cda, document_cid=cid, mime_type="text/xml"
+    )
     return httpx.post(f"{server.url}/xds/iti41", content=body, headers={"Content-Type": content_type})
 
 
@@ -140,7 +143,9 @@ def test_unknown_ins_authority_is_unknown_patient(server: RunningServer, identit
 
 def test_code_outside_value_set_is_a_metadata_error(server: RunningServer, identity: SenderIdentity) -> None:
     cda = sample_cda()
-    entry = dataclasses.replace(entry_from_cda(cda), practice_setting=CodedValue("LUNE", "1.2.250.1.213.1.1.4.9"))
+    entry = dataclasses.replace(
+        entry_from_cda(cda), practice_setting=CodedValue("LUNE", "1.2.250.1.213.1.1.4.9")
+    )
     assert _error_codes(_post(server, identity, cda, entry)) == ["XDSRegistryMetadataError"]
 
 
@@ -181,6 +186,7 @@ def test_dump_writes_each_raw_request(server: RunningServer, dump_dir: Path) -> 
     assert first.startswith(b"GET /_state?x=1 HTTP/1.1\r\n")
     assert first.endswith(b"\r\n\r\n")
     assert dumps[1].read_bytes().startswith(b"POST /_reset HTTP/1.1\r\n")
+    assert dumps[1].read_bytes().endswith(b"\r\n\r\nhello")
 
 
 def test_fault_spec_parse() -> None:

@@ -155,9 +155,9 @@ def xds_time(hl7_ts: str) -> str:
         return value
     padded = value.ljust(14, "0")
     local = datetime.strptime(padded, "%Y%m%d%H%M%S")
-    sign = 1 if offset[0] == "+" else -1
+    direction = 1 if offset[0] == "+" else -1
     delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5] or 0))
-    utc = (local - sign * delta).replace(tzinfo=UTC)
+    utc = (local - direction * delta).replace(tzinfo=UTC)
     return utc.strftime("%Y%m%d%H%M%S")[: len(value)]
 
 

@@ -27,13 +27,14 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner, methods
 
 from dcc.adapters.national_record.metadata import CodedValue, DocumentEntry, check_codes
-from dcc.errors import DeliveryError
+from dcc.errors import ConfigurationError, DeliveryError
 
 # --- namespaces and IHE constants -------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class SenderIdentity:
     def key_pem(self) -> bytes:
         return Path(self.key_path).read_bytes()
 
-    def private_key(self) -> PrivateKeyTypes:
+    def private_key(self) -> RSAPrivateKey | EllipticCurvePrivateKey:
         """The loaded private key (cached: loading an RSA key costs ~0.1 s)."""
         path = Path(self.key_path)
         return _load_key(str(path.resolve()), path.stat().st_mtime_ns)
@@ -138,8 +139,11 @@ class SenderIdentity:
 
 
 @lru_cache(maxsize=16)
-def _load_key(path: str, mtime_ns: int) -> PrivateKeyTypes:
-    return serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+def _load_key(path: str, mtime_ns: int) -> RSAPrivateKey | EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(key, RSAPrivateKey | EllipticCurvePrivateKey):
+        raise ConfigurationError(f"La clé de signature {path} doit être une clé RSA ou EC.")
+    return key
 
 
 def make_demo_identity(directory: Path, name: str, id_nat: str) -> SenderIdentity:
@@ -622,6 +626,11 @@ class SubmitResult:
     status: str  # registry ResponseStatusType (Success or PartialSuccess)
     http_status: int
     warnings: tuple[RegistryError, ...] = field(default_factory=tuple)
+    excerpt: str = ""  # start of the response body, for the delivery log
+
+    @property
+    def status_code(self) -> int:
+        return self.http_status
 
 
 def soap_from_response(content: bytes, content_type: str) -> bytes:
@@ -772,6 +781,7 @@ class XdsTransport:
         content = response.content[:MAX_RESPONSE_BYTES]
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         parsed: tuple[str, list[RegistryError], tuple[str, str] | None] | None = None
+        soap = content
         try:
             soap = soap_from_response(content, response.headers.get("Content-Type", ""))
             parsed = parse_registry_response(soap)
@@ -822,6 +832,7 @@ class XdsTransport:
                 status=registry_status.rsplit(":", 1)[-1],
                 http_status=status,
                 warnings=tuple(errors),
+                excerpt=_excerpt(soap),
             )
         first = blocking[0] if blocking else RegistryError("XDSRegistryError", "", "")
         detail = "; ".join(f"{e.code} : {e.context}" for e in blocking) or registry_status

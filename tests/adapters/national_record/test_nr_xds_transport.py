@@ -101,7 +101,9 @@ def test_raw_request_is_mtom_with_standard_metadata(
     server: RunningServer, identity: SenderIdentity, dump_dir: Path
 ) -> None:
     cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.101", note="ligne 1\nligne 2\r\n\té")
-    _transport(server, identity).submit(cda, entry_from_cda(cda, extra_confidentiality=("INVISIBLE_PATIENT",)))
+    _transport(server, identity).submit(
+        cda, entry_from_cda(cda, extra_confidentiality=("INVISIBLE_PATIENT",))
+    )
     [dump] = sorted(dump_dir.glob("*-POST-xds_iti41.http"))
     raw = dump.read_bytes()
     head, _, body = raw.partition(b"\r\n\r\n")
@@ -123,7 +125,8 @@ def test_raw_request_is_mtom_with_standard_metadata(
     assert parts[0].get_content_type() == "application/xop+xml"
     soap = etree.fromstring(parts[0].get_payload(decode=True))
     assert (
-        soap.findtext("soap:Header/wsa:Action", namespaces=NS) == "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"
+        soap.findtext("soap:Header/wsa:Action", namespaces=NS)
+        == "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"
     )
     assert soap.findtext("soap:Header/wsa:MessageID", namespaces=NS).startswith("urn:uuid:")
     assert soap.findtext("soap:Header/wsa:To", namespaces=NS).endswith("/xds/iti41")
@@ -139,9 +142,14 @@ def test_raw_request_is_mtom_with_standard_metadata(
         if c.get("classificationScheme") == "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f"
     ]
     assert conf == ["N", "INVISIBLE_PATIENT"]
-    ids = {e.get("identificationScheme"): e.get("value") for e in extrinsic.findall("rim:ExternalIdentifier", NS)}
+    ids = {
+        e.get("identificationScheme"): e.get("value") for e in extrinsic.findall("rim:ExternalIdentifier", NS)
+    }
     assert ids["urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"] == "1.2.250.1.213.1.1.9.99.101"
-    assert ids["urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"] == "279035121518989^^^&1.2.250.1.213.1.4.10&ISO^NH"
+    assert (
+        ids["urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"]
+        == "279035121518989^^^&1.2.250.1.213.1.4.10&ISO^NH"
+    )
     slots = {
         s.get("name"): [v.text for v in s.findall("rim:ValueList/rim:Value", NS)]
         for s in extrinsic.findall("rim:Slot", NS)
@@ -162,7 +170,10 @@ def test_raw_request_is_mtom_with_standard_metadata(
     )
     [member] = soap.findall(".//rim:Association", NS)
     assert member.get("associationType") == "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
-    assert (member.get("sourceObject"), member.get("targetObject")) == (package.get("id"), extrinsic.get("id"))
+    assert (member.get("sourceObject"), member.get("targetObject")) == (
+        package.get("id"),
+        extrinsic.get("id"),
+    )
 
     include = soap.find(".//xdsb:Document/xop:Include", NS)
     assert include is not None
@@ -175,7 +186,9 @@ def test_raw_request_is_mtom_with_standard_metadata(
     assert slots["size"] == [str(len(document))]
 
 
-def test_identical_resubmission_is_counted_not_duplicated(server: RunningServer, identity: SenderIdentity) -> None:
+def test_identical_resubmission_is_counted_not_duplicated(
+    server: RunningServer, identity: SenderIdentity
+) -> None:
     cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.102")
     transport = _transport(server, identity)
     first = transport.submit(cda, entry_from_cda(cda))
@@ -241,7 +254,9 @@ def test_replacement_of_unknown_document_is_rejected(server: RunningServer, iden
 
 def test_invisible_to_patient(server: RunningServer, identity: SenderIdentity) -> None:
     cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.108")
-    _transport(server, identity).submit(cda, entry_from_cda(cda, extra_confidentiality=("INVISIBLE_PATIENT",)))
+    _transport(server, identity).submit(
+        cda, entry_from_cda(cda, extra_confidentiality=("INVISIBLE_PATIENT",))
+    )
     [stored] = _state(server)
     assert stored["visible_to_patient"] is False
     assert stored["confidentiality"] == ["N", "INVISIBLE_PATIENT"]
@@ -346,14 +361,19 @@ def test_response_classification_with_mock_transport(identity: SenderIdentity) -
         b'<rs:RegistryResponse xmlns:rs="urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0" '
         b'status="urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"/></s:Body></s:Envelope>'
     )
-    soap_unknown_patient = soap_ok.replace(b"Success\"/>", b'Failure"><rs:RegistryErrorList>'
+    soap_unknown_patient = soap_ok.replace(
+        b'Success"/>',
+        b'Failure"><rs:RegistryErrorList>'
         b'<rs:RegistryError errorCode="XDSUnknownPatientId" codeContext="INS inconnu" '
         b'severity="urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error"/></rs:RegistryErrorList>'
-        b"</rs:RegistryResponse>")
+        b"</rs:RegistryResponse>",
+    )
     answers = iter(
         [
             httpx.Response(200, content=soap_ok, headers={"Content-Type": "application/soap+xml"}),
-            httpx.Response(200, content=soap_unknown_patient, headers={"Content-Type": "application/soap+xml"}),
+            httpx.Response(
+                200, content=soap_unknown_patient, headers={"Content-Type": "application/soap+xml"}
+            ),
             httpx.Response(429, content=b"slow down", headers={"Retry-After": "7"}),
             httpx.Response(502, content=b"<html>bad gateway</html>", headers={"Content-Type": "text/html"}),
         ]

@@ -1,0 +1,39 @@
+# dcc — the two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+ARGS   ?=
+
+.PHONY: demo test bench serve lint install system-deps clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP) system-deps
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: install
+	$(VENV)/bin/dcc demo $(ARGS)
+
+test: install
+	$(VENV)/bin/pytest $(ARGS)
+
+bench: install
+	$(VENV)/bin/pytest tests/benchmarks -s -p no:cacheprovider $(ARGS)
+
+serve: install
+	$(VENV)/bin/dcc db upgrade
+	$(VENV)/bin/uvicorn dcc.web.app:create_app --factory --host 127.0.0.1 --port $${PORT:-8000}
+
+lint: install
+	$(VENV)/bin/ruff check dcc flows tests scripts
+	$(VENV)/bin/mypy dcc flows
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

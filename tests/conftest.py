@@ -1,0 +1,80 @@
+"""Shared fixtures: a migrated database per test on SQLite, and on PostgreSQL when DCC_TEST_DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from dcc.adapters.db.engine import make_engine, upgrade
+from dcc.adapters.db.models import Base
+from dcc.services.uow import Database
+
+PG_URL = os.environ.get("DCC_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated, dropped at the end."""
+    if not PG_URL:
+        pytest.skip("DCC_TEST_DATABASE_URL not set: PostgreSQL tests run on CI (see .ci/run)")
+    base = make_url(PG_URL)
+    name = f"dcc_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database (SQLite file copied from a template, or PostgreSQL truncated)."""
+    if request.param == "sqlite":
+        path = tmp_path / "dcc.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        db = Database(f"sqlite:///{path}")
+        yield db
+        db.dispose()
+        return
+    url = request.getfixturevalue("pg_database_url")
+    db = Database(url)
+    with db.engine.begin() as conn:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))  # row triggers do not fire
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    path = tmp_path / "dcc.sqlite3"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    yield db
+    db.dispose()
+
+
+def kit_dir() -> Path | None:
+    from dcc.adapters.cda.validate import find_kit
+
+    return find_kit()
