@@ -20,12 +20,14 @@ app = typer.Typer(help="dcc — Dossier Communicant de Cancérologie", no_args_i
                   pretty_exceptions_enable=False, add_completion=False)
 db_app = typer.Typer(help="Base de données (migrations).", no_args_is_help=True)
 pki_app = typer.Typer(help="PKI de démonstration (jamais en production).", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks (chiffres et ratios).", no_args_is_help=True)
 audit_app = typer.Typer(help="Journal d'audit chaîné.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(pki_app, name="pki")
-app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
+
+from dcc.cli.bench import app as bench_app  # noqa: E402
+
+app.add_typer(bench_app, name="bench")
 
 try:
     from dcc.cli.documents import app as documents_app
@@ -196,19 +198,11 @@ def audit_verify() -> None:
     typer.echo("Journal d'audit intègre.")
 
 
-@bench_app.command("assignment")
-def bench_assignment(
-    cases: int = 20000, sessions: int = 1000, weeks: int = 8, seed: int = 1,
-    dump: Path | None = None, as_json: bool = typer.Option(False, "--json"),
-) -> None:
-    """Min-cost-flow assignment vs greedy on a synthetic region."""
-    from dcc.bench.assignment import run
-
-    result = run(cases=cases, sessions=sessions, weeks=weeks, seed=seed, dump=dump)
-    typer.echo(json.dumps(result, indent=None if as_json else 2))
-
-
 def main() -> None:  # pragma: no cover
+    from dcc.logging import configure_logging
+
+    level = get_settings().log_level
+    configure_logging("WARNING" if len(sys.argv) > 1 and sys.argv[1] == "demo" else level)
     try:
         app()
     except DccError as exc:

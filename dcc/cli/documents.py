@@ -1,7 +1,7 @@
 """`dcc documents ...`: commands on generated clinical documents (CDA FRCP / PPS).
 
-Mounted by the main CLI as `dcc documents`. Commands: `validate` (ANS kit conformance).
-`verify` and `audit-store` are to be added below.
+Mounted by the main CLI as `dcc documents`. Commands: `validate` (ANS kit conformance), `verify` (PAdES
+signature of a PDF) and `audit-store` (stored SHA-256 against stored bytes).
 """
 
 from __future__ import annotations
@@ -54,3 +54,90 @@ def validate(
         typer.echo(f"{path}: {len(report.failures)} assertion(s) en échec")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("verify")
+def verify(
+    file: Path = typer.Argument(..., help="PDF signé à vérifier.", exists=True, dir_okay=False),
+    trust_roots: list[Path] | None = typer.Option(
+        None,
+        "--trust-root",
+        help="Certificat (PEM ou DER) d'une autorité de confiance ; répétable "
+        "(défaut : l'AC de démonstration, <pki_dir>/ca.pem).",
+        exists=True,
+        dir_okay=False,
+    ),
+) -> None:
+    """Vérifie la signature PAdES d'un PDF : signataire, date, chaîne de certification, couverture.
+
+    Code de sortie 0 seulement si le document est intact, entièrement couvert par la signature et
+    rattaché à une autorité de confiance ; 1 sinon ; 2 si la vérification est impossible.
+    """
+    from dcc.adapters.signing.pades import PARIS, verify_pdf
+    from dcc.config import get_settings
+
+    roots = list(trust_roots or [])
+    if not roots:
+        default = get_settings().resolved_pki_dir / "ca.pem"
+        if not default.is_file():
+            typer.echo(f"Aucune autorité de confiance : {default} introuvable (utilisez --trust-root ou "
+                       "`dcc pki init`).", err=True)
+            raise typer.Exit(2)
+        roots = [default]
+    try:
+        result = verify_pdf(file.read_bytes(), trust_roots=roots)
+    except Exception as exc:  # unreadable PDF or certificate: not a verdict on the signature
+        typer.echo(f"{file}: vérification impossible ({type(exc).__name__}: {exc}).", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"Fichier : {file}")
+    if result.signature_count == 0:
+        typer.echo("Signature : aucune")
+        typer.echo(f"Verdict : ÉCHEC — {result.summary_fr()}")
+        raise typer.Exit(1)
+    signer = result.signer_name + (f" (identifiant {result.signer_id_nat})" if result.signer_id_nat else "")
+    when = (result.signing_time.astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S %Z")
+            if result.signing_time else "inconnue")
+    if result.trusted:
+        chain = "valide (rattachée à une autorité de confiance)"
+    elif result.revoked:
+        chain = "certificat révoqué"
+    elif result.expired:
+        chain = "certificat expiré ou pas encore valide"
+    else:
+        chain = f"non reconnue ({result.problem or 'autorité inconnue'})"
+    typer.echo(f"Signataire : {signer}")
+    typer.echo(f"Date de signature : {when}{' (horodatée)' if result.timestamped else ''}")
+    typer.echo(f"Intégrité : {'intacte' if result.intact and result.valid else 'ALTÉRÉE'}")
+    typer.echo(f"Chaîne de certification : {chain}")
+    typer.echo(f"Couverture : {'fichier entier' if result.covers_entire_file else 'PARTIELLE'} "
+               f"({result.coverage or 'inconnue'})")
+    if result.signature_count > 1:
+        typer.echo(f"Signatures : {result.signature_count} (la dernière est vérifiée)")
+    typer.echo(f"Verdict : {'OK' if result.ok else 'ÉCHEC'} — {result.summary_fr()}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("audit-store")
+def audit_store_command() -> None:
+    """Vérifie que l'empreinte SHA-256 enregistrée de chaque document correspond à ses octets.
+
+    Code de sortie 1 à la moindre différence.
+    """
+    from sqlalchemy import func, select
+
+    from dcc.adapters.db import models as m
+    from dcc.bootstrap import database
+    from dcc.config import get_settings
+    from dcc.services.documents import audit_store
+
+    with database(get_settings().resolved_database_url).uow() as uow:
+        problems = audit_store(uow)
+        count = uow.session.scalar(select(func.count()).select_from(m.Document)) or 0
+    for p in problems:
+        typer.echo(p)
+    if problems:
+        typer.echo(f"{len(problems)} anomalie(s) sur {count} document(s).", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Empreintes conformes : {count} document(s) vérifié(s).")
+

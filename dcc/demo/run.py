@@ -73,7 +73,8 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
 
     db = database(url)
     errors: list[str] = []
-    with start_in_thread(create_app(faults=opts.dmp_faults or None, dump_dir=opts.dmp_dump)) as sim:
+    with start_in_thread(create_app(faults=opts.dmp_faults or None, dump_dir=opts.dmp_dump),
+                         log_level="critical") as sim:
         step("Données de démonstration")
         with db.uow() as uow:
             seeded = seed_directory(uow, seed=opts.seed, regions=opts.regions)

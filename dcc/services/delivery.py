@@ -21,10 +21,12 @@ from sqlalchemy import and_, or_, select, update
 from dcc.adapters.db import models as m
 from dcc.domain.ports import Submission, Transport
 from dcc.errors import DeliveryError
+from dcc.logging import get_logger
 from dcc.services.audit import record_audit
 from dcc.services.uow import Database, UnitOfWork
 
 OM = m.OutboxMessage
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,8 @@ def _finish(db: Database, *, msg_id: str, owner: str, outcome: str, status_code:
             msg.last_error = excerpt[:2000]
             msg.next_attempt_at = now + timedelta(seconds=policy.delay(msg.attempts, retry_after, rng))
         uow.commit()
+        log.info("delivery.attempt", message_id=msg.id, destination=msg.destination, outcome=outcome,
+                 status_code=status_code, error_code=error_code, attempts=msg.attempts, state=msg.state)
         return msg.state
 
 

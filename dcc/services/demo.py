@@ -116,18 +116,16 @@ def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: 
             proposals = ORGAN_PROPOSALS if kind == "organ" else TRANSVERSAL_PROPOSALS
             codes = rng.choice(proposals)
             trial = rng.random() < 0.2
+            conform = True if standard else rng.random() < 0.85
             decision = DecisionInput(
                 session_id=session_id, case_status="registered" if standard else "discussed",
                 proposal_codes=codes,
                 proposal_text="Proposition conforme au référentiel régional." if standard else
                 "Proposition thérapeutique validée en RCP.",
-                conform_to_referential=True if standard else rng.random() < 0.85,
-                departure_justification="", trial_proposed=trial,
-                trial_name="Essai de phase III (exemple)" if trial else "",
+                conform_to_referential=conform,
+                departure_justification="" if conform else "Comorbidités contre-indiquant le standard.",
+                trial_proposed=trial, trial_name="Essai de phase III (exemple)" if trial else "",
             )
-            if decision.conform_to_referential is False:
-                decision = decision.model_copy(update={"departure_justification":
-                                                       "Comorbidités contre-indiquant le standard."})
             with db.uow() as uow:
                 board_services.record_decision(uow, case_id=case_id, data=decision, actor="demo")
         with db.uow() as uow:

@@ -135,7 +135,10 @@ def sign_documents(uow: UnitOfWork, *, document_ids: list[str], signer_professio
         doc.pdf, doc.pdf_sha256 = pdf_bytes, sha256(pdf_bytes)
         doc.signed_at = now
         doc.status = d.DocumentStatus.SIGNED.value
-        for destination in destinations_for(uow, doc):
+        destinations = destinations_for(uow, doc)
+        if doc.replaces_id:
+            destinations += _supersede(uow, doc, actor=prof.login or prof.rpps)
+        for destination in dict.fromkeys(destinations):
             uow.session.add(m.OutboxMessage(document_id=doc.id, destination=destination, next_attempt_at=now))
         record_audit(uow, actor=prof.login or prof.rpps, action="document.sign", entity="document",
                      entity_id=doc.id, patient_id=doc.patient_id, detail={"unique_id": doc.unique_id})
@@ -143,6 +146,21 @@ def sign_documents(uow: UnitOfWork, *, document_ids: list[str], signer_professio
     uow.session.flush()
     uow.commit()
     return signed
+
+
+def _supersede(uow: UnitOfWork, doc: m.Document, *, actor: str) -> list[str]:
+    """A new version is signed: the version it replaces becomes `superseded` (same transaction).
+    Returns the destinations the replaced version was sent to (they receive the replacement too)."""
+    old = uow.session.get(m.Document, doc.replaces_id)
+    if old is None or old.status not in (d.DocumentStatus.SIGNED.value, d.DocumentStatus.DELIVERED.value,
+                                         d.DocumentStatus.FAILED.value):
+        raise SignatureRefused(f"Le document « {doc.unique_id} » remplace une version qui n'est plus "
+                               "valide (déjà remplacée ou non signée).")
+    old.status = d.DocumentStatus.SUPERSEDED.value
+    record_audit(uow, actor=actor, action="document.supersede", entity="document", entity_id=old.id,
+                 patient_id=old.patient_id, detail={"unique_id": old.unique_id, "replaced_by": doc.unique_id,
+                                                    "version": doc.version})
+    return [o.destination for o in repo.outbox_for_documents(uow.session, [old.id])]
 
 
 def audit_store(uow: UnitOfWork) -> list[str]:

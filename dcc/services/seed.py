@@ -40,13 +40,14 @@ def _get_or_add_professional(uow: UnitOfWork, rng: random.Random, est: m.Establi
     female = rng.random() < 0.5
     given = rng.choice(data.GIVEN_F if female else data.GIVEN_M)
     family = rng.choice(data.FAMILY_NAMES)
+    telecom = "tel:0" + "".join(rng.choice("0123456789") for _ in range(9))  # drawn first: same sequence
     existing = repo.professional_by_rpps(uow.session, rpps)
     if existing is not None:
         return existing
     p = m.Professional(
         rpps=rpps, login=login, prefix="MME" if female else "M", family=family, given=given,
         specialty_code=specialty, is_physician=physician, establishment_id=est.id,
-        telecom="tel:0" + "".join(rng.choice("0123456789") for _ in range(9)),
+        telecom=telecom,
         mssante=f"{given.lower()}.{family.lower().replace(' ', '-')}@{est.finess}.mssante.fr",
     )
     uow.session.add(p)
@@ -76,12 +77,13 @@ def seed_directory(uow: UnitOfWork, *, seed: int, regions: int) -> SeedResult:
         for e_index, (name, town_index, dept) in enumerate(spec["establishments"]):  # type: ignore[misc]
             insee, city, postal = data.TOWNS[town_index]
             finess = _finess(rng, dept)
+            street = f"{rng.randint(1, 90)} {rng.choice(data.STREETS)}"
+            telecom = "tel:0" + "".join(rng.choice("0123456789") for _ in range(9))
             est = repo.establishment_by_finess(uow.session, finess)
             if est is None:
                 est = m.Establishment(
-                    region_id=region.id, finess=finess, name=name, street=f"{rng.randint(1, 90)} "
-                    f"{rng.choice(data.STREETS)}", postal_code=postal, city=city,
-                    telecom="tel:0" + "".join(rng.choice("0123456789") for _ in range(9)),
+                    region_id=region.id, finess=finess, name=name, street=street, postal_code=postal, city=city,
+                    telecom=telecom,
                     gestionnaire_id=f"{spec['dsrc_id']}{e_index + 1:02d}",
                     gestionnaire_name=f"3C {name}", ipp_oid=f"1.2.250.1.999.{finess}.1",
                 )
@@ -171,7 +173,8 @@ def seed_patients(uow: UnitOfWork, *, seed: int, count: int, region_codes: list[
     """`count` patients with a qualified test INS, strict traits, an IPP and a referring GP."""
     rng = random.Random(f"patients-{seed}")
     ids: list[str] = []
-    gps = [p for p in uow.session.query(m.Professional).filter(m.Professional.specialty_code == data.GP)]
+    gps = list(uow.session.query(m.Professional).filter(m.Professional.specialty_code == data.GP)
+               .order_by(m.Professional.rpps))
     establishments = list(uow.session.query(m.Establishment).order_by(m.Establishment.finess))
     for i in range(count):
         sex = "F" if rng.random() < 0.55 else "M"
@@ -183,6 +186,9 @@ def seed_patients(uow: UnitOfWork, *, seed: int, count: int, region_codes: list[
         first = rng.choice(data.GIVEN_F if sex == "F" else data.GIVEN_M)
         second = rng.choice(data.SECOND_GIVEN)
         matricule = _nir(rng, sex, birth, insee)
+        street = f"{rng.randint(1, 120)} {rng.choice(data.STREETS)}"
+        gp = rng.choice(gps).id if gps else None
+        ipp_draws = [rng.random() for _ in establishments]
         patient = repo.patient_by_ins(uow.session, matricule, TEST_INS_OID)
         if patient is None:
             patient = m.Patient(
@@ -190,13 +196,12 @@ def seed_patients(uow: UnitOfWork, *, seed: int, count: int, region_codes: list[
                 birth_family=family, birth_given_first=first.upper(), birth_given_all=f"{first} {second}".upper(),
                 birth_date=birth, sex=sex, birthplace_insee=insee, birthplace_city=city,
                 used_family=family, used_given=first,
-                street=f"{rng.randint(1, 120)} {rng.choice(data.STREETS)}", postal_code=postal, city=city,
-                referring_gp_id=rng.choice(gps).id if gps else None,
+                street=street, postal_code=postal, city=city, referring_gp_id=gp,
             )
             uow.session.add(patient)
             uow.session.flush()
-            for est in establishments:
-                if rng.random() < 0.7 or est is establishments[0]:
+            for est, draw in zip(establishments, ipp_draws, strict=True):
+                if draw < 0.7 or est is establishments[0]:
                     uow.session.add(m.PatientIdentifier(patient_id=patient.id, establishment_id=est.id,
                                                         ipp=f"{est.finess[-4:]}-{seed}-{i:05d}"))
             uow.session.flush()

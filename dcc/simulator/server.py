@@ -41,7 +41,7 @@ class RunningServer:
 
 
 def start_in_thread(
-    app: FastAPI, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0
+    app: FastAPI, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0, log_level: str = "warning"
 ) -> RunningServer:
     """Start `app` on `host:port` (port 0: a free port chosen by the OS) and wait until it listens."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -49,7 +49,7 @@ def start_in_thread(
     sock.bind((host, port))
     actual_port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, host=host, port=actual_port, log_level="warning", lifespan="off", access_log=False
+        app, host=host, port=actual_port, log_level=log_level, lifespan="off", access_log=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(

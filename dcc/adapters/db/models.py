@@ -318,3 +318,8 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+from dcc.adapters.db.guards import install_guards  # noqa: E402  (listeners need the models above)
+
+install_guards()

@@ -151,3 +151,47 @@ def last_audit_event(session: DbSession) -> m.AuditEvent | None:
 
 def audit_events(session: DbSession) -> list[m.AuditEvent]:
     return list(session.scalars(select(m.AuditEvent).order_by(m.AuditEvent.id)).all())
+
+
+# ------------------------------------------------------------------ read side of the web API (queries.py)
+
+
+def ping(session: DbSession) -> None:
+    """A round trip to the database (health check)."""
+    session.execute(select(1)).scalar_one()
+
+
+def count_documents_by_status(session: DbSession) -> dict[str, int]:
+    q = select(m.Document.status, func.count()).group_by(m.Document.status)
+    return {status: int(n) for status, n in session.execute(q).all()}
+
+
+def count_outbox_by_state(session: DbSession) -> dict[str, int]:
+    q = select(m.OutboxMessage.state, func.count()).group_by(m.OutboxMessage.state)
+    return {state: int(n) for state, n in session.execute(q).all()}
+
+
+def outbox_messages_with_unique_ids(session: DbSession, *, state: str | None, limit: int,
+                                    offset: int = 0) -> list[tuple[m.OutboxMessage, str]]:
+    """Outbox messages (optionally of one state), newest first, each with its document's uniqueId."""
+    q = (select(m.OutboxMessage, m.Document.unique_id)
+         .join(m.Document, m.Document.id == m.OutboxMessage.document_id))
+    if state is not None:
+        q = q.where(m.OutboxMessage.state == state)
+    q = q.order_by(m.OutboxMessage.created_at.desc(), m.OutboxMessage.id).limit(limit).offset(offset)
+    return [(msg, str(uid)) for msg, uid in session.execute(q).all()]
+
+
+def patients_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Patient]:
+    rows = session.scalars(select(m.Patient).where(m.Patient.id.in_(list(ids)))).all()
+    return {p.id: p for p in rows}
+
+
+def boards_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Board]:
+    rows = session.scalars(select(m.Board).where(m.Board.id.in_(list(ids)))).all()
+    return {b.id: b for b in rows}
+
+
+def decisions_of_cases(session: DbSession, case_ids: Sequence[str]) -> dict[str, m.Decision]:
+    rows = session.scalars(select(m.Decision).where(m.Decision.case_id.in_(list(case_ids)))).all()
+    return {d.case_id: d for d in rows}

@@ -1,0 +1,3 @@
+from dcc.cli import main
+
+main()

@@ -1,0 +1,286 @@
+"""Read-only use cases behind the web API: flat views built from the repositories, never committing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import TypeVar
+
+from dcc.adapters.db import models as m
+from dcc.adapters.db import repositories as repo
+from dcc.domain.calendar import PARIS, SessionEntry, board_calendar_ics
+from dcc.errors import NotFound, ValidationFailed
+from dcc.services.uow import UnitOfWork
+
+DELIVERY_STATES = ("pending", "delivered", "dead", "held")
+
+T = TypeVar("T", bound=m.Base)
+
+
+def ping(uow: UnitOfWork) -> None:
+    repo.ping(uow.session)
+
+
+def _get(uow: UnitOfWork, model: type[T], id_: str, what: str) -> T:
+    obj = uow.session.get(model, id_)
+    if obj is None:
+        raise NotFound(f"{what} « {id_} » introuvable.")
+    return obj
+
+
+def display_name(p: m.Patient) -> str:
+    """Identity-vigilance display: birth name, used name when it differs, first given name."""
+    name = p.birth_family
+    if p.used_family and p.used_family != p.birth_family:
+        name += f" (nom d'usage {p.used_family})"
+    return f"{name} {p.used_given or p.birth_given_first}".strip()
+
+
+def professional_name(p: m.Professional) -> str:
+    return f"{p.given} {p.family}".strip()
+
+
+# ------------------------------------------------------------------------------------------ boards
+
+
+@dataclass(frozen=True)
+class MemberView:
+    id: str
+    rpps: str
+    name: str
+    specialty_code: str
+    is_physician: bool
+
+
+@dataclass(frozen=True)
+class BoardView:
+    board: m.Board
+    members: list[MemberView] = field(default_factory=list)
+
+
+def list_boards(uow: UnitOfWork) -> list[m.Board]:
+    return repo.boards(uow.session)
+
+
+def get_board(uow: UnitOfWork, board_id: str) -> BoardView:
+    board = _get(uow, m.Board, board_id, "RCP")
+    members = [MemberView(id=p.id, rpps=p.rpps, name=professional_name(p), specialty_code=p.specialty_code,
+                          is_physician=p.is_physician) for p in repo.board_members(uow.session, board_id)]
+    return BoardView(board=board, members=members)
+
+
+def board_calendar(uow: UnitOfWork, board_id: str, *, stamp: datetime | None = None) -> tuple[m.Board, bytes]:
+    """The board's sessions (cancelled ones left out) as an iCalendar file."""
+    board = _get(uow, m.Board, board_id, "RCP")
+    entries: list[SessionEntry] = [
+        (f"{s.id}@dcc", s.starts_at, s.starts_at + timedelta(minutes=board.duration_min), board.place,
+         board.video_link)
+        for s in repo.sessions_of_board(uow.session, board_id) if s.status != "cancelled"
+    ]
+    return board, board_calendar_ics(board.name, entries, stamp=stamp)
+
+
+# ---------------------------------------------------------------------------------------- sessions
+
+
+@dataclass(frozen=True)
+class SessionView:
+    id: str
+    board_id: str
+    board_name: str
+    starts_at: datetime
+    ends_at: datetime
+    registration_deadline: date
+    capacity: int
+    status: str
+    quorum: str
+    quorum_missing: list[str]
+    cases: int
+
+
+def _session_view(s: m.Session, board: m.Board, cases: int) -> SessionView:
+    return SessionView(id=s.id, board_id=s.board_id, board_name=board.name, starts_at=s.starts_at,
+                       ends_at=s.starts_at + timedelta(minutes=board.duration_min),
+                       registration_deadline=s.registration_deadline, capacity=s.capacity, status=s.status,
+                       quorum=s.quorum, quorum_missing=list(s.quorum_detail or []), cases=cases)
+
+
+def _paris_midnight(d: date) -> datetime:
+    return datetime.combine(d, time.min, tzinfo=PARIS)
+
+
+def list_sessions(uow: UnitOfWork, *, board_id: str | None, start: date | None,
+                  end: date | None) -> list[SessionView]:
+    """Sessions whose local (Europe/Paris) date is within [start, end], inclusive."""
+    if start is not None and end is not None and end < start:
+        raise ValidationFailed("La date de fin précède la date de début.", field="to")
+    if board_id is not None:
+        _get(uow, m.Board, board_id, "RCP")
+    sessions = repo.sessions_between(
+        uow.session, board_id=board_id, start=_paris_midnight(start) if start else None,
+        end=_paris_midnight(end + timedelta(days=1)) if end else None)
+    boards = repo.boards_by_ids(uow.session, list({s.board_id for s in sessions}))
+    load = repo.session_load(uow.session, [s.id for s in sessions])
+    return [_session_view(s, boards[s.board_id], load.get(s.id, 0)) for s in sessions]
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    position: int
+    case_id: str
+    registration_number: str
+    patient_id: str
+    patient_display_name: str
+    ins_qualified: bool
+    topography_code: str
+    phase: str
+    question: str
+    urgent: bool
+    standard: bool
+    status: str
+    assignment_reason: str
+    not_ready: list[str]
+    decision_status: str | None
+
+
+@dataclass(frozen=True)
+class AttendanceView:
+    professional_id: str
+    name: str
+    specialty_code: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class AgendaView:
+    session: SessionView
+    place: str
+    video_link: str
+    items: list[AgendaItem]
+    attendance: list[AttendanceView]
+
+
+def session_agenda(uow: UnitOfWork, session_id: str) -> AgendaView:
+    """The session and its cases in presentation order (urgent first, then by registration)."""
+    s = _get(uow, m.Session, session_id, "Séance")
+    board = _get(uow, m.Board, s.board_id, "RCP")
+    cases = repo.cases_of_session(uow.session, session_id)
+    patients = repo.patients_by_ids(uow.session, [c.patient_id for c in cases])
+    decisions = repo.decisions_of_cases(uow.session, [c.id for c in cases])
+    items = [
+        AgendaItem(position=i, case_id=c.id, registration_number=c.registration_number,
+                   patient_id=c.patient_id,
+                   patient_display_name=display_name(patients[c.patient_id]),
+                   ins_qualified=patients[c.patient_id].ins_qualified, topography_code=c.topography_code,
+                   phase=c.phase, question=c.question, urgent=c.urgent, standard=c.standard, status=c.status,
+                   assignment_reason=c.assignment_reason, not_ready=list(c.not_ready or []),
+                   decision_status=decisions[c.id].case_status if c.id in decisions else None)
+        for i, c in enumerate(cases, start=1)
+    ]
+    rows = repo.attendance(uow.session, session_id)
+    profs = repo.professionals_by_ids(uow.session, [a.professional_id for a in rows])
+    attendance = sorted(
+        (AttendanceView(professional_id=a.professional_id, name=professional_name(profs[a.professional_id]),
+                        specialty_code=profs[a.professional_id].specialty_code, mode=a.mode)
+         for a in rows if a.professional_id in profs),
+        key=lambda a: a.name)
+    return AgendaView(session=_session_view(s, board, len(cases)), place=board.place,
+                      video_link=board.video_link, items=items, attendance=attendance)
+
+
+def session_status(uow: UnitOfWork, session_id: str) -> SessionView:
+    s = _get(uow, m.Session, session_id, "Séance")
+    board = _get(uow, m.Board, s.board_id, "RCP")
+    return _session_view(s, board, repo.session_load(uow.session, [s.id]).get(s.id, 0))
+
+
+# ------------------------------------------------------------------------------------------- cases
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    id: str
+    kind: str
+    version: int
+    unique_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: m.Case
+    patient_display_name: str
+    ins_qualified: bool
+    decision: m.Decision | None
+    documents: list[DocumentSummary]
+
+
+def get_case(uow: UnitOfWork, case_id: str) -> CaseView:
+    case = _get(uow, m.Case, case_id, "Dossier")
+    patient = _get(uow, m.Patient, case.patient_id, "Patient")
+    docs = [DocumentSummary(id=d.id, kind=d.kind, version=d.version, unique_id=d.unique_id, status=d.status)
+            for d in repo.documents_of_case(uow.session, case_id)]
+    return CaseView(case=case, patient_display_name=display_name(patient),
+                    ins_qualified=patient.ins_qualified, decision=repo.decision_of_case(uow.session, case_id),
+                    documents=docs)
+
+
+def get_decision(uow: UnitOfWork, case_id: str) -> m.Decision:
+    decision = repo.decision_of_case(uow.session, case_id)
+    if decision is None:
+        raise NotFound(f"Aucune décision pour le dossier « {case_id} ».")
+    return decision
+
+
+# --------------------------------------------------------------------------------------- documents
+
+
+def get_document(uow: UnitOfWork, document_id: str) -> m.Document:
+    return _get(uow, m.Document, document_id, "Document")
+
+
+def count_documents_by_status(uow: UnitOfWork) -> dict[str, int]:
+    return repo.count_documents_by_status(uow.session)
+
+
+# -------------------------------------------------------------------------------------- deliveries
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    id: str
+    document_id: str
+    document_unique_id: str
+    destination: str
+    state: str
+    attempts: int
+    last_error: str
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+def _delivery_view(msg: m.OutboxMessage, unique_id: str) -> DeliveryView:
+    return DeliveryView(id=msg.id, document_id=msg.document_id, document_unique_id=unique_id,
+                        destination=msg.destination, state=msg.state, attempts=msg.attempts,
+                        last_error=msg.last_error, next_attempt_at=msg.next_attempt_at,
+                        created_at=msg.created_at, delivered_at=msg.delivered_at)
+
+
+def list_deliveries(uow: UnitOfWork, *, state: str | None, limit: int = 100,
+                    offset: int = 0) -> list[DeliveryView]:
+    if state is not None and state not in DELIVERY_STATES:
+        raise ValidationFailed(f"L'état « {state} » est inconnu (attendu : {', '.join(DELIVERY_STATES)}).",
+                               field="state")
+    rows = repo.outbox_messages_with_unique_ids(uow.session, state=state, limit=limit, offset=offset)
+    return [_delivery_view(msg, uid) for msg, uid in rows]
+
+
+def get_delivery(uow: UnitOfWork, message_id: str) -> DeliveryView:
+    msg = _get(uow, m.OutboxMessage, message_id, "Envoi")
+    doc = _get(uow, m.Document, msg.document_id, "Document")
+    return _delivery_view(msg, doc.unique_id)
+
+
+def count_outbox_by_state(uow: UnitOfWork) -> dict[str, int]:
+    return repo.count_outbox_by_state(uow.session)

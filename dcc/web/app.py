@@ -1,0 +1,427 @@
+"""The web application: JSON API v1, health and metrics. `make serve` runs `create_app` as a factory.
+
+Errors: every DccError answers its status with `{"code", "message", "field"?}` (French message);
+request validation errors answer 422 in the same shape, naming the field.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dcc.adapters.db.engine import ensure_migrated
+from dcc.errors import DatabaseNotMigrated, DccError
+from dcc.services import queries
+from dcc.services.uow import Database
+from dcc.web.api import api_v1
+from dcc.web.schemas import HealthOut, error_responses
+
+log = logging.getLogger("dcc.web")
+
+MAX_BODY_BYTES = 1024 * 1024  # 1 MiB
+
+CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+# Swagger UI and ReDoc load their scripts from a CDN and run an inline bootstrap script.
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+            "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+            "https://cdn.redoc.ly; worker-src 'self' blob:; frame-ancestors 'none'; object-src 'none'")
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+
+HTTP_MESSAGES = {
+    400: ("requete_invalide", "La requête est invalide."),
+    401: ("non_authentifie", "Authentification requise."),
+    403: ("interdit", "Accès refusé."),
+    404: ("introuvable", "Ressource introuvable."),
+    405: ("methode_non_autorisee", "Méthode HTTP non autorisée pour cette adresse."),
+    413: ("requete_trop_volumineuse",
+          f"Le corps de la requête dépasse la taille maximale autorisée ({MAX_BODY_BYTES // 1024} Kio)."),
+    415: ("type_non_supporte", "Type de contenu non pris en charge."),
+}
+
+
+# ------------------------------------------------------------------------------ validation messages
+
+
+def _field_path(loc: Iterable[Any]) -> str | None:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or None
+
+
+def _ctx(err: dict[str, Any], key: str) -> str:
+    value = (err.get("ctx") or {}).get(key, "")
+    return str(value).replace(" or ", " ou ")
+
+
+def _french(err: dict[str, Any]) -> str:
+    """A French message for one pydantic error (our own validators already speak French)."""
+    kind = str(err.get("type", ""))
+    if kind in ("value_error", "assertion_error"):
+        msg = str(err.get("msg", ""))
+        for prefix in ("Value error, ", "Assertion failed, "):
+            msg = msg.removeprefix(prefix)
+        return msg
+    messages: dict[str, str] = {
+        "missing": "ce champ est obligatoire",
+        "extra_forbidden": "ce champ n'est pas attendu",
+        "string_type": "une chaîne de caractères est attendue",
+        "string_too_short": f"au moins {_ctx(err, 'min_length')} caractère(s) attendu(s)",
+        "string_too_long": f"au plus {_ctx(err, 'max_length')} caractère(s) autorisé(s)",
+        "string_pattern_mismatch": f"le format attendu n'est pas respecté (motif {_ctx(err, 'pattern')})",
+        "literal_error": f"valeur attendue : {_ctx(err, 'expected')}",
+        "enum": f"valeur attendue : {_ctx(err, 'expected')}",
+        "int_parsing": "un nombre entier est attendu",
+        "int_type": "un nombre entier est attendu",
+        "int_from_float": "un nombre entier est attendu",
+        "float_parsing": "un nombre est attendu",
+        "float_type": "un nombre est attendu",
+        "bool_parsing": "un booléen (true ou false) est attendu",
+        "bool_type": "un booléen (true ou false) est attendu",
+        "date_parsing": "une date au format AAAA-MM-JJ est attendue",
+        "date_type": "une date au format AAAA-MM-JJ est attendue",
+        "date_from_datetime_parsing": "une date au format AAAA-MM-JJ est attendue",
+        "date_from_datetime_inexact": "une date sans heure est attendue",
+        "datetime_parsing": "une date et heure ISO 8601 est attendue",
+        "datetime_type": "une date et heure ISO 8601 est attendue",
+        "greater_than": f"la valeur doit être strictement supérieure à {_ctx(err, 'gt')}",
+        "greater_than_equal": f"la valeur doit être supérieure ou égale à {_ctx(err, 'ge')}",
+        "less_than": f"la valeur doit être strictement inférieure à {_ctx(err, 'lt')}",
+        "less_than_equal": f"la valeur doit être inférieure ou égale à {_ctx(err, 'le')}",
+        "list_type": "une liste est attendue",
+        "dict_type": "un objet JSON est attendu",
+        "model_type": "un objet JSON est attendu",
+        "model_attributes_type": "un objet JSON est attendu",
+        "too_short": f"au moins {_ctx(err, 'min_length')} élément(s) attendu(s)",
+        "too_long": f"au plus {_ctx(err, 'max_length')} élément(s) autorisé(s)",
+        "json_invalid": "le corps de la requête n'est pas un JSON valide",
+        "uuid_parsing": "un identifiant UUID est attendu",
+    }
+    return messages.get(kind, "valeur invalide")
+
+
+def validation_error_body(errors: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    details: list[dict[str, Any]] = []
+    for err in errors:
+        loc = list(err.get("loc", ()))
+        kind = err.get("type")
+        field = None if kind == "json_invalid" else _field_path(loc)
+        text = _french(err)
+        if field:
+            message = f"Champ « {field} » : {text}"
+        elif kind == "missing":
+            message = "Le corps de la requête est obligatoire."
+        else:
+            message = text[:1].upper() + text[1:]
+            if not message.endswith("."):
+                message += "."
+        details.append({"field": field, "message": message})
+    first = details[0] if details else {"field": None, "message": "Requête invalide."}
+    body: dict[str, Any] = {"code": "donnee_invalide", "message": first["message"]}
+    if first["field"]:
+        body["field"] = first["field"]
+    if len(details) > 1:
+        body["details"] = details
+    return body
+
+
+# ------------------------------------------------------------------------------------- middlewares
+
+
+class BodySizeLimit:
+    """413 when the request body exceeds `max_bytes` (declared Content-Length or counted while streaming)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    code, message = HTTP_MESSAGES[413]
+                    answer = JSONResponse({"code": code, "message": message}, status_code=413)
+                    await answer(scope, receive, send)
+                    return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise StarletteHTTPException(status_code=413)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        csp = DOCS_CSP if path in DOCS_PATHS else CSP
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                extra = [
+                    (b"content-security-policy", csp.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"cross-origin-opener-policy", b"same-origin"),
+                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+                ]
+                if path.startswith("/api/"):
+                    extra.append((b"cache-control", b"no-store"))  # health data: never cached
+                headers += [(k, v) for k, v in extra if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RequestMetrics:
+    """Counts requests per method, route template and status (no ids in labels), and their duration."""
+
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "<autre>"
+            self.requests.labels(scope.get("method", ""), template, str(status)).inc()
+            self.latency.labels(scope.get("method", ""), template).observe(time.perf_counter() - started)
+
+
+class DatabaseCollector(Collector):
+    """Documents by status and outbox messages by state, read from the database at scrape time."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        up = GaugeMetricFamily("dcc_database_up", "1 si la base de données répond")
+        docs = GaugeMetricFamily("dcc_documents", "Documents par statut", labels=["status"])
+        outbox = GaugeMetricFamily("dcc_outbox_messages", "Messages d'envoi par état", labels=["state"])
+        try:
+            with self.database.uow() as uow:
+                doc_counts = queries.count_documents_by_status(uow)
+                outbox_counts = queries.count_outbox_by_state(uow)
+        except Exception:  # a scrape must not fail because the database is down
+            log.exception("metrics: database unavailable")
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        for status, n in sorted(doc_counts.items()):
+            docs.add_metric([status], n)
+        for state in sorted(set(queries.DELIVERY_STATES) | set(outbox_counts)):
+            outbox.add_metric([state], outbox_counts.get(state, 0))
+        yield up
+        yield docs
+        yield outbox
+
+
+# ------------------------------------------------------------------------------------------- pages
+
+
+def _landing_page(db_ok: bool) -> str:
+    state = "opérationnelle" if db_ok else "indisponible"
+    links = [("/docs", "Documentation de l'API (OpenAPI)"), ("/api/v1/boards", "Liste des RCP (JSON)"),
+             ("/healthz", "État de santé (JSON)"), ("/metrics", "Métriques (Prometheus)")]
+    items = "\n".join(f'      <li><a href="{href}">{html.escape(label)}</a></li>' for href, label in links)
+    return f"""<!doctype html>
+<html lang="fr">
+  <head>
+    <meta charset="utf-8">
+    <title>dcc — Dossier Communicant de Cancérologie</title>
+  </head>
+  <body>
+    <h1>dcc — Dossier Communicant de Cancérologie</h1>
+    <p>Réunions de concertation pluridisciplinaire (RCP), fiches RCP, PPS et envoi au DMP.</p>
+    <p>Base de données : <strong>{state}</strong>.</p>
+    <ul>
+{items}
+    </ul>
+  </body>
+</html>
+"""
+
+
+# --------------------------------------------------------------------------------------------- app
+
+
+def _default_database() -> Database:
+    from dcc.bootstrap import database
+
+    return database()
+
+
+def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """Build the app on `database` (default: from the DCC_* settings). Refuses an unmigrated database."""
+    if database is None:
+        try:
+            database = _default_database()
+        except DatabaseNotMigrated as exc:
+            log.critical(exc.message)
+            raise SystemExit(f"dcc : {exc.message}") from None
+    ensure_migrated(database.engine)
+    db = database
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ensure_migrated(db.engine)  # again at startup: a migration may have been rolled back meanwhile
+        yield
+
+    app = FastAPI(
+        title="dcc — Dossier Communicant de Cancérologie",
+        version="1",
+        description="API des RCP : annuaire, séances, dossiers, décisions, documents et envois.",
+        lifespan=lifespan,
+        responses=error_responses(413),
+    )
+    app.state.database = db
+
+    registry = CollectorRegistry(auto_describe=True)
+    requests = Counter("dcc_http_requests", "Requêtes HTTP", ["method", "route", "status"], registry=registry)
+    latency = Histogram("dcc_http_request_duration_seconds", "Durée des requêtes HTTP", ["method", "route"],
+                        registry=registry)
+    registry.register(DatabaseCollector(db))
+    app.state.metrics_registry = registry
+
+    # Outermost last: security headers on every answer, metrics around the body limit.
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestMetrics, requests=requests, latency=latency)
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(DccError)
+    async def dcc_error(_: Request, exc: DccError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.error("dcc error %s: %s", exc.code, exc.message)
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(validation_error_body(exc.errors()), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, message = HTTP_MESSAGES.get(exc.status_code, ("erreur_http", "La requête n'a pas pu aboutir."))
+        return JSONResponse({"code": code, "message": message}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return JSONResponse({"code": "erreur_interne", "message": "Erreur interne du serveur. L'incident est "
+                             "journalisé ; réessayez plus tard."}, status_code=500)
+
+    @app.get("/healthz", response_model=HealthOut, tags=["Supervision"], summary="État de santé",
+             responses=error_responses(503))
+    def healthz() -> HealthOut | JSONResponse:
+        if not _database_ok(db):
+            return JSONResponse({"code": "base_indisponible", "message": "La base de données ne répond pas."},
+                                status_code=503)
+        return HealthOut(status="ok", database="ok")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def landing() -> HTMLResponse:
+        return HTMLResponse(_landing_page(_database_ok(db)))
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(api_v1)
+    _use_error_model_in_openapi(app)
+    return app
+
+
+def _database_ok(db: Database) -> bool:
+    try:
+        with db.uow() as uow:
+            queries.ping(uow)
+    except Exception:
+        log.exception("health: database unavailable")
+        return False
+    return True
+
+
+
+def _use_error_model_in_openapi(app: FastAPI) -> None:
+    """FastAPI documents request validation errors with its own model; ours answer ErrorOut instead."""
+    original = app.openapi
+    error_ref = "#/components/schemas/ErrorOut"
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                answer = operation.get("responses", {}).get("422")
+                if answer is not None:
+                    operation["responses"]["422"] = {
+                        "description": "Donnée invalide (le champ en cause est nommé)",
+                        "content": {"application/json": {"schema": {"$ref": error_ref}}},
+                    }
+        components = schema.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,118 @@
+"""`dcc demo` end to end, as a newcomer runs it: a real subprocess, SQLite, Prefect's local mode, the
+simulator over HTTP. Checks the acceptance points of the walking-skeleton issue on the files written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pikepdf
+import pytest
+
+from dcc.adapters.cda.validate import KitValidator, find_kit
+from dcc.adapters.signing.pades import verify_pdf
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+DCC = [sys.executable, "-m", "dcc.cli"]
+SEED = int(os.environ.get("DCC_DEMO_SEED", "7"))
+
+
+def run_dcc(args: list[str], var_dir: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DCC_VAR_DIR": str(var_dir), "DCC_DATABASE_URL": ""}
+    return subprocess.run([*DCC, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, Path]:
+    root = tmp_path_factory.mktemp("demo")
+    out, var = root / "out", root / "var"
+    proc = run_dcc(["demo", "--seed", str(SEED), "--patients", "40", "--out", str(out), "--json", "--reset"], var)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    summary = json.loads(proc.stdout)
+    assert json.loads((out / "summary.json").read_text()) == summary
+    return summary, out, var
+
+
+def test_summary_shape(demo: tuple[dict, Path, Path]) -> None:
+    summary, _, _ = demo
+    assert summary["seed"] == SEED
+    assert summary["regions"] == ["A", "B"]
+    assert summary["cases"] == 40 and summary["sessions"] > 0
+    kinds = {d["kind"] for d in summary["documents"]}
+    assert kinds == {"FRCP", "PPS"}
+    for d in summary["documents"]:
+        assert set(d) >= {"kind", "case_id", "unique_id", "version", "cda_path", "pdf_path", "sha256", "status"}
+    for entry in summary["national_record"]:
+        assert set(entry) >= {"unique_id", "patient_id", "sha256", "type_code", "confidentiality", "submissions"}
+
+
+def test_every_delivered_document_is_in_the_national_record_once(demo: tuple[dict, Path, Path]) -> None:
+    summary, out, _ = demo
+    national = {e["unique_id"]: e for e in summary["national_record"]}
+    assert len(national) == len(summary["national_record"])  # no uniqueId twice
+    delivered = [d for d in summary["documents"] if d["status"] == "delivered"]
+    assert delivered, "nothing delivered"
+    for d in delivered:
+        cda_sha = hashlib.sha256((out / d["cda_path"]).read_bytes()).hexdigest()
+        assert d["sha256"] == cda_sha
+        assert national[d["unique_id"]]["sha256"] == cda_sha
+    assert all(d["status"] in ("delivered", "superseded") for d in summary["documents"]), summary["errors"]
+
+
+def test_every_pdf_is_pdfa_and_signed_over_the_whole_file(demo: tuple[dict, Path, Path]) -> None:
+    summary, out, var = demo
+    ca = var / "pki" / "ca.pem"
+    for d in summary["documents"]:
+        data = (out / d["pdf_path"]).read_bytes()
+        with pikepdf.open(out / d["pdf_path"]) as pdf, pdf.open_metadata() as meta:
+            assert meta.get("pdfaid:part") == "1"
+        result = verify_pdf(data, trust_roots=[ca])
+        assert result.ok, (d["pdf_path"], result.summary_fr())
+
+
+@pytest.mark.skipif(find_kit() is None, reason="ANS CDA kit not found (set DCC_ANS_KIT): conformance not checked")
+def test_every_cda_passes_the_ans_kit(demo: tuple[dict, Path, Path]) -> None:
+    summary, out, _ = demo
+    kit = find_kit()
+    assert kit is not None
+    validator = KitValidator(kit)
+    failures = {}
+    for d in summary["documents"]:
+        report = validator.validate((out / d["cda_path"]).read_bytes())
+        if not report.ok:
+            failures[d["cda_path"]] = [f.message for f in report.failures][:5]
+    assert not failures
+
+
+def test_second_run_adds_to_the_first(demo: tuple[dict, Path, Path]) -> None:
+    _, _, var = demo
+    db = var / "dcc.sqlite3"
+    before = sqlite3.connect(db).execute("select count(*) from rcp_case").fetchone()[0]
+    proc = run_dcc(["demo", "--seed", str(SEED), "--patients", "3", "--json"], var)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    after = sqlite3.connect(db).execute("select count(*) from rcp_case").fetchone()[0]
+    assert after >= before + 3
+
+
+@pytest.mark.parametrize("args", [["--patients", "0"], ["--patients", "abc"], ["--regions", "9"]])
+def test_bad_input_is_one_line_exit_2_and_no_database(tmp_path: Path, args: list[str]) -> None:
+    proc = run_dcc(["demo", *args], tmp_path / "var", timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert len([line for line in proc.stderr.splitlines() if line.strip()]) == 1, proc.stderr
+    assert not (tmp_path / "var" / "dcc.sqlite3").exists()
+
+
+def test_unwritable_out_is_refused_before_anything(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = run_dcc(["demo", "--out", str(blocker / "sub")], tmp_path / "var", timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "écriture" in proc.stderr
+    assert not (tmp_path / "var" / "dcc.sqlite3").exists()

@@ -1,0 +1,75 @@
+"""Helpers of the web tests (imported by the tests and by conftest.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from dcc.adapters.db import models as m
+from dcc.adapters.db import repositories as repo
+from dcc.domain.identifiers import nir_key
+from dcc.services import boards as board_services
+from dcc.services.uow import Database
+
+# A Monday; the planning horizon crosses the switch to summer time (29 March 2026).
+TODAY = date(2026, 3, 2)
+
+
+@dataclass
+class Seeded:
+    database: Database
+    board_ids: list[str]
+
+    def board(self, index: int = 0) -> m.Board:
+        with self.database.uow() as uow:
+            board = uow.session.get(m.Board, self.board_ids[index])
+            assert board is not None
+            uow.session.expunge_all()  # keep the loaded attributes after the unit of work rolls back
+            return board
+
+    def members(self, board_id: str) -> list[m.Professional]:
+        with self.database.uow() as uow:
+            members = repo.board_members(uow.session, board_id)
+            uow.session.expunge_all()
+            return members
+
+    def establishment(self) -> m.Establishment:
+        with self.database.uow() as uow:
+            est = uow.session.scalars(select(m.Establishment).order_by(m.Establishment.finess)).first()
+            assert est is not None
+            uow.session.expunge_all()
+            return est
+
+    def plan(self, weeks: int = 8) -> int:
+        with self.database.uow() as uow:
+            return board_services.plan_sessions(uow, today=TODAY, horizon_weeks=weeks)
+
+    def assign(self) -> board_services.AssignmentSummary:
+        with self.database.uow() as uow:
+            return board_services.assign_cases(uow, today=TODAY)
+
+
+def nir(first13: str = "2750344109123") -> str:
+    return first13 + nir_key(first13)
+
+
+def case_payload(board_id: str, requester_rpps: str, *, first13: str = "2750344109123",
+                 **overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "board_id": board_id,
+        "patient": {
+            "ins_matricule": nir(first13), "ins_oid": "1.2.250.1.213.1.4.10", "ins_qualified": True,
+            "birth_family": "MARTIN", "birth_given_first": "CLAIRE", "birth_given_all": "CLAIRE ANNE",
+            "birth_date": "1975-03-12", "sex": "F", "birthplace_insee": "44109", "birthplace_city": "NANTES",
+            "used_family": "DUPONT", "used_given": "Claire",
+        },
+        "requester_rpps": requester_rpps,
+        "topography_code": "C50.9",
+        "question": "Quelle stratégie thérapeutique proposer en première intention ?",
+        "earliest_date": TODAY.isoformat(),
+    }
+    payload.update(overrides)
+    return payload
