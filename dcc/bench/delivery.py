@@ -93,13 +93,14 @@ def prepare_database(tmp: Path, n: int, *, seed: int = SEED) -> Prepared:
                 unique_id = new_oid()
                 cda = padded_cda(unique_id)
                 size = len(cda)
-                doc = m.Document(case_id=case.id, patient_id=case.patient_id, kind="FRCP", set_id=unique_id + ".0",
-                                 version=1, unique_id=unique_id, cda=cda, pdf=pdf, sha256=sha256(cda),
-                                 pdf_sha256=sha256(pdf), status="signed", template_version="bench",
-                                 signer_id=board.responsible_id, signed_at=now)
+                doc = m.Document(case_id=case.id, patient_id=case.patient_id, kind="FRCP",
+                                 set_id=unique_id + ".0", version=1, unique_id=unique_id, cda=cda, pdf=pdf,
+                                 sha256=sha256(cda), pdf_sha256=sha256(pdf), status="signed",
+                                 template_version="bench", signer_id=board.responsible_id, signed_at=now)
                 uow.session.add(doc)
                 uow.session.flush()
-                uow.session.add(m.OutboxMessage(document_id=doc.id, destination=destination, next_attempt_at=now))
+                uow.session.add(m.OutboxMessage(document_id=doc.id, destination=destination,
+                                                next_attempt_at=now))
             uow.commit()
             return Prepared(url, destination, tmp / "identity", est.name, "1" + est.finess, 1, size)
     finally:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
 import resource
 import shutil
 import sys
@@ -77,6 +78,10 @@ def _child_main(target: Callable[..., Any], args: tuple[Any, ...], ready: Any, s
     """Runs in the spawned process: `target(*args)` returns a zero-argument `work` callable after its
     untimed preparation; `work()` is timed after the shared start signal and returns (items, extra)."""
     try:
+        from dcc.logging import configure_logging
+
+        # Per-document info lines on a terminal would measure the terminal; warnings still show.
+        configure_logging(os.environ.get("DCC_BENCH_LOG_LEVEL", "WARNING"))
         work = target(*args)
         ready.put(("ready", None))
         if not start.wait(START_TIMEOUT_S):
@@ -190,7 +195,7 @@ def build_database(path: Path, n_docs: int, *, seed: int = SEED) -> list[str]:
                 selected.append(case_id)
                 docs += 1 + _expects_pps(decision)
         if docs < n_docs:
-            raise RuntimeError(f"only {docs} documents available from {len(meeting.decided_cases)} decided cases")
+            raise RuntimeError(f"only {docs} documents from {len(meeting.decided_cases)} decided cases")
         return selected
     finally:
         db.dispose()
@@ -212,7 +217,10 @@ def _warm_up(renderer: Any) -> None:
     renderer.render_pps(sample_pps())
 
 
-def prepare_pipeline(db_url: str, case_ids: list[str], variant: str) -> Callable[[], tuple[int, dict[str, Any]]]:
+Work = Callable[[], tuple[int, dict[str, Any]]]
+
+
+def prepare_pipeline(db_url: str, case_ids: list[str], variant: str) -> Work:
     """The real pipeline: `generate_documents` with the bootstrap adapters, BATCH cases per unit of work."""
     from sqlalchemy import func, select
     from sqlalchemy.exc import OperationalError
@@ -284,7 +292,7 @@ def floor_html(db_url: str, case_ids: list[str], renderer: Any) -> list[str]:
     return html
 
 
-def prepare_floor(db_url: str, case_ids: list[str], variant: str) -> Callable[[], tuple[int, dict[str, Any]]]:
+def prepare_floor(db_url: str, case_ids: list[str], variant: str) -> Work:
     """WeasyPrint alone: `HTML(...).write_pdf(...)` with exactly the renderer's objects and options."""
     import weasyprint
 
@@ -338,12 +346,12 @@ def run(n: int = 200, workers: int = 1, *, floor: bool = True, db_per_worker: bo
             url = copy_database(template, Path(tmp) / "floor.sqlite3")
             floor_run = run_in_processes(prepare_floor, [(url, case_ids, variant)])
 
-        say(f"pipeline: {workers} worker(s), {'one database per worker' if db_per_worker else 'one database'}")
+        say(f"pipeline: {workers} worker(s), {'a database per worker' if db_per_worker else 'one database'}")
         shared = copy_database(template, Path(tmp) / f"pipeline-{workers}.sqlite3")
         args = []
         for k, chunk in enumerate(split(case_ids, workers)):
-            url = copy_database(template, Path(tmp) / f"pipeline-{workers}-{k}.sqlite3") if db_per_worker else shared
-            args.append((url, chunk, variant))
+            own = Path(tmp) / f"pipeline-{workers}-{k}.sqlite3"
+            args.append((copy_database(template, own) if db_per_worker else shared, chunk, variant))
         pipe = run_in_processes(prepare_pipeline, args)
         single = None
         if workers > 1:

@@ -1,13 +1,27 @@
-"""`dcc bench ...`: benchmarks that print figures and ratios (never thresholds)."""
+"""`dcc bench ...`: benchmarks that print figures and ratios (never thresholds).
+
+Progress goes to stderr, the figures to stdout (one JSON line with `--json`, indented otherwise).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
 app = typer.Typer(help="Benchmarks (chiffres et ratios).", no_args_is_help=True)
+
+
+def _print(result: dict[str, Any], as_json: bool) -> None:
+    typer.echo(json.dumps(result, indent=None if as_json else 2, ensure_ascii=False))
+
+
+def _progress(quiet: bool) -> Any:
+    if quiet:
+        return None
+    return lambda msg: typer.echo(f"… {msg}", err=True)
 
 
 @app.command("assignment")
@@ -19,4 +33,49 @@ def bench_assignment(
     from dcc.bench.assignment import run
 
     result = run(cases=cases, sessions=sessions, weeks=weeks, seed=seed, dump=dump)
-    typer.echo(json.dumps(result, indent=None if as_json else 2))
+    _print(result, as_json)
+
+
+@app.command("documents")
+def bench_documents(
+    n: int = typer.Option(200, "--n", min=1, help="Documents to generate."),
+    workers: int = typer.Option(1, "--workers", min=1, max=16, help="Pipeline processes."),
+    floor: bool = typer.Option(True, "--floor/--no-floor", help="Also measure the WeasyPrint floor."),
+    db_per_worker: bool = typer.Option(False, "--db-per-worker",
+                                       help="One SQLite copy per worker (no write contention between them)."),
+    variant: str | None = typer.Option(None, "--variant", help="PDF variant (default: DCC_PDF_VARIANT)."),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Document pipeline (data → CDA + PDF/A → stored) vs WeasyPrint alone on the same HTML."""
+    from dcc.bench.documents import run
+
+    _print(run(n, workers, floor=floor, db_per_worker=db_per_worker, variant=variant,
+               progress=_progress(quiet)), as_json)
+
+
+@app.command("delivery")
+def bench_delivery(
+    n: int = typer.Option(1000, "--n", min=1, help="Documents (~60 KB CDA) to deliver."),
+    dispatchers: int = typer.Option(1, "--dispatchers", min=1, max=16, help="Dispatcher processes."),
+    floor: bool = typer.Option(True, "--floor/--no-floor", help="Also measure the plain httpx floor."),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Outbox dispatch to the DMP simulator on loopback vs a plain httpx loop posting the same requests."""
+    from dcc.bench.delivery import run
+
+    _print(run(n, dispatchers, floor=floor, progress=_progress(quiet)), as_json)
+
+
+@app.command("signing")
+def bench_signing(
+    n: int = typer.Option(50, "--n", min=1, help="Documents to generate, sign and verify."),
+    variant: str | None = typer.Option(None, "--variant", help="PDF variant (default: DCC_PDF_VARIANT)."),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """PAdES sign and verify cost per document, and the sign share of the document pipeline's cost."""
+    from dcc.bench.signing import run
+
+    _print(run(n, variant=variant, progress=_progress(quiet)), as_json)

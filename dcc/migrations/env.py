@@ -21,10 +21,20 @@ def run_migrations_online() -> None:
     assert url
     engine = make_engine(url)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations recreate tables: foreign keys must be off (a no-op inside a transaction,
+            # so set on the raw connection before SQLAlchemy begins one), checked again afterwards.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         context.configure(connection=connection, target_metadata=target_metadata,
                           render_as_batch=connection.dialect.name == "sqlite")
         with context.begin_transaction():
             context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            raw = connection.connection.driver_connection
+            problems = raw.execute("PRAGMA foreign_key_check").fetchall()  # type: ignore[union-attr]
+            raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+            if problems:
+                raise RuntimeError(f"foreign key violations after migration: {problems[:5]}")
     engine.dispose()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -9,15 +10,20 @@ from dcc import valuesets
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain import assignment as solver
-from dcc.domain.calendar import SessionRule, occurrences, working_days_before
+from dcc.domain.calendar import PARIS, SessionRule, add_working_days, occurrences, working_days_before
 from dcc.domain.quorum import Attendee, QuorumRule, compute_quorum
 from dcc.errors import Conflict, NotFound, ValidationFailed
 from dcc.services.audit import record_audit
-from dcc.services.schemas import AttendanceInput, CaseRegistration, DecisionInput
+from dcc.services.schemas import AttendanceInput, CaseRegistration, DecisionInput, ReadinessKind
 from dcc.services.uow import UnitOfWork
 
 URGENT_WEIGHT = 5
 NORMAL_WEIGHT = 1
+URGENT_WORKING_DAYS = 10
+"""Default: an urgent case is discussed within this many working days of its earliest date."""
+REASSIGNMENT_BONUS = 1
+"""Weight added to cases displaced by a cancellation or a missing quorum (ahead of new cases)."""
+ONCOGENETICS_CODE = "ORG-129"  # JDV_TraitementSoins_FRCP_CISIS: Oncogénétique
 
 
 def _region_of_board(uow: UnitOfWork, board: m.Board) -> m.Region:
@@ -84,7 +90,8 @@ def register_case(uow: UnitOfWork, *, data: CaseRegistration, actor: str = "syst
         )
         uow.session.add(patient)
         uow.session.flush()
-    not_ready = list(data.readiness_missing())
+    missing = list(data.readiness_missing(readiness_kind(board)))
+    not_ready = [] if data.force else missing
     case = m.Case(
         patient_id=patient.id, board_id=board.id, requester_id=requester.id, presenter_id=presenter.id,
         topography_code=data.topography_code, morphology_code=data.morphology_code,
@@ -99,16 +106,54 @@ def register_case(uow: UnitOfWork, *, data: CaseRegistration, actor: str = "syst
     uow.session.flush()
     record_audit(uow, actor=actor, action="case.register", entity="case", entity_id=case.id,
                  patient_id=patient.id)
+    if data.force and missing:
+        record_audit(uow, actor=actor, action="case.force_not_ready", entity="case", entity_id=case.id,
+                     patient_id=patient.id, detail={"missing": missing})
     uow.commit()
     return case.id
+
+
+def readiness_kind(board: m.Board) -> ReadinessKind:
+    """Which readiness checklist applies to the cases of a board (see `CaseRegistration.readiness_missing`)."""
+    if board.pediatric:
+        return "paediatric"
+    if board.kind == "transversal":
+        return "oncogenetics" if board.transversal_code == ONCOGENETICS_CODE else "transversal"
+    return "organ"
+
+
+def force_not_ready(uow: UnitOfWork, *, case_id: str, actor: str) -> list[str]:
+    """The coordinator forces a case flagged not ready: it becomes assignable; the override is audited.
+
+    Returns what was missing (now cleared from the case, kept in the audit entry).
+    """
+    case = uow.session.get(m.Case, case_id)
+    if case is None:
+        raise NotFound(f"Dossier « {case_id} » introuvable.")
+    missing = list(case.not_ready or [])
+    if not missing:
+        return []
+    if case.status != "pending":
+        raise Conflict("Seul un dossier en attente d'affectation peut être forcé.")
+    case.not_ready = []
+    record_audit(uow, actor=actor, action="case.force_not_ready", entity="case", entity_id=case.id,
+                 patient_id=case.patient_id, detail={"missing": missing})
+    uow.commit()
+    return missing
 
 
 @dataclass
 class AssignmentSummary:
     assigned: int = 0
     unassigned: int = 0
+    not_ready: int = 0  # pending cases skipped: flagged not ready and not forced by the coordinator
     reasons: dict[str, str] = field(default_factory=dict)
     objective: float = 0.0
+
+
+def session_date(session: m.Session) -> date:
+    """The session's day in Europe/Paris (a session at 00:30 local time is on that local day)."""
+    return session.starts_at.astimezone(PARIS).date()
 
 
 def _present_specialties(uow: UnitOfWork, board: m.Board, session: m.Session) -> frozenset[str]:
@@ -122,35 +167,66 @@ def _present_specialties(uow: UnitOfWork, board: m.Board, session: m.Session) ->
     return frozenset(p.specialty_code for p in profs)
 
 
-def assign_cases(uow: UnitOfWork, *, today: date) -> AssignmentSummary:
-    """Assign every pending case to a session of its board, optimally (min-cost flow)."""
-    cases = repo.pending_cases(uow.session)
+def _supply(uow: UnitOfWork, board: m.Board, s: m.Session, capacity: int) -> solver.SessionSupply:
+    return solver.SessionSupply(
+        id=s.id, board=board.name, board_kind=board.kind, organ=board.id, date=session_date(s),
+        registration_deadline=s.registration_deadline, capacity=capacity,
+        specialties_present=_present_specialties(uow, board, s),
+    )
+
+
+def _demand(case: m.Case, board: m.Board, *, today: date, deadline: date | None) -> solver.CaseDemand:
+    return solver.CaseDemand(
+        id=case.id, weight=URGENT_WEIGHT if case.urgent else NORMAL_WEIGHT,
+        earliest=max(case.earliest_date, today), deadline=deadline, board_kind=board.kind, organ=board.id,
+        required_specialties=frozenset(case.required_specialties or ()),
+    )
+
+
+def _registration_number(case: m.Case) -> None:
+    if not case.registration_number:
+        case.registration_number = case.id[:8].upper()
+
+
+def assign_cases(uow: UnitOfWork, *, today: date, urgent_working_days: int = URGENT_WORKING_DAYS
+                 ) -> AssignmentSummary:
+    """Assign every pending, ready case to a session of its board, optimally (min-cost flow).
+
+    Urgent cases must be discussed within `urgent_working_days` working days of their earliest date
+    (or of today when that is later). Cases flagged not ready are skipped unless the coordinator forced
+    them (`force_not_ready`, or `force` at registration).
+    """
+    if urgent_working_days < 0:
+        raise ValidationFailed("Le délai des dossiers urgents doit être positif ou nul.",
+                               field="urgent_working_days")
     summary = AssignmentSummary()
+    cases = []
+    for c in repo.pending_cases(uow.session):
+        if c.not_ready:
+            summary.not_ready += 1
+            c.assignment_reason = ("Non affecté : dossier incomplet (" + ", ".join(c.not_ready) + "). "
+                                   "Le coordinateur peut forcer son inscription.")
+        else:
+            cases.append(c)
     if not cases:
+        uow.session.flush()
+        uow.commit()
         return summary
     sessions = repo.open_sessions(uow.session, from_date=today)
     load = repo.session_load(uow.session, [s.id for s in sessions])
     boards = {b.id: b for b in repo.boards(uow.session)}
+    alsace = {b.id: _region_of_board(uow, b).alsace_moselle for b in boards.values()}
     supplies = []
     for s in sessions:
-        board = boards[s.board_id]
         free = s.capacity - load.get(s.id, 0)
-        if free <= 0:
-            continue
-        supplies.append(solver.SessionSupply(
-            id=s.id, board=board.id, board_kind=board.kind, organ=board.id,
-            date=s.starts_at.astimezone(UTC).date(), registration_deadline=s.registration_deadline,
-            capacity=free, specialties_present=_present_specialties(uow, board, s),
-        ))
+        if free > 0:
+            supplies.append(_supply(uow, boards[s.board_id], s, free))
     demands = []
     for c in cases:
-        board = boards[c.board_id]
-        urgent_deadline = c.earliest_date + timedelta(days=14) if c.urgent else None
-        demands.append(solver.CaseDemand(
-            id=c.id, weight=URGENT_WEIGHT if c.urgent else NORMAL_WEIGHT, earliest=max(c.earliest_date, today),
-            deadline=urgent_deadline, board_kind=board.kind, organ=board.id,
-            required_specialties=frozenset(c.required_specialties),
-        ))
+        start = max(c.earliest_date, today)
+        deadline = (add_working_days(start, urgent_working_days, alsace_moselle=alsace[c.board_id])
+                    if c.urgent else None)
+        demands.append(_demand(c, boards[c.board_id], today=today, deadline=deadline))
     result = solver.assign(demands, supplies, today=today)
     by_id = {c.id: c for c in cases}
     for case_id, session_id in result.assignment.items():
@@ -163,13 +239,261 @@ def assign_cases(uow: UnitOfWork, *, today: date) -> AssignmentSummary:
         case.session_id = session_id
         case.status = "assigned"
         case.assignment_reason = reason
-        case.registration_number = f"{case_id[:8].upper()}"
+        _registration_number(case)
         summary.assigned += 1
         summary.reasons[case_id] = reason
     summary.objective = float(result.objective)
     uow.session.flush()
     uow.commit()
     return summary
+
+
+@dataclass(frozen=True)
+class CaseMove:
+    """Where a case went after a cancellation, a moved session or a missing quorum (None: back to pending)."""
+
+    case_id: str
+    session_id: str | None
+    reason: str
+
+
+def _reassign(uow: UnitOfWork, board: m.Board, cases: Sequence[m.Case], *, today: date,
+              exclude: Sequence[str], why: str, actor: str) -> dict[str, CaseMove]:
+    """Re-place `cases` on the next suitable planned sessions of `board`, keeping their priority.
+
+    Displaced cases keep their urgency weight plus `REASSIGNMENT_BONUS` (ahead of new cases of the same
+    urgency), are not stopped by registration deadlines, and respect capacity (cases already booked stay),
+    earliest date and required specialists. Cases that find no session go back to pending.
+    Does not commit.
+    """
+    if not cases:
+        return {}
+    start = datetime.combine(today, time(0, 0), tzinfo=PARIS)
+    candidates = [s for s in repo.planned_sessions_of_board(uow.session, board.id, start=start)
+                  if s.id not in exclude]
+    booked = repo.session_load(uow.session, [s.id for s in candidates])
+    supplies = [_supply(uow, board, s, s.capacity) for s in candidates]
+    demands = [_demand(c, board, today=today, deadline=None) for c in cases]
+    result = solver.reassign_after_cancellation(demands, supplies, today=today, cancelled=list(exclude),
+                                                booked=booked, priority_bonus=REASSIGNMENT_BONUS)
+    moves: dict[str, CaseMove] = {}
+    for case in cases:
+        target = result.assignment.get(case.id)
+        reason = f"{why} {result.reasons.get(case.id, '')}".strip()
+        case.assignment_reason = reason
+        if target is None:
+            case.session_id = None
+            case.status = "pending"
+        else:
+            case.session_id = target
+            case.status = "assigned"
+            _registration_number(case)
+        moves[case.id] = CaseMove(case_id=case.id, session_id=target, reason=reason)
+        record_audit(uow, actor=actor, action="case.reassign", entity="case", entity_id=case.id,
+                     patient_id=case.patient_id, detail={"session_id": target, "reason": reason})
+    uow.session.flush()
+    return moves
+
+
+def _session_for_change(uow: UnitOfWork, session_id: str) -> tuple[m.Session, m.Board]:
+    session = uow.session.get(m.Session, session_id)
+    if session is None:
+        raise NotFound(f"Séance « {session_id} » introuvable.")
+    if session.status != "planned":
+        labels = {"held": "déjà tenue", "validated": "déjà validée", "cancelled": "déjà annulée"}
+        raise Conflict(f"La séance est {labels.get(session.status, session.status)} : "
+                       "elle ne peut plus être annulée ni déplacée.")
+    board = uow.session.get(m.Board, session.board_id)
+    assert board is not None
+    return session, board
+
+
+@dataclass
+class CancellationSummary:
+    session_id: str
+    moves: dict[str, CaseMove] = field(default_factory=dict)  # case id -> where it went
+
+    @property
+    def reassigned(self) -> int:
+        return sum(1 for mv in self.moves.values() if mv.session_id is not None)
+
+    @property
+    def back_to_pending(self) -> list[str]:
+        return [cid for cid, mv in self.moves.items() if mv.session_id is None]
+
+
+def cancel_session(uow: UnitOfWork, *, session_id: str, today: date, actor: str) -> CancellationSummary:
+    """Cancel one session (an exception to the board's rule); its cases move to the next suitable sessions.
+
+    Priority is kept (urgency weight + bonus); cases that find no session go back to pending with the
+    reason. The occurrence stays (cancelled), so planning does not recreate it.
+    """
+    session, board = _session_for_change(uow, session_id)
+    when = session_date(session)
+    if when < today:
+        raise ValidationFailed(f"La séance du {when:%d/%m/%Y} est passée : elle ne peut plus être annulée.",
+                               field="session_id")
+    cases = repo.cases_of_session(uow.session, session_id)
+    decided = repo.decisions_of_cases(uow.session, [c.id for c in cases])
+    if decided:
+        raise Conflict("Des décisions sont déjà enregistrées pour cette séance : elle ne peut plus être annulée.")
+    session.status = "cancelled"
+    uow.session.flush()
+    moves = _reassign(uow, board, cases, today=today, exclude=[session_id],
+                      why=f"Séance du {when:%d/%m/%Y} annulée.", actor=actor)
+    record_audit(uow, actor=actor, action="session.cancel", entity="session", entity_id=session_id,
+                 detail={"moves": {cid: mv.session_id for cid, mv in moves.items()}})
+    uow.commit()
+    return CancellationSummary(session_id=session_id, moves=moves)
+
+
+@dataclass
+class SessionMoveSummary:
+    session_id: str
+    starts_at: datetime
+    registration_deadline: date
+    moves: dict[str, CaseMove] = field(default_factory=dict)  # cases that no longer fit the new date
+
+
+def move_session(uow: UnitOfWork, *, session_id: str, new_start: datetime, today: date,
+                 actor: str) -> SessionMoveSummary:
+    """Move one session (an exception to the board's rule). A naive `new_start` is Europe/Paris time.
+
+    The registration deadline follows the new date. Cases whose earliest date falls after the new date
+    are re-placed like after a cancellation; the others stay.
+    """
+    session, board = _session_for_change(uow, session_id)
+    local = new_start.replace(tzinfo=PARIS) if new_start.tzinfo is None else new_start.astimezone(PARIS)
+    if local.date() < today:
+        raise ValidationFailed(f"La nouvelle date de la séance ({local:%d/%m/%Y}) est dans le passé.",
+                               field="starts_at")
+    new_utc = local.astimezone(UTC)
+    for other in repo.sessions_of_board(uow.session, board.id):
+        if other.id != session_id and other.status != "cancelled" and other.starts_at == new_utc:
+            raise ValidationFailed(f"La RCP a déjà une séance le {local:%d/%m/%Y à %H:%M}.", field="starts_at")
+    region = _region_of_board(uow, board)
+    old = session.starts_at
+    session.starts_at = new_utc
+    session.registration_deadline = working_days_before(local.date(), board.deadline_working_days,
+                                                        alsace_moselle=region.alsace_moselle)
+    uow.session.flush()
+    late = [c for c in repo.cases_of_session(uow.session, session_id) if c.earliest_date > local.date()]
+    moves = _reassign(uow, board, late, today=today, exclude=[],
+                      why=f"Séance déplacée au {local:%d/%m/%Y}, avant la date au plus tôt du dossier.",
+                      actor=actor)
+    record_audit(uow, actor=actor, action="session.move", entity="session", entity_id=session_id,
+                 detail={"from": old.isoformat(), "to": new_utc.isoformat(),
+                         "moves": {cid: mv.session_id for cid, mv in moves.items()}})
+    uow.commit()
+    return SessionMoveSummary(session_id=session_id, starts_at=new_utc,
+                              registration_deadline=session.registration_deadline, moves=moves)
+
+
+@dataclass
+class CaseMoveResult:
+    case_id: str
+    from_session_id: str | None
+    session_id: str
+    reason: str
+    overrides: list[str] = field(default_factory=list)  # constraints the coordinator overrode (audited)
+
+
+def move_case(uow: UnitOfWork, *, case_id: str, session_id: str, today: date, force: bool = False,
+              actor: str) -> CaseMoveResult:
+    """Put a case on a given session of its board (the coordinator's manual move).
+
+    Always refused: a session in the past, of another board, cancelled or validated; a case already
+    decided. Refused unless `force` (the coordinator's override, audited as `case.move_forced`): a full
+    session, a closed registration, a session before the case's earliest date, a case not ready.
+    """
+    case = uow.session.get(m.Case, case_id)
+    if case is None:
+        raise NotFound(f"Dossier « {case_id} » introuvable.")
+    if case.status == "decided":
+        raise Conflict("Le dossier a déjà une décision : il ne peut plus changer de séance.")
+    session = uow.session.get(m.Session, session_id)
+    if session is None:
+        raise ValidationFailed(f"La séance « {session_id} » n'existe pas.", field="session_id")
+    if session.board_id != case.board_id:
+        raise ValidationFailed("La séance appartient à une autre RCP que celle du dossier.", field="session_id")
+    if session.status in ("cancelled", "validated"):
+        label = "annulée" if session.status == "cancelled" else "validée"
+        raise ValidationFailed(f"La séance est {label} : aucun dossier ne peut y être inscrit.", field="session_id")
+    when = session_date(session)
+    if when < today:
+        raise ValidationFailed(f"La séance du {when:%d/%m/%Y} est passée.", field="session_id")
+    previous = case.session_id
+    if previous == session_id:
+        return CaseMoveResult(case_id=case_id, from_session_id=previous, session_id=session_id,
+                              reason=case.assignment_reason)
+    soft: list[tuple[str, str, str]] = []  # (override key, field, French message)
+    load = repo.session_load(uow.session, [session_id]).get(session_id, 0)
+    if load >= session.capacity:
+        soft.append(("capacity", "capacity",
+                     f"La séance est complète ({load}/{session.capacity} dossiers) : capacité dépassée. "
+                     "Seul le coordinateur peut forcer l'inscription au-delà de la capacité."))
+    if session.registration_deadline < today:
+        soft.append(("registration_deadline", "session_id",
+                     f"Les inscriptions à cette séance sont closes depuis le "
+                     f"{session.registration_deadline:%d/%m/%Y}."))
+    if case.earliest_date > when:
+        soft.append(("earliest_date", "session_id",
+                     f"La séance a lieu avant la date au plus tôt du dossier ({case.earliest_date:%d/%m/%Y})."))
+    if case.not_ready:
+        soft.append(("not_ready", "case_id", "Le dossier est incomplet : " + ", ".join(case.not_ready) + "."))
+    if soft and not force:
+        _, fld, message = soft[0]
+        raise ValidationFailed(message, field=fld)
+    overrides = [key for key, _, _ in soft]
+    board = uow.session.get(m.Board, case.board_id)
+    assert board is not None
+    reason = f"Séance du {when:%d/%m/%Y} ({board.name}) : choisie par le coordinateur."
+    if overrides:
+        labels = {"capacity": "capacité dépassée", "registration_deadline": "inscriptions closes",
+                  "earliest_date": "avant la date au plus tôt", "not_ready": "dossier incomplet"}
+        reason += " Inscription forcée (" + ", ".join(labels[k] for k in overrides) + ")."
+    case.session_id = session_id
+    case.status = "assigned"
+    case.assignment_reason = reason
+    if "not_ready" in overrides:
+        case.not_ready = []
+    _registration_number(case)
+    uow.session.flush()
+    record_audit(uow, actor=actor, action="case.move_forced" if overrides else "case.move", entity="case",
+                 entity_id=case_id, patient_id=case.patient_id,
+                 detail={"from": previous, "to": session_id, "overrides": overrides,
+                         "load_before": load, "capacity": session.capacity})
+    uow.commit()
+    return CaseMoveResult(case_id=case_id, from_session_id=previous, session_id=session_id, reason=reason,
+                          overrides=overrides)
+
+
+def confirm_attendance(uow: UnitOfWork, *, session_id: str, data: AttendanceInput, actor: str = "system") -> int:
+    """Record who confirmed they will attend a planned session (present / remote / absent), before it is held.
+
+    The session stays planned (open for assignment); from then on its confirmed specialties, not the
+    board's member list, decide which cases needing a specialist may go there. Returns the rows stored.
+    """
+    session = uow.session.get(m.Session, session_id)
+    if session is None:
+        raise NotFound(f"Séance « {session_id} » introuvable.")
+    if session.status != "planned":
+        raise Conflict("La séance n'est plus planifiée : enregistrez la présence effective.")
+    profs = repo.professionals_by_ids(uow.session, list(data.attendance))
+    unknown = set(data.attendance) - set(profs)
+    if unknown:
+        raise ValidationFailed(f"Professionnel(s) inconnu(s) : {', '.join(sorted(unknown))}.", field="attendance")
+    existing = {a.professional_id: a for a in repo.attendance(uow.session, session_id)}
+    for prof_id, mode in data.attendance.items():
+        row = existing.get(prof_id)
+        if row is None:
+            uow.session.add(m.Attendance(session_id=session_id, professional_id=prof_id, mode=mode))
+        else:
+            row.mode = mode
+    uow.session.flush()
+    record_audit(uow, actor=actor, action="session.confirm_attendance", entity="session", entity_id=session_id)
+    uow.commit()
+    return len(data.attendance)
 
 
 def record_attendance(uow: UnitOfWork, *, session_id: str, data: AttendanceInput, actor: str = "system") -> str:
@@ -257,16 +581,26 @@ def record_decision(uow: UnitOfWork, *, case_id: str, data: DecisionInput, actor
 class ValidationSummary:
     case_ids: list[str] = field(default_factory=list)  # cases whose documents are to be generated
     represented: list[str] = field(default_factory=list)  # new cases created to re-present without quorum
+    moves: dict[str, CaseMove] = field(default_factory=dict)  # re-presented case id -> where it went
 
 
 def validate_session(uow: UnitOfWork, *, session_id: str, today: date, actor: str = "system") -> ValidationSummary:
-    """Lock the session's decisions. Without quorum, each case is re-presented at a later session."""
+    """Lock the session's decisions. Without quorum, each discussed case is re-presented at a later session.
+
+    The re-presentation (a new case, same clinical content) is assigned at once to the next suitable
+    session of the board, keeping its priority (urgency weight + bonus, registration deadline waived);
+    when none fits it stays pending with the reason.
+    """
     session = uow.session.get(m.Session, session_id)
     if session is None:
         raise NotFound(f"Séance « {session_id} » introuvable.")
     if session.status == "validated":
         raise Conflict("La séance est déjà validée.")
+    board = uow.session.get(m.Board, session.board_id)
+    assert board is not None
+    when = session_date(session)
     out = ValidationSummary()
+    copies: list[m.Case] = []
     for case in repo.cases_of_session(uow.session, session_id):
         decision = repo.decision_of_case(uow.session, case.id)
         if decision is None:
@@ -280,12 +614,18 @@ def validate_session(uow: UnitOfWork, *, session_id: str, today: date, actor: st
                 "tnm_t", "tnm_n", "tnm_m", "phase", "performance_status", "motive", "question", "summary",
                 "discovery_mode", "urgent", "standard", "referential_name", "referential_version",
                 "referential_date", "required_specialties")})
-            again.earliest_date = today
+            again.earliest_date = max(today, when + timedelta(days=1))
             again.assignment_reason = "Représenté : quorum non atteint à la séance précédente."
             uow.session.add(again)
             uow.session.flush()
+            record_audit(uow, actor=actor, action="case.represent", entity="case", entity_id=again.id,
+                         patient_id=again.patient_id, detail={"from_case": case.id, "session_id": session_id})
+            copies.append(again)
             out.represented.append(again.id)
     session.status = "validated"
+    uow.session.flush()
+    out.moves = _reassign(uow, board, copies, today=today, exclude=[session_id],
+                          why=f"Représenté : quorum non atteint à la séance du {when:%d/%m/%Y}.", actor=actor)
     record_audit(uow, actor=actor, action="session.validate", entity="session", entity_id=session_id)
     uow.commit()
     return out

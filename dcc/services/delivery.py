@@ -2,9 +2,21 @@
 
 Delivery state lives in our database, never in Prefect's run state. A dispatcher claims due messages under
 a time-limited lease (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: BEGIN IMMEDIATE and a conditional
-update), sends outside any transaction, then records the attempt and the new state only if it still
-holds the lease. The document's uniqueId and bytes are frozen at signature, so a retry after an
-ambiguous failure is byte-identical and the national record deduplicates it.
+update), then for each message, in its own short transaction, renews the lease, re-checks consent and
+identity and freezes what will be sent; it sends outside any transaction, then records the attempt (its
+own row: owner, start, end, outcome, status, error code, excerpt) and the new state only if it still
+holds the lease. The document's uniqueId and bytes are frozen at signature and the extra confidentiality
+codes at the first attempt, so a retry after an ambiguous failure is byte-identical and the national
+record deduplicates it.
+
+Message kinds: `submit` (the document itself) and `metadata_update` (visibility to the patient after the
+announcement consultation, masking from professionals: same uniqueId, no resubmission).
+
+States: `pending` (due at `next_attempt_at`, possibly leased), `delivered`, `dead` (dead letter: permanent
+error, or too many transient ones; a coordinator may requeue it), `held` (waiting for a cause to go away:
+identity not qualified, initial submission not delivered, metadata update not supported by the transport;
+re-checked on every dispatch pass) and `blocked` (the patient opposes feeding the national record: never
+sent). The reason of `held` / `blocked` is in `hold_reason` (and `last_error`, shown by the API), in French.
 """
 
 from __future__ import annotations
@@ -12,11 +24,14 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from dcc.adapters.db import models as m
 from dcc.domain.ports import Submission, Transport
@@ -27,6 +42,26 @@ from dcc.services.uow import Database, UnitOfWork
 
 OM = m.OutboxMessage
 log = get_logger(__name__)
+
+SUBMIT = "submit"
+METADATA_UPDATE = "metadata_update"
+INVISIBLE_PATIENT = "INVISIBLE_PATIENT"
+MASQUE_PS = "MASQUE_PS"
+
+REASON_OPPOSITION = ("Opposition du patient à l'alimentation de son DMP : le document n'est pas envoyé "
+                     "(décision enregistrée, aucun envoi ne sera tenté).")
+REASON_INS = ("Identité du patient non qualifiée (INS) : envoi au DMP suspendu jusqu'à la qualification "
+              "de l'identité.")
+REASON_WAIT_SUBMISSION = ("Mise à jour des métadonnées en attente : le document lui-même n'a pas encore été "
+                          "déposé dans le DMP.")
+
+# Crash points of the dispatcher, reported to `probe` (tests kill the process there).
+PROBE_POINTS = ("after_claim", "after_send", "after_commit")
+
+
+def _reason_unsupported(destination: str, what: str) -> str:
+    return (f"La mise à jour des métadonnées ({what}) n'est pas encore prise en charge par le transport "
+            f"de « {destination} » (ITI-57 à venir) : en attente, sans renvoi du document.")
 
 
 @dataclass(frozen=True)
@@ -49,28 +84,63 @@ class DispatchStats:
     dead: int = 0
     skipped_open_circuit: int = 0
     attempts: int = 0
+    held: int = 0
+    blocked: int = 0
+    released: int = 0
+    metadata_updates: int = 0
+    lost_leases: int = 0
 
 
 @dataclass
 class CircuitBreaker:
-    """Per destination: after `threshold` consecutive transient failures, pause it for `cooldown_s`."""
+    """Per destination: after `threshold` consecutive transient failures, pause it for `cooldown_s`; after
+    the pause one trial goes through (half-open), and a failure then opens it again at once."""
 
     threshold: int = 5
     cooldown_s: float = 10.0
     failures: dict[str, int] = field(default_factory=dict)
     open_until: dict[str, float] = field(default_factory=dict)
+    monotonic: Callable[[], float] = time.monotonic
+    openings: int = 0
 
     def allows(self, destination: str) -> bool:
-        return time.monotonic() >= self.open_until.get(destination, 0.0)
+        return self.monotonic() >= self.open_until.get(destination, 0.0)
+
+    def reopens_in(self, destinations: frozenset[str]) -> float | None:
+        now = self.monotonic()
+        waits = [self.open_until[d] - now for d in destinations if d in self.open_until]
+        return max(0.0, min(waits)) if waits else None
 
     def success(self, destination: str) -> None:
         self.failures[destination] = 0
+        self.open_until.pop(destination, None)
 
     def failure(self, destination: str) -> None:
         self.failures[destination] = self.failures.get(destination, 0) + 1
-        if self.failures[destination] >= self.threshold:
-            self.open_until[destination] = time.monotonic() + self.cooldown_s
+        half_open = destination in self.open_until  # opened before, no success since
+        if half_open or self.failures[destination] >= self.threshold:
+            self.open_until[destination] = self.monotonic() + self.cooldown_s
             self.failures[destination] = 0
+            self.openings += 1
+            log.warning("delivery.circuit_open", destination=destination, cooldown_s=self.cooldown_s)
+
+
+# ------------------------------------------------------------------------------------------ transactions
+
+
+@contextmanager
+def _write_uow(db: Database) -> Iterator[UnitOfWork]:
+    """A unit of work for a read-then-write transaction. On SQLite it takes the write lock at BEGIN
+    (BEGIN IMMEDIATE): a deferred transaction upgrading from read to write fails at once with SQLITE_BUSY
+    when another writer committed meanwhile, whatever the busy timeout."""
+    if db.engine.dialect.name != "sqlite":
+        with db.uow() as uow:
+            yield uow
+        return
+    with db.engine.connect() as conn:
+        conn.info["dcc_begin"] = "IMMEDIATE"
+        with UnitOfWork(lambda: Session(bind=conn, expire_on_commit=False)) as uow:
+            yield uow
 
 
 def claim(db: Database, *, owner: str, now: datetime, limit: int, lease_s: int,
@@ -109,45 +179,229 @@ def reconcile_leases(db: Database, *, now: datetime) -> int:
         return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _submission(uow: UnitOfWork, msg: m.OutboxMessage) -> Submission:
-    doc = uow.session.get(m.Document, msg.document_id)
-    assert doc is not None
-    replaces = uow.session.get(m.Document, doc.replaces_id) if doc.replaces_id else None
-    return Submission(unique_id=doc.unique_id, cda=doc.cda, pdf=doc.pdf, kind=doc.kind,
-                      extra_confidentiality=(), replaces_unique_id=replaces.unique_id if replaces else None)
+# ------------------------------------------------------------------------------------ consent and identity
+
+
+def desired_confidentiality(doc: m.Document) -> tuple[str, ...]:
+    """Extra JDV_J08 codes the document must carry now: invisible to the patient until the announcement
+    consultation, masked from professionals when the patient asked."""
+    codes: list[str] = []
+    if doc.announced_at is None:
+        codes.append(INVISIBLE_PATIENT)
+    if doc.masked_ps:
+        codes.append(MASQUE_PS)
+    return tuple(codes)
+
+
+def _codes(frozen: str | None) -> tuple[str, ...]:
+    return tuple((frozen or "").split())
+
+
+@dataclass(frozen=True)
+class _Decision:
+    action: str  # send | hold | block | wait | done
+    reason: str = ""
+    until: datetime | None = None  # wait: when to look again
+    visible: bool | None = None  # metadata update: new visibility to the patient, if it changes
+    masked: bool | None = None  # metadata update: new masking, if it changes
+
+
+def _submit_message(session: Session, msg: m.OutboxMessage) -> m.OutboxMessage | None:
+    return session.scalars(select(OM).where(OM.document_id == msg.document_id,
+                                            OM.destination == msg.destination, OM.kind == SUBMIT)).first()
+
+
+def _gate(session: Session, msg: m.OutboxMessage, doc: m.Document, patient: m.Patient,
+          transport: Transport | None, now: datetime) -> _Decision:
+    """May this message be sent now? Consent and identity are checked at dispatch time, every time."""
+    if patient.dmp_opposition:
+        return _Decision("block", REASON_OPPOSITION)
+    if msg.kind == SUBMIT:
+        if not patient.ins_qualified:
+            return _Decision("hold", REASON_INS)
+        return _Decision("send")
+    submit = _submit_message(session, msg)
+    if submit is None:
+        return _Decision("done", "Aucun dépôt du document vers cette destination : mise à jour sans objet.")
+    if submit.state == "blocked":
+        return _Decision("block", submit.hold_reason or REASON_OPPOSITION)
+    if submit.state != "delivered":
+        if submit.state == "pending":
+            return _Decision("wait", until=max(submit.next_attempt_at, now) + timedelta(seconds=1))
+        return _Decision("hold", REASON_WAIT_SUBMISSION)
+    sent, wanted = _codes(submit.confidentiality), desired_confidentiality(doc)
+    visible = (INVISIBLE_PATIENT not in wanted) if (INVISIBLE_PATIENT in sent) != (INVISIBLE_PATIENT in wanted) \
+        else None
+    masked = (MASQUE_PS in wanted) if (MASQUE_PS in sent) != (MASQUE_PS in wanted) else None
+    if visible is None and masked is None:
+        return _Decision("done", "Métadonnées du DMP déjà à jour.")
+    if visible is not None and not callable(getattr(transport, "update_visibility", None)):
+        return _Decision("hold", _reason_unsupported(msg.destination, "visibilité pour le patient"))
+    if masked is not None and not callable(getattr(transport, "update_masking", None)):
+        return _Decision("hold", _reason_unsupported(msg.destination, "masquage aux professionnels"))
+    return _Decision("send", visible=visible, masked=masked)
+
+
+def _park(uow: UnitOfWork, msg: m.OutboxMessage, doc: m.Document, state: str, reason: str, actor: str) -> None:
+    """Hold or block a message (lease released), with its reason; audited when the state changes."""
+    changed = msg.state != state or msg.hold_reason != reason
+    msg.state, msg.hold_reason, msg.last_error = state, reason, reason
+    msg.lease_owner, msg.lease_until = None, None
+    if changed:
+        record_audit(uow, actor=actor, action=f"delivery.{'block' if state == 'blocked' else 'hold'}",
+                     entity="outbox_message", entity_id=msg.id, patient_id=doc.patient_id,
+                     detail={"destination": msg.destination, "kind": msg.kind, "reason": reason})
+
+
+def release_held(db: Database, *, transports: Mapping[str, Transport], now: datetime | None = None,
+                 actor: str = "dispatcher") -> int:
+    """Re-check held messages: release (due now) those whose cause is gone, block those of a patient who
+    opposed meanwhile. Returns the number released."""
+    now = now or datetime.now(UTC)
+    with db.uow() as uow:
+        if not uow.session.scalar(select(func.count()).select_from(OM).where(OM.state == "held")):
+            return 0
+    released = 0
+    with _write_uow(db) as uow:
+        s = uow.session
+        for msg in s.scalars(select(OM).where(OM.state == "held").order_by(OM.id)).all():
+            doc = s.get(m.Document, msg.document_id)
+            assert doc is not None
+            patient = s.get(m.Patient, doc.patient_id)
+            assert patient is not None
+            decision = _gate(s, msg, doc, patient, transports.get(msg.destination), now)
+            if decision.action in ("hold", "block"):
+                _park(uow, msg, doc, "blocked" if decision.action == "block" else "held", decision.reason, actor)
+                continue
+            msg.state, msg.hold_reason, msg.last_error, msg.next_attempt_at = "pending", "", "", now
+            msg.lease_owner, msg.lease_until = None, None
+            record_audit(uow, actor=actor, action="delivery.release", entity="outbox_message", entity_id=msg.id,
+                         patient_id=doc.patient_id, detail={"destination": msg.destination, "kind": msg.kind})
+            released += 1
+        uow.commit()
+    return released
+
+
+# ----------------------------------------------------------------------------------------------- sending
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    action: str
+    destination: str = ""
+    kind: str = SUBMIT
+    submission: Submission | None = None
+    unique_id: str = ""
+    visible: bool | None = None
+    masked: bool | None = None
+    codes: tuple[str, ...] = ()  # extra confidentiality after this send
+
+
+def _prepare(db: Database, *, msg_id: str, owner: str, now: datetime, lease_s: int,
+             transports: Mapping[str, Transport]) -> _Prepared | None:
+    """Renew our lease, check consent and identity, freeze the confidentiality codes (first attempt) and
+    build what to send. None when the lease was lost."""
+    with _write_uow(db) as uow:
+        s = uow.session
+        res = s.execute(update(OM).where(OM.id == msg_id, OM.lease_owner == owner, OM.state == "pending")
+                        .values(lease_until=now + timedelta(seconds=lease_s)))
+        if res.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        msg = s.get(OM, msg_id)
+        assert msg is not None
+        doc = s.get(m.Document, msg.document_id)
+        assert doc is not None
+        patient = s.get(m.Patient, doc.patient_id)
+        assert patient is not None
+        transport = transports.get(msg.destination)
+        decision = _gate(s, msg, doc, patient, transport, now)
+        if decision.action in ("hold", "block"):
+            _park(uow, msg, doc, "blocked" if decision.action == "block" else "held", decision.reason, "dispatcher")
+            uow.commit()
+            return _Prepared("blocked" if decision.action == "block" else "held", msg.destination, msg.kind)
+        if decision.action == "wait":
+            assert decision.until is not None
+            msg.next_attempt_at, msg.lease_owner, msg.lease_until = decision.until, None, None
+            uow.commit()
+            return _Prepared("wait", msg.destination, msg.kind)
+        if decision.action == "done":
+            msg.state, msg.delivered_at, msg.last_error, msg.hold_reason = "delivered", now, decision.reason, ""
+            msg.lease_owner, msg.lease_until = None, None
+            uow.commit()
+            return _Prepared("done", msg.destination, msg.kind)
+        if msg.kind == METADATA_UPDATE:
+            uow.commit()
+            return _Prepared("send", msg.destination, METADATA_UPDATE, unique_id=doc.unique_id,
+                             visible=decision.visible, masked=decision.masked,
+                             codes=desired_confidentiality(doc))
+        if msg.confidentiality is None:  # first attempt: every retry sends exactly these codes
+            msg.confidentiality = " ".join(desired_confidentiality(doc))
+        replaces = s.get(m.Document, doc.replaces_id) if doc.replaces_id else None
+        submission = Submission(unique_id=doc.unique_id, cda=doc.cda, pdf=doc.pdf, kind=doc.kind,
+                                extra_confidentiality=_codes(msg.confidentiality),
+                                replaces_unique_id=replaces.unique_id if replaces else None)
+        uow.commit()
+        return _Prepared("send", msg.destination, SUBMIT, submission=submission, unique_id=doc.unique_id)
+
+
+def _send_update(transport: Transport, prep: _Prepared) -> Any:
+    result: Any = None
+    if prep.visible is not None:
+        result = transport.update_visibility(prep.unique_id, prep.visible)  # type: ignore[attr-defined]
+    if prep.masked is not None:
+        result = transport.update_masking(prep.unique_id, prep.masked)  # type: ignore[attr-defined]
+    return result
 
 
 def _finish(db: Database, *, msg_id: str, owner: str, outcome: str, status_code: int | None, error_code: str,
             excerpt: str, policy: RetryPolicy, retry_after: float | None, rng: random.Random,
-            clock: Callable[[], datetime]) -> str:
+            clock: Callable[[], datetime], started_at: datetime | None = None,
+            codes: tuple[str, ...] | None = None) -> str:
     """Record the attempt and the new state, if we still hold the lease. Returns the new state."""
-    with db.uow() as uow:
-        msg = uow.session.get(OM, msg_id)
+    with _write_uow(db) as uow:
+        s = uow.session
+        msg = s.get(OM, msg_id, with_for_update=True)
         assert msg is not None
         now = clock()
-        uow.session.add(m.DeliveryAttempt(message_id=msg.id, destination=msg.destination, at=now, outcome=outcome,
-                                          status_code=status_code, error_code=error_code, excerpt=excerpt[:2000]))
+        if retry_after is not None and outcome == "transient":
+            excerpt = f"{excerpt} [Retry-After : {retry_after:g} s]"
+        s.add(m.DeliveryAttempt(message_id=msg.id, destination=msg.destination, at=now, outcome=outcome,
+                                status_code=status_code, error_code=error_code[:80], excerpt=excerpt[:2000],
+                                owner=owner, started_at=started_at))
         if msg.lease_owner != owner or msg.state != "pending":
             uow.commit()  # lost the lease: keep the attempt row, leave the state to the new owner
             return msg.state
         msg.attempts += 1
         msg.lease_owner, msg.lease_until = None, None
+        doc = s.get(m.Document, msg.document_id)
+        assert doc is not None
         if outcome == "delivered":
             msg.state, msg.delivered_at, msg.last_error = "delivered", now, ""
-            doc = uow.session.get(m.Document, msg.document_id)
-            assert doc is not None
-            if doc.status == "signed":
-                doc.status = "delivered"
-            record_audit(uow, actor="dispatcher", action="document.deliver", entity="document",
-                         entity_id=doc.id, patient_id=doc.patient_id, detail={"destination": msg.destination})
+            if msg.kind == SUBMIT:
+                if doc.status == "signed":
+                    doc.status = "delivered"
+                record_audit(uow, actor="dispatcher", action="document.deliver", entity="document",
+                             entity_id=doc.id, patient_id=doc.patient_id, detail={"destination": msg.destination})
+            else:
+                submit = _submit_message(s, msg)
+                if submit is not None and codes is not None:
+                    submit.confidentiality = " ".join(codes)  # what the national record now holds
+                record_audit(uow, actor="dispatcher", action="document.metadata_update", entity="document",
+                             entity_id=doc.id, patient_id=doc.patient_id,
+                             detail={"destination": msg.destination, "confidentiality": list(codes or ())})
         elif outcome == "permanent" or msg.attempts >= policy.max_attempts:
             msg.state, msg.last_error = "dead", excerpt[:2000]
+            record_audit(uow, actor="dispatcher", action="delivery.dead", entity="outbox_message",
+                         entity_id=msg.id, patient_id=doc.patient_id,
+                         detail={"destination": msg.destination, "kind": msg.kind, "error_code": error_code,
+                                 "attempts": msg.attempts})
         else:
             msg.last_error = excerpt[:2000]
             msg.next_attempt_at = now + timedelta(seconds=policy.delay(msg.attempts, retry_after, rng))
         uow.commit()
-        log.info("delivery.attempt", message_id=msg.id, destination=msg.destination, outcome=outcome,
-                 status_code=status_code, error_code=error_code, attempts=msg.attempts, state=msg.state)
+        log.info("delivery.attempt", message_id=msg.id, destination=msg.destination, kind=msg.kind,
+                 outcome=outcome, status_code=status_code, error_code=error_code, attempts=msg.attempts,
+                 state=msg.state)
         return msg.state
 
 
@@ -155,66 +409,132 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
                      owner: str | None = None, batch: int = 20, until_idle: bool = True,
                      max_seconds: float = 120.0, breaker: CircuitBreaker | None = None,
                      clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                     sleep: Callable[[float], None] = time.sleep, seed: int | None = None) -> DispatchStats:
+                     sleep: Callable[[float], None] = time.sleep, seed: int | None = None,
+                     probe: Callable[[str, str], None] | None = None) -> DispatchStats:
     """Deliver due messages. With `until_idle`, keep going (sleeping until the next due retry) until no
-    pending message is left or `max_seconds` have passed."""
+    pending message is left or `max_seconds` have passed. Held messages are re-checked on every pass.
+
+    `probe(point, message_id)` is called at the crash points of PROBE_POINTS (tests only)."""
     policy = policy or RetryPolicy()
     owner = owner or f"dispatcher-{uuid.uuid4().hex[:8]}"
-    breaker = breaker or CircuitBreaker()
+    breaker = breaker or CircuitBreaker(monotonic=lambda: clock().timestamp())
     rng = random.Random(seed)
     stats = DispatchStats()
     started = time.monotonic()
+    stats.released += release_held(db, transports=transports, now=clock())
     while True:
         now = clock()
         closed = frozenset(dst for dst in transports if not breaker.allows(dst))
         ids = claim(db, owner=owner, now=now, limit=batch, lease_s=policy.lease_s, skip_destinations=closed)
         for msg_id in ids:
-            with db.uow() as uow:
-                msg = uow.session.get(OM, msg_id)
-                assert msg is not None
-                destination = msg.destination
-                submission = _submission(uow, msg)
+            if probe:
+                probe("after_claim", msg_id)
+            if not breaker.allows(_destination_of(db, msg_id)):
+                _release_lease(db, msg_id=msg_id, owner=owner)
+                stats.skipped_open_circuit += 1
+                continue
+            prep = _prepare(db, msg_id=msg_id, owner=owner, now=clock(), lease_s=policy.lease_s,
+                            transports=transports)
+            if prep is None:
+                stats.lost_leases += 1
+                continue
+            if prep.action != "send":
+                stats.held += prep.action == "held"
+                stats.blocked += prep.action == "blocked"
+                continue
+            destination = prep.destination
             transport = transports.get(destination)
             stats.attempts += 1
+            stats.metadata_updates += prep.kind == METADATA_UPDATE
+            sent_at = clock()
             if transport is None:
-                state = _finish(db, msg_id=msg_id, owner=owner, outcome="permanent", status_code=None,
-                                error_code="destination_inconnue", excerpt=f"Destination inconnue : {destination}",
-                                policy=policy, retry_after=None, rng=rng, clock=clock)
+                _finish(db, msg_id=msg_id, owner=owner, outcome="permanent", status_code=None,
+                        error_code="destination_inconnue", excerpt=f"Destination inconnue : {destination}",
+                        policy=policy, retry_after=None, rng=rng, clock=clock, started_at=sent_at)
                 stats.dead += 1
                 continue
             try:
-                result = transport.submit(submission)
+                if prep.kind == SUBMIT:
+                    assert prep.submission is not None
+                    result = transport.submit(prep.submission)
+                else:
+                    result = _send_update(transport, prep)
             except DeliveryError as exc:
                 outcome = "permanent" if exc.permanent else "transient"
                 if not exc.permanent:
                     breaker.failure(destination)
+                if probe:
+                    probe("after_send", msg_id)
                 state = _finish(db, msg_id=msg_id, owner=owner, outcome=outcome, status_code=exc.status,
                                 error_code=exc.error_code, excerpt=exc.message, policy=policy,
-                                retry_after=exc.retry_after, rng=rng, clock=clock)
+                                retry_after=exc.retry_after, rng=rng, clock=clock, started_at=sent_at)
                 if state == "dead":
                     stats.dead += 1
                 else:
                     stats.retried += 1
+                if probe:
+                    probe("after_commit", msg_id)
                 continue
+            except Exception as exc:  # a transport bug must not leave the lease hanging: transient, recorded
+                log.exception("delivery.transport_error", message_id=msg_id, destination=destination)
+                breaker.failure(destination)
+                state = _finish(db, msg_id=msg_id, owner=owner, outcome="transient", status_code=None,
+                                error_code="erreur_interne", excerpt=f"Erreur interne d'envoi : {exc!r}",
+                                policy=policy, retry_after=None, rng=rng, clock=clock, started_at=sent_at)
+                stats.dead += state == "dead"
+                stats.retried += state != "dead"
+                continue
+            if probe:
+                probe("after_send", msg_id)
             breaker.success(destination)
-            _finish(db, msg_id=msg_id, owner=owner, outcome="delivered", status_code=result.status_code,
-                    error_code="", excerpt=result.excerpt, policy=policy, retry_after=None, rng=rng, clock=clock)
+            _finish(db, msg_id=msg_id, owner=owner, outcome="delivered",
+                    status_code=getattr(result, "status_code", None), error_code="",
+                    excerpt=str(getattr(result, "excerpt", "") or ""), policy=policy, retry_after=None, rng=rng,
+                    clock=clock, started_at=sent_at, codes=prep.codes if prep.kind == METADATA_UPDATE else None)
             stats.delivered += 1
+            if probe:
+                probe("after_commit", msg_id)
         if ids:
             continue
+        stats.released += release_held(db, transports=transports, now=clock())
         if not until_idle or time.monotonic() - started > max_seconds:
             return stats
-        next_due = _next_due(db)
-        if next_due is None:
-            return stats
-        wait = (next_due - clock()).total_seconds()
+        next_due = _next_due(db, exclude=closed)
+        reopen = breaker.reopens_in(closed) if closed else None
+        if next_due is None and reopen is None:
+            if _pending_count(db) == 0:
+                return stats
+            wait = 0.5  # leased by another dispatcher, or only behind an open circuit
+        else:
+            waits = [w for w in ((next_due - clock()).total_seconds() if next_due else None, reopen)
+                     if w is not None]
+            wait = min(waits)
         sleep(min(max(wait, 0.05), 2.0))
 
 
-def _next_due(db: Database) -> datetime | None:
+def _destination_of(db: Database, msg_id: str) -> str:
     with db.uow() as uow:
-        q = select(OM.next_attempt_at).where(OM.state == "pending").order_by(OM.next_attempt_at).limit(1)
-        return uow.session.scalars(q).first()
+        return str(uow.session.scalar(select(OM.destination).where(OM.id == msg_id)))
+
+
+def _release_lease(db: Database, *, msg_id: str, owner: str) -> None:
+    with db.uow() as uow:
+        uow.session.execute(update(OM).where(OM.id == msg_id, OM.lease_owner == owner)
+                            .values(lease_owner=None, lease_until=None))
+        uow.commit()
+
+
+def _next_due(db: Database, exclude: frozenset[str] = frozenset()) -> datetime | None:
+    with db.uow() as uow:
+        q = select(OM.next_attempt_at).where(OM.state == "pending")
+        if exclude:
+            q = q.where(OM.destination.not_in(list(exclude)))
+        return uow.session.scalars(q.order_by(OM.next_attempt_at).limit(1)).first()
+
+
+def _pending_count(db: Database) -> int:
+    with db.uow() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(OM).where(OM.state == "pending")) or 0)
 
 
 def requeue(uow: UnitOfWork, *, message_id: str, actor: str, now: datetime | None = None) -> None:
@@ -226,7 +546,10 @@ def requeue(uow: UnitOfWork, *, message_id: str, actor: str, now: datetime | Non
         raise NotFound(f"Envoi « {message_id} » introuvable.")
     if msg.state != "dead":
         raise Conflict("Seul un envoi en échec définitif (lettre morte) peut être relancé.")
+    doc = uow.session.get(m.Document, msg.document_id)
     msg.state, msg.attempts, msg.next_attempt_at = "pending", 0, now or datetime.now(UTC)
-    msg.lease_owner, msg.lease_until = None, None
-    record_audit(uow, actor=actor, action="delivery.requeue", entity="outbox_message", entity_id=message_id)
+    msg.lease_owner, msg.lease_until, msg.hold_reason = None, None, ""
+    record_audit(uow, actor=actor, action="delivery.requeue", entity="outbox_message", entity_id=message_id,
+                 patient_id=doc.patient_id if doc else None,
+                 detail={"destination": msg.destination, "kind": msg.kind, "last_error": msg.last_error[:500]})
     uow.commit()

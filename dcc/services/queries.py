@@ -12,7 +12,7 @@ from dcc.domain.calendar import PARIS, SessionEntry, board_calendar_ics
 from dcc.errors import NotFound, ValidationFailed
 from dcc.services.uow import UnitOfWork
 
-DELIVERY_STATES = ("pending", "delivered", "dead", "held")
+DELIVERY_STATES = ("pending", "delivered", "dead", "held", "blocked")
 
 T = TypeVar("T", bound=m.Base)
 
@@ -253,6 +253,8 @@ class DeliveryView:
     document_unique_id: str
     destination: str
     state: str
+    kind: str
+    hold_reason: str
     attempts: int
     last_error: str
     next_attempt_at: datetime
@@ -262,7 +264,8 @@ class DeliveryView:
 
 def _delivery_view(msg: m.OutboxMessage, unique_id: str) -> DeliveryView:
     return DeliveryView(id=msg.id, document_id=msg.document_id, document_unique_id=unique_id,
-                        destination=msg.destination, state=msg.state, attempts=msg.attempts,
+                        destination=msg.destination, state=msg.state, kind=msg.kind,
+                        hold_reason=msg.hold_reason or "", attempts=msg.attempts,
                         last_error=msg.last_error, next_attempt_at=msg.next_attempt_at,
                         created_at=msg.created_at, delivered_at=msg.delivered_at)
 

@@ -11,6 +11,9 @@ from dcc import valuesets
 from dcc.domain.identifiers import validate_ins_oid, validate_nir, validate_rpps
 from dcc.errors import DccError
 
+ReadinessKind = Literal["organ", "transversal", "oncogenetics", "paediatric"]
+IMAGING_MAX_DAYS = 42  # imaging less than 6 weeks old
+
 TNM_PATTERN = r"^(c|p|yp|yc|r)?[TNM][0-4xX]?[a-dA-D]?(is)?(\(.*\))?$|^T(x|X|is|[0-4][a-d]?)$"
 
 
@@ -80,8 +83,17 @@ class CaseRegistration(BaseModel):
     referential_version: str | None = None
     referential_date: date | None = None
     required_specialties: list[str] = Field(default_factory=list)
-    pathology_report: bool = True
-    imaging_date: date | None = None
+    # Readiness checklist: what the requester declares present. Which items count depends on the board
+    # kind (see `readiness_missing`). A case with missing items is flagged and not assigned, unless the
+    # coordinator forces it (`force`, audited).
+    pathology_report: bool = Field(True, description="Compte rendu anatomopathologique présent (RCP d'organe)")
+    imaging_date: date | None = Field(None, description="Date de l'imagerie de référence (moins de 6 semaines)")
+    family_history: bool = Field(True, description="Antécédents familiaux / arbre généalogique (oncogénétique)")
+    patient_consent: bool = Field(True, description="Consentement du patient (RCP transversales, oncogénétique)")
+    parental_consent: bool = Field(True, description="Consentement des titulaires de l'autorité parentale "
+                                                     "(RCP pédiatrique)")
+    force: bool = Field(False, description="Le coordinateur force l'inscription d'un dossier incomplet "
+                                           "(tracé dans le journal d'audit)")
 
     @field_validator("requester_rpps", "presenter_rpps")
     @classmethod
@@ -119,12 +131,28 @@ class CaseRegistration(BaseModel):
             raise ValueError("Un dossier standard exige le nom, la version et la date du référentiel.")
         return self
 
-    def readiness_missing(self) -> list[str]:
-        missing = []
-        if not self.pathology_report:
-            missing.append("compte rendu anatomopathologique")
-        if self.imaging_date is not None and (self.earliest_date - self.imaging_date).days > 42:
-            missing.append("imagerie de moins de 6 semaines")
+    def readiness_missing(self, board_kind: ReadinessKind = "organ") -> list[str]:
+        """What is missing for a board of this kind (French labels; empty when the case is ready).
+
+        organ (and recours): pathology report, imaging less than 6 weeks old at the earliest date;
+        paediatric: the same plus the parental consent; transversal: the patient's consent;
+        oncogenetics: family history and the patient's consent to genetic analysis.
+        """
+        missing: list[str] = []
+        if board_kind in ("organ", "paediatric"):
+            if not self.pathology_report:
+                missing.append("compte rendu anatomopathologique")
+            if self.imaging_date is not None and (self.earliest_date - self.imaging_date).days > IMAGING_MAX_DAYS:
+                missing.append("imagerie de moins de 6 semaines")
+        if board_kind == "paediatric" and not self.parental_consent:
+            missing.append("consentement des titulaires de l'autorité parentale")
+        if board_kind == "oncogenetics":
+            if not self.family_history:
+                missing.append("antécédents familiaux (arbre généalogique)")
+            if not self.patient_consent:
+                missing.append("consentement du patient à l'analyse génétique")
+        if board_kind == "transversal" and not self.patient_consent:
+            missing.append("consentement du patient")
         return missing
 
 

@@ -219,6 +219,7 @@ class Candidate:
     type_code: str
     confidentiality: list[str]
     replaces_entry_uuid: str | None = None
+    replaces_unique_id: str | None = None  # MHD relatesTo: the target is named by its uniqueId
 
 
 class Registry:
@@ -240,6 +241,18 @@ class Registry:
         with self._lock:
             return self.documents.get(unique_id)
 
+    def find_by_entry_uuid(self, entry_uuid: str) -> StoredDocument | None:
+        with self._lock:
+            return next((d for d in self.documents.values() if d.entry_uuid == entry_uuid), None)
+
+    def update_confidentiality(self, unique_id: str, codes: list[str]) -> StoredDocument | None:
+        """Metadata update (MHD PATCH securityLabel): same uniqueId, same bytes, new confidentiality."""
+        with self._lock:
+            doc = self.documents.get(unique_id)
+            if doc is not None:
+                doc.confidentiality = list(codes)
+            return doc
+
     def commit(self, ss_unique_id: str, candidates: list[Candidate]) -> None:
         """Check against stored state, then store all or nothing."""
         with self._lock:
@@ -251,6 +264,11 @@ class Registry:
             by_uuid = {d.entry_uuid: d for d in self.documents.values()}
             new: list[Candidate] = []
             for cand in candidates:
+                if cand.replaces_unique_id is not None and cand.replaces_entry_uuid is None:
+                    target_doc = self.documents.get(cand.replaces_unique_id)
+                    cand.replaces_entry_uuid = (
+                        target_doc.entry_uuid if target_doc is not None else f"uniqueId {cand.replaces_unique_id}"
+                    )
                 existing = self.documents.get(cand.unique_id)
                 if cand.unique_id in self.submission_sets:
                     errors.append(

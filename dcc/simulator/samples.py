@@ -9,7 +9,7 @@ from __future__ import annotations
 from xml.sax.saxutils import quoteattr
 
 FRCP = ("34794-8", "CR de réunion de concertation pluridisciplinaire", "1.2.250.1.213.1.1.1.8")
-PPS = ("18776-5", "Plan personnalisé de soins", "1.2.250.1.213.1.1.1.9")
+PPS = ("18776-5", "Plan personnalisé de soins", "1.2.250.1.213.1.1.1.26")
 CONFIDENTIALITY = {"N": "Normal", "R": "Restreint", "V": "Très restreint"}
 
 

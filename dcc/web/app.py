@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -310,8 +310,13 @@ def _default_database() -> Database:
     return database()
 
 
-def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """Build the app on `database` (default: from the DCC_* settings). Refuses an unmigrated database."""
+def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+               on_session_validated: Callable[[list[str]], None] | None = None) -> FastAPI:
+    """Build the app on `database` (default: from the DCC_* settings). Refuses an unmigrated database.
+
+    `on_session_validated` runs after the answer to a session validation, with the ids of the cases
+    whose documents are due (e.g. a call of the `generate_documents` flow).
+    """
     if database is None:
         try:
             database = _default_database()
@@ -334,6 +339,7 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
         responses=error_responses(413),
     )
     app.state.database = db
+    app.state.on_session_validated = on_session_validated
 
     registry = CollectorRegistry(auto_describe=True)
     requests = Counter("dcc_http_requests", "Requêtes HTTP", ["method", "route", "status"], registry=registry)

@@ -5,7 +5,7 @@ Authentication comes later (OIDC): `get_actor` is the single place that will tur
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Annotated
 
@@ -31,6 +31,15 @@ def get_actor() -> str:
     return "anonymous"
 
 
+SessionValidatedHook = Callable[[list[str]], None]
+
+
+def get_validation_hook(request: Request) -> SessionValidatedHook | None:
+    """What to run (in the background) with the case ids of a validated session: document generation."""
+    hook: SessionValidatedHook | None = request.app.state.on_session_validated
+    return hook
+
+
 def get_today() -> date:
     return datetime.now(PARIS).date()
 
@@ -38,3 +47,4 @@ def get_today() -> date:
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
 Actor = Annotated[str, Depends(get_actor)]
 Today = Annotated[date, Depends(get_today)]
+ValidationHook = Annotated[SessionValidatedHook | None, Depends(get_validation_hook)]

@@ -246,7 +246,9 @@ class DeliveryOut(_Out):
     document_id: str
     document_unique_id: str
     destination: str
-    state: str = Field(description="pending | delivered | dead | held")
+    state: str = Field(description="pending | delivered | dead | held | blocked")
+    kind: str = Field(description="submit (dépôt) | metadata_update (mise à jour des métadonnées)")
+    hold_reason: str = Field(description="Pourquoi l'envoi est retenu ou bloqué (vide sinon)")
     attempts: int
     last_error: str
     next_attempt_at: datetime

@@ -5,16 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
+from dcc.adapters.db import repositories as repo
 from dcc.adapters.signing.pki import DemoPki, init_demo_pki
 from dcc.bootstrap import DemoSignerDirectory, cda_builder, pdf_renderer
+from dcc.domain.identifiers import nir_key
 from dcc.services import boards as board_services
 from dcc.services import demo as demo_services
 from dcc.services.documents import generate_documents, sign_documents
+from dcc.services.schemas import CaseRegistration, PatientIdentity
 from dcc.services.seed import seed_directory, seed_patients
 from dcc.services.uow import Database
 
@@ -86,3 +90,128 @@ def chain(database: Database, tmp_path: Path) -> Chain:
 def signed_chain(chain: Chain) -> Chain:
     chain.sign_all()
     return chain
+
+
+# ------------------------------------------------------------------ boards: a seeded directory, sessions planned
+
+BOARD_TODAY = date(2025, 3, 3)  # a Monday: the Sein board meets on Tuesdays 12:30 (deadline 2 working days)
+
+
+@dataclass
+class BoardWorld:
+    """A seeded directory (1 region: every board kind) with sessions planned from `today`."""
+
+    db: Database
+    today: date
+    board_ids: list[str]
+
+    def board(self, name: str) -> m.Board:
+        with self.db.uow() as uow:
+            board = uow.session.scalars(select(m.Board).where(m.Board.name == f"RCP {name}")).one()
+            uow.session.expunge_all()  # keep the loaded attributes after the unit of work rolls back
+            return board
+
+    def members(self, board_id: str) -> list[m.Professional]:
+        with self.db.uow() as uow:
+            members = repo.board_members(uow.session, board_id)
+            uow.session.expunge_all()
+            return members
+
+    def board_in_region(self, name: str, region_code: str) -> m.Board:
+        with self.db.uow() as uow:
+            q = (select(m.Board).join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
+                 .join(m.Region, m.Region.id == m.Establishment.region_id)
+                 .where(m.Board.name == f"RCP {name}", m.Region.code == region_code))
+            board = uow.session.scalars(q).one()
+            uow.session.expunge_all()
+            return board
+
+    def professional(self, specialty: str) -> m.Professional:
+        with self.db.uow() as uow:
+            prof = uow.session.scalars(select(m.Professional).where(m.Professional.specialty_code == specialty)
+                                       .order_by(m.Professional.rpps)).first()
+            assert prof is not None
+            uow.session.expunge_all()
+            return prof
+
+    def sessions(self, board_id: str) -> list[m.Session]:
+        with self.db.uow() as uow:
+            rows = repo.sessions_of_board(uow.session, board_id)
+            uow.session.expunge_all()
+            return rows
+
+    def open_sessions(self, board_id: str) -> list[m.Session]:
+        """Planned sessions whose registration is still open on `today`, in date order."""
+        return [s for s in self.sessions(board_id)
+                if s.status == "planned" and s.registration_deadline >= self.today]
+
+    def case(self, case_id: str) -> m.Case:
+        with self.db.uow() as uow:
+            case = uow.session.get(m.Case, case_id)
+            assert case is not None
+            uow.session.expunge_all()
+            return case
+
+    def audit(self, action: str) -> list[m.AuditEvent]:
+        with self.db.uow() as uow:
+            rows = [e for e in repo.audit_events(uow.session) if e.action == action]
+            uow.session.expunge_all()
+            return rows
+
+    def set_capacity(self, session_ids: list[str], capacity: int) -> None:
+        with self.db.uow() as uow:
+            for sid in session_ids:
+                s = uow.session.get(m.Session, sid)
+                assert s is not None
+                s.capacity = capacity
+            uow.commit()
+
+    def registration(self, board_name: str, n: int, **overrides: Any) -> CaseRegistration:
+        board = self.board(board_name)
+        requester = self.members(board.id)[0]
+        first13 = f"2750344109{n:03d}"
+        fields: dict[str, Any] = {
+            "board_id": board.id,
+            "patient": PatientIdentity(
+                ins_matricule=first13 + nir_key(first13), ins_oid="1.2.250.1.213.1.4.10", ins_qualified=True,
+                birth_family="MARTIN", birth_given_first="CLAIRE", birth_given_all="CLAIRE ANNE",
+                birth_date=date(1975, 3, 12), sex="F", birthplace_insee="44109", birthplace_city="NANTES"),
+            "requester_rpps": requester.rpps,
+            "topography_code": "C50.9",
+            "question": "Quelle stratégie thérapeutique proposer en première intention ?",
+            "earliest_date": self.today,
+        }
+        fields.update(overrides)
+        return CaseRegistration(**fields)
+
+    def register(self, board_name: str, n: int, **overrides: Any) -> str:
+        data = self.registration(board_name, n, **overrides)
+        with self.db.uow() as uow:
+            return board_services.register_case(uow, data=data, actor="test")
+
+    def assign(self, **kwargs: Any) -> board_services.AssignmentSummary:
+        with self.db.uow() as uow:
+            return board_services.assign_cases(uow, today=self.today, **kwargs)
+
+
+def make_board_world(db: Database, *, today: date = BOARD_TODAY, regions: int = 1, weeks: int = 6) -> BoardWorld:
+    with db.uow() as uow:
+        seeded = seed_directory(uow, seed=7, regions=regions)
+        uow.commit()
+    with db.uow() as uow:
+        board_services.plan_sessions(uow, today=today, horizon_weeks=weeks)
+    return BoardWorld(db=db, today=today, board_ids=seeded.boards)
+
+
+@pytest.fixture
+def board_world(database: Database) -> BoardWorld:
+    return make_board_world(database)
+
+
+@pytest.fixture
+def make_world(database: Database) -> Any:
+    """Build a BoardWorld with other parameters: make_world(today=..., regions=2, weeks=...)."""
+    def build(**kwargs: Any) -> BoardWorld:
+        return make_board_world(database, **kwargs)
+
+    return build

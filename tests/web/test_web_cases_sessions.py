@@ -15,8 +15,8 @@ def _requester(seeded: Seeded, board_id: str) -> str:
 
 def _register(client: TestClient, seeded: Seeded, first13: str, **overrides: Any) -> str:
     board = seeded.board(0)
-    r = client.post("/api/v1/cases", json=case_payload(board.id, _requester(seeded, board.id), first13=first13,
-                                                       **overrides))
+    payload = case_payload(board.id, _requester(seeded, board.id), first13=first13, **overrides)
+    r = client.post("/api/v1/cases", json=payload)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
 
@@ -86,13 +86,15 @@ def test_sessions_list_and_agenda_after_planning_and_assignment(client: TestClie
     assert summary.assigned == 3
 
     r = client.get("/api/v1/sessions", params={"board": board.id, "from": TODAY.isoformat(),
-                                               "to": (TODAY + timedelta(days=13)).isoformat()})
+                                               "to": (TODAY + timedelta(days=20)).isoformat()})
     assert r.status_code == 200
     sessions = r.json()
-    assert len(sessions) == 2  # two Tuesdays in two weeks
+    assert len(sessions) == 3  # three Tuesdays in three weeks
     assert all(s["board_id"] == board.id and s["board_name"] == board.name for s in sessions)
-    assert sessions[0]["starts_at"] < sessions[1]["starts_at"]
-    first_session = sessions[0]
+    assert [s["starts_at"] for s in sessions] == sorted(s["starts_at"] for s in sessions)
+    # the first Tuesday's registration deadline (2 working days before) has passed
+    assert sessions[0]["registration_deadline"] < TODAY.isoformat() and sessions[0]["cases"] == 0
+    first_session = sessions[1]
     assert first_session["cases"] == 2
     assert first_session["quorum"] == "unknown"
 
@@ -130,7 +132,8 @@ def test_attendance_decision_validation(client: TestClient, seeded: Seeded) -> N
     board = seeded.board(0)
     seeded.plan(weeks=8)
     case_a = _register(client, seeded, "2750344109123")
-    case_b = _register(client, seeded, "1680549007456", earliest_date=(TODAY + timedelta(days=21)).isoformat())
+    in_three_weeks = (TODAY + timedelta(days=21)).isoformat()
+    case_b = _register(client, seeded, "1680549007456", earliest_date=in_three_weeks)
     seeded.assign()
     session_a = client.get(f"/api/v1/cases/{case_a}").json()["session_id"]
     session_b = client.get(f"/api/v1/cases/{case_b}").json()["session_id"]
@@ -167,8 +170,11 @@ def test_attendance_decision_validation(client: TestClient, seeded: Seeded) -> N
     assert r.json()["quorum"] == "met" and r.json()["locked"] is False
     assert client.get(f"/api/v1/cases/{case_a}").json()["decision"]["proposal_codes"] == ["387713003"]
 
+    generated: list[list[str]] = []
+    client.app.state.on_session_validated = generated.append  # type: ignore[attr-defined]
     r = client.post(f"/api/v1/sessions/{session_a}/validate")
     assert r.status_code == 200, r.text
+    assert generated == [[case_a]]  # document generation triggered with the decided cases
     assert r.json()["case_ids"] == [case_a]
     assert r.json()["represented"] == []
     assert r.json()["session"]["status"] == "validated"

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -276,15 +277,19 @@ class Document(Base):
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replaces_id: Mapped[str | None] = mapped_column(ForeignKey("document.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # visibility and consent (0002): not frozen by signature, they drive the submission's confidentiality
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # announcement consultation
+    masked_ps: Mapped[bool] = mapped_column(Boolean, default=False)  # patient asked MASQUE_PS
 
 
 class OutboxMessage(Base):
     __tablename__ = "outbox_message"
-    __table_args__ = (UniqueConstraint("document_id", "destination"),)
+    __table_args__ = (UniqueConstraint("document_id", "destination", "kind"),
+                      Index("ix_outbox_message_state_next", "state", "next_attempt_at"))
     id: Mapped[str] = _id()
     document_id: Mapped[str] = mapped_column(ForeignKey("document.id"))
     destination: Mapped[str] = mapped_column(String(60))  # e.g. dmp:<region code>
-    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending|delivered|dead|held
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending|delivered|dead|held|blocked
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(60), nullable=True)
@@ -292,10 +297,16 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # 0002: submission or metadata update; why a message is held/blocked (French, shown); the extra
+    # confidentiality codes frozen at the first attempt (space-separated; None: never attempted)
+    kind: Mapped[str] = mapped_column(String(20), default="submit")  # submit | metadata_update
+    hold_reason: Mapped[str] = mapped_column(Text, default="")
+    confidentiality: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class DeliveryAttempt(Base):
     __tablename__ = "delivery_attempt"
+    __table_args__ = (Index("ix_delivery_attempt_message_id", "message_id"),)
     id: Mapped[str] = _id()
     message_id: Mapped[str] = mapped_column(ForeignKey("outbox_message.id"))
     destination: Mapped[str] = mapped_column(String(60))
@@ -304,6 +315,9 @@ class DeliveryAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error_code: Mapped[str] = mapped_column(String(80), default="")
     excerpt: Mapped[str] = mapped_column(Text, default="")
+    # 0002: which dispatcher sent, and when the send started (`at` is when it ended)
+    owner: Mapped[str] = mapped_column(String(60), default="")
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class AuditEvent(Base):

@@ -195,3 +195,14 @@ def boards_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Board]:
 def decisions_of_cases(session: DbSession, case_ids: Sequence[str]) -> dict[str, m.Decision]:
     rows = session.scalars(select(m.Decision).where(m.Decision.case_id.in_(list(case_ids)))).all()
     return {d.case_id: d for d in rows}
+
+
+# ------------------------------------------------------------------ boards (sessions, cancellation)
+
+
+def planned_sessions_of_board(session: DbSession, board_id: str, *, start: datetime) -> list[m.Session]:
+    """Planned (not held, validated nor cancelled) sessions of a board from `start`, in date order."""
+    q = (select(m.Session)
+         .where(m.Session.board_id == board_id, m.Session.status == "planned", m.Session.starts_at >= start)
+         .order_by(m.Session.starts_at, m.Session.id))
+    return list(session.scalars(q).all())

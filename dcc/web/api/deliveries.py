@@ -12,14 +12,15 @@ from dcc.web.schemas import DeliveryOut, error_responses
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["Envois"])
 
-DeliveryState = Literal["pending", "delivered", "dead", "held"]
+DeliveryState = Literal["pending", "delivered", "dead", "held", "blocked"]
 
 
 @router.get("", response_model=list[DeliveryOut], summary="Lister les envois",
             responses=error_responses(422))
 def list_deliveries(
     uow: Uow,
-    state: Annotated[DeliveryState | None, Query(description="pending, delivered, dead ou held")] = None,
+    state: Annotated[DeliveryState | None,
+                     Query(description="pending, delivered, dead, held ou blocked")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DeliveryOut]:

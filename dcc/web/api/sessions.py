@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query
 
 from dcc.services import boards as board_services
 from dcc.services import queries
 from dcc.services.schemas import AttendanceInput
-from dcc.web.deps import Actor, Today, Uow
+from dcc.web.deps import Actor, Today, Uow, ValidationHook
 from dcc.web.schemas import AgendaOut, SessionOut, ValidationOut, error_responses
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["Séances"])
@@ -44,9 +44,13 @@ def record_attendance(session_id: str, data: AttendanceInput, uow: Uow, actor: A
 
 
 @router.post("/{session_id}/validate", response_model=ValidationOut, summary="Valider une séance",
-             description="Verrouille les décisions ; sans quorum, les dossiers discutés sont représentés.",
+             description="Verrouille les décisions et déclenche la génération des documents ; sans quorum, "
+             "les dossiers discutés sont représentés.",
              responses=error_responses(404, 409))
-def validate_session(session_id: str, uow: Uow, actor: Actor, today: Today) -> ValidationOut:
+def validate_session(session_id: str, uow: Uow, actor: Actor, today: Today, hook: ValidationHook,
+                     background: BackgroundTasks) -> ValidationOut:
     summary = board_services.validate_session(uow, session_id=session_id, today=today, actor=actor)
+    if hook is not None and summary.case_ids:
+        background.add_task(hook, list(summary.case_ids))
     return ValidationOut(session=SessionOut.model_validate(queries.session_status(uow, session_id)),
                          case_ids=summary.case_ids, represented=summary.represented)

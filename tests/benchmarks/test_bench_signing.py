@@ -1,0 +1,16 @@
+"""PAdES sign / verify cost per document next to the document pipeline (issue 5). Sanity only."""
+
+from __future__ import annotations
+
+from benchutil import assert_positive, report
+
+from dcc.bench.signing import run
+
+
+def test_bench_signing() -> None:
+    figures = run(20)
+    report("signing", figures)
+    keys = ("sign_ms_per_doc", "verify_ms_per_doc", "pipeline_ms_per_doc", "sign_share_of_pipeline")
+    assert set(figures) >= set(keys)
+    assert figures["verified_ok"] == figures["n"] >= 20
+    assert_positive(figures, *keys)
