@@ -25,7 +25,7 @@ test: install
 	$(VENV)/bin/pytest $(ARGS)
 
 bench: install
-	$(VENV)/bin/pytest tests/benchmarks -s -p no:cacheprovider $(ARGS)
+	DCC_BENCH=1 $(VENV)/bin/pytest tests/benchmarks -s -p no:cacheprovider $(ARGS)
 
 serve: install
 	$(VENV)/bin/dcc db upgrade

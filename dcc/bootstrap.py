@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dcc.config import Settings, get_settings
 from dcc.domain.documents import FrcpContent, PpsContent
 from dcc.domain.ports import PdfSigner, Submission, SubmitOutcome, Transport
 from dcc.services.uow import Database
+
+if TYPE_CHECKING:
+    from dcc.adapters.national_record.xds import XdsTransport
 
 
 @cache
@@ -89,6 +93,31 @@ def signer_directory(settings: Settings | None = None) -> DemoSignerDirectory:
                                production=settings.env == "production")
 
 
+XDS_PATH = "/xds/iti41"
+
+
+def _url_path(endpoint: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(endpoint).path.rstrip("/")
+
+
+def xds_endpoint(endpoint: str) -> str:
+    """ITI-41 URL of a region endpoint: Region.endpoint holds the national record's base URL (the
+    simulator's root) and each transport appends its path; a full URL (with a path) is used as is."""
+    return endpoint.rstrip("/") + XDS_PATH if not _url_path(endpoint) else endpoint
+
+
+def mhd_base_url(endpoint: str) -> str:
+    """Base URL for MhdTransport (which posts to `{base}/fhir`) from a region endpoint: the root as is;
+    a trailing `/fhir` or the ITI-41 path (`/xds/iti41`, older configurations) is dropped."""
+    endpoint = endpoint.rstrip("/")
+    for suffix in ("/fhir", XDS_PATH):
+        if _url_path(endpoint).endswith(suffix):
+            return endpoint[: -len(suffix)]
+    return endpoint
+
+
 class XdsNationalRecord:
     """Transport port over the ITI-41 adapter: metadata derived from the CDA, codes checked before sending."""
 
@@ -100,7 +129,7 @@ class XdsNationalRecord:
 
         self._identity = make_demo_identity(identity_dir, structure_name, structure_id_nat)
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
-        self._endpoint = endpoint
+        self._endpoint = xds_endpoint(endpoint)
         self._transports: dict[str, XdsTransport] = {}
 
     def _transport_for(self, structure_id_nat: str) -> XdsTransport:
@@ -136,8 +165,50 @@ class XdsNationalRecord:
         self._client.close()
 
 
+class MhdNationalRecord:
+    """Transport port over the MHD ITI-65 adapter (PDSm): the same metadata as ITI-41, derived from the CDA
+    and checked before sending; metadata updates (visibility, masking) PATCH the DocumentReference."""
+
+    def __init__(self, endpoint: str, *, timeout: float = 10.0) -> None:
+        import httpx
+
+        from dcc.adapters.national_record.mhd import MhdTransport
+
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
+        self._transport = MhdTransport(mhd_base_url(endpoint), client=self._client)
+
+    def submit(self, submission: Submission) -> SubmitOutcome:
+        from dcc.adapters.national_record.metadata import check_codes, entry_from_cda
+        from dcc.errors import DeliveryError, ValidationFailed
+
+        try:
+            entry = entry_from_cda(submission.cda, extra_confidentiality=submission.extra_confidentiality)
+            check_codes(entry)
+        except ValidationFailed as exc:
+            raise DeliveryError(f"Métadonnées refusées avant envoi : {exc.message}", permanent=True,
+                                error_code="metadonnees_invalides") from exc
+        result = self._transport.submit(submission.cda, entry, replaces_unique_id=submission.replaces_unique_id)
+        return SubmitOutcome(status_code=result.status_code, excerpt=result.excerpt[:500])
+
+    def update_visibility(self, unique_id: str, visible: bool) -> SubmitOutcome:
+        """Announcement consultation done (visible) or not: PATCH securityLabel (INVISIBLE_PATIENT)."""
+        result = self._transport.set_security_label(unique_id, "INVISIBLE_PATIENT", present=not visible)
+        return SubmitOutcome(status_code=result.status_code, excerpt=result.excerpt[:500])
+
+    def update_masking(self, unique_id: str, masked: bool) -> SubmitOutcome:
+        """Masking from professionals asked by the patient, or lifted: PATCH securityLabel (MASQUE_PS)."""
+        result = self._transport.set_security_label(unique_id, "MASQUE_PS", present=masked)
+        return SubmitOutcome(status_code=result.status_code, excerpt=result.excerpt[:500])
+
+    def close(self) -> None:
+        self._client.close()
+
+
 def national_record_transports(db: Database, settings: Settings | None = None) -> dict[str, Transport]:
-    """One transport per region (`dmp:<code>`), each with its own sending identity and endpoint."""
+    """One transport per region (`dmp:<code>`), each with its own sending identity and endpoint.
+
+    Region.endpoint is the national record's base URL (e.g. the simulator's root); Region.transport picks
+    ITI-41 (`xds`: `<endpoint>/xds/iti41`) or MHD ITI-65 (`mhd`: `<endpoint>/fhir`)."""
     from sqlalchemy import select
 
     from dcc.adapters.db import models as m
@@ -148,6 +219,9 @@ def national_record_transports(db: Database, settings: Settings | None = None) -
         regions = list(uow.session.scalars(select(m.Region)).all())
         for region in regions:
             if not region.endpoint:
+                continue
+            if region.transport == "mhd":
+                out[f"dmp:{region.code}"] = MhdNationalRecord(region.endpoint, timeout=settings.dmp_timeout_s)
                 continue
             est = uow.session.scalars(select(m.Establishment).where(m.Establishment.region_id == region.id)
                                       .order_by(m.Establishment.finess).limit(1)).first()

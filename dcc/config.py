@@ -35,6 +35,22 @@ class Settings(BaseSettings):
     outbox_backoff_base_s: float = Field(1.0, description="First retry delay; doubles at each attempt (with jitter).")
     outbox_backoff_max_s: float = Field(300.0, description="Upper bound of the retry delay.")
     log_level: str = Field("INFO", description="Log level of dcc's structured logs.")
+    auth_mode: Literal["dev", "oidc"] = Field(
+        "dev", description="Authentication: `dev` (local signed tokens, demo users; refused in production) or `oidc`."
+    )
+    oidc_discovery_url: str = Field(
+        "", description="OIDC provider discovery URL (…/.well-known/openid-configuration), e.g. Pro Santé Connect."
+    )
+    oidc_client_id: str = Field("", description="OIDC client id registered at the provider.")
+    oidc_client_secret: str = Field("", description="OIDC client secret (client_secret_basic).")
+    oidc_scope: str = Field("openid profile", description="OIDC scopes; Pro Santé Connect: `openid scope_all`.")
+    oidc_national_id_claim: str = Field(
+        "preferred_username",
+        description="Claim carrying the professional's national id (RPPS); Pro Santé Connect: `SubjectNameID`.",
+    )
+    session_secret: str = Field(
+        "", description="Key signing session cookies and dev tokens; default: a key generated in <var_dir>/session.key."
+    )
 
     @property
     def resolved_database_url(self) -> str:

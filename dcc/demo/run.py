@@ -80,7 +80,7 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
             seeded = seed_directory(uow, seed=opts.seed, regions=opts.regions)
             patient_ids = seed_patients(uow, seed=opts.seed, count=opts.patients, region_codes=seeded.regions)
             for region in uow.session.scalars(select(m.Region)).all():
-                region.endpoint = f"{sim.url}/xds/iti41"
+                region.endpoint = sim.url
             uow.commit()
 
         from flows.boards import assign_cases, plan_sessions, register_demo_cases

@@ -258,19 +258,20 @@ class CaseMove:
 
 
 def _reassign(uow: UnitOfWork, board: m.Board, cases: Sequence[m.Case], *, today: date,
-              exclude: Sequence[str], why: str, actor: str) -> dict[str, CaseMove]:
+              exclude: Sequence[str], why: str, actor: str, after: datetime | None = None) -> dict[str, CaseMove]:
     """Re-place `cases` on the next suitable planned sessions of `board`, keeping their priority.
 
     Displaced cases keep their urgency weight plus `REASSIGNMENT_BONUS` (ahead of new cases of the same
     urgency), are not stopped by registration deadlines, and respect capacity (cases already booked stay),
-    earliest date and required specialists. Cases that find no session go back to pending.
-    Does not commit.
+    earliest date and required specialists. Only sessions starting after `after` are candidates (a case
+    displaced from a cancelled session is not pulled forward onto an agenda already closed). Cases that
+    find no session go back to pending. Does not commit.
     """
     if not cases:
         return {}
     start = datetime.combine(today, time(0, 0), tzinfo=PARIS)
     candidates = [s for s in repo.planned_sessions_of_board(uow.session, board.id, start=start)
-                  if s.id not in exclude]
+                  if s.id not in exclude and (after is None or s.starts_at > after)]
     booked = repo.session_load(uow.session, [s.id for s in candidates])
     supplies = [_supply(uow, board, s, s.capacity) for s in candidates]
     demands = [_demand(c, board, today=today, deadline=None) for c in cases]
@@ -340,7 +341,7 @@ def cancel_session(uow: UnitOfWork, *, session_id: str, today: date, actor: str)
     session.status = "cancelled"
     uow.session.flush()
     moves = _reassign(uow, board, cases, today=today, exclude=[session_id],
-                      why=f"Séance du {when:%d/%m/%Y} annulée.", actor=actor)
+                      why=f"Séance du {when:%d/%m/%Y} annulée.", actor=actor, after=session.starts_at)
     record_audit(uow, actor=actor, action="session.cancel", entity="session", entity_id=session_id,
                  detail={"moves": {cid: mv.session_id for cid, mv in moves.items()}})
     uow.commit()
@@ -625,7 +626,8 @@ def validate_session(uow: UnitOfWork, *, session_id: str, today: date, actor: st
     session.status = "validated"
     uow.session.flush()
     out.moves = _reassign(uow, board, copies, today=today, exclude=[session_id],
-                          why=f"Représenté : quorum non atteint à la séance du {when:%d/%m/%Y}.", actor=actor)
+                          why=f"Représenté : quorum non atteint à la séance du {when:%d/%m/%Y}.", actor=actor,
+                          after=session.starts_at)
     record_audit(uow, actor=actor, action="session.validate", entity="session", entity_id=session_id)
     uow.commit()
     return out

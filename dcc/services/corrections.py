@@ -238,7 +238,9 @@ def demo_correction(db: Database, *, today: date, signers: SignerDirectory | Non
     """Demo: correct one signed PPS (else FRCP), and sign version 2 with the same physician.
 
     PPS: update motive MED-560 « Réajustement du programme thérapeutique et de suivi », first planned
-    treatment changed. FRCP: proposal text completed. Adapters default to dcc.bootstrap's.
+    treatment changed. FRCP: proposal text completed. `today` (the demo's date) goes in the correction's
+    reason (audit log); the new version is dated and signed now. Adapters default to dcc.bootstrap's
+    (pass `signers=signer_directory(settings)` when the demo runs on other settings than get_settings()).
 
     Returns `{"corrected": False, "reason": ...}` when there is nothing to correct, else
     `{"corrected": True, "kind", "case_id", "set_id", "update_motive" (PPS) , "treatment_change" (PPS),
@@ -265,13 +267,13 @@ def demo_correction(db: Database, *, today: date, signers: SignerDirectory | Non
             new_first = _other_treatment(codes[0])
             new_codes = tuple(dict.fromkeys([new_first, *codes[1:]]))
             changes = CorrectionInput(
-                reason="Démonstration : changement de traitement après la RCP (PPS mis à jour).",
+                reason=f"Démonstration du {today:%d/%m/%Y} : changement de traitement après la RCP.",
                 treatment_codes=new_codes, update_motive=DEMO_MOTIVE)
             motive = valuesets.lookup(PPS_UPDATE_MOTIVES, DEMO_MOTIVE)
             out["update_motive"] = {"code": motive.code, "display": motive.display}
             out["treatment_change"] = {"from": codes[0], "to": new_first}
         else:
-            changes = CorrectionInput(reason="Démonstration : proposition complétée après la RCP.",
+            changes = CorrectionInput(reason=f"Démonstration du {today:%d/%m/%Y} : proposition complétée.",
                                       proposal_text="Proposition thérapeutique validée en RCP (précisée : "
                                                     "bilan biologique complet avant le début du traitement).")
         new_id = correct_document(uow, document_id=old_id, actor="demo", changes=changes, cda=cda, pdf=pdf,

@@ -298,9 +298,11 @@ class _Prepared:
 
 
 def _prepare(db: Database, *, msg_id: str, owner: str, now: datetime, lease_s: int,
-             transports: Mapping[str, Transport]) -> _Prepared | None:
+             transports: Mapping[str, Transport],
+             allows: Callable[[str], bool] = lambda _destination: True) -> _Prepared | None:
     """Renew our lease, check consent and identity, freeze the confidentiality codes (first attempt) and
-    build what to send. None when the lease was lost."""
+    build what to send. None when the lease was lost; action `skipped` (lease released) when the
+    destination's circuit is open."""
     with _write_uow(db) as uow:
         s = uow.session
         res = s.execute(update(OM).where(OM.id == msg_id, OM.lease_owner == owner, OM.state == "pending")
@@ -309,6 +311,10 @@ def _prepare(db: Database, *, msg_id: str, owner: str, now: datetime, lease_s: i
             return None
         msg = s.get(OM, msg_id)
         assert msg is not None
+        if not allows(msg.destination):
+            msg.lease_owner, msg.lease_until = None, None
+            uow.commit()
+            return _Prepared("skipped", msg.destination, msg.kind)
         doc = s.get(m.Document, msg.document_id)
         assert doc is not None
         patient = s.get(m.Patient, doc.patient_id)
@@ -429,14 +435,13 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
         for msg_id in ids:
             if probe:
                 probe("after_claim", msg_id)
-            if not breaker.allows(_destination_of(db, msg_id)):
-                _release_lease(db, msg_id=msg_id, owner=owner)
-                stats.skipped_open_circuit += 1
-                continue
             prep = _prepare(db, msg_id=msg_id, owner=owner, now=clock(), lease_s=policy.lease_s,
-                            transports=transports)
+                            transports=transports, allows=breaker.allows)
             if prep is None:
                 stats.lost_leases += 1
+                continue
+            if prep.action == "skipped":
+                stats.skipped_open_circuit += 1
                 continue
             if prep.action != "send":
                 stats.held += prep.action == "held"
@@ -502,26 +507,9 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
         next_due = _next_due(db, exclude=closed)
         reopen = breaker.reopens_in(closed) if closed else None
         if next_due is None and reopen is None:
-            if _pending_count(db) == 0:
-                return stats
-            wait = 0.5  # leased by another dispatcher, or only behind an open circuit
-        else:
-            waits = [w for w in ((next_due - clock()).total_seconds() if next_due else None, reopen)
-                     if w is not None]
-            wait = min(waits)
-        sleep(min(max(wait, 0.05), 2.0))
-
-
-def _destination_of(db: Database, msg_id: str) -> str:
-    with db.uow() as uow:
-        return str(uow.session.scalar(select(OM.destination).where(OM.id == msg_id)))
-
-
-def _release_lease(db: Database, *, msg_id: str, owner: str) -> None:
-    with db.uow() as uow:
-        uow.session.execute(update(OM).where(OM.id == msg_id, OM.lease_owner == owner)
-                            .values(lease_owner=None, lease_until=None))
-        uow.commit()
+            return stats  # nothing pending (held and blocked messages wait for a cause to go away)
+        waits = [w for w in ((next_due - clock()).total_seconds() if next_due else None, reopen) if w is not None]
+        sleep(min(max(min(waits), 0.05), 2.0))
 
 
 def _next_due(db: Database, exclude: frozenset[str] = frozenset()) -> datetime | None:
@@ -530,11 +518,6 @@ def _next_due(db: Database, exclude: frozenset[str] = frozenset()) -> datetime |
         if exclude:
             q = q.where(OM.destination.not_in(list(exclude)))
         return uow.session.scalars(q.order_by(OM.next_attempt_at).limit(1)).first()
-
-
-def _pending_count(db: Database) -> int:
-    with db.uow() as uow:
-        return int(uow.session.scalar(select(func.count()).select_from(OM).where(OM.state == "pending")) or 0)
 
 
 def requeue(uow: UnitOfWork, *, message_id: str, actor: str, now: datetime | None = None) -> None:

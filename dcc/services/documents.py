@@ -49,8 +49,19 @@ def generate_documents(uow: UnitOfWork, *, case_ids: list[str], cda: CdaBuilder,
     return result
 
 
+@dataclass(frozen=True)
+class _Rendered:
+    kind: d.DocumentKind
+    ids: d.DocumentIds
+    cda: bytes
+    pdf: bytes
+
+
 def _generate_case(uow: UnitOfWork, loader: Loader, case_id: str, *, cda: CdaBuilder, pdf: PdfRenderer,
                    now: datetime) -> list[str]:
+    """Read and assemble in a short read transaction, render outside any transaction, then write in a
+    fresh write transaction (BEGIN IMMEDIATE on SQLite) that re-checks nothing was generated meanwhile:
+    several generation workers can share one database without holding its write lock while rendering."""
     case = uow.session.get(m.Case, case_id)
     if case is None:
         raise NotFound(f"Dossier « {case_id} » introuvable.")
@@ -59,15 +70,13 @@ def _generate_case(uow: UnitOfWork, loader: Loader, case_id: str, *, cda: CdaBui
         raise IncompleteData(["décision validée de la RCP"], what="la fiche RCP")
     if repo.documents_of_case(uow.session, case_id):
         return []  # already generated (idempotent)
-    board = uow.session.get(m.Board, case.board_id)
-    assert board is not None
+    contents: list[tuple[d.DocumentKind, d.FrcpContent | d.PpsContent]] = []
     frcp_ids = d.DocumentIds(unique_id_root=new_oid(), set_id_root=new_oid(), version=1)
     frcp = frcp_content(loader, case, decision, ids=frcp_ids, now=now)
     missing = d.missing_fields_frcp(frcp)
     if missing:
         raise IncompleteData(missing, what="la fiche RCP")
-    out = [_store(uow, case, board, d.DocumentKind.FRCP, frcp_ids, cda.build_frcp(frcp), pdf.render_frcp(frcp),
-                  pdf.template_version)]
+    contents.append((d.DocumentKind.FRCP, frcp))
     if decision.case_status == "discussed" and decision.quorum == "met" and pps_treatment_codes(
             decision.proposal_codes):
         pps_ids = d.DocumentIds(unique_id_root=new_oid(), set_id_root=new_oid(), version=1)
@@ -75,9 +84,24 @@ def _generate_case(uow: UnitOfWork, loader: Loader, case_id: str, *, cda: CdaBui
         missing = d.missing_fields_pps(pps)
         if missing:
             raise IncompleteData(missing, what="le PPS")
-        out.append(_store(uow, case, board, d.DocumentKind.PPS, pps_ids, cda.build_pps(pps), pdf.render_pps(pps),
-                          pdf.template_version))
-    return out
+        contents.append((d.DocumentKind.PPS, pps))
+    uow.rollback()  # end the read transaction before the slow part
+
+    rendered = []
+    for kind, content in contents:
+        if isinstance(content, d.FrcpContent):
+            rendered.append(_Rendered(kind, content.ids, cda.build_frcp(content), pdf.render_frcp(content)))
+        else:
+            rendered.append(_Rendered(kind, content.ids, cda.build_pps(content), pdf.render_pps(content)))
+
+    uow.begin_write()
+    if repo.documents_of_case(uow.session, case_id):
+        return []  # another worker generated them while we rendered
+    case = uow.session.get(m.Case, case_id)
+    assert case is not None
+    board = uow.session.get(m.Board, case.board_id)
+    assert board is not None
+    return [_store(uow, case, board, r.kind, r.ids, r.cda, r.pdf, pdf.template_version) for r in rendered]
 
 
 def _store(uow: UnitOfWork, case: m.Case, board: m.Board, kind: d.DocumentKind, ids: d.DocumentIds,

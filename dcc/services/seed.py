@@ -207,3 +207,51 @@ def seed_patients(uow: UnitOfWork, *, seed: int, count: int, region_codes: list[
             uow.session.flush()
         ids.append(patient.id)
     return ids
+
+
+def seed_users(uow: UnitOfWork, *, region_codes: list[str]) -> list[str]:
+    """The demo users, for every seeded region X (lower-case x in logins): `coord-x` (coordinator of the 3C of
+    their establishment), `phys-x1` and `phys-x2` (physicians; `phys-x2` is made a member of their
+    establishment's boards), `monitor-x` (regional monitor); and `admin`. Physicians and coordinators are
+    linked to the directory entries bearing their login. Idempotent: existing logins are kept as they are.
+    Returns the logins."""
+    logins: list[str] = []
+
+    def add(login: str, role: str, *, region: m.Region | None, prof: m.Professional | None = None,
+            establishment_id: str | None = None, display_name: str = "") -> None:
+        logins.append(login)
+        if uow.session.query(m.AppUser).filter(m.AppUser.login == login).one_or_none() is not None:
+            return
+        name = display_name or (f"Dr {prof.given} {prof.family}" if prof else login)
+        uow.session.add(m.AppUser(login=login, role=role, region_id=region.id if region else None,
+                                  establishment_id=establishment_id,
+                                  professional_id=prof.id if prof else None, display_name=name, active=True))
+        uow.session.flush()
+
+    for code in region_codes:
+        region = repo.region_by_code(uow.session, code)
+        if region is None:
+            continue
+        low = code.lower()
+        by_login = {p.login: p for p in uow.session.query(m.Professional)
+                    .filter(m.Professional.login.in_([f"coord-{low}", f"phys-{low}1", f"phys-{low}2"]))}
+        coord = by_login.get(f"coord-{low}")
+        if coord is not None:
+            add(f"coord-{low}", "coordinator", region=region, prof=coord, establishment_id=coord.establishment_id)
+        for n in (1, 2):
+            phys = by_login.get(f"phys-{low}{n}")
+            if phys is None:
+                continue
+            add(f"phys-{low}{n}", "physician", region=region, prof=phys)
+            if n == 2:  # sits on the boards of their establishment
+                boards = uow.session.query(m.Board).filter(m.Board.establishment_id == phys.establishment_id)
+                for board in boards:
+                    exists = (uow.session.query(m.BoardMember)
+                              .filter(m.BoardMember.board_id == board.id,
+                                      m.BoardMember.professional_id == phys.id).one_or_none())
+                    if exists is None:
+                        uow.session.add(m.BoardMember(board_id=board.id, professional_id=phys.id))
+                uow.session.flush()
+        add(f"monitor-{low}", "monitor", region=region, display_name=f"Observateur régional {region.name}")
+    add("admin", "admin", region=None, display_name="Administrateur dcc")
+    return logins

@@ -39,6 +39,13 @@ class UnitOfWork:
     def commit(self) -> None:
         self.session.commit()
 
+    def begin_write(self) -> None:
+        """Start the next transaction as a write transaction: on SQLite `BEGIN IMMEDIATE` takes the write
+        lock up front, so a read-then-write cannot fail with "database is locked" half-way; elsewhere a no-op."""
+        if self.session.in_transaction():
+            self.session.rollback()
+        self.session.connection(execution_options={"dcc_begin": "IMMEDIATE"})
+
     def rollback(self) -> None:
         self.session.rollback()
 

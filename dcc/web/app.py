@@ -23,10 +23,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dcc.adapters.db.engine import ensure_migrated
+from dcc.config import Settings
 from dcc.errors import DatabaseNotMigrated, DccError
 from dcc.services import queries
 from dcc.services.uow import Database
 from dcc.web.api import api_v1
+from dcc.web.auth import install_auth
 from dcc.web.schemas import HealthOut, error_responses
 
 log = logging.getLogger("dcc.web")
@@ -311,7 +313,8 @@ def _default_database() -> Database:
 
 
 def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BODY_BYTES,
-               on_session_validated: Callable[[list[str]], None] | None = None) -> FastAPI:
+               on_session_validated: Callable[[list[str]], None] | None = None,
+               settings: Settings | None = None) -> FastAPI:
     """Build the app on `database` (default: from the DCC_* settings). Refuses an unmigrated database.
 
     `on_session_validated` runs after the answer to a session validation, with the ids of the cases
@@ -391,6 +394,7 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    install_auth(app, settings)  # refuses dev auth in production; session cookie; /login, /logout
     app.include_router(api_v1)
     _use_error_model_in_openapi(app)
     return app

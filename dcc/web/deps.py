@@ -1,6 +1,7 @@
-"""Request dependencies: the database's unit of work, the acting user, today's date (Europe/Paris).
+"""Request dependencies: the database's unit of work, the authenticated user, today's date (Europe/Paris).
 
-Authentication comes later (OIDC): `get_actor` is the single place that will turn into `current_user`.
+`CurrentUser` is the authenticated user (401 without one, see dcc.web.auth); `Actor` is their login, as the
+audit log records it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi import Depends, Request
 
 from dcc.domain.calendar import PARIS
 from dcc.services.uow import Database, UnitOfWork
+from dcc.web.auth import User, current_user
 
 
 def get_database(request: Request) -> Database:
@@ -26,9 +28,9 @@ def get_uow(db: Annotated[Database, Depends(get_database)]) -> Iterator[UnitOfWo
         yield uow
 
 
-def get_actor() -> str:
-    """The user the audit log records. Placeholder until authentication (OIDC) is added."""
-    return "anonymous"
+def get_actor(user: Annotated[User, Depends(current_user)]) -> str:
+    """The login the audit log records for this request's user."""
+    return user.login
 
 
 SessionValidatedHook = Callable[[list[str]], None]
@@ -45,6 +47,7 @@ def get_today() -> date:
 
 
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
+CurrentUser = Annotated[User, Depends(current_user)]
 Actor = Annotated[str, Depends(get_actor)]
 Today = Annotated[date, Depends(get_today)]
 ValidationHook = Annotated[SessionValidatedHook | None, Depends(get_validation_hook)]

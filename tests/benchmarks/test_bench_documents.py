@@ -6,7 +6,7 @@ from benchutil import assert_positive, report
 
 from dcc.bench.documents import run
 
-N = 30
+N = 16
 
 
 def test_bench_documents_one_worker() -> None:

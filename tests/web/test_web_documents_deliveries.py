@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers_web import Seeded, case_payload
+from helpers_web import TEST_LOGIN, Seeded, case_payload
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
@@ -107,8 +107,8 @@ def test_requeue_is_audited_with_the_actor(client: TestClient, outbox: dict[str,
     client.post(f"/api/v1/deliveries/{outbox['dead']}/requeue")
     with seeded.database.uow() as uow:
         events = [(e.actor, e.action) for e in repo.audit_events(uow.session)]
-    assert ("anonymous", "delivery.requeue") in events
-    assert ("anonymous", "case.register") in events
+    assert (TEST_LOGIN, "delivery.requeue") in events
+    assert (TEST_LOGIN, "case.register") in events
 
 
 def test_metrics_count_documents_and_outbox(client: TestClient, outbox: dict[str, str]) -> None:

@@ -35,7 +35,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            mode = conn.info.pop("dcc_begin", "")
+            mode = conn.info.pop("dcc_begin", "") or conn.get_execution_options().get("dcc_begin", "")
             conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
         return engine

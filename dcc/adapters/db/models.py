@@ -334,6 +334,51 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), default="")
 
 
+
+# ------------------------------------------------------------------ users, break-the-glass, audit head (0003)
+
+
+class AppUser(Base):
+    """A person who logs in: role and scope. Physicians are linked to their directory entry (RPPS)."""
+
+    __tablename__ = "app_user"
+    id: Mapped[str] = _id()
+    login: Mapped[str] = mapped_column(String(60), unique=True)
+    role: Mapped[str] = mapped_column(String(12))  # coordinator | physician | monitor | admin
+    region_id: Mapped[str | None] = mapped_column(ForeignKey("region.id"), nullable=True)
+    establishment_id: Mapped[str | None] = mapped_column(ForeignKey("establishment.id"), nullable=True)
+    professional_id: Mapped[str | None] = mapped_column(ForeignKey("professional.id"), nullable=True,
+                                                        unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BreakGlass(Base):
+    """A time-limited access of a physician outside the care team to a patient's record."""
+
+    __tablename__ = "break_glass"
+    __table_args__ = (Index("ix_break_glass_user_patient", "user_id", "patient_id"),)
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
+    reason_code: Mapped[str] = mapped_column(String(20))
+    reason_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditHead(Base):
+    """Single row: the last audit entry's id and hash and the entry count, updated in the same transaction as
+    every append (detects truncation of the chain's tail; serialises writers)."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default="")
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 from dcc.adapters.db.guards import install_guards  # noqa: E402  (listeners need the models above)
 
 install_guards()

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 from fhir.resources.R4B.binary import Binary
-from fhir.resources.R4B.bundle import Bundle, BundleEntry
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.list import List as FhirList
 from fhir.resources.R4B.operationoutcome import OperationOutcome
@@ -76,15 +76,18 @@ URI_SYSTEM = "urn:ietf:rfc:3986"
 SYSTEM_URIS: dict[str, str] = {
     "2.16.840.1.113883.6.1": "http://loinc.org",
     "2.16.840.1.113883.5.25": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
-    "1.2.250.1.213.1.1.4.1": (
-        "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"
-    ),
+    "1.2.250.1.213.1.1.4.1": ("https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"),
 }
 OIDS_BY_URI = {uri: oid for oid, uri in SYSTEM_URIS.items()}
 
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 TRANSIENT_ISSUES = {"transient", "throttled", "timeout", "lock-error"}
+
+
+def _fields(**values: Any) -> dict[str, Any]:
+    """Keyword arguments as the dict a fhir.resources model validates (fields named as in FHIR)."""
+    return values
 
 
 def system_uri(oid: str) -> str:
@@ -129,9 +132,7 @@ def fhir_datetime(xds_dtm: str) -> str:
     value = xds_dtm.strip()
     if len(value) >= 12:
         padded = value.ljust(14, "0")
-        return (
-            f"{padded[0:4]}-{padded[4:6]}-{padded[6:8]}T{padded[8:10]}:{padded[10:12]}:{padded[12:14]}Z"
-        )
+        return f"{padded[0:4]}-{padded[4:6]}-{padded[6:8]}T{padded[8:10]}:{padded[10:12]}:{padded[12:14]}Z"
     if len(value) >= 8:
         return f"{value[0:4]}-{value[4:6]}-{value[6:8]}"
     if len(value) >= 6:
@@ -290,90 +291,97 @@ def build_bundle(
         period["end"] = fhir_datetime(entry.service_stop)
     replaced = replaces_unique_id or entry.replaces
 
-    document = DocumentReference(
-        meta={"profile": list(PROFILE_DOCUMENT_REFERENCE)},
-        contained=contained,
-        masterIdentifier=unique_id_identifier(entry.unique_id),
-        identifier=[{"use": "official", "system": URI_SYSTEM, "value": doc_url}],
-        status="current",
-        type=concept(entry.type_code),
-        category=[concept(entry.class_code)],
-        subject=subject,
-        date=creation,
-        author=[{"reference": "#author"}],
-        authenticator=authenticator,
-        custodian={"reference": "#author-org"},
-        relatesTo=(
-            [
+    document = DocumentReference.model_validate(
+        _fields(
+            meta={"profile": list(PROFILE_DOCUMENT_REFERENCE)},
+            contained=contained,
+            masterIdentifier=unique_id_identifier(entry.unique_id),
+            identifier=[{"use": "official", "system": URI_SYSTEM, "value": doc_url}],
+            status="current",
+            type=concept(entry.type_code),
+            category=[concept(entry.class_code)],
+            subject=subject,
+            date=creation,
+            author=[{"reference": "#author"}],
+            authenticator=authenticator,
+            custodian={"reference": "#author-org"},
+            relatesTo=(
+                [
+                    {
+                        "code": "replaces",
+                        "target": {"type": "DocumentReference", "identifier": unique_id_identifier(replaced)},
+                    }
+                ]
+                if replaced
+                else None
+            ),
+            description=entry.title or None,
+            securityLabel=[concept(c) for c in entry.confidentiality],
+            content=[
                 {
-                    "code": "replaces",
-                    "target": {"type": "DocumentReference", "identifier": unique_id_identifier(replaced)},
+                    "attachment": {
+                        "contentType": entry.mime_type,
+                        "language": entry.language_code,
+                        "url": binary_url,
+                        "size": entry.size,
+                        "hash": _b64_sha1(entry),
+                        "title": entry.title or None,
+                        "creation": creation,
+                    },
+                    "format": coding(entry.format_code),
                 }
-            ]
-            if replaced
-            else None
-        ),
-        description=entry.title or None,
-        securityLabel=[concept(c) for c in entry.confidentiality],
-        content=[
-            {
-                "attachment": {
-                    "contentType": entry.mime_type,
-                    "language": entry.language_code,
-                    "url": binary_url,
-                    "size": entry.size,
-                    "hash": _b64_sha1(entry),
-                    "title": entry.title or None,
-                    "creation": creation,
-                },
-                "format": coding(entry.format_code),
-            }
-        ],
-        context={
-            "period": period,
-            "facilityType": concept(entry.healthcare_facility_type),
-            "practiceSetting": concept(entry.practice_setting),
-            "sourcePatientInfo": {"reference": "#source-patient"},
-        },
+            ],
+            context={
+                "period": period,
+                "facilityType": concept(entry.healthcare_facility_type),
+                "practiceSetting": concept(entry.practice_setting),
+                "sourcePatientInfo": {"reference": "#source-patient"},
+            },
+        )
     )
     content_type = entry.content_type or entry.type_code
-    submission_set = FhirList(
-        meta={"profile": list(PROFILE_SUBMISSION_SET)},
-        contained=[*author_contained],
-        extension=[
-            {
-                "url": EXT_SOURCE_ID,
-                "valueIdentifier": {
-                    "system": URI_SYSTEM,
-                    "value": f"urn:oid:{source_id or source_oid_for(entry.author_structure_id)}",
+    submission_set = FhirList.model_validate(
+        _fields(
+            meta={"profile": list(PROFILE_SUBMISSION_SET)},
+            contained=[*author_contained],
+            extension=[
+                {
+                    "url": EXT_SOURCE_ID,
+                    "valueIdentifier": {
+                        "system": URI_SYSTEM,
+                        "value": f"urn:oid:{source_id or source_oid_for(entry.author_structure_id)}",
+                    },
                 },
-            },
-            {"url": EXT_DESIGNATION_TYPE, "valueCodeableConcept": concept(content_type)},
-        ],
-        identifier=[
-            {"use": "usual", "system": URI_SYSTEM, "value": f"urn:oid:{ss_unique_id}"},
-            {"use": "official", "system": URI_SYSTEM, "value": list_url},
-        ],
-        status="current",
-        mode="working",
-        code={"coding": [{"system": LIST_TYPES, "code": "submissionset"}]},
-        subject=subject,
-        date=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        source={"reference": "#author"},
-        entry=[{"item": {"reference": doc_url}}],
+                {"url": EXT_DESIGNATION_TYPE, "valueCodeableConcept": concept(content_type)},
+            ],
+            identifier=[
+                {"use": "usual", "system": URI_SYSTEM, "value": f"urn:oid:{ss_unique_id}"},
+                {"use": "official", "system": URI_SYSTEM, "value": list_url},
+            ],
+            status="current",
+            mode="working",
+            code={"coding": [{"system": LIST_TYPES, "code": "submissionset"}]},
+            subject=subject,
+            date=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            source={"reference": "#author"},
+            entry=[{"item": {"reference": doc_url}}],
+        )
     )
-    binary = Binary(contentType=entry.mime_type, data=base64.b64encode(cda))
-    bundle = Bundle(
-        meta={"profile": list(PROFILE_BUNDLE)},
-        type="transaction",
-        timestamp=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        entry=[
-            BundleEntry(fullUrl=list_url, resource=submission_set, request={"method": "POST", "url": "List"}),
-            BundleEntry(
-                fullUrl=doc_url, resource=document, request={"method": "POST", "url": "DocumentReference"}
-            ),
-            BundleEntry(fullUrl=binary_url, resource=binary, request={"method": "POST", "url": "Binary"}),
-        ],
+    binary = Binary.model_validate(_fields(contentType=entry.mime_type, data=base64.b64encode(cda).decode("ascii")))
+    bundle = Bundle.model_validate(
+        _fields(
+            meta={"profile": list(PROFILE_BUNDLE)},
+            type="transaction",
+            timestamp=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            entry=[
+                _fields(fullUrl=url, resource=resource, request={"method": "POST", "url": kind})
+                for url, resource, kind in (
+                    (list_url, submission_set, "List"),
+                    (doc_url, document, "DocumentReference"),
+                    (binary_url, binary, "Binary"),
+                )
+            ],
+        )
     )
     body = bundle.model_dump_json(exclude_none=True).encode("utf-8")
     return ProvideBundle(
@@ -494,9 +502,7 @@ class MhdTransport:
 
     # -- ITI-65 --
 
-    def submit(
-        self, cda: bytes, entry: DocumentEntry, *, replaces_unique_id: str | None = None
-    ) -> MhdSubmitResult:
+    def submit(self, cda: bytes, entry: DocumentEntry, *, replaces_unique_id: str | None = None) -> MhdSubmitResult:
         """Send `cda` with `entry`. Raises ValidationFailed/UnknownCode before sending if a code is out
         of its value set, DeliveryError(permanent=...) when the DMP refuses or cannot be reached.
 
@@ -543,9 +549,7 @@ class MhdTransport:
 
     # -- metadata update (PATCH securityLabel) --
 
-    def update_security_labels(
-        self, unique_id: str, labels: Sequence[str | CodedValue]
-    ) -> MhdUpdateResult:
+    def update_security_labels(self, unique_id: str, labels: Sequence[str | CodedValue]) -> MhdUpdateResult:
         """Replace the securityLabel of the DocumentReference with uniqueId `unique_id` by `labels`
         (e.g. ["N"] after the announcement, removing INVISIBLE_PATIENT). Same uniqueId, nothing resent;
         idempotent, so safe to retry."""
@@ -561,18 +565,60 @@ class MhdTransport:
             excerpt=_excerpt(content),
         )
 
+    def security_labels(self, unique_id: str) -> tuple[str, ...]:
+        """The confidentiality codes the DMP holds for `unique_id` (ITI-67 search by identifier)."""
+        url = str(httpx.URL(f"{self.endpoint}/DocumentReference", params={"identifier": identifier_token(unique_id)}))
+        response = self._send("GET", url)
+        content = response.content[:MAX_RESPONSE_BYTES]
+        self._raise_for_error(response, content)
+        try:
+            found = Bundle.model_validate_json(content)
+        except (ValidationError, ValueError, KeyError):
+            raise DeliveryError(
+                "Réponse du DMP illisible (recherche du document).",
+                permanent=False,
+                status=response.status_code,
+                error_code="reponse_illisible",
+                excerpt=_excerpt(content),
+            ) from None
+        documents = [
+            e.resource
+            for e in found.entry or []
+            if e.resource is not None and e.resource.get_resource_type() == "DocumentReference"
+        ]
+        if not documents:
+            raise DeliveryError(
+                f"Le DMP ne connaît pas le document {unique_id} : métadonnées non mises à jour.",
+                permanent=True,
+                status=response.status_code,
+                error_code="document_inconnu",
+                excerpt=_excerpt(content),
+            )
+        document: Any = documents[0]
+        return tuple(str(c.code) for label in document.securityLabel or [] for c in label.coding or [])
+
+    def set_security_label(self, unique_id: str, code: str, *, present: bool) -> MhdUpdateResult:
+        """Add (`present`) or remove one confidentiality code (INVISIBLE_PATIENT, MASQUE_PS), keeping the
+        others as the DMP holds them: read, then PATCH the whole securityLabel. No-op if already so."""
+        current = self.security_labels(unique_id)
+        if (code in current) == present:
+            return MhdUpdateResult(unique_id, current, 200, "Métadonnées du DMP déjà à jour.")
+        wanted = [*current, code] if present else [c for c in current if c != code]
+        return self.update_security_labels(unique_id, wanted)
+
     # -- HTTP and error mapping --
 
-    def _send(self, method: str, url: str, *, content: bytes, content_type: str) -> httpx.Response:
-        headers = {"Content-Type": content_type, "Accept": FHIR_JSON}
+    def _send(self, method: str, url: str, *, content: bytes | None = None, content_type: str = "") -> httpx.Response:
+        headers = {"Accept": FHIR_JSON}
+        if content_type:
+            headers["Content-Type"] = content_type
         try:
             if self._timeout is None:
                 return self._client.request(method, url, content=content, headers=headers)
             return self._client.request(method, url, content=content, headers=headers, timeout=self._timeout)
         except httpx.TimeoutException as exc:
             raise DeliveryError(
-                "Le DMP n'a pas répondu à temps ; le document a peut-être été reçu, il sera renvoyé "
-                "à l'identique.",
+                "Le DMP n'a pas répondu à temps ; le document a peut-être été reçu, il sera renvoyé à l'identique.",
                 permanent=False,
                 error_code="delai_depasse",
                 excerpt=str(exc),
@@ -592,7 +638,7 @@ class MhdTransport:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         outcome = parse_operation_outcome(content)
         code, text, kinds = _outcome_details(outcome) if outcome is not None else ("", "", set())
-        if status in (408, 429) or status >= 500 or kinds & TRANSIENT_ISSUES and status not in (400, 422):
+        if status in (408, 429) or status >= 500 or (kinds & TRANSIENT_ISSUES and status not in (400, 422)):
             raise DeliveryError(
                 f"Le DMP est momentanément indisponible (HTTP {status}) ; nouvel essai prévu."
                 + (f" ({text})" if text else ""),

@@ -1,4 +1,5 @@
-"""Deliveries (outbox): states and requeue of dead letters."""
+"""Deliveries (outbox): states and requeue of dead letters. Coordinators see their boards' deliveries,
+regional monitors their region's (no patient data in the answer)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from dcc.services import delivery, queries
-from dcc.web.deps import Actor, Uow
+from dcc.services import access, delivery, queries
+from dcc.web.deps import CurrentUser, Uow
 from dcc.web.schemas import DeliveryOut, error_responses
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["Envois"])
@@ -19,17 +20,24 @@ DeliveryState = Literal["pending", "delivered", "dead", "held", "blocked"]
             responses=error_responses(422))
 def list_deliveries(
     uow: Uow,
+    user: CurrentUser,
     state: Annotated[DeliveryState | None,
                      Query(description="pending, delivered, dead, held ou blocked")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DeliveryOut]:
-    views = queries.list_deliveries(uow, state=state, limit=limit, offset=offset)
-    return [DeliveryOut.model_validate(v) for v in views]
+    rows = access.visible_deliveries(uow, user, state=state, limit=limit, offset=offset)
+    return [DeliveryOut.model_validate(queries.DeliveryView(
+        id=msg.id, document_id=msg.document_id, document_unique_id=uid, destination=msg.destination,
+        state=msg.state, kind=msg.kind, hold_reason=msg.hold_reason or "", attempts=msg.attempts,
+        last_error=msg.last_error, next_attempt_at=msg.next_attempt_at, created_at=msg.created_at,
+        delivered_at=msg.delivered_at)) for msg, uid in rows]
 
 
 @router.post("/{message_id}/requeue", response_model=DeliveryOut, summary="Relancer une lettre morte",
              responses=error_responses(404, 409))
-def requeue(message_id: str, uow: Uow, actor: Actor) -> DeliveryOut:
-    delivery.requeue(uow, message_id=message_id, actor=actor)
+def requeue(message_id: str, uow: Uow, user: CurrentUser) -> DeliveryOut:
+    access.require(uow, user, "delivery", message_id, access.delivery_filter(user), action="requeue")
+    access.require_role(user, "coordinator", message="Seul un coordinateur peut relancer un envoi.")
+    delivery.requeue(uow, message_id=message_id, actor=user.login)
     return DeliveryOut.model_validate(queries.get_delivery(uow, message_id))

@@ -1,0 +1,165 @@
+"""Consent, identity and visibility decisions that govern what reaches the national record (DMP).
+
+- Opposition of the patient to feeding the DMP: the patient's messages are never sent (`blocked`, reason
+  recorded and shown); lifting it releases them.
+- Identity qualification (INS): messages of a patient without a qualified INS are `held`; qualifying the
+  identity releases them at once (the dispatcher also re-checks held messages on every pass).
+- Announcement consultation: until it is recorded, documents are sent with `INVISIBLE_PATIENT`; recording
+  it enqueues a metadata update (same uniqueId, no resubmission) for each destination.
+- Masking from professionals (`MASQUE_PS`) when the patient asks: carried by the (re)submission, or by a
+  metadata update once the document is in the DMP.
+
+The dispatcher (dcc.services.delivery) checks consent and identity again right before each send, so a
+decision recorded while a message is already claimed still applies. Every decision is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import or_, select
+
+from dcc.adapters.db import models as m
+from dcc.errors import Conflict, NotFound
+from dcc.services.audit import record_audit
+from dcc.services.delivery import METADATA_UPDATE, REASON_OPPOSITION, SUBMIT
+from dcc.services.uow import UnitOfWork
+
+OM = m.OutboxMessage
+
+
+def _patient(uow: UnitOfWork, patient_id: str) -> m.Patient:
+    patient = uow.session.get(m.Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"Patient « {patient_id} » introuvable.")
+    return patient
+
+
+def _document(uow: UnitOfWork, document_id: str) -> m.Document:
+    doc = uow.session.get(m.Document, document_id)
+    if doc is None:
+        raise NotFound(f"Document « {document_id} » introuvable.")
+    return doc
+
+
+def _patient_messages(uow: UnitOfWork, patient_id: str, states: tuple[str, ...],
+                      now: datetime) -> list[m.OutboxMessage]:
+    """Messages of the patient's documents in `states`, not currently leased by a dispatcher (a leased one
+    is re-checked by its dispatcher before sending)."""
+    q = (select(OM).join(m.Document, m.Document.id == OM.document_id)
+         .where(m.Document.patient_id == patient_id, OM.state.in_(states),
+                or_(OM.lease_until.is_(None), OM.lease_until < now))
+         .order_by(OM.id))
+    return list(uow.session.scalars(q).all())
+
+
+def record_opposition(uow: UnitOfWork, *, patient_id: str, actor: str, opposed: bool = True, reason: str = "",
+                      now: datetime | None = None) -> int:
+    """Record (or lift) the patient's opposition to feeding the DMP. Opposed: pending and held messages
+    become `blocked` with the reason. Lifted: blocked messages become due again (consent and identity are
+    re-checked before sending). Returns the number of messages changed."""
+    now = now or datetime.now(UTC)
+    patient = _patient(uow, patient_id)
+    patient.dmp_opposition = opposed
+    record_audit(uow, actor=actor, action="patient.dmp_opposition" if opposed else "patient.dmp_opposition_lifted",
+                 entity="patient", entity_id=patient.id, patient_id=patient.id, detail={"reason": reason})
+    changed = 0
+    if opposed:
+        text = REASON_OPPOSITION + (f" Motif : {reason}" if reason else "")
+        for msg in _patient_messages(uow, patient.id, ("pending", "held"), now):
+            msg.state, msg.hold_reason, msg.last_error = "blocked", text, text
+            msg.lease_owner, msg.lease_until = None, None
+            record_audit(uow, actor=actor, action="delivery.block", entity="outbox_message", entity_id=msg.id,
+                         patient_id=patient.id, detail={"destination": msg.destination, "kind": msg.kind})
+            changed += 1
+    else:
+        for msg in _patient_messages(uow, patient.id, ("blocked",), now):
+            msg.state, msg.hold_reason, msg.last_error, msg.next_attempt_at = "pending", "", "", now
+            record_audit(uow, actor=actor, action="delivery.release", entity="outbox_message", entity_id=msg.id,
+                         patient_id=patient.id, detail={"destination": msg.destination, "kind": msg.kind})
+            changed += 1
+    uow.commit()
+    return changed
+
+
+def qualify_identity(uow: UnitOfWork, patient_id: str, actor: str, *, now: datetime | None = None) -> int:
+    """The patient's INS is qualified (identity checked against the national teleservice): held messages
+    of the patient become due at once. Returns the number released."""
+    now = now or datetime.now(UTC)
+    patient = _patient(uow, patient_id)
+    was = patient.ins_qualified
+    patient.ins_qualified = True
+    record_audit(uow, actor=actor, action="patient.identity_qualify", entity="patient", entity_id=patient.id,
+                 patient_id=patient.id, detail={"already_qualified": was})
+    released = 0
+    if not patient.dmp_opposition:
+        for msg in _patient_messages(uow, patient.id, ("held",), now):
+            if msg.kind != SUBMIT:
+                continue  # a held metadata update waits for its own cause (re-checked by the dispatcher)
+            msg.state, msg.hold_reason, msg.last_error, msg.next_attempt_at = "pending", "", "", now
+            record_audit(uow, actor=actor, action="delivery.release", entity="outbox_message", entity_id=msg.id,
+                         patient_id=patient.id, detail={"destination": msg.destination, "kind": msg.kind})
+            released += 1
+    uow.commit()
+    return released
+
+
+def _enqueue_metadata_updates(uow: UnitOfWork, doc: m.Document, now: datetime) -> list[str]:
+    """One metadata update per destination the document goes to (re-armed if it exists). The dispatcher
+    sends it once the document is in the DMP, or closes it when the submission already carries the codes."""
+    out: list[str] = []
+    submits = uow.session.scalars(select(OM).where(OM.document_id == doc.id, OM.kind == SUBMIT)
+                                  .order_by(OM.destination)).all()
+    for submit in submits:
+        if submit.state == "blocked":
+            continue
+        existing = uow.session.scalars(select(OM).where(OM.document_id == doc.id,
+                                                        OM.destination == submit.destination,
+                                                        OM.kind == METADATA_UPDATE)).first()
+        if existing is None:
+            existing = OM(document_id=doc.id, destination=submit.destination, kind=METADATA_UPDATE,
+                          next_attempt_at=now)
+            uow.session.add(existing)
+            uow.session.flush()
+        else:
+            # re-arm; clearing the lease makes an in-flight update lose it, so it is sent again with the
+            # latest codes
+            existing.state, existing.attempts, existing.next_attempt_at = "pending", 0, now
+            existing.lease_owner, existing.lease_until, existing.hold_reason, existing.last_error = None, None, "", ""
+        out.append(existing.id)
+    return out
+
+
+def record_announcement(uow: UnitOfWork, *, document_id: str, when: datetime, actor: str) -> list[str]:
+    """The announcement consultation took place: the document becomes visible to the patient in the DMP
+    (metadata update, same uniqueId). Idempotent. Returns the ids of the metadata-update messages."""
+    doc = _document(uow, document_id)
+    if doc.announced_at is not None:
+        return []
+    doc.announced_at = when
+    record_audit(uow, actor=actor, action="document.announce", entity="document", entity_id=doc.id,
+                 patient_id=doc.patient_id, detail={"unique_id": doc.unique_id, "when": when.isoformat()})
+    ids = _enqueue_metadata_updates(uow, doc, datetime.now(UTC))
+    uow.commit()
+    return ids
+
+
+def record_masking(uow: UnitOfWork, *, document_id: str, actor: str, masked: bool = True,
+                   now: datetime | None = None) -> list[str]:
+    """The patient asks to mask the document from professionals (`MASQUE_PS`), or lifts the masking.
+    Returns the ids of the metadata-update messages (none when nothing changes)."""
+    now = now or datetime.now(UTC)
+    doc = _document(uow, document_id)
+    if doc.status == "draft":
+        raise Conflict("Un brouillon n'est pas transmis au DMP : le masquage s'applique à un document signé.")
+    if doc.masked_ps == masked:
+        return []
+    doc.masked_ps = masked
+    record_audit(uow, actor=actor, action="document.mask" if masked else "document.unmask", entity="document",
+                 entity_id=doc.id, patient_id=doc.patient_id, detail={"unique_id": doc.unique_id})
+    ids = _enqueue_metadata_updates(uow, doc, now)
+    uow.commit()
+    return ids
+
+
+__all__ = ["qualify_identity", "record_announcement", "record_masking", "record_opposition"]

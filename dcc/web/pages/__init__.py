@@ -1,0 +1,40 @@
+"""Server-rendered pages (French, Jinja2 + htmx): coordinator, physician and regional monitor.
+
+Wiring (in create_app, after install_auth so the session middleware and /login exist):
+
+    from dcc.web.pages import mount_static, pages_router
+    app.include_router(pages_router)
+    mount_static(app)
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from dcc.web.pages import coordinator, monitor, physician
+from dcc.web.pages._common import ROLE_HOME, STATIC_DIR, page_user
+
+pages_router = APIRouter(include_in_schema=False)
+
+
+@pages_router.get("/accueil")
+def home(request: Request) -> RedirectResponse:
+    """Each role's start page (the login page when nobody is signed in)."""
+    user = page_user(request)
+    if user is None:
+        return RedirectResponse("/login?next=/accueil", status_code=303)
+    return RedirectResponse(ROLE_HOME.get(user.role, "/suivi/"), status_code=303)
+
+
+for _module in (coordinator, physician, monitor):
+    pages_router.include_router(_module.router)
+
+
+def mount_static(app: FastAPI) -> None:
+    """Serve dcc/web/static at /static (CSS, JS, vendored htmx)."""
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+
+__all__ = ["mount_static", "pages_router"]

@@ -1,0 +1,322 @@
+"""Coordinator pages: board calendar, session agenda (move a case), case registration with live
+validation, attendance and quorum, session validation. Actions call the services the JSON API calls."""
+
+from __future__ import annotations
+
+import calendar as cal
+import re
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from dcc import valuesets
+from dcc.adapters.db import repositories as repo
+from dcc.domain.identifiers import nir_key, validate_ins_oid, validate_nir, validate_rpps
+from dcc.domain.quorum import requirement_label
+from dcc.errors import DccError
+from dcc.services import boards as board_services
+from dcc.services import queries
+from dcc.services.schemas import AttendanceInput, CaseRegistration
+from dcc.web.deps import Today, Uow
+from dcc.web.pages import _scope as scope
+from dcc.web.pages._common import PageRoute, PageUser, check_csrf, local, redirect, render, require_role
+
+router = APIRouter(prefix="/coordination", route_class=PageRoute, include_in_schema=False)
+Coordinator = Annotated[PageUser, Depends(require_role("coordinator"))]
+
+INS_OIDS = [("1.2.250.1.213.1.4.8", "INS-NIR (identifiant national de santé)"),
+            ("1.2.250.1.213.1.4.10", "INS-NIR de test"),
+            ("1.2.250.1.213.1.4.11", "INS-NIR de démonstration"),
+            ("1.2.250.1.213.1.4.9", "INS-NIA (identifiant d'attente)")]
+
+
+# -------------------------------------------------------------------------------------- calendar
+
+
+def _parse_day(value: str | None, today: date) -> date:
+    try:
+        return date.fromisoformat(value) if value else today
+    except ValueError:
+        return today
+
+
+@router.get("/", response_class=HTMLResponse)
+def board_calendar(request: Request, user: Coordinator, uow: Uow, today: Today,
+                   vue: Annotated[str, Query()] = "mois", jour: Annotated[str | None, Query()] = None,
+                   rcp: Annotated[str | None, Query()] = None) -> Response:
+    day = _parse_day(jour, today)
+    boards = scope.coordinator_boards(uow, user)
+    board_ids = {b.id for b in boards}
+    board_id = rcp if rcp in board_ids else None
+    if vue == "semaine":
+        start = day - timedelta(days=day.weekday())
+        end = start + timedelta(days=6)
+        prev_day, next_day = start - timedelta(days=7), start + timedelta(days=7)
+    else:
+        vue = "mois"
+        first = day.replace(day=1)
+        last = first.replace(day=cal.monthrange(first.year, first.month)[1])
+        start = first - timedelta(days=first.weekday())
+        end = last + timedelta(days=6 - last.weekday())
+        prev_day = (first - timedelta(days=1)).replace(day=1)
+        next_day = last + timedelta(days=1)
+    sessions = [s for s in queries.list_sessions(uow, board_id=board_id, start=start, end=end)
+                if s.board_id in board_ids]
+    by_day: dict[date, list[queries.SessionView]] = {}
+    for s in sessions:
+        loc = local(s.starts_at)
+        assert loc is not None
+        by_day.setdefault(loc.date(), []).append(s)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    weeks = [days[i:i + 7] for i in range(0, len(days), 7)]
+    pending = _pending_cases(uow, board_ids)
+    return render(request, "coordinator/calendar.html.j2", {
+        "vue": vue, "day": day, "start": start, "end": end, "weeks": weeks, "days": days, "by_day": by_day,
+        "boards": boards, "board_id": board_id or "", "prev_day": prev_day, "next_day": next_day,
+        "today": today, "pending": pending,
+    })
+
+
+def _pending_cases(uow: Any, board_ids: set[str]) -> list[dict[str, Any]]:
+    rows = [c for c in repo.pending_cases(uow.session) if c.board_id in board_ids]
+    patients = repo.patients_by_ids(uow.session, [c.patient_id for c in rows])
+    boards = repo.boards_by_ids(uow.session, list({c.board_id for c in rows}))
+    return [{"case": c, "patient": queries.display_name(patients[c.patient_id]), "board": boards[c.board_id]}
+            for c in rows]
+
+
+# ---------------------------------------------------------------------------------------- agenda
+
+
+def _agenda_context(uow: Any, user: PageUser, session_id: str, today: date) -> dict[str, Any]:
+    s, board = scope.session_for_coordinator(uow, user, session_id)
+    agenda = queries.session_agenda(uow, session_id)
+    others = [o for o in queries.list_sessions(uow, board_id=board.id, start=today, end=None)
+              if o.id != session_id and o.status == "planned"]
+    members = scope.board_members(uow, board.id)
+    modes = {a.professional_id: a.mode for a in agenda.attendance}
+    return {"agenda": agenda, "board": board, "others": others, "members": members, "modes": modes,
+            "missing_labels": [requirement_label(c) for c in agenda.session.quorum_missing],
+            "required_labels": [requirement_label(c) for c in board.required_specialties]}
+
+
+@router.get("/seances/{session_id}", response_class=HTMLResponse)
+def session_agenda(request: Request, session_id: str, user: Coordinator, uow: Uow, today: Today) -> Response:
+    return render(request, "coordinator/session.html.j2", _agenda_context(uow, user, session_id, today))
+
+
+@router.post("/seances/{session_id}/presences", response_class=HTMLResponse)
+async def record_attendance(request: Request, session_id: str, user: Coordinator, uow: Uow,
+                            today: Today) -> Response:
+    form = await check_csrf(request)
+    _, board = scope.session_for_coordinator(uow, user, session_id)
+    members = {p.id for p in scope.board_members(uow, board.id)}
+    attendance = {pid: str(form.get(f"presence-{pid}") or "absent") for pid in members}
+    try:
+        data = AttendanceInput(attendance=attendance)  # type: ignore[arg-type]
+        status = board_services.record_attendance(uow, session_id=session_id, data=data, actor=user.login)
+    except (ValidationError, DccError) as exc:
+        message = exc.message if isinstance(exc, DccError) else "Présence invalide : choisissez un mode par membre."
+        ctx = _agenda_context(uow, user, session_id, today) | {"error": message}
+        return render(request, "coordinator/session.html.j2", ctx, status_code=422)
+    label = "atteint" if status == "met" else "non atteint"
+    return redirect(f"/coordination/seances/{session_id}", f"Présences enregistrées : quorum {label}.")
+
+
+@router.post("/seances/{session_id}/valider", response_class=HTMLResponse)
+async def validate_session(request: Request, session_id: str, user: Coordinator, uow: Uow, today: Today,
+                           background: BackgroundTasks) -> Response:
+    await check_csrf(request)
+    scope.session_for_coordinator(uow, user, session_id)
+    try:
+        summary = board_services.validate_session(uow, session_id=session_id, today=today, actor=user.login)
+    except DccError as exc:
+        ctx = _agenda_context(uow, user, session_id, today) | {"error": exc.message}
+        return render(request, "coordinator/session.html.j2", ctx, status_code=exc.status_code)
+    hook = request.app.state.on_session_validated
+    if hook is not None and summary.case_ids:
+        background.add_task(hook, list(summary.case_ids))
+    message = f"Séance validée : {len(summary.case_ids)} décision(s) verrouillée(s)."
+    if summary.represented:
+        message += f" {len(summary.represented)} dossier(s) représenté(s) faute de quorum."
+    response = redirect(f"/coordination/seances/{session_id}", message)
+    response.background = background
+    return response
+
+
+@router.post("/dossiers/{case_id}/deplacer", response_class=HTMLResponse)
+async def move_case(request: Request, case_id: str, user: Coordinator, uow: Uow, today: Today) -> Response:
+    form = await check_csrf(request)
+    case, _ = scope.case_for_coordinator(uow, user, case_id)
+    target = str(form.get("session_id") or "")
+    origin = str(form.get("depuis") or "")
+    back = f"/coordination/seances/{origin}" if origin else f"/coordination/dossiers/{case_id}"
+    if not target:
+        return redirect(back, "Choisissez la séance de destination.")
+    try:
+        result = board_services.move_case(uow, case_id=case_id, session_id=target, today=today,
+                                          force=form.get("forcer") == "oui", actor=user.login)
+    except DccError as exc:
+        return redirect(back, f"Déplacement refusé : {exc.message}")
+    return redirect(f"/coordination/seances/{result.session_id}", f"Dossier déplacé. {result.reason}")
+
+
+# ---------------------------------------------------------------------------------- registration
+
+CHECKBOXES = ("urgent", "standard", "pathology_report", "family_history", "patient_consent", "parental_consent",
+              "force")
+PATIENT_FIELDS = ("ins_matricule", "ins_oid", "birth_family", "birth_given_first", "birth_given_all",
+                  "birth_date", "sex", "birthplace_insee", "birthplace_city", "used_family", "used_given")
+
+
+def _registration_payload(form: dict[str, Any]) -> dict[str, Any]:
+    def text(key: str) -> str:
+        value = form.get(key)
+        return str(value[0] if isinstance(value, list) else value or "").strip()
+
+    patient: dict[str, Any] = {k: text(k) for k in PATIENT_FIELDS}
+    patient["ins_qualified"] = form.get("ins_qualified") == "oui"
+    payload: dict[str, Any] = {
+        "board_id": text("board_id"), "patient": patient, "requester_rpps": text("requester_rpps"),
+        "topography_code": text("topography_code").upper(), "phase": text("phase") or "initial",
+        "question": text("question"), "motive": text("motive"), "summary": text("summary"),
+        "discovery_mode": text("discovery_mode"), "earliest_date": text("earliest_date"),
+    }
+    for key in ("presenter_rpps", "morphology_code", "tnm_t", "tnm_n", "tnm_m", "performance_status",
+                "referential_name", "referential_version", "referential_date", "imaging_date"):
+        if text(key):
+            payload[key] = text(key)
+    for key in CHECKBOXES:
+        payload[key] = form.get(key) == "oui"
+    return payload
+
+
+def _error_map(exc: ValidationError) -> dict[str, str]:
+    from dcc.web.app import validation_error_body
+
+    errors: dict[str, str] = {}
+    body = validation_error_body(exc.errors())
+    for detail in body.get("details") or [{"field": body.get("field"), "message": body["message"]}]:
+        name = (detail.get("field") or "formulaire").removeprefix("patient.")
+        message = detail["message"]
+        if message.startswith("Champ « "):
+            message = message.split(" : ", 1)[-1]
+            message = message[:1].upper() + message[1:]
+        errors.setdefault(name, message)
+    return errors
+
+
+def _form_context(uow: Any, user: PageUser, today: date, values: dict[str, Any],
+                  errors: dict[str, str] | None = None) -> dict[str, Any]:
+    me = scope.professional(uow, user.professional_id)
+    defaults = {"requester_rpps": me.rpps if me else "", "earliest_date": today.isoformat(),
+                "ins_oid": "1.2.250.1.213.1.4.8", "phase": "initial", "sex": "",
+                "pathology_report": "oui", "family_history": "oui", "patient_consent": "oui",
+                "parental_consent": "oui"}
+    return {"boards": scope.coordinator_boards(uow, user), "values": defaults | values, "errors": errors or {},
+            "ins_oids": INS_OIDS, "today": today}
+
+
+@router.get("/dossiers", response_class=HTMLResponse)
+def pending_cases(request: Request, user: Coordinator, uow: Uow) -> Response:
+    board_ids = {b.id for b in scope.coordinator_boards(uow, user)}
+    return render(request, "coordinator/pending.html.j2", {"pending": _pending_cases(uow, board_ids)})
+
+
+@router.get("/dossiers/nouveau", response_class=HTMLResponse)
+def registration_form(request: Request, user: Coordinator, uow: Uow, today: Today,
+                      rcp: Annotated[str | None, Query()] = None) -> Response:
+    return render(request, "coordinator/case_form.html.j2",
+                  _form_context(uow, user, today, {"board_id": rcp or ""}))
+
+
+@router.post("/dossiers/nouveau", response_class=HTMLResponse)
+async def register_case(request: Request, user: Coordinator, uow: Uow, today: Today) -> Response:
+    form = await check_csrf(request)
+    values = {k: v for k, v in form.items() if k != "csrf_token"}
+    payload = _registration_payload(form)
+    board_ids = {b.id for b in scope.coordinator_boards(uow, user)}
+    if payload["board_id"] not in board_ids:
+        errors = {"board_id": "Choisissez une RCP de votre région."}
+        return render(request, "coordinator/case_form.html.j2", _form_context(uow, user, today, values, errors),
+                      status_code=422)
+    try:
+        data = CaseRegistration.model_validate(payload)
+        case_id = board_services.register_case(uow, data=data, actor=user.login)
+    except ValidationError as exc:
+        return render(request, "coordinator/case_form.html.j2",
+                      _form_context(uow, user, today, values, _error_map(exc)), status_code=422)
+    except DccError as exc:
+        errors = {(exc.field or "formulaire").removeprefix("patient."): exc.message}
+        return render(request, "coordinator/case_form.html.j2", _form_context(uow, user, today, values, errors),
+                      status_code=exc.status_code)
+    return redirect(f"/coordination/dossiers/{case_id}", "Dossier inscrit.")
+
+
+@router.post("/dossiers/verifier", response_class=HTMLResponse)
+async def check_field(request: Request, user: Coordinator, uow: Uow) -> Response:
+    """htmx: check the field that changed (HX-Trigger-Name) and answer its French message."""
+    form = await check_csrf(request)
+    name = request.headers.get("hx-trigger-name") or str(form.get("champ") or "")
+    value = str(form.get(name) or "").strip()
+    ok, message = _check_one(uow, name, value, form)
+    return render(request, "coordinator/_field_message.html.j2", {"ok": ok, "message": message, "name": name})
+
+
+def _check_one(uow: Any, name: str, value: str, form: dict[str, Any]) -> tuple[bool, str]:
+    if not value:
+        return True, ""
+    try:
+        if name == "ins_matricule":
+            compact = value.replace(" ", "")
+            if len(compact) == 13:
+                return False, f"Il manque la clé : pour ce NIR, la clé attendue est {nir_key(compact)}."
+            validate_nir(value)
+            return True, "Clé du NIR valide."
+        if name == "ins_oid":
+            validate_ins_oid(value)
+            return True, ""
+        if name in ("requester_rpps", "presenter_rpps"):
+            rpps = validate_rpps(value, field=name)
+            prof = repo.professional_by_rpps(uow.session, rpps)
+            if prof is None:
+                return False, f"Aucun professionnel avec le RPPS {rpps} dans l'annuaire."
+            return True, f"Dr {prof.given} {prof.family}."
+        if name == "topography_code":
+            code = valuesets.lookup("JDV_Tumeur_CISIS", value.upper(), field=name)
+            return True, f"{code.code} : {code.display}."
+        if name == "morphology_code":
+            code = valuesets.lookup("JDV_Morphologie_CISIS", value, field=name)
+            return True, f"{code.code} : {code.display}."
+        if name == "birthplace_insee":
+            if not re.fullmatch(r"\d{5}|2[AB]\d{3}", value):
+                return False, "Le code INSEE de la commune compte 5 caractères (ex. 44109, 2A004)."
+            return True, ""
+        if name in ("birth_date", "earliest_date", "imaging_date", "referential_date"):
+            try:
+                when = date.fromisoformat(value)
+            except ValueError:
+                return False, "Date invalide (format attendu : AAAA-MM-JJ)."
+            if name == "birth_date" and when > date.today():
+                return False, "La date de naissance est dans le futur."
+            return True, ""
+    except DccError as exc:
+        return False, exc.message
+    return True, ""
+
+
+@router.get("/dossiers/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today: Today) -> Response:
+    case, board = scope.case_for_coordinator(uow, user, case_id)
+    view = queries.get_case(uow, case_id)
+    sessions = [s for s in queries.list_sessions(uow, board_id=board.id, start=today, end=None)
+                if s.status == "planned" and s.id != case.session_id]
+    current = queries.session_status(uow, case.session_id) if case.session_id else None
+    topo = valuesets.contains("JDV_Tumeur_CISIS", case.topography_code)
+    label = valuesets.lookup("JDV_Tumeur_CISIS", case.topography_code).display if topo else ""
+    return render(request, "coordinator/case.html.j2", {"view": view, "case": case, "board": board,
+                                                        "sessions": sessions, "current": current,
+                                                        "topography_label": label})

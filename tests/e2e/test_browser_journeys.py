@@ -1,0 +1,243 @@
+"""Acceptance: the three journeys of the web pages, in Debian's Chromium driven by Playwright.
+
+1. A coordinator registers a case (with the live INS key check) and sees it on a session's agenda.
+2. A physician signs a batch of documents after one confirmation.
+3. A monitor sees a dead letter; a coordinator requeues it and, once the dispatcher has run against the
+   national-record simulator, sees it delivered.
+
+The app runs with uvicorn in a thread on a random loopback port, on a SQLite database seeded by the demo
+services. Skipped, with the reason, when /usr/bin/chromium (or playwright) is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from conftest_browser import CHROMIUM, CHROMIUM_ARGS, Scenario, build_scenario, chromium_missing_reason, \
+    drafts_of, make_app, serve
+from sqlalchemy import select
+
+from dcc.adapters.db import models as m
+from dcc.domain.identifiers import nir_key
+
+_missing = chromium_missing_reason()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(_missing is not None, reason=_missing or "")]
+
+TODAY = date(2026, 3, 2)  # a Monday (the web tests' date)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    return build_scenario(tmp_path_factory.mktemp("browser"), today=TODAY, patients=12)
+
+
+@pytest.fixture(scope="module")
+def app_url(scenario: Scenario) -> Iterator[str]:
+    yield from serve(make_app(scenario))
+
+
+@pytest.fixture(scope="module")
+def chromium_browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(chromium_browser: Any, app_url: str) -> Iterator[Any]:
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def open_page(login: str, path: str) -> Any:
+        context = chromium_browser.new_context(base_url=app_url, locale="fr-FR")
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.goto(f"/login?next={path}")
+        page.get_by_role("button", name=f"Se connecter en tant que {login}", exact=True).click()
+        page.wait_for_url(re.compile(re.escape(path.split("?")[0])))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    # The CSP (default-src 'self', no inline script or style) must not block anything on our pages.
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_coordinator_registers_a_case_and_sees_it_on_an_agenda(new_page: Any) -> None:
+    page = new_page("coord-a", "/coordination/dossiers/nouveau")
+    from playwright.sync_api import expect
+
+    page.get_by_label("RCP (obligatoire)", exact=True).select_option(index=1)
+    first13 = "2690575056123"
+    ins = page.get_by_label("Matricule INS (NIR + clé)")
+    ins.fill(first13)
+    ins.press("Tab")  # the change event: htmx asks the server to check the field
+    expect(page.locator("#aide-ins_matricule")).to_contain_text(f"la clé attendue est {nir_key(first13)}")
+    ins.fill(first13 + nir_key(first13))
+    ins.press("Tab")
+    expect(page.locator("#aide-ins_matricule")).to_contain_text("Clé du NIR valide")
+    page.get_by_label("Identité qualifiée").check()
+    page.get_by_label("Nom de naissance").fill("LEGRAND")
+    page.get_by_label("Premier prénom de naissance").fill("ODETTE")
+    page.get_by_label("Liste des prénoms de naissance").fill("ODETTE MARIE")
+    page.get_by_label("Date de naissance").fill("1969-05-14")
+    page.get_by_label("Sexe").select_option("F")
+    page.get_by_label("Code INSEE du lieu de naissance").fill("75056")
+    topo = page.get_by_label("Localisation (code CIM-10)")
+    topo.fill("C50.9")
+    topo.press("Tab")
+    expect(page.locator("#aide-topography_code")).to_contain_text("C50.9")
+    page.get_by_label("Question posée à la RCP").fill("Place d'une chimiothérapie néoadjuvante ?")
+    page.get_by_role("button", name="Inscrire le dossier").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Dossier inscrit")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("LEGRAND")
+    sessions = page.get_by_label("Séance", exact=True)
+    last = sessions.locator("option").count() - 1  # the furthest session: registrations still open
+    sessions.select_option(index=last)
+    page.get_by_role("button", name="Inscrire à cette séance").click()
+
+    page.wait_for_url(re.compile(r"/coordination/seances/"))
+    expect(page.get_by_role("status")).to_contain_text("Dossier déplacé")
+    agenda = page.get_by_role("table", name="Dossiers présentés, dans l'ordre de passage")
+    expect(agenda).to_contain_text("LEGRAND")
+    expect(agenda).to_contain_text("Place d'une chimiothérapie néoadjuvante ?")
+
+
+def test_physician_signs_a_batch(new_page: Any, scenario: Scenario) -> None:
+    from playwright.sync_api import expect
+
+    before = drafts_of(scenario.database, "phys-a1")
+    assert len(before) >= 3, "the scenario must leave documents to sign"
+    page = new_page("phys-a1", "/medecin/a-signer")
+    queue = page.get_by_role("table", name=re.compile("Ma file « à signer »"))
+    boxes = queue.locator('input[name="document_ids"]')
+    expect(boxes).to_have_count(len(before))
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    chosen = [boxes.nth(i).get_attribute("value") for i in (0, 1)]
+    page.get_by_role("button", name="Signer la sélection…").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirmer la signature")
+    page.get_by_role("button", name="Je confirme la signature de 2 documents").click()
+
+    expect(page.get_by_role("status")).to_contain_text("2 document(s) signé(s)")
+    expect(queue.locator('input[name="document_ids"]')).to_have_count(len(before) - 2)
+    with scenario.database.uow() as uow:
+        docs = uow.session.scalars(select(m.Document).where(m.Document.id.in_(chosen))).all()
+        assert {d.status for d in docs} == {"signed"}
+        assert all(d.pdf.count(b"/ByteRange") >= 1 for d in docs)  # PAdES signature in the PDF
+        outbox = uow.session.scalars(select(m.OutboxMessage).where(m.OutboxMessage.document_id.in_(chosen))).all()
+        assert len(outbox) == 2 and {o.state for o in outbox} == {"pending"}
+
+
+def _dead_letter_in_scope_of(scenario: Scenario, login: str) -> str:
+    """An outbox message of one of `login`'s boards, turned into a dead letter (as after 8 failures)."""
+    from dcc.bootstrap import DemoSignerDirectory, cda_builder
+    from dcc.services.documents import sign_documents
+
+    db = scenario.database
+    with db.uow() as uow:
+        est = uow.session.scalars(select(m.AppUser.establishment_id).where(m.AppUser.login == login)).one()
+        docs = list(uow.session.scalars(select(m.Document).join(m.Case, m.Case.id == m.Document.case_id)
+                                        .join(m.Board, m.Board.id == m.Case.board_id)
+                                        .where(m.Board.establishment_id == est)))
+        assert docs, "the scenario must have documents on the coordinator's boards"
+        outbox = list(uow.session.scalars(select(m.OutboxMessage).where(
+            m.OutboxMessage.document_id.in_([d.id for d in docs]))))
+        draft = next((d for d in docs if d.status == "draft"), None)
+        signer_id = draft.signer_id if draft else None
+    if not outbox:
+        assert draft is not None and signer_id is not None
+        with db.uow() as uow:
+            sign_documents(uow, document_ids=[draft.id], signer_professional_id=signer_id, cda=cda_builder(),
+                           signers=DemoSignerDirectory(scenario.var_dir / "pki"))
+        with db.uow() as uow:
+            outbox = list(uow.session.scalars(select(m.OutboxMessage).where(
+                m.OutboxMessage.document_id == draft.id)))
+    with db.uow() as uow:
+        msg = uow.session.get(m.OutboxMessage, outbox[0].id)
+        assert msg is not None
+        msg.state, msg.attempts = "dead", 8
+        msg.last_error = "HTTP 503 : le service du DMP est indisponible (maintenance programmée)."
+        uow.session.add(m.DeliveryAttempt(message_id=msg.id, destination=msg.destination, outcome="transient",
+                                          status_code=503, error_code="", excerpt=msg.last_error))
+        uow.commit()
+        return msg.id
+
+
+def _dispatch(scenario: Scenario) -> None:
+    """What the delivery worker does: send the pending messages to the national-record simulator."""
+    from dcc.bootstrap import national_record_transports
+    from dcc.config import Settings
+    from dcc.services.delivery import dispatch_pending
+    from dcc.simulator.app import create_app as simulator_app
+    from dcc.simulator.server import start_in_thread
+
+    db = scenario.database
+    settings = Settings(env="test", var_dir=scenario.var_dir)
+    with start_in_thread(simulator_app(), log_level="critical") as sim:
+        with db.uow() as uow:
+            for region in uow.session.scalars(select(m.Region)):
+                region.endpoint = sim.url
+            uow.commit()
+        transports = national_record_transports(db, settings)
+        try:
+            dispatch_pending(db, transports=transports, max_seconds=60.0)
+        finally:
+            for transport in transports.values():
+                close = getattr(transport, "close", None)
+                if close:
+                    close()
+
+
+def test_monitor_sees_a_dead_letter_and_a_coordinator_requeues_it(new_page: Any, scenario: Scenario) -> None:
+    from playwright.sync_api import expect
+
+    message_id = _dead_letter_in_scope_of(scenario, "coord-a")
+
+    monitor = new_page("monitor-a", "/suivi/envois")
+    row = monitor.locator(f"#envoi-{message_id}")
+    expect(row).to_contain_text("Le DMP est en erreur ou indisponible (code HTTP 503)")
+    expect(row).to_contain_text("maintenance programmée")
+    expect(row.get_by_role("button")).to_have_count(0)  # a monitor cannot requeue
+    expect(monitor.get_by_role("link", name="Lettre morte")).to_be_visible()
+
+    coordinator = new_page("coord-a", "/suivi/envois")
+    row = coordinator.locator(f"#envoi-{message_id}")
+    row.get_by_role("button", name=re.compile("Relancer")).click()
+    expect(coordinator.get_by_role("status")).to_contain_text("Envoi remis en file")
+    expect(coordinator.locator(f"#envoi-{message_id}")).to_be_visible()  # now listed as pending
+
+    _dispatch(scenario)
+
+    coordinator.goto("/suivi/envois?etat=delivered")
+    expect(coordinator.locator(f"#envoi-{message_id}")).to_be_visible()
+    with scenario.database.uow() as uow:
+        msg = uow.session.get(m.OutboxMessage, message_id)
+        assert msg is not None and msg.state == "delivered"
+    monitor.goto("/suivi/envois")
+    expect(monitor.locator(f"#envoi-{message_id}")).to_have_count(0)
+
+
+def test_monitor_dashboard_charts_are_svg(new_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = new_page("monitor-a", "/suivi/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Indicateurs")
+    for name in ("seances", "dossiers", "delais"):
+        img = page.locator(f'img[src^="/suivi/graphiques/{name}.svg"]')
+        expect(img).to_be_visible()
+        assert page.evaluate("(el) => el.naturalWidth > 0", img.element_handle())
+    answer = page.request.get("/suivi/graphiques/seances.svg")
+    assert answer.ok and answer.headers["content-type"].startswith("image/svg+xml")
