@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: demo test bench serve lint install system-deps clean
+.PHONY: demo test bench serve lint install system-deps test-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,15 +16,18 @@ $(STAMP): pyproject.toml
 install: $(STAMP) system-deps
 
 system-deps:
-	@bash scripts/system-deps.sh
+	@bash scripts/system-deps.sh libharfbuzz-subset0
+
+test-deps:
+	@bash scripts/system-deps.sh libharfbuzz-subset0 poppler-utils chromium
 
 demo: install
 	$(VENV)/bin/dcc demo $(ARGS)
 
-test: install
+test: install test-deps
 	$(VENV)/bin/pytest $(ARGS)
 
-bench: install
+bench: install test-deps
 	DCC_BENCH=1 $(VENV)/bin/pytest tests/benchmarks -s -p no:cacheprovider $(ARGS)
 
 serve: install

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages dcc needs beyond Python wheels: HarfBuzz's subsetter (WeasyPrint renders 2x slower
-# without it) and poppler-utils (pdftotext, and pdfsig: the independent signature verifier of the tests).
+# without it), and for the tests poppler-utils (pdftotext, and pdfsig: the independent signature verifier)
+# and chromium (the browser tests drive Debian's Chromium with Playwright; no browser download).
+# Usage: system-deps.sh [PACKAGE...]   (default: the runtime packages only)
 set -u
+[ $# -gt 0 ] || set -- libharfbuzz-subset0
 need=()
-for pkg in libharfbuzz-subset0 poppler-utils; do
+for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -29,6 +29,10 @@ from dcc.cli.bench import app as bench_app  # noqa: E402
 
 app.add_typer(bench_app, name="bench")
 
+from dcc.cli.auth import auth_app  # noqa: E402
+
+app.add_typer(auth_app, name="auth")
+
 try:
     from dcc.cli.documents import app as documents_app
 
@@ -135,6 +139,7 @@ def _print_summary(console: Console, s: dict[str, object]) -> None:
         ("4. Documents", f"{st['documents']['frcp']} fiches RCP et {st['documents']['pps']} PPS (CDA + PDF/A), "
                          f"{st['documents']['refused']} refusés"),
         ("5. Signature", f"{st['signature']['signed']} documents signés (PAdES)"),
+        ("5b. Correction", _correction_line(st.get("correction") or {})),
         ("6. Envoi DMP", f"{d['delivered']} remis, {d['retried']} nouvelles tentatives, "
                          f"{d['dead_letters']} en échec définitif"),
         ("7. DMP (simulateur)", f"{len(national)} documents enregistrés"),
@@ -144,6 +149,15 @@ def _print_summary(console: Console, s: dict[str, object]) -> None:
     console.print(table)
     for e in s["errors"]:  # type: ignore[attr-defined]
         console.print(f"[yellow]• {e}[/]")
+
+
+def _correction_line(c: dict[str, object]) -> str:
+    if not c.get("corrected"):
+        return f"aucune ({c.get('reason', 'rien à corriger')})"
+    prev, cur = c["previous"], c["current"]
+    assert isinstance(prev, dict) and isinstance(cur, dict)
+    return (f"{c['kind']} v{cur['version']} signé ({c.get('update_motive', {}).get('display', 'correction')}), "  # type: ignore[union-attr]
+            f"remplace la v{prev['version']}, désormais remplacée ; envoi avec association RPLC")
 
 
 @app.command("dmp-simulator")

@@ -67,7 +67,7 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
     from dcc.bootstrap import database, signer_directory
     from dcc.services import demo as demo_services
     from dcc.services.documents import sign_documents
-    from dcc.services.seed import seed_directory, seed_patients
+    from dcc.services.seed import seed_directory, seed_patients, seed_users
     from dcc.simulator.app import create_app
     from dcc.simulator.server import start_in_thread
 
@@ -79,6 +79,7 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
         with db.uow() as uow:
             seeded = seed_directory(uow, seed=opts.seed, regions=opts.regions)
             patient_ids = seed_patients(uow, seed=opts.seed, count=opts.patients, region_codes=seeded.regions)
+            seed_users(uow, region_codes=seeded.regions)
             for region in uow.session.scalars(select(m.Region)).all():
                 region.endpoint = sim.url
             uow.commit()
@@ -114,12 +115,20 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
                 signed += len(sign_documents(uow, document_ids=ids, signer_professional_id=signer_id,
                                              cda=_cda(), signers=signers))
 
+        step("Correction d'un document signé (nouvelle version)")
+        from dcc.services.corrections import demo_correction
+
+        correction = demo_correction(db, today=opts.today, signers=signers)
+        if correction.get("corrected"):
+            created.append(correction["current"]["document_id"])
+
         step("Envoi au DMP (Prefect, outbox)")
         delivery = distribute_pending(max_seconds=300.0)
         state = httpx.get(f"{sim.url}/_state", timeout=10).json()
 
     summary = _summary(db, opts, created, state, planned=planned, case_ids=case_ids, assignment=assignment,
-                       meeting=meeting, delivery=delivery, errors=errors, regions=seeded.regions, signed=signed)
+                       meeting=meeting, delivery=delivery, errors=errors, regions=seeded.regions, signed=signed,
+                       correction=correction)
     if opts.out is not None:
         _write_out(db, opts.out, summary)
     return summary
@@ -162,6 +171,7 @@ def _summary(db: Any, opts: DemoOptions, created: list[str], state: list[dict[st
                           "frcp": sum(1 for d in documents if d["kind"] == "FRCP"),
                           "pps": sum(1 for d in documents if d["kind"] == "PPS")},
             "signature": {"signed": kw["signed"]},
+            "correction": kw["correction"],
             "delivery": {**delivery, "attempts_by_outcome": dict(attempts),
                          "dead_letters": dead_letters},
         },

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from dcc import valuesets
@@ -228,10 +229,24 @@ def assign_cases(uow: UnitOfWork, *, today: date, urgent_working_days: int = URG
                     if c.urgent else None)
         demands.append(_demand(c, boards[c.board_id], today=today, deadline=deadline))
     result = solver.assign(demands, supplies, today=today)
+    assignment = dict(result.assignment)
+    reasons = dict(result.reasons)
+    # An urgent case that no session can take before its urgency deadline is not left waiting: it goes to
+    # the first possible session, with the overrun stated for the coordinator (who may add a session).
+    late = [d for d in demands if d.deadline is not None and assignment.get(d.id) is None]
+    if late:
+        used = Counter(sid for sid in assignment.values() if sid is not None)
+        remaining = [replace(s, capacity=s.capacity - used[s.id]) for s in supplies if s.capacity > used[s.id]]
+        second = solver.assign([replace(d, deadline=None) for d in late], remaining, today=today)
+        for case_id, session_id in second.assignment.items():
+            if session_id is not None:
+                assignment[case_id] = session_id
+                reasons[case_id] = ("Urgent : aucune séance avant la date limite d'urgence ; "
+                                    "affecté à la première séance possible. " + second.reasons.get(case_id, ""))
     by_id = {c.id: c for c in cases}
-    for case_id, session_id in result.assignment.items():
+    for case_id, session_id in assignment.items():
         case = by_id[case_id]
-        reason = result.reasons.get(case_id, "")
+        reason = reasons.get(case_id, "")
         if session_id is None:
             summary.unassigned += 1
             case.assignment_reason = reason or "Aucune séance compatible avec de la place."

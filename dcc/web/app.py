@@ -321,6 +321,8 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     whose documents are due (e.g. a call of the `generate_documents` flow).
     """
     if database is None:
+        if on_session_validated is None:
+            on_session_validated = _generate_documents_in_process
         try:
             database = _default_database()
         except DatabaseNotMigrated as exc:
@@ -396,8 +398,21 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
 
     install_auth(app, settings)  # refuses dev auth in production; session cookie; /login, /logout
     app.include_router(api_v1)
+    from dcc.web.pages import mount_static, pages_router
+
+    app.include_router(pages_router)
+    mount_static(app)
     _use_error_model_in_openapi(app)
     return app
+
+
+def _generate_documents_in_process(case_ids: list[str]) -> None:
+    """Default hook after a session validation: generate its documents (same service as the Prefect flow)."""
+    from dcc.bootstrap import cda_builder, database, pdf_renderer
+    from dcc.services.documents import generate_documents
+
+    with database().uow() as uow:
+        generate_documents(uow, case_ids=case_ids, cda=cda_builder(), pdf=pdf_renderer())
 
 
 def _database_ok(db: Database) -> bool:

@@ -17,8 +17,16 @@ from datetime import date
 from typing import Any
 
 import pytest
-from conftest_browser import CHROMIUM, CHROMIUM_ARGS, Scenario, build_scenario, chromium_missing_reason, \
-    drafts_of, make_app, serve
+from conftest_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Scenario,
+    build_scenario,
+    chromium_missing_reason,
+    drafts_of,
+    make_app,
+    serve,
+)
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
@@ -77,9 +85,9 @@ def test_coordinator_registers_a_case_and_sees_it_on_an_agenda(new_page: Any) ->
     page = new_page("coord-a", "/coordination/dossiers/nouveau")
     from playwright.sync_api import expect
 
-    page.get_by_label("RCP (obligatoire)", exact=True).select_option(index=1)
+    page.get_by_role("combobox", name="RCP (obligatoire)", exact=True).select_option(index=1)
     first13 = "2690575056123"
-    ins = page.get_by_label("Matricule INS (NIR + clé)")
+    ins = page.get_by_role("textbox", name="Matricule INS (NIR + clé) (obligatoire)", exact=True)
     ins.fill(first13)
     ins.press("Tab")  # the change event: htmx asks the server to check the field
     expect(page.locator("#aide-ins_matricule")).to_contain_text(f"la clé attendue est {nir_key(first13)}")
@@ -87,17 +95,20 @@ def test_coordinator_registers_a_case_and_sees_it_on_an_agenda(new_page: Any) ->
     ins.press("Tab")
     expect(page.locator("#aide-ins_matricule")).to_contain_text("Clé du NIR valide")
     page.get_by_label("Identité qualifiée").check()
-    page.get_by_label("Nom de naissance").fill("LEGRAND")
-    page.get_by_label("Premier prénom de naissance").fill("ODETTE")
-    page.get_by_label("Liste des prénoms de naissance").fill("ODETTE MARIE")
-    page.get_by_label("Date de naissance").fill("1969-05-14")
-    page.get_by_label("Sexe").select_option("F")
-    page.get_by_label("Code INSEE du lieu de naissance").fill("75056")
-    topo = page.get_by_label("Localisation (code CIM-10)")
+    def required(name: str) -> Any:
+        return page.get_by_role("textbox", name=f"{name} (obligatoire)", exact=True)
+
+    required("Nom de naissance").fill("LEGRAND")
+    required("Premier prénom de naissance").fill("ODETTE")
+    required("Liste des prénoms de naissance").fill("ODETTE MARIE")
+    page.locator("#f-birth_date").fill("1969-05-14")
+    page.get_by_role("combobox", name="Sexe (obligatoire)", exact=True).select_option("F")
+    required("Code INSEE du lieu de naissance").fill("75056")
+    topo = required("Localisation (code CIM-10)")
     topo.fill("C50.9")
     topo.press("Tab")
     expect(page.locator("#aide-topography_code")).to_contain_text("C50.9")
-    page.get_by_label("Question posée à la RCP").fill("Place d'une chimiothérapie néoadjuvante ?")
+    required("Question posée à la RCP").fill("Place d'une chimiothérapie néoadjuvante ?")
     page.get_by_role("button", name="Inscrire le dossier").click()
 
     expect(page.get_by_role("status")).to_contain_text("Dossier inscrit")
@@ -155,18 +166,18 @@ def _dead_letter_in_scope_of(scenario: Scenario, login: str) -> str:
         assert docs, "the scenario must have documents on the coordinator's boards"
         outbox = list(uow.session.scalars(select(m.OutboxMessage).where(
             m.OutboxMessage.document_id.in_([d.id for d in docs]))))
-        draft = next((d for d in docs if d.status == "draft"), None)
-        signer_id = draft.signer_id if draft else None
-    if not outbox:
-        assert draft is not None and signer_id is not None
+        message_ids = [o.id for o in outbox]
+        draft = next(((d.id, d.signer_id) for d in docs if d.status == "draft"), None)
+    if not message_ids:
+        assert draft is not None
         with db.uow() as uow:
-            sign_documents(uow, document_ids=[draft.id], signer_professional_id=signer_id, cda=cda_builder(),
+            sign_documents(uow, document_ids=[draft[0]], signer_professional_id=draft[1], cda=cda_builder(),
                            signers=DemoSignerDirectory(scenario.var_dir / "pki"))
         with db.uow() as uow:
-            outbox = list(uow.session.scalars(select(m.OutboxMessage).where(
-                m.OutboxMessage.document_id == draft.id)))
+            message_ids = list(uow.session.scalars(select(m.OutboxMessage.id).where(
+                m.OutboxMessage.document_id == draft[0])))
     with db.uow() as uow:
-        msg = uow.session.get(m.OutboxMessage, outbox[0].id)
+        msg = uow.session.get(m.OutboxMessage, message_ids[0])
         assert msg is not None
         msg.state, msg.attempts = "dead", 8
         msg.last_error = "HTTP 503 : le service du DMP est indisponible (maintenance programmée)."

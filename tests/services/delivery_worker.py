@@ -137,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
             if seen["n"] >= args.kill_nth:
                 _kill()
 
-    if args.kill_at == "random":
-        delay = random.Random(args.seed).uniform(0.05, 1.0)
+    sender = transport(args.endpoint, Path(args.identity_dir))
+    if args.kill_at == "random":  # a random moment of the drain (imports and set-up are over)
+        delay = random.Random(args.seed).uniform(0.2, 2.5)
         timer = threading.Timer(delay, _kill)
         timer.daemon = True
         timer.start()
-    sender = transport(args.endpoint, Path(args.identity_dir))
     stats = dispatch_pending(db, transports={DESTINATION: sender}, owner=f"worker-{os.getpid()}",
                              policy=RetryPolicy(max_attempts=20, base_s=0.05, max_s=0.5, lease_s=args.lease_s),
                              batch=args.batch, breaker=CircuitBreaker(threshold=1000), max_seconds=60,

@@ -142,16 +142,23 @@ def test_urgent_case_goes_first_and_within_its_deadline(board_world: Any) -> Non
     assert session_day_of_case(w, normal) == MARCH_18
 
 
-def test_urgent_case_without_a_session_in_time_stays_pending(board_world: Any) -> None:
+def test_urgent_case_without_a_session_in_time_goes_to_the_first_session_with_a_warning(board_world: Any) -> None:
     w = board_world
     urgent = w.register("Sein", 2, urgent=True)
     summary = w.assign(urgent_working_days=3)  # by Thursday 6 March: no open session
-    assert summary.unassigned == 1
+    assert summary.assigned == 1 and summary.unassigned == 0
     case = w.case(urgent)
-    assert case.status == "pending" and case.session_id is None
-    assert "date limite d'urgence" in case.assignment_reason
+    assert case.status == "assigned"
+    assert "aucune séance avant la date limite d'urgence" in case.assignment_reason
+    assert session_day_of_case(w, urgent) == MARCH_11  # the first possible session, not left waiting
+
+
+def test_urgent_case_within_its_deadline_has_no_warning(board_world: Any) -> None:
+    w = board_world
+    urgent = w.register("Sein", 2, urgent=True)
     assert w.assign().assigned == 1  # default: 10 working days
     assert session_day_of_case(w, urgent) == MARCH_11
+    assert "date limite d'urgence" not in w.case(urgent).assignment_reason
 
 
 def test_case_needing_a_specialist_goes_where_one_is_confirmed(board_world: Any) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers_web import TEST_LOGIN, TODAY, Seeded, test_settings
+from helpers_web import TEST_LOGIN, TODAY, Seeded, web_settings
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
@@ -23,7 +23,7 @@ from dcc.web.deps import get_today
 
 @pytest.fixture
 def client(database: Database) -> Iterator[TestClient]:
-    settings = test_settings()
+    settings = web_settings()
     with database.uow() as uow:
         seed_directory(uow, seed=1, regions=1)
         region = repo.region_by_code(uow.session, "A")

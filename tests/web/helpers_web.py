@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
-from dcc.config import Settings
 from dcc.adapters.db import repositories as repo
+from dcc.config import Settings
 from dcc.domain.identifiers import nir_key
 from dcc.services import boards as board_services
 from dcc.services.uow import Database
@@ -21,7 +21,7 @@ TODAY = date(2026, 3, 2)
 TEST_LOGIN = "coord-test"  # the `client` fixture's user: coordinator of region A (every board of the region)
 
 
-def test_settings(**overrides: Any) -> Settings:
+def web_settings(**overrides: Any) -> Settings:
     """Settings of the web tests: dev authentication with a fixed key."""
     fields: dict[str, Any] = {"env": "test", "auth_mode": "dev", "session_secret": "cle-de-test-" + "x" * 32}
     fields.update(overrides)

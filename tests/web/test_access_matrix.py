@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from helpers_web import TODAY, test_settings
+from helpers_web import TODAY, web_settings
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
@@ -194,7 +194,7 @@ def _body(w: World, method: str, path: str, obj: str) -> dict[str, Any] | None:
 
 
 def _app_and_tokens(db: Database) -> tuple[TestClient, dict[str, str]]:
-    settings = test_settings()
+    settings = web_settings()
     app = create_app(database=db, settings=settings)
     app.dependency_overrides[get_today] = lambda: TODAY
     tokens = {login: issue_dev_token(login, settings=settings) for login in ROLES}

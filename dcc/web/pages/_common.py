@@ -93,8 +93,8 @@ def _environment() -> jinja2.Environment:
     )
     from dcc.domain.quorum import requirement_label
 
-    env.filters.update(specialty=requirement_label, fr_date=fr_date, fr_datetime=fr_datetime, fr_time=fr_time, fr_month=fr_month,
-                       fr_number=fr_number)
+    env.filters.update(specialty=requirement_label, fr_date=fr_date, fr_datetime=fr_datetime, fr_time=fr_time,
+                       fr_month=fr_month, fr_number=fr_number)
     env.globals.update(SESSION_STATUS=SESSION_STATUS, QUORUM=QUORUM, CASE_STATUS=CASE_STATUS,
                        DOC_STATUS=DOC_STATUS, DELIVERY_STATE=DELIVERY_STATE, ATTENDANCE_MODE=ATTENDANCE_MODE,
                        DOC_KIND=DOC_KIND, ROLE_LABELS=ROLE_LABELS, ROLE_HOME=ROLE_HOME)
@@ -135,10 +135,10 @@ def require_role(*roles: str) -> Callable[[Request], PageUser]:
         user = page_user(request)
         if user is None:
             raise LoginRequired()
+        request.state.page_user = user
         if user.role not in roles:
             raise PageError(403, "Cette page n'est pas accessible avec votre rôle "
                                  f"({ROLE_LABELS.get(user.role, user.role)}).")
-        request.state.page_user = user
         return user
 
     return dependency
@@ -177,7 +177,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, *
     kwargs: dict[str, Any] = {"status_code": status_code, "headers": headers}
     if block_name:
         kwargs["block_name"] = block_name
-    response: HTMLResponse = templates.TemplateResponse(request, name, ctx, **kwargs)
+    response: HTMLResponse = templates.TemplateResponse(request, name, ctx, **kwargs)  # type: ignore[assignment]
     response.headers.setdefault("cache-control", "no-store")  # pages carry health data
     return response
 

@@ -198,7 +198,7 @@ def _error_map(exc: ValidationError) -> dict[str, str]:
     from dcc.web.app import validation_error_body
 
     errors: dict[str, str] = {}
-    body = validation_error_body(exc.errors())
+    body = validation_error_body(exc.errors())  # type: ignore[arg-type]
     for detail in body.get("details") or [{"field": body.get("field"), "message": body["message"]}]:
         name = (detail.get("field") or "formulaire").removeprefix("patient.")
         message = detail["message"]

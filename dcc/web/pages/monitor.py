@@ -79,12 +79,12 @@ def deliveries(request: Request, user: DeliveryViewer, uow: Uow, etat: Annotated
     ids = [msg.id for msg, _, _ in rows]
     last: dict[str, m.DeliveryAttempt] = {}
     if ids:
-        for att in uow.session.scalars(select(m.DeliveryAttempt).where(m.DeliveryAttempt.message_id.in_(ids))
+        for attempt in uow.session.scalars(select(m.DeliveryAttempt).where(m.DeliveryAttempt.message_id.in_(ids))
                                        .order_by(m.DeliveryAttempt.at)):
-            last[att.message_id] = att
+            last[attempt.message_id] = attempt  # the latest attempt wins
     messages = []
     for msg, unique_id, kind in rows:
-        att = last.get(msg.id)
+        att: m.DeliveryAttempt | None = last.get(msg.id)
         messages.append({
             "msg": msg, "unique_id": unique_id, "kind": kind, "last_attempt": att.at if att else None,
             "error": plain_error(att.error_code if att else "", att.status_code if att else None, msg.last_error)

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -96,7 +97,8 @@ def decision_form(request: Request, case_id: str, user: Physician, uow: Uow) -> 
 async def record_decision(request: Request, case_id: str, user: Physician, uow: Uow) -> Response:
     form = await check_csrf(request)
     case = scope.case_for_physician(uow, user, case_id)
-    values = {"case_status": str(form.get("case_status") or ""), "proposal_codes": form_list(form, "proposal_codes"),
+    values: dict[str, Any] = {
+              "case_status": str(form.get("case_status") or ""), "proposal_codes": form_list(form, "proposal_codes"),
               "proposal_text": str(form.get("proposal_text") or ""), "conform": str(form.get("conform") or ""),
               "departure_justification": str(form.get("departure_justification") or ""),
               "trial_proposed": str(form.get("trial_proposed") or ""), "trial_name": str(form.get("trial_name") or ""),
@@ -113,7 +115,7 @@ async def record_decision(request: Request, case_id: str, user: Physician, uow: 
     except ValidationError as exc:
         from dcc.web.app import validation_error_body
 
-        message = validation_error_body(exc.errors())["message"]
+        message = validation_error_body(exc.errors())["message"]  # type: ignore[arg-type]
         return render(request, "physician/decision.html.j2",
                       _decision_context(uow, user, case_id, values, message), status_code=422)
     except DccError as exc:
@@ -173,8 +175,10 @@ async def sign(request: Request, user: Physician, uow: Uow) -> Response:
     else:
         cda, signers = state.cda_builder, state.signer_directory
     try:
-        signed = sign_documents(uow, document_ids=[r["doc"].id for r in selected],
-                                signer_professional_id=user.professional_id, cda=cda, signers=signers)
+        # PAdES signing is blocking (and runs its own event loop): off the server's loop.
+        signed = await run_in_threadpool(
+            sign_documents, uow, document_ids=[r["doc"].id for r in selected],
+            signer_professional_id=user.professional_id, cda=cda, signers=signers)
     except DccError as exc:
         return redirect("/medecin/a-signer", f"Signature refusée : {exc.message}")
     return redirect("/medecin/a-signer", f"{len(signed)} document(s) signé(s) et mis en file d'envoi.")

@@ -1,0 +1,233 @@
+"""The server-rendered pages through the test client: login redirect, roles, CSRF, live field checks,
+scope (404), French error messages, SVG charts, security headers."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from dcc.adapters.db import models as m
+from dcc.domain.identifiers import nir_key
+from dcc.services.uow import Database
+
+_spec = importlib.util.spec_from_file_location(
+    "conftest_browser", Path(__file__).resolve().parents[1] / "e2e" / "conftest_browser.py")
+assert _spec and _spec.loader
+cb = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("conftest_browser", cb)
+_spec.loader.exec_module(cb)
+
+TODAY = date(2026, 3, 2)
+
+
+@pytest.fixture(scope="module")
+def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pages")
+    scenario = cb.build_scenario(path, today=TODAY, patients=8, documents=False)
+    scenario.database.dispose()
+    return path
+
+
+@pytest.fixture
+def app(template_dir: Path, tmp_path: Path) -> Iterator[Any]:
+    var = tmp_path / "var"
+    shutil.copytree(template_dir, var)
+    db = Database(f"sqlite:///{var / 'dcc.sqlite3'}")
+    yield cb.make_app(cb.Scenario(database=db, today=TODAY, var_dir=var))
+    db.dispose()
+
+
+def login(client: TestClient, who: str) -> None:
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, page.text
+    answer = client.post("/login/dev", data={"csrf_token": token.group(1), "login": who, "next": "/accueil"})
+    assert answer.status_code == 303
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+@pytest.fixture
+def as_user(app: Any) -> Iterator[Any]:
+    clients: list[TestClient] = []
+
+    def make(who: str | None) -> TestClient:
+        client = TestClient(app, follow_redirects=False)
+        client.__enter__()
+        clients.append(client)
+        if who:
+            login(client, who)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def test_templates_autoescape() -> None:
+    from dcc.web.pages._common import templates
+
+    assert templates.env.autoescape is True
+    rendered = templates.env.from_string("{{ x }}").render(x="<script>")
+    assert rendered == "&lt;script&gt;"
+
+
+def test_anonymous_is_sent_to_login(as_user: Any) -> None:
+    client = as_user(None)
+    answer = client.get("/coordination/?vue=semaine")
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/login?next=/coordination/")
+
+
+@pytest.mark.parametrize(("who", "home"), [("coord-a", "/coordination/"), ("phys-a1", "/medecin/"),
+                                           ("monitor-a", "/suivi/")])
+def test_each_role_lands_on_its_page(as_user: Any, who: str, home: str) -> None:
+    client = as_user(who)
+    assert client.get("/accueil").headers["location"] == home
+    page = client.get(home)
+    assert page.status_code == 200
+    assert '<html lang="fr">' in page.text
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "unsafe-inline" not in csp
+    assert page.headers["cache-control"] == "no-store"
+    assert "<script>" not in page.text and " style=" not in page.text  # no inline script or style
+
+
+def test_wrong_role_gets_a_french_403(as_user: Any) -> None:
+    page = as_user("phys-a1").get("/coordination/")
+    assert page.status_code == 403
+    assert "accessible avec votre rôle (Médecin)" in page.text
+    assert as_user("monitor-a").get("/medecin/a-signer").status_code == 403
+
+
+def test_post_without_csrf_token_is_refused(as_user: Any, app: Any) -> None:
+    client = as_user("coord-a")
+    with app.state.database.uow() as uow:
+        session_id = uow.session.scalars(select(m.Session.id)).first()
+    answer = client.post(f"/coordination/seances/{session_id}/valider", data={})
+    assert answer.status_code == 403
+    assert "CSRF" in answer.text
+
+
+def test_live_validation_of_the_ins_key_and_codes(as_user: Any) -> None:
+    client = as_user("coord-a")
+    token = csrf(client.get("/coordination/dossiers/nouveau").text)
+    headers = {"HX-Request": "true", "HX-Trigger-Name": "ins_matricule"}
+    first13 = "2690575056123"
+    answer = client.post("/coordination/dossiers/verifier", headers=headers,
+                         data={"csrf_token": token, "ins_matricule": first13})
+    assert answer.status_code == 200
+    assert f"la clé attendue est {nir_key(first13)}" in answer.text
+    wrong = first13 + f"{(int(nir_key(first13)) + 1) % 97:02d}"
+    answer = client.post("/coordination/dossiers/verifier", headers=headers,
+                         data={"csrf_token": token, "ins_matricule": wrong})
+    assert "la clé de contrôle ne correspond pas" in answer.text and "field-error" in answer.text
+    answer = client.post("/coordination/dossiers/verifier", headers=headers,
+                         data={"csrf_token": token, "ins_matricule": first13 + nir_key(first13)})
+    assert "Clé du NIR valide" in answer.text and "field-ok" in answer.text
+    answer = client.post("/coordination/dossiers/verifier",
+                         headers={**headers, "HX-Trigger-Name": "topography_code"},
+                         data={"csrf_token": token, "topography_code": "Z99.9"})
+    assert "JDV_Tumeur_CISIS" in answer.text
+    answer = client.post("/coordination/dossiers/verifier",
+                         headers={**headers, "HX-Trigger-Name": "requester_rpps"},
+                         data={"csrf_token": token, "requester_rpps": "12345678901"})
+    assert "RPPS" in answer.text and "field-error" in answer.text
+
+
+def test_registration_errors_are_shown_next_to_their_field(as_user: Any) -> None:
+    client = as_user("coord-a")
+    form_page = client.get("/coordination/dossiers/nouveau")
+    token = csrf(form_page.text)
+    board_id = re.findall(r'<option value="([0-9a-f-]{36})"', form_page.text)[0]
+    answer = client.post("/coordination/dossiers/nouveau", data={
+        "csrf_token": token, "board_id": board_id, "requester_rpps": "", "ins_matricule": "123",
+        "birth_family": "X", "birth_given_first": "Y", "birth_given_all": "Y", "birth_date": "1970-01-01",
+        "sex": "F", "birthplace_insee": "75056", "topography_code": "C50.9", "question": "Q ?",
+        "earliest_date": TODAY.isoformat()})
+    assert answer.status_code == 422
+    assert 'id="f-ins_matricule"' in answer.text and 'aria-invalid="true"' in answer.text
+    assert "15 caractères" in answer.text
+    assert 'class="error-summary"' in answer.text
+
+
+def test_register_then_move_to_a_session(as_user: Any, app: Any) -> None:
+    client = as_user("coord-a")
+    form_page = client.get("/coordination/dossiers/nouveau")
+    board_id = re.findall(r'<option value="([0-9a-f-]{36})"', form_page.text)[0]
+    first13 = "1840699350047"
+    answer = client.post("/coordination/dossiers/nouveau", data={
+        "csrf_token": csrf(form_page.text), "board_id": board_id, "requester_rpps": re.search(
+            r'id="f-requester_rpps" name="requester_rpps" type="text" value="(\d+)"', form_page.text).group(1),
+        "ins_matricule": first13 + nir_key(first13), "ins_oid": "1.2.250.1.213.1.4.8", "ins_qualified": "oui",
+        "birth_family": "DURAND", "birth_given_first": "PAUL", "birth_given_all": "PAUL", "birth_date": "1984-06-01",
+        "sex": "M", "birthplace_insee": "99350", "topography_code": "C34.1", "question": "Chirurgie ?",
+        "earliest_date": TODAY.isoformat(), "pathology_report": "oui"})
+    assert answer.status_code == 303, answer.text
+    case_url = answer.headers["location"].split("?")[0]
+    case_page = client.get(case_url)
+    assert "DURAND" in case_page.text
+    session_ids = re.findall(r'<option value="([0-9a-f-]{36})"', case_page.text)
+    moved = client.post(case_url + "/deplacer", data={"csrf_token": csrf(case_page.text),
+                                                      "session_id": session_ids[-1]})
+    assert moved.status_code == 303 and moved.headers["location"].startswith(f"/coordination/seances/{session_ids[-1]}")
+    agenda = client.get(moved.headers["location"])
+    assert "DURAND" in agenda.text and "Dossier déplacé" in agenda.text
+
+
+def test_out_of_scope_session_is_not_found(as_user: Any, app: Any) -> None:
+    with app.state.database.uow() as uow:
+        other = uow.session.scalars(
+            select(m.Session.id).join(m.Board, m.Board.id == m.Session.board_id)
+            .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
+            .join(m.Region, m.Region.id == m.Establishment.region_id).where(m.Region.code == "B")).first()
+    page = as_user("coord-a").get(f"/coordination/seances/{other}")
+    assert page.status_code == 404
+    assert "introuvable" in page.text
+
+
+def test_attendance_computes_the_quorum(as_user: Any, app: Any) -> None:
+    client = as_user("coord-a")
+    calendar = client.get("/coordination/?jour=2026-03-16")
+    session_id = re.findall(r'href="/coordination/seances/([0-9a-f-]{36})"', calendar.text)[-1]
+    agenda = client.get(f"/coordination/seances/{session_id}")
+    radios = dict.fromkeys(re.findall(r'name="(presence-[0-9a-f-]{36})"', agenda.text), "present")
+    answer = client.post(f"/coordination/seances/{session_id}/presences",
+                         data={"csrf_token": csrf(agenda.text), **radios})
+    assert answer.status_code == 303
+    assert "quorum" in client.get(answer.headers["location"]).text
+
+
+def test_monitor_cannot_requeue_and_charts_are_svg(as_user: Any) -> None:
+    client = as_user("monitor-a")
+    page = client.get("/suivi/envois")
+    assert page.status_code == 200
+    assert client.post("/suivi/envois/x/relancer", data={"csrf_token": csrf(page.text)}).status_code == 403
+    dashboard = client.get("/suivi/")
+    assert "séances tenues" in dashboard.text
+    svg = client.get("/suivi/graphiques/delais.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.text.lstrip().startswith("<svg")
+    assert client.get("/suivi/graphiques/inconnu.svg").status_code == 404
+
+
+def test_plain_french_delivery_errors() -> None:
+    from dcc.web.pages.monitor import plain_error
+
+    assert plain_error("delai_depasse", None, "").startswith("Le DMP n'a pas répondu à temps")
+    assert "code HTTP 503" in plain_error("", 503, "Service Unavailable")
+    assert plain_error("", None, "") == "Aucune erreur enregistrée."
