@@ -78,8 +78,8 @@ class DemoSignerDirectory:
         self.tsa_url = tsa_url
 
     def signer_for(self, *, id_nat: str, name: str) -> PdfSigner:
-        from dcc.adapters.signing.pki import init_demo_pki
         from dcc.adapters.signing.pades import Pkcs12Signer
+        from dcc.adapters.signing.pki import init_demo_pki
 
         pki = init_demo_pki(self.pki_dir, [(name, id_nat)])
         cred = pki.credential(id_nat)

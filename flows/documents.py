@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from prefect import flow, task
 
 from dcc.bootstrap import cda_builder, database, pdf_renderer
@@ -10,19 +12,24 @@ from dcc.services.documents import generate_documents as generate_service
 BATCH = 25
 
 
+class GenerationOutcome(TypedDict):
+    created: list[str]  # document ids
+    refused: dict[str, str]  # case id -> French reason
+
+
 @task
-def generate_batch(case_ids: list[str]) -> dict[str, object]:
+def generate_batch(case_ids: list[str]) -> GenerationOutcome:
     with database().uow() as uow:
         result = generate_service(uow, case_ids=case_ids, cda=cda_builder(), pdf=pdf_renderer())
     return {"created": result.created, "refused": result.refused}
 
 
 @flow(name="generate_documents")
-def generate_documents(case_ids: list[str]) -> dict[str, object]:
-    created: list[str] = []
-    refused: dict[str, str] = {}
+def generate_documents(case_ids: list[str]) -> GenerationOutcome:
+    """Generate the documents of decided cases, in batches (one task per batch)."""
+    outcome: GenerationOutcome = {"created": [], "refused": {}}
     for i in range(0, len(case_ids), BATCH):
         out = generate_batch(case_ids[i:i + BATCH])
-        created.extend(out["created"])  # type: ignore[arg-type]
-        refused.update(out["refused"])  # type: ignore[arg-type]
-    return {"created": created, "refused": refused}
+        outcome["created"].extend(out["created"])
+        outcome["refused"].update(out["refused"])
+    return outcome

@@ -156,7 +156,9 @@ def _correction_line(c: dict[str, object]) -> str:
         return f"aucune ({c.get('reason', 'rien à corriger')})"
     prev, cur = c["previous"], c["current"]
     assert isinstance(prev, dict) and isinstance(cur, dict)
-    return (f"{c['kind']} v{cur['version']} signé ({c.get('update_motive', {}).get('display', 'correction')}), "  # type: ignore[union-attr]
+    motive = c.get("update_motive")
+    label = motive.get("display", "correction") if isinstance(motive, dict) else "correction"
+    return (f"{c['kind']} v{cur['version']} signé ({label}), "
             f"remplace la v{prev['version']}, désormais remplacée ; envoi avec association RPLC")
 
 

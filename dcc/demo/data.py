@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 FAMILY_NAMES = [
     "MARTIN", "BERNARD", "THOMAS", "PETIT", "ROBERT", "RICHARD", "DURAND", "DUBOIS", "MOREAU", "LAURENT",
     "SIMON", "MICHEL", "LEFEBVRE", "LEROY", "ROUX", "DAVID", "BERTRAND", "MOREL", "FOURNIER", "GIRARD",
@@ -37,7 +39,7 @@ STREETS = [
 ]
 
 # Regional networks (DSRC): code, name, national id, establishments (name, town index, dept, facility type)
-REGIONS = [
+REGIONS: list[dict[str, Any]] = [
     {
         "code": "A", "name": "Pays de la Loire", "dsrc_name": "ONCO Pays de la Loire", "dsrc_id": "5201",
         "alsace_moselle": False,
@@ -78,7 +80,7 @@ GENETICIST = "G15_10/SM17"
 GERIATRICIAN = "G15_10/SM18"
 PEDIATRICIAN = "G15_10/SM40"
 
-BOARDS = [
+BOARDS: list[dict[str, Any]] = [
     {"name": "Sein", "kind": "organ", "appareil": "76752008", "organe": "76752008",
      "rrule": "FREQ=WEEKLY;BYDAY=TU", "time": "12:30", "topographies": ["C50.2", "C50.4", "C50.8", "C50.9"],
      "morphology": "8500/3"},

@@ -98,9 +98,9 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
         meeting = demo_services.hold_meetings(db, seed=opts.seed, today=opts.today)
         step("Génération des documents (Prefect)")
         generated = generate_documents(case_ids=meeting.decided_cases)
-        for case_id, reason in generated["refused"].items():  # type: ignore[union-attr]
+        for case_id, reason in generated["refused"].items():
             errors.append(f"Dossier {case_id[:8]} : {reason}")
-        created: list[str] = list(generated["created"])  # type: ignore[arg-type]
+        created: list[str] = list(generated["created"])
 
         step("Signature par les médecins responsables")
         signers = signer_directory(settings)

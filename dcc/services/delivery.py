@@ -52,6 +52,8 @@ REASON_OPPOSITION = ("Opposition du patient à l'alimentation de son DMP : le do
                      "(décision enregistrée, aucun envoi ne sera tenté).")
 REASON_INS = ("Identité du patient non qualifiée (INS) : envoi au DMP suspendu jusqu'à la qualification "
               "de l'identité.")
+REASON_WAIT_PREVIOUS = ("Nouvelle version en attente : la version qu'elle remplace n'est pas encore déposée "
+                        "dans le DMP (elle le sera d'abord, puis celle-ci avec l'association de remplacement).")
 REASON_WAIT_SUBMISSION = ("Mise à jour des métadonnées en attente : le document lui-même n'a pas encore été "
                           "déposé dans le DMP.")
 
@@ -219,6 +221,16 @@ def _gate(session: Session, msg: m.OutboxMessage, doc: m.Document, patient: m.Pa
     if msg.kind == SUBMIT:
         if not patient.ins_qualified:
             return _Decision("hold", REASON_INS)
+        if doc.replaces_id:  # a new version replaces (RPLC) the previous one: never before it is in place
+            previous = session.scalars(select(OM).where(OM.document_id == doc.replaces_id,
+                                                        OM.destination == msg.destination,
+                                                        OM.kind == SUBMIT)).first()
+            if previous is not None and previous.state == "pending":
+                return _Decision("wait", until=max(previous.next_attempt_at, now) + timedelta(seconds=1))
+            if previous is not None and previous.state in ("held", "dead"):
+                return _Decision("hold", REASON_WAIT_PREVIOUS)
+            if previous is not None and previous.state == "blocked":
+                return _Decision("block", previous.hold_reason or REASON_OPPOSITION)
         return _Decision("send")
     submit = _submit_message(session, msg)
     if submit is None:

@@ -101,9 +101,9 @@ def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: 
                     attendance[p.id] = "absent"
                 else:
                     attendance[p.id] = rng.choice(["present", "present", "remote"])
-            cases = repo.cases_of_session(uow.session, s.id)
-            plan.append((s.id, board.kind, attendance, [(c.id, c.standard) for c in cases]))
-    for session_id, kind, attendance, cases in plan:
+            agenda = repo.cases_of_session(uow.session, s.id)
+            plan.append((s.id, board.kind, attendance, [(c.id, c.standard) for c in agenda]))
+    for session_id, kind, attendance, decided in plan:
         with db.uow() as uow:
             status = board_services.record_attendance(uow, session_id=session_id,
                                                       data=AttendanceInput(attendance=attendance), actor="demo")
@@ -112,7 +112,7 @@ def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: 
             out.quorum_met += 1
         else:
             out.quorum_not_met += 1
-        for case_id, standard in cases:
+        for case_id, standard in decided:
             proposals = ORGAN_PROPOSALS if kind == "organ" else TRANSVERSAL_PROPOSALS
             codes = rng.choice(proposals)
             trial = rng.random() < 0.2

@@ -93,9 +93,10 @@ def seed_directory(uow: UnitOfWork, *, seed: int, regions: int) -> SeedResult:
         code = str(spec["code"]).lower()
         staff: dict[str, list[m.Professional]] = {}
         for e_index, est in enumerate(establishments):
-            def add(spec_code: str, login: str | None = None, _est: m.Establishment = est) -> m.Professional:
+            def add(spec_code: str, login: str | None = None, _est: m.Establishment = est,
+                    _staff: dict[str, list[m.Professional]] = staff) -> m.Professional:
                 p = _get_or_add_professional(uow, rng, _est, spec_code, login=login)
-                staff.setdefault(spec_code, []).append(p)
+                _staff.setdefault(spec_code, []).append(p)
                 return p
 
             add(data.MEDICAL_ONCOLOGIST, f"phys-{code}{e_index + 1}")

@@ -29,6 +29,7 @@ from dcc.services import queries
 from dcc.services.uow import Database
 from dcc.web.api import api_v1
 from dcc.web.auth import install_auth
+from dcc.web.ratelimit import RateLimiter, install_rate_limits
 from dcc.web.schemas import HealthOut, error_responses
 
 log = logging.getLogger("dcc.web")
@@ -314,11 +315,12 @@ def _default_database() -> Database:
 
 def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BODY_BYTES,
                on_session_validated: Callable[[list[str]], None] | None = None,
-               settings: Settings | None = None) -> FastAPI:
+               settings: Settings | None = None, rate_limiter: RateLimiter | None = None) -> FastAPI:
     """Build the app on `database` (default: from the DCC_* settings). Refuses an unmigrated database.
 
     `on_session_validated` runs after the answer to a session validation, with the ids of the cases
-    whose documents are due (e.g. a call of the `generate_documents` flow).
+    whose documents are due (e.g. a call of the `generate_documents` flow). `rate_limiter`: the per-user
+    limits of expensive endpoints (default: from the DCC_RATE_LIMIT_* settings, see dcc.web.ratelimit).
     """
     if database is None:
         if on_session_validated is None:
@@ -353,7 +355,9 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     registry.register(DatabaseCollector(db))
     app.state.metrics_registry = registry
 
-    # Outermost last: security headers on every answer, metrics around the body limit.
+    # Outermost last: security headers on every answer, metrics around the body limit and the rate limits
+    # (innermost: inside the session middleware that install_auth adds last).
+    install_rate_limits(app, rate_limiter)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestMetrics, requests=requests, latency=latency)
     app.add_middleware(SecurityHeaders)

@@ -21,7 +21,7 @@ from dcc.adapters.signing import Pkcs12Signer, verify_pdf
 from dcc.adapters.signing.pki import init_demo_pki
 from dcc.bootstrap import cda_builder, pdf_renderer
 from dcc.domain.ports import PdfSigner, Submission, SubmitOutcome
-from dcc.errors import Conflict, SignatureRefused, UnknownCode, ValidationFailed
+from dcc.errors import Conflict, DeliveryError, SignatureRefused, UnknownCode, ValidationFailed
 from dcc.services.audit import verify_chain
 from dcc.services.corrections import CorrectionInput, correct_document, demo_correction
 from dcc.services.delivery import RetryPolicy, dispatch_pending
@@ -302,3 +302,42 @@ def test_demo_correction(signed_chain: Chain) -> None:
     v2 = signed_chain.documents(id=out["current"]["document_id"])[0]
     assert v2.replaces_id == out["previous"]["document_id"]
     assert verify_pdf(v2.pdf, trust_roots=[signed_chain.ca]).ok
+
+
+class _FailsFirstFor:
+    """Refuses the first submission of one uniqueId (transient), records the order of what it accepted."""
+
+    def __init__(self, unique_id: str) -> None:
+        self.unique_id = unique_id
+        self.failed = False
+        self.accepted: list[str] = []
+
+    def submit(self, submission: Submission) -> SubmitOutcome:
+        if submission.unique_id == self.unique_id and not self.failed:
+            self.failed = True
+            raise DeliveryError("Service indisponible (503).", status=503)
+        self.accepted.append(submission.unique_id)
+        return SubmitOutcome(status_code=200, excerpt="ok")
+
+
+def test_a_new_version_is_never_delivered_before_the_one_it_replaces(signed_chain: Chain) -> None:
+    db = signed_chain.db
+    v1 = signed_chain.documents(kind="PPS")[0]
+    with db.uow() as uow:
+        v2_id = correct_document(
+            uow, document_id=v1.id, actor="dr.test",
+            changes=CorrectionInput(reason="Changement de traitement.", treatment_codes=("C93352",),
+                                    update_motive="MED-560"),
+            cda=cda_builder(), pdf=pdf_renderer())
+    with db.uow() as uow:
+        sign_documents(uow, document_ids=[v2_id], signer_professional_id=v1.signer_id, cda=cda_builder(),
+                       signers=signed_chain.signers)
+    v2 = signed_chain.documents(id=v2_id)[0]
+    with db.uow() as uow:
+        destinations = {o.destination for o in uow.session.scalars(select(m.OutboxMessage))}
+    transport = _FailsFirstFor(v1.unique_id)  # v1's first attempt fails: v2 is due before v1 is in place
+    stats = dispatch_pending(db, transports={d: transport for d in destinations},
+                             policy=RetryPolicy(base_s=0.05, max_s=0.2), max_seconds=60)
+    assert transport.failed and stats.dead == 0
+    assert transport.accepted.index(v1.unique_id) < transport.accepted.index(v2.unique_id)
+    assert signed_chain.documents(id=v2.id)[0].status == "delivered"

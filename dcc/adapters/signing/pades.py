@@ -208,6 +208,64 @@ def signature_box(reader: PdfFileReader) -> tuple[int, tuple[int, int, int, int]
                             round(bottom + STAMP_HEIGHT_PT))
 
 
+# ---------------------------------------------------------------- signature (shared by every local signer)
+
+
+def stamp_font(font_path: Path | None = None) -> GlyphAccumulatorFactory:
+    """The font of the visible signature block (embedded subset)."""
+    return GlyphAccumulatorFactory(str(font_path or _default_font()), font_size=8)
+
+
+def sign_pades(
+    pdf: bytes,
+    signer: signers.Signer,
+    *,
+    signer_name: str,
+    reason: str,
+    location: str,
+    font: GlyphAccumulatorFactory,
+    timestamper: timestamps.TimeStamper | None = None,
+    at: datetime,
+) -> bytes:
+    """PAdES signature of `pdf` as an incremental update, with the visible signature block.
+
+    Callers check the signing certificate first (check_signing_certificate); `signer` is any pyHanko
+    signer (PKCS#12 file, PKCS#11 token).
+    """
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    page_ix, box = signature_box(writer.prev)
+    meta = signers.PdfSignatureMetadata(
+        field_name=FIELD_NAME,
+        md_algorithm="sha256",
+        subfilter=SigSeedSubFilter.PADES,
+        reason=reason,
+        location=location,
+        name=signer_name,
+    )
+    stamp = TextStampStyle(
+        stamp_text=(
+            "Signé électroniquement par %(signataire)s\nle %(quand)s\n"
+            "Motif : %(motif)s\nLieu : %(lieu)s"
+        ),
+        text_box_style=TextBoxStyle(font=font, font_size=8, leading=10),
+        border_width=1,
+        background=None,
+    )
+    pdf_signer = signers.PdfSigner(
+        meta,
+        signer=signer,
+        timestamper=timestamper,
+        stamp_style=stamp,
+        new_field_spec=fields.SigFieldSpec(sig_field_name=FIELD_NAME, on_page=page_ix, box=box),
+    )
+    out = pdf_signer.sign_pdf(
+        writer,
+        appearance_text_params={"signataire": signer_name, "quand": _fmt(at), "motif": reason,
+                                "lieu": location},
+    )
+    return bytes(out.getvalue())
+
+
 # ---------------------------------------------------------------- signer
 
 
@@ -245,7 +303,7 @@ class Pkcs12Signer:
         if timestamper is None and tsa_url:
             timestamper = timestamps.HTTPTimeStamper(tsa_url, timeout=10)
         self._timestamper = timestamper
-        self._font = GlyphAccumulatorFactory(str(font_path or _default_font()), font_size=8)
+        self._font = stamp_font(font_path)
 
     def sign(
         self,
@@ -264,38 +322,8 @@ class Pkcs12Signer:
             trust_ca=self._trust_ca,
             crl=_load_crl(self._crl_path) if self._crl_path else None,
         )
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-        page_ix, box = signature_box(writer.prev)
-        meta = signers.PdfSignatureMetadata(
-            field_name=FIELD_NAME,
-            md_algorithm="sha256",
-            subfilter=SigSeedSubFilter.PADES,
-            reason=reason,
-            location=location,
-            name=signer_name,
-        )
-        stamp = TextStampStyle(
-            stamp_text=(
-                "Signé électroniquement par %(signataire)s\nle %(quand)s\n"
-                "Motif : %(motif)s\nLieu : %(lieu)s"
-            ),
-            text_box_style=TextBoxStyle(font=self._font, font_size=8, leading=10),
-            border_width=1,
-            background=None,
-        )
-        pdf_signer = signers.PdfSigner(
-            meta,
-            signer=self._signer,
-            timestamper=self._timestamper,
-            stamp_style=stamp,
-            new_field_spec=fields.SigFieldSpec(sig_field_name=FIELD_NAME, on_page=page_ix, box=box),
-        )
-        out = pdf_signer.sign_pdf(
-            writer,
-            appearance_text_params={"signataire": signer_name, "quand": _fmt(now), "motif": reason,
-                                    "lieu": location},
-        )
-        return bytes(out.getvalue())
+        return sign_pades(pdf, self._signer, signer_name=signer_name, reason=reason, location=location,
+                          font=self._font, timestamper=self._timestamper, at=now)
 
 
 # ---------------------------------------------------------------- verification

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 21:34:38.970218
 """
 from __future__ import annotations
@@ -10,9 +10,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-
-
 
 revision: str = '0001'
 down_revision: str | None = None

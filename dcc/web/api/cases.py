@@ -1,14 +1,18 @@
-"""Cases: registration, reading, the board's decision. Scoped by the user; every read is audited."""
+"""Cases: registration, reading, the board's decision; the coordinator's manual move and readiness override.
+Scoped by the user; every read is audited."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from dcc.errors import ValidationFailed
 from dcc.services import access, queries
 from dcc.services import boards as board_services
 from dcc.services.schemas import CaseRegistration, DecisionInput
-from dcc.web.deps import CurrentUser, Uow
+from dcc.services.uow import UnitOfWork
+from dcc.web.auth import User
+from dcc.web.deps import CurrentUser, Today, Uow
 from dcc.web.schemas import CaseCreatedOut, CaseOut, DecisionOut, DocumentSummaryOut, error_responses
 
 router = APIRouter(prefix="/api/v1/cases", tags=["Dossiers"])
@@ -54,3 +58,64 @@ def record_decision(case_id: str, data: DecisionInput, uow: Uow, user: CurrentUs
                                   "décision.")
     board_services.record_decision(uow, case_id=case_id, data=data, actor=user.login)
     return DecisionOut.model_validate(queries.get_decision(uow, case_id))
+
+
+# ------------------------------------------------------------------------- coordinator: move, force
+
+
+class CaseMoveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str = Field(min_length=1, max_length=64, description="Séance de la même RCP")
+    force: bool = Field(False, description="Dérogation du coordinateur (journalisée) : séance complète, "
+                        "inscriptions closes, séance avant la date au plus tôt, dossier incomplet")
+
+
+class CaseMoveResultOut(BaseModel):
+    case_id: str
+    from_session_id: str | None
+    session_id: str
+    reason: str
+    overrides: list[str] = Field(description="Contraintes levées par la dérogation : capacity, "
+                                 "registration_deadline, earliest_date, not_ready")
+
+
+class ForceOut(BaseModel):
+    case_id: str
+    forced: list[str] = Field(description="Éléments manquants passés outre (vide : le dossier était prêt)")
+    status: str
+    not_ready: list[str]
+
+
+def _require_coordinator(uow: UnitOfWork, user: User, case_id: str, action: str) -> None:
+    """404 outside the user's scope; 403 unless the user is the coordinator of the case's board."""
+    access.require(uow, user, "case", case_id, access.case_filter(user), action=action)
+    if user.role != "coordinator" or not access.can_decide(uow, user, case_id):
+        raise access.AccessDenied("Seul le coordinateur de la RCP peut déplacer un dossier ou forcer son "
+                                  "inscription.")
+
+
+@router.post("/{case_id}/move", response_model=CaseMoveResultOut, summary="Déplacer un dossier vers une séance",
+             description="Inscrit le dossier à une séance planifiée de sa RCP. Une séance complète, des "
+             "inscriptions closes, une séance avant la date au plus tôt ou un dossier incomplet sont refusés "
+             "(422, champ nommé) sauf dérogation du coordinateur (`force`, journalisée).",
+             responses=error_responses(404, 409, 413, 422))
+def move_case(case_id: str, data: CaseMoveIn, uow: Uow, user: CurrentUser, today: Today) -> CaseMoveResultOut:
+    _require_coordinator(uow, user, case_id, "move")
+    if not access.visible_session_ids(uow, user, [data.session_id]):  # another 3C's session: as if missing
+        raise ValidationFailed(f"La séance « {data.session_id} » n'existe pas.", field="session_id")
+    result = board_services.move_case(uow, case_id=case_id, session_id=data.session_id, today=today,
+                                      force=data.force, actor=user.login)
+    return CaseMoveResultOut(case_id=result.case_id, from_session_id=result.from_session_id,
+                             session_id=result.session_id, reason=result.reason, overrides=list(result.overrides))
+
+
+@router.post("/{case_id}/force", response_model=ForceOut, summary="Forcer un dossier incomplet",
+             description="Le coordinateur passe outre les éléments manquants d'un dossier en attente : il devient "
+             "affectable ; la dérogation est journalisée avec ce qui manquait.",
+             responses=error_responses(404, 409))
+def force_case(case_id: str, uow: Uow, user: CurrentUser) -> ForceOut:
+    _require_coordinator(uow, user, case_id, "force")
+    forced = board_services.force_not_ready(uow, case_id=case_id, actor=user.login)
+    case = queries.get_case(uow, case_id).case
+    return ForceOut(case_id=case_id, forced=forced, status=case.status, not_ready=list(case.not_ready or []))

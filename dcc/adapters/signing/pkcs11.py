@@ -1,0 +1,215 @@
+"""PAdES signing with a key held on a PKCS#11 token: a professional smart card (CPS) or an HSM.
+
+Uses pyHanko's PKCS#11 support (python-pkcs11 underneath). The token is found by its label, the key and
+certificate by their labels (or ids). The same refusals as the PKCS#12 signer apply before anything is
+signed (expired, not-yet-valid or revoked certificate, certificate of another physician, certificate not
+issued by the expected CA), and the same visible signature block is drawn.
+
+A session is opened for each `sign` call (or kept open for a batch inside `with signer:`) and closed
+afterwards, so a card can be removed between two batches. The PIN comes from the configuration (HSM,
+SoftHSM in tests); with `pin=None` the token's protected authentication path (PIN pad) is used.
+
+Tested with SoftHSM 2 (Debian `softhsm2`); real CPS cards go through their vendor's PKCS#11 module
+(e.g. the ANS "Cryptolib CPS"), which has not been tried here.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cryptography import x509
+from pyhanko.keys import load_cert_from_pemder
+from pyhanko.sign import timestamps
+
+from dcc.adapters.signing.pades import (
+    _load_cert,
+    _load_crl,
+    check_signing_certificate,
+    sign_pades,
+    stamp_font,
+)
+from dcc.errors import SignatureRefused
+
+log = logging.getLogger(__name__)
+
+
+def _pkcs11_modules() -> tuple[Any, Any, Any]:
+    """(pyhanko.sign.pkcs11, pyhanko.config.pkcs11, pkcs11) imported lazily: python-pkcs11 is a C extension
+    only the PKCS#11 configuration needs."""
+    try:
+        import pkcs11
+        from pyhanko.config import pkcs11 as p11_config
+        from pyhanko.sign import pkcs11 as p11_sign
+    except ImportError as exc:  # pragma: no cover - python-pkcs11 is a dependency
+        raise SignatureRefused(
+            "Signature refusée : la prise en charge des cartes et HSM (PKCS#11) n'est pas installée "
+            "(paquet python-pkcs11)."
+        ) from exc
+    return p11_sign, p11_config, pkcs11
+
+
+class Pkcs11Signer:
+    """Signs with a private key that never leaves a PKCS#11 token (smart card, HSM)."""
+
+    def __init__(
+        self,
+        lib_path: str | Path,
+        token_label: str,
+        pin: str | None,
+        *,
+        key_label: str | None = None,
+        cert_label: str | None = None,
+        key_id: bytes | None = None,
+        cert_id: bytes | None = None,
+        id_nat: str | None = None,
+        trust_ca: Path | None = None,
+        crl: Path | None = None,
+        tsa_url: str | None = None,
+        timestamper: timestamps.TimeStamper | None = None,
+        font_path: Path | None = None,
+    ) -> None:
+        if not (key_label or cert_label or key_id or cert_id):
+            raise ValueError("key_label, cert_label, key_id or cert_id is required")
+        self.lib_path = str(lib_path)
+        self.token_label = token_label
+        self._pin = pin
+        self._key_label, self._cert_label = key_label, cert_label
+        self._key_id, self._cert_id = key_id, cert_id
+        self.id_nat = id_nat
+        self._trust_ca_path = trust_ca
+        self._trust_ca = _load_cert(trust_ca) if trust_ca else None
+        self._crl_path = crl
+        if timestamper is None and tsa_url:
+            timestamper = timestamps.HTTPTimeStamper(tsa_url, timeout=10)
+        self._timestamper = timestamper
+        self._font = stamp_font(font_path)
+        self._session: Any | None = None
+        # Read the certificate once (checks before each signature need it; no key operation here).
+        with self:
+            signer = self._pyhanko_signer()
+            cert = signer.signing_cert
+            if cert is None:
+                raise SignatureRefused(
+                    f"Signature refusée : aucun certificat de signature sur le support « {token_label} »."
+                )
+            self.certificate = x509.load_der_x509_certificate(cert.dump())
+
+    # -- session handling
+
+    def _open(self) -> Any:
+        p11_sign, p11_config, pkcs11 = _pkcs11_modules()
+        user_pin: object = self._pin if self._pin is not None else p11_sign.PROTECTED_AUTH
+        try:
+            return p11_sign.open_pkcs11_session(
+                self.lib_path,
+                token_criteria=p11_config.TokenCriteria(label=self.token_label),
+                user_pin=user_pin,
+            )
+        except pkcs11.exceptions.PinIncorrect as exc:
+            raise SignatureRefused("Signature refusée : code PIN incorrect pour la carte ou le HSM.") from exc
+        except pkcs11.exceptions.PinLocked as exc:
+            raise SignatureRefused("Signature refusée : la carte est bloquée (code PIN verrouillé).") from exc
+        except (pkcs11.exceptions.NoSuchToken, pkcs11.exceptions.TokenNotPresent) as exc:
+            raise self._absent() from exc
+        except pkcs11.exceptions.PKCS11Error as exc:
+            if str(exc).startswith("No token"):  # pyHanko: no slot holds a token with that label
+                raise self._absent() from exc
+            raise SignatureRefused(
+                f"Signature refusée : impossible d'ouvrir le support de signature « {self.token_label} » "
+                f"({type(exc).__name__})."
+            ) from exc
+        except (OSError, RuntimeError) as exc:
+            raise SignatureRefused(
+                f"Signature refusée : impossible de charger le module PKCS#11 {self.lib_path} "
+                f"({type(exc).__name__})."
+            ) from exc
+
+    def _absent(self) -> SignatureRefused:
+        return SignatureRefused(
+            f"Signature refusée : le support de signature « {self.token_label} » est absent "
+            "(carte non insérée ou HSM injoignable)."
+        )
+
+    def __enter__(self) -> Pkcs11Signer:
+        if self._session is None:
+            self._session = self._open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._session is not None:
+            try:
+                self._session.close()
+            except Exception:  # a removed card: nothing more to release
+                log.debug("PKCS#11 session close failed", exc_info=True)
+            self._session = None
+
+    def _pyhanko_signer(self) -> Any:
+        p11_sign, _, pkcs11 = _pkcs11_modules()
+        ca_chain = [load_cert_from_pemder(str(self._trust_ca_path))] if self._trust_ca_path else None
+        signer = p11_sign.PKCS11Signer(
+            self._session,
+            cert_label=self._cert_label,
+            key_label=self._key_label,
+            cert_id=self._cert_id,
+            key_id=self._key_id,
+            ca_chain=ca_chain,
+        )
+        try:
+            signer.signing_cert  # noqa: B018 - loads key and certificate handles, fails early if absent
+        except (pkcs11.exceptions.NoSuchKey, pkcs11.exceptions.MultipleObjectsReturned) as exc:
+            raise SignatureRefused(
+                f"Signature refusée : clé ou certificat introuvable (ou ambigu) sur le support "
+                f"« {self.token_label} »."
+            ) from exc
+        return signer
+
+    # -- signing
+
+    def sign(
+        self,
+        pdf: bytes,
+        *,
+        signer_name: str,
+        reason: str,
+        location: str,
+        expected_id_nat: str | None = None,
+    ) -> bytes:
+        now = datetime.now(UTC)
+        check_signing_certificate(
+            self.certificate,
+            at=now,
+            expected_id_nat=expected_id_nat if expected_id_nat is not None else self.id_nat,
+            trust_ca=self._trust_ca,
+            crl=_load_crl(self._crl_path) if self._crl_path else None,
+        )
+        batch = self._session is not None
+        if not batch:
+            self.__enter__()
+        try:
+            signer = self._pyhanko_signer()
+            try:
+                return sign_pades(pdf, signer, signer_name=signer_name, reason=reason, location=location,
+                                  font=self._font, timestamper=self._timestamper, at=now)
+            except SignatureRefused:
+                raise
+            except Exception as exc:
+                _, _, pkcs11 = _pkcs11_modules()
+                if isinstance(exc, pkcs11.exceptions.PKCS11Error) or isinstance(
+                        exc.__cause__, pkcs11.exceptions.PKCS11Error):
+                    raise SignatureRefused(
+                        f"Signature refusée : le support « {self.token_label} » a refusé l'opération "
+                        f"de signature ({type(exc.__cause__ or exc).__name__})."
+                    ) from exc
+                raise
+        finally:
+            if not batch:
+                self.close()
