@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 
 from dcc.config import Settings, get_settings
 from dcc.domain.documents import FrcpContent, PpsContent
-from dcc.domain.ports import PdfSigner, Submission, SubmitOutcome, Transport
+from dcc.domain.ports import PdfSigner, SignerDirectory, Submission, SubmitOutcome, Transport
 from dcc.services.uow import Database
 
 if TYPE_CHECKING:
-    from dcc.adapters.national_record.xds import XdsTransport
+    from collections.abc import Callable
+
+    from dcc.adapters.national_record.xds import XdsMetadataUpdater, XdsTransport
 
 
 @cache
@@ -87,13 +89,91 @@ class DemoSignerDirectory:
                             crl=pki.crl_path, tsa_url=self.tsa_url or None)
 
 
-def signer_directory(settings: Settings | None = None) -> DemoSignerDirectory:
+def _signing_trust(settings: Settings) -> tuple[Path | None, Path | None]:
+    """CA and CRL the token / remote signers' certificates are checked against before use: the demo PKI's
+    when present outside production (production trust anchors are not configurable yet)."""
+    if settings.env == "production":
+        return None, None
+    pki_dir = settings.resolved_pki_dir
+    ca, crl = pki_dir / "ca.pem", pki_dir / "crl.pem"
+    return (ca if ca.exists() else None), (crl if crl.exists() else None)
+
+
+class Pkcs11SignerDirectory:
+    """Keys on a PKCS#11 token (a physician's smart card, or an HSM holding several physicians' keys): the
+    key is the one whose certificate carries the physician's national id."""
+
+    def __init__(self, lib_path: str, token_label: str, pin: str | None, *, trust_ca: Path | None = None,
+                 crl: Path | None = None, tsa_url: str = "") -> None:
+        from dcc.errors import ConfigurationError
+
+        if not lib_path or not token_label:
+            raise ConfigurationError("Signature par carte ou HSM : DCC_PKCS11_LIB et DCC_PKCS11_TOKEN_LABEL "
+                                     "sont obligatoires.")
+        self.lib_path, self.token_label, self.pin = lib_path, token_label, pin
+        self.trust_ca, self.crl, self.tsa_url = trust_ca, crl, tsa_url
+
+    def signer_for(self, *, id_nat: str, name: str) -> PdfSigner:
+        from dcc.adapters.signing.pkcs11 import Pkcs11Signer
+
+        return Pkcs11Signer.for_physician(self.lib_path, self.token_label, self.pin, id_nat=id_nat, name=name,
+                                          trust_ca=self.trust_ca, crl=self.crl, tsa_url=self.tsa_url or None)
+
+
+class EsignsanteSignerDirectory:
+    """The ANS esignsante service: one signature configuration (DCC_ESIGNSANTE_CONF_ID), or else the one
+    whose certificate DN carries the physician's national id (GET /configurations)."""
+
+    def __init__(self, base_url: str, conf_id: int | None, *, secret: str = "", trust_ca: Path | None = None,
+                 crl: Path | None = None, timeout: float = 30.0) -> None:
+        import httpx
+
+        from dcc.errors import ConfigurationError
+
+        if not base_url:
+            raise ConfigurationError("Signature par esignsante : DCC_ESIGNSANTE_URL est obligatoire.")
+        self.base_url, self.conf_id, self.secret = base_url.rstrip("/"), conf_id, secret or None
+        self.trust_ca, self.crl = trust_ca, crl
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
+
+    def signer_for(self, *, id_nat: str, name: str) -> PdfSigner:
+        from dcc.adapters.signing.esignsante import EsignsanteSigner, conf_for_physician, list_configurations
+        from dcc.errors import SignatureRefused
+
+        def make(conf_id: int) -> EsignsanteSigner:
+            return EsignsanteSigner(self.base_url, conf_id, client=self._client, secret=self.secret,
+                                    id_nat=id_nat, trust_ca=self.trust_ca, crl=self.crl)
+
+        if self.conf_id is not None:
+            return make(self.conf_id)
+        conf_id = conf_for_physician(list_configurations(self.base_url, client=self._client), id_nat)
+        if conf_id is None:
+            raise SignatureRefused(f"Signature refusée : aucune configuration esignsante (ou plusieurs) pour "
+                                   f"{name} (identifiant {id_nat}).")
+        return make(conf_id)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def signer_directory(settings: Settings | None = None) -> SignerDirectory:
+    """DCC_SIGNER chooses: `pkcs12` (default: demo PKI files), `pkcs11` (card / HSM), `esignsante`."""
     settings = settings or get_settings()
+    if settings.signer == "pkcs11":
+        ca, crl = _signing_trust(settings)
+        return Pkcs11SignerDirectory(settings.pkcs11_lib, settings.pkcs11_token_label, settings.pkcs11_pin or None,
+                                     trust_ca=ca, crl=crl, tsa_url=settings.tsa_url)
+    if settings.signer == "esignsante":
+        ca, crl = _signing_trust(settings)
+        return EsignsanteSignerDirectory(settings.esignsante_url, settings.esignsante_conf_id,
+                                         secret=settings.esignsante_secret, trust_ca=ca, crl=crl)
     return DemoSignerDirectory(settings.resolved_pki_dir, tsa_url=settings.tsa_url,
                                production=settings.env == "production")
 
 
 XDS_PATH = "/xds/iti41"
+ITI57_PATH = "/xds/iti57"
+ITI18_PATH = "/xds/iti18"
 
 
 def _url_path(endpoint: str) -> str:
@@ -106,6 +186,15 @@ def xds_endpoint(endpoint: str) -> str:
     """ITI-41 URL of a region endpoint: Region.endpoint holds the national record's base URL (the
     simulator's root) and each transport appends its path; a full URL (with a path) is used as is."""
     return endpoint.rstrip("/") + XDS_PATH if not _url_path(endpoint) else endpoint
+
+
+def xds_sibling_endpoint(iti41_endpoint: str, path: str) -> str:
+    """ITI-57 / ITI-18 URL next to an ITI-41 URL: `<base>/xds/iti41` gives `<base><path>`; any other ITI-41
+    URL gets `<path>`'s last segment in place of its own (`…/repository` → `…/iti57`)."""
+    endpoint = iti41_endpoint.rstrip("/")
+    if endpoint.endswith(XDS_PATH):
+        return endpoint[: -len(XDS_PATH)] + path
+    return endpoint.rsplit("/", 1)[0] + "/" + path.rsplit("/", 1)[-1]
 
 
 def mhd_base_url(endpoint: str) -> str:
@@ -122,7 +211,7 @@ class XdsNationalRecord:
     """Transport port over the ITI-41 adapter: metadata derived from the CDA, codes checked before sending."""
 
     def __init__(self, endpoint: str, *, identity_dir: Path, structure_name: str, structure_id_nat: str,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, cda_lookup: Callable[[str], bytes | None] | None = None) -> None:
         import httpx
 
         from dcc.adapters.national_record.xds import make_demo_identity
@@ -131,6 +220,11 @@ class XdsNationalRecord:
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
         self._endpoint = xds_endpoint(endpoint)
         self._transports: dict[str, XdsTransport] = {}
+        self._updaters: dict[str, XdsMetadataUpdater] = {}
+        # ITI-57 sends the whole DocumentEntry again (and the VIHF names the patient and the author): the
+        # metadata is derived from the signed CDA, found by uniqueId (in our database, see
+        # national_record_transports).
+        self._cda_lookup = cda_lookup
 
     def _transport_for(self, structure_id_nat: str) -> XdsTransport:
         """Indirect authentication: the region's platform key signs a VIHF naming the author's structure."""
@@ -160,6 +254,48 @@ class XdsNationalRecord:
         result = transport.submit(submission.cda, entry, replaced_entry_uuid=replaced)
         return SubmitOutcome(status_code=getattr(result, "status_code", 200),
                              excerpt=str(getattr(result, "excerpt", ""))[:500])
+
+    def _updater_for(self, structure_id_nat: str) -> XdsMetadataUpdater:
+        import dataclasses
+
+        from dcc.adapters.national_record.xds import XdsMetadataUpdater
+
+        if structure_id_nat not in self._updaters:
+            identity = dataclasses.replace(self._identity, id_nat=structure_id_nat or self._identity.id_nat)
+            self._updaters[structure_id_nat] = XdsMetadataUpdater(
+                xds_sibling_endpoint(self._endpoint, ITI57_PATH), xds_sibling_endpoint(self._endpoint, ITI18_PATH),
+                identity=identity, client=self._client)
+        return self._updaters[structure_id_nat]
+
+    def _update(self, unique_id: str, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> SubmitOutcome:
+        """ITI-18 (current version) then ITI-57 (new version with the codes changed); nothing is sent when
+        the DMP already holds the wanted codes, so a retry after an ambiguous failure converges."""
+        from dcc.adapters.national_record.metadata import entry_from_cda
+        from dcc.errors import DeliveryError, ValidationFailed
+
+        cda = self._cda_lookup(unique_id) if self._cda_lookup is not None else None
+        if cda is None:
+            raise DeliveryError(f"Document {unique_id} introuvable localement : mise à jour des métadonnées "
+                                "impossible.", permanent=True, error_code="document_introuvable")
+        try:
+            entry = entry_from_cda(cda)
+        except ValidationFailed as exc:
+            raise DeliveryError(f"Métadonnées refusées avant envoi : {exc.message}", permanent=True,
+                                error_code="metadonnees_invalides") from exc
+        result = self._updater_for(entry.author_structure_id).update_confidentiality(entry, add=add, remove=remove)
+        return SubmitOutcome(status_code=result.status_code, excerpt=result.excerpt[:500])
+
+    def update_visibility(self, unique_id: str, visible: bool) -> SubmitOutcome:
+        """Announcement consultation done (visible) or not: ITI-57 with or without INVISIBLE_PATIENT."""
+        if visible:
+            return self._update(unique_id, remove=("INVISIBLE_PATIENT",))
+        return self._update(unique_id, add=("INVISIBLE_PATIENT",))
+
+    def update_masking(self, unique_id: str, masked: bool) -> SubmitOutcome:
+        """Masking from professionals asked by the patient, or lifted: ITI-57 with or without MASQUE_PS."""
+        if masked:
+            return self._update(unique_id, add=("MASQUE_PS",))
+        return self._update(unique_id, remove=("MASQUE_PS",))
 
     def close(self) -> None:
         self._client.close()
@@ -229,5 +365,20 @@ def national_record_transports(db: Database, settings: Settings | None = None) -
                 continue
             out[f"dmp:{region.code}"] = XdsNationalRecord(
                 region.endpoint, identity_dir=settings.resolved_pki_dir / "regions" / region.code,
-                structure_name=est.name, structure_id_nat="1" + est.finess, timeout=settings.dmp_timeout_s)
+                structure_name=est.name, structure_id_nat="1" + est.finess, timeout=settings.dmp_timeout_s,
+                cda_lookup=database_cda_lookup(db))
     return out
+
+
+def database_cda_lookup(db: Database) -> Callable[[str], bytes | None]:
+    """The signed CDA of a document by uniqueId, read from our database (for ITI-57 metadata updates)."""
+
+    def lookup(unique_id: str) -> bytes | None:
+        from sqlalchemy import select
+
+        from dcc.adapters.db import models as m
+
+        with db.uow() as uow:
+            return uow.session.scalars(select(m.Document.cda).where(m.Document.unique_id == unique_id)).first()
+
+    return lookup

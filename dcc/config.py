@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +29,27 @@ class Settings(BaseSettings):
     pdf_variant: str = Field("pdf/a-1b", description="WeasyPrint PDF variant: pdf/a-1b, pdf/a-2b, pdf/a-3b.")
     tsa_url: str = Field("", description="RFC 3161 time-stamping authority; when set, signatures are PAdES B-T.")
     pki_dir: Path | None = Field(None, description="Demo PKI directory; default <var_dir>/pki.")
+    signer: Literal["pkcs12", "pkcs11", "esignsante"] = Field(
+        "pkcs12",
+        description="How physicians sign: `pkcs12` (a PKCS#12 file per physician, demo PKI; refused in "
+        "production), `pkcs11` (smart card or HSM), `esignsante` (the ANS remote signing service).",
+    )
+    pkcs11_lib: str = Field(
+        "", description="PKCS#11 module of the card or HSM, e.g. /usr/lib/softhsm/libsofthsm2.so."
+    )
+    pkcs11_token_label: str = Field("", description="Label of the PKCS#11 token (card or HSM partition).")
+    pkcs11_pin: str = Field(
+        "", description="User PIN of the PKCS#11 token; empty: the reader's PIN pad (protected path)."
+    )
+    esignsante_url: str = Field(
+        "", description="Base URL of the esignsante service (PAdES at <url>/signatures/padesbaselineb)."
+    )
+    esignsante_conf_id: int | None = Field(
+        None,
+        description="esignsante signature configuration (idSignConf); empty: the one whose certificate "
+        "DN carries the physician's national id, looked up in <url>/configurations.",
+    )
+    esignsante_secret: str = Field("", description="Secret sent with each esignsante signature request.")
     dmp_timeout_s: float = Field(10.0, description="Timeout of one HTTP exchange with the national record.")
     outbox_max_attempts: int = Field(8, description="Transient failures before a message goes to dead letter.")
     outbox_lease_s: int = Field(60, description="Lease duration of a claimed outbox message, in seconds.")
@@ -51,6 +72,11 @@ class Settings(BaseSettings):
     session_secret: str = Field(
         "", description="Key signing session cookies and dev tokens; default: a key generated in <var_dir>/session.key."
     )
+
+    @field_validator("esignsante_conf_id", mode="before")
+    @classmethod
+    def _empty_conf_id(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def resolved_database_url(self) -> str:

@@ -6,6 +6,9 @@ with a French message.
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.fr import nir as stdnum_nir
@@ -83,3 +86,9 @@ def ps_id_nat(rpps: str) -> str:
 def struct_id_nat(finess: str) -> str:
     """National structure id from a FINESS number: `1` + FINESS."""
     return "1" + finess
+
+
+def mailbox_part(text: str) -> str:
+    """ASCII local part for a secure-messaging address (accents removed, spaces and apostrophes to dashes)."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9.-]+", "-", plain.lower()).strip("-")

@@ -62,8 +62,8 @@ PROBE_POINTS = ("after_claim", "after_send", "after_commit")
 
 
 def _reason_unsupported(destination: str, what: str) -> str:
-    return (f"La mise à jour des métadonnées ({what}) n'est pas encore prise en charge par le transport "
-            f"de « {destination} » (ITI-57 à venir) : en attente, sans renvoi du document.")
+    return (f"La mise à jour des métadonnées ({what}) n'est pas prise en charge par le transport "
+            f"de « {destination} » : en attente, sans renvoi du document.")
 
 
 @dataclass(frozen=True)

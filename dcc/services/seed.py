@@ -13,7 +13,7 @@ from datetime import date
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.demo import data
-from dcc.domain.identifiers import nir_key, with_luhn_key
+from dcc.domain.identifiers import mailbox_part, nir_key, with_luhn_key
 from dcc.services.uow import UnitOfWork
 
 TEST_INS_OID = "1.2.250.1.213.1.4.10"
@@ -48,7 +48,7 @@ def _get_or_add_professional(uow: UnitOfWork, rng: random.Random, est: m.Establi
         rpps=rpps, login=login, prefix="MME" if female else "M", family=family, given=given,
         specialty_code=specialty, is_physician=physician, establishment_id=est.id,
         telecom=telecom,
-        mssante=f"{given.lower()}.{family.lower().replace(' ', '-')}@{est.finess}.mssante.fr",
+        mssante=f"{mailbox_part(given)}.{mailbox_part(family)}@{est.finess}.mssante.fr",
     )
     uow.session.add(p)
     uow.session.flush()

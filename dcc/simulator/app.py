@@ -5,7 +5,10 @@ parser, the SOAP with a hardened lxml parser, verifies the VIHF signature, valid
 as a registry does and answers a SOAP 1.2 RegistryResponse with the standard XDS error codes.
 Documents are kept in memory, keyed by DocumentEntry.uniqueId.
 
-Endpoints: `POST /xds/iti41` (ITI-41), `POST /fhir` (MHD ITI-65 transaction Bundle, PDSm; parsed with
+Endpoints: `POST /xds/iti41` (ITI-41), `POST /xds/iti18` (ITI-18 GetDocuments by uniqueId: the current
+version of an entry), `POST /xds/iti57` (ITI-57 Update Document Set: a new version of a DocumentEntry,
+same uniqueId and bytes, new confidentiality codes; the metadata update of the announcement),
+`POST /fhir` (MHD ITI-65 transaction Bundle, PDSm; parsed with
 fhir.resources R4B, answered with a transaction-response Bundle or an OperationOutcome),
 `PATCH /fhir/DocumentReference?identifier=<system>|<value>` and `PATCH /fhir/DocumentReference/{id}`
 (JSON Patch of securityLabel only: the metadata update of the announcement),
@@ -181,6 +184,8 @@ class StoredDocument:
     submission_set_unique_id: str
     submissions: int = 1
     replaced_by: str | None = None
+    version: int = 1  # ITI-57: bumped by each metadata update; entry_uuid stays the logicalId
+    current_entry_uuid: str = ""  # entryUUID of the current version ("" = entry_uuid)
 
     def as_state(self) -> dict[str, Any]:
         return {
@@ -260,6 +265,34 @@ class Registry:
             doc = self.documents.get(unique_id)
             if doc is not None:
                 doc.confidentiality = list(codes)
+            return doc
+
+    def apply_metadata_update(
+        self, *, logical_id: str, unique_id: str, patient_id: str, previous_version: str, new_entry_uuid: str,
+        codes: list[str],
+    ) -> StoredDocument:
+        """ITI-57: a new version of a DocumentEntry (same uniqueId, same bytes, new confidentiality)."""
+        with self._lock:
+            doc = next((d for d in self.documents.values() if d.entry_uuid == logical_id), None)
+            if doc is None:
+                raise _err("UnresolvedReferenceException", f"logicalId {logical_id} inconnu")
+            if doc.unique_id != unique_id:
+                raise _err("XDSMetadataIdentifierError", f"uniqueId {unique_id} ≠ {doc.unique_id} (lid {logical_id})")
+            if doc.patient_id != patient_id:
+                raise _err("XDSPatientIDReconciliationError", "patientId différent de la version précédente")
+            if previous_version != str(doc.version):
+                raise _err(
+                    "XDSMetadataVersionError",
+                    f"PreviousVersion {previous_version} ≠ version courante {doc.version}",
+                )
+            known = {d.entry_uuid for d in self.documents.values()} | {
+                d.current_entry_uuid for d in self.documents.values()
+            }
+            if new_entry_uuid in known:
+                raise _err("XDSMetadataIdentifierError", f"entryUUID {new_entry_uuid} déjà utilisé")
+            doc.confidentiality = list(codes)
+            doc.version += 1
+            doc.current_entry_uuid = new_entry_uuid
             return doc
 
     def commit(self, ss_unique_id: str, candidates: list[Candidate]) -> None:
@@ -671,6 +704,203 @@ def validate_submission(request: ParsedRequest) -> tuple[str, list[Candidate]]:
     return ss_unique_id, candidates
 
 
+# --- ITI-18 stored query and ITI-57 metadata update ----------------------------------------------
+
+ACTION_ITI18 = "urn:ihe:iti:2007:RegistryStoredQuery"
+ACTION_ITI18_RESPONSE = "urn:ihe:iti:2007:RegistryStoredQueryResponse"
+ACTION_ITI57 = "urn:ihe:iti:2010:UpdateDocumentSet"
+ACTION_ITI57_RESPONSE = "urn:ihe:iti:2010:UpdateDocumentSetResponse"
+QUERY_NS = "urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"
+LCM_NS = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
+GET_DOCUMENTS = "urn:uuid:5c4f972b-d56b-40ac-a5fc-c8ca9b40b9d4"
+APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
+DEPRECATED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"
+
+
+def parse_soap(content_type: str, body: bytes) -> ParsedRequest:
+    """A SOAP 1.2 request, plain (`application/soap+xml`) or MTOM."""
+    if content_type.lower().startswith("multipart/"):
+        return parse_mtom(content_type, body)
+    if not content_type.lower().startswith("application/soap+xml"):
+        raise SoapFault("InvalidMessage", "Le message doit être SOAP 1.2 (application/soap+xml) ou MTOM.")
+    try:
+        envelope = etree.fromstring(body, parser=_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise SoapFault("InvalidMessage", f"Enveloppe SOAP illisible : {exc}") from exc
+    if envelope.tag != f"{{{SOAP}}}Envelope":
+        raise SoapFault("VersionMismatch", "Enveloppe SOAP 1.2 attendue.")
+    return ParsedRequest(
+        envelope=envelope, parts={}, message_id=envelope.findtext("soap:Header/wsa:MessageID", "", NS)
+    )
+
+
+def _check_action(envelope: etree._Element, expected: str) -> None:
+    action = envelope.findtext("soap:Header/wsa:Action", "", NS).strip()
+    if action != expected:
+        raise SoapFault("wsa:ActionNotSupported", f"Action WS-Addressing « {action} » non prise en charge.")
+
+
+def _query_values(raw: str) -> list[str]:
+    """The values of an ITI-18 list parameter: `('a','b')` → ['a', 'b']."""
+    return [v for v in re.findall(r"'((?:[^']|'')*)'", raw)] or [raw.strip("()' ")]
+
+
+def entry_metadata(doc: StoredDocument) -> etree._Element:
+    """The ExtrinsicObject returned by GetDocuments (LeafClass), reduced to what the simulator keeps:
+    ids, version, status, hash/size, typeCode, confidentialityCode, patientId and uniqueId."""
+    entry_id = doc.current_entry_uuid or doc.entry_uuid
+    obj = etree.Element(
+        f"{{{RIM}}}ExtrinsicObject",
+        id=entry_id,
+        lid=doc.entry_uuid,
+        objectType=DOC_ENTRY_TYPE,
+        mimeType="text/xml",
+        status=DEPRECATED if doc.replaced_by else APPROVED,
+    )
+
+    def slot(name: str, value: str) -> None:
+        el = etree.SubElement(obj, f"{{{RIM}}}Slot", name=name)
+        etree.SubElement(etree.SubElement(el, f"{{{RIM}}}ValueList"), f"{{{RIM}}}Value").text = value
+
+    def classification(scheme: str, code: str, system: str, display: str) -> None:
+        cl = etree.SubElement(
+            obj,
+            f"{{{RIM}}}Classification",
+            id=f"urn:uuid:{uuid.uuid4()}",
+            classificationScheme=scheme,
+            classifiedObject=entry_id,
+            nodeRepresentation=code,
+        )
+        el = etree.SubElement(cl, f"{{{RIM}}}Slot", name="codingScheme")
+        etree.SubElement(etree.SubElement(el, f"{{{RIM}}}ValueList"), f"{{{RIM}}}Value").text = system
+        etree.SubElement(etree.SubElement(cl, f"{{{RIM}}}Name"), f"{{{RIM}}}LocalizedString", value=display)
+
+    slot("hash", doc.sha1)
+    slot("size", str(len(doc.content)))
+    etree.SubElement(obj, f"{{{RIM}}}VersionInfo", versionName=str(doc.version))
+    for code in doc.confidentiality:
+        value_set = "JDV_J08_XdsConfidentialityCode_CISIS"
+        found = valuesets.lookup(value_set, code) if valuesets.contains(value_set, code) else None
+        classification(DE_CONFIDENTIALITY, code, found.system if found else "", found.display if found else code)
+    if valuesets.contains("JDV_J07_XdsTypeCode_CISIS", doc.type_code):
+        found = valuesets.lookup("JDV_J07_XdsTypeCode_CISIS", doc.type_code)
+        classification(DE_TYPE, doc.type_code, found.system, found.display)
+    for scheme, value in ((DE_PATIENT_ID, doc.patient_id), (DE_UNIQUE_ID, doc.unique_id)):
+        etree.SubElement(
+            obj,
+            f"{{{RIM}}}ExternalIdentifier",
+            id=f"urn:uuid:{uuid.uuid4()}",
+            identificationScheme=scheme,
+            registryObject=entry_id,
+            value=value,
+        )
+    return obj
+
+
+def handle_get_documents(request: ParsedRequest, registry: Registry) -> bytes:
+    """ITI-18 GetDocuments by $XDSDocumentEntryUniqueId, restricted to the VIHF's patient (resource-id)."""
+    envelope = request.envelope
+    _check_action(envelope, ACTION_ITI18)
+    vihf = verify_vihf(envelope)
+    query = envelope.find(f"soap:Body/{{{QUERY_NS}}}AdhocQueryRequest/rim:AdhocQuery", NS)
+    response = etree.Element(f"{{{QUERY_NS}}}AdhocQueryResponse", nsmap={"query": QUERY_NS, "rim": RIM, "rs": RS})
+    errors: list[tuple[str, str, str]] = []
+    if query is None:
+        errors.append(("XDSRegistryError", "AdhocQueryRequest/AdhocQuery absent", ""))
+    elif query.get("id") != GET_DOCUMENTS:
+        errors.append(("XDSUnknownStoredQuery", f"requête {query.get('id')} non prise en charge", ""))
+    else:
+        raw = _slots(query).get("$XDSDocumentEntryUniqueId", [])
+        if not raw:
+            errors.append(("XDSStoredQueryParamNumber", "$XDSDocumentEntryUniqueId absent", ""))
+        patient = vihf.get("urn:oasis:names:tc:xacml:2.0:resource:resource-id", [""])[0]
+        objects = etree.SubElement(response, f"{{{RIM}}}RegistryObjectList")
+        for unique_id in (u for value in raw for u in _query_values(value)):
+            doc = registry.get(unique_id)
+            if doc is not None and doc.patient_id == patient:
+                objects.append(entry_metadata(doc))
+    response.set("status", FAILURE if errors else SUCCESS)
+    if errors:
+        error_list = etree.SubElement(response, f"{{{RS}}}RegistryErrorList")
+        for code, context, location in errors:
+            etree.SubElement(
+                error_list, f"{{{RS}}}RegistryError", errorCode=code, codeContext=context,
+                severity=SEVERITY_ERROR, location=location,
+            )
+    return _soap_envelope(request.message_id, response, ACTION_ITI18_RESPONSE)
+
+
+def handle_update(request: ParsedRequest, registry: Registry) -> None:
+    """ITI-57 Update Document Set, DocumentEntry metadata update only (new version, same uniqueId).
+
+    The new version is validated like an ITI-41 DocumentEntry against the stored bytes (hash, size),
+    then must name the current version: `lid` = logicalId, HasMember slot `PreviousVersion`."""
+    envelope = request.envelope
+    _check_action(envelope, ACTION_ITI57)
+    vihf = verify_vihf(envelope)
+    objects = envelope.find(f"soap:Body/{{{LCM_NS}}}SubmitObjectsRequest/rim:RegistryObjectList", NS)
+    if objects is None:
+        raise _err("XDSRegistryMetadataError", "SubmitObjectsRequest/RegistryObjectList absent")
+    packages = [
+        p for p in objects.findall("rim:RegistryPackage", NS)
+        if p.get("id") in {
+            c.get("classifiedObject") for c in objects.iterfind("rim:Classification", NS)
+            if c.get("classificationNode") == SS_NODE
+        }
+    ]
+    entries = objects.findall("rim:ExtrinsicObject", NS)
+    if len(packages) != 1:
+        raise _err("XDSRegistryMetadataError", "un et un seul lot de soumission (SubmissionSet) attendu")
+    if len(entries) != 1:
+        raise _err(
+            "XDSMetadataUpdateOperationError",
+            "le simulateur ne prend en charge que la mise à jour d'un DocumentEntry par requête",
+        )
+    ss, obj = packages[0], entries[0]
+    ss_ext = _external_ids(ss)
+    errors: list[tuple[str, str, str]] = []
+    for scheme, label in ((SS_UNIQUE_ID, "uniqueId"), (SS_SOURCE_ID, "sourceId"), (SS_PATIENT_ID, "patientId")):
+        if not ss_ext.get(scheme):
+            errors.append(("XDSRegistryMetadataError", f"XDSSubmissionSet.{label} absent", ss.get("id", "")))
+    if not _slots(ss).get("submissionTime"):
+        errors.append(("XDSRegistryMetadataError", "XDSSubmissionSet.submissionTime absent", ss.get("id", "")))
+    ss_patient = ss_ext.get(SS_PATIENT_ID, "")
+    entry_id, logical_id = obj.get("id", ""), obj.get("lid", "")
+    member = next(
+        (
+            a for a in objects.iterfind("rim:Association", NS)
+            if a.get("associationType") == HAS_MEMBER and a.get("sourceObject") == ss.get("id")
+            and a.get("targetObject") == entry_id
+        ),
+        None,
+    )
+    previous = (_slots(member).get("PreviousVersion") or [""])[0] if member is not None else ""
+    if member is None:
+        errors.append(("XDSRegistryMetadataError", f"{entry_id} n'est pas membre du lot (HasMember)", entry_id))
+    elif not previous:
+        errors.append(("XDSMetadataUpdateError", "slot PreviousVersion absent de l'association HasMember", entry_id))
+    if not logical_id or logical_id == entry_id:
+        errors.append(("XDSMetadataUpdateError", "lid (logicalId) absent ou égal au nouvel entryUUID", entry_id))
+    unique_id = _external_ids(obj).get(DE_UNIQUE_ID, "")
+    stored = registry.get(unique_id)
+    if stored is None:
+        errors.append(("XDSMetadataIdentifierError", f"uniqueId {unique_id} inconnu", entry_id))
+    if errors:
+        raise XdsError(errors)
+    assert stored is not None
+    candidate, entry_errors = validate_entry(obj, stored.content, vihf, ss_patient)
+    if entry_errors or candidate is None:
+        raise XdsError(entry_errors)
+    registry.apply_metadata_update(
+        logical_id=logical_id,
+        unique_id=unique_id,
+        patient_id=candidate.patient_id,
+        previous_version=previous,
+        new_entry_uuid=entry_id,
+        codes=candidate.confidentiality,
+    )
+
+
 # --- responses -----------------------------------------------------------------------------------
 
 
@@ -714,6 +944,11 @@ def soap_fault(fault: SoapFault, relates_to: str = "") -> bytes:
     text.text = fault.reason
     text.set("{http://www.w3.org/XML/1998/namespace}lang", "fr")
     return _soap_envelope(relates_to, el, "http://www.w3.org/2005/08/addressing/soap/fault")
+
+
+def _with_action(soap: bytes, action: str = ACTION_ITI57_RESPONSE) -> bytes:
+    """A RegistryResponse envelope answered under another transaction's response action."""
+    return soap.replace(ACTION_RESPONSE.encode(), action.encode(), 1)
 
 
 def mtom_response(soap: bytes, status: int = 200) -> Response:
@@ -1321,6 +1556,56 @@ def create_app(*, faults: str | None = None, dump_dir: Path | None = None) -> Fa
         if fault_state.roll(spec.drop_after_commit):
             return StreamingResponse(_dropped_body(), status_code=200, media_type="multipart/related")
         return mtom_response(registry_response(relates_to))
+
+    async def soap_faults() -> Response | None:
+        """The fault injection of ITI-41, for the other SOAP endpoints."""
+        spec = fault_state.spec
+        if spec.latency_ms > 0:
+            await asyncio.sleep(spec.latency_ms / 1000)
+        remaining = fault_state.outage_remaining()
+        if remaining > 0:
+            return _unavailable("Service DMP indisponible (maintenance simulée).", retry_after=remaining)
+        if fault_state.roll(spec.fail):
+            return _unavailable("Service DMP indisponible (panne simulée).")
+        return None
+
+    @app.post("/xds/iti18")
+    async def iti18(request: Request) -> Response:
+        """ITI-18 Registry Stored Query (GetDocuments by uniqueId): the current version of an entry."""
+        body = await request.body()
+        gate = await soap_faults()
+        if gate is not None:
+            return gate
+        relates_to = ""
+        try:
+            parsed = parse_soap(request.headers.get("content-type", ""), body)
+            relates_to = parsed.message_id
+            answer = handle_get_documents(parsed, registry)
+        except SoapFault as fault:
+            return mtom_response(soap_fault(fault, relates_to), status=400 if fault.sender else 500)
+        return mtom_response(answer)
+
+    @app.post("/xds/iti57")
+    async def iti57(request: Request) -> Response:
+        """ITI-57 Update Document Set: new version of a DocumentEntry (same uniqueId, no resubmission)."""
+        body = await request.body()
+        gate = await soap_faults()
+        if gate is not None:
+            return gate
+        if len(body) > MAX_BODY:
+            return mtom_response(soap_fault(SoapFault("InvalidMessage", "Message trop volumineux.")), status=413)
+        relates_to = ""
+        try:
+            parsed = parse_soap(request.headers.get("content-type", ""), body)
+            relates_to = parsed.message_id
+            handle_update(parsed, registry)
+        except SoapFault as fault:
+            return mtom_response(soap_fault(fault, relates_to), status=400 if fault.sender else 500)
+        except XdsError as exc:
+            return mtom_response(_with_action(registry_response(relates_to, exc.errors)))
+        if fault_state.roll(fault_state.spec.drop_after_commit):
+            return StreamingResponse(_dropped_body(), status_code=200, media_type="multipart/related")
+        return mtom_response(_with_action(registry_response(relates_to)))
 
     async def fhir_faults() -> Response | None:
         """The same fault injection as ITI-41, answered as FHIR OperationOutcomes."""

@@ -32,6 +32,7 @@ from dcc.domain.documents import (
     SupportCare,
     Tumour,
 )
+from dcc.domain.identifiers import mailbox_part
 
 FRCP_VARIANTS = (
     "organ_discussed",
@@ -88,7 +89,7 @@ def professional(
         organization=org,
         prefix=prefix,
         telecom="tel:0241353600",
-        mssante=f"{given.lower()}.{family.lower()}@chu-angers.mssante.fr",
+        mssante=f"{mailbox_part(given)}.{mailbox_part(family)}@chu-angers.mssante.fr",
     )
 
 

@@ -7,6 +7,7 @@ request validation errors answer 422 in the same shape, naming the field.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -19,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import DataError as SQLAlchemyDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -149,6 +151,28 @@ def validation_error_body(errors: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------- middlewares
+
+
+class RejectNulBytes:
+    """NUL bytes in the path or query string are never valid input (PostgreSQL text cannot even hold them):
+    answer 422 in French before any handler or query runs."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
+            query = scope.get("query_string", b"")
+            if b"\x00" in raw or b"%00" in raw.lower() or b"%00" in query.lower() or "\x00" in scope.get("path", ""):
+                body = json.dumps({"code": "donnee_invalide",
+                                   "message": "La requête contient un caractère nul, refusé."}).encode()
+                await send({"type": "http.response.start", "status": 422,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
 
 
 class BodySizeLimit:
@@ -359,6 +383,7 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     # (innermost: inside the session middleware that install_auth adds last).
     install_rate_limits(app, rate_limiter)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RejectNulBytes)
     app.add_middleware(RequestMetrics, requests=requests, latency=latency)
     app.add_middleware(SecurityHeaders)
 
@@ -371,6 +396,12 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(validation_error_body(exc.errors()), status_code=422)
+
+    @app.exception_handler(SQLAlchemyDataError)
+    async def data_error(_: Request, exc: SQLAlchemyDataError) -> JSONResponse:
+        log.warning("database refused a value: %s", type(exc.orig).__name__)
+        return JSONResponse({"code": "donnee_invalide", "message": "Une valeur de la requête n'est pas "
+                             "acceptable (caractère ou nombre hors limites)."}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

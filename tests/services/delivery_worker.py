@@ -76,11 +76,14 @@ def make_documents(db: Database, n: int, *, destinations: tuple[str, ...] = (DES
     return ids
 
 
-def transport(endpoint: str, identity_dir: Path):  # noqa: ANN201 - dcc.bootstrap.XdsNationalRecord
-    from dcc.bootstrap import XdsNationalRecord
+def transport(endpoint: str, identity_dir: Path, db: Database | None = None):  # noqa: ANN201
+    """The real ITI-41 transport (dcc.bootstrap.XdsNationalRecord); with `db`, it can also send ITI-57
+    metadata updates (which resend the DocumentEntry, so they read the CDA by uniqueId)."""
+    from dcc.bootstrap import XdsNationalRecord, database_cda_lookup
 
     return XdsNationalRecord(endpoint, identity_dir=identity_dir, structure_name=STRUCTURE[0],
-                             structure_id_nat=STRUCTURE[1], timeout=10.0)
+                             structure_id_nat=STRUCTURE[1], timeout=10.0,
+                             cda_lookup=database_cda_lookup(db) if db is not None else None)
 
 
 def outbox(db: Database) -> list[m.OutboxMessage]:

@@ -38,7 +38,7 @@ def state(server: RunningServer) -> dict[str, dict]:
 
 
 class Updating:
-    """The XDS transport plus the metadata updates a transport may offer (as the MHD one will)."""
+    """A transport plus recorded metadata updates (to check what the dispatcher asks for)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -54,6 +54,19 @@ class Updating:
     def update_masking(self, unique_id: str, masked: bool) -> SubmitOutcome:
         self.updates.append(("masking", unique_id, masked))
         return SubmitOutcome(status_code=200, excerpt="ok")
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class SubmitOnly:
+    """A transport that can only submit (no metadata update): the updates are held with their reason."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def submit(self, submission: Submission) -> SubmitOutcome:
+        return self.inner.submit(submission)
 
     def close(self) -> None:
         self.inner.close()
@@ -168,7 +181,7 @@ def test_invisible_until_announced_then_metadata_update_without_resubmission(dat
                                                                             sim: RunningServer,
                                                                             tmp_path: Path) -> None:
     ids = make_documents(database, 2)
-    xds = transport(f"{sim.url}/xds/iti41", tmp_path / "id")
+    xds = transport(f"{sim.url}/xds/iti41", tmp_path / "id", database)
     run(database, xds)
     stored = state(sim)
     assert all(not s["visible_to_patient"] and "INVISIBLE_PATIENT" in s["confidentiality"]
@@ -180,23 +193,41 @@ def test_invisible_until_announced_then_metadata_update_without_resubmission(dat
     assert len(update_ids) == 1
     (doc,) = [d for d in documents(database) if d.id == ids[0]]
     assert doc.announced_at == NOW
-    # the XDS transport has no ITI-57 yet: the update waits, with its reason, and the document is not resent
+    # ITI-57 over HTTP: the same uniqueId becomes visible to the patient, nothing is resubmitted
     stats = run(database, xds)
-    (upd,) = msgs_of(database, [ids[0]], "metadata_update")
-    assert stats.held == 1 and upd.state == "held" and "ITI-57" in upd.hold_reason
-    # a transport that can update metadata (as MHD will): the held update goes on the next pass
-    updating = Updating(xds)
-    stats = run(database, updating)
     xds.close()
-    assert stats.released == 1 and stats.delivered == 1 and stats.metadata_updates == 1
-    assert updating.updates == [("visibility", doc.unique_id, True)]
+    assert stats.delivered == 1 and stats.metadata_updates == 1
     (upd,) = msgs_of(database, [ids[0]], "metadata_update")
     (sub,) = msgs_of(database, [ids[0]])
     assert upd.state == "delivered" and sub.confidentiality == ""  # the record now holds: visible
-    assert all(s["submissions"] == 1 for s in state(sim).values())  # no resubmission
+    after = state(sim)
+    assert after[doc.unique_id]["visible_to_patient"] and "INVISIBLE_PATIENT" not in after[doc.unique_id][
+        "confidentiality"]
+    other = next(uid for uid in after if uid != doc.unique_id)
+    assert not after[other]["visible_to_patient"]  # the other document is untouched
+    assert all(s["submissions"] == 1 for s in after.values())  # no resubmission
     with database.uow() as uow:
         actions = [e.action for e in uow.session.scalars(select(m.AuditEvent).where(m.AuditEvent.entity_id == doc.id))]
     assert "document.announce" in actions and "document.metadata_update" in actions
+
+
+def test_a_transport_without_metadata_update_holds_the_update_with_its_reason(database: Database,
+                                                                              sim: RunningServer,
+                                                                              tmp_path: Path) -> None:
+    ids = make_documents(database, 1)
+    plain = SubmitOnly(transport(f"{sim.url}/xds/iti41", tmp_path / "id"))
+    run(database, plain)
+    with database.uow() as uow:
+        consent.record_announcement(uow, document_id=ids[0], when=NOW, actor="ide.test")
+    stats = run(database, plain)
+    (upd,) = msgs_of(database, [ids[0]], "metadata_update")
+    assert stats.held == 1 and upd.state == "held" and "n'est pas prise en charge" in upd.hold_reason
+    updating = Updating(plain)  # a transport that can update metadata: the held update goes on the next pass
+    stats = run(database, updating)
+    plain.close()
+    assert stats.released == 1 and stats.delivered == 1 and stats.metadata_updates == 1
+    (doc,) = [d for d in documents(database) if d.id == ids[0]]
+    assert updating.updates == [("visibility", doc.unique_id, True)]
 
 
 def test_announced_before_sending_goes_visible_and_needs_no_update(database: Database, sim: RunningServer,

@@ -145,8 +145,10 @@ BOARD_DIRECTORY = allow({"coord-a": {"board_a"}, "phys-a1": {"board_a"}, "phys-a
                          "phys-b1": {"board_b"}, "monitor-a": {"board_a"}, "admin": {"board_a", "board_b"}})
 AGENDA = allow({"coord-a": {"session_a"}, "phys-a1": {"session_a"}, "phys-b1": {"session_b"}})
 SESSION_MANAGE = AGENDA  # coordinator of the board's 3C, or the board's responsible physician
+SESSION_COORDINATE = allow({"coord-a": {"session_a"}})  # cancel, move, expected attendance: the coordinator only
 CASE_READ = allow({"coord-a": {"case_a"}, "phys-a1": {"case_a"}, "phys-a2": {"case_a"}, "phys-b1": {"case_b"}})
 DECIDE = allow({"coord-a": {"case_a"}, "phys-a1": {"case_a"}, "phys-b1": {"case_b"}})
+CASE_COORDINATE = allow({"coord-a": {"case_a"}})  # move to a session, force a case not ready
 DOCUMENT_READ = allow({"coord-a": {"draft_a", "signed_a", "masked_a"}, "phys-a1": {"draft_a", "signed_a", "masked_a"},
                        "phys-a2": {"signed_a"}, "phys-b1": {"signed_b"}})
 REQUEUE = allow({"coord-a": {"msg_a"}})
@@ -163,8 +165,13 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/sessions/{session_id}"): AGENDA,
     ("POST", "/api/v1/sessions/{session_id}/attendance"): SESSION_MANAGE,
     ("POST", "/api/v1/sessions/{session_id}/validate"): SESSION_MANAGE,
+    ("POST", "/api/v1/sessions/{session_id}/cancel"): SESSION_COORDINATE,
+    ("POST", "/api/v1/sessions/{session_id}/move"): SESSION_COORDINATE,
+    ("POST", "/api/v1/sessions/{session_id}/expected-attendance"): SESSION_COORDINATE,
     ("GET", "/api/v1/cases/{case_id}"): CASE_READ,
     ("POST", "/api/v1/cases/{case_id}/decision"): DECIDE,
+    ("POST", "/api/v1/cases/{case_id}/move"): CASE_COORDINATE,
+    ("POST", "/api/v1/cases/{case_id}/force"): CASE_COORDINATE,
     ("GET", "/api/v1/documents/{document_id}"): DOCUMENT_READ,
     ("GET", "/api/v1/documents/{document_id}/cda"): DOCUMENT_READ,
     ("GET", "/api/v1/documents/{document_id}/pdf"): DOCUMENT_READ,
@@ -182,8 +189,13 @@ COLLECTIONS = {("GET", "/api/v1/boards"), ("POST", "/api/v1/boards"), ("GET", "/
 
 
 def _body(w: World, method: str, path: str, obj: str) -> dict[str, Any] | None:
-    if path.endswith("/attendance"):
+    if path.endswith("attendance"):  # attendance and expected-attendance
         return {"attendance": {w.professionals["phys-a1"]: "present"}}
+    if path.endswith("/sessions/{session_id}/move"):
+        return {"starts_at": datetime.combine(TODAY + timedelta(days=45), datetime.min.time()).replace(
+            hour=13).isoformat()}
+    if path.endswith("/cases/{case_id}/move"):
+        return {"session_id": w.ids["session_a" if obj == "case_a" else "session_b"], "force": True}
     if path.endswith("/decision"):
         session = w.ids["session_a" if obj == "case_a" else "session_b"]
         return {"session_id": session, "case_status": "discussed", "proposal_codes": ["387713003"],

@@ -10,11 +10,32 @@ Two traps (see the kit README): Saxon's optimiser must be switched off (optimiza
 SaxonC crashes compiling the generated stylesheet), and there must be one PySaxonProcessor per
 process, kept alive as long as any compiled stylesheet is used. Both are handled here: the
 processor and the compiled stylesheets are module-level caches.
+
+Fast path (default, `KitValidator(kit)`; `KitValidator(kit, fast=False)` runs the generated
+stylesheets as they are). The skeleton's stylesheet walks the whole document twice per schematron
+pattern (once in the pattern's mode, once in the default mode, which outputs nothing), and
+`CI-SIS_ModelesDeContenusCDA.sch` alone has 141 patterns, most about entries a FRCP or PPS never
+contains. Each `document()` / `doc()` of a value set or terminology file is parsed again by every
+transformation (Saxon caches documents within one transformation only). The fast stylesheet is the
+same stylesheet with three rewrites that cannot change its output (`_fast_stylesheet`):
+
+- the default-mode walk is dropped when the default mode only has the root template and an empty
+  `text()` template (it then produces nothing);
+- each pattern's walk runs only if some node of the document matches one of the pattern's rule
+  contexts (`exists(//context)`); a pattern none of whose rules fire produces nothing but its
+  `svrl:active-pattern` element, which is still written;
+- `document(X)`, `doc(X)` and `doc-available(X)` look X up in a map of documents parsed once per
+  process (value sets named by the stylesheet's global variables, terminology files of a folder a
+  variable names, loaded when the document mentions them) and fall back to the real function for
+  any other X.
+
+The SVRL output of both paths is identical (tests/adapters/cda/test_validate_speed_equivalence.py).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +66,8 @@ _SKELETON_DIR = Path(lxml.__file__).parent / "isoschematron/resources/xsl/iso-sc
 _lock = threading.RLock()
 _processor: Any = None  # the one PySaxonProcessor of this process
 _skeletons: dict[str, Any] = {}
-_compiled: dict[Path, Any] = {}  # .sch path -> compiled validator (PyXsltExecutable)
+_validator_xsl: dict[Path, str] = {}  # .sch path -> generated validator stylesheet (text)
+_compiled: dict[tuple[Path, bool], _Stylesheet] = {}  # (.sch path, fast) -> compiled validator
 _xsd: dict[Path, etree.XMLSchema] = {}
 
 
@@ -121,22 +143,251 @@ def _parse(text: str, base_uri: str) -> Any:
     return builder.parse_xml(xml_text=text, encoding="UTF-8")
 
 
-def _compile_schematron(sch: Path) -> Any:
+def _generate_validator(sch: Path) -> str:
+    """The SVRL validator stylesheet the ISO skeleton generates for one .sch file."""
     with _lock:
-        exe = _compiled.get(sch)
-        if exe is not None:
-            return exe
+        xsl = _validator_xsl.get(sch)
+        if xsl is None:
+            proc = _saxon()
+            base = sch.as_uri()
+            node = proc.parse_xml(xml_file_name=str(sch))
+            included = _run(_skeleton("iso_dsdl_include.xsl"), node)
+            expanded = _run(_skeleton("iso_abstract_expand.xsl"), _parse(included, base))
+            expanded = expanded.replace('queryBinding="xslt2"', 'queryBinding="xslt"')
+            xsl = _run(_skeleton("iso_svrl_for_xslt1.xsl"), _parse(expanded, base))
+            _validator_xsl[sch] = xsl
+        return xsl
+
+
+class _Stylesheet:
+    """One compiled validator; in the fast path, with its cache of pre-parsed documents."""
+
+    def __init__(self, sch: Path, fast: bool) -> None:
+        xsl = _generate_validator(sch)
+        self.preload: dict[str, Path] = {}  # document key -> file, parsed when the stylesheet loads
+        self.on_demand: dict[str, tuple[Path, bytes]] = {}  # key -> (file, name the document must contain)
+        self.loaded: dict[str, Any] = {}  # key -> PyXdmNode
+        if fast:
+            fast_xsl, literals = _fast_stylesheet(xsl)
+            self._find_documents(sch.parent, literals, xsl)
+            xsl = fast_xsl
+        self.exe = _saxon().new_xslt30_processor().compile_stylesheet(stylesheet_node=_parse(xsl, sch.as_uri()))
+        self.fast = fast
+        if fast:
+            self._load(list(self.preload.items()))
+
+    def _find_documents(self, folder: Path, literals: list[str], xsl: str) -> None:
+        """Files the stylesheet may load: string variables naming a file (relative to the .sch
+        folder), and the files of a folder a string variable names (the key is the variable's value
+        followed by the file name, as `concat($folder, $name, '.rdf')` builds it). The latter are
+        parsed when a document mentions the file's name (a code system OID), or at once when the
+        stylesheet does. A key that is not loaded is left to the real doc()."""
+        for value in literals:
+            if "/" not in value or any(c in value for c in "{}:?#%") or any(c.isspace() for c in value):
+                continue
+            target = Path(os.path.normpath(folder / value))  # URI resolution is lexical
+            if value.endswith("/") and target.is_dir():
+                for f in sorted(target.iterdir()):
+                    if not (f.is_file() and f.suffix in (".xml", ".rdf") and f.stat().st_size):
+                        continue
+                    if f.name in xsl:
+                        self.preload[value + f.name] = f
+                    else:
+                        self.on_demand.setdefault(value + f.name, (f, f.stem.encode()))
+            elif target.is_file() and target.suffix == ".xml":
+                self.preload[value] = target
+
+    def _load(self, items: list[tuple[str, Path]]) -> None:
         proc = _saxon()
-        base = sch.as_uri()
-        node = proc.parse_xml(xml_file_name=str(sch))
-        included = _run(_skeleton("iso_dsdl_include.xsl"), node)
-        expanded = _run(_skeleton("iso_abstract_expand.xsl"), _parse(included, base))
-        expanded = expanded.replace('queryBinding="xslt2"', 'queryBinding="xslt"')
-        validator_xsl = _run(_skeleton("iso_svrl_for_xslt1.xsl"), _parse(expanded, base))
-        xslt = proc.new_xslt30_processor()
-        exe = xslt.compile_stylesheet(stylesheet_node=_parse(validator_xsl, base))
-        _compiled[sch] = exe
-        return exe
+        for key, path in items:
+            try:
+                self.loaded[key] = proc.parse_xml(xml_file_name=str(path))
+            except Exception:  # noqa: BLE001 - an unparsable file is left to the real doc()
+                continue
+        if items:
+            self.exe.set_parameter(_DOCS_PARAM, proc.make_map2(dict(self.loaded)))
+
+    def run(self, node: Any, text: bytes) -> str:
+        if self.fast and self.on_demand:
+            wanted = [
+                (key, path) for key, (path, name) in self.on_demand.items() if key not in self.loaded and name in text
+            ]
+            for key, _ in wanted:
+                self.on_demand.pop(key)
+            self._load(wanted)
+        return _run(self.exe, node)
+
+
+def _compile_schematron(sch: Path, fast: bool = True) -> _Stylesheet:
+    with _lock:
+        compiled = _compiled.get((sch, fast))
+        if compiled is None:
+            compiled = _Stylesheet(sch, fast)
+            _compiled[(sch, fast)] = compiled
+        return compiled
+
+
+XSL_NS = "http://www.w3.org/1999/XSL/Transform"
+_FN_NS = "urn:dcc:validate"
+_DOCS_PARAM = "dcc_documents"
+_DOC_FUNCTIONS = ("document", "doc", "doc-available")
+_DOC_CALL = re.compile(r"(?<![\w:.\-$}])(document|doc|doc-available)\s*\(")
+_NAME = r"(?:\*|[A-Za-z_][\w.\-]*(?::(?:\*|[A-Za-z_][\w.\-]*))?)"
+_SIMPLE_PATH = re.compile(rf"(?://?)?@?{_NAME}(?://?@?{_NAME})*")
+
+
+def _outside_literals(expr: str, fn: Any) -> str:
+    """Apply fn to the parts of an XPath expression that are not string literals."""
+    parts = re.split(r"('[^']*'|\"[^\"]*\")", expr)
+    return "".join(p if i % 2 else fn(p) for i, p in enumerate(parts))
+
+
+def _strip_predicates(step: str) -> str | None:
+    """The path without its [predicates]; None when brackets or quotes do not balance."""
+    out, depth, quote = [], 0, ""
+    for ch in step:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif depth and ch in "'\"":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif not depth:
+            out.append(ch)
+    return "".join(out) if depth == 0 and not quote else None
+
+
+def _split_union(pattern: str) -> list[str]:
+    out: list[str] = []
+    cur: list[str] = []
+    depth, quote = 0, ""
+    for ch in pattern:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur).strip())
+    return out
+
+
+def _existence_test(pattern: str, hl7_prefixes: set[str]) -> str | None:
+    """An XPath expression that is true whenever some node of the document matches the match
+    pattern (it may be true otherwise), or None when the pattern is not a plain path (then the
+    pattern's walk always runs)."""
+    if "current()" in pattern:
+        return None
+    tests = []
+    for branch in _split_union(pattern):
+        bare = _strip_predicates(branch)
+        if not branch or bare is None or not _SIMPLE_PATH.fullmatch(bare.replace(" ", "")):
+            return None
+        m = _TEMPLATE_ID_STEP.match(branch)
+        if m and m.group(1) in hl7_prefixes:
+            # *[cda:templateId/@root='X']...: a templateId 'X' must exist; one index per run.
+            tests.append(f"exists(key('{_TID_KEY}', {m.group(2)}))")
+        elif branch.startswith("/"):
+            tests.append(f"exists({branch})")
+        else:
+            tests.append(f"exists(//{branch})")
+    return " or ".join(tests)
+
+
+_TID_KEY = "dcc_template_id"
+_TEMPLATE_ID_STEP = re.compile(r"(?://?)?\*\[\s*([A-Za-z_][\w.\-]*):templateId/@root\s*=\s*('[^']*'|\"[^\"]*\")\s*\]")
+
+
+def _fast_stylesheet(xsl: str) -> tuple[str, list[str]]:
+    """The fast variant of a generated validator stylesheet (see the module docstring), and the
+    string literals its global variables hold (candidate document URIs)."""
+    root = etree.fromstring(xsl.encode("utf-8"))
+    t = f"{{{XSL_NS}}}"
+    templates = root.findall(f"{t}template")
+    default_mode = [tp for tp in templates if tp.get("mode") is None]
+    main = next(tp for tp in default_mode if tp.get("match") == "/")
+    only_empty_text = all(
+        tp is main or (tp.get("match") == "text()" and len(tp) == 0 and not (tp.text or "").strip())
+        for tp in default_mode
+    )
+    if only_empty_text:
+        # the default-mode walk inside each svrl:active-pattern outputs nothing
+        for at in list(main.iter(f"{t}apply-templates")):
+            if at.get("select") is None and at.get("mode") is None and len(at) == 0:
+                at.getparent().remove(at)
+
+    hl7_prefixes = {prefix for prefix, uri in root.nsmap.items() if prefix and uri == HL7_NS}
+    contexts: dict[str, list[str]] = {}
+    for tp in templates:
+        mode = tp.get("mode") or ""
+        if re.fullmatch(r"M\d+", mode) and tp.get("priority") not in ("-1", "-2"):
+            contexts.setdefault(mode, []).append(tp.get("match") or "")
+    for at in list(main.iter(f"{t}apply-templates")):
+        mode = at.get("mode") or ""
+        if at.get("select") != "/" or mode not in contexts:
+            continue
+        found = [_existence_test(p, hl7_prefixes) for p in contexts[mode]]
+        tests = [x for x in found if x is not None]
+        if len(tests) < len(found):
+            continue
+        # A dynamic error in a match pattern means "no match"; here it means "run the walk".
+        guard = etree.Element(f"{t}variable", {"name": f"dcc_run_{mode}", "as": f"Q{{{XS_NS}}}boolean"})
+        attempt = etree.SubElement(guard, f"{t}try", select=" or ".join(tests))
+        etree.SubElement(attempt, f"{t}catch", select="true()")
+        cond = etree.Element(f"{t}if", test=f"${guard.get('name')}")
+        at.addprevious(guard)
+        at.addprevious(cond)
+        cond.append(at)
+
+    def calls(expr: str) -> str:
+        return _DOC_CALL.sub(lambda m: f"Q{{{_FN_NS}}}{m.group(1)}(", expr)
+
+    for el in root.iter(f"{t}*"):
+        for attr in ("select", "test"):
+            value = el.get(attr)
+            if value and _DOC_CALL.search(value):
+                el.set(attr, _outside_literals(value, calls))
+    literals = []
+    for var in root.findall(f"{t}variable") + root.findall(f"{t}param"):
+        m = re.fullmatch(r"\s*'([^']*)'\s*|\s*\"([^\"]*)\"\s*", var.get("select") or "")
+        if m:
+            literals.append(m.group(1) if m.group(1) is not None else m.group(2))
+    for i, decl in enumerate(etree.fromstring(_DOC_DECLARATIONS)):
+        root.insert(i, decl)
+    key = etree.Element(f"{t}key", name=_TID_KEY, match=f"Q{{{HL7_NS}}}templateId", use="@root")
+    root.insert(0, key)
+    return etree.tostring(root, encoding="unicode"), literals
+
+
+def _doc_function(name: str) -> str:
+    # EQNames only: lxml keeps no namespace declaration that only XPath text uses.
+    found = "true()" if name == "doc-available" else f"${_DOCS_PARAM}($u)"
+    lookup = f"count($u) = 1 and $u instance of Q{{{XS_NS}}}string and Q{{{MAP_NS}}}contains(${_DOCS_PARAM}, $u)"
+    return (
+        f'<xsl:function name="Q{{{_FN_NS}}}{name}"><xsl:param name="u"/><xsl:choose>'
+        f'<xsl:when test="{lookup}"><xsl:sequence select="{found}"/></xsl:when>'
+        f'<xsl:otherwise><xsl:sequence select="{name}($u)"/></xsl:otherwise></xsl:choose></xsl:function>'
+    )
+
+
+XS_NS = "http://www.w3.org/2001/XMLSchema"
+MAP_NS = "http://www.w3.org/2005/xpath-functions/map"
+_DOC_DECLARATIONS = (
+    f'<x xmlns:xsl="{XSL_NS}"><xsl:param name="{_DOCS_PARAM}" select="map{{}}"/>'
+    + "".join(_doc_function(n) for n in _DOC_FUNCTIONS)
+    + "</x>"
+)
 
 
 def _load_xsd(path: Path) -> etree.XMLSchema:
@@ -161,14 +412,16 @@ class KitValidator:
     """Validates CDA documents against the XSD and the five runnable schematrons of the ANS kit.
 
     Compiles everything once (cached per process); `validate` can be called any number of times.
+    `fast=False` runs the generated stylesheets unchanged (same results, several times slower).
     """
 
-    def __init__(self, kit_dir: Path) -> None:
+    def __init__(self, kit_dir: Path, *, fast: bool = True) -> None:
         self.kit_dir = Path(kit_dir).resolve()
+        self.fast = fast
         sch_dir = self.kit_dir / "schematrons"
         self._xsd = _load_xsd(self.kit_dir / XSD_PATH)
-        self._common = [(rel, _compile_schematron(sch_dir / rel)) for rel in COMMON_SCHEMATRONS]
-        self._volets = {tid: (rel, _compile_schematron(sch_dir / rel)) for tid, rel in VOLETS.items()}
+        self._common = [(rel, _compile_schematron(sch_dir / rel, fast)) for rel in COMMON_SCHEMATRONS]
+        self._volets = {tid: (rel, _compile_schematron(sch_dir / rel, fast)) for tid, rel in VOLETS.items()}
 
     def validate(self, xml: bytes) -> ValidationReport:
         try:
@@ -189,9 +442,7 @@ class KitValidator:
         if not self._xsd.validate(root.getroottree()):
             for err in self._xsd.error_log:
                 report.failures.append(Failure("XSD", err.type_name, f"ligne {err.line}", err.message))
-        schematrons = list(self._common)
-        tid = FRCP_TEMPLATE_ID if kind == "FRCP" else PPS_TEMPLATE_ID if kind == "PPS" else None
-        if tid is None:
+        if not kind:
             report.failures.append(
                 Failure(
                     "modèle",
@@ -201,15 +452,23 @@ class KitValidator:
                     "ni le modèle PPS (1.2.250.1.213.1.1.1.26).",
                 )
             )
-        else:
-            schematrons.insert(0, self._volets[tid])
-        with _lock:
-            node = _saxon().parse_xml(xml_text=etree.tostring(root, encoding="unicode"))
-            for rel, exe in schematrons:
-                report.checks.append(rel)
-                svrl = _run(exe, node)
-                report.failures.extend(_failures(rel, svrl))
+        for rel, svrl in self._svrl(root):
+            report.checks.append(rel)
+            report.failures.extend(_failures(rel, svrl))
         return report
+
+    def _svrl(self, root: etree._Element) -> list[tuple[str, str]]:
+        """The raw SVRL output of each schematron that applies to a ClinicalDocument: the volet's
+        (FRCP or PPS, when the document declares one) then the cross-cutting ones."""
+        kind = document_kind(root)
+        schematrons = list(self._common)
+        if kind:
+            schematrons.insert(0, self._volets[FRCP_TEMPLATE_ID if kind == "FRCP" else PPS_TEMPLATE_ID])
+        text = etree.tostring(root, encoding="unicode")
+        raw = text.encode("utf-8")
+        with _lock:
+            node = _saxon().parse_xml(xml_text=text)
+            return [(rel, sheet.run(node, raw)) for rel, sheet in schematrons]
 
 
 def _failures(check: str, svrl: str) -> list[Failure]:

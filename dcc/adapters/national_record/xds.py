@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email.policy
 import email.utils
@@ -858,3 +859,509 @@ class XdsTransport:
 def _receiver_fault(parsed: tuple[str, list[RegistryError], tuple[str, str] | None]) -> bool:
     fault = parsed[2]
     return fault is not None and fault[0].endswith("Receiver")
+
+
+# --- reusable ebRIM pieces (ITI-57 metadata update, XDM METADATA.XML) -------------------------------
+#
+# `build_envelope` above keeps its own inline ITI-41 construction; the functions below build the same
+# objects for the other messages that carry a DocumentEntry and a SubmissionSet.
+
+QUERY = "urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"
+ACTION_ITI57 = "urn:ihe:iti:2010:UpdateDocumentSet"
+ACTION_ITI57_RESPONSE = "urn:ihe:iti:2010:UpdateDocumentSetResponse"
+ACTION_ITI18 = "urn:ihe:iti:2007:RegistryStoredQuery"
+ACTION_ITI18_RESPONSE = "urn:ihe:iti:2007:RegistryStoredQueryResponse"
+QUERY_GET_DOCUMENTS = "urn:uuid:5c4f972b-d56b-40ac-a5fc-c8ca9b40b9d4"  # ITI-18 GetDocuments
+STATUS_APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
+# Metadata-update errors that a fresh query + resend resolves (someone updated the entry meanwhile).
+MU_TRANSIENT_CODES = {"XDSMetadataVersionError"}
+
+
+def add_document_entry(
+    objects: etree._Element,
+    entry: DocumentEntry,
+    *,
+    entry_id: str,
+    logical_id: str | None = None,
+    uri: str | None = None,
+) -> etree._Element:
+    """Append the DocumentEntry ExtrinsicObject of `entry` (same slots and classifications as ITI-41).
+
+    `logical_id`: the `lid` of an ITI-57 new version; `uri`: the XDM `URI` slot (file name in the subset)."""
+    extrinsic = etree.SubElement(
+        objects, _q(RIM, "ExtrinsicObject"), id=entry_id, mimeType=entry.mime_type, objectType=UUID_DOC_ENTRY
+    )
+    if logical_id:
+        extrinsic.set("lid", logical_id)
+    _slot(extrinsic, "creationTime", entry.creation_time)
+    _slot(extrinsic, "hash", entry.hash_sha1)
+    _slot(extrinsic, "size", str(entry.size))
+    _slot(extrinsic, "languageCode", entry.language_code)
+    if entry.legal_authenticator:
+        _slot(extrinsic, "legalAuthenticator", entry.legal_authenticator)
+    if entry.service_start:
+        _slot(extrinsic, "serviceStartTime", entry.service_start)
+    if entry.service_stop:
+        _slot(extrinsic, "serviceStopTime", entry.service_stop)
+    _slot(extrinsic, "sourcePatientId", entry.source_patient_id)
+    if entry.source_patient_info:
+        _slot(extrinsic, "sourcePatientInfo", *entry.source_patient_info)
+    if uri:
+        _slot(extrinsic, "URI", uri)
+    _localized(extrinsic, "Name", entry.title)
+    _author(extrinsic, UUID_DE_AUTHOR, entry_id, entry)
+    _classification(extrinsic, UUID_DE_CLASS, entry_id, entry.class_code)
+    for conf in entry.confidentiality:
+        _classification(extrinsic, UUID_DE_CONFIDENTIALITY, entry_id, conf)
+    _classification(extrinsic, UUID_DE_FORMAT, entry_id, entry.format_code)
+    _classification(extrinsic, UUID_DE_FACILITY, entry_id, entry.healthcare_facility_type)
+    _classification(extrinsic, UUID_DE_PRACTICE, entry_id, entry.practice_setting)
+    _classification(extrinsic, UUID_DE_TYPE, entry_id, entry.type_code)
+    _external_id(extrinsic, UUID_DE_PATIENT_ID, entry_id, entry.patient_id, "XDSDocumentEntry.patientId")
+    _external_id(extrinsic, UUID_DE_UNIQUE_ID, entry_id, entry.unique_id, "XDSDocumentEntry.uniqueId")
+    return extrinsic
+
+
+def add_submission_set(
+    objects: etree._Element,
+    entry: DocumentEntry,
+    *,
+    ss_id: str,
+    unique_id: str,
+    source_id: str,
+    submission_time: str | None = None,
+    intended_recipients: tuple[str, ...] = (),
+) -> etree._Element:
+    """Append the SubmissionSet RegistryPackage (and its classification) for a submission about `entry`.
+
+    `intended_recipients`: XDM/XDR `intendedRecipient` slot values (XON|XCN|XTN)."""
+    package = etree.SubElement(objects, _q(RIM, "RegistryPackage"), id=ss_id, objectType=OBJ_REGISTRY_PACKAGE)
+    _slot(package, "submissionTime", submission_time or dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S"))
+    if intended_recipients:
+        _slot(package, "intendedRecipient", *intended_recipients)
+    _localized(package, "Name", entry.title)
+    _author(package, UUID_SS_AUTHOR, ss_id, entry)
+    _classification(package, UUID_SS_CONTENT_TYPE, ss_id, entry.content_type or entry.type_code)
+    _external_id(package, UUID_SS_UNIQUE_ID, ss_id, unique_id, "XDSSubmissionSet.uniqueId")
+    _external_id(package, UUID_SS_SOURCE_ID, ss_id, source_id, "XDSSubmissionSet.sourceId")
+    _external_id(package, UUID_SS_PATIENT_ID, ss_id, entry.patient_id, "XDSSubmissionSet.patientId")
+    etree.SubElement(
+        objects,
+        _q(RIM, "Classification"),
+        id=_new_id(),
+        classifiedObject=ss_id,
+        classificationNode=UUID_SS,
+        objectType=OBJ_CLASSIFICATION,
+    )
+    return package
+
+
+def add_association(
+    objects: etree._Element, kind: str, source: str, target: str, **slots: str
+) -> etree._Element:
+    """Append an Association (`kind`: HasMember, RPLC, XFRM…) with optional single-valued slots."""
+    association = etree.SubElement(
+        objects,
+        _q(RIM, "Association"),
+        id=_new_id(),
+        associationType=kind,
+        sourceObject=source,
+        targetObject=target,
+        objectType=OBJ_ASSOCIATION,
+    )
+    for name, value in slots.items():
+        _slot(association, name, value)
+    return association
+
+
+def _soap_envelope(action: str, *, message_id: str, endpoint: str, vihf: etree._Element) -> etree._Element:
+    """A SOAP 1.2 envelope with the WS-Addressing headers and the VIHF; the caller fills the Body."""
+    envelope = etree.Element(
+        _q(SOAP, "Envelope"), nsmap={"soap": SOAP, "wsa": WSA, "lcm": LCM, "rim": RIM, "query": QUERY}
+    )
+    header = etree.SubElement(envelope, _q(SOAP, "Header"))
+    action_el = etree.SubElement(header, _q(WSA, "Action"))
+    action_el.text = action
+    action_el.set(_q(SOAP, "mustUnderstand"), "1")
+    etree.SubElement(header, _q(WSA, "MessageID")).text = message_id
+    reply_to = etree.SubElement(header, _q(WSA, "ReplyTo"))
+    etree.SubElement(reply_to, _q(WSA, "Address")).text = "http://www.w3.org/2005/08/addressing/anonymous"
+    to = etree.SubElement(header, _q(WSA, "To"))
+    to.text = endpoint
+    to.set(_q(SOAP, "mustUnderstand"), "1")
+    security = etree.SubElement(header, _q(WSSE, "Security"), nsmap={"wsse": WSSE})
+    security.set(_q(SOAP, "mustUnderstand"), "1")
+    security.append(vihf)
+    etree.SubElement(envelope, _q(SOAP, "Body"))
+    return envelope
+
+
+def build_metadata_update(
+    entry: DocumentEntry,
+    *,
+    identity: SenderIdentity,
+    endpoint: str,
+    message_id: str,
+    submission_set_unique_id: str,
+    logical_id: str,
+    previous_version: str,
+    new_entry_uuid: str,
+    submission_time: str | None = None,
+) -> etree._Element:
+    """SOAP 1.2 envelope of an ITI-57 Update Document Set: a new version of the DocumentEntry.
+
+    The new version carries the complete metadata of `entry` (same uniqueId, hash and size: the document
+    itself is not resent), `lid` = the entry's logicalId and a new entryUUID; the SubmissionSet's HasMember
+    association carries `PreviousVersion` (the registry refuses the update if the entry moved on meanwhile,
+    XDSMetadataVersionError) and `SubmissionSetStatus` = Original (IHE ITI Metadata Update, ITI-57)."""
+    envelope = _soap_envelope(
+        ACTION_ITI57, message_id=message_id, endpoint=endpoint, vihf=build_vihf(identity, entry)
+    )
+    body = envelope.find(_q(SOAP, "Body"))
+    assert body is not None
+    submit = etree.SubElement(body, _q(LCM, "SubmitObjectsRequest"))
+    objects = etree.SubElement(submit, _q(RIM, "RegistryObjectList"))
+    add_document_entry(objects, entry, entry_id=new_entry_uuid, logical_id=logical_id)
+    ss_id = _new_id()
+    add_submission_set(
+        objects,
+        entry,
+        ss_id=ss_id,
+        unique_id=submission_set_unique_id,
+        source_id=identity.source_oid,
+        submission_time=submission_time,
+    )
+    add_association(
+        objects,
+        ASSOC_HAS_MEMBER,
+        ss_id,
+        new_entry_uuid,
+        SubmissionSetStatus="Original",
+        PreviousVersion=previous_version,
+    )
+    return envelope
+
+
+def build_get_documents_query(
+    entry: DocumentEntry, *, identity: SenderIdentity, endpoint: str, message_id: str
+) -> etree._Element:
+    """SOAP 1.2 envelope of an ITI-18 GetDocuments stored query by uniqueId (LeafClass, metadata level 2)."""
+    envelope = _soap_envelope(
+        ACTION_ITI18, message_id=message_id, endpoint=endpoint, vihf=build_vihf(identity, entry)
+    )
+    body = envelope.find(_q(SOAP, "Body"))
+    assert body is not None
+    request = etree.SubElement(body, _q(QUERY, "AdhocQueryRequest"))
+    etree.SubElement(
+        request, _q(QUERY, "ResponseOption"), returnComposedObjects="true", returnType="LeafClass"
+    )
+    query = etree.SubElement(request, _q(RIM, "AdhocQuery"), id=QUERY_GET_DOCUMENTS)
+    _slot(query, "$XDSDocumentEntryUniqueId", f"('{entry.unique_id}')")
+    _slot(query, "$MetadataLevel", "2")
+    return envelope
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """The registry's current version of a DocumentEntry, as an ITI-18 query returns it."""
+
+    entry_uuid: str
+    logical_id: str
+    version: str
+    status: str
+    unique_id: str
+    confidentiality: tuple[CodedValue, ...]
+
+    @property
+    def confidentiality_codes(self) -> tuple[str, ...]:
+        return tuple(c.code for c in self.confidentiality)
+
+
+def parse_query_response(soap: bytes) -> tuple[str, list[RegistryError], list[RegistryEntry], tuple[str, str] | None]:
+    """(status, errors, entries, fault) of an ITI-18 AdhocQueryResponse."""
+    root = etree.fromstring(soap, parser=_PARSER)
+    fault = root.find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
+    if fault is not None:
+        status, _, fault_info = parse_registry_response(soap)
+        return status, [], [], fault_info
+    response = root.find(f".//{{{QUERY}}}AdhocQueryResponse")
+    if response is None:
+        raise ValueError("no AdhocQueryResponse in the SOAP body")
+    errors = [
+        RegistryError(
+            code=err.get("errorCode", ""),
+            context=err.get("codeContext", ""),
+            severity=err.get("severity", ""),
+            location=err.get("location", ""),
+        )
+        for err in response.iterfind(f"{{{RS}}}RegistryErrorList/{{{RS}}}RegistryError")
+    ]
+    entries: list[RegistryEntry] = []
+    for obj in response.iterfind(f"{{{RIM}}}RegistryObjectList/{{{RIM}}}ExtrinsicObject"):
+        unique_id = next(
+            (
+                ei.get("value", "")
+                for ei in obj.iterfind(f"{{{RIM}}}ExternalIdentifier")
+                if ei.get("identificationScheme") == UUID_DE_UNIQUE_ID
+            ),
+            "",
+        )
+        confidentiality = tuple(
+            CodedValue(
+                cl.get("nodeRepresentation", ""),
+                cl.findtext(f"{{{RIM}}}Slot[@name='codingScheme']/{{{RIM}}}ValueList/{{{RIM}}}Value", ""),
+                str(cl.xpath("string(rim:Name/rim:LocalizedString/@value)", namespaces={"rim": RIM})),
+            )
+            for cl in obj.iterfind(f"{{{RIM}}}Classification")
+            if cl.get("classificationScheme") == UUID_DE_CONFIDENTIALITY
+        )
+        version_info = obj.find(f"{{{RIM}}}VersionInfo")
+        entries.append(
+            RegistryEntry(
+                entry_uuid=obj.get("id", ""),
+                logical_id=obj.get("lid") or obj.get("id", ""),
+                version=version_info.get("versionName", "1") if version_info is not None else "1",
+                status=obj.get("status", ""),
+                unique_id=unique_id,
+                confidentiality=confidentiality,
+            )
+        )
+    return response.get("status", ""), errors, entries, None
+
+
+class XdsMetadataUpdater:
+    """Metadata update of a document already in the DMP (TD3.3a/b): ITI-18 then ITI-57.
+
+    ITI-57 needs the entry's logicalId and current version: each update first asks the registry for the
+    current version (ITI-18 GetDocuments by uniqueId), applies the change to its confidentiality codes and
+    sends the new version; if the registry already has the wanted codes, nothing is sent. A retry after an
+    ambiguous failure therefore converges (the second query sees the update) instead of failing on a stale
+    PreviousVersion. The document itself is never resent: same uniqueId, hash and size."""
+
+    def __init__(
+        self,
+        update_endpoint: str,
+        query_endpoint: str,
+        *,
+        identity: SenderIdentity,
+        client: httpx.Client | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> None:
+        self.update_endpoint = update_endpoint
+        self.query_endpoint = query_endpoint
+        self.identity = identity
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(timeout=timeout or DEFAULT_TIMEOUT)
+        self._timeout = timeout
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> XdsMetadataUpdater:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- public API --
+
+    def current(self, entry: DocumentEntry) -> RegistryEntry | None:
+        """The registry's approved version of `entry.unique_id` (ITI-18), or None if it has none."""
+        message_id = f"urn:uuid:{uuid.uuid4()}"
+        envelope = build_get_documents_query(
+            entry, identity=self.identity, endpoint=self.query_endpoint, message_id=message_id
+        )
+        response = self._post(self.query_endpoint, envelope, ACTION_ITI18)
+        soap = self._soap_or_raise(response)
+        try:
+            status, errors, entries, fault = parse_query_response(soap)
+        except (ValueError, etree.XMLSyntaxError):
+            raise self._unreadable(response) from None
+        self._raise_for_registry(response, status, errors, fault, soap)
+        approved = [e for e in entries if e.unique_id == entry.unique_id and e.status in ("", STATUS_APPROVED)]
+        return approved[-1] if approved else None
+
+    def update_confidentiality(
+        self, entry: DocumentEntry, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> SubmitResult:
+        """Add and/or remove JDV_J08 confidentiality codes (e.g. remove `INVISIBLE_PATIENT` after the
+        announcement consultation, add `MASQUE_PS`), keeping the other codes the registry holds.
+
+        `entry` is the document's metadata derived from its CDA (the codes it carries are ignored: the
+        registry's current codes are the base). Raises DeliveryError like XdsTransport.submit."""
+        current = self.current(entry)
+        if current is None:
+            raise DeliveryError(
+                "Le DMP ne contient pas ce document : la mise à jour de ses métadonnées est impossible.",
+                permanent=True,
+                error_code="document_inconnu_du_dmp",
+            )
+        wanted = [c for c in current.confidentiality if c.code not in remove]
+        for code in add:
+            if code not in {c.code for c in wanted}:
+                found = valuesets_lookup_confidentiality(code)
+                wanted.append(found)
+        if [c.code for c in wanted] == list(current.confidentiality_codes):
+            return SubmitResult(
+                unique_id=entry.unique_id,
+                entry_uuid=current.entry_uuid,
+                submission_set_unique_id="",
+                message_id="",
+                status="Unchanged",
+                http_status=200,
+                excerpt=f"Métadonnées déjà à jour dans le DMP ({' '.join(current.confidentiality_codes)}).",
+            )
+        updated = dataclasses.replace(entry, confidentiality=tuple(wanted))
+        check_codes(updated)
+        return self.send_update(updated, current)
+
+    def send_update(self, entry: DocumentEntry, current: RegistryEntry) -> SubmitResult:
+        """Send `entry` as the next version of `current` (ITI-57)."""
+        message_id = f"urn:uuid:{uuid.uuid4()}"
+        ss_unique_id = new_oid()
+        new_entry_uuid = f"urn:uuid:{uuid.uuid4()}"
+        envelope = build_metadata_update(
+            entry,
+            identity=self.identity,
+            endpoint=self.update_endpoint,
+            message_id=message_id,
+            submission_set_unique_id=ss_unique_id,
+            logical_id=current.logical_id,
+            previous_version=current.version,
+            new_entry_uuid=new_entry_uuid,
+        )
+        response = self._post(self.update_endpoint, envelope, ACTION_ITI57)
+        soap = self._soap_or_raise(response)
+        try:
+            status, errors, fault = parse_registry_response(soap)
+        except (ValueError, etree.XMLSyntaxError):
+            raise self._unreadable(response) from None
+        self._raise_for_registry(response, status, errors, fault, soap)
+        return SubmitResult(
+            unique_id=entry.unique_id,
+            entry_uuid=new_entry_uuid,
+            submission_set_unique_id=ss_unique_id,
+            message_id=message_id,
+            status=status.rsplit(":", 1)[-1],
+            http_status=response.status_code,
+            warnings=tuple(errors),
+            excerpt=_excerpt(soap),
+        )
+
+    # -- HTTP and answers --
+
+    def _post(self, url: str, envelope: etree._Element, action: str) -> httpx.Response:
+        body = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+        headers = {"Content-Type": f'application/soap+xml; charset=UTF-8; action="{action}"'}
+        try:
+            if self._timeout is None:
+                return self._client.post(url, content=body, headers=headers)
+            return self._client.post(url, content=body, headers=headers, timeout=self._timeout)
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(
+                "Le DMP n'a pas répondu à temps à la mise à jour des métadonnées ; nouvel essai prévu.",
+                permanent=False,
+                error_code="delai_depasse",
+                excerpt=str(exc),
+            ) from exc
+        except httpx.TransportError as exc:
+            raise DeliveryError(
+                "La connexion au DMP a échoué ou a été interrompue ; nouvel essai prévu.",
+                permanent=False,
+                error_code="connexion_interrompue",
+                excerpt=str(exc),
+            ) from exc
+
+    def _soap_or_raise(self, response: httpx.Response) -> bytes:
+        status = response.status_code
+        content = response.content[:MAX_RESPONSE_BYTES]
+        try:
+            soap = soap_from_response(content, response.headers.get("Content-Type", ""))
+        except ValueError:
+            soap = content
+        try:
+            root = etree.fromstring(soap, parser=_PARSER)
+            receiver_fault = (
+                root.findtext(f"{{{SOAP}}}Body/{{{SOAP}}}Fault/{{{SOAP}}}Code/{{{SOAP}}}Value", "") or ""
+            ).endswith("Receiver")
+            readable = True
+        except etree.XMLSyntaxError:
+            receiver_fault, readable = False, False
+        if status == 429 or (status >= 500 and (not readable or receiver_fault)):
+            raise DeliveryError(
+                f"Le DMP est momentanément indisponible (HTTP {status}) ; nouvel essai prévu.",
+                permanent=False,
+                status=status,
+                error_code=f"http_{status}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                excerpt=_excerpt(content),
+            )
+        return soap
+
+    def _unreadable(self, response: httpx.Response) -> DeliveryError:
+        status = response.status_code
+        if 200 <= status < 300:
+            return DeliveryError(
+                "Réponse du DMP illisible ; nouvel essai prévu.",
+                permanent=False,
+                status=status,
+                error_code="reponse_illisible",
+                excerpt=_excerpt(response.content),
+            )
+        return DeliveryError(
+            f"Le DMP a refusé la requête (HTTP {status}).",
+            permanent=True,
+            status=status,
+            error_code=f"http_{status}",
+            excerpt=_excerpt(response.content),
+        )
+
+    def _raise_for_registry(
+        self,
+        response: httpx.Response,
+        status: str,
+        errors: list[RegistryError],
+        fault: tuple[str, str] | None,
+        soap: bytes,
+    ) -> None:
+        http_status = response.status_code
+        if fault is not None:
+            raise DeliveryError(
+                f"Le DMP a rejeté la requête SOAP ({fault[0]}) : {fault[1]}",
+                permanent=True,
+                status=http_status,
+                error_code=fault[0],
+                excerpt=_excerpt(soap),
+            )
+        blocking = [e for e in errors if not e.severity.endswith("Warning")]
+        if status in (STATUS_SUCCESS, STATUS_PARTIAL) and not blocking and 200 <= http_status < 300:
+            return
+        first = blocking[0] if blocking else RegistryError("XDSRegistryError", "", "")
+        detail = "; ".join(f"{e.code} : {e.context}" for e in blocking) or status
+        if first.code in TRANSIENT_CODES or first.code in MU_TRANSIENT_CODES:
+            raise DeliveryError(
+                f"Le DMP n'a pas pu appliquer la mise à jour ({first.code}) ; nouvel essai prévu.",
+                permanent=False,
+                status=http_status,
+                error_code=first.code,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                excerpt=detail[:500],
+            )
+        message = PERMANENT_MESSAGES.get(first.code, "Le DMP a refusé la mise à jour des métadonnées.")
+        raise DeliveryError(
+            f"{message} ({first.code} : {first.context})",
+            permanent=True,
+            status=http_status,
+            error_code=first.code,
+            excerpt=detail[:500],
+        )
+
+
+def valuesets_lookup_confidentiality(code: str) -> CodedValue:
+    """A JDV_J08 confidentiality code as a CodedValue (UnknownCode if it is not in the value set)."""
+    from dcc import valuesets
+    from dcc.adapters.national_record.metadata import VS_CONFIDENTIALITY
+
+    found = valuesets.lookup(VS_CONFIDENTIALITY, code, field="confidentialityCode")
+    return CodedValue(found.code, found.system, found.display)

@@ -16,18 +16,21 @@ Tested with SoftHSM 2 (Debian `softhsm2`); real CPS cards go through their vendo
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.sign import timestamps
 
 from dcc.adapters.signing.pades import (
     _load_cert,
     _load_crl,
+    cert_id_nat,
     check_signing_certificate,
     sign_pades,
     stamp_font,
@@ -52,6 +55,73 @@ def _pkcs11_modules() -> tuple[Any, Any, Any]:
     return p11_sign, p11_config, pkcs11
 
 
+def _absent(token_label: str) -> SignatureRefused:
+    return SignatureRefused(
+        f"Signature refusée : le support de signature « {token_label} » est absent "
+        "(carte non insérée ou HSM injoignable)."
+    )
+
+
+def open_session(lib_path: str, token_label: str, pin: str | None) -> Any:
+    """A logged-in PKCS#11 session on the token labelled `token_label` (pin None: PIN pad)."""
+    p11_sign, p11_config, pkcs11 = _pkcs11_modules()
+    user_pin: object = pin if pin is not None else p11_sign.PROTECTED_AUTH
+    try:
+        return p11_sign.open_pkcs11_session(
+            lib_path, token_criteria=p11_config.TokenCriteria(label=token_label), user_pin=user_pin
+        )
+    except pkcs11.exceptions.PinIncorrect as exc:
+        raise SignatureRefused("Signature refusée : code PIN incorrect pour la carte ou le HSM.") from exc
+    except pkcs11.exceptions.PinLocked as exc:
+        raise SignatureRefused("Signature refusée : la carte est bloquée (code PIN verrouillé).") from exc
+    except (pkcs11.exceptions.NoSuchToken, pkcs11.exceptions.TokenNotPresent) as exc:
+        raise _absent(token_label) from exc
+    except pkcs11.exceptions.PKCS11Error as exc:
+        if str(exc).startswith("No token"):  # pyHanko: no slot holds a token with that label
+            raise _absent(token_label) from exc
+        raise SignatureRefused(
+            f"Signature refusée : impossible d'ouvrir le support de signature « {token_label} » "
+            f"({type(exc).__name__})."
+        ) from exc
+    except (OSError, RuntimeError) as exc:
+        raise SignatureRefused(
+            f"Signature refusée : impossible de charger le module PKCS#11 {lib_path} ({type(exc).__name__})."
+        ) from exc
+
+
+@dataclass(frozen=True)
+class TokenCertificate:
+    label: str
+    id: bytes
+    certificate: x509.Certificate
+
+    @property
+    def id_nat(self) -> str:
+        return cert_id_nat(self.certificate)
+
+
+def token_certificates(lib_path: str | Path, token_label: str, pin: str | None) -> list[TokenCertificate]:
+    """The X.509 certificates on a token (a card holds one physician's, an HSM possibly many)."""
+    _, _, pkcs11 = _pkcs11_modules()
+    session = open_session(str(lib_path), token_label, pin)
+    try:
+        out = []
+        for obj in session.get_objects({pkcs11.Attribute.CLASS: pkcs11.ObjectClass.CERTIFICATE}):
+            try:
+                cert = x509.load_der_x509_certificate(bytes(obj[pkcs11.Attribute.VALUE]))
+            except ValueError:
+                continue
+            label = str(obj[pkcs11.Attribute.LABEL] or "")
+            try:
+                cka_id = bytes(obj[pkcs11.Attribute.ID] or b"")
+            except pkcs11.exceptions.PKCS11Error:
+                cka_id = b""
+            out.append(TokenCertificate(label=label, id=cka_id, certificate=cert))
+        return out
+    finally:
+        session.close()
+
+
 class Pkcs11Signer:
     """Signs with a private key that never leaves a PKCS#11 token (smart card, HSM)."""
 
@@ -71,6 +141,7 @@ class Pkcs11Signer:
         tsa_url: str | None = None,
         timestamper: timestamps.TimeStamper | None = None,
         font_path: Path | None = None,
+        raw_mechanism: bool | None = None,
     ) -> None:
         if not (key_label or cert_label or key_id or cert_id):
             raise ValueError("key_label, cert_label, key_id or cert_id is required")
@@ -88,6 +159,10 @@ class Pkcs11Signer:
         self._timestamper = timestamper
         self._font = stamp_font(font_path)
         self._session: Any | None = None
+        # ECDSA: hash in pyHanko and sign with the raw CKM_ECDSA mechanism, which every token offers
+        # (SoftHSM 2.6 and many cards lack CKM_ECDSA_SHA256). None: raw for EC keys only.
+        self._raw_mechanism = raw_mechanism
+        self._loaded: x509.Certificate | None = None
         # Read the certificate once (checks before each signature need it; no key operation here).
         with self:
             signer = self._pyhanko_signer()
@@ -96,43 +171,46 @@ class Pkcs11Signer:
                 raise SignatureRefused(
                     f"Signature refusée : aucun certificat de signature sur le support « {token_label} »."
                 )
-            self.certificate = x509.load_der_x509_certificate(cert.dump())
+            self._loaded = x509.load_der_x509_certificate(cert.dump())
+        self.certificate: x509.Certificate = self._loaded
+
+    @classmethod
+    def for_physician(cls, lib_path: str | Path, token_label: str, pin: str | None, *, id_nat: str,
+                      name: str = "", **kw: Any) -> Pkcs11Signer:
+        """The signer of the key whose certificate carries `id_nat` (found by its CKA_ID, else its label).
+
+        Several (a renewed certificate): the latest-expiring one that passes the refusal checks now (dates,
+        CA, CRL), else the latest-expiring one (whose signing is then refused with the reason).
+        """
+        now = datetime.now(UTC)
+        found = [c for c in token_certificates(lib_path, token_label, pin) if c.id_nat == id_nat]
+        if not found:
+            who = f"{name} " if name else ""
+            raise SignatureRefused(
+                f"Signature refusée : aucun certificat de {who}(identifiant {id_nat}) sur le support "
+                f"de signature « {token_label} »."
+            )
+        trust_ca, crl_path = kw.get("trust_ca"), kw.get("crl")
+        crl = _load_crl(crl_path) if crl_path else None
+        ca = _load_cert(trust_ca) if trust_ca else None
+
+        def usable(c: TokenCertificate) -> bool:
+            try:
+                check_signing_certificate(c.certificate, at=now, expected_id_nat=id_nat, trust_ca=ca, crl=crl)
+            except SignatureRefused:
+                return False
+            return True
+
+        found.sort(key=lambda c: (usable(c), c.certificate.not_valid_after_utc))
+        best = found[-1]
+        ids: dict[str, Any] = {"key_id": best.id, "cert_id": best.id} if best.id else {
+            "key_label": best.label, "cert_label": best.label}
+        return cls(lib_path, token_label, pin, id_nat=id_nat, **ids, **kw)
 
     # -- session handling
 
     def _open(self) -> Any:
-        p11_sign, p11_config, pkcs11 = _pkcs11_modules()
-        user_pin: object = self._pin if self._pin is not None else p11_sign.PROTECTED_AUTH
-        try:
-            return p11_sign.open_pkcs11_session(
-                self.lib_path,
-                token_criteria=p11_config.TokenCriteria(label=self.token_label),
-                user_pin=user_pin,
-            )
-        except pkcs11.exceptions.PinIncorrect as exc:
-            raise SignatureRefused("Signature refusée : code PIN incorrect pour la carte ou le HSM.") from exc
-        except pkcs11.exceptions.PinLocked as exc:
-            raise SignatureRefused("Signature refusée : la carte est bloquée (code PIN verrouillé).") from exc
-        except (pkcs11.exceptions.NoSuchToken, pkcs11.exceptions.TokenNotPresent) as exc:
-            raise self._absent() from exc
-        except pkcs11.exceptions.PKCS11Error as exc:
-            if str(exc).startswith("No token"):  # pyHanko: no slot holds a token with that label
-                raise self._absent() from exc
-            raise SignatureRefused(
-                f"Signature refusée : impossible d'ouvrir le support de signature « {self.token_label} » "
-                f"({type(exc).__name__})."
-            ) from exc
-        except (OSError, RuntimeError) as exc:
-            raise SignatureRefused(
-                f"Signature refusée : impossible de charger le module PKCS#11 {self.lib_path} "
-                f"({type(exc).__name__})."
-            ) from exc
-
-    def _absent(self) -> SignatureRefused:
-        return SignatureRefused(
-            f"Signature refusée : le support de signature « {self.token_label} » est absent "
-            "(carte non insérée ou HSM injoignable)."
-        )
+        return open_session(self.lib_path, self.token_label, self._pin)
 
     def __enter__(self) -> Pkcs11Signer:
         if self._session is None:
@@ -162,15 +240,21 @@ class Pkcs11Signer:
             cert_id=self._cert_id,
             key_id=self._key_id,
             ca_chain=ca_chain,
+            use_raw_mechanism=self._use_raw(),
         )
         try:
             signer.signing_cert  # noqa: B018 - loads key and certificate handles, fails early if absent
-        except (pkcs11.exceptions.NoSuchKey, pkcs11.exceptions.MultipleObjectsReturned) as exc:
+        except pkcs11.exceptions.PKCS11Error as exc:  # NoSuchKey, MultipleObjectsReturned, "Could not find…"
             raise SignatureRefused(
                 f"Signature refusée : clé ou certificat introuvable (ou ambigu) sur le support "
                 f"« {self.token_label} »."
             ) from exc
         return signer
+
+    def _use_raw(self) -> bool:
+        if self._raw_mechanism is not None:
+            return self._raw_mechanism
+        return self._loaded is not None and isinstance(self._loaded.public_key(), ec.EllipticCurvePublicKey)
 
     # -- signing
 

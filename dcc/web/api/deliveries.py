@@ -24,7 +24,7 @@ def list_deliveries(
     state: Annotated[DeliveryState | None,
                      Query(description="pending, delivered, dead, held ou blocked")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[DeliveryOut]:
     rows = access.visible_deliveries(uow, user, state=state, limit=limit, offset=offset)
     return [DeliveryOut.model_validate(queries.DeliveryView(

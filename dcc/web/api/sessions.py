@@ -11,6 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dcc.adapters.db import repositories as repo
+from dcc.errors import ValidationFailed
 from dcc.services import access, queries
 from dcc.services import boards as board_services
 from dcc.services.schemas import AttendanceInput
@@ -20,6 +21,8 @@ from dcc.web.deps import CurrentUser, Today, Uow, ValidationHook
 from dcc.web.schemas import AgendaOut, AttendanceOut, SessionOut, ValidationOut, error_responses
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["Séances"])
+
+MIN_YEAR, MAX_YEAR = 2000, 2100  # beyond: not a session date (and out of the calendar's range)
 
 
 @router.get("", response_model=list[SessionOut], summary="Lister les séances",
@@ -32,6 +35,10 @@ def list_sessions(
                      Query(alias="from", description="Date de début incluse (AAAA-MM-JJ)")] = None,
     to: Annotated[date | None, Query(description="Date de fin incluse (AAAA-MM-JJ)")] = None,
 ) -> list[SessionOut]:
+    for name, value in (("from", from_), ("to", to)):
+        if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise ValidationFailed(f"Champ « {name} » : la date doit être comprise entre {MIN_YEAR} et {MAX_YEAR}.",
+                                   field=name)
     if board is not None:
         access.require(uow, user, "board", board, access.board_filter(user))
     views = queries.list_sessions(uow, board_id=board, start=from_, end=to)
@@ -96,9 +103,6 @@ class CancellationOut(BaseModel):
     moves: list[CaseMoveOut] = Field(description="Les dossiers de la séance et où ils sont allés")
     reassigned: int = Field(description="Dossiers réinscrits à une autre séance")
     back_to_pending: list[str] = Field(description="Dossiers sans séance possible, repassés en attente")
-
-
-MIN_YEAR, MAX_YEAR = 2000, 2100  # beyond: not a session date (and out of the calendar's range)
 
 
 class SessionMoveIn(BaseModel):

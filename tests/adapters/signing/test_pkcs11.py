@@ -106,11 +106,11 @@ def token(tmp_path_factory: pytest.TempPathFactory, pki: DemoPki) -> Iterator[st
         import_credential(pki.credential(MARTIN[1]), "martin", b"\x01")
         import_credential(pki.credential(BERNARD[1]), "bernard", b"\x02")
         now = datetime.now(UTC)
-        revoked = pki.issue(*MARTIN, filename="revoked", register=False)
+        revoked = pki.issue(*MARTIN, filename="revoked-martin", register=False)
         pki.revoke(revoked.serial_number)
         import_credential(revoked, "revoked", b"\x03")
         expired = pki.issue(*MARTIN, not_before=now - timedelta(days=400), not_after=now - timedelta(days=1),
-                            filename="expired", register=False)
+                            filename="expired-martin", register=False)
         import_credential(expired, "expired", b"\x04")
         yield TOKEN
     finally:
@@ -198,3 +198,27 @@ def test_absent_token(pki: DemoPki, token: str) -> None:
 def test_unknown_key_label(pki: DemoPki, token: str) -> None:
     with pytest.raises(SignatureRefused, match="introuvable"):
         signer(pki, "inconnu")
+
+
+def test_for_physician_finds_the_usable_certificate(pki: DemoPki, token: str, unsigned: bytes) -> None:
+    # Martin has three certificates on the token (valid, revoked, expired): the valid one is chosen.
+    s = Pkcs11Signer.for_physician(SOFTHSM_LIB, TOKEN, PIN, id_nat=MARTIN[1], name="Claire Martin",
+                                   trust_ca=pki.ca_path, crl=pki.crl_path)
+    assert s.certificate.serial_number == pki.credential(MARTIN[1]).serial_number
+    assert verify_pdf(sign(s, unsigned), trust_roots=[pki.ca_path]).ok
+    with pytest.raises(SignatureRefused, match="aucun certificat de Jean Inconnu"):
+        Pkcs11Signer.for_physician(SOFTHSM_LIB, TOKEN, PIN, id_nat="899999999999", name="Jean Inconnu")
+
+
+def test_signer_directory_pkcs11(pki: DemoPki, token: str, unsigned: bytes, tmp_path: Path) -> None:
+    from dcc.bootstrap import Pkcs11SignerDirectory, signer_directory
+    from dcc.config import Settings
+
+    settings = Settings(env="test", var_dir=tmp_path, pki_dir=pki.directory, signer="pkcs11",
+                        pkcs11_lib=SOFTHSM_LIB, pkcs11_token_label=TOKEN, pkcs11_pin=PIN)
+    directory = signer_directory(settings)
+    assert isinstance(directory, Pkcs11SignerDirectory)
+    s = directory.signer_for(id_nat=BERNARD[1], name="Luc Bernard")
+    result = verify_pdf(s.sign(unsigned, signer_name="Dr Luc BERNARD", reason="r", location="l"),
+                        trust_roots=[pki.ca_path])
+    assert result.ok and result.signer_id_nat == BERNARD[1]
