@@ -370,6 +370,53 @@ def national_record_transports(db: Database, settings: Settings | None = None) -
     return out
 
 
+def parse_smtp_relay(relay: str) -> tuple[str, int]:
+    """Host and port of an MSSanté relay written `smtp://host:port` (port 25 when omitted)."""
+    from urllib.parse import urlsplit
+
+    from dcc.errors import ConfigurationError
+
+    parts = urlsplit(relay.strip())
+    try:
+        port = parts.port or 25
+    except ValueError as exc:
+        raise ConfigurationError(f"Relais MSSanté invalide « {relay} » : port incorrect.") from exc
+    if parts.scheme != "smtp" or not parts.hostname:
+        raise ConfigurationError(f"Relais MSSanté invalide « {relay} » : attendu smtp://hôte:port.")
+    return parts.hostname, port
+
+
+def mssante_transports(db: Database) -> dict[str, Transport]:
+    """One secure-messaging transport per region with an MSSanté relay (`mss:<code>`): the signed documents
+    go to the referring GP and the correspondents named in the CDA, from the region's sending mailbox."""
+    from sqlalchemy import select
+
+    from dcc.adapters.db import models as m
+    from dcc.adapters.messaging.smtp import MssanteMailer
+    from dcc.adapters.messaging.transport import MssanteCorrespondents
+    from dcc.errors import ConfigurationError
+    from dcc.logging import get_logger
+
+    out: dict[str, Transport] = {}
+    with db.uow() as uow:
+        for region in uow.session.scalars(select(m.Region).where(m.Region.mss_relay != "")).all():
+            try:
+                host, port = parse_smtp_relay(region.mss_relay)
+            except ConfigurationError as exc:
+                # one region's bad setting must not stop the other deliveries (its messages are recorded
+                # as failed, `destination_inconnue`, and can be replayed once the setting is fixed)
+                get_logger(__name__).error("mssante.relay_invalid", region=region.code, error=exc.message)
+                continue
+            out[f"mss:{region.code}"] = MssanteCorrespondents(MssanteMailer(host, port, region.mss_sender))
+    return out
+
+
+def delivery_transports(db: Database, settings: Settings | None = None) -> dict[str, Transport]:
+    """Every outbox destination's transport: the national record (`dmp:<code>`) and secure messaging
+    (`mss:<code>`). The dispatcher (flows.delivery) uses this."""
+    return {**national_record_transports(db, settings), **mssante_transports(db)}
+
+
 def database_cda_lookup(db: Database) -> Callable[[str], bytes | None]:
     """The signed CDA of a document by uniqueId, read from our database (for ITI-57 metadata updates)."""
 

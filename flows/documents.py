@@ -8,6 +8,7 @@ from prefect import flow, task
 
 from dcc.bootstrap import cda_builder, database, pdf_renderer
 from dcc.services.documents import generate_documents as generate_service
+from flows.hooks import HOOKS
 
 BATCH = 25
 
@@ -24,7 +25,7 @@ def generate_batch(case_ids: list[str]) -> GenerationOutcome:
     return {"created": result.created, "refused": result.refused}
 
 
-@flow(name="generate_documents")
+@flow(name="generate_documents", **HOOKS)
 def generate_documents(case_ids: list[str]) -> GenerationOutcome:
     """Generate the documents of decided cases, in batches (one task per batch)."""
     outcome: GenerationOutcome = {"created": [], "refused": {}}

@@ -140,8 +140,9 @@ def _print_summary(console: Console, s: dict[str, object]) -> None:
                          f"{st['documents']['refused']} refusés"),
         ("5. Signature", f"{st['signature']['signed']} documents signés (PAdES)"),
         ("5b. Correction", _correction_line(st.get("correction") or {})),
-        ("6. Envoi DMP", f"{d['delivered']} remis, {d['retried']} nouvelles tentatives, "
-                         f"{d['dead_letters']} en échec définitif"),
+        ("6. Envoi DMP et MSSanté", f"{d['delivered']} remis, {d['retried']} nouvelles tentatives, "
+                         f"{d['dead_letters']} en échec définitif, {d.get('mssante_messages', 0)} messages MSSanté "
+                         "aux correspondants"),
         ("7. DMP (simulateur)", f"{len(national)} documents enregistrés"),
     ]
     for a, b in rows:

@@ -1,7 +1,8 @@
 """`dcc demo`: the whole chain on synthetic data, on embedded defaults.
 
 Seed → sessions and cases (Prefect flows) → board meeting → documents (Prefect flow) → signature →
-delivery to the bundled national-record simulator over HTTP (Prefect flow, through the outbox) → summary.
+delivery to the bundled national-record simulator over HTTP and to the GP and correspondents through a local
+MSSanté relay (Prefect flow, through the outbox) → summary.
 """
 
 from __future__ import annotations
@@ -69,12 +70,13 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
     from dcc.services.documents import sign_documents
     from dcc.services.seed import seed_directory, seed_patients, seed_users
     from dcc.simulator.app import create_app
+    from dcc.simulator.mssante import MailSink
     from dcc.simulator.server import start_in_thread
 
     db = database(url)
     errors: list[str] = []
     with start_in_thread(create_app(faults=opts.dmp_faults or None, dump_dir=opts.dmp_dump),
-                         log_level="critical") as sim:
+                         log_level="critical") as sim, MailSink() as mss:
         step("Données de démonstration")
         with db.uow() as uow:
             seeded = seed_directory(uow, seed=opts.seed, regions=opts.regions)
@@ -82,6 +84,12 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
             seed_users(uow, region_codes=seeded.regions)
             for region in uow.session.scalars(select(m.Region)).all():
                 region.endpoint = sim.url
+                # the local MSSanté relay: documents also go to the GP and the correspondents
+                region.mss_relay = mss.relay
+                finess = uow.session.scalars(select(m.Establishment.finess)
+                                             .where(m.Establishment.region_id == region.id)
+                                             .order_by(m.Establishment.finess).limit(1)).first()
+                region.mss_sender = f"rcp@{finess or region.code.lower()}.mssante.fr"
             uow.commit()
 
         from flows.boards import assign_cases, plan_sessions, register_demo_cases
@@ -122,13 +130,14 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
         if correction.get("corrected"):
             created.append(correction["current"]["document_id"])
 
-        step("Envoi au DMP (Prefect, outbox)")
+        step("Envoi au DMP et par MSSanté (Prefect, outbox)")
         delivery = distribute_pending(max_seconds=300.0)
         state = httpx.get(f"{sim.url}/_state", timeout=10).json()
+        mssante_messages = len(mss.messages)
 
     summary = _summary(db, opts, created, state, planned=planned, case_ids=case_ids, assignment=assignment,
                        meeting=meeting, delivery=delivery, errors=errors, regions=seeded.regions, signed=signed,
-                       correction=correction)
+                       correction=correction, mssante_messages=mssante_messages)
     if opts.out is not None:
         _write_out(db, opts.out, summary)
     return summary
@@ -173,7 +182,7 @@ def _summary(db: Any, opts: DemoOptions, created: list[str], state: list[dict[st
             "signature": {"signed": kw["signed"]},
             "correction": kw["correction"],
             "delivery": {**delivery, "attempts_by_outcome": dict(attempts),
-                         "dead_letters": dead_letters},
+                         "dead_letters": dead_letters, "mssante_messages": kw["mssante_messages"]},
         },
         "errors": kw["errors"],
         "documents": documents,

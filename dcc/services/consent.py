@@ -26,6 +26,7 @@ from dcc.services.delivery import METADATA_UPDATE, REASON_OPPOSITION, SUBMIT
 from dcc.services.uow import UnitOfWork
 
 OM = m.OutboxMessage
+DMP_PREFIX = "dmp:"  # national-record destinations (metadata updates apply to them only)
 
 
 def _patient(uow: UnitOfWork, patient_id: str) -> m.Patient:
@@ -105,10 +106,12 @@ def qualify_identity(uow: UnitOfWork, patient_id: str, actor: str, *, now: datet
 
 
 def _enqueue_metadata_updates(uow: UnitOfWork, doc: m.Document, now: datetime) -> list[str]:
-    """One metadata update per destination the document goes to (re-armed if it exists). The dispatcher
-    sends it once the document is in the DMP, or closes it when the submission already carries the codes."""
+    """One metadata update per national-record destination the document goes to (re-armed if it exists).
+    The dispatcher sends it once the document is in the DMP, or closes it when the submission already
+    carries the codes. Secure messaging (`mss:`) has no metadata to update: a mail once sent is final."""
     out: list[str] = []
-    submits = uow.session.scalars(select(OM).where(OM.document_id == doc.id, OM.kind == SUBMIT)
+    submits = uow.session.scalars(select(OM).where(OM.document_id == doc.id, OM.kind == SUBMIT,
+                                                   OM.destination.like(f"{DMP_PREFIX}%"))
                                   .order_by(OM.destination)).all()
     for submit in submits:
         if submit.state == "blocked":

@@ -396,7 +396,9 @@ def _finish(db: Database, *, msg_id: str, owner: str, outcome: str, status_code:
         if outcome == "delivered":
             msg.state, msg.delivered_at, msg.last_error = "delivered", now, ""
             if msg.kind == SUBMIT:
-                if doc.status == "signed":
+                # the document's status follows the national record (a mail to the correspondents, often
+                # faster, does not make it "delivered" while the DMP submission is still pending)
+                if doc.status == "signed" and msg.destination.startswith("dmp:"):
                     doc.status = "delivered"
                 record_audit(uow, actor="dispatcher", action="document.deliver", entity="document",
                              entity_id=doc.id, patient_id=doc.patient_id, detail={"destination": msg.destination})

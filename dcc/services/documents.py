@@ -120,7 +120,11 @@ def _store(uow: UnitOfWork, case: m.Case, board: m.Board, kind: d.DocumentKind, 
 
 
 def destinations_for(uow: UnitOfWork, doc: m.Document) -> list[str]:
-    """Outbox destinations of a signed document: the national record through the board's region."""
+    """Outbox destinations of a signed document: the national record through the board's region
+    (`dmp:<code>`, always first), and secure messaging to the referring GP and the correspondents
+    (`mss:<code>`) when the region has an MSSanté relay and the document names at least one recipient
+    (an INF or CON participant with a `mailto:` telecom: the very rule the MSSanté transport applies, read
+    from the CDA being signed, so no message is queued that would have nobody to go to)."""
     case = uow.session.get(m.Case, doc.case_id)
     assert case is not None
     board = uow.session.get(m.Board, case.board_id)
@@ -129,7 +133,13 @@ def destinations_for(uow: UnitOfWork, doc: m.Document) -> list[str]:
     assert est is not None
     region = uow.session.get(m.Region, est.region_id)
     assert region is not None
-    return [f"dmp:{region.code}"]
+    destinations = [f"dmp:{region.code}"]
+    if region.mss_relay:
+        from dcc.adapters.messaging.transport import recipients_from_cda
+
+        if recipients_from_cda(doc.cda):
+            destinations.append(f"mss:{region.code}")
+    return destinations
 
 
 def sign_documents(uow: UnitOfWork, *, document_ids: list[str], signer_professional_id: str,

@@ -287,3 +287,12 @@ def get_delivery(uow: UnitOfWork, message_id: str) -> DeliveryView:
 
 def count_outbox_by_state(uow: UnitOfWork) -> dict[str, int]:
     return repo.count_outbox_by_state(uow.session)
+
+
+def count_flow_runs(uow: UnitOfWork) -> dict[tuple[str, str], int]:
+    """Finished Prefect flow runs by (flow, outcome), as recorded by the flows' state hooks."""
+    counts: dict[tuple[str, str], int] = {}
+    for name, detail in repo.flow_run_events(uow.session):
+        key = (name, str(detail.get("outcome", "inconnu")))
+        counts[key] = counts.get(key, 0) + 1
+    return counts

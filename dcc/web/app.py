@@ -283,10 +283,13 @@ class DatabaseCollector(Collector):
         up = GaugeMetricFamily("dcc_database_up", "1 si la base de données répond")
         docs = GaugeMetricFamily("dcc_documents", "Documents par statut", labels=["status"])
         outbox = GaugeMetricFamily("dcc_outbox_messages", "Messages d'envoi par état", labels=["state"])
+        flows = GaugeMetricFamily("dcc_flow_runs", "Exécutions de flux Prefect terminées, par flux et issue",
+                                  labels=["flow", "outcome"])
         try:
             with self.database.uow() as uow:
                 doc_counts = queries.count_documents_by_status(uow)
                 outbox_counts = queries.count_outbox_by_state(uow)
+                flow_counts = queries.count_flow_runs(uow)
         except Exception:  # a scrape must not fail because the database is down
             log.exception("metrics: database unavailable")
             up.add_metric([], 0)
@@ -297,9 +300,12 @@ class DatabaseCollector(Collector):
             docs.add_metric([status], n)
         for state in sorted(set(queries.DELIVERY_STATES) | set(outbox_counts)):
             outbox.add_metric([state], outbox_counts.get(state, 0))
+        for (flow_name, outcome), n in sorted(flow_counts.items()):
+            flows.add_metric([flow_name, outcome], n)
         yield up
         yield docs
         yield outbox
+        yield flows
 
 
 # ------------------------------------------------------------------------------------------- pages

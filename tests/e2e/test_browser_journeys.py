@@ -189,7 +189,7 @@ def _dead_letter_in_scope_of(scenario: Scenario, login: str) -> str:
 
 def _dispatch(scenario: Scenario) -> None:
     """What the delivery worker does: send the pending messages to the national-record simulator."""
-    from dcc.bootstrap import national_record_transports
+    from dcc.bootstrap import delivery_transports
     from dcc.config import Settings
     from dcc.services.delivery import dispatch_pending
     from dcc.simulator.app import create_app as simulator_app
@@ -202,7 +202,7 @@ def _dispatch(scenario: Scenario) -> None:
             for region in uow.session.scalars(select(m.Region)):
                 region.endpoint = sim.url
             uow.commit()
-        transports = national_record_transports(db, settings)
+        transports = delivery_transports(db, settings)
         try:
             dispatch_pending(db, transports=transports, max_seconds=60.0)
         finally:

@@ -82,6 +82,9 @@ class Region(Base):
     transport: Mapped[str] = mapped_column(String(20), default="xds")  # xds | mhd
     endpoint: Mapped[str] = mapped_column(String(500), default="")
     alsace_moselle: Mapped[bool] = mapped_column(Boolean, default=False)
+    # SMTP relay of the region's MSSanté operator, `smtp://host:port` (empty: no secure messaging)
+    mss_relay: Mapped[str] = mapped_column(String(300), default="")
+    mss_sender: Mapped[str] = mapped_column(String(200), default="")  # sending mailbox (rcp@<finess>.mssante.fr)
 
 
 class Establishment(Base):

@@ -206,3 +206,9 @@ def planned_sessions_of_board(session: DbSession, board_id: str, *, start: datet
          .where(m.Session.board_id == board_id, m.Session.status == "planned", m.Session.starts_at >= start)
          .order_by(m.Session.starts_at, m.Session.id))
     return list(session.scalars(q).all())
+
+
+# flows (operational records written by the Prefect flows' state hooks)
+def flow_run_events(session: DbSession) -> list[tuple[str, dict[str, object]]]:
+    q = select(m.AuditEvent.entity_id, m.AuditEvent.detail).where(m.AuditEvent.action == "flow.run")
+    return [(name, dict(detail or {})) for name, detail in session.execute(q).all()]

@@ -1,0 +1,141 @@
+"""Signed documents also go, through the outbox, to the referring GP and the correspondents by MSSanté:
+the real transports of dcc.bootstrap against the DMP simulator and a local SMTP relay, on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from dcc.adapters.db import models as m
+from dcc.adapters.messaging.transport import recipients_from_cda
+from dcc.adapters.messaging.xdm import CDA_NAME, SUBSET
+from dcc.bootstrap import delivery_transports, parse_smtp_relay
+from dcc.config import Settings
+from dcc.errors import ConfigurationError
+from dcc.services.consent import record_announcement
+from dcc.services.delivery import RetryPolicy, dispatch_pending
+from dcc.simulator.app import create_app
+from dcc.simulator.mssante import MailSink
+from dcc.simulator.server import RunningServer, start_in_thread
+
+FAST = RetryPolicy(max_attempts=5, base_s=0.01, max_s=0.05, lease_s=30)
+SENDER = "rcp@000000000.mssante.fr"
+
+
+@pytest.fixture
+def sim() -> Iterator[RunningServer]:
+    with start_in_thread(create_app(), log_level="critical") as server:
+        yield server
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    with MailSink() as running:
+        yield running
+
+
+def _configure(db: Any, sim: RunningServer, relay: str) -> list[str]:
+    with db.uow() as uow:
+        regions = list(uow.session.scalars(select(m.Region)).all())
+        for region in regions:
+            region.endpoint = sim.url
+            region.mss_relay, region.mss_sender = relay, SENDER if relay else ""
+        codes = [r.code for r in regions]
+        uow.commit()
+    return codes
+
+
+def _dispatch(db: Any, tmp_path: Path) -> None:
+    transports = delivery_transports(db, Settings(var_dir=tmp_path / "var"))  # type: ignore[call-arg]
+    try:
+        dispatch_pending(db, transports=transports, policy=FAST, max_seconds=60)
+    finally:
+        for transport in transports.values():
+            close = getattr(transport, "close", None)
+            if close:
+                close()
+
+
+def _attachments(raw: bytes) -> dict[str, bytes]:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    return {part.get_filename(): part.get_payload(decode=True)  # type: ignore[misc]
+            for part in message.walk() if part.get_filename()}
+
+
+def test_signed_documents_are_mailed_to_their_recipients_and_reach_the_dmp(
+        chain: Any, sim: RunningServer, sink: MailSink, tmp_path: Path) -> None:
+    db = chain.db
+    (code,) = _configure(db, sim, sink.relay)
+    chain.sign_all()
+    docs = chain.documents()
+    with_recipients = {d.unique_id: d for d in docs if recipients_from_cda(d.cda)}
+    assert with_recipients, "the seeded documents name no GP / correspondent with an MSSanté address"
+    with db.uow() as uow:
+        destinations = {(o.document_id, o.destination) for o in uow.session.scalars(select(m.OutboxMessage))}
+    assert {(d.id, f"dmp:{code}") for d in docs} <= destinations
+    assert {dst for _, dst in destinations} <= {f"dmp:{code}", f"mss:{code}"}
+    assert {doc_id for doc_id, dst in destinations if dst == f"mss:{code}"} == {d.id for d in with_recipients.values()}
+
+    _dispatch(db, tmp_path)
+
+    # one mail per document with recipients, to exactly the CDA's recipients, carrying the very CDA bytes
+    mails = sink.messages
+    assert len(mails) == len(with_recipients)
+    seen: set[str] = set()
+    for mail in mails:
+        assert mail.mail_from == SENDER
+        zipped = _attachments(mail.content)["IHE_XDM.ZIP"]
+        with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+            cda = archive.read(f"{SUBSET}/{CDA_NAME}")
+        doc = next(d for d in with_recipients.values() if d.cda == cda)
+        assert sorted(mail.rcpt_tos) == sorted(addr for addr, _ in recipients_from_cda(doc.cda))
+        seen.add(doc.unique_id)
+    assert seen == set(with_recipients)
+
+    with db.uow() as uow:
+        outbox = [(o.destination, o.state, o.last_error) for o in uow.session.scalars(select(m.OutboxMessage))]
+    assert outbox and all(state == "delivered" for _, state, _ in outbox), outbox
+    # the DMP deliveries are unaffected: every document in the simulator once, with its bytes
+    stored = {e["unique_id"]: e for e in httpx.get(f"{sim.url}/_state", timeout=10).json()}
+    assert set(stored) == {d.unique_id for d in docs}
+    assert all(stored[d.unique_id]["sha256"] == d.sha256 for d in docs)
+    assert all(d.status == "delivered" for d in chain.documents())
+
+    # the announcement updates the DMP's metadata only: secure messaging has nothing to update
+    with db.uow() as uow:
+        ids = record_announcement(uow, document_id=next(iter(with_recipients.values())).id,
+                                  when=docs[0].signed_at, actor="test")  # type: ignore[arg-type]
+    with db.uow() as uow:
+        updates = [uow.session.get(m.OutboxMessage, i) for i in ids]
+        assert updates and all(u is not None and u.destination == f"dmp:{code}" for u in updates)
+
+
+def test_a_region_without_relay_sends_no_mail(chain: Any, sim: RunningServer, sink: MailSink,
+                                              tmp_path: Path) -> None:
+    db = chain.db
+    (code,) = _configure(db, sim, "")
+    chain.sign_all()
+    with db.uow() as uow:
+        destinations = {o.destination for o in uow.session.scalars(select(m.OutboxMessage))}
+    assert destinations == {f"dmp:{code}"}
+    assert not any(key.startswith("mss:") for key in delivery_transports(db, Settings(var_dir=tmp_path / "v")))  # type: ignore[call-arg]
+    _dispatch(db, tmp_path)
+    assert sink.messages == []
+
+
+def test_relay_setting_is_parsed() -> None:
+    assert parse_smtp_relay("smtp://relais.mssante.example:587") == ("relais.mssante.example", 587)
+    assert parse_smtp_relay("smtp://127.0.0.1") == ("127.0.0.1", 25)
+    for bad in ("http://relais:25", "relais:25", "smtp://relais:port"):
+        with pytest.raises(ConfigurationError):
+            parse_smtp_relay(bad)
