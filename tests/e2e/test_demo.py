@@ -64,6 +64,14 @@ def test_every_delivered_document_is_in_the_national_record_once(demo: tuple[dic
     assert all(d["status"] in ("delivered", "superseded") for d in summary["documents"]), summary["errors"]
 
 
+def test_documents_are_also_mailed_to_the_correspondents(demo: tuple[dict, Path, Path]) -> None:
+    """The demo's local MSSanté relay received the mails (one per signed document naming a recipient)."""
+    summary, _, _ = demo
+    delivery = summary["stages"]["delivery"]
+    assert 0 < delivery["mssante_messages"] <= delivery["delivered"]
+    assert delivery["dead_letters"] == 0
+
+
 def test_every_pdf_is_pdfa_and_signed_over_the_whole_file(demo: tuple[dict, Path, Path]) -> None:
     summary, out, var = demo
     ca = var / "pki" / "ca.pem"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import email.message
 import email.policy
 import email.utils
 import hashlib
@@ -639,11 +640,13 @@ def soap_from_response(content: bytes, content_type: str) -> bytes:
     if not content_type.lower().startswith("multipart/"):
         return content
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + content)
+    # compat32: the plain MIME parser; the modern policies build header objects (~10 ms per response here)
+    message = BytesParser(policy=email.policy.compat32).parsebytes(head + content)
     if not message.is_multipart():
         raise ValueError("multipart response without parts")
     start = message.get_param("start")
-    parts = list(message.iter_parts())
+    payloads = message.get_payload()
+    parts = [p for p in payloads if isinstance(p, email.message.Message)] if isinstance(payloads, list) else []
     root = parts[0] if parts else None
     if isinstance(start, str):
         for part in parts:
