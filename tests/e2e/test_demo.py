@@ -124,3 +124,36 @@ def test_unwritable_out_is_refused_before_anything(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert "écriture" in proc.stderr
     assert not (tmp_path / "var" / "dcc.sqlite3").exists()
+
+
+def test_serving_the_demo_shows_each_demo_user_their_data_within_their_rights(
+        demo: tuple[dict, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make serve` after `make demo`: the same database, each demo user logged in with a dev token."""
+    from fastapi.testclient import TestClient
+
+    from dcc.config import Settings
+    from dcc.services.uow import Database
+    from dcc.web.app import create_app
+    from dcc.web.auth import issue_dev_token
+
+    _, _, var = demo
+    monkeypatch.setenv("DCC_VAR_DIR", str(var))
+    settings = Settings(var_dir=var)
+    db = Database(settings.resolved_database_url)
+    client = TestClient(create_app(database=db, settings=settings))
+
+    def get(login: str, url: str) -> object:
+        r = client.get(url, headers={"Authorization": f"Bearer {issue_dev_token(login, settings=settings)}"})
+        assert r.status_code == 200, (login, url, r.text[:300])
+        return r.json()
+
+    for login in ("coord-a", "phys-a1", "phys-a2", "phys-b1", "monitor-a", "admin"):
+        assert get(login, "/api/v1/boards"), login  # everybody sees a board directory
+    assert get("coord-a", "/api/v1/deliveries")  # the coordinator follows the deliveries of their boards
+    monitor = get("monitor-a", "/api/v1/deliveries")
+    assert monitor and all(d["destination"].endswith(":A") for d in monitor)  # region A only
+    assert get("phys-a1", "/api/v1/sessions") and get("phys-b1", "/api/v1/sessions")
+    a_sessions = {s["id"] for s in get("phys-a1", "/api/v1/sessions")}
+    b_sessions = {s["id"] for s in get("phys-b1", "/api/v1/sessions")}
+    assert a_sessions and b_sessions and not (a_sessions & b_sessions)  # regions kept apart
+    db.dispose()

@@ -9,12 +9,15 @@ The visible signature is drawn where the template put the named destination `dcc
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from asn1crypto import crl as asn1_crl
@@ -34,6 +37,8 @@ from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 
 from dcc.errors import SignatureRefused
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -258,12 +263,20 @@ def sign_pades(
         stamp_style=stamp,
         new_field_spec=fields.SigFieldSpec(sig_field_name=FIELD_NAME, on_page=page_ix, box=box),
     )
-    out = pdf_signer.sign_pdf(
-        writer,
-        appearance_text_params={"signataire": signer_name, "quand": _fmt(at), "motif": reason,
-                                "lieu": location},
-    )
+    params = {"signataire": signer_name, "quand": _fmt(at), "motif": reason, "lieu": location}
+    out = _outside_event_loop(lambda: pdf_signer.sign_pdf(writer, appearance_text_params=params))
     return bytes(out.getvalue())
+
+
+def _outside_event_loop(call: Callable[[], T]) -> T:
+    """pyHanko's synchronous API runs its own event loop (asyncio.run), which fails inside a running loop
+    (an async web handler, a browser-test driver): then run it in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return call()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
 
 
 # ---------------------------------------------------------------- signer

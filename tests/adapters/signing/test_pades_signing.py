@@ -232,3 +232,15 @@ def test_unsigned_pdf(pki: DemoPki, unsigned: bytes) -> None:
 
 def asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+
+
+def test_signing_works_inside_a_running_event_loop(pki: DemoPki, unsigned: bytes) -> None:
+    """An async web handler or a browser-test driver has a running loop; pyHanko's own asyncio.run must not
+    collide with it."""
+    import asyncio
+
+    async def sign_in_loop() -> bytes:
+        return sign(pki, unsigned)
+
+    signed_pdf = asyncio.run(sign_in_loop())
+    assert verify_pdf(signed_pdf, trust_roots=[pki.ca_path]).ok
