@@ -219,7 +219,7 @@ def main() -> None:  # pragma: no cover
     from dcc.logging import configure_logging
 
     level = get_settings().log_level
-    configure_logging("WARNING" if len(sys.argv) > 1 and sys.argv[1] == "demo" else level)
+    configure_logging("ERROR" if len(sys.argv) > 1 and sys.argv[1] == "demo" else level)
     try:
         app()
     except DccError as exc:

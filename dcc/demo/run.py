@@ -71,7 +71,7 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
     from dcc.services.seed import seed_directory, seed_patients, seed_users
     from dcc.simulator.app import create_app
     from dcc.simulator.mssante import MailSink
-    from dcc.simulator.server import start_in_thread
+    from dcc.simulator.server import quiet_simulated_faults, start_in_thread
 
     db = database(url)
     errors: list[str] = []
@@ -95,6 +95,8 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
         from flows.boards import assign_cases, plan_sessions, register_demo_cases
         from flows.delivery import distribute_pending
         from flows.documents import generate_documents
+
+        quiet_simulated_faults()  # Prefect has just (re)configured logging
 
         step("Planification des séances (Prefect)")
         planned = plan_sessions(horizon_weeks=8, today=opts.today)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -52,6 +53,7 @@ def start_in_thread(
         app, host=host, port=actual_port, log_level=log_level, lifespan="off", access_log=False
     )
     server = uvicorn.Server(config)
+    quiet_simulated_faults()
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{actual_port}", daemon=True
     )
@@ -68,3 +70,18 @@ def start_in_thread(
             raise RuntimeError(f"Le serveur n'a pas démarré sur {host}:{actual_port} en {timeout:.0f} s.")
         time.sleep(0.01)
     return RunningServer(server, thread, host, actual_port)
+
+
+class _SimulatedFaultFilter(logging.Filter):
+    """Drops uvicorn's traceback of a connection the simulator cut on purpose (fault injection)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return type(exc).__name__ != "SimulatedConnectionDrop"
+
+
+def quiet_simulated_faults() -> None:
+    """Keep injected connection drops out of the logs (call again after a library reconfigures logging)."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _SimulatedFaultFilter) for f in logger.filters):
+        logger.addFilter(_SimulatedFaultFilter())
