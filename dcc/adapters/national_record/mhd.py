@@ -43,6 +43,7 @@ from dcc.adapters.national_record.metadata import (
 )
 from dcc.adapters.national_record.xds import (
     PERMANENT_MESSAGES,
+    HttpClientOwner,
     entry_uuid_for,
     new_oid,
     parse_retry_after,
@@ -81,7 +82,6 @@ SYSTEM_URIS: dict[str, str] = {
 OIDS_BY_URI = {uri: oid for oid, uri in SYSTEM_URIS.items()}
 
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 TRANSIENT_ISSUES = {"transient", "throttled", "timeout", "lock-error"}
 
 
@@ -472,7 +472,7 @@ def _outcome_details(outcome: OperationOutcome) -> tuple[str, str, set[str]]:
 # --- transport --------------------------------------------------------------------------------------
 
 
-class MhdTransport:
+class MhdTransport(HttpClientOwner):
     """Posts ITI-65 bundles to `{base_url}/fhir` (the DMP's PDSm endpoint, or the simulator)."""
 
     def __init__(
@@ -483,22 +483,10 @@ class MhdTransport:
         timeout: float | httpx.Timeout | None = None,
         source_id: str | None = None,
     ) -> None:
+        super().__init__(client, timeout)
         self.base_url = base_url.rstrip("/")
         self.endpoint = f"{self.base_url}/fhir"
         self.source_id = source_id
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout or DEFAULT_TIMEOUT)
-        self._timeout = timeout
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> MhdTransport:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- ITI-65 --
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
 import httpx
 from cryptography import x509
@@ -705,7 +706,27 @@ def _excerpt(content: bytes) -> str:
 # --- transport ----------------------------------------------------------------------------------
 
 
-class XdsTransport:
+class HttpClientOwner:
+    """An httpx client given by the caller (kept open) or created here (closed by `close()`)."""
+
+    def __init__(self, client: httpx.Client | None, timeout: float | httpx.Timeout | None) -> None:
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(timeout=timeout or DEFAULT_TIMEOUT)
+        self._timeout = timeout
+
+    def close(self) -> None:
+        """Close the HTTP client if this object created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class XdsTransport(HttpClientOwner):
     """Posts ITI-41 submissions to one repository endpoint (the DMP, or the simulator)."""
 
     def __init__(
@@ -716,22 +737,9 @@ class XdsTransport:
         client: httpx.Client | None = None,
         timeout: float | httpx.Timeout | None = None,
     ) -> None:
+        super().__init__(client, timeout)
         self.endpoint = endpoint
         self.identity = identity
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout or DEFAULT_TIMEOUT)
-        self._timeout = timeout
-
-    def close(self) -> None:
-        """Close the HTTP client if this transport created it."""
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> XdsTransport:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def submit(
         self, cda: bytes, entry: DocumentEntry, *, replaced_entry_uuid: str | None = None
@@ -1132,7 +1140,7 @@ def parse_query_response(soap: bytes) -> tuple[str, list[RegistryError], list[Re
     return response.get("status", ""), errors, entries, None
 
 
-class XdsMetadataUpdater:
+class XdsMetadataUpdater(HttpClientOwner):
     """Metadata update of a document already in the DMP (TD3.3a/b): ITI-18 then ITI-57.
 
     ITI-57 needs the entry's logicalId and current version: each update first asks the registry for the
@@ -1150,22 +1158,10 @@ class XdsMetadataUpdater:
         client: httpx.Client | None = None,
         timeout: float | httpx.Timeout | None = None,
     ) -> None:
+        super().__init__(client, timeout)
         self.update_endpoint = update_endpoint
         self.query_endpoint = query_endpoint
         self.identity = identity
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout or DEFAULT_TIMEOUT)
-        self._timeout = timeout
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> XdsMetadataUpdater:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- public API --
 
