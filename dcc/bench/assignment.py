@@ -159,9 +159,9 @@ def build_instance(
 ) -> tuple[list[CaseDemand], list[SessionSupply], date]:
     rng = random.Random(seed)
     shares = [g.share for g in _GROUPS]
-    session_groups = list(zip(_GROUPS, _split(sessions, shares), strict=True))
+    session_counts = list(zip(_GROUPS, _split(sessions, shares), strict=True))
     case_groups = list(zip(_GROUPS, _split(cases, shares), strict=True))
-    session_groups = [(g, n_s, n_c) for (g, n_s), (_, n_c) in zip(session_groups, case_groups, strict=True)]
+    session_groups = [(g, n_s, n_c) for (g, n_s), (_, n_c) in zip(session_counts, case_groups, strict=True)]
     session_list = _sessions(session_groups, weeks, rng)
     return _cases(case_groups, weeks, rng), session_list, START
 

@@ -28,6 +28,7 @@ from collections import defaultdict, deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from datetime import date as _date
 from functools import cached_property
 from typing import Literal
 
@@ -65,8 +66,8 @@ class SessionSupply:
     board: str
     board_kind: str
     organ: str
-    date: date
-    registration_deadline: date
+    date: _date  # the field shadows the type name inside the class body
+    registration_deadline: _date
     capacity: int
     specialties_present: frozenset[str] = frozenset()
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true, union
 from sqlalchemy.sql import Select
@@ -76,29 +76,29 @@ def now_utc() -> datetime:
 # ------------------------------------------------------------------------------------------ building blocks
 
 
-def _region_id(user: User) -> Select[tuple[str]]:
+def _region_id(user: User) -> Select[Any]:
     return select(m.Region.id).where(m.Region.code == (user.region_code or ""))
 
 
-def _region_establishments(user: User) -> Select[tuple[str]]:
+def _region_establishments(user: User) -> Select[Any]:
     return select(m.Establishment.id).where(m.Establishment.region_id.in_(_region_id(user)))
 
 
-def _member_boards(user: User) -> Select[tuple[str]]:
+def _member_boards(user: User) -> Select[Any]:
     return select(m.BoardMember.board_id).where(m.BoardMember.professional_id == (user.professional_id or ""))
 
 
-def _coordinator_boards(user: User) -> Select[tuple[str]]:
+def _coordinator_boards(user: User) -> Select[Any]:
     if user.establishment_id:
         return select(m.Board.id).where(m.Board.establishment_id == user.establishment_id)
     return select(m.Board.id).where(m.Board.establishment_id.in_(_region_establishments(user)))
 
 
-def _user_id(user: User) -> Select[tuple[str]]:
+def _user_id(user: User) -> Select[Any]:
     return select(m.AppUser.id).where(m.AppUser.login == user.login)
 
 
-def care_team_patients(user: User) -> Select[tuple[str]]:
+def care_team_patients(user: User) -> Select[Any]:
     """Patients whose care team includes the physician `user` (not counting break-the-glass)."""
     p = user.professional_id or ""
     by_case = select(m.Case.patient_id).where(or_(
@@ -107,12 +107,12 @@ def care_team_patients(user: User) -> Select[tuple[str]]:
     return select(union(by_case, by_gp).subquery().c[0])
 
 
-def break_glass_patients(user: User, *, at: datetime | None = None) -> Select[tuple[str]]:
+def break_glass_patients(user: User, *, at: datetime | None = None) -> Select[Any]:
     return select(m.BreakGlass.patient_id).where(m.BreakGlass.user_id.in_(_user_id(user)),
                                                  m.BreakGlass.expires_at > (at or now_utc()))
 
 
-def _coordinator_patients(user: User) -> Select[tuple[str]]:
+def _coordinator_patients(user: User) -> Select[Any]:
     return select(m.Case.patient_id).where(m.Case.board_id.in_(_coordinator_boards(user)))
 
 

@@ -43,10 +43,26 @@ def generate_documents(uow: UnitOfWork, *, case_ids: list[str], cda: CdaBuilder,
             uow.rollback()
             loader = Loader(uow)
             result.refused[case_id] = exc.message
+            _record_refusal(uow, case_id, exc)
             continue
+        case = uow.session.get(m.Case, case_id)
+        if case is not None and case.documents_missing:
+            case.documents_missing = []  # complete now: the case no longer shows what was missing
         uow.commit()
         result.created.extend(created)
     return result
+
+
+def _record_refusal(uow: UnitOfWork, case_id: str, exc: DccError) -> None:
+    """The case shows, in French, which fields its documents are missing (audited); the flow moves on."""
+    case = uow.session.get(m.Case, case_id)
+    if case is None:
+        return
+    missing = list(exc.missing) if isinstance(exc, IncompleteData) else [exc.message]
+    case.documents_missing = missing
+    record_audit(uow, actor="system", action="document.refused", entity="case", entity_id=case_id,
+                 patient_id=case.patient_id, detail={"missing": missing})
+    uow.commit()
 
 
 @dataclass(frozen=True)

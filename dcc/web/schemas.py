@@ -214,6 +214,7 @@ class CaseOut(_Out):
     registration_number: str
     assignment_reason: str
     not_ready: list[str]
+    documents_missing: list[str] = Field(description="Champs manquants empêchant la génération des documents")
     created_at: datetime
     decision: DecisionOut | None
     documents: list[DocumentSummaryOut]

@@ -240,6 +240,8 @@ class Case(Base):
     assignment_reason: Mapped[str] = mapped_column(Text, default="")
     not_ready: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # fields missing for the documents (French labels), set when generation refuses the case, cleared after
+    documents_missing: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class Decision(Base):

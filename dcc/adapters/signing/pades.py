@@ -264,7 +264,12 @@ def sign_pades(
         new_field_spec=fields.SigFieldSpec(sig_field_name=FIELD_NAME, on_page=page_ix, box=box),
     )
     params = {"signataire": signer_name, "quand": _fmt(at), "motif": reason, "lieu": location}
-    out = _outside_event_loop(lambda: pdf_signer.sign_pdf(writer, appearance_text_params=params))
+    # A fixed reservation for the CMS container: otherwise pyHanko signs a dummy container first to measure
+    # it (a third of the signing time). 16 KiB holds the signature, the chain and signed attributes with
+    # room to spare; a time-stamp token needs more.
+    reserved = 32768 if timestamper is not None else 16384
+    out = _outside_event_loop(lambda: pdf_signer.sign_pdf(writer, appearance_text_params=params,
+                                                           bytes_reserved=reserved))
     return bytes(out.getvalue())
 
 
