@@ -181,4 +181,7 @@ async def sign(request: Request, user: Physician, uow: Uow) -> Response:
             signer_professional_id=user.professional_id, cda=cda, signers=signers)
     except DccError as exc:
         return redirect("/medecin/a-signer", f"Signature refusée : {exc.message}")
+    from dcc.adapters.orchestration import emit_documents_signed
+
+    await run_in_threadpool(emit_documents_signed, signed)  # delivery starts now, not at the next minute
     return redirect("/medecin/a-signer", f"{len(signed)} document(s) signé(s) et mis en file d'envoi.")
