@@ -395,6 +395,9 @@ class Submission:
     document_cid: str
 
 
+ITI41_NSMAP = {"soap": SOAP, "wsa": WSA, "xdsb": XDSB, "lcm": LCM, "rim": RIM, "xop": XOP}
+
+
 def build_envelope(
     entry: DocumentEntry,
     *,
@@ -407,96 +410,22 @@ def build_envelope(
     submission_time: str | None = None,
 ) -> etree._Element:
     """The SOAP 1.2 envelope of the ProvideAndRegisterDocumentSetRequest (document as xop:Include)."""
-    envelope = etree.Element(
-        _q(SOAP, "Envelope"),
-        nsmap={"soap": SOAP, "wsa": WSA, "xdsb": XDSB, "lcm": LCM, "rim": RIM, "xop": XOP},
-    )
-    header = etree.SubElement(envelope, _q(SOAP, "Header"))
-    action = etree.SubElement(header, _q(WSA, "Action"))
-    action.text = ACTION_ITI41
-    action.set(_q(SOAP, "mustUnderstand"), "1")
-    etree.SubElement(header, _q(WSA, "MessageID")).text = message_id
-    reply_to = etree.SubElement(header, _q(WSA, "ReplyTo"))
-    etree.SubElement(reply_to, _q(WSA, "Address")).text = "http://www.w3.org/2005/08/addressing/anonymous"
-    to = etree.SubElement(header, _q(WSA, "To"))
-    to.text = endpoint
-    to.set(_q(SOAP, "mustUnderstand"), "1")
-    security = etree.SubElement(header, _q(WSSE, "Security"), nsmap={"wsse": WSSE})
-    security.set(_q(SOAP, "mustUnderstand"), "1")
-    security.append(build_vihf(identity, entry))
-
-    body = etree.SubElement(envelope, _q(SOAP, "Body"))
+    envelope = _soap_envelope(ACTION_ITI41, message_id=message_id, endpoint=endpoint,
+                              vihf=build_vihf(identity, entry), nsmap=ITI41_NSMAP)
+    body = envelope.find(_q(SOAP, "Body"))
+    assert body is not None
     request = etree.SubElement(body, _q(XDSB, "ProvideAndRegisterDocumentSetRequest"))
     submit = etree.SubElement(request, _q(LCM, "SubmitObjectsRequest"))
     objects = etree.SubElement(submit, _q(RIM, "RegistryObjectList"))
 
     doc_id = entry_uuid_for(entry.unique_id)
-    extrinsic = etree.SubElement(
-        objects, _q(RIM, "ExtrinsicObject"), id=doc_id, mimeType=entry.mime_type, objectType=UUID_DOC_ENTRY
-    )
-    _slot(extrinsic, "creationTime", entry.creation_time)
-    _slot(extrinsic, "hash", entry.hash_sha1)
-    _slot(extrinsic, "size", str(entry.size))
-    _slot(extrinsic, "languageCode", entry.language_code)
-    if entry.legal_authenticator:
-        _slot(extrinsic, "legalAuthenticator", entry.legal_authenticator)
-    if entry.service_start:
-        _slot(extrinsic, "serviceStartTime", entry.service_start)
-    if entry.service_stop:
-        _slot(extrinsic, "serviceStopTime", entry.service_stop)
-    _slot(extrinsic, "sourcePatientId", entry.source_patient_id)
-    if entry.source_patient_info:
-        _slot(extrinsic, "sourcePatientInfo", *entry.source_patient_info)
-    _localized(extrinsic, "Name", entry.title)
-    _author(extrinsic, UUID_DE_AUTHOR, doc_id, entry)
-    _classification(extrinsic, UUID_DE_CLASS, doc_id, entry.class_code)
-    for conf in entry.confidentiality:
-        _classification(extrinsic, UUID_DE_CONFIDENTIALITY, doc_id, conf)
-    _classification(extrinsic, UUID_DE_FORMAT, doc_id, entry.format_code)
-    _classification(extrinsic, UUID_DE_FACILITY, doc_id, entry.healthcare_facility_type)
-    _classification(extrinsic, UUID_DE_PRACTICE, doc_id, entry.practice_setting)
-    _classification(extrinsic, UUID_DE_TYPE, doc_id, entry.type_code)
-    _external_id(extrinsic, UUID_DE_PATIENT_ID, doc_id, entry.patient_id, "XDSDocumentEntry.patientId")
-    _external_id(extrinsic, UUID_DE_UNIQUE_ID, doc_id, entry.unique_id, "XDSDocumentEntry.uniqueId")
-
+    add_document_entry(objects, entry, entry_id=doc_id)
     ss_id = _new_id()
-    package = etree.SubElement(objects, _q(RIM, "RegistryPackage"), id=ss_id, objectType=OBJ_REGISTRY_PACKAGE)
-    _slot(package, "submissionTime", submission_time or dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S"))
-    _localized(package, "Name", entry.title)
-    _author(package, UUID_SS_AUTHOR, ss_id, entry)
-    content_type = entry.content_type or entry.type_code
-    _classification(package, UUID_SS_CONTENT_TYPE, ss_id, content_type)
-    _external_id(package, UUID_SS_UNIQUE_ID, ss_id, submission_set_unique_id, "XDSSubmissionSet.uniqueId")
-    _external_id(package, UUID_SS_SOURCE_ID, ss_id, identity.source_oid, "XDSSubmissionSet.sourceId")
-    _external_id(package, UUID_SS_PATIENT_ID, ss_id, entry.patient_id, "XDSSubmissionSet.patientId")
-    etree.SubElement(
-        objects,
-        _q(RIM, "Classification"),
-        id=_new_id(),
-        classifiedObject=ss_id,
-        classificationNode=UUID_SS,
-        objectType=OBJ_CLASSIFICATION,
-    )
-    member = etree.SubElement(
-        objects,
-        _q(RIM, "Association"),
-        id=_new_id(),
-        associationType=ASSOC_HAS_MEMBER,
-        sourceObject=ss_id,
-        targetObject=doc_id,
-        objectType=OBJ_ASSOCIATION,
-    )
-    _slot(member, "SubmissionSetStatus", "Original")
+    add_submission_set(objects, entry, ss_id=ss_id, unique_id=submission_set_unique_id,
+                       source_id=identity.source_oid, submission_time=submission_time)
+    add_association(objects, ASSOC_HAS_MEMBER, ss_id, doc_id, SubmissionSetStatus="Original")
     if entry.replaces:
-        etree.SubElement(
-            objects,
-            _q(RIM, "Association"),
-            id=_new_id(),
-            associationType=ASSOC_RPLC,
-            sourceObject=doc_id,
-            targetObject=replaced_entry_uuid or entry_uuid_for(entry.replaces),
-            objectType=OBJ_ASSOCIATION,
-        )
+        add_association(objects, ASSOC_RPLC, doc_id, replaced_entry_uuid or entry_uuid_for(entry.replaces))
 
     document = etree.SubElement(request, _q(XDSB, "Document"), id=doc_id)
     etree.SubElement(document, _q(XOP, "Include"), href=f"cid:{document_cid}")
@@ -985,11 +914,13 @@ def add_association(
     return association
 
 
-def _soap_envelope(action: str, *, message_id: str, endpoint: str, vihf: etree._Element) -> etree._Element:
+REGISTRY_NSMAP = {"soap": SOAP, "wsa": WSA, "lcm": LCM, "rim": RIM, "query": QUERY}
+
+
+def _soap_envelope(action: str, *, message_id: str, endpoint: str, vihf: etree._Element,
+                   nsmap: dict[str, str] | None = None) -> etree._Element:
     """A SOAP 1.2 envelope with the WS-Addressing headers and the VIHF; the caller fills the Body."""
-    envelope = etree.Element(
-        _q(SOAP, "Envelope"), nsmap={"soap": SOAP, "wsa": WSA, "lcm": LCM, "rim": RIM, "query": QUERY}
-    )
+    envelope = etree.Element(_q(SOAP, "Envelope"), nsmap=nsmap or REGISTRY_NSMAP)
     header = etree.SubElement(envelope, _q(SOAP, "Header"))
     action_el = etree.SubElement(header, _q(WSA, "Action"))
     action_el.text = action
