@@ -600,24 +600,8 @@ class MhdTransport(HttpClientOwner):
         headers = {"Accept": FHIR_JSON}
         if content_type:
             headers["Content-Type"] = content_type
-        try:
-            if self._timeout is None:
-                return self._client.request(method, url, content=content, headers=headers)
-            return self._client.request(method, url, content=content, headers=headers, timeout=self._timeout)
-        except httpx.TimeoutException as exc:
-            raise DeliveryError(
-                "Le DMP n'a pas répondu à temps ; le document a peut-être été reçu, il sera renvoyé à l'identique.",
-                permanent=False,
-                error_code="delai_depasse",
-                excerpt=str(exc),
-            ) from exc
-        except httpx.TransportError as exc:
-            raise DeliveryError(
-                "La connexion au DMP a échoué ou a été interrompue ; le document sera renvoyé à l'identique.",
-                permanent=False,
-                error_code="connexion_interrompue",
-                excerpt=str(exc),
-            ) from exc
+        return self._request(method, url, content=content, headers=headers,
+                             after_failure="le document a peut-être été reçu, il sera renvoyé à l'identique.")
 
     def _raise_for_error(self, response: httpx.Response, content: bytes) -> None:
         status = response.status_code

@@ -648,6 +648,21 @@ class HttpClientOwner:
         if self._owns_client:
             self._client.close()
 
+    def _request(self, method: str, url: str, *, content: bytes | None, headers: dict[str, str],
+                 after_failure: str) -> httpx.Response:
+        """One HTTP exchange with the national record; a timeout or a broken connection is a transient
+        DeliveryError whose French message ends with `after_failure` (what happens next)."""
+        try:
+            if self._timeout is None:
+                return self._client.request(method, url, content=content, headers=headers)
+            return self._client.request(method, url, content=content, headers=headers, timeout=self._timeout)
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"Le DMP n'a pas répondu à temps ; {after_failure}", permanent=False,
+                                error_code="delai_depasse", excerpt=str(exc)) from exc
+        except httpx.TransportError as exc:
+            raise DeliveryError(f"La connexion au DMP a échoué ou a été interrompue ; {after_failure}",
+                                permanent=False, error_code="connexion_interrompue", excerpt=str(exc)) from exc
+
     def __enter__(self) -> Self:
         return self
 
@@ -693,27 +708,8 @@ class XdsTransport(HttpClientOwner):
             "SOAPAction": f'"{ACTION_ITI41}"',
             "MIME-Version": "1.0",
         }
-        try:
-            if self._timeout is None:
-                return self._client.post(self.endpoint, content=submission.body, headers=headers)
-            return self._client.post(
-                self.endpoint, content=submission.body, headers=headers, timeout=self._timeout
-            )
-        except httpx.TimeoutException as exc:
-            raise DeliveryError(
-                "Le DMP n'a pas répondu à temps ; le document a peut-être été reçu, il sera renvoyé "
-                "à l'identique.",
-                permanent=False,
-                error_code="delai_depasse",
-                excerpt=str(exc),
-            ) from exc
-        except httpx.TransportError as exc:
-            raise DeliveryError(
-                "La connexion au DMP a échoué ou a été interrompue ; le document sera renvoyé à l'identique.",
-                permanent=False,
-                error_code="connexion_interrompue",
-                excerpt=str(exc),
-            ) from exc
+        return self._request("POST", self.endpoint, content=submission.body, headers=headers,
+                             after_failure="le document a peut-être été reçu, il sera renvoyé à l'identique.")
 
     def _interpret(
         self, response: httpx.Response, submission: Submission, entry: DocumentEntry
@@ -1184,24 +1180,8 @@ class XdsMetadataUpdater(HttpClientOwner):
     def _post(self, url: str, envelope: etree._Element, action: str) -> httpx.Response:
         body = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
         headers = {"Content-Type": f'application/soap+xml; charset=UTF-8; action="{action}"'}
-        try:
-            if self._timeout is None:
-                return self._client.post(url, content=body, headers=headers)
-            return self._client.post(url, content=body, headers=headers, timeout=self._timeout)
-        except httpx.TimeoutException as exc:
-            raise DeliveryError(
-                "Le DMP n'a pas répondu à temps à la mise à jour des métadonnées ; nouvel essai prévu.",
-                permanent=False,
-                error_code="delai_depasse",
-                excerpt=str(exc),
-            ) from exc
-        except httpx.TransportError as exc:
-            raise DeliveryError(
-                "La connexion au DMP a échoué ou a été interrompue ; nouvel essai prévu.",
-                permanent=False,
-                error_code="connexion_interrompue",
-                excerpt=str(exc),
-            ) from exc
+        return self._request("POST", url, content=body, headers=headers,
+                             after_failure="la mise à jour des métadonnées sera réessayée.")
 
     def _soap_or_raise(self, response: httpx.Response) -> bytes:
         status = response.status_code
