@@ -19,7 +19,7 @@ system-deps:
 	@bash scripts/system-deps.sh libharfbuzz-subset0
 
 test-deps:
-	@bash scripts/system-deps.sh libharfbuzz-subset0 poppler-utils chromium softhsm2
+	@bash scripts/system-deps.sh libharfbuzz-subset0 poppler-utils libnss3-tools chromium softhsm2
 
 demo: install
 	$(VENV)/bin/dcc demo $(ARGS)

@@ -12,7 +12,7 @@ def configure_logging(level: str = "INFO") -> None:
     if not isinstance(numeric, int):
         numeric = logging.INFO
     logging.basicConfig(level=numeric, format="%(message)s")
-    for noisy in ("alembic", "httpx", "httpcore"):
+    for noisy in ("alembic", "httpx", "httpcore", "fontTools"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
     structlog.configure(
         processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),

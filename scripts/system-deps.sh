@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages dcc needs beyond Python wheels: HarfBuzz's subsetter (WeasyPrint renders 2x slower
 # without it), and for the tests poppler-utils (pdftotext, and pdfsig: the independent signature verifier)
-# and chromium (the browser tests drive Debian's Chromium with Playwright; no browser download).
+# with libnss3-tools (certutil, crlutil: the NSS trust store pdfsig validates certificates against), and
+# chromium (the browser tests drive Debian's Chromium with Playwright; no browser download).
 # Usage: system-deps.sh [PACKAGE...]   (default: the runtime packages only)
 set -u
 [ $# -gt 0 ] || set -- libharfbuzz-subset0

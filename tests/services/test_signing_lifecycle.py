@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,18 +24,19 @@ from dcc.services.audit import verify_chain
 from dcc.services.corrections import CorrectionInput, correct_document, demo_correction
 from dcc.services.delivery import RetryPolicy, dispatch_pending
 from dcc.services.documents import sign_documents
+from dcc.testing import pdfsig as pdfsig_tool
 
 NS = {"h": "urn:hl7-org:v3"}
-HAS_PDFSIG = shutil.which("pdfsig") is not None
+HAS_PDFSIG = pdfsig_tool.available()
 Chain = Any  # tests/services/conftest.py:Chain (conftest modules are not importable by name)
 
 
-def pdfsig(pdf: bytes, tmp_path: Path) -> str:
-    path = tmp_path / "signed.pdf"
-    path.write_bytes(pdf)
-    res = subprocess.run(["pdfsig", "-nocert", "-no-ocsp", str(path)], capture_output=True, text=True,
-                         check=False)
-    return res.stdout + res.stderr
+def pdfsig(pdf: bytes, tmp_path: Path, ca: Path) -> pdfsig_tool.PdfsigReport:
+    """poppler's verdict with full certificate validation (an NSS store trusting `ca`, with its CRL)."""
+    nss = tmp_path / "nss"
+    if not nss.exists():
+        pdfsig_tool.nss_database(nss, trust_roots=[ca])
+    return pdfsig_tool.pdfsig(pdf, nss_dir=nss, workdir=tmp_path)
 
 
 def cda_root(cda: bytes) -> Any:
@@ -89,9 +88,8 @@ def test_signed_documents_verify_and_tampering_is_detected(signed_chain: Chain, 
         assert outbox[doc.id][0].startswith("dmp:") and outbox[doc.id][1] == "pending"
         assert audit_actions(signed_chain, doc.id) == ["document.generate", "document.sign"]
         if HAS_PDFSIG:
-            out = pdfsig(doc.pdf, tmp_path)
-            assert "Signature is Valid" in out and "Total document signed" in out, out
-            assert "Not total document signed" not in out
+            report = pdfsig(doc.pdf, tmp_path, signed_chain.ca)
+            assert report.ok, report.output
 
     pdf = docs[0].pdf
     flipped = bytearray(pdf)
@@ -102,9 +100,9 @@ def test_signed_documents_verify_and_tampering_is_detected(signed_chain: Chain, 
     assert not updated.ok and not updated.covers_entire_file
     assert "complété après la signature" in updated.summary_fr()
     if HAS_PDFSIG:
-        assert "Signature is Valid" not in pdfsig(bytes(flipped), tmp_path)
-        out = pdfsig(appended_update(pdf), tmp_path)
-        assert "Not total document signed" in out, out
+        assert not pdfsig(bytes(flipped), tmp_path, signed_chain.ca).signature_valid
+        report = pdfsig(appended_update(pdf), tmp_path, signed_chain.ca)
+        assert report.signature_valid and not report.total_document_signed, report.output
     with signed_chain.db.uow() as uow:
         assert verify_chain(uow) == []
 

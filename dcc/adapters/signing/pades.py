@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import io
 import logging
 from collections.abc import Callable
@@ -26,7 +27,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
@@ -36,6 +36,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 
+from dcc.adapters.signing.stamp_font import StampFontFactory
 from dcc.errors import SignatureRefused
 
 T = TypeVar("T")
@@ -216,9 +217,15 @@ def signature_box(reader: PdfFileReader) -> tuple[int, tuple[int, int, int, int]
 # ---------------------------------------------------------------- signature (shared by every local signer)
 
 
-def stamp_font(font_path: Path | None = None) -> GlyphAccumulatorFactory:
-    """The font of the visible signature block (embedded subset)."""
-    return GlyphAccumulatorFactory(str(font_path or _default_font()), font_size=8)
+def stamp_font(font_path: Path | None = None) -> StampFontFactory:
+    """The font of the visible signature block (embedded subset), one per font file for the process so
+    that every signer shares its cache of subsets."""
+    return _stamp_font(font_path or _default_font())
+
+
+@functools.lru_cache(maxsize=8)
+def _stamp_font(path: Path) -> StampFontFactory:
+    return StampFontFactory(path, font_size=8)
 
 
 def sign_pades(
@@ -228,7 +235,7 @@ def sign_pades(
     signer_name: str,
     reason: str,
     location: str,
-    font: GlyphAccumulatorFactory,
+    font: StampFontFactory,
     timestamper: timestamps.TimeStamper | None = None,
     at: datetime,
 ) -> bytes:
@@ -264,13 +271,23 @@ def sign_pades(
         new_field_spec=fields.SigFieldSpec(sig_field_name=FIELD_NAME, on_page=page_ix, box=box),
     )
     params = {"signataire": signer_name, "quand": _fmt(at), "motif": reason, "lieu": location}
-    # A fixed reservation for the CMS container: otherwise pyHanko signs a dummy container first to measure
-    # it (a third of the signing time). 16 KiB holds the signature, the chain and signed attributes with
-    # room to spare; a time-stamp token needs more.
-    reserved = 32768 if timestamper is not None else 16384
+    # The CMS container's size is reserved from the certificates it carries: otherwise pyHanko signs a
+    # dummy container first to measure it (a third of the signing time).
+    reserved = cms_reservation(signer, timestamped=timestamper is not None)
     out = _outside_event_loop(lambda: pdf_signer.sign_pdf(writer, appearance_text_params=params,
                                                            bytes_reserved=reserved))
     return bytes(out.getvalue())
+
+
+def cms_reservation(signer: signers.Signer, *, timestamped: bool) -> int:
+    """Bytes to reserve for the CMS signature container: the certificates it embeds, plus room for the
+    signed attributes and the signature value (4 KiB covers RSA-4096), plus a time-stamp token (with the
+    authority's own certificates) when one is requested."""
+    certs = list(signer.cert_registry)
+    if signer.signing_cert is not None:
+        certs.append(signer.signing_cert)
+    size = sum(len(c.dump()) for c in certs) + 4096 + (16384 if timestamped else 0)
+    return -(-size // 1024) * 1024
 
 
 def _outside_event_loop(call: Callable[[], T]) -> T:

@@ -23,6 +23,7 @@ from dcc.adapters.signing import Pkcs12Signer, init_demo_pki, verify_pdf
 from dcc.adapters.signing import pades as pades_mod
 from dcc.adapters.signing.pki import DemoPki
 from dcc.errors import SignatureRefused
+from dcc.testing import pdfsig as pdfsig_tool
 
 MARTIN = ("Claire Martin", "810000000001")
 BERNARD = ("Luc Bernard", "810000000002")
@@ -31,7 +32,7 @@ HTML = (
     "<p>Patiente LEFÈVRE Marie, proposition de chimiothérapie.</p>"
     '<div id="dcc-signature" style="width:80mm;height:28mm"></div></body></html>'
 )
-HAS_PDFSIG = shutil.which("pdfsig") is not None
+HAS_PDFSIG = pdfsig_tool.available()
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +62,11 @@ def signed(pki: DemoPki, unsigned: bytes) -> bytes:
     return sign(pki, unsigned)
 
 
-def pdfsig(pdf: bytes, tmp_path: Path) -> str:
-    path = tmp_path / "doc.pdf"
-    path.write_bytes(pdf)
-    res = subprocess.run(["pdfsig", "-nocert", "-no-ocsp", str(path)], capture_output=True, text=True)
-    return res.stdout + res.stderr
+def pdfsig(pdf: bytes, tmp_path: Path, trusting: DemoPki) -> pdfsig_tool.PdfsigReport:
+    """poppler's verdict, with an NSS store that trusts `trusting`'s CA and holds its current CRL."""
+    nss = pdfsig_tool.nss_database(tmp_path / f"nss-{len(list(tmp_path.glob('nss-*')))}",
+                                   trust_roots=[trusting.ca_path])
+    return pdfsig_tool.pdfsig(pdf, nss_dir=nss, workdir=tmp_path)
 
 
 # ---------------------------------------------------------------- demo PKI
@@ -119,11 +120,11 @@ def test_visible_stamp_text(signed: bytes) -> None:
     assert "Signé électroniquement par Dr Claire MARTIN" in text.decode("utf-8")
 
 
-@pytest.mark.skipif(not HAS_PDFSIG, reason="poppler-utils absent")
-def test_pdfsig_accepts(signed: bytes, tmp_path: Path) -> None:
-    out = pdfsig(signed, tmp_path)
-    assert "Signature is Valid" in out
-    assert "Total document signed" in out and "Not total document signed" not in out
+@pytest.mark.skipif(not HAS_PDFSIG, reason=pdfsig_tool.SKIP_REASON)
+def test_pdfsig_accepts(pki: DemoPki, signed: bytes, tmp_path: Path) -> None:
+    report = pdfsig(signed, tmp_path, trusting=pki)
+    assert report.signature_valid and report.total_document_signed, report.output
+    assert report.certificate_trusted and report.ok, report.output
 
 
 def test_flipped_byte_is_detected(pki: DemoPki, signed: bytes, tmp_path: Path) -> None:
@@ -132,8 +133,8 @@ def test_flipped_byte_is_detected(pki: DemoPki, signed: bytes, tmp_path: Path) -
     result = verify_pdf(tampered, trust_roots=[pki.ca_path])
     assert not result.intact and not result.ok
     if HAS_PDFSIG:
-        out = pdfsig(tampered, tmp_path)
-        assert "Signature is Valid" not in out
+        report = pdfsig(tampered, tmp_path, trusting=pki)
+        assert not report.signature_valid and not report.ok, report.output
 
 
 def test_appended_incremental_update_is_detected(pki: DemoPki, signed: bytes, tmp_path: Path) -> None:
@@ -145,8 +146,8 @@ def test_appended_incremental_update_is_detected(pki: DemoPki, signed: bytes, tm
     result = verify_pdf(buf.getvalue(), trust_roots=[pki.ca_path])
     assert result.intact and not result.covers_entire_file and not result.ok
     if HAS_PDFSIG:
-        out = pdfsig(buf.getvalue(), tmp_path)
-        assert "Signature is Valid" in out and "Not total document signed" in out
+        report = pdfsig(buf.getvalue(), tmp_path, trusting=pki)
+        assert report.signature_valid and not report.total_document_signed and not report.ok, report.output
 
 
 def test_untrusted_ca_is_detected(pki: DemoPki, unsigned: bytes, tmp_path: Path) -> None:
@@ -155,19 +156,30 @@ def test_untrusted_ca_is_detected(pki: DemoPki, unsigned: bytes, tmp_path: Path)
     assert verify_pdf(pdf, trust_roots=[other.ca_path]).ok
     result = verify_pdf(pdf, trust_roots=[pki.ca_path])
     assert result.intact and not result.trusted and not result.ok
+    if HAS_PDFSIG:
+        assert pdfsig(pdf, tmp_path, trusting=other).ok
+        report = pdfsig(pdf, tmp_path, trusting=pki)
+        assert report.signature_valid and report.certificate == "Certificate issuer isn't Trusted.", report.output
+        assert not report.ok
 
 
 def test_revoked_certificate(tmp_path: Path, unsigned: bytes) -> None:
     pki = init_demo_pki(tmp_path / "pki", [MARTIN])
     pdf = sign(pki, unsigned)  # signed while still valid
+    if HAS_PDFSIG:
+        assert pdfsig(pdf, tmp_path, trusting=pki).ok
     pki.revoke(pki.credential(MARTIN[1]).serial_number)
     result = verify_pdf(pdf, trust_roots=[pki.ca_path])
     assert result.revoked and not result.trusted and not result.ok
+    if HAS_PDFSIG:
+        report = pdfsig(pdf, tmp_path, trusting=pki)  # the new CRL
+        assert report.signature_valid and report.certificate == "Certificate has been Revoked.", report.output
     with pytest.raises(SignatureRefused, match="révoqué"):
         sign(pki, unsigned)
 
 
-def test_expired_certificate(pki: DemoPki, unsigned: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expired_certificate(pki: DemoPki, unsigned: bytes, monkeypatch: pytest.MonkeyPatch,
+                             tmp_path: Path) -> None:
     now = datetime.now(UTC)
     cred = pki.issue("Claire Martin", MARTIN[1], not_before=now - timedelta(days=400),
                      not_after=now - timedelta(days=1), filename="expired", register=False)
@@ -179,6 +191,9 @@ def test_expired_certificate(pki: DemoPki, unsigned: bytes, monkeypatch: pytest.
     pdf = signer.sign(unsigned, signer_name="Dr Claire MARTIN", reason="r", location="l")
     result = verify_pdf(pdf, trust_roots=[pki.ca_path])
     assert result.intact and result.expired and not result.trusted and not result.ok
+    if HAS_PDFSIG:
+        report = pdfsig(pdf, tmp_path, trusting=pki)
+        assert report.signature_valid and report.certificate == "Certificate has Expired", report.output
 
 
 def test_not_yet_valid_certificate(pki: DemoPki, unsigned: bytes) -> None:
@@ -244,3 +259,43 @@ def test_signing_works_inside_a_running_event_loop(pki: DemoPki, unsigned: bytes
 
     signed_pdf = asyncio.run(sign_in_loop())
     assert verify_pdf(signed_pdf, trust_roots=[pki.ca_path]).ok
+
+
+# ---------------------------------------------------------------- stamp font (embedded subset, cached)
+
+
+def _stamp_font_program(pdf: bytes) -> bytes:
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        font = doc.Root.AcroForm.Fields[0].AP.N.Resources.Font.F1
+        return bytes(font.DescendantFonts[0].FontDescriptor.FontFile2.read_bytes())
+
+
+def test_stamp_font_subset_is_cached_and_holds_the_stamp_glyphs(pki: DemoPki, unsigned: bytes,
+                                                                tmp_path: Path) -> None:
+    from fontTools.ttLib import TTFont
+
+    font_path = tmp_path / "stamp.ttf"  # a file of its own: a fresh cache for this test
+    font_path.write_bytes(pades_mod._default_font().read_bytes())
+    cache = pades_mod.stamp_font(font_path).programs
+    signer = signer_for(pki, MARTIN[1], font_path=font_path)
+    kw = {"reason": "Validation de la fiche RCP", "location": "CHU d'Angers"}
+    first = signer.sign(unsigned, signer_name="Dr Claire MARTIN", **kw)
+    second = signer.sign(unsigned, signer_name="Dr Claire MARTIN", **kw)
+    assert cache.misses == 1  # one subset for a batch signed by one physician
+    name = "Dr Łukasz ØSTERGÅRD-Œuvray"
+    third = signer.sign(unsigned, signer_name=name, **kw)
+    assert cache.misses == 2  # new letters, new subset
+    for pdf, who in ((first, "Dr Claire MARTIN"), (second, "Dr Claire MARTIN"), (third, name)):
+        assert verify_pdf(pdf, trust_roots=[pki.ca_path]).ok
+        program = _stamp_font_program(pdf)
+        tt = TTFont(io.BytesIO(program))
+        cmap, glyf = tt.getBestCmap(), tt["glyf"]
+        text = f"Signé électroniquement par {who} le 0123456789/: Motif : {kw['reason']} Lieu : {kw['location']}"
+        for ch in set(text) - {" "}:
+            assert ord(ch) in cmap, ch
+            assert glyf[cmap[ord(ch)]].numberOfContours != 0, ch  # the outline is kept
+        assert ord("Z") not in cmap  # a letter the stamp does not use is dropped
+        assert len(program) < font_path.stat().st_size / 2
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-", "-"], input=third, capture_output=True, check=True).stdout
+        assert f"Signé électroniquement par {name}" in text.decode("utf-8")

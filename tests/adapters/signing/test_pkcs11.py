@@ -24,6 +24,7 @@ from dcc.adapters.rendering import PdfRenderer
 from dcc.adapters.signing import init_demo_pki, verify_pdf
 from dcc.adapters.signing.pki import Credential, DemoPki
 from dcc.errors import SignatureRefused
+from dcc.testing import pdfsig as pdfsig_tool
 
 SOFTHSM_LIBS = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
                 "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so", "/usr/local/lib/softhsm/libsofthsm2.so")
@@ -153,12 +154,11 @@ def test_sign_with_token_and_verify(pki: DemoPki, token: str, unsigned: bytes) -
     assert "lectroniquement par Dr Claire MARTIN" in stamp
 
 
-@pytest.mark.skipif(shutil.which("pdfsig") is None, reason="poppler-utils absent")
+@pytest.mark.skipif(not pdfsig_tool.available(), reason=pdfsig_tool.SKIP_REASON)
 def test_pdfsig_accepts_token_signature(pki: DemoPki, token: str, unsigned: bytes, tmp_path: Path) -> None:
-    path = tmp_path / "doc.pdf"
-    path.write_bytes(sign(signer(pki, "martin"), unsigned))
-    res = subprocess.run(["pdfsig", "-nocert", "-no-ocsp", str(path)], capture_output=True, text=True)
-    assert "Signature is Valid" in res.stdout + res.stderr
+    nss = pdfsig_tool.nss_database(tmp_path / "nss", trust_roots=[pki.ca_path])
+    report = pdfsig_tool.pdfsig(sign(signer(pki, "martin"), unsigned), nss_dir=nss, workdir=tmp_path)
+    assert report.ok, report.output
 
 
 def test_batch_in_one_session(pki: DemoPki, token: str, unsigned: bytes) -> None:
