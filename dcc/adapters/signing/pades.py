@@ -14,7 +14,7 @@ import concurrent.futures
 import functools
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,8 @@ from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from asn1crypto import crl as asn1_crl
+from asn1crypto import tsp
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
@@ -31,7 +33,9 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.attributes import CMSAttributeProvider, SignedAttributeProviderSpec
 from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
@@ -244,6 +248,8 @@ def sign_pades(
     Callers check the signing certificate first (check_signing_certificate); `signer` is any pyHanko
     signer (PKCS#12 file, PKCS#11 token).
     """
+    if signer.signed_attr_prov_spec is None and signer.signing_cert is not None:
+        signer.signed_attr_prov_spec = PadesSignedAttributes(signer.signing_cert)
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     page_ix, box = signature_box(writer.prev)
     meta = signers.PdfSignatureMetadata(
@@ -277,6 +283,32 @@ def sign_pades(
     out = _outside_event_loop(lambda: pdf_signer.sign_pdf(writer, appearance_text_params=params,
                                                            bytes_reserved=reserved))
     return bytes(out.getvalue())
+
+
+class _SigningCertificateV2Once(CMSAttributeProvider):  # type: ignore[misc]
+    """The signing-certificate-v2 attribute, encoded once per signer: pyHanko rebuilds it from the parsed
+    certificate at every signature and asn1crypto then re-encodes it several times (a quarter of the
+    signing time); a value loaded from its encoding is written back as is."""
+
+    attribute_type = "signing_certificate_v2"
+
+    def __init__(self, cert: asn1_x509.Certificate) -> None:
+        self._der = as_signing_certificate_v2(cert).dump()
+
+    async def build_attr_value(self, dry_run: bool = False) -> tsp.SigningCertificateV2:
+        return tsp.SigningCertificateV2.load(self._der)
+
+
+class PadesSignedAttributes(SignedAttributeProviderSpec):  # type: ignore[misc]
+    """The signed attributes of a PAdES baseline signature beyond content-type and message-digest (which
+    pyHanko always adds): signing-certificate-v2 only, as pyHanko's CAdES spec yields for PAdES without
+    CAdES extras (no signing-time: PAdES forbids it; the time is the signature dictionary's /M)."""
+
+    def __init__(self, cert: asn1_x509.Certificate) -> None:
+        self._signing_certificate = _SigningCertificateV2Once(cert)
+
+    def signed_attr_providers(self, data_digest: bytes, digest_algorithm: str) -> Iterator[CMSAttributeProvider]:
+        yield self._signing_certificate
 
 
 def cms_reservation(signer: signers.Signer, *, timestamped: bool) -> int:

@@ -57,10 +57,11 @@ class _FontProgramCache:
         return compressed
 
     def _subset(self, gids: frozenset[int]) -> bytes:
-        # The same options as pyHanko's own subsetting: glyph ids retained (the content stream uses raw
-        # glyph ids with CIDToGIDMap /Identity), no layout tables.
+        # pyHanko's own subsetting options (glyph ids retained: the content stream uses raw glyph ids with
+        # CIDToGIDMap /Identity; no layout tables), and neither hinting nor the MATH table.
         options = ft_subset.Options(layout_closure=False)
-        options.drop_tables += ["GPOS", "GDEF", "GSUB"]
+        options.drop_tables += ["GPOS", "GDEF", "GSUB", "MATH"]
+        options.hinting = False  # an 8-point stamp in a PDF viewer: the hinting programs are dead weight
         options.retain_gids = True
         tt = ttLib.TTFont(io.BytesIO(self._font_bytes))
         subsetter = ft_subset.Subsetter(options=options)

@@ -113,6 +113,23 @@ def test_signed_pdf_verifies_and_stays_pdfa(pki: DemoPki, unsigned: bytes, signe
     assert "lectroniquement par Dr Claire MARTIN" in stamp
 
 
+def test_cms_signed_attributes_are_pades_baseline(pki: DemoPki, signed: bytes) -> None:
+    import hashlib
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    sig = PdfFileReader(io.BytesIO(signed)).embedded_signatures[0]
+    assert sig.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
+    attrs = {a["type"].native: a["values"] for a in sig.signer_info["signed_attrs"]}
+    assert set(attrs) == {"content_type", "message_digest", "signing_certificate_v2"}  # no signing-time (PAdES)
+    cert_der = pki.credential(MARTIN[1]).cert_path.read_bytes()
+    cert = x509.load_pem_x509_certificate(cert_der)
+    ess = attrs["signing_certificate_v2"][0]["certs"][0]
+    assert ess["cert_hash"].native == hashlib.sha256(cert.public_bytes(Encoding.DER)).digest()
+    assert ess["issuer_serial"]["serial_number"].native == cert.serial_number
+    assert attrs["message_digest"][0].native == sig.compute_digest()
+
+
 def test_visible_stamp_text(signed: bytes) -> None:
     if not shutil.which("pdftotext"):
         pytest.skip("pdftotext absent")
