@@ -7,7 +7,7 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -144,6 +144,28 @@ def test_verify_fails_with_an_untrusted_ca_or_a_revoked_certificate(signed: Sign
     code, out = verify(str(signed.pdf), "--trust-root", str(copy / "ca.pem"))
     assert code == 1, out
     assert "révoqué" in out
+
+
+def test_verify_fails_on_a_signature_by_an_expired_certificate(signed: Signed, tmp_path: Path) -> None:
+    from pyhanko.sign import signers
+
+    from dcc.adapters.signing.pades import sign_pades, stamp_font
+
+    copy = tmp_path / "pki"
+    shutil.copytree(signed.pki_dir, copy)
+    now = datetime.now(UTC)
+    cred = init_demo_pki(copy, []).issue("Claire Martin", "810000000099", not_before=now - timedelta(days=400),
+                                         not_after=now - timedelta(days=1), filename="expired", register=False)
+    unsigned = PdfRenderer(variant="pdf/a-1b").html_to_pdf(
+        '<html lang="fr"><head><title>t</title></head><body><p>Fiche RCP</p></body></html>')
+    # Signed by another tool that does not check the certificate's validity period (dcc refuses to).
+    key = signers.SimpleSigner.load_pkcs12(str(cred.p12_path), passphrase=cred.passphrase.encode())
+    bad = tmp_path / "expired.pdf"
+    bad.write_bytes(sign_pades(unsigned, key, signer_name="Dr Claire MARTIN", reason="r", location="l",
+                               font=stamp_font(), at=now))
+    code, out = verify(str(bad), "--trust-root", str(copy / "ca.pem"))
+    assert code == 1, out
+    assert "Intégrité : intacte" in out and "expiré" in out
 
 
 def test_verify_unsigned_and_missing_trust_root(signed: Signed, settings_env: pytest.MonkeyPatch,

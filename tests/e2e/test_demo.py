@@ -16,6 +16,7 @@ import pytest
 
 from dcc.adapters.cda.validate import KitValidator, find_kit
 from dcc.adapters.signing.pades import verify_pdf
+from dcc.testing import pdfsig as pdfsig_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DCC = [sys.executable, "-m", "dcc.cli"]
@@ -81,6 +82,16 @@ def test_every_pdf_is_pdfa_and_signed_over_the_whole_file(demo: tuple[dict, Path
             assert meta.get("pdfaid:part") == "1"
         result = verify_pdf(data, trust_roots=[ca])
         assert result.ok, (d["pdf_path"], result.summary_fr())
+
+
+@pytest.mark.skipif(not pdfsig_tool.available(), reason=pdfsig_tool.SKIP_REASON)
+def test_every_signature_is_accepted_by_pdfsig(demo: tuple[dict, Path, Path], tmp_path: Path) -> None:
+    """The independent verifier (poppler + NSS, trusting only the demo CA, with its CRL) agrees."""
+    summary, out, var = demo
+    nss = pdfsig_tool.nss_database(tmp_path / "nss", trust_roots=[var / "pki" / "ca.pem"])
+    for d in summary["documents"]:
+        report = pdfsig_tool.pdfsig((out / d["pdf_path"]).read_bytes(), nss_dir=nss, workdir=tmp_path)
+        assert report.ok, (d["pdf_path"], report.output)
 
 
 @pytest.mark.skipif(find_kit() is None, reason="ANS CDA kit not found (set DCC_ANS_KIT): conformance not checked")
