@@ -48,8 +48,7 @@ def _locked_head(uow: UnitOfWork) -> m.AuditHead:
 def record_audit(uow: UnitOfWork, *, actor: str, action: str, entity: str, entity_id: str,
                  patient_id: str | None = None, detail: dict[str, Any] | None = None) -> m.AuditEvent:
     head = _locked_head(uow)
-    last = repo.last_audit_event(uow.session)
-    prev = last.hash if last else ""
+    prev = head.last_hash  # the head is locked and always moves with the last entry
     ev = m.AuditEvent(actor=actor, action=action, entity=entity, entity_id=entity_id, patient_id=patient_id,
                       detail=detail or {}, prev_hash=prev, at=m.utcnow())
     ev.hash = _entry_hash(prev, ev)

@@ -34,6 +34,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from dcc.adapters.db import models as m
+from dcc.adapters.db import repositories as repo
 from dcc.domain.ports import Submission, Transport
 from dcc.errors import DeliveryError
 from dcc.logging import get_logger
@@ -391,7 +392,7 @@ def _finish(db: Database, *, msg_id: str, owner: str, outcome: str, status_code:
             return msg.state
         msg.attempts += 1
         msg.lease_owner, msg.lease_until = None, None
-        doc = s.get(m.Document, msg.document_id)
+        doc = repo.document_without_content(s, msg.document_id)
         assert doc is not None
         if outcome == "delivered":
             msg.state, msg.delivered_at, msg.last_error = "delivered", now, ""

@@ -114,7 +114,7 @@ def test_audit_write_failure_rolls_the_action_back(database: Database, monkeypat
     def unavailable(*_: object) -> None:
         raise RuntimeError("audit store unavailable")
 
-    monkeypatch.setattr(audit.repo, "last_audit_event", unavailable)
+    monkeypatch.setattr(audit, "_locked_head", unavailable)
     with database.uow() as uow:
         uow.session.add(m.Region(code="Z", name="Test", dsrc_id="0000", dsrc_name="Test"))
         with pytest.raises(RuntimeError):

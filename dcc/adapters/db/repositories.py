@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import defer
 
 from dcc.adapters.db import models as m
 from dcc.errors import NotFound
@@ -117,6 +118,13 @@ def decision_of_case(session: DbSession, case_id: str) -> m.Decision | None:
 def documents_of_case(session: DbSession, case_id: str) -> list[m.Document]:
     q = select(m.Document).where(m.Document.case_id == case_id).order_by(m.Document.kind, m.Document.version)
     return list(session.scalars(q).all())
+
+
+def document_without_content(session: DbSession, document_id: str) -> m.Document | None:
+    """A document's row without its CDA and PDF (which raise if touched): for state changes, where reading
+    two large blobs would be most of the query's cost."""
+    q = select(m.Document).options(defer(m.Document.cda, raiseload=True), defer(m.Document.pdf, raiseload=True))
+    return session.scalars(q.where(m.Document.id == document_id)).one_or_none()
 
 
 def documents_by_ids(session: DbSession, ids: Sequence[str]) -> list[m.Document]:
