@@ -161,6 +161,7 @@ def build_database(path: Path, n_docs: int, *, seed: int = SEED) -> list[str]:
     documents (an FRCP per case, plus a PPS for a discussed case with a treatment proposal)."""
     from dcc.adapters.db import repositories as repo
     from dcc.adapters.db.engine import upgrade
+    from dcc.demo.data import REGIONS
     from dcc.services import boards, demo
     from dcc.services.seed import seed_directory, seed_patients
     from dcc.services.uow import Database
@@ -169,15 +170,17 @@ def build_database(path: Path, n_docs: int, *, seed: int = SEED) -> list[str]:
     upgrade(url)
     db = Database(url)
     try:
-        # ~1.5 documents per decided case; sessions get scarcer as cases grow, so add regions.
+        # ~1.5 documents per decided case; sessions get scarcer as cases grow: add regions (as many as the
+        # synthetic directory has), then weeks of sessions (a region's boards take ~250 cases in 8 weeks).
         patients = math.ceil(n_docs / 1.2) + 10
-        regions = max(2, math.ceil(patients / 250))
+        regions = min(len(REGIONS), max(2, math.ceil(patients / 250)))
+        weeks = max(8, math.ceil(8 * patients / (250 * regions)))
         with db.uow() as uow:
             seeded = seed_directory(uow, seed=seed, regions=regions)
             patient_ids = seed_patients(uow, seed=seed, count=patients, region_codes=seeded.regions)
             uow.commit()
         with db.uow() as uow:
-            boards.plan_sessions(uow, today=TODAY, horizon_weeks=8)
+            boards.plan_sessions(uow, today=TODAY, horizon_weeks=weeks)
             uow.commit()
         demo.register_demo_cases(db, patient_ids=patient_ids, seed=seed, today=TODAY)
         with db.uow() as uow:

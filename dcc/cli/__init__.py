@@ -222,5 +222,6 @@ def main() -> None:  # pragma: no cover
     configure_logging("ERROR" if len(sys.argv) > 1 and sys.argv[1] == "demo" else level)
     try:
         app()
-    except DccError as exc:
-        fail(exc.message)
+    except DccError as exc:  # raised outside a command's own handling: no typer context to exit through
+        err.print(f"[bold red]Erreur :[/] {exc.message}", highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -44,6 +44,8 @@ from dcc.adapters.national_record.metadata import (
 from dcc.adapters.national_record.xds import (
     PERMANENT_MESSAGES,
     HttpClientOwner,
+    dmp_refused_http,
+    dmp_unavailable,
     entry_uuid_for,
     new_oid,
     parse_retry_after,
@@ -611,23 +613,9 @@ class MhdTransport(HttpClientOwner):
         outcome = parse_operation_outcome(content)
         code, text, kinds = _outcome_details(outcome) if outcome is not None else ("", "", set())
         if status in (408, 429) or status >= 500 or (kinds & TRANSIENT_ISSUES and status not in (400, 422)):
-            raise DeliveryError(
-                f"Le DMP est momentanément indisponible (HTTP {status}) ; nouvel essai prévu."
-                + (f" ({text})" if text else ""),
-                permanent=False,
-                status=status,
-                error_code=f"http_{status}",
-                retry_after=retry_after,
-                excerpt=_excerpt(content),
-            )
+            raise dmp_unavailable(status, retry_after=retry_after, content=content, detail=text)
         if outcome is None:
-            raise DeliveryError(
-                f"Le DMP a refusé la requête (HTTP {status}).",
-                permanent=True,
-                status=status,
-                error_code=f"http_{status}",
-                excerpt=_excerpt(content),
-            )
+            raise dmp_refused_http(status, content=content)
         if status == 404:
             message = "Le DMP ne connaît pas ce document."
         else:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import httpx
 from cryptography import x509
@@ -603,7 +603,37 @@ def parse_registry_response(soap: bytes) -> tuple[str, list[RegistryError], tupl
     response = root.find(f".//{{{RS}}}RegistryResponse")
     if response is None:
         raise ValueError("no RegistryResponse in the SOAP body")
-    errors = [
+    errors = _registry_errors(response)
+    return response.get("status", ""), errors, None
+
+
+def dmp_unavailable(status: int, *, retry_after: float | None, content: bytes, detail: str = "") -> DeliveryError:
+    """A transient HTTP-level failure of the national record (429, 5xx): retried later."""
+    return DeliveryError(
+        f"Le DMP est momentanément indisponible (HTTP {status}) ; nouvel essai prévu."
+        + (f" ({detail})" if detail else ""),
+        permanent=False,
+        status=status,
+        error_code=f"http_{status}",
+        retry_after=retry_after,
+        excerpt=_excerpt(content),
+    )
+
+
+def dmp_refused_http(status: int, *, content: bytes) -> DeliveryError:
+    """A permanent HTTP-level refusal whose body says nothing the client can read (no SOAP, no FHIR)."""
+    return DeliveryError(
+        f"Le DMP a refusé la requête (HTTP {status}).",
+        permanent=True,
+        status=status,
+        error_code=f"http_{status}",
+        excerpt=_excerpt(content),
+    )
+
+
+def _registry_errors(response: Any) -> list[RegistryError]:
+    """The RegistryErrorList of a RegistryResponse or AdhocQueryResponse element."""
+    return [
         RegistryError(
             code=err.get("errorCode", ""),
             context=err.get("codeContext", ""),
@@ -612,7 +642,6 @@ def parse_registry_response(soap: bytes) -> tuple[str, list[RegistryError], tupl
         )
         for err in response.iterfind(f"{{{RS}}}RegistryErrorList/{{{RS}}}RegistryError")
     ]
-    return response.get("status", ""), errors, None
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -726,14 +755,7 @@ class XdsTransport(HttpClientOwner):
             parsed = None  # not a SOAP answer (proxy page, truncated body): classified by HTTP status
 
         if status == 429 or (status >= 500 and (parsed is None or _receiver_fault(parsed))):
-            raise DeliveryError(
-                f"Le DMP est momentanément indisponible (HTTP {status}) ; nouvel essai prévu.",
-                permanent=False,
-                status=status,
-                error_code=f"http_{status}",
-                retry_after=retry_after,
-                excerpt=_excerpt(content),
-            )
+            raise dmp_unavailable(status, retry_after=retry_after, content=content)
         if parsed is None:
             if 200 <= status < 300:
                 raise DeliveryError(
@@ -743,13 +765,7 @@ class XdsTransport(HttpClientOwner):
                     error_code="reponse_illisible",
                     excerpt=_excerpt(content),
                 )
-            raise DeliveryError(
-                f"Le DMP a refusé la requête (HTTP {status}).",
-                permanent=True,
-                status=status,
-                error_code=f"http_{status}",
-                excerpt=_excerpt(content),
-            )
+            raise dmp_refused_http(status, content=content)
         registry_status, errors, fault = parsed
         if fault is not None:
             raise DeliveryError(
@@ -1025,15 +1041,7 @@ def parse_query_response(soap: bytes) -> tuple[str, list[RegistryError], list[Re
     response = root.find(f".//{{{QUERY}}}AdhocQueryResponse")
     if response is None:
         raise ValueError("no AdhocQueryResponse in the SOAP body")
-    errors = [
-        RegistryError(
-            code=err.get("errorCode", ""),
-            context=err.get("codeContext", ""),
-            severity=err.get("severity", ""),
-            location=err.get("location", ""),
-        )
-        for err in response.iterfind(f"{{{RS}}}RegistryErrorList/{{{RS}}}RegistryError")
-    ]
+    errors = _registry_errors(response)
     entries: list[RegistryEntry] = []
     for obj in response.iterfind(f"{{{RIM}}}RegistryObjectList/{{{RIM}}}ExtrinsicObject"):
         unique_id = next(

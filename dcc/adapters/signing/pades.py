@@ -336,7 +336,43 @@ def _outside_event_loop(call: Callable[[], T]) -> T:
 # ---------------------------------------------------------------- signer
 
 
-class Pkcs12Signer:
+class LocalSigner:
+    """What the signers holding the key here (PKCS#12 file, PKCS#11 token) share: the refusal checks before
+    each signature (dates, expected physician, CA, CRL) and the signature options (time-stamping, stamp
+    font)."""
+
+    certificate: x509.Certificate
+    id_nat: str | None
+
+    def _configure(self, *, id_nat: str | None, trust_ca: Path | None, crl: Path | None, tsa_url: str | None,
+                   timestamper: timestamps.TimeStamper | None, font_path: Path | None) -> None:
+        self.id_nat = id_nat
+        self._trust_ca = _load_cert(trust_ca) if trust_ca else None
+        self._crl_path = crl
+        if timestamper is None and tsa_url:
+            timestamper = timestamps.HTTPTimeStamper(tsa_url, timeout=10)
+        self._timestamper = timestamper
+        self._font = stamp_font(font_path)
+
+    def _check_now(self, expected_id_nat: str | None) -> datetime:
+        """Refuses (SignatureRefused) when this certificate must not sign now; returns the signing time."""
+        now = datetime.now(UTC)
+        check_signing_certificate(
+            self.certificate,
+            at=now,
+            expected_id_nat=expected_id_nat if expected_id_nat is not None else self.id_nat,
+            trust_ca=self._trust_ca,
+            crl=_load_crl(self._crl_path) if self._crl_path else None,
+        )
+        return now
+
+    def _sign_pades(self, pdf: bytes, signer: signers.Signer, *, signer_name: str, reason: str, location: str,
+                    at: datetime) -> bytes:
+        return sign_pades(pdf, signer, signer_name=signer_name, reason=reason, location=location,
+                          font=self._font, timestamper=self._timestamper, at=at)
+
+
+class Pkcs12Signer(LocalSigner):
     """Signs with a PKCS#12 credential (demo PKI, or a platform seal certificate)."""
 
     def __init__(
@@ -364,13 +400,8 @@ class Pkcs12Signer:
         self._signer = signer
         assert signer.signing_cert is not None
         self.certificate = x509.load_der_x509_certificate(signer.signing_cert.dump())
-        self.id_nat = id_nat
-        self._trust_ca = _load_cert(trust_ca) if trust_ca else None
-        self._crl_path = crl
-        if timestamper is None and tsa_url:
-            timestamper = timestamps.HTTPTimeStamper(tsa_url, timeout=10)
-        self._timestamper = timestamper
-        self._font = stamp_font(font_path)
+        self._configure(id_nat=id_nat, trust_ca=trust_ca, crl=crl, tsa_url=tsa_url, timestamper=timestamper,
+                        font_path=font_path)
 
     def sign(
         self,
@@ -381,16 +412,9 @@ class Pkcs12Signer:
         location: str,
         expected_id_nat: str | None = None,
     ) -> bytes:
-        now = datetime.now(UTC)
-        check_signing_certificate(
-            self.certificate,
-            at=now,
-            expected_id_nat=expected_id_nat if expected_id_nat is not None else self.id_nat,
-            trust_ca=self._trust_ca,
-            crl=_load_crl(self._crl_path) if self._crl_path else None,
-        )
-        return sign_pades(pdf, self._signer, signer_name=signer_name, reason=reason, location=location,
-                          font=self._font, timestamper=self._timestamper, at=now)
+        now = self._check_now(expected_id_nat)
+        return self._sign_pades(pdf, self._signer, signer_name=signer_name, reason=reason, location=location,
+                                at=now)
 
 
 # ---------------------------------------------------------------- verification

@@ -28,12 +28,11 @@ from pyhanko.keys import load_cert_from_pemder
 from pyhanko.sign import timestamps
 
 from dcc.adapters.signing.pades import (
+    LocalSigner,
     _load_cert,
     _load_crl,
     cert_id_nat,
     check_signing_certificate,
-    sign_pades,
-    stamp_font,
 )
 from dcc.errors import SignatureRefused
 
@@ -122,7 +121,7 @@ def token_certificates(lib_path: str | Path, token_label: str, pin: str | None) 
         session.close()
 
 
-class Pkcs11Signer:
+class Pkcs11Signer(LocalSigner):
     """Signs with a private key that never leaves a PKCS#11 token (smart card, HSM)."""
 
     def __init__(
@@ -150,14 +149,9 @@ class Pkcs11Signer:
         self._pin = pin
         self._key_label, self._cert_label = key_label, cert_label
         self._key_id, self._cert_id = key_id, cert_id
-        self.id_nat = id_nat
         self._trust_ca_path = trust_ca
-        self._trust_ca = _load_cert(trust_ca) if trust_ca else None
-        self._crl_path = crl
-        if timestamper is None and tsa_url:
-            timestamper = timestamps.HTTPTimeStamper(tsa_url, timeout=10)
-        self._timestamper = timestamper
-        self._font = stamp_font(font_path)
+        self._configure(id_nat=id_nat, trust_ca=trust_ca, crl=crl, tsa_url=tsa_url, timestamper=timestamper,
+                        font_path=font_path)
         self._session: Any | None = None
         # ECDSA: hash in pyHanko and sign with the raw CKM_ECDSA mechanism, which every token offers
         # (SoftHSM 2.6 and many cards lack CKM_ECDSA_SHA256). None: raw for EC keys only.
@@ -267,22 +261,15 @@ class Pkcs11Signer:
         location: str,
         expected_id_nat: str | None = None,
     ) -> bytes:
-        now = datetime.now(UTC)
-        check_signing_certificate(
-            self.certificate,
-            at=now,
-            expected_id_nat=expected_id_nat if expected_id_nat is not None else self.id_nat,
-            trust_ca=self._trust_ca,
-            crl=_load_crl(self._crl_path) if self._crl_path else None,
-        )
+        now = self._check_now(expected_id_nat)
         batch = self._session is not None
         if not batch:
             self.__enter__()
         try:
             signer = self._pyhanko_signer()
             try:
-                return sign_pades(pdf, signer, signer_name=signer_name, reason=reason, location=location,
-                                  font=self._font, timestamper=self._timestamper, at=now)
+                return self._sign_pades(pdf, signer, signer_name=signer_name, reason=reason, location=location,
+                                        at=now)
             except SignatureRefused:
                 raise
             except Exception as exc:
