@@ -22,11 +22,10 @@ from sqlalchemy import or_, select
 from dcc.adapters.db import models as m
 from dcc.errors import Conflict, NotFound
 from dcc.services.audit import record_audit
-from dcc.services.delivery import METADATA_UPDATE, REASON_OPPOSITION, SUBMIT
+from dcc.services.delivery import DMP_PREFIX, METADATA_UPDATE, REASON_OPPOSITION, SUBMIT
 from dcc.services.uow import UnitOfWork
 
 OM = m.OutboxMessage
-DMP_PREFIX = "dmp:"  # national-record destinations (metadata updates apply to them only)
 
 
 def _patient(uow: UnitOfWork, patient_id: str) -> m.Patient:
@@ -44,21 +43,24 @@ def _document(uow: UnitOfWork, document_id: str) -> m.Document:
 
 
 def _patient_messages(uow: UnitOfWork, patient_id: str, states: tuple[str, ...],
-                      now: datetime) -> list[m.OutboxMessage]:
+                      now: datetime, *, national_record_only: bool = False) -> list[m.OutboxMessage]:
     """Messages of the patient's documents in `states`, not currently leased by a dispatcher (a leased one
-    is re-checked by its dispatcher before sending)."""
+    is re-checked by its dispatcher before sending); only those to the national record if asked."""
     q = (select(OM).join(m.Document, m.Document.id == OM.document_id)
          .where(m.Document.patient_id == patient_id, OM.state.in_(states),
                 or_(OM.lease_until.is_(None), OM.lease_until < now))
          .order_by(OM.id))
+    if national_record_only:
+        q = q.where(OM.destination.like(f"{DMP_PREFIX}%"))
     return list(uow.session.scalars(q).all())
 
 
 def record_opposition(uow: UnitOfWork, *, patient_id: str, actor: str, opposed: bool = True, reason: str = "",
                       now: datetime | None = None) -> int:
-    """Record (or lift) the patient's opposition to feeding the DMP. Opposed: pending and held messages
-    become `blocked` with the reason. Lifted: blocked messages become due again (consent and identity are
-    re-checked before sending). Returns the number of messages changed."""
+    """Record (or lift) the patient's opposition to feeding the DMP. Opposed: pending and held messages to
+    the national record become `blocked` with the reason (mails to the GP and correspondents still go: the
+    opposition concerns the DMP, not the care team's information). Lifted: blocked messages become due
+    again (consent and identity are re-checked before sending). Returns the number of messages changed."""
     now = now or datetime.now(UTC)
     patient = _patient(uow, patient_id)
     patient.dmp_opposition = opposed
@@ -67,7 +69,7 @@ def record_opposition(uow: UnitOfWork, *, patient_id: str, actor: str, opposed: 
     changed = 0
     if opposed:
         text = REASON_OPPOSITION + (f" Motif : {reason}" if reason else "")
-        for msg in _patient_messages(uow, patient.id, ("pending", "held"), now):
+        for msg in _patient_messages(uow, patient.id, ("pending", "held"), now, national_record_only=True):
             msg.state, msg.hold_reason, msg.last_error = "blocked", text, text
             msg.lease_owner, msg.lease_until = None, None
             record_audit(uow, actor=actor, action="delivery.block", entity="outbox_message", entity_id=msg.id,

@@ -16,7 +16,8 @@ States: `pending` (due at `next_attempt_at`, possibly leased), `delivered`, `dea
 error, or too many transient ones; a coordinator may requeue it), `held` (waiting for a cause to go away:
 identity not qualified, initial submission not delivered, metadata update not supported by the transport;
 re-checked on every dispatch pass) and `blocked` (the patient opposes feeding the national record: never
-sent). The reason of `held` / `blocked` is in `hold_reason` (and `last_error`, shown by the API), in French.
+sent there; the secure-messaging copy to the GP and correspondents is not concerned). The reason of
+`held` / `blocked` is in `hold_reason` (and `last_error`, shown by the API), in French.
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ METADATA_UPDATE = "metadata_update"
 INVISIBLE_PATIENT = "INVISIBLE_PATIENT"
 MASQUE_PS = "MASQUE_PS"
 
-REASON_OPPOSITION = ("Opposition du patient à l'alimentation de son DMP : le document n'est pas envoyé "
-                     "(décision enregistrée, aucun envoi ne sera tenté).")
+DMP_PREFIX = "dmp:"  # national-record destinations ("mss:<region>": secure messaging to the care team)
+REASON_OPPOSITION = ("Opposition du patient à l'alimentation de son DMP : le document n'y est pas déposé "
+                     "(décision enregistrée, aucun dépôt ne sera tenté ; le médecin traitant et les "
+                     "correspondants le reçoivent toujours par messagerie sécurisée).")
 REASON_INS = ("Identité du patient non qualifiée (INS) : envoi au DMP suspendu jusqu'à la qualification "
               "de l'identité.")
 REASON_WAIT_PREVIOUS = ("Nouvelle version en attente : la version qu'elle remplace n'est pas encore déposée "
@@ -217,7 +220,9 @@ def _submit_message(session: Session, msg: m.OutboxMessage) -> m.OutboxMessage |
 def _gate(session: Session, msg: m.OutboxMessage, doc: m.Document, patient: m.Patient,
           transport: Transport | None, now: datetime) -> _Decision:
     """May this message be sent now? Consent and identity are checked at dispatch time, every time."""
-    if patient.dmp_opposition:
+    if patient.dmp_opposition and msg.destination.startswith(DMP_PREFIX):
+        # the opposition is to feeding the national record; the board's report still goes to the care team
+        # (the GP and correspondents, by MSSanté), as the RCP charters require
         return _Decision("block", REASON_OPPOSITION)
     if msg.kind == SUBMIT:
         if not patient.ins_qualified:
@@ -399,7 +404,7 @@ def _finish(db: Database, *, msg_id: str, owner: str, outcome: str, status_code:
             if msg.kind == SUBMIT:
                 # the document's status follows the national record (a mail to the correspondents, often
                 # faster, does not make it "delivered" while the DMP submission is still pending)
-                if doc.status == "signed" and msg.destination.startswith("dmp:"):
+                if doc.status == "signed" and msg.destination.startswith(DMP_PREFIX):
                     doc.status = "delivered"
                 record_audit(uow, actor="dispatcher", action="document.deliver", entity="document",
                              entity_id=doc.id, patient_id=doc.patient_id, detail={"destination": msg.destination})

@@ -139,3 +139,34 @@ def test_relay_setting_is_parsed() -> None:
     for bad in ("http://relais:25", "relais:25", "smtp://relais:port"):
         with pytest.raises(ConfigurationError):
             parse_smtp_relay(bad)
+
+
+def test_opposition_to_the_dmp_blocks_the_dmp_only_the_care_team_still_gets_the_report(
+        chain: Any, sim: RunningServer, sink: MailSink, tmp_path: Path) -> None:
+    from dcc.services.consent import record_opposition
+    from dcc.services.delivery import REASON_OPPOSITION
+
+    db = chain.db
+    (code,) = _configure(db, sim, sink.relay)
+    chain.sign_all()
+    docs = chain.documents()
+    mailed = {d.id for d in docs if recipients_from_cda(d.cda)}
+    assert mailed
+    with db.uow() as uow:
+        blocked = sum(record_opposition(uow, patient_id=pid, actor="sec.test", reason="refus du DMP")
+                      for pid in {d.patient_id for d in docs})
+    assert blocked == len(docs)  # the DMP submissions only
+
+    _dispatch(db, tmp_path)
+
+    with db.uow() as uow:
+        outbox = [(o.destination, o.state, o.hold_reason, o.last_error)
+                  for o in uow.session.scalars(select(m.OutboxMessage))]
+    assert {dst for dst, *_ in outbox} == {f"dmp:{code}", f"mss:{code}"}
+    for destination, state, hold_reason, last_error in outbox:
+        if destination == f"dmp:{code}":
+            assert state == "blocked" and hold_reason.startswith(REASON_OPPOSITION), state
+        else:
+            assert state == "delivered", (state, last_error)
+    assert httpx.get(f"{sim.url}/_state", timeout=10).json() == []  # nothing reached the DMP
+    assert len(sink.messages) == len(mailed)  # the GP and correspondents got the report
