@@ -316,3 +316,21 @@ def test_stamp_font_subset_is_cached_and_holds_the_stamp_glyphs(pki: DemoPki, un
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", "-", "-"], input=third, capture_output=True, check=True).stdout
         assert f"Signé électroniquement par {name}" in text.decode("utf-8")
+
+
+def test_concurrent_signatures_share_the_stamp_font_safely(pki: DemoPki, unsigned: bytes) -> None:
+    """The web app signs in worker threads: the parsed stamp font and its subset cache are shared."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    signer = signer_for(pki, MARTIN[1])
+    names = [f"Dr Claire MARTIN-{chr(ord('A') + i)}" for i in range(8)]  # new glyphs: concurrent cache misses
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pdfs = list(pool.map(lambda name: (name, signer.sign(unsigned, signer_name=name, reason="r",
+                                                             location="l")), names))
+    for name, pdf in pdfs:
+        assert verify_pdf(pdf, trust_roots=[pki.ca_path]).ok
+        with pikepdf.open(io.BytesIO(pdf)) as doc:
+            stamp = doc.Root.AcroForm.Fields[0].AP.N
+            texts = [str(operands[1].ActualText) for operands, op in pikepdf.parse_content_stream(stamp)
+                     if str(op) == "BDC" and "/ActualText" in operands[1]]
+        assert f"Signé électroniquement par {name}" in texts
