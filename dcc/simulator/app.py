@@ -1557,17 +1557,21 @@ def create_app(*, faults: str | None = None, dump_dir: Path | None = None) -> Fa
             return StreamingResponse(_dropped_body(), status_code=200, media_type="multipart/related")
         return mtom_response(registry_response(relates_to))
 
-    async def soap_faults() -> Response | None:
-        """The fault injection of ITI-41, for the other SOAP endpoints."""
+    async def injected_fault(unavailable: Callable[..., Response]) -> Response | None:
+        """The fault injection of ITI-41 (latency, outage, random failure) for the other endpoints, answered
+        by `unavailable` (a SOAP fault or a FHIR OperationOutcome)."""
         spec = fault_state.spec
         if spec.latency_ms > 0:
             await asyncio.sleep(spec.latency_ms / 1000)
         remaining = fault_state.outage_remaining()
         if remaining > 0:
-            return _unavailable("Service DMP indisponible (maintenance simulée).", retry_after=remaining)
+            return unavailable("Service DMP indisponible (maintenance simulée).", retry_after=remaining)
         if fault_state.roll(spec.fail):
-            return _unavailable("Service DMP indisponible (panne simulée).")
+            return unavailable("Service DMP indisponible (panne simulée).")
         return None
+
+    async def soap_faults() -> Response | None:
+        return await injected_fault(_unavailable)
 
     @app.post("/xds/iti18")
     async def iti18(request: Request) -> Response:
@@ -1608,16 +1612,7 @@ def create_app(*, faults: str | None = None, dump_dir: Path | None = None) -> Fa
         return mtom_response(_with_action(registry_response(relates_to)))
 
     async def fhir_faults() -> Response | None:
-        """The same fault injection as ITI-41, answered as FHIR OperationOutcomes."""
-        spec = fault_state.spec
-        if spec.latency_ms > 0:
-            await asyncio.sleep(spec.latency_ms / 1000)
-        remaining = fault_state.outage_remaining()
-        if remaining > 0:
-            return _fhir_unavailable("Service DMP indisponible (maintenance simulée).", retry_after=remaining)
-        if fault_state.roll(spec.fail):
-            return _fhir_unavailable("Service DMP indisponible (panne simulée).")
-        return None
+        return await injected_fault(_fhir_unavailable)
 
     def fhir_body_error(request: Request, body: bytes, *, patch: bool = False) -> Response | None:
         if len(body) > MAX_BODY:
