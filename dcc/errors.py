@@ -71,6 +71,14 @@ class SignatureRefused(DccError):
     code = "signature_refusee"
 
 
+class SigningServiceUnavailable(DccError):
+    """A service the signature needs (remote signing service, time-stamping authority) cannot be reached
+    or failed on its side: nothing was signed, try again later."""
+
+    status_code = 503
+    code = "service_signature_indisponible"
+
+
 class DeliveryError(DccError):
     """Sending to a destination failed. `permanent` errors go to dead letter at once."""
 

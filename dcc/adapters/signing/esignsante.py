@@ -53,7 +53,7 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from dcc.adapters.signing.pades import _load_cert, _load_crl, check_signing_certificate, verify_pdf
-from dcc.errors import DccError, SignatureRefused
+from dcc.errors import SignatureRefused, SigningServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,6 @@ PATH_CONFIGURATIONS = "/configurations"
 _SECRET = re.compile(r"^[a-zA-Z_0-9\-]*$")
 _DN_ID = re.compile(r"(?:^|[,+])\s*(?:SERIALNUMBER|serialNumber|2\.5\.4\.5|PSEUDONYM|pseudonym|2\.5\.4\.65)"
                     r"\s*=\s*((?:\\.|[^,+])*)")
-
-
-class SigningServiceUnavailable(DccError):
-    """The remote signing service cannot be reached or failed on its side: try again later."""
-
-    status_code = 503
-    code = "service_signature_indisponible"
 
 
 def dn_id_nat(dn: str) -> str:

@@ -36,12 +36,13 @@ from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.attributes import CMSAttributeProvider, SignedAttributeProviderSpec
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.general import as_signing_certificate_v2
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 
 from dcc.adapters.signing.stamp_font import StampFontFactory
-from dcc.errors import SignatureRefused
+from dcc.errors import SignatureRefused, SigningServiceUnavailable
 
 T = TypeVar("T")
 
@@ -280,9 +281,26 @@ def sign_pades(
     # The CMS container's size is reserved from the certificates it carries: otherwise pyHanko signs a
     # dummy container first to measure it (a third of the signing time).
     reserved = cms_reservation(signer, timestamped=timestamper is not None)
-    out = _outside_event_loop(lambda: pdf_signer.sign_pdf(writer, appearance_text_params=params,
-                                                           bytes_reserved=reserved))
+    try:
+        out = _outside_event_loop(lambda: pdf_signer.sign_pdf(writer, appearance_text_params=params,
+                                                               bytes_reserved=reserved))
+    except Exception as exc:
+        if _caused_by(exc, TimestampRequestError):
+            raise SigningServiceUnavailable(
+                "Signature impossible pour l'instant : l'autorité d'horodatage ne répond pas ou a refusé la "
+                "demande. Rien n'a été signé ; réessayez plus tard."
+            ) from exc
+        raise
     return bytes(out.getvalue())
+
+
+def _caused_by(exc: BaseException, cls: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, cls):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class _SigningCertificateV2Once(CMSAttributeProvider):  # type: ignore[misc]
