@@ -212,6 +212,26 @@ def audit_trail_filter(user: User) -> ColumnElement[bool]:
     return false()
 
 
+def consent_filter(user: User) -> ColumnElement[bool]:
+    """Patients whose consent and identity the user may record (opposition to the DMP, identity qualified):
+    the coordinator of their boards and the physicians of their care team; never through break-the-glass."""
+    if user.role == "coordinator":
+        return m.Patient.id.in_(_coordinator_patients(user))
+    if user.role == "physician":
+        return m.Patient.id.in_(care_team_patients(user))
+    return false()
+
+
+def consent_document_filter(user: User) -> ColumnElement[bool]:
+    """Documents whose visibility the user may record at the patient's request (announcement, masking):
+    those of the patients in `consent_filter`, masked ones included (the patient may lift the masking)."""
+    if user.role == "coordinator":
+        return m.Document.patient_id.in_(_coordinator_patients(user))
+    if user.role == "physician":
+        return m.Document.patient_id.in_(care_team_patients(user))
+    return false()
+
+
 # ------------------------------------------------------------------------------------- checks (one object)
 
 _WHAT = {"board": ("RCP", m.Board), "session": ("Séance", m.Session), "case": ("Dossier", m.Case),

@@ -139,6 +139,8 @@ def record_announcement(uow: UnitOfWork, *, document_id: str, when: datetime, ac
     """The announcement consultation took place: the document becomes visible to the patient in the DMP
     (metadata update, same uniqueId). Idempotent. Returns the ids of the metadata-update messages."""
     doc = _document(uow, document_id)
+    if doc.status == "draft":
+        raise Conflict("Un brouillon n'est pas transmis au DMP : l'annonce se rapporte à un document signé.")
     if doc.announced_at is not None:
         return []
     doc.announced_at = when

@@ -156,6 +156,11 @@ PATIENT_READ = allow({"coord-a": {"patient_a"}, "phys-a1": {"patient_a"}, "phys-
                       "phys-b1": {"patient_b"}})
 # break-the-glass: a physician outside the patient's care team
 BREAK_GLASS = allow({"phys-a1": {"patient_b"}, "phys-a2": {"patient_b"}, "phys-b1": {"patient_a"}})
+# consent and visibility recorded for the patient: coordinator of the boards or care team, never by break-the-glass
+CONSENT = allow({"coord-a": {"patient_a"}, "phys-a1": {"patient_a"}, "phys-a2": {"patient_a"},
+                 "phys-b1": {"patient_b"}})
+VISIBILITY = allow({"coord-a": {"draft_a", "signed_a", "masked_a"}, "phys-a1": {"draft_a", "signed_a", "masked_a"},
+                    "phys-a2": {"draft_a", "signed_a", "masked_a"}, "phys-b1": {"signed_b"}})
 AUDIT_TRAIL = allow({"admin": {"patient_a", "patient_b"}, "coord-a": {"patient_a"}, "phys-a1": {"patient_a"},
                      "phys-a2": {"patient_a"}, "phys-b1": {"patient_b"}})
 
@@ -178,6 +183,10 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/deliveries/{message_id}/requeue"): REQUEUE,
     ("GET", "/api/v1/patients/{patient_id}"): PATIENT_READ,
     ("POST", "/api/v1/patients/{patient_id}/break-glass"): BREAK_GLASS,
+    ("POST", "/api/v1/patients/{patient_id}/dmp-opposition"): CONSENT,
+    ("POST", "/api/v1/patients/{patient_id}/identity-qualification"): CONSENT,
+    ("POST", "/api/v1/documents/{document_id}/announcement"): VISIBILITY,
+    ("POST", "/api/v1/documents/{document_id}/masking"): VISIBILITY,
     ("GET", "/api/v1/audit"): AUDIT_TRAIL,
     ("GET", "/api/v1/audit/fhir"): AUDIT_TRAIL,
 }
@@ -200,6 +209,12 @@ def _body(w: World, method: str, path: str, obj: str) -> dict[str, Any] | None:
         session = w.ids["session_a" if obj == "case_a" else "session_b"]
         return {"session_id": session, "case_status": "discussed", "proposal_codes": ["387713003"],
                 "proposal_text": "Chimiothérapie adjuvante.", "conform_to_referential": True}
+    if path.endswith("/dmp-opposition"):
+        return {"opposed": True, "reason": "refus exprimé en consultation"}
+    if path.endswith("/masking"):
+        return {"masked": True}
+    if path.endswith("/announcement"):
+        return {}
     if path.endswith("/break-glass"):
         return {"reason_code": "ETREAT", "text": "Patient admis aux urgences cette nuit, dossier nécessaire."}
     return None

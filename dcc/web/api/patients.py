@@ -1,4 +1,6 @@
-"""Patients: the record a user may open (cases, documents) and break-the-glass access."""
+"""Patients: the record a user may open (cases, documents), break-the-glass access, and what the patient
+decides about the national record (opposition to feeding the DMP) or what identity vigilance establishes
+(INS qualified), recorded by the coordinator or the care team."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from dcc.adapters.db import models as m
-from dcc.services import access, queries
+from dcc.services import access, consent, queries
 from dcc.web.deps import CurrentUser, Uow
 from dcc.web.schemas import DocumentSummaryOut, error_responses
 
@@ -77,3 +79,46 @@ def break_glass(patient_id: str, data: BreakGlassIn, uow: Uow, user: CurrentUser
     response.headers["Location"] = f"/api/v1/patients/{patient_id}"
     return BreakGlassOut(id=grant.id, patient_id=grant.patient_id, reason_code=grant.reason_code,
                          expires_at=grant.expires_at)
+
+
+class OppositionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    opposed: bool = Field(True, description="true : le patient s'oppose à l'alimentation de son DMP ; "
+                          "false : il lève son opposition")
+    reason: str = Field("", max_length=500, description="Précision (facultative), reprise dans le motif affiché")
+
+
+class OppositionOut(BaseModel):
+    patient_id: str
+    dmp_opposition: bool
+    messages_changed: int = Field(description="Envois vers le DMP bloqués (opposition) ou relancés (levée)")
+
+
+class IdentityOut(BaseModel):
+    patient_id: str
+    ins_qualified: bool
+    messages_released: int = Field(description="Envois en attente de l'identité qualifiée, relancés")
+
+
+@router.post("/{patient_id}/dmp-opposition", response_model=OppositionOut, summary="Opposition au DMP",
+             description="Enregistre (ou lève) l'opposition du patient à l'alimentation de son DMP : ses documents "
+             "ne sont pas déposés dans le DMP, le motif est affiché sur chaque envoi ; le médecin traitant et les "
+             "correspondants reçoivent toujours le compte rendu par messagerie sécurisée. Coordonnateur ou équipe "
+             "de soins (pas d'accès d'urgence).", responses=error_responses(404, 413, 422))
+def dmp_opposition(patient_id: str, data: OppositionIn, uow: Uow, user: CurrentUser) -> OppositionOut:
+    access.require(uow, user, "patient", patient_id, access.consent_filter(user), action="dmp_opposition")
+    changed = consent.record_opposition(uow, patient_id=patient_id, actor=user.login, opposed=data.opposed,
+                                        reason=data.reason.strip())
+    return OppositionOut(patient_id=patient_id, dmp_opposition=data.opposed, messages_changed=changed)
+
+
+@router.post("/{patient_id}/identity-qualification", response_model=IdentityOut,
+             summary="Identité qualifiée (INS)",
+             description="L'identité du patient a été vérifiée (téléservice INSi et pièce d'identité) : ses "
+             "documents en attente de l'INS qualifiée partent vers le DMP. Coordonnateur ou équipe de soins.",
+             responses=error_responses(404))
+def identity_qualification(patient_id: str, uow: Uow, user: CurrentUser) -> IdentityOut:
+    access.require(uow, user, "patient", patient_id, access.consent_filter(user), action="identity_qualification")
+    released = consent.qualify_identity(uow, patient_id, user.login)
+    return IdentityOut(patient_id=patient_id, ins_qualified=True, messages_released=released)

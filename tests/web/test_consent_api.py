@@ -1,0 +1,130 @@
+"""What the patient decides, recorded through the API: opposition to the DMP, identity qualified, the
+announcement consultation and masking, each acting on the outbox (the real dispatcher's inputs)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from helpers_web import Seeded, case_payload
+from sqlalchemy import select
+
+from dcc.adapters.db import models as m
+from dcc.services.delivery import METADATA_UPDATE, REASON_INS, REASON_OPPOSITION
+
+CDA = b"<?xml version='1.0' encoding='UTF-8'?><ClinicalDocument xmlns='urn:hl7-org:v3'/>"
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n%%EOF\n"
+
+
+@pytest.fixture
+def signed(client: TestClient, seeded: Seeded) -> dict[str, str]:
+    """A signed document waiting to go to the DMP and, by MSSanté, to the GP."""
+    board = seeded.board(0)
+    r = client.post("/api/v1/cases", json=case_payload(board.id, seeded.members(board.id)[0].rpps))
+    case_id = r.json()["id"]
+    with seeded.database.uow() as uow:
+        case = uow.session.get(m.Case, case_id)
+        assert case is not None
+        doc = m.Document(case_id=case_id, patient_id=case.patient_id, kind="FRCP", set_id="1.2.250.1.999.2.1",
+                         version=1, unique_id="1.2.250.1.999.2.1.1", cda=CDA, pdf=PDF,
+                         sha256=hashlib.sha256(CDA).hexdigest(), pdf_sha256=hashlib.sha256(PDF).hexdigest(),
+                         status="signed", template_version="test-1", signer_id=board.responsible_id,
+                         signed_at=datetime(2026, 3, 3, 14, 0, tzinfo=UTC))
+        uow.session.add(doc)
+        uow.session.flush()
+        dmp = m.OutboxMessage(document_id=doc.id, destination="dmp:A", state="pending")
+        mss = m.OutboxMessage(document_id=doc.id, destination="mss:A", state="pending")
+        uow.session.add_all([dmp, mss])
+        uow.session.commit()
+        return {"document": doc.id, "patient": case.patient_id, "dmp": dmp.id, "mss": mss.id}
+
+
+def _message(seeded: Seeded, msg_id: str) -> tuple[str, str]:
+    with seeded.database.uow() as uow:
+        msg = uow.session.get(m.OutboxMessage, msg_id)
+        assert msg is not None
+        return msg.state, msg.hold_reason
+
+
+def _audit_actions(seeded: Seeded, entity_id: str) -> list[str]:
+    with seeded.database.uow() as uow:
+        return list(uow.session.scalars(select(m.AuditEvent.action).where(m.AuditEvent.entity_id == entity_id)))
+
+
+def test_opposition_blocks_the_dmp_message_then_lifting_it_releases_it(client: TestClient, seeded: Seeded,
+                                                                     signed: dict[str, str]) -> None:
+    url = f"/api/v1/patients/{signed['patient']}/dmp-opposition"
+    r = client.post(url, json={"opposed": True, "reason": "refus exprimé en consultation"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"patient_id": signed["patient"], "dmp_opposition": True, "messages_changed": 1}
+    state, reason = _message(seeded, signed["dmp"])
+    assert state == "blocked" and reason.startswith(REASON_OPPOSITION) and "refus exprimé" in reason
+    assert _message(seeded, signed["mss"])[0] == "pending"  # the GP still gets the report
+    assert "patient.dmp_opposition" in _audit_actions(seeded, signed["patient"])
+
+    r = client.post(url, json={"opposed": False})
+    assert r.status_code == 200 and r.json()["messages_changed"] == 1
+    assert _message(seeded, signed["dmp"]) == ("pending", "")
+
+
+def test_identity_qualification_releases_held_messages(client: TestClient, seeded: Seeded,
+                                                       signed: dict[str, str]) -> None:
+    with seeded.database.uow() as uow:
+        patient = uow.session.get(m.Patient, signed["patient"])
+        assert patient is not None
+        patient.ins_qualified = False
+        for msg_id in (signed["dmp"], signed["mss"]):
+            msg = uow.session.get(m.OutboxMessage, msg_id)
+            assert msg is not None
+            msg.state, msg.hold_reason = "held", REASON_INS
+        uow.commit()
+    r = client.post(f"/api/v1/patients/{signed['patient']}/identity-qualification")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"patient_id": signed["patient"], "ins_qualified": True, "messages_released": 2}
+    assert _message(seeded, signed["dmp"]) == ("pending", "")
+    assert client.get(f"/api/v1/patients/{signed['patient']}").json()["ins_qualified"] is True
+
+
+def test_announcement_and_masking_queue_metadata_updates(client: TestClient, seeded: Seeded,
+                                                         signed: dict[str, str]) -> None:
+    doc = signed["document"]
+    r = client.post(f"/api/v1/documents/{doc}/announcement", json={"when": "2026-03-04T10:30:00+01:00"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"document_id": doc, "announced": True, "masked": False, "metadata_updates": 1}
+    assert client.post(f"/api/v1/documents/{doc}/announcement", json={}).json()["metadata_updates"] == 0  # idempotent
+    r = client.post(f"/api/v1/documents/{doc}/masking", json={"masked": True})
+    assert r.status_code == 200 and r.json()["masked"] is True and r.json()["metadata_updates"] == 1
+    with seeded.database.uow() as uow:
+        updates = list(uow.session.scalars(select(m.OutboxMessage).where(
+            m.OutboxMessage.document_id == doc, m.OutboxMessage.kind == METADATA_UPDATE)))
+        assert [u.destination for u in updates] == ["dmp:A"]  # the DMP only: a mail once sent is final
+        stored = uow.session.get(m.Document, doc)
+        assert stored is not None and stored.announced_at is not None
+        at = stored.announced_at if stored.announced_at.tzinfo else stored.announced_at.replace(tzinfo=UTC)
+        assert at == datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
+    actions = _audit_actions(seeded, doc)
+    assert "document.announce" in actions and "document.mask" in actions
+
+
+def test_bad_input_is_refused_in_plain_words(client: TestClient, seeded: Seeded, signed: dict[str, str]) -> None:
+    doc = signed["document"]
+    future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    r = client.post(f"/api/v1/documents/{doc}/announcement", json={"when": future})
+    assert r.status_code == 422 and "futur" in r.json()["message"]
+    r = client.post(f"/api/v1/documents/{doc}/announcement", json={"when": "2026-03-04T10:30:00"})  # no zone
+    assert r.status_code == 422
+    r = client.post(f"/api/v1/patients/{signed['patient']}/dmp-opposition", json={"opposed": "peut-être"})
+    assert r.status_code == 422
+    r = client.post(f"/api/v1/patients/{signed['patient']}/dmp-opposition", json={"reason": "x" * 501})
+    assert r.status_code == 422
+    assert _message(seeded, signed["dmp"]) == ("pending", "")  # nothing half-written
+    with seeded.database.uow() as uow:
+        draft = uow.session.get(m.Document, doc)
+        assert draft is not None
+        draft.status = "draft"
+        uow.commit()
+    for path, body in (("announcement", {}), ("masking", {"masked": True})):
+        r = client.post(f"/api/v1/documents/{doc}/{path}", json=body)
+        assert r.status_code == 409 and "brouillon" in r.json()["message"], r.text
