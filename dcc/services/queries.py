@@ -204,6 +204,8 @@ class DocumentSummary:
     version: int
     unique_id: str
     status: str
+    announced: bool = False
+    masked: bool = False
 
 
 @dataclass(frozen=True)
@@ -213,16 +215,18 @@ class CaseView:
     ins_qualified: bool
     decision: m.Decision | None
     documents: list[DocumentSummary]
+    dmp_opposition: bool = False
 
 
 def get_case(uow: UnitOfWork, case_id: str) -> CaseView:
     case = _get(uow, m.Case, case_id, "Dossier")
     patient = _get(uow, m.Patient, case.patient_id, "Patient")
-    docs = [DocumentSummary(id=d.id, kind=d.kind, version=d.version, unique_id=d.unique_id, status=d.status)
+    docs = [DocumentSummary(id=d.id, kind=d.kind, version=d.version, unique_id=d.unique_id, status=d.status,
+                            announced=d.announced_at is not None, masked=d.masked_ps)
             for d in repo.documents_of_case(uow.session, case_id)]
     return CaseView(case=case, patient_display_name=display_name(patient),
                     ins_qualified=patient.ins_qualified, decision=repo.decision_of_case(uow.session, case_id),
-                    documents=docs)
+                    documents=docs, dmp_opposition=patient.dmp_opposition)
 
 
 def get_decision(uow: UnitOfWork, case_id: str) -> m.Decision:

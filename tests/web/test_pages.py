@@ -231,3 +231,62 @@ def test_plain_french_delivery_errors() -> None:
     assert plain_error("delai_depasse", None, "").startswith("Le DMP n'a pas répondu à temps")
     assert "code HTTP 503" in plain_error("", 503, "Service Unavailable")
     assert plain_error("", None, "") == "Aucune erreur enregistrée."
+
+
+def test_coordinator_records_the_patients_choices_about_the_dmp(as_user: Any, app: Any) -> None:
+    """Opposition (and lifting it), identity qualified, announcement and masking from the case page."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    client = as_user("coord-a")
+    db = app.state.database
+    with db.uow() as uow:
+        case_ids = list(uow.session.scalars(select(m.Case.id).order_by(m.Case.id)))
+    case_id = next(c for c in case_ids if client.get(f"/coordination/dossiers/{c}").status_code == 200)
+    with db.uow() as uow:
+        case = uow.session.get(m.Case, case_id)
+        assert case is not None
+        patient_id = case.patient_id
+        patient = uow.session.get(m.Patient, patient_id)
+        assert patient is not None
+        patient.ins_qualified = False
+        cda, pdf = b"<ClinicalDocument xmlns='urn:hl7-org:v3'/>", b"%PDF-1.7\n%%EOF\n"
+        doc = m.Document(case_id=case_id, patient_id=patient_id, kind="FRCP", set_id="1.2.250.1.999.3.1",
+                         version=1, unique_id="1.2.250.1.999.3.1.1", cda=cda, pdf=pdf,
+                         sha256=hashlib.sha256(cda).hexdigest(), pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+                         status="signed", template_version="test-1", signer_id=case.requester_id,
+                         signed_at=datetime(2026, 3, 3, 14, 0, tzinfo=UTC))
+        uow.session.add(doc)
+        uow.session.flush()
+        uow.session.add(m.OutboxMessage(document_id=doc.id, destination="dmp:A", state="held",
+                                        hold_reason="INS non qualifiée"))
+        doc_id = doc.id
+        uow.commit()
+
+    page = client.get(f"/coordination/dossiers/{case_id}")
+    assert "ne s'est pas opposé" in page.text and "Identité vérifiée (INS qualifiée)" in page.text
+    token = csrf(page.text)
+
+    def post(path: str, **data: str) -> str:
+        answer = client.post(f"/coordination/dossiers/{case_id}/{path}", data={"csrf_token": token, **data})
+        assert answer.status_code == 303, answer.text
+        return client.get(answer.headers["location"]).text
+
+    assert "1 envoi(s) en attente relancé(s)" in post("identite")
+    after = post("opposition", opposition="oui", motif="refus exprimé en consultation")
+    assert "Le patient s'oppose à l'alimentation de son DMP" in after
+    with db.uow() as uow:
+        msg = uow.session.scalars(select(m.OutboxMessage).where(m.OutboxMessage.document_id == doc_id)).one()
+        assert msg.state == "blocked" and "refus exprimé" in msg.hold_reason
+    assert "Opposition levée : 1 envoi(s)" in post("opposition", opposition="non")
+    assert "devient visible du patient" in post(f"documents/{doc_id}/annonce")
+    assert "masqué aux professionnels" in post(f"documents/{doc_id}/masquage", masquer="oui")
+    with db.uow() as uow:
+        stored = uow.session.get(m.Document, doc_id)
+        patient = uow.session.get(m.Patient, patient_id)
+        assert stored is not None and stored.announced_at is not None and stored.masked_ps
+        assert patient is not None and patient.ins_qualified and not patient.dmp_opposition
+    # another user's scope: the same forms answer 404
+    other = as_user("phys-b1")
+    assert other.post(f"/coordination/dossiers/{case_id}/identite", data={"csrf_token": token}).status_code in (
+        403, 404)

@@ -16,9 +16,9 @@ from dcc import valuesets
 from dcc.adapters.db import repositories as repo
 from dcc.domain.identifiers import nir_key, validate_ins_oid, validate_nir, validate_rpps
 from dcc.domain.quorum import requirement_label
-from dcc.errors import DccError
+from dcc.errors import DccError, NotFound
+from dcc.services import access, consent, queries
 from dcc.services import boards as board_services
-from dcc.services import queries
 from dcc.services.schemas import AttendanceInput, CaseRegistration
 from dcc.web.deps import Today, Uow
 from dcc.web.pages import _scope as scope
@@ -162,6 +162,58 @@ async def move_case(request: Request, case_id: str, user: Coordinator, uow: Uow,
     except DccError as exc:
         return redirect(back, f"Déplacement refusé : {exc.message}")
     return redirect(f"/coordination/seances/{result.session_id}", f"Dossier déplacé. {result.reason}")
+
+
+# ------------------------------------------------------------------- patient's choices about the DMP
+
+
+@router.post("/dossiers/{case_id}/opposition", response_class=HTMLResponse)
+async def dmp_opposition(request: Request, case_id: str, user: Coordinator, uow: Uow) -> Response:
+    form = await check_csrf(request)
+    case, _ = scope.case_for_coordinator(uow, user, case_id)
+    opposed = form.get("opposition") == "oui"
+    reason = str(form.get("motif") or "").strip()
+    back = f"/coordination/dossiers/{case_id}"
+    if len(reason) > 500:
+        return redirect(back, "Précision trop longue (500 caractères au plus).")
+    changed = consent.record_opposition(uow, patient_id=case.patient_id, actor=user.login, opposed=opposed,
+                                        reason=reason)
+    if opposed:
+        return redirect(back, f"Opposition au DMP enregistrée : {changed} envoi(s) vers le DMP bloqué(s) ; le "
+                              "médecin traitant et les correspondants reçoivent toujours le compte rendu.")
+    return redirect(back, f"Opposition levée : {changed} envoi(s) vers le DMP relancé(s).")
+
+
+@router.post("/dossiers/{case_id}/identite", response_class=HTMLResponse)
+async def identity_qualified(request: Request, case_id: str, user: Coordinator, uow: Uow) -> Response:
+    await check_csrf(request)
+    case, _ = scope.case_for_coordinator(uow, user, case_id)
+    released = consent.qualify_identity(uow, case.patient_id, user.login)
+    return redirect(f"/coordination/dossiers/{case_id}",
+                    f"Identité qualifiée (INS) : {released} envoi(s) en attente relancé(s).")
+
+
+@router.post("/dossiers/{case_id}/documents/{document_id}/{choice}", response_class=HTMLResponse)
+async def document_visibility(request: Request, case_id: str, document_id: str, choice: str, user: Coordinator,
+                              uow: Uow) -> Response:
+    form = await check_csrf(request)
+    case, _ = scope.case_for_coordinator(uow, user, case_id)
+    doc = queries.get_document(uow, document_id)
+    if doc.case_id != case.id or choice not in ("annonce", "masquage"):
+        raise NotFound(f"Document « {document_id} » introuvable.")
+    back = f"/coordination/dossiers/{case_id}"
+    try:
+        if choice == "annonce":
+            consent.record_announcement(uow, document_id=doc.id, when=access.now_utc(), actor=user.login)
+            return redirect(back, f"Consultation d'annonce enregistrée : le document {doc.kind} v{doc.version} "
+                                  "devient visible du patient dans son DMP.")
+        masked = form.get("masquer") == "oui"
+        consent.record_masking(uow, document_id=doc.id, actor=user.login, masked=masked)
+    except DccError as exc:
+        return redirect(back, exc.message)
+    return redirect(back, f"Document {doc.kind} v{doc.version} " + ("masqué aux professionnels."
+                                                                   if masked else "à nouveau visible des "
+                                                                   "professionnels."))
 
 
 # ---------------------------------------------------------------------------------- registration
