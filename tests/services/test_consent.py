@@ -266,13 +266,22 @@ def test_masking_from_professionals(database: Database, sim: RunningServer, tmp_
     assert all(s["submissions"] == 1 for s in state(sim).values())
 
 
-def test_masking_a_draft_is_refused(database: Database) -> None:
+def test_masking_or_announcing_a_draft_is_refused(database: Database) -> None:
     ids = make_documents(database, 1)
-    with database.uow() as uow:
-        uow.session.get(m.Document, ids[0]).status = "draft"  # type: ignore[union-attr]
+    with database.uow() as uow:  # a draft of the same case (a signed document never becomes a draft again)
+        signed = uow.session.get(m.Document, ids[0])
+        assert signed is not None
+        draft = m.Document(case_id=signed.case_id, patient_id=signed.patient_id, kind=signed.kind,
+                           set_id=signed.set_id + ".9", version=1, unique_id=signed.unique_id + ".9",
+                           cda=signed.cda, pdf=signed.pdf, sha256=signed.sha256, pdf_sha256=signed.pdf_sha256,
+                           status="draft", template_version="test", signer_id=signed.signer_id)
+        uow.session.add(draft)
         uow.commit()
+        draft_id = draft.id
     with database.uow() as uow, pytest.raises(Conflict):
-        consent.record_masking(uow, document_id=ids[0], actor="sec.test")
+        consent.record_masking(uow, document_id=draft_id, actor="sec.test")
+    with database.uow() as uow, pytest.raises(Conflict):
+        consent.record_announcement(uow, document_id=draft_id, when=datetime.now(UTC), actor="sec.test")
 
 
 def test_metadata_update_waits_for_the_submission(database: Database, sim: RunningServer, tmp_path: Path) -> None:

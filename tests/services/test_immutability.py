@@ -108,6 +108,27 @@ def test_status_changes_allowed_and_frozen_after(chain: Chain) -> None:
     assert refusals(db)[-1].detail["status"] == "superseded"
 
 
+def test_a_signed_document_never_becomes_a_draft_again(signed_chain: Chain) -> None:
+    db = signed_chain.db
+    doc_id = signed_chain.signed[0]
+    with db.uow() as uow:
+        set_actor(uow.session, "dr.mallory")
+        doc = uow.session.get(m.Document, doc_id)
+        assert doc is not None
+        doc.status = "draft"
+        with pytest.raises(ImmutableDocument, match="ne peut pas redevenir un brouillon"):
+            uow.commit()
+    last = refusals(db)[-1]
+    assert last.actor == "dr.mallory" and last.detail["columns"] == ["status"]
+    with db.uow() as uow:  # bulk UPDATE past the flush guard: the database refuses it
+        with pytest.raises(ImmutableDocument):
+            uow.session.execute(update(m.Document).where(m.Document.id == doc_id).values(status="draft"))
+    with db.uow() as uow:
+        doc = uow.session.get(m.Document, doc_id)
+        assert doc is not None and doc.status == "signed"
+        assert verify_chain(uow) == []
+
+
 def _raw(db: Database, sql: str, params: tuple[Any, ...]) -> None:
     """Execute on the DBAPI connection itself: neither the ORM guard nor SQLAlchemy's error mapping."""
     conn = db.engine.raw_connection()
@@ -137,6 +158,9 @@ def test_raw_sql_refused_by_the_trigger(signed_chain: Chain) -> None:
             _raw(db, sql, params)
         assert "IntegrityError" in type(exc.value).__name__ or "Violation" in type(exc.value).__name__
     _raw(db, "UPDATE document SET status = ? WHERE id = ?", ("delivered", doc_id))  # status may move on
+    # ... but never back to draft, which would free the bytes for a second statement
+    with pytest.raises(Exception, match=TRIGGER_MESSAGE):
+        _raw(db, "UPDATE document SET status = ? WHERE id = ?", ("draft", doc_id))
 
     # through SQLAlchemy (bare connection): the trigger's error becomes ImmutableDocument
     with db.engine.connect() as conn:

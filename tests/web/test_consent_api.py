@@ -120,11 +120,16 @@ def test_bad_input_is_refused_in_plain_words(client: TestClient, seeded: Seeded,
     r = client.post(f"/api/v1/patients/{signed['patient']}/dmp-opposition", json={"reason": "x" * 501})
     assert r.status_code == 422
     assert _message(seeded, signed["dmp"]) == ("pending", "")  # nothing half-written
-    with seeded.database.uow() as uow:
-        draft = uow.session.get(m.Document, doc)
-        assert draft is not None
-        draft.status = "draft"
+    with seeded.database.uow() as uow:  # a draft of the same case
+        signed_doc = uow.session.get(m.Document, doc)
+        assert signed_doc is not None
+        draft = m.Document(case_id=signed_doc.case_id, patient_id=signed_doc.patient_id, kind="PPS",
+                           set_id="1.2.250.1.999.2.2", version=1, unique_id="1.2.250.1.999.2.2.1", cda=CDA,
+                           pdf=PDF, sha256=signed_doc.sha256, pdf_sha256=signed_doc.pdf_sha256, status="draft",
+                           template_version="test-1", signer_id=signed_doc.signer_id)
+        uow.session.add(draft)
         uow.commit()
+        draft_id = draft.id
     for path, body in (("announcement", {}), ("masking", {"masked": True})):
-        r = client.post(f"/api/v1/documents/{doc}/{path}", json=body)
+        r = client.post(f"/api/v1/documents/{draft_id}/{path}", json=body)
         assert r.status_code == 409 and "brouillon" in r.json()["message"], r.text

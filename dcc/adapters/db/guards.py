@@ -3,8 +3,8 @@
 `install_guards()` (called at the end of dcc.adapters.db.models) registers, once per process:
 
 * a `before_flush` listener on every ORM session refusing any change of a frozen column of a Document whose
-  committed status is not `draft` (signed, delivered, superseded...), and any deletion of such a document,
-  with `dcc.errors.ImmutableDocument`;
+  committed status is not `draft` (signed, delivered, superseded...), its return to `draft`, and any
+  deletion of such a document, with `dcc.errors.ImmutableDocument`;
 * session `after_commit` / `after_rollback` listeners writing one audit entry per refused attempt in a
   SEPARATE transaction, once the session's own transaction is over (so the entry survives the rollback that
   follows the refusal, and SQLite's single writer lock is free);
@@ -107,10 +107,15 @@ def _before_flush(session: Session, _ctx: UOWTransaction, _instances: Any) -> No
         if not isinstance(obj, Document):
             continue
         changed = _changed_columns(obj)
-        if not changed:
+        unsigned = obj.status == "draft" and inspect(obj).attrs.status.history.has_changes()
+        if not changed and not unsigned:
             continue
         status = _committed_status(session, obj)
         if status is None or status == "draft":
+            continue
+        if unsigned and not changed:
+            refused.append((_attempt(obj, status, "update", ["status"]),
+                            _message(obj.unique_id, status, "il ne peut pas redevenir un brouillon")))
             continue
         refused.append((_attempt(obj, status, "update", changed),
                         _message(obj.unique_id, status, "ses champs " + ", ".join(changed)
