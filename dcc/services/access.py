@@ -203,13 +203,7 @@ def patient_filter(user: User, *, at: datetime | None = None) -> ColumnElement[b
 
 def audit_trail_filter(user: User) -> ColumnElement[bool]:
     """Patients whose audit trail the user may read: admin, or the care team (break-the-glass excluded)."""
-    if user.role == "admin":
-        return true()
-    if user.role == "coordinator":
-        return m.Patient.id.in_(_coordinator_patients(user))
-    if user.role == "physician":
-        return m.Patient.id.in_(care_team_patients(user))
-    return false()
+    return true() if user.role == "admin" else consent_filter(user)
 
 
 def consent_filter(user: User) -> ColumnElement[bool]:

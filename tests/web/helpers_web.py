@@ -83,3 +83,37 @@ def case_payload(board_id: str, requester_rpps: str, *, first13: str = "27503441
     }
     payload.update(overrides)
     return payload
+
+
+DOC_CDA = b"<?xml version='1.0' encoding='UTF-8'?><ClinicalDocument xmlns='urn:hl7-org:v3'/>"
+DOC_PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n%%EOF\n"
+
+
+def add_document(db: Database, *, case_id: str, unique_id: str, status: str = "signed", kind: str = "FRCP",
+                 signer_id: str | None = None,
+                 destinations: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
+    """A document row of the case (placeholder CDA/PDF bytes), and one outbox message per destination with
+    the given state; returns (document id, {destination: message id})."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    with db.uow() as uow:
+        case = uow.session.get(m.Case, case_id)
+        assert case is not None
+        board = uow.session.get(m.Board, case.board_id)
+        assert board is not None
+        doc = m.Document(case_id=case_id, patient_id=case.patient_id, kind=kind, set_id=unique_id + ".0",
+                         version=1, unique_id=unique_id, cda=DOC_CDA, pdf=DOC_PDF,
+                         sha256=hashlib.sha256(DOC_CDA).hexdigest(), pdf_sha256=hashlib.sha256(DOC_PDF).hexdigest(),
+                         status=status, template_version="test-1", signer_id=signer_id or board.responsible_id,
+                         signed_at=None if status == "draft" else datetime(2026, 3, 3, 14, 0, tzinfo=UTC))
+        uow.session.add(doc)
+        uow.session.flush()
+        messages: dict[str, str] = {}
+        for destination, state in (destinations or {}).items():
+            msg = m.OutboxMessage(document_id=doc.id, destination=destination, state=state)
+            uow.session.add(msg)
+            uow.session.flush()
+            messages[destination] = msg.id
+        uow.commit()
+        return doc.id, messages

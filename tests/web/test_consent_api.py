@@ -3,42 +3,30 @@ announcement consultation and masking, each acting on the outbox (the real dispa
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers_web import Seeded, case_payload
+from helpers_web import Seeded, add_document, case_payload
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
 from dcc.services.delivery import METADATA_UPDATE, REASON_INS, REASON_OPPOSITION
-
-CDA = b"<?xml version='1.0' encoding='UTF-8'?><ClinicalDocument xmlns='urn:hl7-org:v3'/>"
-PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n%%EOF\n"
 
 
 @pytest.fixture
 def signed(client: TestClient, seeded: Seeded) -> dict[str, str]:
     """A signed document waiting to go to the DMP and, by MSSanté, to the GP."""
     board = seeded.board(0)
-    r = client.post("/api/v1/cases", json=case_payload(board.id, seeded.members(board.id)[0].rpps))
-    case_id = r.json()["id"]
+    case_id = client.post("/api/v1/cases", json=case_payload(board.id, seeded.members(board.id)[0].rpps)).json()["id"]
+    doc_id, msgs = add_document(seeded.database, case_id=case_id, unique_id="1.2.250.1.999.2.1.1",
+                                destinations={"dmp:A": "pending", "mss:A": "pending"})
     with seeded.database.uow() as uow:
         case = uow.session.get(m.Case, case_id)
         assert case is not None
-        doc = m.Document(case_id=case_id, patient_id=case.patient_id, kind="FRCP", set_id="1.2.250.1.999.2.1",
-                         version=1, unique_id="1.2.250.1.999.2.1.1", cda=CDA, pdf=PDF,
-                         sha256=hashlib.sha256(CDA).hexdigest(), pdf_sha256=hashlib.sha256(PDF).hexdigest(),
-                         status="signed", template_version="test-1", signer_id=board.responsible_id,
-                         signed_at=datetime(2026, 3, 3, 14, 0, tzinfo=UTC))
-        uow.session.add(doc)
-        uow.session.flush()
-        dmp = m.OutboxMessage(document_id=doc.id, destination="dmp:A", state="pending")
-        mss = m.OutboxMessage(document_id=doc.id, destination="mss:A", state="pending")
-        uow.session.add_all([dmp, mss])
-        uow.session.commit()
-        return {"document": doc.id, "patient": case.patient_id, "dmp": dmp.id, "mss": mss.id}
+        patient_id = case.patient_id
+    return {"document": doc_id, "patient": patient_id, "dmp": msgs["dmp:A"], "mss": msgs["mss:A"],
+            "case": case_id}
 
 
 def _message(seeded: Seeded, msg_id: str) -> tuple[str, str]:
@@ -120,16 +108,8 @@ def test_bad_input_is_refused_in_plain_words(client: TestClient, seeded: Seeded,
     r = client.post(f"/api/v1/patients/{signed['patient']}/dmp-opposition", json={"reason": "x" * 501})
     assert r.status_code == 422
     assert _message(seeded, signed["dmp"]) == ("pending", "")  # nothing half-written
-    with seeded.database.uow() as uow:  # a draft of the same case
-        signed_doc = uow.session.get(m.Document, doc)
-        assert signed_doc is not None
-        draft = m.Document(case_id=signed_doc.case_id, patient_id=signed_doc.patient_id, kind="PPS",
-                           set_id="1.2.250.1.999.2.2", version=1, unique_id="1.2.250.1.999.2.2.1", cda=CDA,
-                           pdf=PDF, sha256=signed_doc.sha256, pdf_sha256=signed_doc.pdf_sha256, status="draft",
-                           template_version="test-1", signer_id=signed_doc.signer_id)
-        uow.session.add(draft)
-        uow.commit()
-        draft_id = draft.id
+    draft_id, _ = add_document(seeded.database, case_id=signed["case"], unique_id="1.2.250.1.999.2.2.1",
+                               status="draft", kind="PPS")
     for path, body in (("announcement", {}), ("masking", {"masked": True})):
         r = client.post(f"/api/v1/documents/{draft_id}/{path}", json=body)
         assert r.status_code == 409 and "brouillon" in r.json()["message"], r.text

@@ -235,14 +235,15 @@ def test_plain_french_delivery_errors() -> None:
 
 def test_coordinator_records_the_patients_choices_about_the_dmp(as_user: Any, app: Any) -> None:
     """Opposition (and lifting it), identity qualified, announcement and masking from the case page."""
-    import hashlib
-    from datetime import UTC, datetime
+    from helpers_web import add_document
 
     client = as_user("coord-a")
     db = app.state.database
     with db.uow() as uow:
         case_ids = list(uow.session.scalars(select(m.Case.id).order_by(m.Case.id)))
     case_id = next(c for c in case_ids if client.get(f"/coordination/dossiers/{c}").status_code == 200)
+    doc_id, msgs = add_document(db, case_id=case_id, unique_id="1.2.250.1.999.3.1.1",
+                                destinations={"dmp:A": "held"})
     with db.uow() as uow:
         case = uow.session.get(m.Case, case_id)
         assert case is not None
@@ -250,17 +251,9 @@ def test_coordinator_records_the_patients_choices_about_the_dmp(as_user: Any, ap
         patient = uow.session.get(m.Patient, patient_id)
         assert patient is not None
         patient.ins_qualified = False
-        cda, pdf = b"<ClinicalDocument xmlns='urn:hl7-org:v3'/>", b"%PDF-1.7\n%%EOF\n"
-        doc = m.Document(case_id=case_id, patient_id=patient_id, kind="FRCP", set_id="1.2.250.1.999.3.1",
-                         version=1, unique_id="1.2.250.1.999.3.1.1", cda=cda, pdf=pdf,
-                         sha256=hashlib.sha256(cda).hexdigest(), pdf_sha256=hashlib.sha256(pdf).hexdigest(),
-                         status="signed", template_version="test-1", signer_id=case.requester_id,
-                         signed_at=datetime(2026, 3, 3, 14, 0, tzinfo=UTC))
-        uow.session.add(doc)
-        uow.session.flush()
-        uow.session.add(m.OutboxMessage(document_id=doc.id, destination="dmp:A", state="held",
-                                        hold_reason="INS non qualifiée"))
-        doc_id = doc.id
+        held = uow.session.get(m.OutboxMessage, msgs["dmp:A"])
+        assert held is not None
+        held.hold_reason = "INS non qualifiée"
         uow.commit()
 
     page = client.get(f"/coordination/dossiers/{case_id}")

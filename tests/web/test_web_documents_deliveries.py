@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers_web import TEST_LOGIN, Seeded, case_payload
+from helpers_web import DOC_CDA as CDA
+from helpers_web import DOC_PDF as PDF
+from helpers_web import TEST_LOGIN, Seeded, add_document, case_payload
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
-
-CDA = b"<?xml version='1.0' encoding='UTF-8'?><ClinicalDocument xmlns='urn:hl7-org:v3'/>"
-PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n%%EOF\n"
 
 
 @pytest.fixture
@@ -22,22 +20,14 @@ def outbox(client: TestClient, seeded: Seeded) -> dict[str, str]:
     board = seeded.board(0)
     r = client.post("/api/v1/cases", json=case_payload(board.id, seeded.members(board.id)[0].rpps))
     case_id = r.json()["id"]
+    doc_id, msgs = add_document(seeded.database, case_id=case_id, unique_id="1.2.250.1.999.1.1.1",
+                                destinations={"dmp:A": "dead", "mss:medecin-traitant": "pending"})
     with seeded.database.uow() as uow:
-        case = uow.session.get(m.Case, case_id)
-        assert case is not None
-        doc = m.Document(case_id=case_id, patient_id=case.patient_id, kind="FRCP", set_id="1.2.250.1.999.1.1",
-                         version=1, unique_id="1.2.250.1.999.1.1.1", cda=CDA, pdf=PDF,
-                         sha256=hashlib.sha256(CDA).hexdigest(), pdf_sha256=hashlib.sha256(PDF).hexdigest(),
-                         status="signed", template_version="test-1", signer_id=board.responsible_id,
-                         signed_at=datetime(2026, 3, 3, 14, 0, tzinfo=UTC))
-        uow.session.add(doc)
-        uow.session.flush()
-        dead = m.OutboxMessage(document_id=doc.id, destination="dmp:A", state="dead", attempts=1,
-                               last_error="XDSRegistryMetadataError : typeCode inconnu")
-        pending = m.OutboxMessage(document_id=doc.id, destination="mss:medecin-traitant", state="pending")
-        uow.session.add_all([dead, pending])
-        uow.session.commit()
-        return {"document": doc.id, "dead": dead.id, "pending": pending.id, "case": case_id}
+        dead = uow.session.get(m.OutboxMessage, msgs["dmp:A"])
+        assert dead is not None
+        dead.attempts, dead.last_error = 1, "XDSRegistryMetadataError : typeCode inconnu"
+        uow.commit()
+    return {"document": doc_id, "dead": msgs["dmp:A"], "pending": msgs["mss:medecin-traitant"], "case": case_id}
 
 
 def test_document_metadata_and_bytes(client: TestClient, outbox: dict[str, str]) -> None:
