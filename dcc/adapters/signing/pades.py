@@ -250,7 +250,7 @@ def sign_pades(
     signer (PKCS#12 file, PKCS#11 token).
     """
     if signer.signed_attr_prov_spec is None and signer.signing_cert is not None:
-        signer.signed_attr_prov_spec = PadesSignedAttributes(signer.signing_cert)
+        signer.signed_attr_prov_spec = _pades_attributes(signer.signing_cert.dump())
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     page_ix, box = signature_box(writer.prev)
     meta = signers.PdfSignatureMetadata(
@@ -327,6 +327,13 @@ class PadesSignedAttributes(SignedAttributeProviderSpec):  # type: ignore[misc]
 
     def signed_attr_providers(self, data_digest: bytes, digest_algorithm: str) -> Iterator[CMSAttributeProvider]:
         yield self._signing_certificate
+
+
+@functools.lru_cache(maxsize=64)
+def _pades_attributes(cert_der: bytes) -> PadesSignedAttributes:
+    """One attribute spec per signing certificate for the process (a PKCS#11 signer object is created per
+    signature: its certificate's attribute is still encoded once)."""
+    return PadesSignedAttributes(asn1_x509.Certificate.load(cert_der))
 
 
 def cms_reservation(signer: signers.Signer, *, timestamped: bool) -> int:
