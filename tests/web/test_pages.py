@@ -283,3 +283,42 @@ def test_coordinator_records_the_patients_choices_about_the_dmp(as_user: Any, ap
     other = as_user("phys-b1")
     assert other.post(f"/coordination/dossiers/{case_id}/identite", data={"csrf_token": token}).status_code in (
         403, 404)
+
+
+def test_physician_records_the_announcement_of_a_document_they_signed(as_user: Any, app: Any) -> None:
+    from helpers_web import add_document
+
+    from dcc.services import access
+
+    db = app.state.database
+    with db.uow() as uow:
+        me = uow.session.scalars(select(m.AppUser).where(m.AppUser.login == "phys-a1")).one().professional_id
+        b1 = uow.session.scalars(select(m.AppUser).where(m.AppUser.login == "phys-b1")).one()
+        outsider = access.User(login=b1.login, role="physician", region_code="B", establishment_id=None,
+                               professional_id=b1.professional_id, display_name="")
+        boards = list(uow.session.scalars(select(m.BoardMember.board_id).where(m.BoardMember.professional_id == me)))
+        case_id = uow.session.scalars(  # a patient of my boards outside phys-b1's care team
+            select(m.Case.id).where(m.Case.board_id.in_(boards),
+                                    m.Case.patient_id.not_in(access.care_team_patients(outsider)))
+            .order_by(m.Case.id)).first()
+    assert me and case_id
+    doc_id, _ = add_document(db, case_id=case_id, unique_id="1.2.250.1.999.4.1.1", signer_id=me,
+                             destinations={"dmp:A": "delivered"})
+    client = as_user("phys-a1")
+    home = client.get("/medecin/")
+    assert "Annonce au patient" in home.text and f"/medecin/documents/{doc_id}/annonce" in home.text
+    answer = client.post(f"/medecin/documents/{doc_id}/annonce", data={"csrf_token": csrf(home.text)})
+    assert answer.status_code == 303
+    after = client.get(answer.headers["location"]).text
+    assert "devient visible du patient" in after and f"/medecin/documents/{doc_id}/annonce" not in after
+    with db.uow() as uow:
+        doc = uow.session.get(m.Document, doc_id)
+        assert doc is not None and doc.announced_at is not None
+        update = uow.session.scalars(select(m.OutboxMessage).where(
+            m.OutboxMessage.document_id == doc_id, m.OutboxMessage.kind == "metadata_update")).one()
+        assert update.destination == "dmp:A" and update.state == "pending"
+    # a physician outside the patient's care team: 404, nothing recorded
+    other = as_user("phys-b1")
+    token = csrf(other.get("/medecin/").text)
+    refused = other.post(f"/medecin/documents/{doc_id}/annonce", data={"csrf_token": token})
+    assert refused.status_code == 404, refused.headers.get("location")

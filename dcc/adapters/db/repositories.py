@@ -127,6 +127,17 @@ def document_without_content(session: DbSession, document_id: str) -> m.Document
     return session.scalars(q.where(m.Document.id == document_id)).one_or_none()
 
 
+def signed_not_announced(session: DbSession, signer_id: str, *, limit: int = 50) -> list[m.Document]:
+    """Documents this physician signed whose announcement consultation is not recorded yet (oldest first),
+    without their CDA and PDF."""
+    q = (select(m.Document)
+         .options(defer(m.Document.cda, raiseload=True), defer(m.Document.pdf, raiseload=True))
+         .where(m.Document.signer_id == signer_id, m.Document.status.in_(("signed", "delivered")),
+                m.Document.announced_at.is_(None))
+         .order_by(m.Document.signed_at, m.Document.id).limit(limit))
+    return list(session.scalars(q).all())
+
+
 def documents_by_ids(session: DbSession, ids: Sequence[str]) -> list[m.Document]:
     return list(session.scalars(select(m.Document).where(m.Document.id.in_(list(ids)))).all())
 

@@ -1,5 +1,6 @@
 """Physician pages: my upcoming cases, the decision form, the "à signer" queue (PDF preview, sign one,
-sign a batch after one confirmation). Actions call the services the JSON API calls."""
+sign a batch after one confirmation), and the documents I signed whose announcement consultation is still
+to be recorded. Actions call the services the JSON API calls."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from dcc import valuesets
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.errors import DccError, NotFound
+from dcc.services import access, consent, queries
 from dcc.services import boards as board_services
-from dcc.services import queries
 from dcc.services.documents import sign_documents
 from dcc.services.schemas import DecisionInput
 from dcc.web.deps import Today, Uow
@@ -53,10 +54,34 @@ def _to_sign(uow: Any, user: PageUser) -> list[dict[str, Any]]:
             for d in docs]
 
 
+def _to_announce(uow: Any, user: PageUser) -> list[dict[str, Any]]:
+    """Documents I signed whose announcement consultation is not recorded yet: the patient cannot see them
+    in the DMP until then."""
+    if not user.professional_id:
+        return []
+    docs = repo.signed_not_announced(uow.session, user.professional_id)
+    patients = repo.patients_by_ids(uow.session, [d.patient_id for d in docs])
+    return [{"doc": d, "patient": queries.display_name(patients[d.patient_id])} for d in docs]
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, user: Physician, uow: Uow, today: Today) -> Response:
     return render(request, "physician/home.html.j2", {"upcoming": _upcoming(uow, user, today),
-                                                      "to_sign": len(_to_sign(uow, user))})
+                                                      "to_sign": len(_to_sign(uow, user)),
+                                                      "to_announce": _to_announce(uow, user)})
+
+
+@router.post("/documents/{document_id}/annonce", response_class=HTMLResponse)
+async def announce(request: Request, document_id: str, user: Physician, uow: Uow) -> Response:
+    await check_csrf(request)
+    access.require(uow, user, "document", document_id, access.consent_document_filter(user), action="announcement")
+    doc = queries.get_document(uow, document_id)
+    try:
+        consent.record_announcement(uow, document_id=document_id, when=access.now_utc(), actor=user.login)
+    except DccError as exc:
+        return redirect("/medecin/", exc.message)
+    return redirect("/medecin/", f"Consultation d'annonce enregistrée : le document {doc.kind} v{doc.version} "
+                                 "devient visible du patient dans son DMP.")
 
 
 # -------------------------------------------------------------------------------------- decision
