@@ -767,45 +767,62 @@ class XdsTransport(HttpClientOwner):
                 )
             raise dmp_refused_http(status, content=content)
         registry_status, errors, fault = parsed
-        if fault is not None:
-            raise DeliveryError(
-                f"Le DMP a rejeté la requête SOAP ({fault[0]}) : {fault[1]}",
-                permanent=True,
-                status=status,
-                error_code=fault[0],
-                excerpt=_excerpt(content),
-            )
-        blocking = [e for e in errors if not e.severity.endswith("Warning")]
-        if registry_status in (STATUS_SUCCESS, STATUS_PARTIAL) and not blocking and 200 <= status < 300:
-            return SubmitResult(
-                unique_id=entry.unique_id,
-                entry_uuid=submission.entry_uuid,
-                submission_set_unique_id=submission.submission_set_unique_id,
-                message_id=submission.message_id,
-                status=registry_status.rsplit(":", 1)[-1],
-                http_status=status,
-                warnings=tuple(errors),
-                excerpt=_excerpt(soap),
-            )
-        first = blocking[0] if blocking else RegistryError("XDSRegistryError", "", "")
-        detail = "; ".join(f"{e.code} : {e.context}" for e in blocking) or registry_status
-        if first.code in TRANSIENT_CODES:
-            raise DeliveryError(
-                f"Le DMP est momentanément indisponible ({first.code}) ; nouvel essai prévu.",
-                permanent=False,
-                status=status,
-                error_code=first.code,
-                retry_after=retry_after,
-                excerpt=detail[:500],
-            )
-        message = PERMANENT_MESSAGES.get(first.code, "Le DMP a refusé le document.")
-        raise DeliveryError(
-            f"{message} ({first.code} : {first.context})",
+        refusal = registry_refusal(status, registry_status, errors, fault, fault_excerpt=_excerpt(content),
+                                   retry_after=retry_after, transient_codes=TRANSIENT_CODES,
+                                   transient_text="Le DMP est momentanément indisponible",
+                                   refused_text="Le DMP a refusé le document.")
+        if refusal is not None:
+            raise refusal
+        return SubmitResult(
+            unique_id=entry.unique_id,
+            entry_uuid=submission.entry_uuid,
+            submission_set_unique_id=submission.submission_set_unique_id,
+            message_id=submission.message_id,
+            status=registry_status.rsplit(":", 1)[-1],
+            http_status=status,
+            warnings=tuple(errors),
+            excerpt=_excerpt(soap),
+        )
+
+
+def registry_refusal(http_status: int, registry_status: str, errors: list[RegistryError],
+                     fault: tuple[str, str] | None, *, fault_excerpt: str, retry_after: float | None,
+                     transient_codes: set[str], transient_text: str,
+                     refused_text: str) -> DeliveryError | None:
+    """What a RegistryResponse (ITI-41, ITI-57) means: None when the registry accepted the request, else
+    the DeliveryError to raise: a SOAP fault (permanent), a transient registry error (retried; the French
+    text is `transient_text (code) ; nouvel essai prévu.`), or a refusal (permanent, with the French
+    message of its error code, `refused_text` by default). Warnings never block."""
+    if fault is not None:
+        return DeliveryError(
+            f"Le DMP a rejeté la requête SOAP ({fault[0]}) : {fault[1]}",
             permanent=True,
-            status=status,
+            status=http_status,
+            error_code=fault[0],
+            excerpt=fault_excerpt,
+        )
+    blocking = [e for e in errors if not e.severity.endswith("Warning")]
+    if registry_status in (STATUS_SUCCESS, STATUS_PARTIAL) and not blocking and 200 <= http_status < 300:
+        return None
+    first = blocking[0] if blocking else RegistryError("XDSRegistryError", "", "")
+    detail = "; ".join(f"{e.code} : {e.context}" for e in blocking) or registry_status
+    if first.code in transient_codes:
+        return DeliveryError(
+            f"{transient_text} ({first.code}) ; nouvel essai prévu.",
+            permanent=False,
+            status=http_status,
             error_code=first.code,
+            retry_after=retry_after,
             excerpt=detail[:500],
         )
+    message = PERMANENT_MESSAGES.get(first.code, refused_text)
+    return DeliveryError(
+        f"{message} ({first.code} : {first.context})",
+        permanent=True,
+        status=http_status,
+        error_code=first.code,
+        excerpt=detail[:500],
+    )
 
 
 def _receiver_fault(parsed: tuple[str, list[RegistryError], tuple[str, str] | None]) -> bool:
@@ -827,6 +844,7 @@ QUERY_GET_DOCUMENTS = "urn:uuid:5c4f972b-d56b-40ac-a5fc-c8ca9b40b9d4"  # ITI-18 
 STATUS_APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
 # Metadata-update errors that a fresh query + resend resolves (someone updated the entry meanwhile).
 MU_TRANSIENT_CODES = {"XDSMetadataVersionError"}
+UPDATE_TRANSIENT_CODES = TRANSIENT_CODES | MU_TRANSIENT_CODES  # what an ITI-57 update retries
 
 
 def add_document_entry(
@@ -1227,13 +1245,7 @@ class XdsMetadataUpdater(HttpClientOwner):
                 error_code="reponse_illisible",
                 excerpt=_excerpt(response.content),
             )
-        return DeliveryError(
-            f"Le DMP a refusé la requête (HTTP {status}).",
-            permanent=True,
-            status=status,
-            error_code=f"http_{status}",
-            excerpt=_excerpt(response.content),
-        )
+        return dmp_refused_http(status, content=response.content)
 
     def _raise_for_registry(
         self,
@@ -1243,37 +1255,14 @@ class XdsMetadataUpdater(HttpClientOwner):
         fault: tuple[str, str] | None,
         soap: bytes,
     ) -> None:
-        http_status = response.status_code
-        if fault is not None:
-            raise DeliveryError(
-                f"Le DMP a rejeté la requête SOAP ({fault[0]}) : {fault[1]}",
-                permanent=True,
-                status=http_status,
-                error_code=fault[0],
-                excerpt=_excerpt(soap),
-            )
-        blocking = [e for e in errors if not e.severity.endswith("Warning")]
-        if status in (STATUS_SUCCESS, STATUS_PARTIAL) and not blocking and 200 <= http_status < 300:
-            return
-        first = blocking[0] if blocking else RegistryError("XDSRegistryError", "", "")
-        detail = "; ".join(f"{e.code} : {e.context}" for e in blocking) or status
-        if first.code in TRANSIENT_CODES or first.code in MU_TRANSIENT_CODES:
-            raise DeliveryError(
-                f"Le DMP n'a pas pu appliquer la mise à jour ({first.code}) ; nouvel essai prévu.",
-                permanent=False,
-                status=http_status,
-                error_code=first.code,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                excerpt=detail[:500],
-            )
-        message = PERMANENT_MESSAGES.get(first.code, "Le DMP a refusé la mise à jour des métadonnées.")
-        raise DeliveryError(
-            f"{message} ({first.code} : {first.context})",
-            permanent=True,
-            status=http_status,
-            error_code=first.code,
-            excerpt=detail[:500],
-        )
+        refusal = registry_refusal(
+            response.status_code, status, errors, fault, fault_excerpt=_excerpt(soap),
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            transient_codes=UPDATE_TRANSIENT_CODES,
+            transient_text="Le DMP n'a pas pu appliquer la mise à jour",
+            refused_text="Le DMP a refusé la mise à jour des métadonnées.")
+        if refusal is not None:
+            raise refusal
 
 
 def valuesets_lookup_confidentiality(code: str) -> CodedValue:
