@@ -424,8 +424,13 @@ def parse_mtom(content_type: str, body: bytes) -> ParsedRequest:
             parts[cid] = payload
     if root_bytes is None:
         raise SoapFault("InvalidMessage", "Partie racine SOAP introuvable (paramètre start).")
+    return _envelope_request(root_bytes, parts)
+
+
+def _envelope_request(xml: bytes, parts: dict[str, bytes]) -> ParsedRequest:
+    """The SOAP 1.2 envelope in `xml` (SoapFault when unreadable or not SOAP 1.2), with its MIME parts."""
     try:
-        envelope = etree.fromstring(root_bytes, parser=_PARSER)
+        envelope = etree.fromstring(xml, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
         raise SoapFault("InvalidMessage", f"Enveloppe SOAP illisible : {exc}") from exc
     if envelope.tag != f"{{{SOAP}}}Envelope":
@@ -723,15 +728,7 @@ def parse_soap(content_type: str, body: bytes) -> ParsedRequest:
         return parse_mtom(content_type, body)
     if not content_type.lower().startswith("application/soap+xml"):
         raise SoapFault("InvalidMessage", "Le message doit être SOAP 1.2 (application/soap+xml) ou MTOM.")
-    try:
-        envelope = etree.fromstring(body, parser=_PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise SoapFault("InvalidMessage", f"Enveloppe SOAP illisible : {exc}") from exc
-    if envelope.tag != f"{{{SOAP}}}Envelope":
-        raise SoapFault("VersionMismatch", "Enveloppe SOAP 1.2 attendue.")
-    return ParsedRequest(
-        envelope=envelope, parts={}, message_id=envelope.findtext("soap:Header/wsa:MessageID", "", NS)
-    )
+    return _envelope_request(body, {})
 
 
 def _check_action(envelope: etree._Element, expected: str) -> None:
