@@ -495,6 +495,15 @@ def confirm_attendance(uow: UnitOfWork, *, session_id: str, data: AttendanceInpu
         raise NotFound(f"Séance « {session_id} » introuvable.")
     if session.status != "planned":
         raise Conflict("La séance n'est plus planifiée : enregistrez la présence effective.")
+    _store_attendance(uow, session_id, data)
+    record_audit(uow, actor=actor, action="session.confirm_attendance", entity="session", entity_id=session_id)
+    uow.commit()
+    return len(data.attendance)
+
+
+def _store_attendance(uow: UnitOfWork, session_id: str, data: AttendanceInput) -> dict[str, m.Professional]:
+    """Upsert one attendance row per professional of `data` (ValidationFailed naming unknown ones); returns
+    the professionals by id."""
     profs = repo.professionals_by_ids(uow.session, list(data.attendance))
     unknown = set(data.attendance) - set(profs)
     if unknown:
@@ -507,9 +516,7 @@ def confirm_attendance(uow: UnitOfWork, *, session_id: str, data: AttendanceInpu
         else:
             row.mode = mode
     uow.session.flush()
-    record_audit(uow, actor=actor, action="session.confirm_attendance", entity="session", entity_id=session_id)
-    uow.commit()
-    return len(data.attendance)
+    return profs
 
 
 def record_attendance(uow: UnitOfWork, *, session_id: str, data: AttendanceInput, actor: str = "system") -> str:
@@ -521,18 +528,7 @@ def record_attendance(uow: UnitOfWork, *, session_id: str, data: AttendanceInput
         raise Conflict("La séance est déjà validée ou annulée : la présence ne peut plus changer.")
     board = uow.session.get(m.Board, session.board_id)
     assert board is not None
-    profs = repo.professionals_by_ids(uow.session, list(data.attendance))
-    unknown = set(data.attendance) - set(profs)
-    if unknown:
-        raise ValidationFailed(f"Professionnel(s) inconnu(s) : {', '.join(sorted(unknown))}.", field="attendance")
-    existing = {a.professional_id: a for a in repo.attendance(uow.session, session_id)}
-    for prof_id, mode in data.attendance.items():
-        row = existing.get(prof_id)
-        if row is None:
-            uow.session.add(m.Attendance(session_id=session_id, professional_id=prof_id, mode=mode))
-        else:
-            row.mode = mode
-    uow.session.flush()
+    profs = _store_attendance(uow, session_id, data)
     attendees = [
         Attendee(professional_id=a.professional_id,
                  specialties=frozenset({profs[a.professional_id].specialty_code}) if a.professional_id in profs
