@@ -9,7 +9,7 @@ import httpx
 import pytest
 from lxml import etree
 
-from dcc.adapters.national_record import SenderIdentity, XdsTransport, entry_from_cda, make_demo_identity
+from dcc.adapters.national_record import SenderIdentity, XdsTransport, entry_from_cda
 from dcc.adapters.national_record.xds import (
     ACTION_ITI57,
     XdsMetadataUpdater,
@@ -18,9 +18,8 @@ from dcc.adapters.national_record.xds import (
 )
 from dcc.bootstrap import XdsNationalRecord, xds_sibling_endpoint
 from dcc.errors import DeliveryError
-from dcc.simulator.app import create_app
 from dcc.simulator.samples import sample_cda
-from dcc.simulator.server import RunningServer, start_in_thread
+from dcc.simulator.server import RunningServer
 
 STRUCTURE = "1750100125"
 UNIQUE_ID = "1.2.250.1.213.1.1.9.99.57"
@@ -31,22 +30,6 @@ NS = {
     "rim": "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0",
 }
 CONFIDENTIALITY = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f"
-
-
-@pytest.fixture(scope="module")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> SenderIdentity:
-    return make_demo_identity(tmp_path_factory.mktemp("vihf"), "Centre Hospitalier d'Angers", STRUCTURE)
-
-
-@pytest.fixture()
-def dump_dir(tmp_path: Path) -> Path:
-    return tmp_path / "dump"
-
-
-@pytest.fixture()
-def server(dump_dir: Path) -> Iterator[RunningServer]:
-    with start_in_thread(create_app(dump_dir=dump_dir)) as running:
-        yield running
 
 
 @pytest.fixture()

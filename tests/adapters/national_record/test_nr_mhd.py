@@ -39,17 +39,6 @@ INS_CX = "279035121518989^^^&1.2.250.1.213.1.4.10&ISO^NH"
 
 
 @pytest.fixture()
-def dump_dir(tmp_path: Path) -> Path:
-    return tmp_path / "dump"
-
-
-@pytest.fixture()
-def server(dump_dir: Path) -> Iterator[RunningServer]:
-    with start_in_thread(create_app(dump_dir=dump_dir)) as running:
-        yield running
-
-
-@pytest.fixture()
 def transport(server: RunningServer) -> Iterator[MhdTransport]:
     with MhdTransport(server.url, timeout=10.0) as t:
         yield t

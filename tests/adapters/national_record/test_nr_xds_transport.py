@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import email.policy
 import hashlib
-from collections.abc import Iterator
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -48,22 +47,6 @@ STANDARD_DE_SCHEMES = {
     "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d",  # author
 }
 STRUCTURE = "1750100125"
-
-
-@pytest.fixture(scope="module")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> SenderIdentity:
-    return make_demo_identity(tmp_path_factory.mktemp("vihf"), "Centre Hospitalier d'Angers", STRUCTURE)
-
-
-@pytest.fixture()
-def dump_dir(tmp_path: Path) -> Path:
-    return tmp_path / "dump"
-
-
-@pytest.fixture()
-def server(dump_dir: Path) -> Iterator[RunningServer]:
-    with start_in_thread(create_app(dump_dir=dump_dir)) as running:
-        yield running
 
 
 def _transport(server: RunningServer, identity: SenderIdentity) -> XdsTransport:
