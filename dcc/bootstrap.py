@@ -15,6 +15,7 @@ from dcc.services.uow import Database
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from dcc.adapters.national_record.metadata import DocumentEntry
     from dcc.adapters.national_record.xds import XdsMetadataUpdater, XdsTransport
 
 
@@ -207,6 +208,21 @@ def mhd_base_url(endpoint: str) -> str:
     return endpoint
 
 
+def checked_entry(submission: Submission) -> DocumentEntry:
+    """The document entry (metadata) derived from the CDA, its codes checked against the value sets: a
+    permanent DeliveryError before anything is sent when they are not acceptable."""
+    from dcc.adapters.national_record.metadata import check_codes, entry_from_cda
+    from dcc.errors import DeliveryError, ValidationFailed
+
+    try:
+        entry = entry_from_cda(submission.cda, extra_confidentiality=submission.extra_confidentiality)
+        check_codes(entry)
+    except ValidationFailed as exc:
+        raise DeliveryError(f"Métadonnées refusées avant envoi : {exc.message}", permanent=True,
+                            error_code="metadonnees_invalides") from exc
+    return entry
+
+
 class XdsNationalRecord:
     """Transport port over the ITI-41 adapter: metadata derived from the CDA, codes checked before sending."""
 
@@ -239,16 +255,9 @@ class XdsNationalRecord:
         return self._transports[structure_id_nat]
 
     def submit(self, submission: Submission) -> SubmitOutcome:
-        from dcc.adapters.national_record.metadata import check_codes, entry_from_cda
         from dcc.adapters.national_record.xds import entry_uuid_for
-        from dcc.errors import DeliveryError, ValidationFailed
 
-        try:
-            entry = entry_from_cda(submission.cda, extra_confidentiality=submission.extra_confidentiality)
-            check_codes(entry)
-        except ValidationFailed as exc:
-            raise DeliveryError(f"Métadonnées refusées avant envoi : {exc.message}", permanent=True,
-                                error_code="metadonnees_invalides") from exc
+        entry = checked_entry(submission)
         replaced = entry_uuid_for(submission.replaces_unique_id) if submission.replaces_unique_id else None
         transport = self._transport_for(entry.author_structure_id)
         result = transport.submit(submission.cda, entry, replaced_entry_uuid=replaced)
@@ -314,15 +323,7 @@ class MhdNationalRecord:
         self._transport = MhdTransport(mhd_base_url(endpoint), client=self._client)
 
     def submit(self, submission: Submission) -> SubmitOutcome:
-        from dcc.adapters.national_record.metadata import check_codes, entry_from_cda
-        from dcc.errors import DeliveryError, ValidationFailed
-
-        try:
-            entry = entry_from_cda(submission.cda, extra_confidentiality=submission.extra_confidentiality)
-            check_codes(entry)
-        except ValidationFailed as exc:
-            raise DeliveryError(f"Métadonnées refusées avant envoi : {exc.message}", permanent=True,
-                                error_code="metadonnees_invalides") from exc
+        entry = checked_entry(submission)
         result = self._transport.submit(submission.cda, entry, replaces_unique_id=submission.replaces_unique_id)
         return SubmitOutcome(status_code=result.status_code, excerpt=result.excerpt[:500])
 
