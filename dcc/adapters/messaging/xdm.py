@@ -79,7 +79,7 @@ def build_metadata(
     intended_recipients: Sequence[str] = (),
 ) -> bytes:
     """METADATA.XML: a SubmitObjectsRequest with the CDA's DocumentEntry (and the PDF's, if any)."""
-    if hashlib.sha1(cda).hexdigest() != entry.hash_sha1 or len(cda) != entry.size:
+    if not entry.describes(cda):
         raise ValueError("entry hash/size do not match the CDA")
     request = etree.Element(f"{{{LCM}}}SubmitObjectsRequest", nsmap={"lcm": LCM, "rim": RIM})
     objects = etree.SubElement(request, f"{{{RIM}}}RegistryObjectList")

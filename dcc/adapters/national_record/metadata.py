@@ -102,6 +102,10 @@ class DocumentEntry:
     def confidentiality_codes(self) -> tuple[str, ...]:
         return tuple(c.code for c in self.confidentiality)
 
+    def describes(self, cda: bytes) -> bool:
+        """True when this entry's hash and size are those of `cda`."""
+        return hashlib.sha1(cda).hexdigest() == self.hash_sha1 and len(cda) == self.size
+
 
 # --- small HL7 v2 datatype builders -------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -38,12 +37,12 @@ from dcc.adapters.national_record.metadata import (
     VS_CONFIDENTIALITY,
     CodedValue,
     DocumentEntry,
-    check_codes,
     parse_cx,
 )
 from dcc.adapters.national_record.xds import (
     PERMANENT_MESSAGES,
     HttpClientOwner,
+    check_sendable,
     dmp_refused_http,
     dmp_unavailable,
     entry_uuid_for,
@@ -248,13 +247,7 @@ def build_bundle(
     submission_time: dt.datetime | None = None,
 ) -> ProvideBundle:
     """Check the codes, then build the ITI-65 transaction Bundle for `cda` (hash and size must match)."""
-    check_codes(entry)
-    if hashlib.sha1(cda).hexdigest() != entry.hash_sha1 or len(cda) != entry.size:
-        raise DeliveryError(
-            "Les métadonnées ne correspondent pas au document (empreinte ou taille différente).",
-            permanent=True,
-            error_code="metadonnees_incoherentes",
-        )
+    check_sendable(cda, entry)
     doc_url = entry_uuid_for(entry.unique_id)
     binary_url = f"urn:uuid:{uuid.uuid4()}"
     list_url = f"urn:uuid:{uuid.uuid4()}"

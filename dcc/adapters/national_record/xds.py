@@ -18,7 +18,6 @@ import datetime as dt
 import email.message
 import email.policy
 import email.utils
-import hashlib
 import uuid
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -471,6 +470,18 @@ def pack_mtom(soap: bytes, document: bytes, *, document_cid: str, mime_type: str
     return body, content_type
 
 
+def check_sendable(cda: bytes, entry: DocumentEntry) -> None:
+    """Before building any request: the entry's codes are in their value sets (UnknownCode) and its hash
+    and size are those of `cda` (permanent DeliveryError)."""
+    check_codes(entry)
+    if not entry.describes(cda):
+        raise DeliveryError(
+            "Les métadonnées ne correspondent pas au document (empreinte ou taille différente).",
+            permanent=True,
+            error_code="metadonnees_incoherentes",
+        )
+
+
 def build_submission(
     cda: bytes,
     entry: DocumentEntry,
@@ -480,13 +491,7 @@ def build_submission(
     replaced_entry_uuid: str | None = None,
 ) -> Submission:
     """Check the codes, then build the signed MTOM request for `cda` (whose hash/size must match)."""
-    check_codes(entry)
-    if hashlib.sha1(cda).hexdigest() != entry.hash_sha1 or len(cda) != entry.size:
-        raise DeliveryError(
-            "Les métadonnées ne correspondent pas au document (empreinte ou taille différente).",
-            permanent=True,
-            error_code="metadonnees_incoherentes",
-        )
+    check_sendable(cda, entry)
     document_cid = f"doc.{uuid.uuid4().hex}@dcc"
     message_id = f"urn:uuid:{uuid.uuid4()}"
     ss_unique_id = new_oid()
