@@ -219,11 +219,7 @@ def consent_filter(user: User) -> ColumnElement[bool]:
 def consent_document_filter(user: User) -> ColumnElement[bool]:
     """Documents whose visibility the user may record at the patient's request (announcement, masking):
     those of the patients in `consent_filter`, masked ones included (the patient may lift the masking)."""
-    if user.role == "coordinator":
-        return m.Document.patient_id.in_(_coordinator_patients(user))
-    if user.role == "physician":
-        return m.Document.patient_id.in_(care_team_patients(user))
-    return false()
+    return m.Document.patient_id.in_(select(m.Patient.id).where(consent_filter(user)))
 
 
 # ------------------------------------------------------------------------------------- checks (one object)
