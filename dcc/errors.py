@@ -62,6 +62,26 @@ class Conflict(DccError):
     code = "conflit"
 
 
+class UndecidedCases(Conflict):
+    """A session is validated while some of its cases have no decision: the coordinator must confirm
+    (they are then sent back to assignment). Lists the cases."""
+
+    code = "dossiers_sans_decision"
+
+    def __init__(self, message: str, *, case_ids: list[str]) -> None:
+        super().__init__(message, field="confirm")
+        self.case_ids = case_ids
+
+    def to_dict(self) -> dict[str, object]:
+        return super().to_dict() | {"case_ids": list(self.case_ids)}
+
+
+class QuorumNotMet(Conflict):
+    """A decision taken without quorum is not a board decision: no Fiche RCP / PPS is produced or signed."""
+
+    code = "quorum_non_atteint"
+
+
 class ImmutableDocument(Conflict):
     code = "document_signe_immuable"
 

@@ -13,7 +13,7 @@ from dcc.adapters.db import repositories as repo
 from dcc.domain import assignment as solver
 from dcc.domain.calendar import PARIS, SessionRule, add_working_days, occurrences, working_days_before
 from dcc.domain.quorum import Attendee, QuorumRule, compute_quorum
-from dcc.errors import Conflict, NotFound, ValidationFailed
+from dcc.errors import Conflict, NotFound, UndecidedCases, ValidationFailed
 from dcc.services.audit import record_audit
 from dcc.services.schemas import AttendanceInput, CaseRegistration, DecisionInput, ReadinessKind
 from dcc.services.uow import UnitOfWork
@@ -427,6 +427,8 @@ def move_case(uow: UnitOfWork, *, case_id: str, session_id: str, today: date, fo
         raise NotFound(f"Dossier « {case_id} » introuvable.")
     if case.status == "decided":
         raise Conflict("Le dossier a déjà une décision : il ne peut plus changer de séance.")
+    if case.status == REPRESENTED:
+        raise Conflict("Le dossier a été représenté (quorum non atteint) : déplacez sa re-présentation.")
     session = uow.session.get(m.Session, session_id)
     if session is None:
         raise ValidationFailed(f"La séance « {session_id} » n'existe pas.", field="session_id")
@@ -594,51 +596,101 @@ class ValidationSummary:
     case_ids: list[str] = field(default_factory=list)  # cases whose documents are to be generated
     represented: list[str] = field(default_factory=list)  # new cases created to re-present without quorum
     moves: dict[str, CaseMove] = field(default_factory=dict)  # re-presented case id -> where it went
+    represented_from: dict[str, str] = field(default_factory=dict)  # new case id -> the case it re-presents
+    not_discussed: dict[str, CaseMove] = field(default_factory=dict)  # undecided case id -> where it went
 
 
-def validate_session(uow: UnitOfWork, *, session_id: str, today: date, actor: str = "system") -> ValidationSummary:
-    """Lock the session's decisions. Without quorum, each discussed case is re-presented at a later session.
+NO_ATTENDANCE = "aucune présence enregistrée à la séance"
+REPRESENTED = "represented"
+"""Status of a case entry whose session had no quorum: a new entry (`represented_from_id`) re-presents it."""
+_NOT_COPIED = frozenset({"id", "session_id", "status", "registration_number", "assignment_reason", "not_ready",
+                         "created_at", "documents_missing", "earliest_date", "represented_from_id"})
+"""Case columns a re-presentation does not copy (the clinical content and the request are copied)."""
 
-    The re-presentation (a new case, same clinical content) is assigned at once to the next suitable
-    session of the board, keeping its priority (urgency weight + bonus, registration deadline waived);
-    when none fits it stays pending with the reason.
+
+def _undecided_message(uow: UnitOfWork, cases: Sequence[m.Case], when: date) -> str:
+    from dcc.services.queries import display_name
+
+    patients = repo.patients_by_ids(uow.session, [c.patient_id for c in cases])
+    labels = [f"{display_name(patients[c.patient_id])} (n° {c.registration_number or c.id[:8].upper()})"
+              for c in cases]
+    return (f"{len(cases)} dossier(s) de la séance du {when:%d/%m/%Y} n'ont pas de décision : {', '.join(labels)}. "
+            "Confirmez la validation : ces dossiers repasseront à l'affectation (prochaine séance possible de la "
+            f"RCP, sinon en attente) avec le motif « Non discuté à la séance du {when:%d/%m/%Y} ».")
+
+
+def validate_session(uow: UnitOfWork, *, session_id: str, today: date, confirm: bool = False,
+                     actor: str = "system") -> ValidationSummary:
+    """Lock the session's decisions; only a quorate session's decisions go on to their documents.
+
+    INCa (référentiel organisationnel RCP 2023; circulaire DHOS 2005): a valid RCP needs its quorum, and a
+    file examined without it is re-presented. So without quorum — including a session validated without
+    any recorded attendance — no decision of the session is a board decision: no Fiche RCP / PPS is
+    generated; each decided case, discussed or registered (a standard case is ratified by the RCP, which a
+    non-quorate meeting cannot do either), gets the status `represented` and a new case entry
+    (`represented_from_id`, same clinical content) is assigned at once to the next suitable session of the
+    board, keeping its priority (urgency weight + bonus, registration deadline waived), or stays pending.
+
+    Cases without a decision are refused (`UndecidedCases`, 409, listing them) unless `confirm`: then each
+    goes back to assignment (next suitable session, or pending) with the reason « Non discuté à la séance
+    du … », audited.
     """
     session = uow.session.get(m.Session, session_id)
     if session is None:
         raise NotFound(f"Séance « {session_id} » introuvable.")
     if session.status == "validated":
         raise Conflict("La séance est déjà validée.")
+    if session.status == "cancelled":
+        raise Conflict("La séance est annulée : elle ne peut pas être validée.")
     board = uow.session.get(m.Board, session.board_id)
     assert board is not None
     when = session_date(session)
+    cases = repo.cases_of_session(uow.session, session_id)
+    decisions = repo.decisions_of_cases(uow.session, [c.id for c in cases])
+    undecided = [c for c in cases if c.id not in decisions]
+    if undecided and not confirm:
+        raise UndecidedCases(_undecided_message(uow, undecided, when), case_ids=[c.id for c in undecided])
+    if session.status == "planned":  # attendance never recorded (expected attendance is not attendance)
+        session.quorum, session.quorum_detail = "not_met", [NO_ATTENDANCE]
+    elif session.quorum != "met":
+        session.quorum = "not_met"  # at validation the attendance sheet is final
+    quorate = session.quorum == "met"
     out = ValidationSummary()
     copies: list[m.Case] = []
-    for case in repo.cases_of_session(uow.session, session_id):
-        decision = repo.decision_of_case(uow.session, case.id)
+    for case in cases:
+        decision = decisions.get(case.id)
         if decision is None:
             continue
         decision.locked = True
         decision.quorum = session.quorum
-        out.case_ids.append(case.id)
-        if session.quorum != "met" and decision.case_status == "discussed":
-            again = m.Case(**{c: getattr(case, c) for c in (
-                "patient_id", "board_id", "requester_id", "presenter_id", "topography_code", "morphology_code",
-                "tnm_t", "tnm_n", "tnm_m", "phase", "performance_status", "motive", "question", "summary",
-                "discovery_mode", "urgent", "standard", "referential_name", "referential_version",
-                "referential_date", "required_specialties")})
-            again.earliest_date = max(today, when + timedelta(days=1))
-            again.assignment_reason = "Représenté : quorum non atteint à la séance précédente."
-            uow.session.add(again)
-            uow.session.flush()
-            record_audit(uow, actor=actor, action="case.represent", entity="case", entity_id=again.id,
-                         patient_id=again.patient_id, detail={"from_case": case.id, "session_id": session_id})
-            copies.append(again)
-            out.represented.append(again.id)
+        if quorate:
+            out.case_ids.append(case.id)
+            continue
+        again = m.Case(**{col.key: getattr(case, col.key) for col in m.Case.__table__.columns
+                          if col.key not in _NOT_COPIED})
+        again.earliest_date = max(today, when + timedelta(days=1))
+        again.represented_from_id = case.id
+        case.status = REPRESENTED
+        uow.session.add(again)
+        uow.session.flush()
+        record_audit(uow, actor=actor, action="case.represent", entity="case", entity_id=again.id,
+                     patient_id=again.patient_id, detail={"from_case": case.id, "session_id": session_id,
+                                                          "case_status": decision.case_status})
+        copies.append(again)
+        out.represented.append(again.id)
+        out.represented_from[again.id] = case.id
     session.status = "validated"
     uow.session.flush()
     out.moves = _reassign(uow, board, copies, today=today, exclude=[session_id],
                           why=f"Représenté : quorum non atteint à la séance du {when:%d/%m/%Y}.", actor=actor,
                           after=session.starts_at)
-    record_audit(uow, actor=actor, action="session.validate", entity="session", entity_id=session_id)
+    for case in undecided:
+        record_audit(uow, actor=actor, action="case.not_discussed", entity="case", entity_id=case.id,
+                     patient_id=case.patient_id, detail={"session_id": session_id})
+    out.not_discussed = _reassign(uow, board, undecided, today=today, exclude=[session_id],
+                                  why=f"Non discuté à la séance du {when:%d/%m/%Y}.", actor=actor,
+                                  after=session.starts_at)
+    record_audit(uow, actor=actor, action="session.validate", entity="session", entity_id=session_id,
+                 detail={"quorum": session.quorum, "represented": len(copies), "not_discussed": len(undecided)})
     uow.commit()
     return out

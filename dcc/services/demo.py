@@ -19,6 +19,38 @@ ORGAN_PROPOSALS = [
 ]
 TRANSVERSAL_PROPOSALS = [["C15747"], ["GEN-092.03.01"], ["C15252", "C15747"]]
 
+# Synthetic proposal wording, per proposed treatment (what the demo's physicians "type"): a decision's text
+# is assembled from the phrases of its own codes, so it says what was proposed and varies between cases.
+PROPOSAL_PHRASES: dict[str, list[str]] = {
+    "387713003": ["Exérèse chirurgicale première de la lésion.", "Chirurgie d'exérèse après consultation "
+                  "d'anesthésie.", "Résection chirurgicale à visée curative, avec curage selon l'extension."],
+    "C15313": ["Radiothérapie de la loge tumorale.", "Irradiation externe en fractionnement classique.",
+               "Radiothérapie conformationnelle, schéma à définir par le radiothérapeute."],
+    "C15632": ["Chimiothérapie, protocole à définir en consultation d'oncologie.",
+               "Chimiothérapie néoadjuvante puis réévaluation.", "Chimiothérapie adjuvante (6 cycles envisagés)."],
+    "C547": ["Hormonothérapie au long cours.", "Hormonothérapie adjuvante, durée à préciser selon la tolérance."],
+    "C93352": ["Thérapie ciblée selon le profil moléculaire.", "Thérapie ciblée orale, après bilan cardiaque."],
+    "C15262": ["Immunothérapie, bilan thyroïdien préalable.", "Immunothérapie en monothérapie."],
+    "MED-227": ["Surveillance active avec imagerie de contrôle.", "Surveillance active, réévaluation en RCP si "
+                "évolution."],
+    "C15747": ["Soins de support : évaluation de la douleur et de l'état nutritionnel.",
+               "Orientation vers l'équipe de soins de support."],
+    "GEN-092.03.01": ["Prise en charge spécialisée hors traitement spécifique, à organiser avec le médecin "
+                      "demandeur.", "Autre prise en charge : avis complémentaire à programmer."],
+    "C15252": ["Soins palliatifs coordonnés avec le médecin traitant.", "Prise en charge palliative à domicile "
+               "si possible."],
+}
+CLOSINGS = ["", " Proposition à présenter au patient en consultation d'annonce.",
+            " Réévaluation en RCP à l'issue du traitement.", " À discuter avec le patient et sa famille."]
+
+
+def proposal_text(rng: random.Random, codes: list[str], *, standard: bool) -> str:
+    """Synthetic wording of one demo proposal: a phrase per proposed treatment, varied by `rng`."""
+    phrases = [rng.choice(PROPOSAL_PHRASES[c]) if c in PROPOSAL_PHRASES else "Autre traitement proposé."
+               for c in codes]
+    opening = rng.choice(["Dossier conforme au référentiel : ", "Prise en charge standard : "]) if standard else ""
+    return opening + " ".join(phrases) + rng.choice(CLOSINGS)
+
 
 def _board_for(rng: random.Random, boards: list[m.Board], patient: m.Patient, today: date) -> m.Board:
     age = (today - patient.birth_date).days // 365
@@ -83,7 +115,10 @@ class MeetingResult:
 
 
 def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: float = 0.1) -> MeetingResult:
-    """Hold every session that has cases: attendance (quorum), a decision per case, validation."""
+    """Hold every session that has cases: attendance (quorum), a decision per case, validation.
+
+    A session without quorum yields no Fiche RCP: its cases are re-presented at a later session (discussed
+    there when that session is held here too, otherwise left assigned)."""
     rng = random.Random(f"meeting-{seed}-{today.isoformat()}")
     out = MeetingResult()
     with db.uow() as uow:
@@ -112,6 +147,8 @@ def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: 
             out.quorum_met += 1
         else:
             out.quorum_not_met += 1
+        with db.uow() as uow:  # re-read: re-presentations may have joined the agenda since it was planned
+            decided = [(c.id, c.standard) for c in repo.cases_of_session(uow.session, session_id)]
         for case_id, standard in decided:
             proposals = ORGAN_PROPOSALS if kind == "organ" else TRANSVERSAL_PROPOSALS
             codes = rng.choice(proposals)
@@ -120,8 +157,7 @@ def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: 
             decision = DecisionInput(
                 session_id=session_id, case_status="registered" if standard else "discussed",
                 proposal_codes=codes,
-                proposal_text="Proposition conforme au référentiel régional." if standard else
-                "Proposition thérapeutique validée en RCP.",
+                proposal_text=proposal_text(rng, codes, standard=standard),
                 conform_to_referential=conform,
                 departure_justification="" if conform else "Comorbidités contre-indiquant le standard.",
                 trial_proposed=trial, trial_name="Essai de phase III (exemple)" if trial else "",

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain import documents as d
+from dcc.domain.calendar import PARIS
 from dcc.domain.ports import CdaBuilder, PdfRenderer, SignerDirectory
-from dcc.errors import DccError, IncompleteData, NotFound, SignatureRefused
+from dcc.errors import DccError, IncompleteData, NotFound, QuorumNotMet, SignatureRefused
 from dcc.services.audit import record_audit
 from dcc.services.content import Loader, frcp_content, new_oid, pps_content, pps_treatment_codes
 from dcc.services.uow import UnitOfWork
@@ -84,6 +85,7 @@ def _generate_case(uow: UnitOfWork, loader: Loader, case_id: str, *, cda: CdaBui
     decision = repo.decision_of_case(uow.session, case_id)
     if decision is None or not decision.locked:
         raise IncompleteData(["décision validée de la RCP"], what="la fiche RCP")
+    _require_quorum(uow, decision)
     if repo.documents_of_case(uow.session, case_id):
         return []  # already generated (idempotent)
     contents: list[tuple[d.DocumentKind, d.FrcpContent | d.PpsContent]] = []
@@ -118,6 +120,22 @@ def _generate_case(uow: UnitOfWork, loader: Loader, case_id: str, *, cda: CdaBui
     board = uow.session.get(m.Board, case.board_id)
     assert board is not None
     return [_store(uow, case, board, r.kind, r.ids, r.cda, r.pdf, pdf.template_version) for r in rendered]
+
+
+def _require_quorum(uow: UnitOfWork, decision: m.Decision | None, *, signing: bool = False) -> None:
+    """INCa: a valid RCP needs its quorum. A decision of a session without quorum is no board decision: its
+    case is re-presented, and no Fiche RCP or PPS is generated or signed from it (defence in depth: the
+    validation already keeps such cases away from generation)."""
+    if decision is not None and decision.quorum == "met":
+        return
+    when = ""
+    if decision is not None:
+        session = uow.session.get(m.Session, decision.session_id)
+        if session is not None:
+            when = f" à la séance du {session.starts_at.astimezone(PARIS):%d/%m/%Y}"
+    message = (f"Quorum non atteint{when} : la proposition n'est pas une décision de la RCP, aucun document "
+               "n'est produit ; le dossier est représenté à une séance ultérieure.")
+    raise SignatureRefused(message) if signing else QuorumNotMet(message)
 
 
 def _store(uow: UnitOfWork, case: m.Case, board: m.Board, kind: d.DocumentKind, ids: d.DocumentIds,
@@ -172,6 +190,7 @@ def sign_documents(uow: UnitOfWork, *, document_ids: list[str], signer_professio
         if doc is None or doc.status != d.DocumentStatus.DRAFT.value or doc.signer_id != prof.id:
             raise SignatureRefused(f"Le document « {doc_id} » n'est pas dans la file « à signer » de "
                                    f"Dr {prof.given} {prof.family}.")
+        _require_quorum(uow, repo.decision_of_case(uow.session, doc.case_id), signing=True)
     signer = signers.signer_for(id_nat="8" + prof.rpps, name=f"{prof.given} {prof.family}")
     est = uow.session.get(m.Establishment, prof.establishment_id)
     assert est is not None

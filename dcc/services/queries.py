@@ -216,6 +216,25 @@ class CaseView:
     decision: m.Decision | None
     documents: list[DocumentSummary]
     dmp_opposition: bool = False
+    represented_from: CaseLink | None = None  # the case entry this one re-presents (no quorum there)
+    represented_by: CaseLink | None = None  # the case entry re-presenting this one
+
+
+@dataclass(frozen=True)
+class CaseLink:
+    """Another entry of the same case (a re-presentation): its id and its session (None: pending)."""
+
+    id: str
+    session_id: str | None
+    session_starts_at: datetime | None
+
+
+def _case_link(uow: UnitOfWork, case: m.Case | None) -> CaseLink | None:
+    if case is None:
+        return None
+    session = uow.session.get(m.Session, case.session_id) if case.session_id else None
+    return CaseLink(id=case.id, session_id=case.session_id,
+                    session_starts_at=session.starts_at if session is not None else None)
 
 
 def get_case(uow: UnitOfWork, case_id: str) -> CaseView:
@@ -226,7 +245,10 @@ def get_case(uow: UnitOfWork, case_id: str) -> CaseView:
             for d in repo.documents_of_case(uow.session, case_id)]
     return CaseView(case=case, patient_display_name=display_name(patient),
                     ins_qualified=patient.ins_qualified, decision=repo.decision_of_case(uow.session, case_id),
-                    documents=docs, dmp_opposition=patient.dmp_opposition)
+                    documents=docs, dmp_opposition=patient.dmp_opposition,
+                    represented_from=_case_link(uow, uow.session.get(m.Case, case.represented_from_id)
+                                                if case.represented_from_id else None),
+                    represented_by=_case_link(uow, repo.representation_of(uow.session, case.id)))
 
 
 def get_decision(uow: UnitOfWork, case_id: str) -> m.Decision:

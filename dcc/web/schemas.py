@@ -143,11 +143,23 @@ class AgendaOut(_Out):
     attendance: list[AttendanceOut]
 
 
+class SentBackOut(BaseModel):
+    """A case sent back to assignment at validation: its new session, or null (pending), and the reason."""
+
+    case_id: str
+    session_id: str | None = Field(description="Nouvelle séance ; null : le dossier repasse en attente")
+    reason: str
+
+
 class ValidationOut(BaseModel):
     session: SessionOut
-    case_ids: list[str] = Field(description="Dossiers dont les documents sont à générer")
+    case_ids: list[str] = Field(description="Dossiers dont les documents sont à générer (séance avec quorum)")
     represented: list[str] = Field(
-        description="Nouveaux dossiers créés pour être représentés (quorum non atteint)")
+        description="Nouveaux dossiers créés pour être représentés (quorum non atteint : aucune fiche RCP)")
+    represented_from: dict[str, str] = Field(
+        default_factory=dict, description="Nouveau dossier -> dossier représenté (statut « represented »)")
+    not_discussed: list[SentBackOut] = Field(
+        default_factory=list, description="Dossiers sans décision renvoyés à l'affectation (après confirmation)")
 
 
 # ------------------------------------------------------------------------------------------- cases
@@ -215,6 +227,10 @@ class CaseOut(_Out):
     assignment_reason: str
     not_ready: list[str]
     documents_missing: list[str] = Field(description="Champs manquants empêchant la génération des documents")
+    represented_from_id: str | None = Field(
+        None, description="Dossier que celui-ci représente (sa séance n'avait pas le quorum)")
+    represented_by_id: str | None = Field(
+        None, description="Dossier qui représente celui-ci (statut « represented » : quorum non atteint)")
     created_at: datetime
     decision: DecisionOut | None
     documents: list[DocumentSummaryOut]

@@ -398,7 +398,8 @@ def test_without_quorum_cases_are_represented_and_reassigned_at_once(board_world
             svc.record_decision(uow, case_id=cid, data=discussed(meeting.id), actor="coord")
     with w.db.uow() as uow:
         out = svc.validate_session(uow, session_id=meeting.id, today=MARCH_11, actor="coord")
-    assert sorted(out.case_ids) == sorted([normal, urgent]) and len(out.represented) == 2
+    # no quorum: no decision of the session goes on to a Fiche RCP; both cases are re-presented
+    assert out.case_ids == [] and len(out.represented) == 2
     assert set(out.moves) == set(out.represented)
     copies = {w.case(c).urgent: w.case(c) for c in out.represented}
     assert copies[True].status == copies[False].status == "assigned"
@@ -407,8 +408,16 @@ def test_without_quorum_cases_are_represented_and_reassigned_at_once(board_world
     for copy in copies.values():
         assert copy.assignment_reason.startswith("Représenté : quorum non atteint à la séance du 11/03/2025.")
         assert copy.earliest_date == date(2025, 3, 12)
-    assert w.case(normal).status == "decided" and w.case(normal).session_id == meeting.id
+    # old and new entries are linked; the old one is closed as re-presented, on its session
+    assert {copies[True].represented_from_id, copies[False].represented_from_id} == {normal, urgent}
+    assert out.represented_from == {c.id: c.represented_from_id for c in copies.values()}
+    assert w.case(normal).status == "represented" and w.case(normal).session_id == meeting.id
+    assert w.case(urgent).status == "represented"
+    assert copies[True].question == w.case(urgent).question and copies[True].patient_id == w.case(urgent).patient_id
     assert len(w.audit("case.represent")) == 2
+    with w.db.uow() as uow:
+        assert all(d.locked and d.quorum == "not_met"
+                   for d in uow.session.query(m.Decision).filter(m.Decision.case_id.in_([normal, urgent])))
 
 
 def test_with_quorum_nothing_is_represented(board_world: Any) -> None:
@@ -425,6 +434,105 @@ def test_with_quorum_nothing_is_represented(board_world: Any) -> None:
     with w.db.uow() as uow:
         out = svc.validate_session(uow, session_id=meeting.id, today=MARCH_11)
     assert out.case_ids == [cid] and out.represented == [] and out.moves == {}
+
+
+def _not_quorate(w: Any, session: m.Session) -> None:
+    members = w.members(w.board("Sein").id)
+    with w.db.uow() as uow:
+        assert svc.record_attendance(uow, session_id=session.id, actor="coord", data=AttendanceInput(
+            attendance={p.id: "present" if p.specialty_code == ONCOLOGIST else "absent" for p in members}
+        )) == "not_met"
+
+
+def test_without_quorum_a_registered_standard_case_is_re_presented_too(board_world: Any) -> None:
+    """INCa: a valid RCP needs its quorum; a standard case is ratified by the RCP, which a non-quorate
+    meeting cannot do: it is re-presented like a discussed one (and may be registered there)."""
+    w = board_world
+    cid = w.register("Sein", 1, standard=True, referential_name="Référentiel régional sein",
+                     referential_version="2024", referential_date=date(2024, 6, 1))
+    w.assign()
+    meeting = session_on(w, "Sein", MARCH_11)
+    _not_quorate(w, meeting)
+    with w.db.uow() as uow:
+        svc.record_decision(uow, case_id=cid, actor="coord", data=DecisionInput(
+            session_id=meeting.id, case_status="registered", proposal_codes=["387713003"],
+            proposal_text="Tumorectomie selon le référentiel.", conform_to_referential=True))
+    with w.db.uow() as uow:
+        out = svc.validate_session(uow, session_id=meeting.id, today=MARCH_11)
+    assert out.case_ids == [] and len(out.represented) == 1
+    again = w.case(out.represented[0])
+    assert again.represented_from_id == cid and again.standard and again.referential_name == "Référentiel régional sein"
+    assert w.case(cid).status == "represented"
+    assert session_day_of_case(w, again.id) == MARCH_18
+
+
+def test_a_session_validated_without_any_attendance_has_no_quorum(board_world: Any) -> None:
+    w = board_world
+    cid = w.register("Sein", 1)
+    w.assign()
+    meeting = session_on(w, "Sein", MARCH_11)
+    with w.db.uow() as uow:  # a decision, but nobody's attendance recorded
+        svc.record_decision(uow, case_id=cid, data=discussed(meeting.id))
+    with w.db.uow() as uow:
+        out = svc.validate_session(uow, session_id=meeting.id, today=MARCH_11)
+    assert out.case_ids == [] and len(out.represented) == 1
+    s = session_on(w, "Sein", MARCH_11)
+    assert (s.status, s.quorum) == ("validated", "not_met")
+    assert s.quorum_detail == ["aucune présence enregistrée à la séance"]
+    assert w.case(cid).status == "represented"
+
+
+def test_validation_with_undecided_cases_needs_confirmation_and_writes_nothing(board_world: Any) -> None:
+    w = board_world
+    members = w.members(w.board("Sein").id)
+    decided, undecided = w.register("Sein", 1), w.register("Sein", 2)
+    w.assign()
+    meeting = session_on(w, "Sein", MARCH_11)
+    with w.db.uow() as uow:
+        svc.record_attendance(uow, session_id=meeting.id, data=AttendanceInput(
+            attendance={p.id: "present" for p in members}))
+    with w.db.uow() as uow:
+        svc.record_decision(uow, case_id=decided, data=discussed(meeting.id))
+    audit_before = len(w.audit("session.validate")) + len(w.audit("case.reassign"))
+    with w.db.uow() as uow, pytest.raises(Conflict) as exc:
+        svc.validate_session(uow, session_id=meeting.id, today=MARCH_11, actor="coord")
+    assert exc.value.status_code == 409
+    assert "n'ont pas de décision" in exc.value.message and "MARTIN" in exc.value.message
+    assert exc.value.to_dict()["case_ids"] == [undecided]
+    assert session_on(w, "Sein", MARCH_11).status == "held"
+    assert w.case(undecided).status == "assigned" and w.case(undecided).session_id == meeting.id
+    with w.db.uow() as uow:
+        assert not uow.session.get(m.Decision, svc_decision_id(uow, decided)).locked
+    assert len(w.audit("session.validate")) + len(w.audit("case.reassign")) == audit_before
+
+    with w.db.uow() as uow:
+        out = svc.validate_session(uow, session_id=meeting.id, today=MARCH_11, confirm=True, actor="coord")
+    assert out.case_ids == [decided] and out.represented == []
+    assert list(out.not_discussed) == [undecided]
+    back = w.case(undecided)
+    assert back.status == "assigned" and session_day_of_case(w, undecided) == MARCH_18
+    assert back.assignment_reason.startswith("Non discuté à la séance du 11/03/2025.")
+    assert [e.entity_id for e in w.audit("case.not_discussed")] == [undecided]
+    assert session_on(w, "Sein", MARCH_11).status == "validated"
+
+
+def test_undecided_cases_without_a_later_session_go_back_to_pending(board_world: Any) -> None:
+    w = board_world
+    cid = w.register("Sein", 1)
+    w.assign()
+    meeting = session_on(w, "Sein", MARCH_11)
+    later = [s.id for s in w.sessions(w.board("Sein").id) if day(s) > MARCH_11]
+    w.set_capacity(later, 0)
+    with w.db.uow() as uow:
+        out = svc.validate_session(uow, session_id=meeting.id, today=MARCH_11, confirm=True, actor="coord")
+    assert out.not_discussed[cid].session_id is None
+    case = w.case(cid)
+    assert case.status == "pending" and case.session_id is None
+    assert case.assignment_reason.startswith("Non discuté à la séance du 11/03/2025.")
+
+
+def svc_decision_id(uow: Any, case_id: str) -> str:
+    return uow.session.query(m.Decision).filter(m.Decision.case_id == case_id).one().id
 
 
 # ------------------------------------------------------------------------------------------ decisions

@@ -235,13 +235,17 @@ class Case(Base):
     referential_version: Mapped[str | None] = mapped_column(String(40), nullable=True)
     referential_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     required_specialties: Mapped[list[str]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|assigned|decided
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|assigned|decided|represented
     registration_number: Mapped[str] = mapped_column(String(40), default="")
     assignment_reason: Mapped[str] = mapped_column(Text, default="")
     not_ready: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # fields missing for the documents (French labels), set when generation refuses the case, cleared after
     documents_missing: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # 0007: the case entry this one re-presents (its session had no quorum: INCa, a valid RCP needs its
+    # quorum); the re-presented entry has status "represented"
+    represented_from_id: Mapped[str | None] = mapped_column(ForeignKey("rcp_case.id"), nullable=True,
+                                                            index=True)
 
 
 class Decision(Base):

@@ -101,6 +101,12 @@ def pending_cases(session: DbSession) -> list[m.Case]:
     return list(session.scalars(q).all())
 
 
+def representation_of(session: DbSession, case_id: str) -> m.Case | None:
+    """The case entry that re-presents `case_id` (its session had no quorum), if any."""
+    return session.scalars(select(m.Case).where(m.Case.represented_from_id == case_id)
+                           .order_by(m.Case.created_at, m.Case.id)).first()
+
+
 def cases_of_session(session: DbSession, session_id: str) -> list[m.Case]:
     q = (select(m.Case).where(m.Case.session_id == session_id)
          .order_by(m.Case.urgent.desc(), m.Case.created_at, m.Case.id))

@@ -1,10 +1,19 @@
-"""Transport port for the correspondents: the referring GP and the correspondents named on the document.
+"""Transport port for the correspondents: who receives a signed document by MSSanté, and the sending.
 
-Recipients come from the signed CDA itself (what the document says is who receives it):
-`participant[@typeCode='INF']` (the referring GP, functionCode PCP) and `participant[@typeCode='CON']`
-(correspondents, care team), each with its `associatedEntity/telecom` `mailto:` MSSanté address, as
-dcc.adapters.cda.builder writes it from Professional.mssante. One mail per document to all recipients
-(one patient per mail), with IHE_XDM.ZIP and the PDF.
+Who receives what (INCa: the RCP report goes to the GP and the correspondents, the requester being responsible
+for the file; the PPS is handed to the patient — GEN-178 "Date de remise du document au patient" — and shared
+with the care team). Both documents also go to the DMP (dcc.services.documents.destinations_for). By MSSanté:
+- Fiche RCP (LOINC 34794-8): the GP (`participant[@typeCode='INF']`, functionCode PCP), the requesting
+  physician (`REFB`) and the correspondents named (`CON`, CORRE);
+- PPS (LOINC 18776-5): the GP (`INF`) and the care team (`CON`, CORRE: the professionals named in the plan);
+- never the document's own author or legal authenticator (matched by idNat_PS or MSSanté address): they wrote
+  and signed it; never the patient (only `associatedEntity[@classCode='PROV']`, health professionals): the PPS
+  is handed over, not mailed.
+All of these participants are allowed by the CANCER-FRCP / CANCER-PPS models (typeCode from JDV_J144; the kit's
+examples carry REFB on the FRCP and INF + CON/CORRE on the PPS). Recipients are read from the signed CDA itself
+(what the document says is who receives it): each participant's `associatedEntity/telecom` `mailto:` address, as
+dcc.adapters.cda.builder writes it from Professional.mssante. One mail per document to all recipients (one
+patient per mail), with IHE_XDM.ZIP and the PDF.
 """
 
 from __future__ import annotations
@@ -21,19 +30,57 @@ from dcc.domain.identifiers import PS_ID_OID
 from dcc.domain.ports import Submission, SubmitOutcome
 from dcc.errors import DeliveryError, ValidationFailed
 
-RECIPIENT_TYPES = ("INF", "CON")
+DOC_CODE_FRCP = "34794-8"  # LOINC, CR de RCP (CANCER-FRCP_2022.01)
+DOC_CODE_PPS = "18776-5"  # LOINC, Plan personnalisé de soins (CANCER-PPS_2022.01)
+RECIPIENT_TYPES: dict[str, tuple[str, ...]] = {
+    DOC_CODE_FRCP: ("INF", "REFB", "CON"),  # GP, requesting physician, correspondents
+    DOC_CODE_PPS: ("INF", "CON"),  # GP, care team
+}
+DEFAULT_RECIPIENT_TYPES = ("INF", "CON")
+
+
+def _mailto(entity: etree._Element) -> list[str]:
+    out = []
+    for telecom in entity.findall("h:telecom", NS):
+        value = (telecom.get("value") or "").strip()
+        if value.lower().startswith("mailto:") and value[len("mailto:"):].strip():
+            out.append(value[len("mailto:"):].strip())
+    return out
+
+
+def _ps_id(entity: etree._Element) -> str:
+    id_el = entity.find(f"h:id[@root='{PS_ID_OID}']", NS)
+    return str(id_el.get("extension") or "") if id_el is not None else ""
+
+
+def _authors(root: etree._Element) -> tuple[set[str], set[str]]:
+    """idNat_PS and MSSanté addresses (lower case) of the document's authors and legal authenticator."""
+    ids: set[str] = set()
+    addresses: set[str] = set()
+    for entity in root.xpath("h:author/h:assignedAuthor | h:legalAuthenticator/h:assignedEntity", namespaces=NS):
+        if _ps_id(entity):
+            ids.add(_ps_id(entity))
+        addresses.update(a.lower() for a in _mailto(entity))
+    return ids, addresses
 
 
 def recipients_from_cda(cda: bytes) -> list[tuple[str, str]]:
-    """(MSSanté address, XCN) of the INF and CON participants, in document order, without duplicates."""
+    """(MSSanté address, XCN) of the document's recipients by the rule above (participants of the types
+    its kind sends to, health professionals only, never its author or signer), in document order, without
+    duplicates."""
     root = parse_cda(cda)
+    code = root.find("h:code", NS)
+    types = RECIPIENT_TYPES.get(code.get("code", "") if code is not None else "", DEFAULT_RECIPIENT_TYPES)
+    author_ids, author_addresses = _authors(root)
     out: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    seen: set[str] = set(author_addresses)
     for participant in root.xpath("h:participant", namespaces=NS):
-        if participant.get("typeCode") not in RECIPIENT_TYPES:
+        if participant.get("typeCode") not in types:
             continue
         entity = participant.find("h:associatedEntity", NS)
-        if entity is None:
+        if entity is None or entity.get("classCode") != "PROV":
+            continue
+        if _ps_id(entity) and _ps_id(entity) in author_ids:
             continue
         person_xcn = ""
         id_el = entity.find(f"h:id[@root='{PS_ID_OID}']", NS)
@@ -41,12 +88,8 @@ def recipients_from_cda(cda: bytes) -> list[tuple[str, str]]:
         given = entity.findtext("h:associatedPerson/h:name/h:given", "", NS).strip()
         if id_el is not None and id_el.get("extension") and family:
             person_xcn = xcn(str(id_el.get("extension")), family, given)
-        for telecom in entity.findall("h:telecom", NS):
-            value = (telecom.get("value") or "").strip()
-            if not value.lower().startswith("mailto:"):
-                continue
-            address = value[len("mailto:"):].strip()
-            if address and address.lower() not in seen:
+        for address in _mailto(entity):
+            if address.lower() not in seen:
                 seen.add(address.lower())
                 out.append((address, person_xcn))
     return out
@@ -96,7 +139,8 @@ def body_text(label: str, family: str, given: str, born: date | None) -> str:
         "Pièces jointes :\r\n"
         "- IHE_XDM.ZIP : le document structuré (CDA) et ses métadonnées, intégrables dans votre logiciel ;\r\n"
         "- le même document au format PDF.\r\n\r\n"
-        "Ce message vous est adressé en tant que médecin traitant ou correspondant désigné dans le document.\r\n"
+        "Ce message vous est adressé en tant que médecin traitant, médecin demandeur ou correspondant désigné "
+        "dans le document.\r\n"
         "Envoi automatique par dcc (Dossier Communicant de Cancérologie).\r\n"
     )
 

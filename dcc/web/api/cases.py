@@ -41,8 +41,9 @@ def get_case(case_id: str, uow: Uow, user: CurrentUser) -> CaseOut:
     c = view.case
     visible_docs = access.visible_document_ids(uow, user, [d.id for d in view.documents])
     base = {name: getattr(c, name) for name in CaseOut.model_fields
-            if name not in ("patient_display_name", "ins_qualified", "decision", "documents")}
+            if name not in ("patient_display_name", "ins_qualified", "decision", "documents", "represented_by_id")}
     out = CaseOut(**base, patient_display_name=view.patient_display_name, ins_qualified=view.ins_qualified,
+                  represented_by_id=view.represented_by.id if view.represented_by else None,
                   decision=DecisionOut.model_validate(view.decision) if view.decision else None,
                   documents=[DocumentSummaryOut.model_validate(d) for d in view.documents if d.id in visible_docs])
     access.record_read(uow, user, action="case.read", entity="case", entity_id=case_id, patient_ids=[c.patient_id])

@@ -18,7 +18,7 @@ from dcc.services.schemas import AttendanceInput
 from dcc.services.uow import UnitOfWork
 from dcc.web.auth import User
 from dcc.web.deps import CurrentUser, Today, Uow, ValidationHook
-from dcc.web.schemas import AgendaOut, AttendanceOut, SessionOut, ValidationOut, error_responses
+from dcc.web.schemas import AgendaOut, AttendanceOut, SentBackOut, SessionOut, ValidationOut, error_responses
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["Séances"])
 
@@ -73,18 +73,31 @@ def record_attendance(session_id: str, data: AttendanceInput, uow: Uow, user: Cu
     return SessionOut.model_validate(queries.session_status(uow, session_id))
 
 
+class SessionValidateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    confirm: bool = Field(False, description="Confirme la validation alors que des dossiers n'ont pas de "
+                          "décision : ils repassent à l'affectation (« Non discuté à la séance du … »)")
+
+
 @router.post("/{session_id}/validate", response_model=ValidationOut, summary="Valider une séance",
-             description="Verrouille les décisions et déclenche la génération des documents ; sans quorum, "
-             "les dossiers discutés sont représentés.",
-             responses=error_responses(404, 409))
+             description="Verrouille les décisions et déclenche la génération des documents. Sans quorum (ou "
+             "sans présence enregistrée), aucune fiche RCP n'est produite : chaque dossier décidé est représenté "
+             "à une séance ultérieure. Des dossiers sans décision : 409 qui les liste, sauf `confirm` ; ils "
+             "repassent alors à l'affectation.",
+             responses=error_responses(404, 409, 422))
 def validate_session(session_id: str, uow: Uow, user: CurrentUser, today: Today, hook: ValidationHook,
-                     background: BackgroundTasks) -> ValidationOut:
+                     background: BackgroundTasks, data: SessionValidateIn | None = None) -> ValidationOut:
     _require_manager(uow, user, session_id, "validate")
-    summary = board_services.validate_session(uow, session_id=session_id, today=today, actor=user.login)
+    summary = board_services.validate_session(uow, session_id=session_id, today=today,
+                                              confirm=data is not None and data.confirm, actor=user.login)
     if hook is not None and summary.case_ids:
         background.add_task(hook, list(summary.case_ids))
     return ValidationOut(session=SessionOut.model_validate(queries.session_status(uow, session_id)),
-                         case_ids=summary.case_ids, represented=summary.represented)
+                         case_ids=summary.case_ids, represented=summary.represented,
+                         represented_from=summary.represented_from,
+                         not_discussed=[SentBackOut(case_id=mv.case_id, session_id=mv.session_id, reason=mv.reason)
+                                        for mv in summary.not_discussed.values()])
 
 
 # ------------------------------------------------------------------ coordinator: cancel, move, expected attendance

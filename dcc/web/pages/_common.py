@@ -42,7 +42,8 @@ DAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
 
 SESSION_STATUS = {"planned": "planifiée", "held": "tenue", "validated": "validée", "cancelled": "annulée"}
 QUORUM = {"met": "atteint", "not_met": "non atteint", "unknown": "non calculé"}
-CASE_STATUS = {"pending": "en attente d'affectation", "assigned": "inscrit à une séance", "decided": "décidé"}
+CASE_STATUS = {"pending": "en attente d'affectation", "assigned": "inscrit à une séance", "decided": "décidé",
+               "represented": "représenté (quorum non atteint)"}
 DOC_STATUS = {"draft": "à signer", "signed": "signé", "delivered": "envoyé", "failed": "échec d'envoi",
               "superseded": "remplacé"}
 DELIVERY_STATE = {"pending": "en attente", "delivered": "délivré", "dead": "lettre morte", "held": "suspendu",

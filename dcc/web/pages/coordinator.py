@@ -16,7 +16,7 @@ from dcc import valuesets
 from dcc.adapters.db import repositories as repo
 from dcc.domain.identifiers import nir_key, validate_ins_oid, validate_nir, validate_rpps
 from dcc.domain.quorum import requirement_label
-from dcc.errors import DccError, NotFound
+from dcc.errors import DccError, NotFound, UndecidedCases
 from dcc.services import access, consent, queries
 from dcc.services import boards as board_services
 from dcc.services.schemas import AttendanceInput, CaseRegistration
@@ -129,19 +129,25 @@ async def record_attendance(request: Request, session_id: str, user: Coordinator
 @router.post("/seances/{session_id}/valider", response_class=HTMLResponse)
 async def validate_session(request: Request, session_id: str, user: Coordinator, uow: Uow, today: Today,
                            background: BackgroundTasks) -> Response:
-    await check_csrf(request)
+    form = await check_csrf(request)
     scope.session_for_coordinator(uow, user, session_id)
     try:
-        summary = board_services.validate_session(uow, session_id=session_id, today=today, actor=user.login)
+        summary = board_services.validate_session(uow, session_id=session_id, today=today,
+                                                  confirm=form.get("confirmer") == "oui", actor=user.login)
     except DccError as exc:
         ctx = _agenda_context(uow, user, session_id, today) | {"error": exc.message}
+        if isinstance(exc, UndecidedCases):  # the confirmation step: the same form, confirmed
+            ctx["undecided"] = [i for i in ctx["agenda"].items if i.case_id in exc.case_ids]
         return render(request, "coordinator/session.html.j2", ctx, status_code=exc.status_code)
     hook = request.app.state.on_session_validated
     if hook is not None and summary.case_ids:
         background.add_task(hook, list(summary.case_ids))
     message = f"Séance validée : {len(summary.case_ids)} décision(s) verrouillée(s)."
     if summary.represented:
-        message += f" {len(summary.represented)} dossier(s) représenté(s) faute de quorum."
+        message += (f" Quorum non atteint : aucune fiche RCP ; {len(summary.represented)} dossier(s) "
+                    "représenté(s) à une séance ultérieure.")
+    if summary.not_discussed:
+        message += f" {len(summary.not_discussed)} dossier(s) non discuté(s) renvoyé(s) à l'affectation."
     response = redirect(f"/coordination/seances/{session_id}", message)
     response.background = background
     return response
