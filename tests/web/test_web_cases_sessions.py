@@ -190,3 +190,97 @@ def test_attendance_decision_validation(client: TestClient, seeded: Seeded) -> N
 
 def test_nir_helper_is_valid() -> None:
     assert len(nir()) == 15
+
+
+def _two_cases_on_one_session(client: TestClient, seeded: Seeded) -> tuple[str, str, str]:
+    seeded.plan(weeks=8)
+    case_a = _register(client, seeded, "2750344109123")
+    case_b = _register(client, seeded, "1680549007456")
+    seeded.assign()
+    session = client.get(f"/api/v1/cases/{case_a}").json()["session_id"]
+    assert session and client.get(f"/api/v1/cases/{case_b}").json()["session_id"] == session
+    return case_a, case_b, session
+
+
+DECISION = {"case_status": "discussed", "proposal_codes": ["387713003"],
+            "proposal_text": "Tumorectomie puis radiothérapie.", "conform_to_referential": True}
+
+
+def test_validation_with_an_undecided_case_needs_confirmation(client: TestClient, seeded: Seeded) -> None:
+    case_a, case_b, session = _two_cases_on_one_session(client, seeded)
+    attendance = {p.id: "present" for p in seeded.members(seeded.board(0).id)}
+    assert client.post(f"/api/v1/sessions/{session}/attendance", json={"attendance": attendance}).status_code == 200
+    r = client.post(f"/api/v1/cases/{case_a}/decision", json={**DECISION, "session_id": session})
+    assert r.status_code == 200, r.text
+    generated: list[list[str]] = []
+    client.app.state.on_session_validated = generated.append  # type: ignore[attr-defined]
+
+    for body in (None, {"confirm": False}):
+        r = client.post(f"/api/v1/sessions/{session}/validate", json=body)
+        assert r.status_code == 409, r.text
+        assert r.json()["code"] == "dossiers_sans_decision"
+        assert "1 dossier(s) de la séance du" in r.json()["message"]
+        assert "n'ont pas de décision" in r.json()["message"] and "Confirmez la validation" in r.json()["message"]
+        assert r.json()["case_ids"] == [case_b]
+    assert client.post(f"/api/v1/sessions/{session}/validate", json={"confirm": "bof"}).status_code == 422
+    assert client.post(f"/api/v1/sessions/{session}/validate", json={"confirme": True}).status_code == 422
+    # nothing written
+    assert generated == []
+    assert client.get(f"/api/v1/sessions/{session}").json()["session"]["status"] == "held"
+    assert client.get(f"/api/v1/cases/{case_a}").json()["decision"]["locked"] is False
+    b = client.get(f"/api/v1/cases/{case_b}").json()
+    assert (b["status"], b["session_id"]) == ("assigned", session)
+
+    r = client.post(f"/api/v1/sessions/{session}/validate", json={"confirm": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["case_ids"] == [case_a] and generated == [[case_a]]
+    [back] = r.json()["not_discussed"]
+    assert back["case_id"] == case_b and back["reason"].startswith("Non discuté à la séance du ")
+    b = client.get(f"/api/v1/cases/{case_b}").json()
+    assert b["session_id"] == back["session_id"] and b["session_id"] != session
+    assert b["status"] == ("assigned" if back["session_id"] else "pending")
+    assert b["assignment_reason"] == back["reason"]
+
+
+def test_a_non_quorate_session_produces_no_fiche_rcp_and_re_presents_its_cases(
+        client: TestClient, seeded: Seeded, database: Any) -> None:
+    from dcc.adapters.db import models as m
+    from dcc.bootstrap import cda_builder, pdf_renderer
+    from dcc.services.documents import generate_documents
+
+    case_a, case_b, session = _two_cases_on_one_session(client, seeded)
+    nobody = {p.id: "absent" for p in seeded.members(seeded.board(0).id)}
+    r = client.post(f"/api/v1/sessions/{session}/attendance", json={"attendance": nobody})
+    assert r.json()["quorum"] == "not_met"
+    for case in (case_a, case_b):
+        assert client.post(f"/api/v1/cases/{case}/decision", json={**DECISION, "session_id": session}).status_code == 200
+    generated: list[list[str]] = []
+    client.app.state.on_session_validated = generated.append  # type: ignore[attr-defined]
+    r = client.post(f"/api/v1/sessions/{session}/validate")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["case_ids"] == [] and generated == []  # nothing goes to document generation
+    assert len(body["represented"]) == 2 and set(body["represented_from"].values()) == {case_a, case_b}
+    for new_id, old_id in body["represented_from"].items():
+        old, new = client.get(f"/api/v1/cases/{old_id}").json(), client.get(f"/api/v1/cases/{new_id}").json()
+        assert old["status"] == "represented" and old["represented_by_id"] == new_id
+        assert old["decision"]["quorum"] == "not_met" and old["documents"] == []
+        assert new["represented_from_id"] == old_id and new["represented_by_id"] is None
+        assert new["session_id"] != session and new["decision"] is None
+        assert new["assignment_reason"].startswith("Représenté : quorum non atteint à la séance du ")
+    # defence in depth: generation asked directly for a non-quorate decision refuses it, in French
+    with database.uow() as uow:
+        result = generate_documents(uow, case_ids=[case_a], cda=cda_builder(), pdf=pdf_renderer())
+    assert result.created == [] and result.refused[case_a].startswith("Quorum non atteint à la séance du ")
+    with database.uow() as uow:
+        assert uow.session.query(m.Document).count() == 0 and uow.session.query(m.OutboxMessage).count() == 0
+
+
+def test_a_session_validated_without_attendance_is_not_quorate(client: TestClient, seeded: Seeded) -> None:
+    case_a, case_b, session = _two_cases_on_one_session(client, seeded)
+    for case in (case_a, case_b):
+        assert client.post(f"/api/v1/cases/{case}/decision", json={**DECISION, "session_id": session}).status_code == 200
+    r = client.post(f"/api/v1/sessions/{session}/validate")
+    assert r.status_code == 200, r.text
+    assert r.json()["case_ids"] == [] and len(r.json()["represented"]) == 2
+    assert r.json()["session"]["quorum"] == "not_met"
