@@ -170,3 +170,52 @@ def test_opposition_to_the_dmp_blocks_the_dmp_only_the_care_team_still_gets_the_
             assert state == "delivered", (state, last_error)
     assert httpx.get(f"{sim.url}/_state", timeout=10).json() == []  # nothing reached the DMP
     assert len(sink.messages) == len(mailed)  # the GP and correspondents got the report
+
+
+def test_who_receives_what_per_document_kind_over_smtp(chain: Any, sim: RunningServer, sink: MailSink,
+                                                       tmp_path: Path) -> None:
+    """Over the real transports: the Fiche RCP is mailed to the GP and the requesting physician, the PPS to
+    the GP (and its care team), never to the document's author/signer; both go to the DMP."""
+    db = chain.db
+    (code,) = _configure(db, sim, sink.relay)
+    chain.sign_all()
+    docs = chain.documents()
+    people: dict[str, dict[str, str]] = {}  # document id -> role -> MSSanté address (from the directory)
+    with db.uow() as uow:
+        for d in docs:
+            case = uow.session.get(m.Case, d.case_id)
+            assert case is not None
+            patient = uow.session.get(m.Patient, case.patient_id)
+            assert patient is not None
+            gp = uow.session.get(m.Professional, patient.referring_gp_id) if patient.referring_gp_id else None
+            requester = uow.session.get(m.Professional, case.requester_id)
+            author = uow.session.get(m.Professional, d.signer_id)  # the board's responsible: author and signer
+            assert requester is not None and author is not None
+            people[d.id] = {"gp": gp.mssante if gp else "", "requester": requester.mssante, "author": author.mssante}
+        destinations = {(o.document_id, o.destination) for o in uow.session.scalars(select(m.OutboxMessage))}
+    assert {(d.id, f"dmp:{code}") for d in docs} <= destinations  # both kinds go to the DMP
+    assert all(p["author"] for p in people.values())
+
+    _dispatch(db, tmp_path)
+
+    by_cda = {d.cda: d for d in docs}
+    seen_kinds: set[str] = set()
+    requester_mailed = 0
+    for mail in sink.messages:
+        with zipfile.ZipFile(io.BytesIO(_attachments(mail.content)["IHE_XDM.ZIP"])) as archive:
+            doc = by_cda[archive.read(f"{SUBSET}/{CDA_NAME}")]
+        who = people[doc.id]
+        rcpt = {r.lower() for r in mail.rcpt_tos}
+        assert who["author"].lower() not in rcpt, (doc.kind, rcpt)
+        if who["gp"] and who["gp"] != who["author"]:
+            assert who["gp"].lower() in rcpt
+        if doc.kind == "FRCP" and who["requester"] != who["author"]:
+            assert who["requester"].lower() in rcpt
+            requester_mailed += 1
+        seen_kinds.add(doc.kind)
+    assert seen_kinds == {"FRCP", "PPS"} and requester_mailed  # the checks above were exercised
+    # the PPS names its author in its care team (the plan's responsible physician), yet is never mailed back
+    for d in docs:
+        if d.kind == "PPS":
+            assert people[d.id]["author"].encode() in d.cda
+            assert people[d.id]["author"] not in [a for a, _ in recipients_from_cda(d.cda)]

@@ -176,6 +176,22 @@ def test_signature_refusals(chain: Chain) -> None:
         sign()
 
 
+def test_a_draft_of_a_decision_without_quorum_is_never_signed(chain: Chain) -> None:
+    """Defence in depth: should a draft exist for a decision whose session had no quorum (e.g. generated
+    before the rule), signing refuses it in French and nothing reaches the outbox."""
+    signer_id, ids = next(iter(chain.drafts.items()))
+    with chain.db.uow() as uow:
+        doc = uow.session.get(m.Document, ids[0])
+        assert doc is not None
+        decision = uow.session.scalars(select(m.Decision).where(m.Decision.case_id == doc.case_id)).one()
+        decision.quorum = "not_met"
+        uow.commit()
+    with chain.db.uow() as uow, pytest.raises(SignatureRefused, match="^Quorum non atteint à la séance du "):
+        sign_documents(uow, document_ids=ids, signer_professional_id=signer_id, cda=cda_builder(),
+                       signers=chain.signers)
+    _assert_untouched(chain, ids)
+
+
 # ---------------------------------------------------------------- corrections
 
 
