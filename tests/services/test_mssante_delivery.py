@@ -214,7 +214,7 @@ def test_who_receives_what_per_document_kind_over_smtp(chain: Any, sim: RunningS
             requester_mailed += 1
         seen_kinds.add(doc.kind)
     assert seen_kinds == {"FRCP", "PPS"} and requester_mailed  # the checks above were exercised
-    # the PPS names its author in its care team (the plan's responsible physician), yet is never mailed back
+    # the PPS carries its author's address (as author, and today in its care team), yet is never mailed back
     for d in docs:
         if d.kind == "PPS":
             assert people[d.id]["author"].encode() in d.cda

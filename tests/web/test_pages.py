@@ -322,3 +322,80 @@ def test_physician_records_the_announcement_of_a_document_they_signed(as_user: A
     token = csrf(other.get("/medecin/").text)
     refused = other.post(f"/medecin/documents/{doc_id}/annonce", data={"csrf_token": token})
     assert refused.status_code == 404, refused.headers.get("location")
+
+
+def _planned_session_with_cases(app: Any) -> tuple[str, list[str]]:
+    """A planned session of region A (coord-a's scope) with cases assigned, none decided."""
+    with app.state.database.uow() as uow:
+        rows = uow.session.execute(
+            select(m.Session.id, m.Case.id).join(m.Case, m.Case.session_id == m.Session.id)
+            .join(m.Board, m.Board.id == m.Session.board_id)
+            .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
+            .join(m.Region, m.Region.id == m.Establishment.region_id)
+            .where(m.Region.code == "A", m.Session.status == "planned", m.Case.status == "assigned")
+            .order_by(m.Session.starts_at, m.Case.id)).all()
+    assert rows, "the scenario has no planned session with cases in region A"
+    session_id = rows[0][0]
+    return session_id, [case_id for sid, case_id in rows if sid == session_id]
+
+
+def test_validating_a_session_with_undecided_cases_asks_for_confirmation(as_user: Any, app: Any) -> None:
+    client = as_user("coord-a")
+    session_id, case_ids = _planned_session_with_cases(app)
+    agenda = client.get(f"/coordination/seances/{session_id}")
+    answer = client.post(f"/coordination/seances/{session_id}/valider", data={"csrf_token": csrf(agenda.text)})
+    assert answer.status_code == 409
+    assert "n'ont pas de décision" in answer.text and "Confirmer la validation" in answer.text
+    assert 'name="confirmer" value="oui"' in answer.text
+    with app.state.database.uow() as uow:  # nothing written
+        assert uow.session.get(m.Session, session_id).status == "planned"
+        assert all(uow.session.get(m.Case, c).session_id == session_id for c in case_ids)
+    confirmed = client.post(f"/coordination/seances/{session_id}/valider",
+                            data={"csrf_token": csrf(answer.text), "confirmer": "oui"})
+    assert confirmed.status_code == 303
+    assert "non discuté(s) renvoyé(s) à l&#39;affectation" in client.get(confirmed.headers["location"]).text
+    case_page = client.get(f"/coordination/dossiers/{case_ids[0]}")
+    assert "Non discuté à la séance du" in case_page.text
+    with app.state.database.uow() as uow:
+        assert uow.session.get(m.Session, session_id).status == "validated"
+        assert all(uow.session.get(m.Case, c).session_id != session_id for c in case_ids)
+
+
+def test_a_case_re_presented_without_quorum_links_both_case_pages(as_user: Any, app: Any) -> None:
+    from dcc.services import boards as board_services
+    from dcc.services.schemas import AttendanceInput, DecisionInput
+
+    client = as_user("coord-a")
+    session_id, case_ids = _planned_session_with_cases(app)
+    db = app.state.database
+    with db.uow() as uow:
+        board_id = uow.session.get(m.Session, session_id).board_id
+        members = [p.id for p in uow.session.scalars(
+            select(m.Professional).join(m.BoardMember, m.BoardMember.professional_id == m.Professional.id)
+            .where(m.BoardMember.board_id == board_id))]
+    with db.uow() as uow:
+        assert board_services.record_attendance(uow, session_id=session_id, data=AttendanceInput(
+            attendance=dict.fromkeys(members, "absent"))) == "not_met"
+    for case_id in case_ids:
+        with db.uow() as uow:
+            board_services.record_decision(uow, case_id=case_id, data=DecisionInput(
+                session_id=session_id, case_status="discussed", proposal_codes=["C15632"],
+                proposal_text="Chimiothérapie néoadjuvante.", conform_to_referential=True))
+    agenda = client.get(f"/coordination/seances/{session_id}")
+    answer = client.post(f"/coordination/seances/{session_id}/valider", data={"csrf_token": csrf(agenda.text)})
+    assert answer.status_code == 303
+    assert "Quorum non atteint : aucune fiche RCP" in client.get(answer.headers["location"]).text
+    old_page = client.get(f"/coordination/dossiers/{case_ids[0]}")
+    assert "représenté (quorum non atteint)" in old_page.text
+    link = re.search(r'<dd id="represente-a">.*?<a href="/coordination/dossiers/([0-9a-f-]{36})">(Représenté[^<]*)</a>',
+                     old_page.text)
+    assert link, old_page.text
+    new_id, label = link.groups()
+    assert label.startswith("Représenté à la séance du ") or label == "Représenté : en attente d&#39;affectation à une séance"
+    new_page = client.get(f"/coordination/dossiers/{new_id}")
+    back = re.search(r'<dd id="represente-de"><a href="/coordination/dossiers/([0-9a-f-]{36})">'
+                     r'Re-présentation du dossier discuté le ([^<]+) sans quorum</a>', new_page.text)
+    assert back and back.group(1) == case_ids[0]
+    with db.uow() as uow:
+        assert uow.session.get(m.Case, new_id).represented_from_id == case_ids[0]
+        assert uow.session.query(m.Document).filter(m.Document.case_id.in_(case_ids)).count() == 0
