@@ -391,7 +391,8 @@ def test_a_case_re_presented_without_quorum_links_both_case_pages(as_user: Any, 
                      old_page.text)
     assert link, old_page.text
     new_id, label = link.groups()
-    assert label.startswith("Représenté à la séance du ") or label == "Représenté : en attente d&#39;affectation à une séance"
+    assert (label.startswith("Représenté à la séance du ")
+            or label == "Représenté : en attente d&#39;affectation à une séance")
     new_page = client.get(f"/coordination/dossiers/{new_id}")
     back = re.search(r'<dd id="represente-de"><a href="/coordination/dossiers/([0-9a-f-]{36})">'
                      r'Re-présentation du dossier discuté le ([^<]+) sans quorum</a>', new_page.text)

@@ -253,7 +253,8 @@ def test_a_non_quorate_session_produces_no_fiche_rcp_and_re_presents_its_cases(
     r = client.post(f"/api/v1/sessions/{session}/attendance", json={"attendance": nobody})
     assert r.json()["quorum"] == "not_met"
     for case in (case_a, case_b):
-        assert client.post(f"/api/v1/cases/{case}/decision", json={**DECISION, "session_id": session}).status_code == 200
+        r = client.post(f"/api/v1/cases/{case}/decision", json={**DECISION, "session_id": session})
+        assert r.status_code == 200, r.text
     generated: list[list[str]] = []
     client.app.state.on_session_validated = generated.append  # type: ignore[attr-defined]
     r = client.post(f"/api/v1/sessions/{session}/validate")
@@ -279,7 +280,8 @@ def test_a_non_quorate_session_produces_no_fiche_rcp_and_re_presents_its_cases(
 def test_a_session_validated_without_attendance_is_not_quorate(client: TestClient, seeded: Seeded) -> None:
     case_a, case_b, session = _two_cases_on_one_session(client, seeded)
     for case in (case_a, case_b):
-        assert client.post(f"/api/v1/cases/{case}/decision", json={**DECISION, "session_id": session}).status_code == 200
+        r = client.post(f"/api/v1/cases/{case}/decision", json={**DECISION, "session_id": session})
+        assert r.status_code == 200, r.text
     r = client.post(f"/api/v1/sessions/{session}/validate")
     assert r.status_code == 200, r.text
     assert r.json()["case_ids"] == [] and len(r.json()["represented"]) == 2
