@@ -21,12 +21,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import DataError as SQLAlchemyDataError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dcc.adapters.db.engine import ensure_migrated
 from dcc.config import Settings
-from dcc.errors import DatabaseNotMigrated, DccError
+from dcc.errors import DatabaseBusy, DatabaseNotMigrated, DccError
 from dcc.services import queries
 from dcc.services.uow import Database
 from dcc.web.api import api_v1
@@ -397,7 +398,14 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     async def dcc_error(_: Request, exc: DccError) -> JSONResponse:
         if exc.status_code >= 500:
             log.error("dcc error %s: %s", exc.code, exc.message)
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else None
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def pool_timeout(request: Request, _: SQLAlchemyTimeoutError) -> JSONResponse:
+        # no free database connection within DCC_DB_POOL_TIMEOUT_S: 503 + Retry-After, never a hang
+        return await dcc_error(request, DatabaseBusy())
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
