@@ -26,9 +26,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dcc.adapters.db.engine import ensure_migrated
-from dcc.config import Settings
+from dcc.config import Settings, get_settings
 from dcc.errors import DatabaseBusy, DatabaseNotMigrated, DccError
 from dcc.services import queries
+from dcc.services.audit import Sealer
 from dcc.services.uow import Database
 from dcc.web.api import api_v1
 from dcc.web.auth import install_auth
@@ -346,13 +347,19 @@ def _default_database() -> Database:
 
 def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BODY_BYTES,
                on_session_validated: Callable[[list[str]], None] | None = None,
-               settings: Settings | None = None, rate_limiter: RateLimiter | None = None) -> FastAPI:
+               settings: Settings | None = None, rate_limiter: RateLimiter | None = None,
+               audit_seal_interval_s: float | None = None) -> FastAPI:
     """Build the app on `database` (default: from the DCC_* settings). Refuses an unmigrated database.
 
     `on_session_validated` runs after the answer to a session validation, with the ids of the cases
     whose documents are due (e.g. a call of the `generate_documents` flow). `rate_limiter`: the per-user
     limits of expensive endpoints (default: from the DCC_RATE_LIMIT_* settings, see dcc.web.ratelimit).
+    `audit_seal_interval_s`: how often a thread of this process seals new audit entries into the chain
+    (dcc.services.audit; default: DCC_AUDIT_SEAL_INTERVAL_S when the database comes from the settings,
+    none when the caller passes a database; 0: never).
     """
+    if audit_seal_interval_s is None:
+        audit_seal_interval_s = (settings or get_settings()).audit_seal_interval_s if database is None else 0.0
     if database is None:
         if on_session_validated is None:
             on_session_validated = _generate_documents_in_process
@@ -367,7 +374,14 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ensure_migrated(db.engine)  # again at startup: a migration may have been rolled back meanwhile
-        yield
+        sealer = Sealer(db, audit_seal_interval_s) if audit_seal_interval_s and audit_seal_interval_s > 0 else None
+        if sealer is not None:
+            sealer.start()
+        try:
+            yield
+        finally:
+            if sealer is not None:
+                sealer.stop()
 
     app = FastAPI(
         title="dcc — Dossier Communicant de Cancérologie",
