@@ -4,6 +4,7 @@ refuses to run on an unmigrated database."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from dcc.errors import DatabaseBusy, DatabaseNotMigrated
+
+WRITE_LOCK_KEY = "dcc_write_lock"
 
 
 def _busy_error(exc: BaseException | None) -> bool:
@@ -67,10 +70,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 cur.execute(f"PRAGMA {pragma}")
             cur.close()
 
+        # The writers of this process queue on a lock of their own before `BEGIN IMMEDIATE`: they are then
+        # served in turn as soon as the lock is free, instead of polling SQLite's busy handler (which sleeps
+        # up to 100 ms between tries and lets a writer starve past the busy timeout under load). The wait
+        # is bounded by the same timeout. Other processes (flows, CLI) still meet at SQLite's own lock.
+        write_lock = threading.Lock()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             mode = conn.info.pop("dcc_begin", "") or conn.get_execution_options().get("dcc_begin", "")
-            conn.exec_driver_sql(f"BEGIN {mode}".strip())
+            if mode == "IMMEDIATE" and not conn.info.get(WRITE_LOCK_KEY):
+                if not write_lock.acquire(timeout=busy_ms / 1000):
+                    raise DatabaseBusy()
+                conn.info[WRITE_LOCK_KEY] = True
+            try:
+                conn.exec_driver_sql(f"BEGIN {mode}".strip())
+            except BaseException:
+                _release(conn.info)
+                raise
+
+        def _release(info: dict[str, Any]) -> None:
+            if info.pop(WRITE_LOCK_KEY, False):
+                write_lock.release()
+
+        # commit / rollback of the transaction; checkin: a connection returned without either (pool reset)
+        event.listen(engine, "commit", lambda conn: _release(conn.info))
+        event.listen(engine, "rollback", lambda conn: _release(conn.info))
+        event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))
 
         event.listen(engine, "handle_error", _raise_busy)
         return engine
