@@ -196,10 +196,15 @@ async def _client(base: str, users: list[Target], deadline: float, seed_: int, o
     rng = random.Random(seed_)
     ops, weights = list(MIX), list(MIX.values())
     async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_S) as client:
+        first: str | None = ops[seed_ % len(ops)]  # the first requests of the clients cover every operation
         while time.perf_counter() < deadline:
-            t = rng.choice(users)
-            op = rng.choices(ops, weights)[0]
-            req = _request(op, t, rng)
+            if first is not None:
+                op, first = first, None
+                t, req = next(((u, r) for u in users if (r := _request(op, u, rng)) is not None), (users[0], None))
+            else:
+                t = rng.choice(users)
+                op = rng.choices(ops, weights)[0]
+                req = _request(op, t, rng)
             if req is None:
                 continue
             method, path, body = req
