@@ -69,6 +69,21 @@ class Settings(BaseSettings):
         "preferred_username",
         description="Claim carrying the professional's national id (RPPS); Pro Santé Connect: `SubjectNameID`.",
     )
+    db_pool_size: int = Field(
+        20, description="Database connections kept open per process (the web server runs 40 threads)."
+    )
+    db_max_overflow: int = Field(20, description="Extra connections opened under load, beyond db_pool_size.")
+    db_pool_timeout_s: float = Field(
+        10.0, description="Longest wait for a free connection; then the request answers 503 with Retry-After."
+    )
+    db_busy_timeout_ms: int = Field(
+        5000,
+        description="Longest wait for a lock: SQLite busy_timeout (the write lock), PostgreSQL lock_timeout; "
+        "then the request answers 503 with Retry-After.",
+    )
+    audit_seal_interval_s: float = Field(
+        1.0, description="How often the web process seals new audit entries into the hash chain (0: never)."
+    )
     session_secret: str = Field(
         "", description="Key signing session cookies and dev tokens; default: a key generated in <var_dir>/session.key."
     )

@@ -122,3 +122,16 @@ class ConfigurationError(DccError):
 
 class DatabaseNotMigrated(ConfigurationError):
     code = "base_non_migree"
+
+
+class DatabaseBusy(DccError):
+    """The database could not serve the request within the bounded wait (SQLite write lock, PostgreSQL row
+    lock, or no free connection): nothing was written, try again in `retry_after` seconds."""
+
+    status_code = 503
+    code = "base_occupee"
+
+    def __init__(self, message: str = "La base de données est momentanément saturée : rien n'a été enregistré, "
+                 "réessayez dans quelques secondes.", *, retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

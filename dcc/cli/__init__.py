@@ -204,15 +204,27 @@ def pki_init() -> None:
 def audit_verify() -> None:
     """Check the audit log's hash chain; exit 1 on an edited, deleted, reordered or truncated entry."""
     from dcc.bootstrap import database
-    from dcc.services.audit import verify_chain
+    from dcc.services.audit import pending_count, verify_chain
 
     with database().uow() as uow:
         problems = verify_chain(uow)
+        pending = pending_count(uow)
     for p in problems:
         typer.echo(p)
     if problems:
         raise typer.Exit(1)
-    typer.echo("Journal d'audit intègre.")
+    typer.echo("Journal d'audit intègre." + (f" {pending} entrée(s) récente(s) en attente de scellement, "
+                                            "vérifiées par leur voie d'écriture." if pending else ""))
+
+
+@audit_app.command("seal")
+def audit_seal() -> None:
+    """Seal the audit entries written since the last sealing into the hash chain (the web server does it
+    every DCC_AUDIT_SEAL_INTERVAL_S; this is for a server stopped or run without it)."""
+    from dcc.bootstrap import database
+    from dcc.services.audit import seal_all
+
+    typer.echo(f"{seal_all(database())} entrée(s) scellée(s).")
 
 
 def main() -> None:  # pragma: no cover

@@ -79,3 +79,26 @@ def bench_signing(
     from dcc.bench.signing import run
 
     _print(run(n, variant=variant, progress=_progress(quiet)), as_json)
+
+
+@app.command("web")
+def bench_web(
+    clients: int = typer.Option(32, "--clients", min=1, max=512, help="Concurrent HTTP clients."),
+    seconds: float = typer.Option(60.0, "--seconds", min=1.0, help="Duration of the load."),
+    database_url: str | None = typer.Option(
+        None, "--database-url",
+        help="Database to seed and serve (default: a fresh SQLite file). PostgreSQL: postgresql+psycopg://…"),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=16,
+                                       help="uvicorn processes (default: 1 on SQLite, 2 on PostgreSQL)."),
+    patients: int = typer.Option(60, "--patients", min=5, help="Demo patients to seed."),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """The web app under load (httpx clients against uvicorn on loopback): requests/s, p50/p95/p99, statuses,
+    and the audit chain afterwards."""
+    from dcc.bench.web import run
+
+    if workers is None:
+        workers = 2 if database_url and database_url.startswith("postgresql") else 1
+    _print(run(clients, seconds, database_url=database_url, workers=workers, patients=patients,
+               progress=_progress(quiet)), as_json)

@@ -397,8 +397,14 @@ def monitor_alerts(uow: UnitOfWork, user: User, *, limit: int = 100) -> list[m.A
 def record_read(uow: UnitOfWork, user: User, *, action: str, entity: str, entity_id: str,
                 patient_ids: Sequence[str | None], detail: dict[str, object] | None = None) -> None:
     """Audit a read of clinical data (one entry per patient) and commit before the data is returned:
-    if the entry cannot be written, the read fails."""
+    if the entry cannot be written, the read fails.
+
+    The read transaction is ended first and the entries get a short write transaction of their own
+    (`begin_write`): on SQLite, upgrading a read transaction to a write one fails at once when another
+    writer committed meanwhile, whatever the busy timeout."""
     base = {"role": user.role, "region": user.region_code, **(detail or {})}
+    uow.commit()  # nothing written: ends the read transaction (objects stay loaded, expire_on_commit=False)
+    uow.begin_write()
     for patient_id in dict.fromkeys(patient_ids):
         record_audit(uow, actor=user.login, action=action, entity=entity, entity_id=entity_id,
                      patient_id=patient_id, detail=base)

@@ -1,84 +1,255 @@
 """Append-only, hash-chained audit log. If the entry cannot be written, the action fails with it
 (same transaction).
 
-Each entry's hash covers its content and the previous entry's hash. A single-row `audit_head` (last id,
-last hash, count) is updated in the same transaction as every append: it serialises writers (the row is
-locked until commit, so two transactions never chain on the same predecessor) and lets `verify_chain` detect
-a truncated tail, which a chain alone cannot. The database refuses UPDATE and DELETE on `audit_event`
-(migration 0003): tampering needs the table owner's rights, and is then detected here.
+Two chains, so that auditing every read does not serialise every request on one locked row:
+
+* **Lanes** (written with the entry, in the action's transaction). A transaction that audits locks one free
+  `audit_lane` row (PostgreSQL `FOR UPDATE SKIP LOCKED`: concurrent transactions take different lanes and
+  never wait for each other; SQLite has a single writer anyway). The entry gets the lane's next number
+  (`lane_seq`) and a hash covering its content and the lane's previous hash (`lane_hash`); the lane row keeps
+  the number and hash of its last entry. Numbers without gap + the lane row let `verify_chain` detect an
+  entry deleted, edited, moved or cut from the end of its lane *before* it is sealed.
+* **The chain** (`prev_hash`, `hash`, `seal_seq`), set once by the sealer (`seal_pending`: the web process
+  every DCC_AUDIT_SEAL_INTERVAL_S, `dcc audit seal`) which links the unsealed entries, in id order, into one
+  chain whose single-row `audit_head` (last id, last hash, count) detects a truncated tail. Only sealers lock
+  the head; they skip a round when another sealer holds it.
+
+The database refuses UPDATE and DELETE on `audit_event` except the sealing of an unsealed entry, and refuses
+to delete a lane or move its number back (migrations 0003, 0007): tampering needs the table owner's rights,
+and is then detected here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import random
+import threading
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dcc.adapters.db import models as m
-from dcc.adapters.db import repositories as repo
-from dcc.services.uow import UnitOfWork
+from dcc.services.uow import Database, UnitOfWork
+
+log = logging.getLogger("dcc.audit")
 
 HEAD_ID = 1
+LANES = 16  # PostgreSQL: at most this many transactions append at the same time without waiting
+SEAL_BATCH = 2000
+
+
+def _content(ev: m.AuditEvent) -> dict[str, Any]:
+    return {"at": ev.at.isoformat(), "actor": ev.actor, "action": ev.action, "entity": ev.entity,
+            "entity_id": ev.entity_id, "patient_id": ev.patient_id, "detail": ev.detail}
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _entry_hash(prev: str, ev: m.AuditEvent) -> str:
-    payload = json.dumps(
-        {"prev": prev, "at": ev.at.isoformat(), "actor": ev.actor, "action": ev.action, "entity": ev.entity,
-         "entity_id": ev.entity_id, "patient_id": ev.patient_id, "detail": ev.detail},
-        sort_keys=True, ensure_ascii=False, default=str,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    """The chain hash: content + previous chained entry (+ the entry's lane position, since 0007)."""
+    payload = {"prev": prev, **_content(ev)}
+    if ev.lane is not None:
+        payload |= {"lane": ev.lane, "lane_seq": ev.lane_seq, "lane_hash": ev.lane_hash}
+    return _digest(payload)
 
 
-def _locked_head(uow: UnitOfWork) -> m.AuditHead:
-    """The head row, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite has a single writer)."""
-    head = uow.session.scalars(select(m.AuditHead).where(m.AuditHead.id == HEAD_ID).with_for_update()).one_or_none()
-    if head is None:
-        last = repo.last_audit_event(uow.session)
-        count = len(repo.audit_events(uow.session)) if last else 0
-        head = m.AuditHead(id=HEAD_ID, last_id=last.id if last else 0, last_hash=last.hash if last else "",
-                           count=count)
-        uow.session.add(head)
-        uow.session.flush()
-    return head
+def _lane_hash(prev: str, ev: m.AuditEvent) -> str:
+    return _digest({"lane_prev": prev, "lane": ev.lane, "lane_seq": ev.lane_seq, **_content(ev)})
+
+
+def _insert_ignore(uow: UnitOfWork, table: Any, rows: list[dict[str, Any]]) -> None:
+    insert = pg_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    uow.session.execute(insert(table).values(rows).on_conflict_do_nothing())
+
+
+def _locked_lane(uow: UnitOfWork) -> m.AuditLane:
+    """A lane locked for this transaction: the one it already holds, else a free one (SKIP LOCKED on
+    PostgreSQL), else (all busy) one at random, waiting for it."""
+    session = uow.session
+    txn = session.get_transaction()
+    held = session.info.get("dcc_audit_lane")
+    if held is not None and txn is not None and held[0] is txn:
+        lane = session.get(m.AuditLane, held[1])
+        if lane is not None:
+            return lane
+    free = select(m.AuditLane).where(m.AuditLane.id <= LANES).order_by(m.AuditLane.id).limit(1)
+    lane = session.scalars(free.with_for_update(skip_locked=True)).one_or_none()
+    if lane is None:
+        _insert_ignore(uow, m.AuditLane.__table__, [{"id": i, "seq": 0, "last_hash": ""} for i in range(1, LANES + 1)])
+        lane = session.scalars(free.with_for_update(skip_locked=True)).one_or_none()
+    if lane is None:
+        pick = select(m.AuditLane).where(m.AuditLane.id == random.randint(1, LANES))
+        lane = session.scalars(pick.with_for_update()).one()
+    session.info["dcc_audit_lane"] = (session.get_transaction(), lane.id)
+    return lane
 
 
 def record_audit(uow: UnitOfWork, *, actor: str, action: str, entity: str, entity_id: str,
                  patient_id: str | None = None, detail: dict[str, Any] | None = None) -> m.AuditEvent:
-    head = _locked_head(uow)
-    prev = head.last_hash  # the head is locked and always moves with the last entry
+    if not uow.session.in_transaction():
+        uow.begin_write()  # SQLite: take the write lock before reading the lane, not half-way
+    lane = _locked_lane(uow)
     ev = m.AuditEvent(actor=actor, action=action, entity=entity, entity_id=entity_id, patient_id=patient_id,
-                      detail=detail or {}, prev_hash=prev, at=m.utcnow())
-    ev.hash = _entry_hash(prev, ev)
+                      detail=detail or {}, prev_hash="", hash="", at=m.utcnow(), lane=lane.id,
+                      lane_seq=lane.seq + 1)
+    ev.lane_hash = _lane_hash(lane.last_hash, ev)
     uow.session.add(ev)
-    uow.session.flush()
-    head.last_id = ev.id
-    head.last_hash = ev.hash
-    head.count = head.count + 1
+    lane.seq = ev.lane_seq
+    lane.last_hash = ev.lane_hash
     uow.session.flush()
     return ev
 
 
+# ------------------------------------------------------------------------------------------- sealer
+
+
+def _locked_head(uow: UnitOfWork) -> m.AuditHead | None:
+    """The head row locked for this sealer; None when another sealer holds it (PostgreSQL)."""
+    q = select(m.AuditHead).where(m.AuditHead.id == HEAD_ID)
+    head = uow.session.scalars(q.with_for_update(skip_locked=True)).one_or_none()
+    if head is None:
+        _insert_ignore(uow, m.AuditHead.__table__, [{"id": HEAD_ID, "last_id": 0, "last_hash": "", "count": 0}])
+        head = uow.session.scalars(q.with_for_update(skip_locked=True)).one_or_none()
+    return head
+
+
+def seal_pending(uow: UnitOfWork, *, batch: int = SEAL_BATCH) -> int:
+    """Chain the unsealed entries (at most `batch`, in id order) after the head, in one short write
+    transaction; commits. Returns how many were sealed (0 when another sealer holds the head)."""
+    uow.begin_write()
+    head = _locked_head(uow)
+    if head is None:
+        uow.rollback()
+        return 0
+    pending = list(uow.session.scalars(select(m.AuditEvent).where(m.AuditEvent.seal_seq.is_(None))
+                                       .order_by(m.AuditEvent.id).limit(batch)).all())
+    for ev in pending:
+        ev.prev_hash = head.last_hash
+        ev.seal_seq = head.count + 1
+        ev.hash = _entry_hash(ev.prev_hash, ev)
+        head.last_id, head.last_hash, head.count = ev.id, ev.hash, head.count + 1
+    uow.commit()
+    return len(pending)
+
+
+def seal_all(database: Database) -> int:
+    """Seal until nothing is pending (each batch in its own transaction)."""
+    total = 0
+    while True:
+        with database.uow() as uow:
+            n = seal_pending(uow)
+        total += n
+        if n < SEAL_BATCH:
+            return total
+
+
+class Sealer:
+    """A thread of the web process that only seals, every `interval` seconds, until `stop()`."""
+
+    def __init__(self, database: Database, interval: float) -> None:
+        self.database = database
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dcc-audit-sealer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                seal_all(self.database)
+            except Exception:  # a busy database or a lost connection: the next round retries
+                log.warning("audit sealing postponed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        try:
+            seal_all(self.database)  # what the last requests wrote
+        except Exception:
+            log.warning("audit sealing at shutdown failed; the next sealer will seal", exc_info=True)
+
+
+# ------------------------------------------------------------------------------------------- verify
+
+
 def verify_chain(uow: UnitOfWork) -> list[str]:
-    """French descriptions of every break in the chain (empty when intact)."""
+    """French descriptions of every break in the chain and in the lanes (empty when intact).
+
+    Reads one snapshot (REPEATABLE READ on PostgreSQL, a read transaction on SQLite), so that it can run
+    while the application writes."""
+    session = uow.session
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    head = session.get(m.AuditHead, HEAD_ID)
+    lanes = {lane.id: lane for lane in session.scalars(select(m.AuditLane)).all()}
+    events = list(session.scalars(select(m.AuditEvent).order_by(m.AuditEvent.id)).all())
     problems: list[str] = []
+
+    sealed = sorted((ev for ev in events if ev.seal_seq is not None), key=lambda ev: (ev.seal_seq, ev.id))
     prev = ""
-    events = repo.audit_events(uow.session)
-    for ev in events:
+    for ev in sealed:
         if ev.prev_hash != prev:
             problems.append(f"Entrée {ev.id} : chaînage rompu (entrée précédente modifiée, supprimée ou déplacée).")
         if _entry_hash(ev.prev_hash, ev) != ev.hash:
             problems.append(f"Entrée {ev.id} : contenu modifié.")
         prev = ev.hash
-    head = uow.session.get(m.AuditHead, HEAD_ID)
     if head is not None:
-        last = events[-1] if events else None
-        if len(events) != head.count:
-            problems.append(f"Le journal compte {len(events)} entrée(s) alors que {head.count} ont été écrites "
+        last = sealed[-1] if sealed else None
+        if len(sealed) != head.count:
+            problems.append(f"Le journal compte {len(sealed)} entrée(s) alors que {head.count} ont été écrites "
                             "(entrées supprimées, en fin de journal ou ailleurs).")
         if (last.id if last else 0) != head.last_id or (last.hash if last else "") != head.last_hash:
             problems.append(f"La dernière entrée ne correspond pas à la tête du journal (entrée {head.last_id} "
                             "attendue) : journal tronqué ou dernière entrée modifiée.")
+    elif sealed:
+        problems.append("La tête du journal a disparu alors que des entrées sont scellées.")
+
+    by_lane: dict[int, list[m.AuditEvent]] = {}
+    for ev in events:
+        if ev.lane is None:
+            if ev.seal_seq is None:
+                problems.append(f"Entrée {ev.id} : ni scellée ni numérotée dans une voie d'écriture.")
+            continue
+        by_lane.setdefault(ev.lane, []).append(ev)
+    for lane_id in sorted(set(by_lane) | set(lanes)):
+        entries = sorted(by_lane.get(lane_id, []), key=lambda ev: (ev.lane_seq or 0, ev.id))
+        lane = lanes.get(lane_id)
+        if lane is None:
+            problems.append(f"Voie d'écriture {lane_id} inconnue (entrées {', '.join(str(e.id) for e in entries)}) "
+                            ": voie supprimée.")
+            continue
+        prev, expected, last_id = "", 1, 0
+        for ev in entries:
+            if (ev.lane_seq or 0) > lane.seq:
+                continue  # written after the lane was read (another transaction, same verification)
+            if ev.lane_seq != expected:
+                problems.append(f"Entrée {ev.id} : numéro {ev.lane_seq} dans la voie {lane_id} alors que le "
+                                f"{expected} était attendu (entrée supprimée ou déplacée).")
+            if _lane_hash(prev, ev) != ev.lane_hash:
+                problems.append(f"Entrée {ev.id} : contenu modifié ou entrée précédente de la voie {lane_id} "
+                                "modifiée, supprimée ou déplacée.")
+            if ev.id < last_id:
+                problems.append(f"Entrée {ev.id} : déplacée (voie {lane_id}, numéro {ev.lane_seq}).")
+            prev, expected, last_id = ev.lane_hash, (ev.lane_seq or 0) + 1, ev.id
+        if expected - 1 != lane.seq or prev != lane.last_hash:
+            problems.append(f"Voie d'écriture {lane_id} : {lane.seq} entrée(s) écrites, la dernière présente "
+                            f"est la n° {expected - 1} : entrées supprimées en fin de voie (journal tronqué) ou "
+                            "dernière entrée modifiée.")
     return problems
+
+
+def pending_count(uow: UnitOfWork) -> int:
+    """Entries written but not yet sealed into the chain."""
+    from sqlalchemy import func
+
+    return int(uow.session.scalar(select(func.count()).select_from(m.AuditEvent)
+                                  .where(m.AuditEvent.seal_seq.is_(None))) or 0)

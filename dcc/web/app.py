@@ -21,13 +21,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import DataError as SQLAlchemyDataError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dcc.adapters.db.engine import ensure_migrated
-from dcc.config import Settings
-from dcc.errors import DatabaseNotMigrated, DccError
+from dcc.config import Settings, get_settings
+from dcc.errors import DatabaseBusy, DatabaseNotMigrated, DccError
 from dcc.services import queries
+from dcc.services.audit import Sealer
 from dcc.services.uow import Database
 from dcc.web.api import api_v1
 from dcc.web.auth import install_auth
@@ -345,13 +347,19 @@ def _default_database() -> Database:
 
 def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BODY_BYTES,
                on_session_validated: Callable[[list[str]], None] | None = None,
-               settings: Settings | None = None, rate_limiter: RateLimiter | None = None) -> FastAPI:
+               settings: Settings | None = None, rate_limiter: RateLimiter | None = None,
+               audit_seal_interval_s: float | None = None) -> FastAPI:
     """Build the app on `database` (default: from the DCC_* settings). Refuses an unmigrated database.
 
     `on_session_validated` runs after the answer to a session validation, with the ids of the cases
     whose documents are due (e.g. a call of the `generate_documents` flow). `rate_limiter`: the per-user
     limits of expensive endpoints (default: from the DCC_RATE_LIMIT_* settings, see dcc.web.ratelimit).
+    `audit_seal_interval_s`: how often a thread of this process seals new audit entries into the chain
+    (dcc.services.audit; default: DCC_AUDIT_SEAL_INTERVAL_S when the database comes from the settings,
+    none when the caller passes a database; 0: never).
     """
+    if audit_seal_interval_s is None:
+        audit_seal_interval_s = (settings or get_settings()).audit_seal_interval_s if database is None else 0.0
     if database is None:
         if on_session_validated is None:
             on_session_validated = _generate_documents_in_process
@@ -366,7 +374,14 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ensure_migrated(db.engine)  # again at startup: a migration may have been rolled back meanwhile
-        yield
+        sealer = Sealer(db, audit_seal_interval_s) if audit_seal_interval_s and audit_seal_interval_s > 0 else None
+        if sealer is not None:
+            sealer.start()
+        try:
+            yield
+        finally:
+            if sealer is not None:
+                sealer.stop()
 
     app = FastAPI(
         title="dcc — Dossier Communicant de Cancérologie",
@@ -397,7 +412,14 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     async def dcc_error(_: Request, exc: DccError) -> JSONResponse:
         if exc.status_code >= 500:
             log.error("dcc error %s: %s", exc.code, exc.message)
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else None
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def pool_timeout(request: Request, _: SQLAlchemyTimeoutError) -> JSONResponse:
+        # no free database connection within DCC_DB_POOL_TIMEOUT_S: 503 + Retry-After, never a hang
+        return await dcc_error(request, DatabaseBusy())
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -22,9 +22,19 @@ def get_database(request: Request) -> Database:
     return db
 
 
-def get_uow(db: Annotated[Database, Depends(get_database)]) -> Iterator[UnitOfWork]:
-    """One unit of work per request; services commit, anything left uncommitted is rolled back."""
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def get_uow(request: Request, db: Annotated[Database, Depends(get_database)]) -> Iterator[UnitOfWork]:
+    """One unit of work per request; services commit, anything left uncommitted is rolled back.
+
+    A request that may write starts its transaction as a write transaction (SQLite: `BEGIN IMMEDIATE`, taken
+    here in the thread pool, waiting at most the busy timeout): its reads and writes then see one state and
+    the commit cannot fail half-way on "database is locked". Reads (GET) start deferred and never take the
+    write lock; the audit entry of a read gets its own short write transaction (`access.record_read`)."""
     with db.uow() as uow:
+        if request.method in WRITE_METHODS:
+            uow.begin_write()
         yield uow
 
 

@@ -1,15 +1,17 @@
 """The hash-chained audit log: appends, the append-only triggers, and `verify_chain` detecting an edited,
-deleted, reordered or truncated entry (the latter through the `audit_head` row)."""
+deleted, reordered or truncated entry (the latter through the `audit_head` row), sealed or not yet sealed
+(through the write lanes)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from dcc.services.audit import record_audit, verify_chain
+from dcc.services.audit import pending_count, record_audit, seal_all, verify_chain
 from dcc.services.uow import Database
 
 
@@ -32,23 +34,31 @@ def _tamper(db: Database, *statements: str) -> None:
         if db.engine.dialect.name == "sqlite":
             conn.execute(text("DROP TRIGGER IF EXISTS audit_event_append_only_update"))
             conn.execute(text("DROP TRIGGER IF EXISTS audit_event_append_only_delete"))
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_lane_append_only_update"))
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_lane_append_only_delete"))
         else:
             conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+            conn.execute(text("ALTER TABLE audit_lane DISABLE TRIGGER USER"))
         for statement in statements:
             conn.execute(text(statement))
         if db.engine.dialect.name != "sqlite":
             conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+            conn.execute(text("ALTER TABLE audit_lane ENABLE TRIGGER USER"))
 
 
 @pytest.fixture
 def log(database: Database) -> Iterator[Database]:
     _write(database)
     assert _verify(database) == []
+    assert seal_all(database) == 5
+    assert _verify(database) == []
     yield database
 
 
 def test_intact_log_verifies_and_head_follows(log: Database) -> None:
     _write(log, 3)
+    assert _verify(log) == []
+    assert seal_all(log) == 3
     assert _verify(log) == []
     with log.engine.connect() as conn:
         count, last_id = conn.execute(text("SELECT count, last_id FROM audit_head WHERE id = 1")).one()
@@ -114,7 +124,7 @@ def test_audit_write_failure_rolls_the_action_back(database: Database, monkeypat
     def unavailable(*_: object) -> None:
         raise RuntimeError("audit store unavailable")
 
-    monkeypatch.setattr(audit, "_locked_head", unavailable)
+    monkeypatch.setattr(audit, "_locked_lane", unavailable)
     with database.uow() as uow:
         uow.session.add(m.Region(code="Z", name="Test", dsrc_id="0000", dsrc_name="Test"))
         with pytest.raises(RuntimeError):
@@ -122,3 +132,124 @@ def test_audit_write_failure_rolls_the_action_back(database: Database, monkeypat
             uow.commit()
     with database.uow() as uow:
         assert uow.session.query(m.Region).filter(m.Region.code == "Z").count() == 0
+
+
+# ------------------------------------------------------------------ entries written but not yet sealed
+
+
+@pytest.fixture
+def unsealed(log: Database) -> Iterator[Database]:
+    """Entries 1-5 sealed into the chain, 6-9 written (in their lane) and waiting for the sealer."""
+    _write(log, 4)
+    with log.uow() as uow:
+        assert pending_count(uow) == 4
+        assert verify_chain(uow) == []
+    yield log
+
+
+def test_unsealed_entries_are_sealed_in_order_and_the_chain_stays_intact(unsealed: Database) -> None:
+    assert seal_all(unsealed) == 4
+    assert _verify(unsealed) == []
+    with unsealed.engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, seal_seq, prev_hash, hash FROM audit_event ORDER BY id")).all()
+        head = conn.execute(text("SELECT count, last_id, last_hash FROM audit_head WHERE id = 1")).one()
+    assert [r.seal_seq for r in rows] == list(range(1, 10))
+    assert all(r.prev_hash == p.hash for p, r in zip(rows, rows[1:], strict=False))
+    assert tuple(head) == (9, rows[-1].id, rows[-1].hash)
+
+
+def test_database_refuses_editing_a_sealed_entry_or_rewinding_a_lane(unsealed: Database) -> None:
+    for statement in ("UPDATE audit_event SET actor = 'x' WHERE id = 7",
+                      "UPDATE audit_event SET seal_seq = 99, hash = 'aa' WHERE id = 2",
+                      "UPDATE audit_event SET seal_seq = 99, hash = 'aa', actor = 'x' WHERE id = 7",
+                      "DELETE FROM audit_event WHERE id = 8",
+                      "UPDATE audit_lane SET seq = 0", "DELETE FROM audit_lane"):
+        with pytest.raises(DBAPIError, match="ajout seul"), unsealed.engine.begin() as conn:
+            conn.execute(text(statement))
+    assert _verify(unsealed) == []
+
+
+def test_detects_an_edited_unsealed_entry(unsealed: Database) -> None:
+    _tamper(unsealed, "UPDATE audit_event SET patient_id = 'autre' WHERE id = 7")
+    problems = _verify(unsealed)
+    assert any("Entrée 7 : contenu modifié" in p for p in problems), problems
+    seal_all(unsealed)  # sealing does not launder it
+    assert any("Entrée 7 : contenu modifié" in p for p in _verify(unsealed))
+
+
+def test_detects_a_deleted_unsealed_entry(unsealed: Database) -> None:
+    _tamper(unsealed, "DELETE FROM audit_event WHERE id = 7")
+    problems = _verify(unsealed)
+    assert any("Entrée 8 : numéro" in p and "supprimée" in p for p in problems), problems
+    seal_all(unsealed)
+    assert any("Entrée 8 : numéro" in p for p in _verify(unsealed))
+
+
+def test_detects_reordered_unsealed_entries(unsealed: Database) -> None:
+    cols = "at, actor, action, entity, entity_id, patient_id, detail"
+    _tamper(unsealed,
+            f"CREATE TABLE swap AS SELECT id, {cols} FROM audit_event WHERE id IN (7, 8)",
+            *[f"UPDATE audit_event SET {c} = (SELECT s.{c} FROM swap s WHERE s.id = 15 - audit_event.id) "
+              "WHERE id IN (7, 8)" for c in cols.split(", ")],
+            "DROP TABLE swap")
+    problems = _verify(unsealed)
+    assert any("Entrée 7 : contenu modifié" in p for p in problems), problems
+    assert any("Entrée 8 : contenu modifié" in p for p in problems), problems
+
+
+def test_detects_unsealed_entries_moved_with_their_lane_numbers(unsealed: Database) -> None:
+    # every column but the id swapped: the lane still reads in order, but ids no longer follow the lane
+    _tamper(unsealed, "UPDATE audit_event SET id = 100 WHERE id = 7", "UPDATE audit_event SET id = 7 WHERE id = 8",
+            "UPDATE audit_event SET id = 8 WHERE id = 100")
+    assert any("déplacée" in p for p in _verify(unsealed))
+
+
+def test_detects_a_truncated_unsealed_tail(unsealed: Database) -> None:
+    _tamper(unsealed, "DELETE FROM audit_event WHERE id >= 8")
+    problems = _verify(unsealed)
+    assert any("tronqué" in p for p in problems), problems
+    seal_all(unsealed)  # the sealer chains what is left: the lane still tells
+    assert any("tronqué" in p for p in _verify(unsealed))
+
+
+def test_detects_a_deleted_lane(unsealed: Database) -> None:
+    _tamper(unsealed, "DELETE FROM audit_lane")
+    assert any("inconnue" in p for p in _verify(unsealed))
+
+
+def test_concurrent_writers_and_a_sealer_keep_every_entry_and_the_chain(database: Database) -> None:
+    """Writers in parallel (PostgreSQL: in different lanes) while a sealer runs: nothing lost, all intact."""
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def writer(k: int) -> None:
+        try:
+            for i in range(15):
+                with database.uow() as uow:
+                    record_audit(uow, actor=f"w{k}", action="case.read", entity="case", entity_id=f"{k}-{i}")
+                    record_audit(uow, actor=f"w{k}", action="case.read", entity="case", entity_id=f"{k}-{i}b")
+                    uow.commit()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def sealer() -> None:
+        while not stop.is_set():
+            seal_all(database)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(6)]
+    seal_thread = threading.Thread(target=sealer)
+    seal_thread.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    seal_thread.join()
+    assert errors == []
+    assert _verify(database) == []
+    seal_all(database)
+    assert _verify(database) == []
+    with database.engine.connect() as conn:
+        ids = {r[0] for r in conn.execute(text("SELECT entity_id FROM audit_event")).all()}
+        assert conn.execute(text("SELECT COUNT(*) FROM audit_event WHERE seal_seq IS NULL")).scalar() == 0
+    assert ids == {f"{k}-{i}{s}" for k in range(6) for i in range(15) for s in ("", "b")}

@@ -3,6 +3,8 @@ refuses to run on an unmigrated database."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,32 +16,98 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from dcc.errors import DatabaseNotMigrated
+from dcc.errors import DatabaseBusy, DatabaseNotMigrated
+
+WRITE_LOCK_KEY = "dcc_write_lock"
+
+
+def _busy_error(exc: BaseException | None) -> bool:
+    """A bounded wait for a lock ran out: SQLite's busy timeout ("database is locked"), PostgreSQL's
+    lock_timeout (55P03) or a deadlock victim (40P01). The request may simply be tried again."""
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return "locked" in text or "busy" in text
+    return getattr(exc, "sqlstate", None) in ("55P03", "40P01")
+
+
+def _pool_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    from dcc.config import get_settings
+
+    s = get_settings()
+    return {"pool_size": s.db_pool_size, "max_overflow": s.db_max_overflow, "pool_timeout": s.db_pool_timeout_s,
+            **kwargs}
+
+
+def _raise_busy(ctx: Any) -> None:
+    if _busy_error(ctx.original_exception):
+        raise DatabaseBusy() from ctx.sqlalchemy_exception
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    """The engine of `url`, sized for the web server: a pool of DCC_DB_POOL_SIZE (+ overflow) connections
+    waited on at most DCC_DB_POOL_TIMEOUT_S, and lock waits bounded by DCC_DB_BUSY_TIMEOUT_MS (SQLite
+    busy_timeout, PostgreSQL lock_timeout). A wait that runs out raises `DatabaseBusy` (503, Retry-After)."""
+    from dcc.config import get_settings
+
+    busy_ms = get_settings().db_busy_timeout_ms
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        memory = not parsed.database or parsed.database == ":memory:"
+        if not memory:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+            kwargs = _pool_options(kwargs)
+        engine = create_engine(url, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False},
+                               **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             # Let SQLAlchemy, not pysqlite, emit BEGIN (so BEGIN IMMEDIATE works for claims).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+            # WAL: readers never wait for the writer nor block it; a writer waits at most busy_timeout for
+            # the single write lock. synchronous=NORMAL is durable across application crashes in WAL mode.
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"busy_timeout={busy_ms}"):
                 cur.execute(f"PRAGMA {pragma}")
             cur.close()
+
+        # The writers of this process queue on a lock of their own before `BEGIN IMMEDIATE`: they are then
+        # served in turn as soon as the lock is free, instead of polling SQLite's busy handler (which sleeps
+        # up to 100 ms between tries and lets a writer starve past the busy timeout under load). The wait
+        # is bounded by the same timeout. Other processes (flows, CLI) still meet at SQLite's own lock.
+        write_lock = threading.Lock()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             mode = conn.info.pop("dcc_begin", "") or conn.get_execution_options().get("dcc_begin", "")
-            conn.exec_driver_sql(f"BEGIN {mode}".strip())
+            if mode == "IMMEDIATE" and not conn.info.get(WRITE_LOCK_KEY):
+                if not write_lock.acquire(timeout=busy_ms / 1000):
+                    raise DatabaseBusy()
+                conn.info[WRITE_LOCK_KEY] = True
+            try:
+                conn.exec_driver_sql(f"BEGIN {mode}".strip())
+            except BaseException:
+                _release(conn.info)
+                raise
 
+        def _release(info: dict[str, Any]) -> None:
+            if info.pop(WRITE_LOCK_KEY, False):
+                write_lock.release()
+
+        # commit / rollback of the transaction; checkin: a connection returned without either (pool reset)
+        event.listen(engine, "commit", lambda conn: _release(conn.info))
+        event.listen(engine, "rollback", lambda conn: _release(conn.info))
+        event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))
+
+        event.listen(engine, "handle_error", _raise_busy)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        kwargs = _pool_options(kwargs)
+        connect_args = kwargs.pop("connect_args", {})
+        connect_args.setdefault("options", f"-c lock_timeout={busy_ms}")
+        kwargs["connect_args"] = connect_args
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    event.listen(engine, "handle_error", _raise_busy)
+    return engine
 
 
 def alembic_config(url: str) -> Config:

@@ -331,6 +331,7 @@ class DeliveryAttempt(Base):
 
 class AuditEvent(Base):
     __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("lane", "lane_seq"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(100))
@@ -341,6 +342,12 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+    # 0007: written with the entry, in the writer's lane (see AuditLane); `seal_seq`, `prev_hash` and `hash`
+    # are set once by the sealer, which links the entry into the single chain (dcc.services.audit).
+    lane: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lane_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lane_hash: Mapped[str] = mapped_column(String(64), default="")
+    seal_seq: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 
@@ -386,6 +393,17 @@ class AuditHead(Base):
     last_id: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default="")
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditLane(Base):
+    """One write lane of the audit log (0007): the number and hash of its last entry. A transaction that
+    audits locks one free lane (not one global row), numbers its entries in it and chains them there; the
+    lanes let `verify_chain` detect a deleted or truncated entry before the sealer has chained it."""
+
+    __tablename__ = "audit_lane"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default="")
 
 
 from dcc.adapters.db.guards import install_guards  # noqa: E402  (listeners need the models above)
