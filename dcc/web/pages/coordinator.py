@@ -122,7 +122,8 @@ async def record_attendance(request: Request, session_id: str, user: Coordinator
     except (ValidationError, DccError) as exc:
         message = exc.message if isinstance(exc, DccError) else "Présence invalide : choisissez un mode par membre."
         ctx = _agenda_context(uow, user, session_id, today) | {"error": message}
-        return render(request, "coordinator/session.html.j2", ctx, status_code=422)
+        return render(request, "coordinator/session.html.j2", ctx,
+                      status_code=exc.status_code if isinstance(exc, DccError) else 422)
     label = "atteint" if status == "met" else "non atteint"
     return redirect(f"/coordination/seances/{session_id}", f"Présences enregistrées : quorum {label}.")
 
