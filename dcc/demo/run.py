@@ -11,7 +11,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,10 @@ from sqlalchemy import select
 from dcc.adapters.db import models as m
 from dcc.adapters.db.engine import upgrade
 from dcc.config import Settings, configure_prefect
+from dcc.domain.clock import now_utc
+
+PAST_WEEKS = 6
+"""The demo's boards started meeting this many weeks before its date (their sessions are in the past)."""
 
 
 @dataclass
@@ -98,14 +102,20 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
 
         quiet_simulated_faults()  # Prefect has just (re)configured logging
 
+        # Time runs forward: the boards' work happened in the past of the real clock. Sessions are planned
+        # from PAST_WEEKS ago (and 8 weeks ahead, for the pages), the cases registered and assigned then;
+        # only the sessions that have started by now are held, at the real time, so no attendance,
+        # decision or document precedes its meeting.
+        clock = now_utc()
+        start = opts.today - timedelta(weeks=PAST_WEEKS)
         step("Planification des séances (Prefect)")
-        planned = plan_sessions(horizon_weeks=8, today=opts.today)
+        planned = plan_sessions(horizon_weeks=PAST_WEEKS + 8, today=start)
         step("Inscription des dossiers (Prefect)")
-        case_ids = register_demo_cases(patient_ids=patient_ids, seed=opts.seed, today=opts.today)
+        case_ids = register_demo_cases(patient_ids=patient_ids, seed=opts.seed, today=start)
         step("Affectation des dossiers aux séances (Prefect)")
-        assignment = assign_cases(today=opts.today)
+        assignment = assign_cases(today=start)
         step("Réunions de concertation")
-        meeting = demo_services.hold_meetings(db, seed=opts.seed, today=opts.today)
+        meeting = demo_services.hold_meetings(db, seed=opts.seed, today=opts.today, now=clock)
         step("Génération des documents (Prefect)")
         generated = generate_documents(case_ids=meeting.decided_cases)
         for case_id, reason in generated["refused"].items():

@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true, un
 from sqlalchemy.sql import Select
 
 from dcc.adapters.db import models as m
+from dcc.domain.clock import fr_datetime
 from dcc.errors import DccError, NotFound
 from dcc.services.audit import record_audit
 from dcc.services.uow import UnitOfWork
@@ -374,7 +375,7 @@ def break_glass(uow: UnitOfWork, user: User, *, patient_id: str, reason_code: st
     record_audit(uow, actor=user.login, action="notice.patient", entity="break_glass", entity_id=grant.id,
                  patient_id=patient_id,
                  detail={"channel": "courrier", "state": "queued",
-                         "message": f"Le {at.astimezone().strftime('%d/%m/%Y à %H:%M')}, {user.display_name} a "
+                         "message": f"Le {fr_datetime(at)}, {user.display_name} a "
                                     "consulté votre dossier en urgence (motif : "
                                     f"{BREAK_GLASS_REASONS[reason_code].lower()})."})
     uow.commit()

@@ -12,6 +12,7 @@ from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain import assignment as solver
 from dcc.domain.calendar import PARIS, SessionRule, add_working_days, occurrences, working_days_before
+from dcc.domain.clock import fr_datetime, not_started, now_utc
 from dcc.domain.quorum import Attendee, QuorumRule, compute_quorum
 from dcc.errors import Conflict, NotFound, UndecidedCases, ValidationFailed
 from dcc.services.audit import record_audit
@@ -521,11 +522,24 @@ def _store_attendance(uow: UnitOfWork, session_id: str, data: AttendanceInput) -
     return profs
 
 
-def record_attendance(uow: UnitOfWork, *, session_id: str, data: AttendanceInput, actor: str = "system") -> str:
-    """Record who attended (present / remote / absent); compute and store the quorum. Returns the status."""
+def _require_started(session: m.Session, now: datetime | None, refused: str) -> None:
+    """Refuse (409, French, nothing written) an act of the meeting before the session starts.
+
+    `now` is the real time (aware) the caller passes; None means the real time."""
+    if not_started(session.starts_at, now or now_utc()):
+        raise Conflict(f"La séance du {fr_datetime(session.starts_at)} n'a pas encore commencé : {refused}.",
+                       field="session_id")
+
+
+def record_attendance(uow: UnitOfWork, *, session_id: str, data: AttendanceInput, actor: str = "system",
+                      now: datetime | None = None) -> str:
+    """Record who attended (present / remote / absent); compute and store the quorum. Returns the status.
+
+    Refused before the session starts (`now`: the real time; expected attendance is `confirm_attendance`)."""
     session = uow.session.get(m.Session, session_id)
     if session is None:
         raise NotFound(f"Séance « {session_id} » introuvable.")
+    _require_started(session, now, "la présence ne peut pas être enregistrée")
     if session.status in ("validated", "cancelled"):
         raise Conflict("La séance est déjà validée ou annulée : la présence ne peut plus changer.")
     board = uow.session.get(m.Board, session.board_id)
@@ -555,7 +569,9 @@ def record_attendance(uow: UnitOfWork, *, session_id: str, data: AttendanceInput
     return result.status
 
 
-def record_decision(uow: UnitOfWork, *, case_id: str, data: DecisionInput, actor: str = "system") -> str:
+def record_decision(uow: UnitOfWork, *, case_id: str, data: DecisionInput, actor: str = "system",
+                    now: datetime | None = None) -> str:
+    """Record the board's decision on a case; refused before its session starts (`now`: the real time)."""
     case = uow.session.get(m.Case, case_id)
     if case is None:
         raise NotFound(f"Dossier « {case_id} » introuvable.")
@@ -563,6 +579,7 @@ def record_decision(uow: UnitOfWork, *, case_id: str, data: DecisionInput, actor
         raise ValidationFailed("Ce dossier n'est pas inscrit à cette séance.", field="session_id")
     session = uow.session.get(m.Session, data.session_id)
     assert session is not None
+    _require_started(session, now, "la décision ne peut pas être enregistrée")
     if session.status == "validated":
         raise Conflict("La séance est validée : ses décisions sont verrouillées.")
     for code in data.proposal_codes:
@@ -620,8 +637,10 @@ def _undecided_message(uow: UnitOfWork, cases: Sequence[m.Case], when: date) -> 
 
 
 def validate_session(uow: UnitOfWork, *, session_id: str, today: date, confirm: bool = False,
-                     actor: str = "system") -> ValidationSummary:
+                     actor: str = "system", now: datetime | None = None) -> ValidationSummary:
     """Lock the session's decisions; only a quorate session's decisions go on to their documents.
+
+    Refused before the session starts (`now`: the real time).
 
     INCa (référentiel organisationnel RCP 2023; circulaire DHOS 2005): a valid RCP needs its quorum, and a
     file examined without it is re-presented. So without quorum — including a session validated without
@@ -638,6 +657,7 @@ def validate_session(uow: UnitOfWork, *, session_id: str, today: date, confirm: 
     session = uow.session.get(m.Session, session_id)
     if session is None:
         raise NotFound(f"Séance « {session_id} » introuvable.")
+    _require_started(session, now, "elle ne peut pas être validée")
     if session.status == "validated":
         raise Conflict("La séance est déjà validée.")
     if session.status == "cancelled":

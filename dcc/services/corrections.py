@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -24,11 +24,12 @@ from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.adapters.db.guards import set_actor
 from dcc.domain import documents as d
+from dcc.domain.clock import aware, now_utc
 from dcc.domain.ports import CdaBuilder, PdfRenderer, SignerDirectory
 from dcc.errors import Conflict, IncompleteData, NotFound, UnknownCode, ValidationFailed
 from dcc.services.audit import record_audit
 from dcc.services.content import Loader, frcp_content, new_oid, pps_content
-from dcc.services.documents import sha256, sign_documents
+from dcc.services.documents import require_meeting_started, sha256, sign_documents
 from dcc.services.uow import Database, UnitOfWork
 
 FRCP_TREATMENTS = "JDV_TypeTraitement_FRCP_CISIS"
@@ -144,9 +145,13 @@ def correct_document(uow: UnitOfWork, *, document_id: str, actor: str, changes: 
     """Create the next version of a signed document with `changes` applied; returns the new document's id.
 
     The new version is a draft waiting in the responsible physician's queue; the previous one stays
-    valid until the new one is signed (then it becomes `superseded`).
+    valid until the new one is signed (then it becomes `superseded`). It is dated `now` (default: the real
+    time; never later than it), which must not be before the meeting the document reports.
     """
-    now = now or datetime.now(UTC)
+    real = now_utc()
+    now = aware(now) if now is not None else real
+    if now > real:
+        raise ValueError("correct_document: `now` is in the future (a new version is dated when created)")
     set_actor(uow.session, actor)
     old = uow.session.get(m.Document, document_id)
     if old is None:
@@ -165,6 +170,7 @@ def correct_document(uow: UnitOfWork, *, document_id: str, actor: str, changes: 
     decision = repo.decision_of_case(uow.session, case.id)
     if decision is None or not decision.locked:
         raise IncompleteData(["décision validée de la RCP"], what="la nouvelle version")
+    require_meeting_started(uow, decision, now, "la nouvelle version")
     board = uow.session.get(m.Board, case.board_id)
     assert board is not None
     _correct_decision(uow, decision, changes, actor=actor, patient_id=case.patient_id)
@@ -276,8 +282,7 @@ def demo_correction(db: Database, *, today: date, signers: SignerDirectory | Non
             changes = CorrectionInput(reason=f"Démonstration du {today:%d/%m/%Y} : proposition complétée.",
                                       proposal_text="Proposition thérapeutique validée en RCP (précisée : "
                                                     "bilan biologique complet avant le début du traitement).")
-        new_id = correct_document(uow, document_id=old_id, actor="demo", changes=changes, cda=cda, pdf=pdf,
-                                  now=datetime.now(UTC))
+        new_id = correct_document(uow, document_id=old_id, actor="demo", changes=changes, cda=cda, pdf=pdf)
         new = uow.session.get(m.Document, new_id)
         assert new is not None
         signer_id = new.signer_id  # the board's responsible physician, who signed version 1

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, date, timedelta
+from datetime import date, datetime, timedelta
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.demo import data
+from dcc.domain.clock import now_utc, paris_day
 from dcc.services import boards as board_services
 from dcc.services.schemas import AttendanceInput, CaseRegistration, DecisionInput, PatientIdentity
 from dcc.services.uow import Database
@@ -114,16 +115,19 @@ class MeetingResult:
     represented: list[str] = field(default_factory=list)
 
 
-def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: float = 0.1) -> MeetingResult:
-    """Hold every session that has cases: attendance (quorum), a decision per case, validation.
+def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: float = 0.1,
+                  now: datetime | None = None) -> MeetingResult:
+    """Hold every session that has cases and has started at `now` (default: the real time): attendance
+    (quorum), a decision per case, validation, each act at `now`. Later sessions stay planned.
 
     A session without quorum yields no Fiche RCP: its cases are re-presented at a later session (discussed
     there when that session is held here too, otherwise left assigned)."""
+    now = now or now_utc()
     rng = random.Random(f"meeting-{seed}-{today.isoformat()}")
     out = MeetingResult()
     with db.uow() as uow:
         sessions = [s for s in repo.sessions_between(uow.session, board_id=None, start=None, end=None)
-                    if s.status == "planned" and repo.cases_of_session(uow.session, s.id)]
+                    if s.status == "planned" and s.starts_at <= now and repo.cases_of_session(uow.session, s.id)]
         plan = []
         for s in sessions:
             board = uow.session.get(m.Board, s.board_id)
@@ -141,7 +145,8 @@ def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: 
     for session_id, kind, attendance, decided in plan:
         with db.uow() as uow:
             status = board_services.record_attendance(uow, session_id=session_id,
-                                                      data=AttendanceInput(attendance=attendance), actor="demo")
+                                                      data=AttendanceInput(attendance=attendance), actor="demo",
+                                                      now=now)
         out.sessions += 1
         if status == "met":
             out.quorum_met += 1
@@ -163,9 +168,10 @@ def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: 
                 trial_proposed=trial, trial_name="Essai de phase III (exemple)" if trial else "",
             )
             with db.uow() as uow:
-                board_services.record_decision(uow, case_id=case_id, data=decision, actor="demo")
+                board_services.record_decision(uow, case_id=case_id, data=decision, actor="demo", now=now)
         with db.uow() as uow:
-            summary = board_services.validate_session(uow, session_id=session_id, today=today, actor="demo")
+            summary = board_services.validate_session(uow, session_id=session_id, today=today, actor="demo",
+                                                      now=now)
         out.decided_cases.extend(summary.case_ids)
         out.represented.extend(summary.represented)
     return out
@@ -175,4 +181,4 @@ def session_date(db: Database, session_id: str) -> date:
     with db.uow() as uow:
         s = uow.session.get(m.Session, session_id)
         assert s is not None
-        return s.starts_at.astimezone(UTC).date()
+        return paris_day(s.starts_at)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain import documents as d
 from dcc.domain.calendar import PARIS
+from dcc.domain.clock import aware, fr_datetime, not_started, now_utc
 from dcc.domain.ports import CdaBuilder, PdfRenderer, SignerDirectory
-from dcc.errors import DccError, IncompleteData, NotFound, QuorumNotMet, SignatureRefused
+from dcc.errors import Conflict, DccError, IncompleteData, NotFound, QuorumNotMet, SignatureRefused
 from dcc.services.audit import record_audit
 from dcc.services.content import Loader, frcp_content, new_oid, pps_content, pps_treatment_codes
 from dcc.services.uow import UnitOfWork
@@ -27,14 +28,31 @@ class GenerationResult:
     refused: dict[str, str] = field(default_factory=dict)  # case id -> French reason
 
 
+def require_meeting_started(uow: UnitOfWork, decision: m.Decision, now: datetime, what: str) -> None:
+    """A document is never dated before the meeting it reports: refuse (409, French) when `now` (its
+    creation or authentication time) is before the start of the decision's session."""
+    session = uow.session.get(m.Session, decision.session_id)
+    if session is None:
+        raise NotFound(f"Séance « {decision.session_id} » introuvable.")
+    if not_started(session.starts_at, now):
+        raise Conflict(f"La séance du {fr_datetime(session.starts_at)} n'a pas encore commencé : {what} ne "
+                       f"peut pas être daté(e) du {fr_datetime(now)}, avant la réunion.")
+
+
 def generate_documents(uow: UnitOfWork, *, case_ids: list[str], cda: CdaBuilder, pdf: PdfRenderer,
                        now: datetime | None = None) -> GenerationResult:
     """Generate the FRCP (and the PPS for a discussed case with a treatment proposal) of each decided case.
 
     A case with incomplete data is refused with the list of missing fields; the others go on.
     Each case commits on its own, so one refusal never loses the others' documents.
+    `now` (the documents' creation time, effectiveTime) defaults to the real time and may not be later than
+    it; a case whose session has not started at `now` is refused (a document is never dated before its
+    meeting).
     """
-    now = now or datetime.now(UTC)
+    real = now_utc()
+    now = aware(now) if now is not None else real
+    if now > real:
+        raise ValueError("generate_documents: `now` is in the future (documents are dated when generated)")
     result = GenerationResult()
     loader = Loader(uow)
     for case_id in case_ids:
@@ -86,6 +104,7 @@ def _generate_case(uow: UnitOfWork, loader: Loader, case_id: str, *, cda: CdaBui
     if decision is None or not decision.locked:
         raise IncompleteData(["décision validée de la RCP"], what="la fiche RCP")
     _require_quorum(uow, decision)
+    require_meeting_started(uow, decision, now, "la fiche RCP")
     if repo.documents_of_case(uow.session, case_id):
         return []  # already generated (idempotent)
     contents: list[tuple[d.DocumentKind, d.FrcpContent | d.PpsContent]] = []
@@ -177,10 +196,13 @@ def destinations_for(uow: UnitOfWork, doc: m.Document) -> list[str]:
 
 
 def sign_documents(uow: UnitOfWork, *, document_ids: list[str], signer_professional_id: str,
-                   cda: CdaBuilder, signers: SignerDirectory, now: datetime | None = None) -> list[str]:
+                   cda: CdaBuilder, signers: SignerDirectory) -> list[str]:
     """Sign a batch (after one confirmation): PAdES on the PDF, legalAuthenticator time on the CDA, status
-    `signed`, and one outbox message per destination, all in one transaction."""
-    now = now or datetime.now(UTC)
+    `signed`, and one outbox message per destination, all in one transaction.
+
+    The signing time is the real time, read here (never passed in): the CDA's authentication time is when
+    the physician signed. A document whose meeting has not started yet is refused."""
+    now = now_utc()
     prof = uow.session.get(m.Professional, signer_professional_id)
     if prof is None:
         raise NotFound(f"Professionnel « {signer_professional_id} » introuvable.")
@@ -190,7 +212,10 @@ def sign_documents(uow: UnitOfWork, *, document_ids: list[str], signer_professio
         if doc is None or doc.status != d.DocumentStatus.DRAFT.value or doc.signer_id != prof.id:
             raise SignatureRefused(f"Le document « {doc_id} » n'est pas dans la file « à signer » de "
                                    f"Dr {prof.given} {prof.family}.")
-        _require_quorum(uow, repo.decision_of_case(uow.session, doc.case_id), signing=True)
+        decision = repo.decision_of_case(uow.session, doc.case_id)
+        _require_quorum(uow, decision, signing=True)
+        if decision is not None:
+            require_meeting_started(uow, decision, now, f"le document « {doc.unique_id} »")
     signer = signers.signer_for(id_nat="8" + prof.rpps, name=f"{prof.given} {prof.family}")
     est = uow.session.get(m.Establishment, prof.establishment_id)
     assert est is not None

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from dcc.domain.calendar import PARIS
+from dcc.domain.clock import now_utc
 from dcc.services.uow import Database, UnitOfWork
 from dcc.web.auth import User, current_user
 
@@ -56,8 +57,14 @@ def get_today() -> date:
     return datetime.now(PARIS).date()
 
 
+def get_now() -> datetime:
+    """The real time (aware, UTC): the clock the board services check the session's start against."""
+    return now_utc()
+
+
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
 CurrentUser = Annotated[User, Depends(current_user)]
 Actor = Annotated[str, Depends(get_actor)]
 Today = Annotated[date, Depends(get_today)]
+Now = Annotated[datetime, Depends(get_now)]
 ValidationHook = Annotated[SessionValidatedHook | None, Depends(get_validation_hook)]

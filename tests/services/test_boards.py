@@ -7,8 +7,9 @@ weeks from Monday 3 March 2025. The Sein board meets on Tuesdays at 12:30 with a
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -547,3 +548,97 @@ def test_decision_on_a_case_of_another_session_is_refused(board_world: Any) -> N
         svc.record_decision(uow, case_id=cid, data=discussed(other.id))
     assert exc.value.status_code == 422 and exc.value.field == "session_id"
     assert "n'est pas inscrit à cette séance" in exc.value.message
+
+
+# ------------------------------------------------------------------------- time runs forward (Paris clock)
+
+TZ = ZoneInfo("Europe/Paris")  # the clock people read; the Sein board meets on Tuesdays at 12:30 (Paris)
+BEFORE_MARCH_11 = datetime(2025, 3, 11, 12, 29, 59, tzinfo=TZ)  # one second before the 11 March session
+AT_MARCH_11 = datetime(2025, 3, 11, 11, 30, tzinfo=UTC)  # 12:30 in Paris (winter time, UTC+1)
+
+
+def _counts(w: Any, session_id: str, case_id: str | None = None) -> tuple[Any, ...]:
+    with w.db.uow() as uow:
+        s = uow.session.get(m.Session, session_id)
+        assert s is not None
+        rows = uow.session.query(m.Attendance).filter_by(session_id=session_id).count()
+        decisions = uow.session.query(m.Decision).filter_by(session_id=session_id).count()
+        case = uow.session.get(m.Case, case_id) if case_id else None
+        return s.status, s.quorum, rows, decisions, case.status if case else None
+
+
+def test_attendance_before_the_session_starts_is_refused_and_writes_nothing(board_world: Any) -> None:
+    w = board_world
+    members = w.members(w.board("Sein").id)
+    meeting = session_on(w, "Sein", MARCH_11)
+    attendance = AttendanceInput(attendance={p.id: "present" for p in members})
+    before = _counts(w, meeting.id)
+    with w.db.uow() as uow, pytest.raises(Conflict) as exc:
+        svc.record_attendance(uow, session_id=meeting.id, data=attendance, actor="coord", now=BEFORE_MARCH_11)
+    assert exc.value.status_code == 409
+    assert exc.value.message == ("La séance du 11/03/2025 à 12:30 n'a pas encore commencé : la présence ne "
+                                 "peut pas être enregistrée.")
+    assert _counts(w, meeting.id) == before == ("planned", "unknown", 0, 0, None)
+    assert w.audit("session.attendance") == []
+    with w.db.uow() as uow:  # from the start of the session on, the same input is accepted
+        assert svc.record_attendance(uow, session_id=meeting.id, data=attendance, actor="coord",
+                                     now=AT_MARCH_11) == "met"
+    assert _counts(w, meeting.id)[:3] == ("held", "met", len(members))
+
+
+def test_expected_attendance_stays_allowed_before_the_session(board_world: Any) -> None:
+    w = board_world
+    members = w.members(w.board("Sein").id)
+    meeting = session_on(w, "Sein", MARCH_25)
+    with w.db.uow() as uow:  # confirm_attendance takes no clock: it is meant for before the session
+        assert svc.confirm_attendance(uow, session_id=meeting.id, data=AttendanceInput(
+            attendance={p.id: "present" for p in members})) == len(members)
+    assert _counts(w, meeting.id)[:3] == ("planned", "unknown", len(members))
+
+
+def test_decision_before_the_session_starts_is_refused_and_writes_nothing(board_world: Any) -> None:
+    w = board_world
+    cid = w.register("Sein", 1)
+    w.assign()
+    meeting = session_on(w, "Sein", MARCH_11)
+    assert session_day_of_case(w, cid) == MARCH_11
+    with w.db.uow() as uow, pytest.raises(Conflict) as exc:
+        svc.record_decision(uow, case_id=cid, data=discussed(meeting.id), actor="coord", now=BEFORE_MARCH_11)
+    assert exc.value.message == ("La séance du 11/03/2025 à 12:30 n'a pas encore commencé : la décision ne "
+                                 "peut pas être enregistrée.")
+    assert _counts(w, meeting.id, cid) == ("planned", "unknown", 0, 0, "assigned")
+    assert w.audit("decision.record") == []
+    with w.db.uow() as uow:
+        svc.record_decision(uow, case_id=cid, data=discussed(meeting.id), actor="coord", now=AT_MARCH_11)
+    assert _counts(w, meeting.id, cid)[3:] == (1, "decided")
+
+
+def test_validation_before_the_session_starts_is_refused_and_writes_nothing(board_world: Any) -> None:
+    w = board_world
+    meeting = session_on(w, "Sein", MARCH_11)
+    with w.db.uow() as uow, pytest.raises(Conflict) as exc:
+        svc.validate_session(uow, session_id=meeting.id, today=MARCH_11, actor="coord", now=BEFORE_MARCH_11)
+    assert exc.value.message == ("La séance du 11/03/2025 à 12:30 n'a pas encore commencé : elle ne peut pas "
+                                 "être validée.")
+    assert _counts(w, meeting.id)[0] == "planned" and w.audit("session.validate") == []
+
+
+def test_the_default_clock_is_the_real_time(make_world: Any) -> None:
+    """Without `now` the services read the real clock: a session planned ahead of today is refused, in
+    French with its Paris time; a session of the past is held."""
+    today = datetime.now(TZ).date()
+    w = make_world(today=today, weeks=3)
+    members = w.members(w.board("Sein").id)
+    ahead = next(s for s in w.sessions(w.board("Sein").id) if s.starts_at > datetime.now(UTC) + timedelta(hours=1))
+    local = ahead.starts_at.astimezone(TZ)
+    assert local.strftime("%H:%M") == "12:30"
+    with w.db.uow() as uow, pytest.raises(Conflict) as exc:
+        svc.record_attendance(uow, session_id=ahead.id, data=AttendanceInput(
+            attendance={p.id: "present" for p in members}))
+    assert exc.value.message.startswith(f"La séance du {local:%d/%m/%Y} à 12:30 n'a pas encore commencé")
+
+
+def test_the_clock_must_carry_its_time_zone(board_world: Any) -> None:
+    meeting = session_on(board_world, "Sein", MARCH_11)
+    with board_world.db.uow() as uow, pytest.raises(ValueError, match="timezone-aware"):
+        svc.validate_session(uow, session_id=meeting.id, today=MARCH_11, now=datetime(2025, 3, 12, 9, 0))

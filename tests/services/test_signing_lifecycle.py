@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from lxml import etree
@@ -84,7 +85,9 @@ def test_signed_documents_verify_and_tampering_is_detected(signed_chain: Chain, 
         root = cda_root(doc.cda)
         assert root.find("h:legalAuthenticator/h:signatureCode", NS).get("code") == "S"
         stamped = root.find("h:legalAuthenticator/h:time", NS).get("value")
-        assert stamped == doc.signed_at.astimezone(UTC).strftime("%Y%m%d%H%M%S+0000")
+        # the signing instant, written as Paris local time with its offset
+        assert stamped == doc.signed_at.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y%m%d%H%M%S%z")
+        assert stamped[-5:] in ("+0100", "+0200")
         assert outbox[doc.id][0].startswith("dmp:") and outbox[doc.id][1] == "pending"
         assert audit_actions(signed_chain, doc.id) == ["document.generate", "document.sign"]
         if HAS_PDFSIG:

@@ -8,9 +8,10 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from dcc.adapters.db import models as m
 from dcc.domain.identifiers import nir_key
+from dcc.services import boards as board_services
 from dcc.services.uow import Database
 
 _spec = importlib.util.spec_from_file_location(
@@ -400,3 +402,91 @@ def test_a_case_re_presented_without_quorum_links_both_case_pages(as_user: Any, 
     with db.uow() as uow:
         assert uow.session.get(m.Case, new_id).represented_from_id == case_ids[0]
         assert uow.session.query(m.Document).filter(m.Document.case_id.in_(case_ids)).count() == 0
+
+
+# ------------------------------------------------------------------ time: Paris for people, nothing before the session
+
+PARIS_TZ = ZoneInfo("Europe/Paris")
+
+
+def _future_session(app: Any, board_id: str) -> tuple[str, datetime]:
+    """A session of `board_id` ahead of the real clock (planned from the real today): (id, Paris start)."""
+    today = datetime.now(PARIS_TZ).date()
+    with app.state.database.uow() as uow:
+        board_services.plan_sessions(uow, today=today, horizon_weeks=5, board_ids=[board_id])
+    with app.state.database.uow() as uow:
+        s = uow.session.scalars(select(m.Session).where(m.Session.board_id == board_id,
+                                                         m.Session.starts_at > datetime.now(UTC))
+                                .order_by(m.Session.starts_at)).first()
+        assert s is not None
+        return s.id, s.starts_at.astimezone(PARIS_TZ)
+
+
+def _region_a_board(app: Any, name: str) -> str:
+    with app.state.database.uow() as uow:
+        return uow.session.scalars(
+            select(m.Board.id).join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
+            .join(m.Region, m.Region.id == m.Establishment.region_id)
+            .where(m.Region.code == "A", m.Board.name == f"RCP {name}")).one()
+
+
+def test_session_times_on_the_pages_are_paris_time(as_user: Any, app: Any) -> None:
+    """The neuro-oncology board meets at 16:00 Paris time: on 24 March 2026 (winter time) that is 15:00 UTC."""
+    board_id = _region_a_board(app, "Recours régional neuro-oncologie")
+    with app.state.database.uow() as uow:
+        session_id = uow.session.scalars(select(m.Session.id).where(
+            m.Session.board_id == board_id,
+            m.Session.starts_at == datetime(2026, 3, 24, 15, 0, tzinfo=UTC))).one()
+    client = as_user("coord-a")
+    page = client.get(f"/coordination/seances/{session_id}")
+    assert page.status_code == 200
+    assert "séance du mardi 24 mars 2026 à 16:00" in page.text and "15:00" not in page.text
+    assert 'href="/coordination/?jour=2026-03-24"' in page.text
+    week = client.get(f"/coordination/?vue=semaine&jour=2026-03-24&rcp={board_id}")
+    assert re.search(r'<span class="time">16:00</span>', week.text), week.text[:2000]
+
+
+def test_attendance_page_refuses_a_session_that_has_not_started(as_user: Any, app: Any) -> None:
+    session_id, local = _future_session(app, _region_a_board(app, "Sein"))
+    client = as_user("coord-a")
+    agenda = client.get(f"/coordination/seances/{session_id}")
+    radios = dict.fromkeys(re.findall(r'name="(presence-[0-9a-f-]{36})"', agenda.text), "present")
+    assert radios
+    answer = client.post(f"/coordination/seances/{session_id}/presences",
+                         data={"csrf_token": csrf(agenda.text), **radios})
+    assert answer.status_code == 409
+    expected = (f"La séance du {local:%d/%m/%Y à %H:%M} n&#39;a pas encore commencé : la présence ne peut pas "
+                "être enregistrée.")
+    assert expected in answer.text
+    with app.state.database.uow() as uow:
+        s = uow.session.get(m.Session, session_id)
+        assert s is not None and (s.status, s.quorum) == ("planned", "unknown")
+        assert uow.session.scalars(select(m.Attendance).where(m.Attendance.session_id == session_id)).all() == []
+
+
+def test_decision_page_refuses_a_session_that_has_not_started(as_user: Any, app: Any) -> None:
+    with app.state.database.uow() as uow:
+        prof_id = uow.session.scalars(select(m.AppUser.professional_id).where(m.AppUser.login == "phys-a1")).one()
+        boards = set(uow.session.scalars(select(m.BoardMember.board_id)
+                                         .where(m.BoardMember.professional_id == prof_id)).all())
+        case = uow.session.scalars(select(m.Case).where(m.Case.status == "assigned", m.Case.board_id.in_(boards))
+                                   .order_by(m.Case.id)).first()
+        assert case is not None
+        case_id, board_id = case.id, case.board_id
+    session_id, local = _future_session(app, board_id)
+    with app.state.database.uow() as uow:  # the coordinator moved the case to that session
+        case = uow.session.get(m.Case, case_id)
+        assert case is not None
+        case.session_id = session_id
+        uow.commit()
+    client = as_user("phys-a1")
+    form = client.get(f"/medecin/dossiers/{case_id}/decision")
+    assert form.status_code == 200
+    answer = client.post(f"/medecin/dossiers/{case_id}/decision", data={
+        "csrf_token": csrf(form.text), "case_status": "discussed", "proposal_codes": "387713003",
+        "proposal_text": "Chirurgie première.", "conform": "oui"})
+    assert answer.status_code == 409
+    assert (f"La séance du {local:%d/%m/%Y à %H:%M} n&#39;a pas encore commencé : la décision ne peut pas être "
+            "enregistrée.") in answer.text
+    with app.state.database.uow() as uow:
+        assert uow.session.scalars(select(m.Decision).where(m.Decision.case_id == case_id)).first() is None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from helpers_web import TODAY, Seeded, case_payload, nir
+
+from dcc.adapters.db import models as m
+from dcc.services import boards as board_services
 
 
 def _requester(seeded: Seeded, board_id: str) -> str:
@@ -286,3 +290,54 @@ def test_a_session_validated_without_attendance_is_not_quorate(client: TestClien
     assert r.status_code == 200, r.text
     assert r.json()["case_ids"] == [] and len(r.json()["represented"]) == 2
     assert r.json()["session"]["quorum"] == "not_met"
+
+
+# ------------------------------------------------------------------ time runs forward: nothing before the session
+
+PARIS_TZ = ZoneInfo("Europe/Paris")
+
+
+def _case_on_a_future_session(client: TestClient, seeded: Seeded) -> tuple[str, str, datetime]:
+    """A case assigned to a session ahead of the real clock (planned and assigned from the real today):
+    (case id, session id, the session's start in Paris)."""
+    today = datetime.now(PARIS_TZ).date()
+    with seeded.database.uow() as uow:
+        board_services.plan_sessions(uow, today=today, horizon_weeks=4)
+    case_id = _register(client, seeded, "2750344109123", earliest_date=today.isoformat())
+    with seeded.database.uow() as uow:
+        assert board_services.assign_cases(uow, today=today).assigned == 1
+    session_id = client.get(f"/api/v1/cases/{case_id}").json()["session_id"]
+    with seeded.database.uow() as uow:
+        session = uow.session.get(m.Session, session_id)
+        assert session is not None
+        starts_at = session.starts_at
+    assert starts_at > datetime.now(UTC)
+    return case_id, session_id, starts_at.astimezone(PARIS_TZ)
+
+
+def test_attendance_before_the_session_is_refused_over_http(client: TestClient, seeded: Seeded) -> None:
+    _, session_id, local = _case_on_a_future_session(client, seeded)
+    attendance = {p.id: "present" for p in seeded.members(seeded.board(0).id)}
+    r = client.post(f"/api/v1/sessions/{session_id}/attendance", json={"attendance": attendance})
+    assert r.status_code == 409, r.text
+    assert r.json()["code"] == "conflit"
+    assert r.json()["message"] == (f"La séance du {local:%d/%m/%Y à %H:%M} n'a pas encore commencé : la présence "
+                                   "ne peut pas être enregistrée.")
+    agenda = client.get(f"/api/v1/sessions/{session_id}").json()  # nothing written
+    assert agenda["attendance"] == []
+    assert (agenda["session"]["status"], agenda["session"]["quorum"]) == ("planned", "unknown")
+    r = client.post(f"/api/v1/sessions/{session_id}/validate")
+    assert r.status_code == 409 and "n'a pas encore commencé : elle ne peut pas être validée" in r.json()["message"]
+    assert client.get(f"/api/v1/sessions/{session_id}").json()["session"]["status"] == "planned"
+
+
+def test_decision_before_the_session_is_refused_over_http(client: TestClient, seeded: Seeded) -> None:
+    case_id, session_id, local = _case_on_a_future_session(client, seeded)
+    decision = {"session_id": session_id, "case_status": "discussed", "proposal_codes": ["387713003"],
+                "proposal_text": "Chirurgie première.", "conform_to_referential": True}
+    r = client.post(f"/api/v1/cases/{case_id}/decision", json=decision)
+    assert r.status_code == 409, r.text
+    assert r.json()["message"] == (f"La séance du {local:%d/%m/%Y à %H:%M} n'a pas encore commencé : la décision "
+                                   "ne peut pas être enregistrée.")
+    case = client.get(f"/api/v1/cases/{case_id}").json()  # nothing written
+    assert case["decision"] is None and case["status"] == "assigned"

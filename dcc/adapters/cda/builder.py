@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 
 from dcc import valuesets
+from dcc.domain.clock import paris, paris_day
 from dcc.domain.documents import (
     TNM,
     Address,
@@ -208,22 +209,24 @@ def _vs(value_set: str, code: Code | str, field: str) -> Code:
 
 
 def _ts(value: datetime | date) -> str:
+    """An HL7 TS: a date as `YYYYMMDD`; an instant as Paris local time with its UTC offset,
+    `YYYYMMDDHHMMSS+ZZZZ` (CI-SIS, volet structuration minimale: a time is given with its offset).
+    A naive datetime is a UTC instant (the database's convention)."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=_PARIS)
-        return value.strftime("%Y%m%d%H%M%S%z")
+        return paris(value).strftime("%Y%m%d%H%M%S%z")
     return value.strftime("%Y%m%d")
+
+
+def _day(value: datetime | date) -> date:
+    """The Paris calendar day of an instant (a date as is)."""
+    return paris_day(value)
 
 
 def _fr_date(value: datetime | date | None) -> str:
     if value is None:
         return "non précisée"
     if isinstance(value, datetime):
-        return (
-            value.astimezone(_PARIS).strftime("%d/%m/%Y %H:%M")
-            if value.tzinfo
-            else value.strftime("%d/%m/%Y %H:%M")
-        )
+        return paris(value).strftime("%d/%m/%Y %H:%M")
     return value.strftime("%d/%m/%Y")
 
 
@@ -676,7 +679,7 @@ def _problem_entry(ctx: _Ctx, section: etree._Element, ref: str, when: date | da
     _code(obs, "code", C_PROBLEM)
     _s(_s(obs, "text"), "reference", value=f"#{ref}")
     _s(obs, "statusCode", code="completed")
-    _effective(obs, (when if not isinstance(when, datetime) else when.date(), None))
+    _effective(obs, (_day(when) if when is not None else None, None))
     _cd(obs, None, original_ref=ref)
 
 
@@ -840,7 +843,7 @@ def _status_entry(
         _s(section, "entry"),
         C_STATUT_DOC,
         ref,
-        when=when.date() if isinstance(when, datetime) else when,
+        when=_day(when),
         templates=T_SIMPLE_OBS + ("1.2.250.1.213.1.1.3.48.16",),
     )
     _cd(obs, code)
@@ -1020,7 +1023,7 @@ def _functional_status_section(ctx: _Ctx, body: etree._Element, c: FrcpContent) 
     _code(obs, "code", C_OMS)
     _s(_s(obs, "text"), "reference", value=f"#{r_oms}")
     _s(obs, "statusCode", code="completed")
-    _s(obs, "effectiveTime", value=_ts(c.session_date.date()))
+    _s(obs, "effectiveTime", value=_ts(_day(c.session_date)))
     _cd(obs, oms)
 
 
@@ -1137,7 +1140,7 @@ def _care_plan_section(ctx: _Ctx, body: etree._Element, c: FrcpContent) -> None:
         _s(_s(proc, "priorityCode"), "originalText", str(i))
     if r_comment:
         act = _comment(ctx, _s(section, "entry"), r_comment)
-        _s(act, "effectiveTime", value=_ts(c.session_date.date()))
+        _s(act, "effectiveTime", value=_ts(_day(c.session_date)))
 
 
 def _framework_section(ctx: _Ctx, body: etree._Element, c: FrcpContent) -> None:
@@ -1187,7 +1190,7 @@ def _document_status_section(
     code = _vs("JDV_StatutDoc_CISIS", status or STATUS_APPROVED, "statut_document")
     rows: list[Row] = [
         ("Statut du document", code.display, ref),
-        ("Date du statut", _fr_date(when.date()), None),
+        ("Date du statut", _fr_date(_day(when)), None),
     ]
     if r_comment:
         rows.append(("Commentaire", comment, r_comment))

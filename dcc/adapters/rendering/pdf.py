@@ -26,6 +26,7 @@ import weasyprint
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse, URLFetchingError
 
+from dcc.domain import clock
 from dcc.domain.documents import DocumentKind, FrcpContent, PpsContent, Professional
 from dcc.errors import ConfigurationError
 
@@ -99,16 +100,16 @@ class PdfAttachment:
 # ---------------------------------------------------------------- Jinja2 filters (French display)
 
 
+# Every date and time a person reads is Europe/Paris (dcc.domain.clock): an instant is converted before it
+# is formatted, whatever zone it was stored in (UTC in the database).
+
+
 def _date_fr(value: date | datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.strftime("%d/%m/%Y")
+    return clock.fr_date(value)
 
 
 def _datetime_fr(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.strftime("%d/%m/%Y à %H:%M")
+    return clock.fr_datetime(value)
 
 
 def _prof(p: Professional | None) -> str:
@@ -158,7 +159,7 @@ def _build_env(templates_dir: Path) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(date_fr=_date_fr, datetime_fr=_datetime_fr, prof=_prof, ins=_ins, sex=_sex,
-                       phone=_phone, label=_label)
+                       phone=_phone, label=_label, paris=clock.paris)
     env.globals["template_version"] = TEMPLATE_VERSION
     return env
 

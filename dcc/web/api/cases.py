@@ -12,7 +12,7 @@ from dcc.services import boards as board_services
 from dcc.services.schemas import CaseRegistration, DecisionInput
 from dcc.services.uow import UnitOfWork
 from dcc.web.auth import User
-from dcc.web.deps import CurrentUser, Today, Uow
+from dcc.web.deps import CurrentUser, Now, Today, Uow
 from dcc.web.schemas import CaseCreatedOut, CaseOut, DecisionOut, DocumentSummaryOut, error_responses
 
 router = APIRouter(prefix="/api/v1/cases", tags=["Dossiers"])
@@ -52,12 +52,12 @@ def get_case(case_id: str, uow: Uow, user: CurrentUser) -> CaseOut:
 
 @router.post("/{case_id}/decision", response_model=DecisionOut, summary="Enregistrer la décision de la RCP",
              responses=error_responses(404, 409, 413, 422))
-def record_decision(case_id: str, data: DecisionInput, uow: Uow, user: CurrentUser) -> DecisionOut:
+def record_decision(case_id: str, data: DecisionInput, uow: Uow, user: CurrentUser, now: Now) -> DecisionOut:
     access.require(uow, user, "case", case_id, access.case_filter(user), action="decision")
     if not access.can_decide(uow, user, case_id):
         raise access.AccessDenied("Seuls le coordinateur de la RCP ou un médecin membre peuvent enregistrer la "
                                   "décision.")
-    board_services.record_decision(uow, case_id=case_id, data=data, actor=user.login)
+    board_services.record_decision(uow, case_id=case_id, data=data, actor=user.login, now=now)
     return DecisionOut.model_validate(queries.get_decision(uow, case_id))
 
 

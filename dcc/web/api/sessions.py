@@ -17,7 +17,7 @@ from dcc.services import boards as board_services
 from dcc.services.schemas import AttendanceInput
 from dcc.services.uow import UnitOfWork
 from dcc.web.auth import User
-from dcc.web.deps import CurrentUser, Today, Uow, ValidationHook
+from dcc.web.deps import CurrentUser, Now, Today, Uow, ValidationHook
 from dcc.web.schemas import AgendaOut, AttendanceOut, SentBackOut, SessionOut, ValidationOut, error_responses
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["Séances"])
@@ -67,9 +67,9 @@ def _require_manager(uow: UnitOfWork, user: User, session_id: str, action: str) 
 @router.post("/{session_id}/attendance", response_model=SessionOut, summary="Enregistrer les présences",
              description="Enregistre la présence (présent, à distance, absent) et calcule le quorum.",
              responses=error_responses(404, 409, 413, 422))
-def record_attendance(session_id: str, data: AttendanceInput, uow: Uow, user: CurrentUser) -> SessionOut:
+def record_attendance(session_id: str, data: AttendanceInput, uow: Uow, user: CurrentUser, now: Now) -> SessionOut:
     _require_manager(uow, user, session_id, "attendance")
-    board_services.record_attendance(uow, session_id=session_id, data=data, actor=user.login)
+    board_services.record_attendance(uow, session_id=session_id, data=data, actor=user.login, now=now)
     return SessionOut.model_validate(queries.session_status(uow, session_id))
 
 
@@ -87,10 +87,11 @@ class SessionValidateIn(BaseModel):
              "repassent alors à l'affectation.",
              responses=error_responses(404, 409, 422))
 def validate_session(session_id: str, uow: Uow, user: CurrentUser, today: Today, hook: ValidationHook,
-                     background: BackgroundTasks, data: SessionValidateIn | None = None) -> ValidationOut:
+                     background: BackgroundTasks, now: Now, data: SessionValidateIn | None = None) -> ValidationOut:
     _require_manager(uow, user, session_id, "validate")
     summary = board_services.validate_session(uow, session_id=session_id, today=today,
-                                              confirm=data is not None and data.confirm, actor=user.login)
+                                              confirm=data is not None and data.confirm, actor=user.login,
+                                              now=now)
     if hook is not None and summary.case_ids:
         background.add_task(hook, list(summary.case_ids))
     return ValidationOut(session=SessionOut.model_validate(queries.session_status(uow, session_id)),

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from jinja2_fragments.fastapi import Jinja2Blocks
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dcc.domain.calendar import PARIS
+from dcc.domain import clock
 from dcc.errors import DccError
 from dcc.services.access import User as PageUser
 from dcc.web import auth as _auth
@@ -52,15 +52,18 @@ ATTENDANCE_MODE = {"present": "présent", "remote": "à distance", "absent": "ab
 DOC_KIND = {"FRCP": "Fiche RCP", "PPS": "PPS"}
 
 
+# Every date and time a person reads is Europe/Paris: instants go through dcc.domain.clock.paris (also the
+# `paris` filter) before they are formatted.
+
+
 def local(dt: datetime | None) -> datetime | None:
-    return dt.astimezone(PARIS) if dt is not None else None
+    return clock.paris(dt) if dt is not None else None
 
 
 def fr_date(value: date | datetime | None, *, weekday: bool = False) -> str:
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        value = value.astimezone(PARIS).date()
+    value = clock.paris_day(value)
     text = f"{value.day} {MONTHS[value.month - 1]} {value.year}"
     return f"{DAYS[value.weekday()]} {text}" if weekday else text
 
@@ -68,12 +71,12 @@ def fr_date(value: date | datetime | None, *, weekday: bool = False) -> str:
 def fr_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
-    loc = value.astimezone(PARIS)
+    loc = clock.paris(value)
     return f"{fr_date(loc, weekday=True)} à {loc:%H:%M}"
 
 
 def fr_time(value: datetime | None) -> str:
-    return "" if value is None else f"{value.astimezone(PARIS):%H:%M}"
+    return clock.fr_time(value)
 
 
 def fr_month(value: date) -> str:
@@ -95,7 +98,7 @@ def _environment() -> jinja2.Environment:
     from dcc.domain.quorum import requirement_label
 
     env.filters.update(specialty=requirement_label, fr_date=fr_date, fr_datetime=fr_datetime, fr_time=fr_time,
-                       fr_month=fr_month, fr_number=fr_number)
+                       fr_month=fr_month, fr_number=fr_number, paris=clock.paris)
     env.globals.update(SESSION_STATUS=SESSION_STATUS, QUORUM=QUORUM, CASE_STATUS=CASE_STATUS,
                        DOC_STATUS=DOC_STATUS, DELIVERY_STATE=DELIVERY_STATE, ATTENDANCE_MODE=ATTENDANCE_MODE,
                        DOC_KIND=DOC_KIND, ROLE_LABELS=ROLE_LABELS, ROLE_HOME=ROLE_HOME)

@@ -20,7 +20,7 @@ from dcc.errors import DccError, NotFound, UndecidedCases
 from dcc.services import access, consent, queries
 from dcc.services import boards as board_services
 from dcc.services.schemas import AttendanceInput, CaseRegistration
-from dcc.web.deps import Today, Uow
+from dcc.web.deps import Now, Today, Uow
 from dcc.web.pages import _scope as scope
 from dcc.web.pages._common import PageRoute, PageUser, check_csrf, local, redirect, render, require_role
 
@@ -110,30 +110,33 @@ def session_agenda(request: Request, session_id: str, user: Coordinator, uow: Uo
 
 @router.post("/seances/{session_id}/presences", response_class=HTMLResponse)
 async def record_attendance(request: Request, session_id: str, user: Coordinator, uow: Uow,
-                            today: Today) -> Response:
+                            today: Today, now: Now) -> Response:
     form = await check_csrf(request)
     _, board = scope.session_for_coordinator(uow, user, session_id)
     members = {p.id for p in scope.board_members(uow, board.id)}
     attendance = {pid: str(form.get(f"presence-{pid}") or "absent") for pid in members}
     try:
         data = AttendanceInput(attendance=attendance)  # type: ignore[arg-type]
-        status = board_services.record_attendance(uow, session_id=session_id, data=data, actor=user.login)
+        status = board_services.record_attendance(uow, session_id=session_id, data=data, actor=user.login,
+                                                  now=now)
     except (ValidationError, DccError) as exc:
         message = exc.message if isinstance(exc, DccError) else "Présence invalide : choisissez un mode par membre."
         ctx = _agenda_context(uow, user, session_id, today) | {"error": message}
-        return render(request, "coordinator/session.html.j2", ctx, status_code=422)
+        return render(request, "coordinator/session.html.j2", ctx,
+                      status_code=exc.status_code if isinstance(exc, DccError) else 422)
     label = "atteint" if status == "met" else "non atteint"
     return redirect(f"/coordination/seances/{session_id}", f"Présences enregistrées : quorum {label}.")
 
 
 @router.post("/seances/{session_id}/valider", response_class=HTMLResponse)
 async def validate_session(request: Request, session_id: str, user: Coordinator, uow: Uow, today: Today,
-                           background: BackgroundTasks) -> Response:
+                           background: BackgroundTasks, now: Now) -> Response:
     form = await check_csrf(request)
     scope.session_for_coordinator(uow, user, session_id)
     try:
         summary = board_services.validate_session(uow, session_id=session_id, today=today,
-                                                  confirm=form.get("confirmer") == "oui", actor=user.login)
+                                                  confirm=form.get("confirmer") == "oui", actor=user.login,
+                                                  now=now)
     except DccError as exc:
         ctx = _agenda_context(uow, user, session_id, today) | {"error": exc.message}
         if isinstance(exc, UndecidedCases):  # the confirmation step: the same form, confirmed

@@ -21,7 +21,7 @@ from dcc.services import access, consent, queries
 from dcc.services import boards as board_services
 from dcc.services.documents import sign_documents
 from dcc.services.schemas import DecisionInput
-from dcc.web.deps import Today, Uow
+from dcc.web.deps import Now, Today, Uow
 from dcc.web.pages import _scope as scope
 from dcc.web.pages._common import PageRoute, PageUser, check_csrf, form_list, redirect, render, require_role
 
@@ -119,7 +119,7 @@ def decision_form(request: Request, case_id: str, user: Physician, uow: Uow) -> 
 
 
 @router.post("/dossiers/{case_id}/decision", response_class=HTMLResponse)
-async def record_decision(request: Request, case_id: str, user: Physician, uow: Uow) -> Response:
+async def record_decision(request: Request, case_id: str, user: Physician, uow: Uow, now: Now) -> Response:
     form = await check_csrf(request)
     case = scope.case_for_physician(uow, user, case_id)
     values: dict[str, Any] = {
@@ -136,7 +136,7 @@ async def record_decision(request: Request, case_id: str, user: Physician, uow: 
             departure_justification=values["departure_justification"],
             trial_proposed=values["trial_proposed"] == "oui", trial_name=values["trial_name"],
             comment=values["comment"])
-        board_services.record_decision(uow, case_id=case_id, data=data, actor=user.login)
+        board_services.record_decision(uow, case_id=case_id, data=data, actor=user.login, now=now)
     except ValidationError as exc:
         from dcc.web.app import validation_error_body
 

@@ -112,9 +112,32 @@ def test_stamp_legal_authenticator_changes_only_the_time() -> None:
     stamped = stamp_legal_authenticator(xml, signed_at=signed_at)
     a, b = _root(xml), _root(stamped)
     path = "h:legalAuthenticator/h:time/@value"
-    assert b.xpath(f"string({path})", namespaces=NS) == "20240301093005+0000"
-    assert a.xpath(f"string({path})", namespaces=NS) != "20240301093005+0000"
+    # a Paris-local instant with its UTC offset (09:30:05 UTC is 10:30:05 in Paris in winter)
+    assert b.xpath(f"string({path})", namespaces=NS) == "20240301103005+0100"
+    assert a.xpath(f"string({path})", namespaces=NS) != "20240301103005+0100"
     b.xpath("h:legalAuthenticator/h:time", namespaces=NS)[0].set(
         "value", a.xpath(f"string({path})", namespaces=NS)
     )
     assert etree.tostring(a, method="c14n") == etree.tostring(b, method="c14n")
+
+
+@pytest.mark.parametrize(("instant", "expected"), [
+    (datetime(2026, 12, 3, 15, 0, tzinfo=UTC), "20261203160000+0100"),  # winter: UTC+1
+    (datetime(2026, 7, 1, 14, 30, tzinfo=UTC), "20260701163000+0200"),  # summer: UTC+2
+    (datetime(2026, 3, 29, 1, 30, tzinfo=UTC), "20260329033000+0200"),  # just after the switch to summer time
+])
+def test_timestamps_are_paris_local_with_their_offset(instant: datetime, expected: str) -> None:
+    """CI-SIS: a time is a TS with its offset; dcc writes the Paris local time of the instant."""
+    stamped = stamp_legal_authenticator(build_frcp(sample_frcp()), signed_at=instant)
+    assert _root(stamped).xpath("string(h:legalAuthenticator/h:time/@value)", namespaces=NS) == expected
+
+
+def test_meeting_and_creation_times_carry_the_paris_offset() -> None:
+    """The encompassingEncounter (the meeting) and the document's effectiveTime: Paris time with offset."""
+    content = replace(sample_frcp(), session_date=datetime(2026, 12, 3, 15, 0, tzinfo=UTC),
+                                  created_at=datetime(2026, 12, 3, 17, 45, tzinfo=UTC))
+    root = _root(build_frcp(content))
+    meeting = root.xpath("string(h:componentOf/h:encompassingEncounter/h:effectiveTime/h:low/@value)",
+                         namespaces=NS)
+    assert meeting == "20261203160000+0100"
+    assert root.xpath("string(h:effectiveTime/@value)", namespaces=NS) == "20261203184500+0100"

@@ -271,3 +271,22 @@ def test_html_snapshot(renderer: PdfRenderer, kind: str, factory: object) -> Non
         if os.environ.get("UPDATE_SNAPSHOTS") != "1":
             pytest.fail(f"snapshot {path.name} created; re-run to compare (or set UPDATE_SNAPSHOTS=1)")
     assert text == path.read_text(encoding="utf-8"), "rendered text changed: UPDATE_SNAPSHOTS=1 to accept"
+
+
+# ---------------------------------------------------------------- Paris time for people
+
+
+def test_times_are_printed_in_paris_time(renderer: PdfRenderer) -> None:
+    """Instants are stored in UTC; the reader sees Paris time. A 16:00 Paris meeting on 3 December 2026 is
+    15:00 UTC (winter time); a document written at 17:45 UTC was written at 18:45 in Paris."""
+    from datetime import UTC, datetime
+
+    content = replace(frcp(), session_date=datetime(2026, 12, 3, 15, 0, tzinfo=UTC),
+                      created_at=datetime(2026, 12, 3, 17, 45, tzinfo=UTC))
+    text = " ".join(pdf_text(renderer.render_frcp(content)).split())
+    assert "séance du 03/12/2026 à 16:00" in text
+    assert "Date de la séance 03/12/2026 à 16:00" in text
+    assert "le 03/12/2026 à 18:45" in text  # « Rédigé par … le … »
+    assert "15:00" not in text and "17:45" not in text
+    summer = replace(frcp(), session_date=datetime(2026, 7, 2, 14, 0, tzinfo=UTC))  # UTC+2 in summer
+    assert "séance du 02/07/2026 à 16:00" in " ".join(pdf_text(renderer.render_frcp(summer)).split())
