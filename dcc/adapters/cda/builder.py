@@ -728,7 +728,10 @@ def _tnm_entry(
     for (code, part, entered), ref in zip(parts, refs[1:], strict=True):
         obs = _simple_obs(ctx, _rel(stage, "COMP"), code, ref)
         if entered:
-            category = tumour_rules.parse_tnm(part, entered).category
+            try:
+                category = tumour_rules.parse_tnm(part, entered).category
+            except ValueError:  # entered before the UICC syntax was checked: keep it as entered
+                category = entered
             el = _s(obs, "value", xsi_type="CD", code=category, displayName=entered, codeSystem=TNM_SYSTEM,
                     codeSystemName="TNM_UICC", codeSystemVersion=edition)
             _s(_s(el, "originalText"), "reference", value=f"#{ref}")
