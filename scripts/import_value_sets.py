@@ -50,6 +50,7 @@ VALUE_SETS = [
     "JDV_J142_TypeRencontre_CISIS",
     "JDV_J143_AdministrativeGender_CISIS",
     "JDV_J144_ParticipationType_CISIS",
+    "JDV_ModificateurTopographique_CISIS",  # laterality qualifier of the FRCP targetSiteCode
 ]
 OPTIONAL_PATTERNS = ("JDV_J06_", "JDV_J57", "JDV_J58", "JDV_J60", "JDV_J61", "JDV_J65", "JDV_J10_", "JDV_J09_")
 

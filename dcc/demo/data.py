@@ -80,30 +80,41 @@ GENETICIST = "G15_10/SM17"
 GERIATRICIAN = "G15_10/SM18"
 PEDIATRICIAN = "G15_10/SM40"
 
+# Tumours per board: (ICD-10 topography, ICD-O-3 morphology) pairs that are compatible (dcc.domain.tumour);
+# "tnm": clinical TNM (UICC 8th edition) with the stage group it gives for that organ, only where UICC has a
+# TNM (none for the central nervous system).
 BOARDS: list[dict[str, Any]] = [
     {"name": "Sein", "kind": "organ", "appareil": "76752008", "organe": "76752008",
-     "rrule": "FREQ=WEEKLY;BYDAY=TU", "time": "12:30", "topographies": ["C50.2", "C50.4", "C50.8", "C50.9"],
-     "morphology": "8500/3"},
+     "rrule": "FREQ=WEEKLY;BYDAY=TU", "time": "12:30",
+     "tumours": [("C50.2", "8500/3"), ("C50.4", "8520/3"), ("C50.8", "8500/3"), ("C50.9", "8500/3")],
+     "tnm": [("cT1c", "cN0", "cM0", "IA"), ("cT2", "cN0", "cM0", "IIA"), ("cT2", "cN1", "cM0", "IIB"),
+             ("cT3", "cN1", "cM0", "IIIA"), ("cT2", "cN1", "cM1", "IV")]},
     {"name": "Digestif", "kind": "organ", "appareil": "86762007", "organe": "MED-251",
-     "rrule": "FREQ=WEEKLY;BYDAY=TH", "time": "08:00", "topographies": ["C18.0", "C18.7", "C18.9"],
-     "morphology": "8140/3"},
+     "rrule": "FREQ=WEEKLY;BYDAY=TH", "time": "08:00",
+     "tumours": [("C18.0", "8140/3"), ("C18.7", "8140/3"), ("C18.9", "8140/3")],
+     "tnm": [("cT2", "cN0", "cM0", "I"), ("cT3", "cN0", "cM0", "IIA"), ("cT3", "cN1a", "cM0", "IIIB"),
+             ("cT4a", "cN0", "cM0", "IIB"), ("cT3", "cN1", "cM1a", "IVA")]},
     {"name": "Thorax", "kind": "organ", "appareil": "312419003", "organe": "MED-255",
-     "rrule": "FREQ=MONTHLY;BYDAY=1WE,3WE", "time": "17:00", "topographies": ["C34.1", "C34.3", "C34.9"],
-     "morphology": "8140/3"},
+     "rrule": "FREQ=MONTHLY;BYDAY=1WE,3WE", "time": "17:00",
+     "tumours": [("C34.1", "8140/3"), ("C34.3", "8070/3"), ("C34.9", "8140/3")],
+     "tnm": [("cT1c", "cN0", "cM0", "IA3"), ("cT2a", "cN0", "cM0", "IB"), ("cT3", "cN1", "cM0", "IIIA"),
+             ("cT2a", "cN2", "cM0", "IIIA"), ("cT2b", "cN2", "cM1c", "IVB")]},
     {"name": "Urologie", "kind": "organ", "appareil": "90264002", "organe": "41216001",
-     "rrule": "FREQ=WEEKLY;BYDAY=MO", "time": "13:00", "topographies": ["C61"], "morphology": "8140/3"},
+     "rrule": "FREQ=WEEKLY;BYDAY=MO", "time": "13:00", "tumours": [("C61", "8140/3")],
+     "tnm": [("cT1c", "cN0", "cM0", "I"), ("cT2b", "cN0", "cM0", "II"), ("cT3a", "cN0", "cM0", "III"),
+             ("cT3b", "cN1", "cM0", "IV")]},
     {"name": "Oncogénétique", "kind": "transversal", "transversal": "ORG-129",
-     "rrule": "FREQ=MONTHLY;BYDAY=2FR", "time": "14:00", "topographies": ["C50.9", "C18.9"],
-     "morphology": "8500/3"},
+     "rrule": "FREQ=MONTHLY;BYDAY=2FR", "time": "14:00", "tumours": [("C50.9", "8500/3"), ("C18.9", "8140/3")],
+     "tnm": []},
     {"name": "Soins de support", "kind": "transversal", "transversal": "C15747",
-     "rrule": "FREQ=WEEKLY;BYDAY=FR", "time": "11:00", "topographies": ["C34.9", "C61"],
-     "morphology": "8140/3"},
+     "rrule": "FREQ=WEEKLY;BYDAY=FR", "time": "11:00", "tumours": [("C34.9", "8140/3"), ("C61", "8140/3")],
+     "tnm": []},
     {"name": "Recours régional neuro-oncologie", "kind": "organ", "appareil": "25087005", "organe": "21483005",
-     "recours": True, "rrule": "FREQ=MONTHLY;BYDAY=4TU", "time": "16:00", "topographies": ["C71.1", "C71.9"],
-     "morphology": "9440/3"},
+     "recours": True, "rrule": "FREQ=MONTHLY;BYDAY=4TU", "time": "16:00",
+     "tumours": [("C71.1", "9440/3"), ("C71.9", "9440/3")], "tnm": []},
     {"name": "Oncopédiatrie", "kind": "organ", "appareil": "25087005", "organe": "21483005",
-     "pediatric": True, "rrule": "FREQ=WEEKLY;BYDAY=WE", "time": "09:00", "topographies": ["C71.6"],
-     "morphology": "9470/3"},
+     "pediatric": True, "rrule": "FREQ=WEEKLY;BYDAY=WE", "time": "09:00", "tumours": [("C71.6", "9470/3")],
+     "tnm": []},
 ]
 
 QUESTIONS = [

@@ -104,9 +104,11 @@ class Board:
 
 @dataclass(frozen=True)
 class TNM:
-    t: str  # e.g. "T2", "Tx"
-    n: str  # e.g. "N0"
-    m: str  # e.g. "M0"
+    t: str  # as entered, with its prefix: "T2", "pT1c", "ypT0"
+    n: str  # e.g. "N0", "pN1a"
+    m: str  # e.g. "M0", "cM0"
+    edition: int | None = None  # UICC edition (e.g. 8)
+    stage: str = ""  # UICC stage group (0, I, IA... IVB), "" when not entered
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,10 @@ class Tumour:
     topography: Code  # ICD-10 from JDV_Tumeur_CISIS
     morphology: Code | None = None  # JDV_Morphologie_CISIS
     tnm: TNM | None = None
-    laterality: str = ""
+    laterality: str = ""  # French label ("Droite", "Non précisée"); "" for an unpaired organ
     diagnosis_date: date | None = None  # date of diagnosis (nullFlavor UNK in the CDA when None)
+    tnm_applicable: bool = True  # False: no UICC TNM for this tumour (CNS, haematological...): NA, not missing
+    laterality_code: Code | None = None  # JDV_ModificateurTopographique_CISIS; None: unpaired or not stated
 
 
 @dataclass(frozen=True)
@@ -251,7 +255,7 @@ def missing_fields_frcp(c: FrcpContent) -> list[str]:
     if c.tumour is None:
         missing.append("localisation tumorale (CIM-10)")
     if c.case_status == "discussed" and c.board.kind == "organ":
-        if c.tumour is None or c.tumour.tnm is None:
+        if c.tumour is None or (c.tumour.tnm is None and c.tumour.tnm_applicable):
             missing.append("classification TNM")
     if c.case_status == "registered" and c.referential is None:
         missing.append("référentiel (nom, version, date) d'un dossier enregistré")

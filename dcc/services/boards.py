@@ -11,6 +11,7 @@ from dcc import valuesets
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain import assignment as solver
+from dcc.domain import tumour as tumour_rules
 from dcc.domain.calendar import PARIS, SessionRule, add_working_days, occurrences, working_days_before
 from dcc.domain.clock import fr_datetime, not_started, now_utc
 from dcc.domain.quorum import Attendee, QuorumRule, compute_quorum
@@ -80,6 +81,7 @@ def register_case(uow: UnitOfWork, *, data: CaseRegistration, actor: str = "syst
         if presenter is None:
             raise ValidationFailed(f"Aucun professionnel avec le RPPS {data.presenter_rpps}.",
                                    field="presenter_rpps")
+    check_tumour_for_board(board, data)
     ident = data.patient
     patient = repo.patient_by_ins(uow.session, ident.ins_matricule, ident.ins_oid)
     if patient is None:
@@ -97,7 +99,8 @@ def register_case(uow: UnitOfWork, *, data: CaseRegistration, actor: str = "syst
     case = m.Case(
         patient_id=patient.id, board_id=board.id, requester_id=requester.id, presenter_id=presenter.id,
         topography_code=data.topography_code, morphology_code=data.morphology_code,
-        tnm_t=data.tnm_t, tnm_n=data.tnm_n, tnm_m=data.tnm_m, phase=data.phase,
+        tnm_t=data.tnm_t, tnm_n=data.tnm_n, tnm_m=data.tnm_m, tnm_edition=data.tnm_edition,
+        tnm_stage=data.tnm_stage, laterality=data.laterality, diagnosis_date=data.diagnosis_date, phase=data.phase,
         performance_status=data.performance_status, motive=data.motive, question=data.question,
         summary=data.summary, discovery_mode=data.discovery_mode, urgent=data.urgent,
         earliest_date=data.earliest_date, standard=data.standard, referential_name=data.referential_name,
@@ -113,6 +116,14 @@ def register_case(uow: UnitOfWork, *, data: CaseRegistration, actor: str = "syst
                      patient_id=patient.id, detail={"missing": missing})
     uow.commit()
     return case.id
+
+
+def check_tumour_for_board(board: m.Board, data: CaseRegistration) -> None:
+    """The board's organ group may exclude TNM (haematology, central nervous system): refuse one entered."""
+    group = board.organe_code or board.appareil_code
+    if data.tnm_t and not tumour_rules.tnm_applies(data.topography_code, group):
+        raise ValidationFailed("La classification TNM ne s'applique pas aux tumeurs de cette RCP (UICC, 8e édition) : "
+                               "laissez T, N et M vides.", field="tnm_t")
 
 
 def readiness_kind(board: m.Board) -> ReadinessKind:

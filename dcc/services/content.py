@@ -9,6 +9,7 @@ from dcc import valuesets
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain import documents as d
+from dcc.domain import tumour as tumour_rules
 from dcc.domain.identifiers import ps_id_nat, struct_id_nat
 from dcc.services.uow import UnitOfWork
 
@@ -85,15 +86,21 @@ class Loader:
         )
 
 
-def _tumour(case: m.Case) -> d.Tumour:
+def _tumour(case: m.Case, organ_group: str | None = None) -> d.Tumour:
+    """The tumour as entered. TNM only where UICC classifies the tumour (`tumour_rules.tnm_applies`)."""
+    applicable = tumour_rules.tnm_applies(case.topography_code, organ_group)
     tnm = None
-    if case.tnm_t and case.tnm_n and case.tnm_m:
-        tnm = d.TNM(t=case.tnm_t, n=case.tnm_n, m=case.tnm_m)
+    if applicable and case.tnm_t and case.tnm_n and case.tnm_m:
+        tnm = d.TNM(t=case.tnm_t, n=case.tnm_n, m=case.tnm_m, edition=case.tnm_edition, stage=case.tnm_stage or "")
+    lat = case.laterality
+    lat_code = tumour_rules.LATERALITY_CODES.get(lat) if lat else None
     return d.Tumour(
         topography=valuesets.lookup("JDV_Tumeur_CISIS", case.topography_code, field="topography_code"),
         morphology=valuesets.lookup("JDV_Morphologie_CISIS", case.morphology_code, field="morphology_code")
         if case.morphology_code else None,
-        tnm=tnm,
+        tnm=tnm, tnm_applicable=applicable, diagnosis_date=case.diagnosis_date,
+        laterality=tumour_rules.LATERALITY_LABELS.get(lat, "") if lat else "",
+        laterality_code=valuesets.lookup("JDV_ModificateurTopographique_CISIS", lat_code) if lat_code else None,
     )
 
 
@@ -119,7 +126,8 @@ def frcp_content(loader: Loader, case: m.Case, decision: m.Decision, *, ids: d.D
         requester=loader.professional(case.requester_id), presenter=loader.professional(case.presenter_id),
         quorum_members=quorum_members,
         referring_gp=loader.professional(patient.referring_gp_id) if patient.referring_gp_id else None,
-        tumour=_tumour(case), motive=case.motive, discovery_mode=case.discovery_mode,
+        tumour=_tumour(case, board.organe_code or board.appareil_code), motive=case.motive,
+        discovery_mode=case.discovery_mode,
         case_status=decision.case_status, referential=referential, quorum=decision.quorum, phase=case.phase,
         performance_status=case.performance_status, case_summary=case.summary, question=case.question,
         proposal_treatments=tuple(valuesets.lookup("JDV_TypeTraitement_FRCP_CISIS", c)

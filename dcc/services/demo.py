@@ -9,15 +9,26 @@ from datetime import date, datetime, timedelta
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.demo import data
+from dcc.domain import tumour as tumour_rules
 from dcc.domain.clock import now_utc, paris_day
 from dcc.services import boards as board_services
 from dcc.services.schemas import AttendanceInput, CaseRegistration, DecisionInput, PatientIdentity
 from dcc.services.uow import Database
 
-ORGAN_PROPOSALS = [
-    ["387713003"], ["387713003", "C15313"], ["C15632", "387713003"], ["C15313", "C547"], ["C93352"],
-    ["C15262"], ["MED-227"], ["387713003", "C15632", "C15313"],
-]
+# Proposals per organ board template (JDV_TypeTraitement_FRCP_CISIS codes), plausible for its tumours:
+# hormone therapy only for hormone-dependent cancers (breast, prostate), no chemotherapy-free "surveillance
+# active" outside prostate, radio-chemotherapy after surgery for gliomas and medulloblastomas.
+ORGAN_PROPOSALS: dict[str, list[list[str]]] = {
+    "Sein": [["387713003"], ["387713003", "C15313"], ["C15632", "387713003"], ["C15313", "C547"],
+             ["C93352", "C547"], ["387713003", "C15632", "C15313"]],
+    "Digestif": [["387713003"], ["C15632", "387713003"], ["387713003", "C15632"], ["C15632", "C93352"],
+                 ["MED-226"]],
+    "Thorax": [["387713003"], ["C15632", "C15313"], ["C15632", "C15262"], ["C93352"], ["C15262"],
+               ["387713003", "C15632"]],
+    "Urologie": [["387713003"], ["C15313", "C547"], ["MED-227"], ["C547"], ["C15195"]],
+    "Recours régional neuro-oncologie": [["387713003", "C15313", "C15632"], ["C15313", "C15632"], ["MED-226"]],
+    "Oncopédiatrie": [["387713003", "C15313", "C15632"], ["C15632"]],
+}
 TRANSVERSAL_PROPOSALS = [["C15747"], ["GEN-092.03.01"], ["C15252", "C15747"]]
 
 # Synthetic proposal wording, per proposed treatment (what the demo's physicians "type"): a decision's text
@@ -76,6 +87,11 @@ def register_demo_cases(db: Database, *, patient_ids: list[str], seed: int, toda
             members = repo.board_members(uow.session, board.id)
             requester = rng.choice(members)
             tpl = next((t for t in data.BOARDS if f"RCP {t['name']}" == board.name), data.BOARDS[0])
+            topography, morphology = rng.choice(tpl["tumours"])
+            tnm = rng.choice(tpl["tnm"]) if tpl["tnm"] and tumour_rules.tnm_applicable(topography) else None
+            relapse = rng.random() < 0.2
+            diagnosed = min(today - timedelta(days=rng.randint(400, 1500) if relapse else rng.randint(10, 60)),
+                            date.today())
             standard = board.kind == "organ" and not board.recours and rng.random() < 0.2
             ref = rng.choice(data.REFERENTIALS)
             plans.append(CaseRegistration(
@@ -88,10 +104,12 @@ def register_demo_cases(db: Database, *, patient_ids: list[str], seed: int, toda
                     birthplace_city=patient.birthplace_city, used_family=patient.used_family,
                     used_given=patient.used_given),
                 requester_rpps=requester.rpps,
-                topography_code=rng.choice(tpl["topographies"]), morphology_code=str(tpl["morphology"]),
-                tnm_t=rng.choice(["T1", "T2", "T3", "T1c", "T2a"]), tnm_n=rng.choice(["N0", "N1", "N2"]),
-                tnm_m=rng.choice(["M0", "M0", "M0", "M1"]),
-                phase="relapse" if rng.random() < 0.2 else "initial", performance_status=rng.choice([0, 0, 1, 1, 2]),
+                topography_code=topography, morphology_code=morphology,
+                tnm_t=tnm[0] if tnm else None, tnm_n=tnm[1] if tnm else None, tnm_m=tnm[2] if tnm else None,
+                tnm_stage=tnm[3] if tnm else None, tnm_edition=8 if tnm else None,
+                laterality=rng.choice(["droite", "gauche"]) if tumour_rules.is_paired(topography) else None,
+                diagnosis_date=max(diagnosed, patient.birth_date),
+                phase="relapse" if relapse else "initial", performance_status=rng.choice([0, 0, 1, 1, 2]),
                 motive="Avis sur la prise en charge thérapeutique",
                 question=rng.choice(data.QUESTIONS),
                 summary="Patient(e) adressé(e) pour discussion du dossier après bilan d'extension complet.",
@@ -141,8 +159,11 @@ def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: 
                 else:
                     attendance[p.id] = rng.choice(["present", "present", "remote"])
             agenda = repo.cases_of_session(uow.session, s.id)
-            plan.append((s.id, board.kind, attendance, [(c.id, c.standard) for c in agenda]))
-    for session_id, kind, attendance, decided in plan:
+            tpl_name = board.name.removeprefix("RCP ")
+            proposals = (ORGAN_PROPOSALS.get(tpl_name, ORGAN_PROPOSALS["Digestif"]) if board.kind == "organ"
+                         else TRANSVERSAL_PROPOSALS)
+            plan.append((s.id, proposals, attendance, [(c.id, c.standard) for c in agenda]))
+    for session_id, proposals, attendance, decided in plan:
         with db.uow() as uow:
             status = board_services.record_attendance(uow, session_id=session_id,
                                                       data=AttendanceInput(attendance=attendance), actor="demo",
@@ -155,7 +176,6 @@ def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: 
         with db.uow() as uow:  # re-read: re-presentations may have joined the agenda since it was planned
             decided = [(c.id, c.standard) for c in repo.cases_of_session(uow.session, session_id)]
         for case_id, standard in decided:
-            proposals = ORGAN_PROPOSALS if kind == "organ" else TRANSVERSAL_PROPOSALS
             codes = rng.choice(proposals)
             trial = rng.random() < 0.2
             conform = True if standard else rng.random() < 0.85

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from dcc import valuesets
+from dcc.domain import tumour as tumour_rules
 from dcc.domain.identifiers import validate_ins_oid, validate_nir, validate_rpps
 from dcc.errors import DccError
 
@@ -69,7 +70,14 @@ class CaseRegistration(BaseModel):
     morphology_code: str | None = None
     tnm_t: str | None = None
     tnm_n: str | None = None
-    tnm_m: str | None = None
+    tnm_m: str | None = Field(None, validate_default=True)
+    # Tumour model (issue 11): TNM edition and stage group (FRCP: qualifiers 21917-0 / 21909-7 of the TNM
+    # entry), laterality of a paired organ (targetSiteCode qualifier 20228-3), date of diagnosis.
+    tnm_edition: int | None = Field(None, validate_default=True, description="Édition UICC de la TNM (ex. 8)")
+    tnm_stage: str | None = Field(None, max_length=10, description="Stade UICC (0, I, IA… IVB)")
+    laterality: Literal["droite", "gauche", "bilaterale", "non_precisee"] | None = Field(
+        None, validate_default=True, description="Latéralité (organes pairs seulement)")
+    diagnosis_date: date | None = Field(None, description="Date du diagnostic (inconnue : vide)")
     phase: Literal["initial", "relapse"] = "initial"
     performance_status: int | None = Field(None, ge=0, le=4)
     motive: str = Field("", max_length=4000)
@@ -109,10 +117,77 @@ class CaseRegistration(BaseModel):
 
     @field_validator("morphology_code")
     @classmethod
-    def _morpho(cls, v: str | None) -> str | None:
+    def _morpho(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is not None and not valuesets.contains("JDV_Morphologie_CISIS", v):
             raise ValueError(f"Le code de morphologie « {v} » n'appartient pas au jeu de valeurs "
                              "JDV_Morphologie_CISIS.")
+        topo = info.data.get("topography_code")
+        if v is not None and topo:
+            problem = tumour_rules.morphology_problem(
+                topo, valuesets.lookup("JDV_Tumeur_CISIS", topo).display, v,
+                valuesets.lookup("JDV_Morphologie_CISIS", v).display)
+            if problem:
+                raise ValueError(problem)
+        return v
+
+    @field_validator("tnm_t", "tnm_n", "tnm_m")
+    @classmethod
+    def _tnm(cls, v: str | None, info: ValidationInfo) -> str | None:
+        part = str(info.field_name)[-1]
+        topo = info.data.get("topography_code")
+        if v:
+            if topo and not tumour_rules.tnm_applicable(topo):
+                raise ValueError(f"La classification TNM ne s'applique pas à la localisation {topo} (hors du champ "
+                                 "de la TNM de l'UICC, 8e édition) : laissez T, N et M vides.")
+            v = tumour_rules.parse_tnm(part, v).text
+        if part == "m":
+            given = [bool(info.data.get("tnm_t")), bool(info.data.get("tnm_n")), bool(v)]
+            if any(given) and not all(given) and "tnm_t" in info.data and "tnm_n" in info.data:
+                raise ValueError("Renseignez les trois catégories T, N et M de la classification TNM (ou aucune).")
+        return v or None
+
+    @field_validator("tnm_edition")
+    @classmethod
+    def _tnm_edition(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is not None:
+            topo = info.data.get("topography_code")
+            if topo and not tumour_rules.tnm_applicable(topo):
+                raise ValueError(f"La classification TNM ne s'applique pas à la localisation {topo} : "
+                                 "pas d'édition TNM.")
+            return tumour_rules.check_edition(v)
+        if info.data.get("tnm_t"):
+            raise ValueError("Précisez l'édition de la classification TNM de l'UICC (ex. 8).")
+        return v
+
+    @field_validator("tnm_stage")
+    @classmethod
+    def _tnm_stage(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if not v:
+            return None
+        topo = info.data.get("topography_code")
+        if topo and not tumour_rules.tnm_applicable(topo):
+            raise ValueError(f"Le stade UICC ne s'applique pas à la localisation {topo} (hors du champ de la TNM).")
+        return tumour_rules.check_stage(v)
+
+    @field_validator("laterality")
+    @classmethod
+    def _laterality(cls, v: str | None, info: ValidationInfo) -> str | None:
+        topo = info.data.get("topography_code")
+        problem = tumour_rules.laterality_problem(topo, v) if topo else None
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("diagnosis_date")
+    @classmethod
+    def _diagnosis_date(cls, v: date | None, info: ValidationInfo) -> date | None:
+        if v is None:
+            return v
+        if v > date.today():
+            raise ValueError("La date du diagnostic est dans le futur.")
+        patient = info.data.get("patient")
+        if patient is not None and v < patient.birth_date:
+            raise ValueError("La date du diagnostic précède la date de naissance du patient.")
         return v
 
     @field_validator("required_specialties")

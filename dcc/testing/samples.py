@@ -167,8 +167,9 @@ PEDIATRIC_BOARD = replace(
 BREAST = Tumour(
     topography=code("JDV_Tumeur_CISIS", "C50.2"),
     morphology=code("JDV_Morphologie_CISIS", "8500/3"),
-    tnm=TNM("T2", "N1", "M0"),
-    laterality="droit",
+    tnm=TNM("cT2", "cN1", "cM0", edition=8, stage="IIB"),
+    laterality="Droite",
+    laterality_code=code("JDV_ModificateurTopographique_CISIS", "24028007"),
     diagnosis_date=date(2024, 1, 29),
 )
 
@@ -280,7 +281,9 @@ def sample_frcp(variant: str = "organ_discussed", **overrides: Any) -> FrcpConte
             tumour=Tumour(
                 code("JDV_Tumeur_CISIS", "C71.6"),
                 code("JDV_Morphologie_CISIS", "9470/3"),
-                TNM("Tx", "N0", "M0"),
+                None,  # medulloblastoma: no UICC TNM for primary CNS tumours
+                tnm_applicable=False,
+                diagnosis_date=date(2024, 1, 20),
             ),
             past_treatments=(),
             proposal_treatments=(code("JDV_TypeTraitement_FRCP_CISIS", "C15632"),),
@@ -291,7 +294,7 @@ def sample_frcp(variant: str = "organ_discussed", **overrides: Any) -> FrcpConte
             phase="relapse",
             relapse_date=date(2024, 1, 10),
             progression=(False, True, True),
-            tumour=replace(BREAST, tnm=TNM("T2", "N2", "M1")),
+            tumour=replace(BREAST, tnm=TNM("cT2", "cN2", "cM1", edition=8, stage="IV")),
             performance_status=1,
             proposal_treatments=(code("JDV_TypeTraitement_FRCP_CISIS", "C93352"),),
             conform_to_referential=False,

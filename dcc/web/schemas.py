@@ -210,6 +210,10 @@ class CaseOut(_Out):
     tnm_t: str | None
     tnm_n: str | None
     tnm_m: str | None
+    tnm_edition: int | None = None
+    tnm_stage: str | None = None
+    laterality: str | None = None
+    diagnosis_date: date | None = None
     phase: str
     performance_status: int | None
     motive: str

@@ -108,6 +108,7 @@ def test_coordinator_registers_a_case_and_sees_it_on_an_agenda(new_page: Any) ->
     topo.fill("C50.9")
     topo.press("Tab")
     expect(page.locator("#aide-topography_code")).to_contain_text("C50.9")
+    page.locator("#f-laterality").select_option("gauche")  # breast: a paired organ
     required("Question posée à la RCP").fill("Place d'une chimiothérapie néoadjuvante ?")
     page.get_by_role("button", name="Inscrire le dossier").click()
 

@@ -178,6 +178,7 @@ class BoardWorld:
                 birth_date=date(1975, 3, 12), sex="F", birthplace_insee="44109", birthplace_city="NANTES"),
             "requester_rpps": requester.rpps,
             "topography_code": "C50.9",
+            "laterality": "gauche",  # breast: a paired organ
             "question": "Quelle stratégie thérapeutique proposer en première intention ?",
             "earliest_date": self.today,
         }

@@ -28,7 +28,7 @@ def registration(**overrides: Any) -> CaseRegistration:
     fields: dict[str, Any] = {
         "board_id": "b", "patient": {"ins_matricule": FIRST13 + nir_key(FIRST13), **PATIENT},
         "requester_rpps": with_luhn_key("1000000001"), "topography_code": "C50.9",
-        "question": "Quelle stratégie ?", "earliest_date": TODAY,
+        "laterality": "gauche", "question": "Quelle stratégie ?", "earliest_date": TODAY,
     }
     fields.update(overrides)
     return CaseRegistration(**fields)

@@ -78,6 +78,7 @@ def case_payload(board_id: str, requester_rpps: str, *, first13: str = "27503441
         },
         "requester_rpps": requester_rpps,
         "topography_code": "C50.9",
+        "laterality": "gauche",  # breast: a paired organ
         "question": "Quelle stratégie thérapeutique proposer en première intention ?",
         "earliest_date": TODAY.isoformat(),
     }

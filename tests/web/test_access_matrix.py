@@ -53,7 +53,7 @@ def _registration(board: m.Board, requester_rpps: str, n: int) -> CaseRegistrati
             birth_family=f"MARTIN{'' if n == 1 else 'EZ'}", birth_given_first="CLAIRE",
             birth_given_all="CLAIRE ANNE", birth_date=datetime(1975, 3, 12).date(), sex="F",
             birthplace_insee="44109", birthplace_city="NANTES"),
-        requester_rpps=requester_rpps, topography_code="C50.9",
+        requester_rpps=requester_rpps, topography_code="C50.9", laterality="gauche",
         question="Quelle stratégie thérapeutique proposer en première intention ?", earliest_date=TODAY)
 
 

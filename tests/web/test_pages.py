@@ -159,7 +159,7 @@ def test_registration_errors_are_shown_next_to_their_field(as_user: Any) -> None
     answer = client.post("/coordination/dossiers/nouveau", data={
         "csrf_token": token, "board_id": board_id, "requester_rpps": "", "ins_matricule": "123",
         "birth_family": "X", "birth_given_first": "Y", "birth_given_all": "Y", "birth_date": "1970-01-01",
-        "sex": "F", "birthplace_insee": "75056", "topography_code": "C50.9", "question": "Q ?",
+        "sex": "F", "birthplace_insee": "75056", "topography_code": "C50.9", "laterality": "gauche", "question": "Q ?",
         "earliest_date": TODAY.isoformat()})
     assert answer.status_code == 422
     assert 'id="f-ins_matricule"' in answer.text and 'aria-invalid="true"' in answer.text
@@ -177,7 +177,7 @@ def test_register_then_move_to_a_session(as_user: Any, app: Any) -> None:
             r'id="f-requester_rpps" name="requester_rpps" type="text" value="(\d+)"', form_page.text).group(1),
         "ins_matricule": first13 + nir_key(first13), "ins_oid": "1.2.250.1.213.1.4.8", "ins_qualified": "oui",
         "birth_family": "DURAND", "birth_given_first": "PAUL", "birth_given_all": "PAUL", "birth_date": "1984-06-01",
-        "sex": "M", "birthplace_insee": "99350", "topography_code": "C34.1", "question": "Chirurgie ?",
+        "sex": "M", "birthplace_insee": "99350", "topography_code": "C34.1", "laterality": "droite", "question": "Chirurgie ?",
         "earliest_date": TODAY.isoformat(), "pathology_report": "oui"})
     assert answer.status_code == 303, answer.text
     case_url = answer.headers["location"].split("?")[0]

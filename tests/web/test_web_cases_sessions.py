@@ -341,3 +341,65 @@ def test_decision_before_the_session_is_refused_over_http(client: TestClient, se
                                    "ne peut pas être enregistrée.")
     case = client.get(f"/api/v1/cases/{case_id}").json()  # nothing written
     assert case["decision"] is None and case["status"] == "assigned"
+
+
+# ------------------------------------------------------------------------ tumour model (issue 11)
+
+
+def _board_named(client: TestClient, seeded: Seeded, name: str) -> Any:
+    for index in range(len(seeded.board_ids)):
+        board = seeded.board(index)
+        if board.name == f"RCP {name}":
+            return board
+    raise AssertionError(name)
+
+
+def _rows(seeded: Seeded) -> tuple[int, int]:
+    from dcc.adapters.db import models as m
+
+    with seeded.database.uow() as uow:
+        return uow.session.query(m.Case).count(), uow.session.query(m.Patient).count()
+
+
+def test_register_case_incompatible_morphology_is_refused_and_nothing_written(client: TestClient,
+                                                                              seeded: Seeded) -> None:
+    board = _board_named(client, seeded, "Digestif")
+    before = _rows(seeded)
+    r = client.post("/api/v1/cases", json=case_payload(board.id, _requester(seeded, board.id), topography_code="C18.7",
+                                                       laterality=None, morphology_code="8500/3"))
+    assert r.status_code == 422
+    body = r.json()
+    assert body["field"] == "morphology_code"
+    assert "La morphologie « Adénocarcinome canalaire infiltrant, SAI » (8500/3) n'est pas compatible avec la " \
+           "localisation « C18.7 Tumeur maligne du côlon sigmoïde »" in body["message"]
+    assert _rows(seeded) == before
+
+
+def test_register_case_tumour_fields_over_http(client: TestClient, seeded: Seeded) -> None:
+    breast = _board_named(client, seeded, "Sein")
+    rpps = _requester(seeded, breast.id)
+    r = client.post("/api/v1/cases", json=case_payload(breast.id, rpps, laterality=None))
+    assert r.status_code == 422 and r.json()["field"] == "laterality" and "organe pair" in r.json()["message"]
+    r = client.post("/api/v1/cases", json=case_payload(breast.id, rpps, diagnosis_date="2099-01-01"))
+    assert r.status_code == 422 and r.json()["field"] == "diagnosis_date" and "futur" in r.json()["message"]
+    r = client.post("/api/v1/cases", json=case_payload(breast.id, rpps, tnm_t="T2", tnm_n="N0", tnm_m="MX",
+                                                       tnm_edition=8))
+    assert r.status_code == 422 and r.json()["field"] == "tnm_m" and "MX" in r.json()["message"]
+    r = client.post("/api/v1/cases", json=case_payload(
+        breast.id, rpps, morphology_code="8520/3", tnm_t="pT2", tnm_n="pN1a", tnm_m="cM0", tnm_edition=8,
+        tnm_stage="IIB", laterality="droite", diagnosis_date=(TODAY - timedelta(days=30)).isoformat()))
+    assert r.status_code == 201, r.text
+    case = client.get(f"/api/v1/cases/{r.json()['id']}").json()
+    assert (case["tnm_t"], case["tnm_edition"], case["tnm_stage"], case["laterality"], case["diagnosis_date"]) == (
+        "pT2", 8, "IIB", "droite", (TODAY - timedelta(days=30)).isoformat())
+
+
+def test_register_cns_case_refuses_tnm_over_http(client: TestClient, seeded: Seeded) -> None:
+    neuro = _board_named(client, seeded, "Recours régional neuro-oncologie")
+    rpps = _requester(seeded, neuro.id)
+    base = {"topography_code": "C71.9", "laterality": None, "morphology_code": "9440/3"}
+    r = client.post("/api/v1/cases", json=case_payload(neuro.id, rpps, first13="2750344109124", **base,
+                                                       tnm_t="T2", tnm_n="N1", tnm_m="M0", tnm_edition=8))
+    assert r.status_code == 422 and r.json()["field"] == "tnm_t" and "ne s'applique pas" in r.json()["message"]
+    r = client.post("/api/v1/cases", json=case_payload(neuro.id, rpps, first13="2750344109124", **base))
+    assert r.status_code == 201, r.text

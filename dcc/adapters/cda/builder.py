@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 
 from dcc import valuesets
+from dcc.domain import tumour as tumour_rules
 from dcc.domain.clock import paris, paris_day
 from dcc.domain.documents import (
-    TNM,
     Address,
     Code,
     DocumentIds,
@@ -96,6 +96,9 @@ C_TNM = _loinc("75620-5", "Stade TNM Clinique")
 C_TNM_T = _loinc("21905-5", "TNM Clinique T")
 C_TNM_N = _loinc("21906-3", "TNM Clinique N")
 C_TNM_M = _loinc("21907-1", "TNM Clinique M")
+C_TNM_STAGE = _loinc("21909-7", "Stade clinique")  # qualifier of the TNM value (FRCP example)
+C_TNM_EDITION = _loinc("21917-0", "Version TNM Classification")
+C_LATERALITY = _loinc("20228-3", "Latéralité")  # targetSiteCode qualifier (FRCP example)
 C_PAIN = _loinc("38208-5", "Sévérité de la douleur")
 C_NATURE = _ta("GEN-098", "Nature de la discussion")
 C_APPAREIL = _ta("ORG-118", "Appareil concerné")
@@ -684,8 +687,22 @@ def _problem_entry(ctx: _Ctx, section: etree._Element, ref: str, when: date | da
 
 
 def _tnm_entry(
-    ctx: _Ctx, parent: etree._Element, tnm: TNM | None, refs: tuple[str, str, str, str], when: date | None
+    ctx: _Ctx,
+    parent: etree._Element,
+    tumour: Tumour,
+    refs: tuple[str, str, str, str],
 ) -> None:
+    """FR-Diagnostic-du-cancer's "Stade clinique TNM" (IHE 1.3.6.1.4.1.19376.1.7.3.1.4.14.2, LOINC 75620-5).
+
+    CANCER-FRCP_2022.01 (S_cancerDiagnosis_FRCP) requires it with its T (21905-5), N (21906-3), M (21907-1)
+    components. As in the agency's FRCP example, the stage group is the value's qualifier 21909-7 and the
+    UICC edition its qualifier 21917-0 (codes of TNM_UICC 2.16.840.1.113883.15.6); each T/N/M value is the
+    UICC category code, the classification prefix (c, p, y...) staying in the narrative it references.
+    Where UICC has no TNM for the tumour (CNS, haematological...) every value is nullFlavor NA; an applicable
+    TNM not entered is nullFlavor UNK.
+    """
+    tnm = tumour.tnm
+    absent = "NA" if not tumour.tnm_applicable else "UNK"
     stage = _s(
         _rel(parent, "SUBJ", False), "observation", classCode="OBS", moodCode="EVN", negationInd="false"
     )
@@ -693,19 +710,36 @@ def _tnm_entry(
     _code(stage, "code", C_TNM)
     _s(_s(stage, "text"), "reference", value=f"#{refs[0]}")
     _s(stage, "statusCode", code="completed")
-    _effective(stage, (when, None))
-    _s(stage, "value", xsi_type="CD", nullFlavor="NA" if tnm is None else None)
+    _effective(stage, (tumour.diagnosis_date, None))
+    value = _s(stage, "value", xsi_type="CD", nullFlavor=absent if tnm is None else None)
+    edition = str(tnm.edition) if tnm is not None and tnm.edition else None
+    if tnm is not None and tnm.stage:
+        qual = _s(value, "qualifier")
+        _code(qual, "name", C_TNM_STAGE)
+        _s(qual, "value", xsi_type="CD", code=tnm.stage, displayName=f"Stade {tnm.stage}", codeSystem=TNM_SYSTEM,
+           codeSystemName="TNM_UICC")
+    if edition:
+        qual = _s(value, "qualifier")
+        _code(qual, "name", C_TNM_EDITION)
+        _s(qual, "value", xsi_type="CD", code=edition, displayName=f"TNM_UICC {edition}e édition",
+           codeSystem=TNM_SYSTEM, codeSystemName="TNM_UICC")
     parts = (
-        (C_TNM_T, tnm.t if tnm else ""),
-        (C_TNM_N, tnm.n if tnm else ""),
-        (C_TNM_M, tnm.m if tnm else ""),
+        (C_TNM_T, "t", tnm.t if tnm else ""),
+        (C_TNM_N, "n", tnm.n if tnm else ""),
+        (C_TNM_M, "m", tnm.m if tnm else ""),
     )
-    for (code, value), ref in zip(parts, refs[1:], strict=True):
+    for (code, part, entered), ref in zip(parts, refs[1:], strict=True):
         obs = _simple_obs(ctx, _rel(stage, "COMP"), code, ref)
-        if value:
-            _s(obs, "value", xsi_type="CD", code=value, displayName=value, codeSystem=TNM_SYSTEM)
+        if entered:
+            try:
+                category = tumour_rules.parse_tnm(part, entered).category
+            except ValueError:  # entered before the UICC syntax was checked: keep it as entered
+                category = entered
+            el = _s(obs, "value", xsi_type="CD", code=category, displayName=entered, codeSystem=TNM_SYSTEM,
+                    codeSystemName="TNM_UICC", codeSystemVersion=edition)
+            _s(_s(el, "originalText"), "reference", value=f"#{ref}")
         else:
-            _s(obs, "value", xsi_type="CD", nullFlavor="UNK")
+            _s(obs, "value", xsi_type="CD", nullFlavor=absent)
 
 
 def _diagnosis_section(ctx: _Ctx, body: etree._Element, tumour: Tumour, *, tnm_always: bool) -> None:
@@ -725,7 +759,12 @@ def _diagnosis_section(ctx: _Ctx, body: etree._Element, tumour: Tumour, *, tnm_a
     morpho = (
         _vs("JDV_Morphologie_CISIS", tumour.morphology, "tumeur.morphologie") if tumour.morphology else None
     )
+    lat = (
+        _vs("JDV_ModificateurTopographique_CISIS", tumour.laterality_code, "tumeur.lateralite")
+        if tumour.laterality_code else None
+    )
     r_diag, r_topo, r_morpho = ctx.ref("tumeur"), ctx.ref("topographie"), ctx.ref("morphologie")
+    r_lat = ctx.ref("lateralite")
     r_tnm = (ctx.ref("tnm"), ctx.ref("tnm-t"), ctx.ref("tnm-n"), ctx.ref("tnm-m"))
     tnm = tumour.tnm
     rows: list[Row] = [
@@ -736,16 +775,26 @@ def _diagnosis_section(ctx: _Ctx, body: etree._Element, tumour: Tumour, *, tnm_a
             f"{morpho.code} - {morpho.display}" if morpho else "Non précisée",
             r_morpho,
         ),
-        ("Latéralité", tumour.laterality or "Non précisée", None),
+        ("Latéralité", tumour.laterality or "Sans objet (organe impair)", r_lat),
         ("Date du diagnostic", _fr_date(tumour.diagnosis_date), None),
     ]
     if tnm is not None or tnm_always:
-        rows += [
-            ("Classification TNM", f"{tnm.t} {tnm.n} {tnm.m}" if tnm else "Non renseignée", r_tnm[0]),
-            ("T", tnm.t if tnm else "Inconnu", r_tnm[1]),
-            ("N", tnm.n if tnm else "Inconnu", r_tnm[2]),
-            ("M", tnm.m if tnm else "Inconnu", r_tnm[3]),
-        ]
+        if not tumour.tnm_applicable:
+            rows += [
+                ("Classification TNM", "Non applicable (tumeur hors classification TNM de l'UICC)", r_tnm[0]),
+                ("T", "Non applicable", r_tnm[1]),
+                ("N", "Non applicable", r_tnm[2]),
+                ("M", "Non applicable", r_tnm[3]),
+            ]
+        else:
+            rows += [
+                ("Classification TNM", f"{tnm.t} {tnm.n} {tnm.m}" if tnm else "Non renseignée", r_tnm[0]),
+                ("T", tnm.t if tnm else "Inconnu", r_tnm[1]),
+                ("N", tnm.n if tnm else "Inconnu", r_tnm[2]),
+                ("M", tnm.m if tnm else "Inconnu", r_tnm[3]),
+                ("Stade (UICC)", tnm.stage if tnm and tnm.stage else "Non renseigné", None),
+                ("Édition TNM (UICC)", f"{tnm.edition}e édition" if tnm and tnm.edition else "Non renseignée", None),
+            ]
     _table(text, rows)
     act = _s(_s(section, "entry"), "act", classCode="ACT", moodCode="EVN")
     _templates(
@@ -761,6 +810,8 @@ def _diagnosis_section(ctx: _Ctx, body: etree._Element, tumour: Tumour, *, tnm_a
     _s(act, "id", root=ctx.uuid())
     _s(act, "code", nullFlavor="NA")
     _s(act, "statusCode", code="active")
+    # Date of diagnosis: effectiveTime/low of FR-Liste-des-problemes-cancer (1.2.250.1.213.1.1.3.39.1) and of
+    # FR-Diagnostic-du-cancer (1.2.250.1.213.1.1.3.113); low nullFlavor UNK only when it was not entered.
     _effective(act, (tumour.diagnosis_date, None))
     obs = _s(_rel(act, "SUBJ", False), "observation", classCode="OBS", moodCode="EVN", negationInd="false")
     _templates(obs, T_PROBLEM[:3] + ("1.3.6.1.4.1.19376.1.7.3.1.4.14.1", "1.2.250.1.213.1.1.3.113"))
@@ -775,8 +826,19 @@ def _diagnosis_section(ctx: _Ctx, body: etree._Element, tumour: Tumour, *, tnm_a
         _cd(obs, None, original_ref=r_morpho, null="OTH")
     site = _code(obs, "targetSiteCode", topo)
     _s(_s(site, "originalText"), "reference", value=f"#{r_topo}")
+    if tumour.laterality:
+        # Laterality of a paired organ: targetSiteCode qualifier LOINC 20228-3, value from
+        # JDV_ModificateurTopographique_CISIS (1.2.250.1.213.1.1.5.688), as in the FRCP example;
+        # "non précisée" is nullFlavor UNK.
+        qual = _s(site, "qualifier")
+        _code(qual, "name", C_LATERALITY)
+        if lat is not None:
+            value = _code(qual, "value", lat)
+        else:
+            value = _s(qual, "value", nullFlavor="UNK")
+        _s(_s(value, "originalText"), "reference", value=f"#{r_lat}")
     if tnm is not None or tnm_always:
-        _tnm_entry(ctx, obs, tnm, r_tnm, tumour.diagnosis_date)
+        _tnm_entry(ctx, obs, tumour, r_tnm)
 
 
 def _discovery_section(ctx: _Ctx, body: etree._Element, screening: bool | None, mode: str) -> None:

@@ -222,6 +222,10 @@ class Case(Base):
     tnm_t: Mapped[str | None] = mapped_column(String(10), nullable=True)
     tnm_n: Mapped[str | None] = mapped_column(String(10), nullable=True)
     tnm_m: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    tnm_edition: Mapped[int | None] = mapped_column(Integer, nullable=True)  # UICC edition (e.g. 8)
+    tnm_stage: Mapped[str | None] = mapped_column(String(10), nullable=True)  # UICC stage group (IA, IIIB...)
+    laterality: Mapped[str | None] = mapped_column(String(12), nullable=True)  # droite|gauche|bilaterale|non_precisee
+    diagnosis_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # None: unknown
     phase: Mapped[str] = mapped_column(String(10), default="initial")  # initial | relapse
     performance_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     motive: Mapped[str] = mapped_column(Text, default="")

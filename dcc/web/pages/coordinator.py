@@ -247,7 +247,8 @@ def _registration_payload(form: dict[str, Any]) -> dict[str, Any]:
         "discovery_mode": text("discovery_mode"), "earliest_date": text("earliest_date"),
     }
     for key in ("presenter_rpps", "morphology_code", "tnm_t", "tnm_n", "tnm_m", "performance_status",
-                "referential_name", "referential_version", "referential_date", "imaging_date"):
+                "referential_name", "referential_version", "referential_date", "imaging_date",
+                "tnm_edition", "tnm_stage", "laterality", "diagnosis_date"):
         if text(key):
             payload[key] = text(key)
     for key in CHECKBOXES:
@@ -356,13 +357,15 @@ def _check_one(uow: Any, name: str, value: str, form: dict[str, Any]) -> tuple[b
             if not re.fullmatch(r"\d{5}|2[AB]\d{3}", value):
                 return False, "Le code INSEE de la commune compte 5 caractères (ex. 44109, 2A004)."
             return True, ""
-        if name in ("birth_date", "earliest_date", "imaging_date", "referential_date"):
+        if name in ("birth_date", "earliest_date", "imaging_date", "referential_date", "diagnosis_date"):
             try:
                 when = date.fromisoformat(value)
             except ValueError:
                 return False, "Date invalide (format attendu : AAAA-MM-JJ)."
             if name == "birth_date" and when > date.today():
                 return False, "La date de naissance est dans le futur."
+            if name == "diagnosis_date" and when > date.today():
+                return False, "La date du diagnostic est dans le futur."
             return True, ""
     except DccError as exc:
         return False, exc.message

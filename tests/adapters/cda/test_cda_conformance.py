@@ -118,15 +118,23 @@ def frcp_contents(draw: st.DrawFn):
     tnm = c.tumour.tnm if c.tumour else None
     if tnm is not None:
         tnm = TNM(
-            draw(st.sampled_from(["Tx", "T1", "T2a", "T4"])),
-            draw(st.sampled_from(["N0", "N1", "Nx"])),
-            draw(st.sampled_from(["M0", "M1"])),
+            draw(st.sampled_from(["Tx", "T1", "pT2a", "T4", "ypT0"])),
+            draw(st.sampled_from(["N0", "pN1", "Nx"])),
+            draw(st.sampled_from(["M0", "cM0", "M1"])),
+            edition=draw(st.none() | st.sampled_from([7, 8])),
+            stage=draw(st.sampled_from(["", "IA", "IIIB", "IV"])),
         )
+    applicable = draw(st.booleans())
+    laterality = draw(st.none() | _codes("JDV_ModificateurTopographique_CISIS"))
     tumour = replace(
         c.tumour,
         topography=draw(_codes("JDV_Tumeur_CISIS")),
         morphology=draw(st.none() | _codes("JDV_Morphologie_CISIS")),
-        tnm=tnm,
+        tnm=tnm if applicable else None,
+        tnm_applicable=applicable,
+        laterality=draw(st.sampled_from(["", "Non précisée"])) if laterality is None else laterality.display,
+        laterality_code=laterality,
+        diagnosis_date=draw(st.none() | st.just(date(2024, 2, 29))),
     )
     return replace(
         c,

@@ -68,7 +68,7 @@ def frcp(**changes: object) -> FrcpContent:
         quorum_members=(ONCO, CHIR, RADIO), referring_gp=GP, correspondents=(RADIO,),
         tumour=Tumour(topography=Code("C18.7", "2.16.840.1.113883.6.3", "Tumeur maligne du côlon sigmoïde"),
                       morphology=Code("8140/3", "2.16.840.1.113883.6.43.1", "Adénocarcinome SAI"),
-                      tnm=TNM("T3", "N1", "M0")),
+                      tnm=TNM("pT3", "pN1", "cM0", edition=8, stage="IIIB"), diagnosis_date=date(2026, 10, 2)),
         motive="Décision thérapeutique après chirurgie.", discovery_mode="Dépistage organisé",
         performance_status=1,
         past_treatments=(PastTreatment(kind=Code("CHIR", TTT, "Chirurgie"), start=date(2026, 10, 30),
