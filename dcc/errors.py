@@ -62,6 +62,17 @@ class Conflict(DccError):
     code = "conflit"
 
 
+class IdentityConflict(Conflict):
+    """Identity vigilance: the registration would merge or duplicate a patient. `candidates` are the ids of
+    the existing patients concerned (the web layer shows those the user may see)."""
+
+    code = "conflit_identite"
+
+    def __init__(self, message: str, *, candidates: list[str] | None = None, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.candidates = list(candidates or [])
+
+
 class ImmutableDocument(Conflict):
     code = "document_signe_immuable"
 
