@@ -72,6 +72,9 @@ class IdentityConflict(Conflict):
         super().__init__(message, field=field)
         self.candidates = list(candidates or [])
 
+    def to_dict(self) -> dict[str, object]:
+        return super().to_dict() | {"candidates": [{"id": c} for c in self.candidates]}
+
 
 class ImmutableDocument(Conflict):
     code = "document_signe_immuable"

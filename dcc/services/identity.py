@@ -54,11 +54,6 @@ def matching_patients(uow: UnitOfWork, ident: PatientIdentity) -> list[m.Patient
     return [p for p in uow.session.scalars(q) if not trait_conflicts(p, ident)]
 
 
-def _describe(p: m.Patient) -> str:
-    ins = f"INS {p.ins_matricule}" if p.ins_matricule else "sans INS"
-    return f"{p.birth_family} {p.birth_given_first}, né(e) le {p.birth_date:%d/%m/%Y} ({ins})"
-
-
 def resolve_patient(uow: UnitOfWork, data: CaseRegistration, *, actor: str) -> m.Patient:
     """The patient the registration is about (created when new); IdentityConflict (409) otherwise."""
     ident = data.patient
@@ -77,7 +72,7 @@ def resolve_patient(uow: UnitOfWork, data: CaseRegistration, *, actor: str) -> m
             if conflicts:
                 raise IdentityConflict(
                     f"L'INS {ident.ins_matricule} est déjà connue avec d'autres traits : "
-                    f"{', '.join(conflicts)} diffèrent du patient {_describe(known)}. Les identités ne sont "
+                    f"{', '.join(conflicts)} différent de ceux du patient enregistré. Les identités ne sont "
                     "jamais fusionnées : vérifiez l'identité (pièce d'identité, téléservice INSi).",
                     candidates=[known.id], field="patient.ins_matricule")
             return known
@@ -85,9 +80,9 @@ def resolve_patient(uow: UnitOfWork, data: CaseRegistration, *, actor: str) -> m
         matches = matching_patients(uow, ident)
         if matches:
             raise IdentityConflict(
-                "Un patient aux mêmes traits (nom de naissance, premier prénom, date de naissance, sexe) existe "
-                "déjà : " + " ; ".join(_describe(p) for p in matches) + ". Choisissez ce patient ou confirmez "
-                "qu'il s'agit d'un nouveau patient.", candidates=[p.id for p in matches], field="patient")
+                f"{len(matches)} patient(s) aux mêmes traits (nom de naissance, premier prénom de naissance, date "
+                "de naissance, sexe) existe(nt) déjà : choisissez le patient existant ou confirmez qu'il s'agit "
+                "d'un nouveau patient.", candidates=[p.id for p in matches], field="patient")
     patient = m.Patient(
         ins_matricule=ident.ins_matricule, ins_oid=ident.ins_oid if ident.ins_matricule else None,
         ins_qualified=ident.ins_qualified and bool(ident.ins_matricule),
@@ -106,20 +101,20 @@ def _check_chosen(uow: UnitOfWork, chosen: m.Patient, ident: PatientIdentity, *,
     same person. A patient registered without INS receives the INS now given (audited)."""
     conflicts = trait_conflicts(chosen, ident)
     if conflicts:
-        raise IdentityConflict(f"Le patient choisi ({_describe(chosen)}) a d'autres traits : "
+        raise IdentityConflict(f"Le patient choisi a d'autres traits que l'identité saisie : "
                                f"{', '.join(conflicts)}.", candidates=[chosen.id], field="patient_id")
     if not ident.ins_matricule:
         return
     if chosen.ins_matricule:
         if (chosen.ins_matricule, chosen.ins_oid) != (ident.ins_matricule, ident.ins_oid):
-            raise IdentityConflict(f"Le patient choisi a une autre INS ({chosen.ins_matricule}) que celle "
-                                   f"saisie ({ident.ins_matricule}).", candidates=[chosen.id],
+            raise IdentityConflict(f"Le patient choisi a une autre INS que celle saisie ({ident.ins_matricule}).",
+                                   candidates=[chosen.id],
                                    field="patient.ins_matricule")
         return
     other = repo.patient_by_ins(uow.session, ident.ins_matricule, ident.ins_oid)
     if other is not None:
-        raise IdentityConflict(f"L'INS {ident.ins_matricule} désigne déjà un autre patient "
-                               f"({_describe(other)}).", candidates=[other.id], field="patient.ins_matricule")
+        raise IdentityConflict(f"L'INS {ident.ins_matricule} désigne déjà un autre patient.",
+                               candidates=[other.id], field="patient.ins_matricule")
     chosen.ins_matricule, chosen.ins_oid = ident.ins_matricule, ident.ins_oid
     record_audit(uow, actor=actor, action="patient.ins_attach", entity="patient", entity_id=chosen.id,
                  patient_id=chosen.id, detail={"ins_oid": ident.ins_oid})
@@ -167,6 +162,20 @@ def _query_date(text: str) -> date | None:
         return None
 
 
+def _hit(p: m.Patient) -> PatientHit:
+    return PatientHit(id=p.id, display_name=f"{p.birth_family} {p.birth_given_first}", birth_family=p.birth_family,
+                      birth_given_first=p.birth_given_first, birth_date=p.birth_date, sex=p.sex,
+                      ins_matricule=p.ins_matricule, ins_qualified=p.ins_qualified)
+
+
+def visible_patients(uow: UnitOfWork, ids: list[str], *, scope: object) -> list[PatientHit]:
+    """The patients of `ids` that `scope` (the user's access condition on Patient) allows, in `ids` order."""
+    if not ids:
+        return []
+    rows = {p.id: p for p in uow.session.scalars(select(m.Patient).where(m.Patient.id.in_(ids), scope))}  # type: ignore[arg-type]
+    return [_hit(rows[i]) for i in ids if i in rows]
+
+
 def search_patients(uow: UnitOfWork, *, q: str, scope: object) -> list[PatientHit]:
     """Patients matching every term of `q` among those `scope` (an SQL condition on Patient, the access
     rules of the user) allows: a term is a birth date (JJ/MM/AAAA or AAAA-MM-JJ), an INS (or its
@@ -190,10 +199,7 @@ def search_patients(uow: UnitOfWork, *, q: str, scope: object) -> list[PatientHi
         haystack = " ".join(normalise_trait(x) for x in (p.birth_family, p.used_family, p.birth_given_all,
                                                            p.birth_given_first, p.used_given))
         if all(n in haystack for n in names):
-            hits.append(PatientHit(id=p.id, display_name=f"{p.birth_family} {p.birth_given_first}",
-                                   birth_family=p.birth_family, birth_given_first=p.birth_given_first,
-                                   birth_date=p.birth_date, sex=p.sex, ins_matricule=p.ins_matricule,
-                                   ins_qualified=p.ins_qualified))
+            hits.append(_hit(p))
             if len(hits) >= SEARCH_LIMIT:
                 break
     return hits
