@@ -178,5 +178,6 @@ def nir_birthplace_incoherence(nir: str, birthplace_insee: str, birth_date: date
 def normalise_trait(value: str) -> str:
     """Compare form of a name trait (INS: uppercase, no diacritics; hyphens and apostrophes as spaces,
     spaces collapsed): `Éloïse-Marie` and `ELOISE MARIE` compare equal."""
-    plain = unicodedata.normalize("NFKD", value or "").encode("ascii", "ignore").decode("ascii").upper()
-    return " ".join(re.sub(r"[-'’ ]+", " ", plain).split())
+    spaced = re.sub(r"[-'’‘ʼ\s]+", " ", value or "")
+    plain = unicodedata.normalize("NFKD", spaced).encode("ascii", "ignore").decode("ascii").upper()
+    return " ".join(plain.split())
