@@ -260,6 +260,8 @@ def _registration_payload(form: dict[str, Any]) -> dict[str, Any]:
     patient["ins_qualified"] = form.get("ins_qualified") == "oui"
     if not patient["ins_matricule"]:
         patient["ins_matricule"] = None  # INS not (yet) known: the patient is matched on their traits
+    if not patient["ins_oid"]:
+        del patient["ins_oid"]  # the schema's default (INS-NIR)
     chosen = text("patient_id")
     identity_given = any(patient[k] for k in ("birth_family", "birth_given_first", "birth_date"))
     payload: dict[str, Any] = {
