@@ -332,7 +332,8 @@ def _region_a_case(app: Any, *, decided: bool) -> tuple[m.Case, m.Patient]:
         q = (select(m.Case).join(m.Board, m.Board.id == m.Case.board_id)
              .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
              .join(m.Region, m.Region.id == m.Establishment.region_id)
-             .where(m.Region.code == "A", (m.Case.status == "decided") if decided else (m.Case.status != "decided"))
+             .where(m.Region.code == "A", (m.Case.status == "decided") if decided else (m.Case.status != "decided"),
+                    ~m.Case.patient_id.in_(select(m.Case.patient_id).where(m.Case.status != "decided")))
              .order_by(m.Case.id))
         case = uow.session.scalars(q).first()
         assert case is not None
@@ -383,10 +384,10 @@ def test_registration_page_refuses_a_known_ins_with_other_traits(as_user: Any, a
 
 
 def test_registration_page_proposes_the_existing_patient_then_takes_the_choice(as_user: Any, app: Any) -> None:
-    _, patient = _region_a_case(app, decided=True)
+    case, patient = _region_a_case(app, decided=True)
     client = as_user("coord-a")
     base, boards = _form_base(client)
-    form = base | _identity_form(patient) | {"board_id": boards[-1], "ins_matricule": ""}
+    form = base | _identity_form(patient) | {"board_id": case.board_id, "ins_matricule": ""}
     answer = client.post("/coordination/dossiers/nouveau", data=form)
     assert answer.status_code == 409, answer.text
     assert "mêmes traits" in answer.text
@@ -394,14 +395,15 @@ def test_registration_page_proposes_the_existing_patient_then_takes_the_choice(a
     assert 'id="f-new_patient"' in answer.text  # or confirm a new patient
     chosen = client.post("/coordination/dossiers/nouveau", data=form | {"csrf_token": csrf(answer.text),
                                                                          "patient_id": patient.id})
-    assert chosen.status_code in (303, 409), chosen.text
-    if chosen.status_code == 409:  # the patient already has an open case on that board: refused too
-        assert "déjà un dossier en cours" in chosen.text
-    else:
-        case_id = chosen.headers["location"].split("?")[0].rsplit("/", 1)[-1]
-        with app.state.database.uow() as uow:
-            case = uow.session.get(m.Case, case_id)
-            assert case is not None and case.patient_id == patient.id
+    assert chosen.status_code == 303, chosen.text
+    case_id = chosen.headers["location"].split("?")[0].rsplit("/", 1)[-1]
+    with app.state.database.uow() as uow:
+        new_case = uow.session.get(m.Case, case_id)
+        assert new_case is not None and new_case.patient_id == patient.id and new_case.board_id == case.board_id
+    # a second open case for the same patient on the same board: refused (409, French)
+    again = client.post("/coordination/dossiers/nouveau", data=form | {"csrf_token": csrf(answer.text),
+                                                                        "patient_id": patient.id})
+    assert again.status_code == 409 and "déjà un dossier en cours" in again.text
 
 
 def test_patient_search_fragment_offers_to_pick(as_user: Any, app: Any) -> None:
