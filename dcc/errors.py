@@ -82,6 +82,20 @@ class QuorumNotMet(Conflict):
     code = "quorum_non_atteint"
 
 
+class IdentityConflict(Conflict):
+    """Identity vigilance: the registration would merge or duplicate a patient. `candidates` are the ids of
+    the existing patients concerned (the web layer shows those the user may see)."""
+
+    code = "conflit_identite"
+
+    def __init__(self, message: str, *, candidates: list[str] | None = None, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.candidates = list(candidates or [])
+
+    def to_dict(self) -> dict[str, object]:
+        return super().to_dict() | {"candidates": [{"id": c} for c in self.candidates]}
+
+
 class ImmutableDocument(Conflict):
     code = "document_signe_immuable"
 

@@ -16,6 +16,7 @@ from dcc.domain.calendar import PARIS, SessionRule, add_working_days, occurrence
 from dcc.domain.clock import fr_datetime, not_started, now_utc
 from dcc.domain.quorum import Attendee, QuorumRule, compute_quorum
 from dcc.errors import Conflict, NotFound, UndecidedCases, ValidationFailed
+from dcc.services import identity
 from dcc.services.audit import record_audit
 from dcc.services.schemas import AttendanceInput, CaseRegistration, DecisionInput, ReadinessKind
 from dcc.services.uow import UnitOfWork
@@ -82,18 +83,9 @@ def register_case(uow: UnitOfWork, *, data: CaseRegistration, actor: str = "syst
             raise ValidationFailed(f"Aucun professionnel avec le RPPS {data.presenter_rpps}.",
                                    field="presenter_rpps")
     check_tumour_for_board(board, data)
-    ident = data.patient
-    patient = repo.patient_by_ins(uow.session, ident.ins_matricule, ident.ins_oid)
-    if patient is None:
-        patient = m.Patient(
-            ins_matricule=ident.ins_matricule, ins_oid=ident.ins_oid, ins_qualified=ident.ins_qualified,
-            birth_family=ident.birth_family, birth_given_first=ident.birth_given_first,
-            birth_given_all=ident.birth_given_all, birth_date=ident.birth_date, sex=ident.sex,
-            birthplace_insee=ident.birthplace_insee, birthplace_city=ident.birthplace_city,
-            used_family=ident.used_family or ident.birth_family, used_given=ident.used_given or "",
-        )
-        uow.session.add(patient)
-        uow.session.flush()
+    # Identity vigilance (INS rules): never merge, match patients without INS, one open case per board.
+    patient = identity.resolve_patient(uow, data, actor=actor)
+    identity.refuse_duplicate_open_case(uow, patient_id=patient.id, board_id=board.id, board_name=board.name)
     missing = list(data.readiness_missing(readiness_kind(board)))
     not_ready = [] if data.force else missing
     case = m.Case(

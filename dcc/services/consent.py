@@ -20,9 +20,11 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select
 
 from dcc.adapters.db import models as m
+from dcc.domain.ports import CdaBuilder, PdfRenderer
 from dcc.errors import Conflict, NotFound
 from dcc.services.audit import record_audit
 from dcc.services.delivery import DMP_PREFIX, METADATA_UPDATE, REASON_OPPOSITION, SUBMIT
+from dcc.services.documents import RegenerationResult, regenerate_case_documents
 from dcc.services.uow import UnitOfWork
 
 OM = m.OutboxMessage
@@ -85,11 +87,20 @@ def record_opposition(uow: UnitOfWork, *, patient_id: str, actor: str, opposed: 
     return changed
 
 
-def qualify_identity(uow: UnitOfWork, patient_id: str, actor: str, *, now: datetime | None = None) -> int:
+def qualify_identity(uow: UnitOfWork, patient_id: str, actor: str, *, now: datetime | None = None,
+                     cda: CdaBuilder | None = None, pdf: PdfRenderer | None = None) -> int:
     """The patient's INS is qualified (identity checked against the national teleservice): held messages
-    of the patient become due at once. Returns the number released."""
+    of the patient become due at once. Returns the number released.
+
+    With the document builders (`cda`, `pdf`: every web entry point passes them), the unsigned documents of
+    the patient's decided cases are regenerated in the same use case, right after the qualification is
+    committed: drafts generated without the INS are replaced, cases refused for a missing identifier are
+    retried (`regenerate_identity_documents`). A patient without INS cannot be qualified (409)."""
     now = now or datetime.now(UTC)
     patient = _patient(uow, patient_id)
+    if not patient.ins_matricule:
+        raise Conflict("Le patient n'a pas d'INS : récupérez-la (téléservice INSi) avant de qualifier son "
+                       "identité. Sans INS qualifiée, rien n'est envoyé au DMP.")
     was = patient.ins_qualified
     patient.ins_qualified = True
     record_audit(uow, actor=actor, action="patient.identity_qualify", entity="patient", entity_id=patient.id,
@@ -104,7 +115,30 @@ def qualify_identity(uow: UnitOfWork, patient_id: str, actor: str, *, now: datet
                          patient_id=patient.id, detail={"destination": msg.destination, "kind": msg.kind})
             released += 1
     uow.commit()
+    if cda is not None and pdf is not None:
+        regenerate_identity_documents(uow, patient_id, actor, cda=cda, pdf=pdf)
     return released
+
+
+def regenerate_identity_documents(uow: UnitOfWork, patient_id: str, actor: str, *, cda: CdaBuilder,
+                                  pdf: PdfRenderer) -> dict[str, RegenerationResult]:
+    """Regenerate the unsigned documents of the patient's decided cases (after an identity change): cases
+    with drafts or refused for missing data, and none of whose documents is signed (those follow the
+    correction path). Returns the result per case id."""
+    out: dict[str, RegenerationResult] = {}
+    cases = uow.session.scalars(select(m.Case).where(m.Case.patient_id == patient_id, m.Case.status == "decided")
+                                .order_by(m.Case.created_at, m.Case.id)).all()
+    due = []
+    for case in cases:
+        docs = uow.session.scalars(select(m.Document.status).where(m.Document.case_id == case.id)).all()
+        decision = uow.session.scalars(select(m.Decision).where(m.Decision.case_id == case.id)).first()
+        if decision is None or not decision.locked or any(st != "draft" for st in docs):
+            continue
+        if docs or case.documents_missing:
+            due.append(case.id)
+    for case_id in due:
+        out[case_id] = regenerate_case_documents(uow, case_id, actor, cda, pdf)
+    return out
 
 
 def _enqueue_metadata_updates(uow: UnitOfWork, doc: m.Document, now: datetime) -> list[str]:
@@ -169,4 +203,5 @@ def record_masking(uow: UnitOfWork, *, document_id: str, actor: str, masked: boo
     return ids
 
 
-__all__ = ["qualify_identity", "record_announcement", "record_masking", "record_opposition"]
+__all__ = ["qualify_identity", "record_announcement", "record_masking", "record_opposition",
+           "regenerate_identity_documents"]

@@ -61,7 +61,8 @@ class Loader:
     def patient(self, patient: m.Patient, est: m.Establishment) -> d.Patient:
         ipp = repo.ipp_of(self.uow.session, patient.id, est.id)
         return d.Patient(
-            ins_matricule=patient.ins_matricule, ins_oid=patient.ins_oid, ins_qualified=patient.ins_qualified,
+            ins_matricule=patient.ins_matricule or "", ins_oid=patient.ins_oid or "",
+            ins_qualified=patient.ins_qualified and bool(patient.ins_matricule),  # no INS: never qualified
             birth_family=patient.birth_family, birth_given_first=patient.birth_given_first,
             birth_given_all=patient.birth_given_all, birth_date=patient.birth_date, sex=patient.sex,
             birthplace_insee=patient.birthplace_insee, birthplace_city=patient.birthplace_city,

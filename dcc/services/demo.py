@@ -82,7 +82,7 @@ def register_demo_cases(db: Database, *, patient_ids: list[str], seed: int, toda
         plans = []
         for pid in patient_ids:
             patient = uow.session.get(m.Patient, pid)
-            assert patient is not None
+            assert patient is not None and patient.ins_oid is not None  # seeded with an INS
             board = _board_for(rng, boards, patient, today)
             members = repo.board_members(uow.session, board.id)
             requester = rng.choice(members)

@@ -172,6 +172,52 @@ def _store(uow: UnitOfWork, case: m.Case, board: m.Board, kind: d.DocumentKind, 
     return doc.id
 
 
+@dataclass
+class RegenerationResult:
+    removed: list[str] = field(default_factory=list)  # ids of the drafts replaced
+    created: list[str] = field(default_factory=list)  # ids of the new drafts
+    refused: str = ""  # French reason when the documents still cannot be generated
+
+
+def regenerate_case_documents(uow: UnitOfWork, case_id: str, actor: str, cda: CdaBuilder, pdf: PdfRenderer,
+                              *, now: datetime | None = None) -> RegenerationResult:
+    """Generate again the unsigned documents of a decided case: after an identity was qualified or missing
+    data completed. The drafts (never signed, never sent) are deleted and generated anew with new ids; a case
+    refused for missing data (`Case.documents_missing`) is retried. Audited as `document.regenerate`.
+
+    Signed documents are never touched: once one is signed, a change goes through the correction path
+    (a new version replacing it), so regeneration is refused (409)."""
+    case = uow.session.get(m.Case, case_id)
+    if case is None:
+        raise NotFound(f"Dossier « {case_id} » introuvable.")
+    decision = repo.decision_of_case(uow.session, case_id)
+    if decision is None or not decision.locked:
+        raise Conflict("Le dossier n'a pas de décision validée : ses documents ne sont pas encore générés.")
+    uow.begin_write()  # the drafts cannot be signed between this check and their deletion
+    docs = repo.documents_of_case(uow.session, case_id)
+    signed = [doc for doc in docs if doc.status != d.DocumentStatus.DRAFT.value]
+    if signed:
+        raise Conflict("Des documents de ce dossier sont déjà signés : ils ne sont pas régénérés ; une "
+                       "modification passe par une correction (nouvelle version du document signé).")
+    case = uow.session.get(m.Case, case_id)
+    assert case is not None
+    out = RegenerationResult(removed=[doc.id for doc in docs])
+    record_audit(uow, actor=actor, action="document.regenerate", entity="case", entity_id=case_id,
+                 patient_id=case.patient_id,
+                 detail={"replaced": [{"id": doc.id, "kind": doc.kind, "unique_id": doc.unique_id} for doc in docs],
+                         "documents_missing": list(case.documents_missing or [])})
+    for doc in docs:
+        uow.session.delete(doc)
+    uow.session.flush()
+    uow.commit()  # generation below ends its read transaction with a rollback: the deletion must be durable
+    # The Fiche RCP (and whatever else `generate_documents` produces for the case) is generated as after the
+    # session's validation; a refusal is recorded on the case (`documents_missing`).
+    result = generate_documents(uow, case_ids=[case_id], cda=cda, pdf=pdf, now=now)
+    out.created = list(result.created)
+    out.refused = result.refused.get(case_id, "")
+    return out
+
+
 def destinations_for(uow: UnitOfWork, doc: m.Document) -> list[str]:
     """Outbox destinations of a signed document: the national record through the board's region
     (`dmp:<code>`, always first), and secure messaging to the referring GP and the correspondents
@@ -268,4 +314,5 @@ def audit_store(uow: UnitOfWork) -> list[str]:
     return problems
 
 
-__all__ = ["GenerationResult", "audit_store", "generate_documents", "sign_documents", "SignatureRefused"]
+__all__ = ["GenerationResult", "RegenerationResult", "audit_store", "generate_documents", "regenerate_case_documents",
+           "sign_documents", "SignatureRefused"]

@@ -9,7 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from dcc import valuesets
 from dcc.domain import tumour as tumour_rules
-from dcc.domain.identifiers import validate_ins_oid, validate_nir, validate_rpps
+from dcc.domain.identifiers import (
+    nir_birth_incoherence,
+    nir_birthplace_incoherence,
+    nir_sex_incoherence,
+    validate_ins_oid,
+    validate_nir,
+    validate_rpps,
+)
 from dcc.errors import DccError
 
 ReadinessKind = Literal["organ", "transversal", "oncogenetics", "paediatric"]
@@ -28,7 +35,9 @@ def _check(fn, value, field):  # type: ignore[no-untyped-def]
 class PatientIdentity(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    ins_matricule: str = Field(description="NIR (13 caractères) et sa clé (2 chiffres)")
+    ins_matricule: str | None = Field(None, description="NIR (13 caractères) et sa clé (2 chiffres) ; absent "
+                                      "quand l'INS n'est pas (encore) connue : le patient est alors "
+                                      "rapproché sur ses traits, et rien ne part vers le DMP sans INS qualifiée")
     ins_oid: str = "1.2.250.1.213.1.4.8"
     ins_qualified: bool = False
     birth_family: str = Field(min_length=1, max_length=100)
@@ -43,8 +52,8 @@ class PatientIdentity(BaseModel):
 
     @field_validator("ins_matricule")
     @classmethod
-    def _nir(cls, v: str) -> str:
-        return str(_check(validate_nir, v, "ins_matricule"))
+    def _nir(cls, v: str | None) -> str | None:
+        return None if not v else str(_check(validate_nir, v, "ins_matricule"))
 
     @field_validator("ins_oid")
     @classmethod
@@ -53,17 +62,54 @@ class PatientIdentity(BaseModel):
 
     @field_validator("birth_date")
     @classmethod
-    def _birth(cls, v: date) -> date:
+    def _birth(cls, v: date, info: ValidationInfo) -> date:
         if v > date.today():
             raise ValueError("La date de naissance est dans le futur.")
+        _coherent(nir_birth_incoherence, info, v)
         return v
+
+    # Identity vigilance: the NIR must agree with the declared traits; each check is attached to the trait
+    # it contradicts (fields are validated in declaration order, so the NIR is already known).
+    @field_validator("sex")
+    @classmethod
+    def _sex(cls, v: str, info: ValidationInfo) -> str:
+        _coherent(nir_sex_incoherence, info, v)
+        return v
+
+    @field_validator("birthplace_insee")
+    @classmethod
+    def _birthplace(cls, v: str, info: ValidationInfo) -> str:
+        birth = info.data.get("birth_date")
+        if isinstance(birth, date):
+            _coherent(lambda nir, place: nir_birthplace_incoherence(nir, place, birth), info, v)
+        return v
+
+    @model_validator(mode="after")
+    def _qualified_needs_ins(self) -> PatientIdentity:
+        if self.ins_qualified and not self.ins_matricule:
+            raise ValueError("Une identité qualifiée exige son INS (matricule NIR ou NIA).")
+        return self
+
+
+def _coherent(check, info: ValidationInfo, value):  # type: ignore[no-untyped-def]
+    """Raise the French message of `check(nir, value)` when the (valid) NIR contradicts the trait."""
+    nir = info.data.get("ins_matricule")
+    if nir:
+        message = check(nir, value)
+        if message:
+            raise ValueError(message)
 
 
 class CaseRegistration(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     board_id: str
-    patient: PatientIdentity
+    patient: PatientIdentity | None = Field(None, description="Identité du patient (traits INS) ; facultative "
+                                            "quand `patient_id` désigne un patient existant")
+    patient_id: str | None = Field(None, max_length=64, description="Patient existant choisi par le "
+                                   "coordinateur (recherche de patients ou proposition de rapprochement)")
+    new_patient: bool = Field(False, description="Le coordinateur confirme qu'il s'agit d'un nouveau patient "
+                              "malgré un patient existant aux mêmes traits")
     requester_rpps: str
     presenter_rpps: str | None = None
     topography_code: str = Field(description="Code CIM-10 (JDV_Tumeur_CISIS)")
@@ -199,6 +245,14 @@ class CaseRegistration(BaseModel):
             if code not in SPECIALTY_GROUPS and not valuesets.contains("JDV_J01_XdsAuthorSpecialty_CISIS", code):
                 raise ValueError(f"La spécialité « {code} » est inconnue.")
         return v
+
+    @model_validator(mode="after")
+    def _patient_given(self) -> CaseRegistration:
+        if self.patient is None and not self.patient_id:
+            raise ValueError("Indiquez l'identité du patient ou choisissez un patient existant.")
+        if self.patient_id and self.new_patient:
+            raise ValueError("Choisissez un patient existant ou confirmez un nouveau patient, pas les deux.")
+        return self
 
     @model_validator(mode="after")
     def _standard_needs_referential(self) -> CaseRegistration:

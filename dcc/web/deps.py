@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 
 from dcc.domain.calendar import PARIS
 from dcc.domain.clock import now_utc
+from dcc.domain.ports import CdaBuilder, PdfRenderer
 from dcc.services.uow import Database, UnitOfWork
 from dcc.web.auth import User, current_user
 
@@ -62,7 +63,20 @@ def get_now() -> datetime:
     return now_utc()
 
 
+def get_document_builders(request: Request) -> tuple[CdaBuilder, PdfRenderer]:
+    """The CDA builder and PDF renderer the app was given (`app.state`), else the configured ones: the use
+    cases that regenerate documents (identity qualified, *Régénérer*) run them in the request."""
+    state = request.app.state
+    cda, pdf = getattr(state, "cda_builder", None), getattr(state, "pdf_renderer", None)
+    if cda is None or pdf is None:
+        from dcc import bootstrap
+
+        cda, pdf = cda or bootstrap.cda_builder(), pdf or bootstrap.pdf_renderer()
+    return cda, pdf
+
+
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
+DocumentBuilders = Annotated[tuple[CdaBuilder, PdfRenderer], Depends(get_document_builders)]
 CurrentUser = Annotated[User, Depends(current_user)]
 Actor = Annotated[str, Depends(get_actor)]
 Today = Annotated[date, Depends(get_today)]

@@ -58,6 +58,16 @@ class Chain:
         return self.signed
 
 
+def family_name(n: int) -> str:
+    """A distinct birth family name per patient number (identity vigilance matches patients on their traits:
+    the test patients must differ by more than their INS)."""
+    suffix = ""
+    while n > 1:
+        n, r = divmod(n - 1, 26)
+        suffix = chr(ord("A") + r) + suffix
+    return "MARTIN" + (f"-{suffix}" if suffix else "")
+
+
 def build_chain(db: Database, pki_dir: Path, *, patients: int = 4, seed: int = 1) -> Chain:
     """Seed, plan, register, assign, hold the meetings and generate the documents (left as drafts)."""
     with db.uow() as uow:
@@ -174,7 +184,7 @@ class BoardWorld:
             "board_id": board.id,
             "patient": PatientIdentity(
                 ins_matricule=first13 + nir_key(first13), ins_oid="1.2.250.1.213.1.4.10", ins_qualified=True,
-                birth_family="MARTIN", birth_given_first="CLAIRE", birth_given_all="CLAIRE ANNE",
+                birth_family=family_name(n), birth_given_first="CLAIRE", birth_given_all="CLAIRE ANNE",
                 birth_date=date(1975, 3, 12), sex="F", birthplace_insee="44109", birthplace_city="NANTES"),
             "requester_rpps": requester.rpps,
             "topography_code": "C50.9",

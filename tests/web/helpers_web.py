@@ -66,6 +66,18 @@ def nir(first13: str = "2750344109123") -> str:
     return first13 + nir_key(first13)
 
 
+def traits_of(first13: str) -> dict[str, str]:
+    """Traits coherent with a test NIR (identity vigilance checks the NIR against them) and a birth family
+    name of its own (patients are matched on their traits): the default NIR keeps MARTIN, 1975-03, 44109."""
+    if first13 == "2750344109123":
+        return {}
+    month = int(first13[3:5])
+    return {"sex": "M" if first13[0] in "17" else "F",
+            "birth_date": f"19{first13[1:3]}-{month if 1 <= month <= 12 else 3:02d}-12",
+            "birthplace_insee": first13[5:10],
+            "birth_family": "MARTIN-" + "".join(chr(ord("A") + int(c)) for c in first13[-4:])}
+
+
 def case_payload(board_id: str, requester_rpps: str, *, first13: str = "2750344109123",
                  **overrides: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {
@@ -75,7 +87,7 @@ def case_payload(board_id: str, requester_rpps: str, *, first13: str = "27503441
             "birth_family": "MARTIN", "birth_given_first": "CLAIRE", "birth_given_all": "CLAIRE ANNE",
             "birth_date": "1975-03-12", "sex": "F", "birthplace_insee": "44109", "birthplace_city": "NANTES",
             "used_family": "DUPONT", "used_given": "Claire",
-        },
+        } | traits_of(first13),
         "requester_rpps": requester_rpps,
         "topography_code": "C50.9",
         "laterality": "gauche",  # breast: a paired organ

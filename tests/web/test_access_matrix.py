@@ -177,6 +177,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/cases/{case_id}/decision"): DECIDE,
     ("POST", "/api/v1/cases/{case_id}/move"): CASE_COORDINATE,
     ("POST", "/api/v1/cases/{case_id}/force"): CASE_COORDINATE,
+    ("POST", "/api/v1/cases/{case_id}/regenerate"): CASE_COORDINATE,
     ("GET", "/api/v1/documents/{document_id}"): DOCUMENT_READ,
     ("GET", "/api/v1/documents/{document_id}/cda"): DOCUMENT_READ,
     ("GET", "/api/v1/documents/{document_id}/pdf"): DOCUMENT_READ,
@@ -194,7 +195,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
 QUERY_OBJECT = {"/api/v1/audit": ("patient", "patient_id"), "/api/v1/audit/fhir": ("patient", "patient_id")}
 # routes without an object: checked by test_lists_are_scoped / test_creation_rights
 COLLECTIONS = {("GET", "/api/v1/boards"), ("POST", "/api/v1/boards"), ("GET", "/api/v1/sessions"),
-               ("POST", "/api/v1/cases"), ("GET", "/api/v1/deliveries"), ("GET", "/api/v1/audit/alerts")}
+               ("POST", "/api/v1/cases"), ("GET", "/api/v1/deliveries"), ("GET", "/api/v1/audit/alerts"),
+               ("GET", "/api/v1/patients/search")}  # search: scoped by test_identity_api
 
 
 def _body(w: World, method: str, path: str, obj: str) -> dict[str, Any] | None:

@@ -490,3 +490,114 @@ def test_decision_page_refuses_a_session_that_has_not_started(as_user: Any, app:
             "enregistrée.") in answer.text
     with app.state.database.uow() as uow:
         assert uow.session.scalars(select(m.Decision).where(m.Decision.case_id == case_id)).first() is None
+
+
+# ------------------------------------------------------------------------------ identity vigilance, regeneration
+
+
+def _region_a_case(app: Any, *, decided: bool) -> tuple[m.Case, m.Patient]:
+    with app.state.database.uow() as uow:
+        q = (select(m.Case).join(m.Board, m.Board.id == m.Case.board_id)
+             .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
+             .join(m.Region, m.Region.id == m.Establishment.region_id)
+             .where(m.Region.code == "A", (m.Case.status == "decided") if decided else (m.Case.status != "decided"),
+                    ~m.Case.patient_id.in_(select(m.Case.patient_id).where(m.Case.status != "decided")))
+             .order_by(m.Case.id))
+        case = uow.session.scalars(q).first()
+        assert case is not None
+        patient = uow.session.get(m.Patient, case.patient_id)
+        assert patient is not None
+        uow.session.expunge_all()
+        return case, patient
+
+
+def _identity_form(patient: m.Patient) -> dict[str, str]:
+    return {"birth_family": patient.birth_family, "birth_given_first": patient.birth_given_first,
+            "birth_given_all": patient.birth_given_all, "birth_date": patient.birth_date.isoformat(),
+            "sex": patient.sex, "birthplace_insee": patient.birthplace_insee}
+
+
+def _form_base(client: TestClient, board_index: int = 0) -> tuple[dict[str, str], list[str]]:
+    page = client.get("/coordination/dossiers/nouveau")
+    boards = re.findall(r'<option value="([0-9a-f-]{36})"', page.text)
+    rpps = re.search(r'id="f-requester_rpps" name="requester_rpps" type="text" value="(\d+)"', page.text)
+    assert rpps
+    return ({"csrf_token": csrf(page.text), "requester_rpps": rpps.group(1), "topography_code": "C50.9",
+             "question": "Quelle stratégie ?", "earliest_date": TODAY.isoformat(), "pathology_report": "oui"},
+            boards)
+
+
+def test_registration_page_refuses_a_nir_contradicting_sex(as_user: Any) -> None:
+    client = as_user("coord-a")
+    base, boards = _form_base(client)
+    first13 = "1840699350047"
+    answer = client.post("/coordination/dossiers/nouveau", data=base | {
+        "board_id": boards[0], "ins_matricule": first13 + nir_key(first13), "ins_oid": "1.2.250.1.213.1.4.8",
+        "birth_family": "DURAND", "birth_given_first": "PAULE", "birth_given_all": "PAULE",
+        "birth_date": "1984-06-01", "sex": "F", "birthplace_insee": "99350"})
+    assert answer.status_code == 422
+    assert "Le NIR commence par 1 (sexe masculin) mais le sexe déclaré est féminin." in answer.text
+    assert 'id="f-sex"' in answer.text
+
+
+def test_registration_page_refuses_a_known_ins_with_other_traits(as_user: Any, app: Any) -> None:
+    _, patient = _region_a_case(app, decided=True)
+    client = as_user("coord-a")
+    base, boards = _form_base(client)
+    traits = _identity_form(patient) | {"birth_given_first": "AUTRE", "birth_given_all": "AUTRE"}
+    answer = client.post("/coordination/dossiers/nouveau", data=base | traits | {
+        "board_id": boards[-1], "ins_matricule": patient.ins_matricule or "", "ins_oid": patient.ins_oid or ""})
+    assert answer.status_code == 409
+    assert "déjà connue avec d&#39;autres traits : premier prénom de naissance différent" in answer.text
+
+
+def test_registration_page_proposes_the_existing_patient_then_takes_the_choice(as_user: Any, app: Any) -> None:
+    case, patient = _region_a_case(app, decided=True)
+    client = as_user("coord-a")
+    base, boards = _form_base(client)
+    form = base | _identity_form(patient) | {"board_id": case.board_id, "ins_matricule": ""}
+    answer = client.post("/coordination/dossiers/nouveau", data=form)
+    assert answer.status_code == 409, answer.text
+    assert "mêmes traits" in answer.text
+    assert f'name="patient_id" type="radio" value="{patient.id}"' in answer.text
+    assert 'id="f-new_patient"' in answer.text  # or confirm a new patient
+    chosen = client.post("/coordination/dossiers/nouveau", data=form | {"csrf_token": csrf(answer.text),
+                                                                         "patient_id": patient.id})
+    assert chosen.status_code == 303, chosen.text
+    case_id = chosen.headers["location"].split("?")[0].rsplit("/", 1)[-1]
+    with app.state.database.uow() as uow:
+        new_case = uow.session.get(m.Case, case_id)
+        assert new_case is not None and new_case.patient_id == patient.id and new_case.board_id == case.board_id
+    # a second open case for the same patient on the same board: refused (409, French)
+    again = client.post("/coordination/dossiers/nouveau", data=form | {"csrf_token": csrf(answer.text),
+                                                                        "patient_id": patient.id})
+    assert again.status_code == 409 and "déjà un dossier en cours" in again.text
+
+
+def test_patient_search_fragment_offers_to_pick(as_user: Any, app: Any) -> None:
+    _, patient = _region_a_case(app, decided=True)
+    client = as_user("coord-a")
+    found = client.get("/coordination/patients/recherche", params={"q": patient.birth_family})
+    assert found.status_code == 200
+    assert f'value="{patient.id}"' in found.text
+    assert "Aucun patient" in client.get("/coordination/patients/recherche", params={"q": "zzzzzz"}).text
+
+
+def test_case_page_regenerates_drafts(as_user: Any, app: Any) -> None:
+    from dcc.bootstrap import cda_builder, pdf_renderer
+    from dcc.services.documents import generate_documents
+
+    case, _ = _region_a_case(app, decided=True)
+    with app.state.database.uow() as uow:
+        created = generate_documents(uow, case_ids=[case.id], cda=cda_builder(), pdf=pdf_renderer()).created
+    assert created
+    client = as_user("coord-a")
+    page = client.get(f"/coordination/dossiers/{case.id}")
+    assert f'action="/coordination/dossiers/{case.id}/regenerer"' in page.text and "Régénérer" in page.text
+    answer = client.post(f"/coordination/dossiers/{case.id}/regenerer", data={"csrf_token": csrf(page.text)})
+    assert answer.status_code == 303
+    assert "Documents%20r%C3%A9g%C3%A9n%C3%A9r%C3%A9s" in answer.headers["location"] or "régénérés" in \
+        client.get(answer.headers["location"]).text
+    with app.state.database.uow() as uow:
+        ids = set(uow.session.scalars(select(m.Document.id).where(m.Document.case_id == case.id)))
+    assert ids and not ids & set(created)

@@ -123,8 +123,9 @@ class Patient(Base):
     __tablename__ = "patient"
     __table_args__ = (UniqueConstraint("ins_matricule", "ins_oid"),)
     id: Mapped[str] = _id()
-    ins_matricule: Mapped[str] = mapped_column(String(15))
-    ins_oid: Mapped[str] = mapped_column(String(40))
+    # INS (0007): absent while the INS is not (yet) retrieved; such a patient is never sent to the DMP
+    ins_matricule: Mapped[str | None] = mapped_column(String(15), nullable=True)
+    ins_oid: Mapped[str | None] = mapped_column(String(40), nullable=True)
     ins_qualified: Mapped[bool] = mapped_column(Boolean, default=False)
     birth_family: Mapped[str] = mapped_column(String(100))
     birth_given_first: Mapped[str] = mapped_column(String(100))

@@ -4,22 +4,32 @@ Scoped by the user; every read is audited."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from dcc.errors import ValidationFailed
-from dcc.services import access, queries
+from dcc.errors import IdentityConflict, ValidationFailed
+from dcc.services import access, identity, queries
 from dcc.services import boards as board_services
+from dcc.services.documents import regenerate_case_documents
 from dcc.services.schemas import CaseRegistration, DecisionInput
 from dcc.services.uow import UnitOfWork
+from dcc.web.api.patients import hits_out
 from dcc.web.auth import User
-from dcc.web.deps import CurrentUser, Now, Today, Uow
+from dcc.web.deps import CurrentUser, DocumentBuilders, Now, Today, Uow
 from dcc.web.schemas import CaseCreatedOut, CaseOut, DecisionOut, DocumentSummaryOut, error_responses
 
 router = APIRouter(prefix="/api/v1/cases", tags=["Dossiers"])
 
 
 @router.post("", response_model=CaseCreatedOut, status_code=status.HTTP_201_CREATED,
-             summary="Inscrire un dossier", responses=error_responses(413, 422))
+             summary="Inscrire un dossier",
+             description="Identitovigilance (règles INS) : le NIR doit concorder avec le sexe, l'année et le mois "
+             "de naissance et le département de naissance (422) ; une INS déjà connue avec d'autres traits est "
+             "refusée (409, jamais fusionnée) ; un patient aux mêmes traits (nom de naissance, premier prénom, "
+             "date de naissance, sexe) doit être choisi (`patient_id`) ou le nouveau patient confirmé "
+             "(`new_patient`) : 409 avec les `candidates` visibles ; un second dossier ouvert du même patient "
+             "sur la même RCP est refusé (409).",
+             responses=error_responses(409, 413, 422))
 def register_case(data: CaseRegistration, uow: Uow, user: CurrentUser, response: Response) -> CaseCreatedOut:
     access.require_role(user, "coordinator", "physician",
                         message="Seuls un coordinateur ou un médecin peuvent inscrire un dossier.")
@@ -28,10 +38,21 @@ def register_case(data: CaseRegistration, uow: Uow, user: CurrentUser, response:
     if user.role == "physician" and data.requester_rpps != access.own_rpps(uow, user):
         raise ValidationFailed("Un médecin inscrit un dossier en son nom : le RPPS du demandeur doit être le "
                                "vôtre.", field="requester_rpps")
-    case_id = board_services.register_case(uow, data=data, actor=user.login)
+    try:
+        case_id = board_services.register_case(uow, data=data, actor=user.login)
+    except IdentityConflict as exc:
+        return identity_conflict_response(uow, user, exc)  # type: ignore[return-value]
     view = queries.get_case(uow, case_id)
     response.headers["Location"] = f"/api/v1/cases/{case_id}"
     return CaseCreatedOut(id=case_id, status=view.case.status, not_ready=list(view.case.not_ready or []))
+
+
+def identity_conflict_response(uow: UnitOfWork, user: User, exc: IdentityConflict) -> JSONResponse:
+    """409 with the candidates the user may see (name, birth date, INS); the others are only counted."""
+    visible = identity.visible_patients(uow, exc.candidates, scope=access.patient_filter(user))
+    body = exc.to_dict() | {"candidates": [h.model_dump(mode="json") for h in hits_out(visible)],
+                            "hidden_candidates": len(exc.candidates) - len(visible)}
+    return JSONResponse(body, status_code=exc.status_code)
 
 
 @router.get("/{case_id}", response_model=CaseOut, summary="Un dossier", responses=error_responses(404))
@@ -120,3 +141,27 @@ def force_case(case_id: str, uow: Uow, user: CurrentUser) -> ForceOut:
     forced = board_services.force_not_ready(uow, case_id=case_id, actor=user.login)
     case = queries.get_case(uow, case_id).case
     return ForceOut(case_id=case_id, forced=forced, status=case.status, not_ready=list(case.not_ready or []))
+
+
+class RegenerationOut(BaseModel):
+    case_id: str
+    removed: list[str] = Field(description="Brouillons remplacés (supprimés ; tracés dans le journal d'audit)")
+    created: list[str] = Field(description="Nouveaux brouillons")
+    refused: str = Field(description="Motif quand les documents ne peuvent toujours pas être générés")
+    documents_missing: list[str]
+
+
+@router.post("/{case_id}/regenerate", response_model=RegenerationOut, summary="Régénérer les documents non signés",
+             description="Remplace les brouillons du dossier (nouveaux identifiants) et relance la génération "
+             "d'un dossier refusé pour données manquantes, par exemple après la qualification de l'identité. "
+             "Refusé (409) quand un document du dossier est signé : il suit le circuit de correction. "
+             "Coordinateur de la RCP.", responses=error_responses(404, 409))
+def regenerate(case_id: str, uow: Uow, user: CurrentUser, builders: DocumentBuilders) -> RegenerationOut:
+    access.require(uow, user, "case", case_id, access.case_filter(user), action="regenerate")
+    if user.role != "coordinator" or not access.can_decide(uow, user, case_id):
+        raise access.AccessDenied("Seul le coordinateur de la RCP peut régénérer les documents d'un dossier.")
+    cda, pdf = builders
+    result = regenerate_case_documents(uow, case_id, user.login, cda, pdf)
+    case = queries.get_case(uow, case_id).case
+    return RegenerationOut(case_id=case_id, removed=result.removed, created=result.created, refused=result.refused,
+                           documents_missing=list(case.documents_missing or []))

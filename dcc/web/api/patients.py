@@ -4,14 +4,16 @@ decides about the national record (opposition to feeding the DMP) or what identi
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from dcc.adapters.db import models as m
-from dcc.services import access, consent, queries
-from dcc.web.deps import CurrentUser, Uow
+from dcc.services import access, consent, identity, queries
+from dcc.web.deps import CurrentUser, DocumentBuilders, Uow
 from dcc.web.schemas import DocumentSummaryOut, error_responses
 
 router = APIRouter(prefix="/api/v1/patients", tags=["Patients"])
@@ -46,6 +48,38 @@ class PatientRecordOut(BaseModel):
     ins_qualified: bool
     cases: list[PatientCaseOut]
     documents: list[DocumentSummaryOut]
+
+
+class PatientHitOut(BaseModel):
+    id: str
+    display_name: str
+    birth_family: str
+    birth_given_first: str
+    birth_date: date
+    sex: str
+    ins_matricule: str | None = Field(description="Matricule INS ; absent quand l'INS n'est pas connue")
+    ins_qualified: bool
+
+
+def hits_out(hits: list[identity.PatientHit]) -> list[PatientHitOut]:
+    return [PatientHitOut(**asdict(h)) for h in hits]
+
+
+@router.get("/search", response_model=list[PatientHitOut], summary="Rechercher un patient",
+            description="Patients de votre périmètre dont le nom (de naissance ou d'usage, prénoms ; accents et "
+            "casse ignorés), la date de naissance (JJ/MM/AAAA ou AAAA-MM-JJ) ou l'INS (ou son début) "
+            "correspondent à chacun des termes de `q` : pour inscrire un dossier sur un patient existant.",
+            responses=error_responses(422))
+def search(uow: Uow, user: CurrentUser,
+           q: Annotated[str, Query(min_length=2, max_length=100, description="Nom, date de naissance ou INS")]
+           ) -> list[PatientHitOut]:
+    access.require_role(user, "coordinator", "physician",
+                        message="Seuls un coordinateur ou un médecin peuvent rechercher un patient.")
+    hits = identity.search_patients(uow, q=q, scope=access.patient_filter(user))
+    for hit in hits:
+        access.record_read(uow, user, action="patient.search", entity="patient", entity_id=hit.id,
+                           patient_ids=[hit.id])
+    return hits_out(hits)
 
 
 @router.get("/{patient_id}", response_model=PatientRecordOut, summary="Le dossier d'un patient",
@@ -116,9 +150,12 @@ def dmp_opposition(patient_id: str, data: OppositionIn, uow: Uow, user: CurrentU
 @router.post("/{patient_id}/identity-qualification", response_model=IdentityOut,
              summary="Identité qualifiée (INS)",
              description="L'identité du patient a été vérifiée (téléservice INSi et pièce d'identité) : ses "
-             "documents en attente de l'INS qualifiée partent vers le DMP. Coordonnateur ou équipe de soins.",
-             responses=error_responses(404))
-def identity_qualification(patient_id: str, uow: Uow, user: CurrentUser) -> IdentityOut:
+             "documents en attente de l'INS qualifiée partent vers le DMP et ses documents non signés sont "
+             "régénérés. Coordonnateur ou équipe de soins. Un patient sans INS ne peut être qualifié (409).",
+             responses=error_responses(404, 409))
+def identity_qualification(patient_id: str, uow: Uow, user: CurrentUser,
+                           builders: DocumentBuilders) -> IdentityOut:
     access.require(uow, user, "patient", patient_id, access.consent_filter(user), action="identity_qualification")
-    released = consent.qualify_identity(uow, patient_id, user.login)
+    cda, pdf = builders
+    released = consent.qualify_identity(uow, patient_id, user.login, cda=cda, pdf=pdf)
     return IdentityOut(patient_id=patient_id, ins_qualified=True, messages_released=released)

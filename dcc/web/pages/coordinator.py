@@ -9,18 +9,21 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from dcc import valuesets
+from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain.identifiers import nir_key, validate_ins_oid, validate_nir, validate_rpps
 from dcc.domain.quorum import requirement_label
-from dcc.errors import DccError, NotFound, UndecidedCases
-from dcc.services import access, consent, queries
+from dcc.errors import DccError, IdentityConflict, NotFound, UndecidedCases
+from dcc.services import access, consent, identity, queries
 from dcc.services import boards as board_services
+from dcc.services.documents import regenerate_case_documents
 from dcc.services.schemas import AttendanceInput, CaseRegistration
-from dcc.web.deps import Now, Today, Uow
+from dcc.web.deps import DocumentBuilders, Now, Today, Uow
 from dcc.web.pages import _scope as scope
 from dcc.web.pages._common import PageRoute, PageUser, check_csrf, local, redirect, render, require_role
 
@@ -194,12 +197,36 @@ async def dmp_opposition(request: Request, case_id: str, user: Coordinator, uow:
 
 
 @router.post("/dossiers/{case_id}/identite", response_class=HTMLResponse)
-async def identity_qualified(request: Request, case_id: str, user: Coordinator, uow: Uow) -> Response:
+async def identity_qualified(request: Request, case_id: str, user: Coordinator, uow: Uow,
+                             builders: DocumentBuilders) -> Response:
     await check_csrf(request)
     case, _ = scope.case_for_coordinator(uow, user, case_id)
-    released = consent.qualify_identity(uow, case.patient_id, user.login)
+    cda, pdf = builders
+    try:
+        released = await run_in_threadpool(consent.qualify_identity, uow, case.patient_id, user.login,
+                                           cda=cda, pdf=pdf)
+    except DccError as exc:
+        return redirect(f"/coordination/dossiers/{case_id}", exc.message)
     return redirect(f"/coordination/dossiers/{case_id}",
-                    f"Identité qualifiée (INS) : {released} envoi(s) en attente relancé(s).")
+                    f"Identité qualifiée (INS) : {released} envoi(s) en attente relancé(s) ; documents non "
+                    "signés régénérés.")
+
+
+@router.post("/dossiers/{case_id}/regenerer", response_class=HTMLResponse)
+async def regenerate(request: Request, case_id: str, user: Coordinator, uow: Uow,
+                     builders: DocumentBuilders) -> Response:
+    await check_csrf(request)
+    scope.case_for_coordinator(uow, user, case_id)
+    back = f"/coordination/dossiers/{case_id}"
+    cda, pdf = builders
+    try:
+        result = await run_in_threadpool(regenerate_case_documents, uow, case_id, user.login, cda, pdf)
+    except DccError as exc:
+        return redirect(back, f"Régénération refusée : {exc.message}")
+    if result.refused:
+        return redirect(back, f"Documents toujours non générés : {result.refused}")
+    return redirect(back, f"Documents régénérés : {len(result.created)} brouillon(s) remplace(nt) "
+                          f"{len(result.removed)} ancien(s).")
 
 
 @router.post("/dossiers/{case_id}/documents/{document_id}/{choice}", response_class=HTMLResponse)
@@ -240,8 +267,14 @@ def _registration_payload(form: dict[str, Any]) -> dict[str, Any]:
 
     patient: dict[str, Any] = {k: text(k) for k in PATIENT_FIELDS}
     patient["ins_qualified"] = form.get("ins_qualified") == "oui"
+    if not patient["ins_matricule"]:
+        patient["ins_matricule"] = None  # INS not (yet) known: the patient is matched on their traits
+    if not patient["ins_oid"]:
+        del patient["ins_oid"]  # the schema's default (INS-NIR)
+    chosen = text("patient_id")
+    identity_given = any(patient[k] for k in ("birth_family", "birth_given_first", "birth_date"))
     payload: dict[str, Any] = {
-        "board_id": text("board_id"), "patient": patient, "requester_rpps": text("requester_rpps"),
+        "board_id": text("board_id"), "requester_rpps": text("requester_rpps"),
         "topography_code": text("topography_code").upper(), "phase": text("phase") or "initial",
         "question": text("question"), "motive": text("motive"), "summary": text("summary"),
         "discovery_mode": text("discovery_mode"), "earliest_date": text("earliest_date"),
@@ -253,6 +286,11 @@ def _registration_payload(form: dict[str, Any]) -> dict[str, Any]:
             payload[key] = text(key)
     for key in CHECKBOXES:
         payload[key] = form.get(key) == "oui"
+    if chosen:  # an existing patient picked in the search or among the proposed candidates
+        payload["patient_id"] = chosen
+    if identity_given or not chosen:
+        payload["patient"] = patient
+    payload["new_patient"] = form.get("new_patient") == "oui" and not chosen
     return payload
 
 
@@ -279,7 +317,8 @@ def _form_context(uow: Any, user: PageUser, today: date, values: dict[str, Any],
                 "pathology_report": "oui", "family_history": "oui", "patient_consent": "oui",
                 "parental_consent": "oui"}
     return {"boards": scope.coordinator_boards(uow, user), "values": defaults | values, "errors": errors or {},
-            "ins_oids": INS_OIDS, "today": today}
+            "ins_oids": INS_OIDS, "today": today, "candidates": [], "hidden_candidates": 0,
+            "propose_new": False}
 
 
 @router.get("/dossiers", response_class=HTMLResponse)
@@ -311,11 +350,39 @@ async def register_case(request: Request, user: Coordinator, uow: Uow, today: To
     except ValidationError as exc:
         return render(request, "coordinator/case_form.html.j2",
                       _form_context(uow, user, today, values, _error_map(exc)), status_code=422)
+    except IdentityConflict as exc:
+        # Identity vigilance: the conflict is stated; candidates the coordinator may see can be picked.
+        field = (exc.field or "formulaire").removeprefix("patient.")
+        errors = {"formulaire" if field == "patient" else field: exc.message}
+        candidates = identity.visible_patients(uow, exc.candidates, scope=access.patient_filter(user))
+        ctx = _form_context(uow, user, today, values, errors) | {
+            "candidates": candidates, "hidden_candidates": len(exc.candidates) - len(candidates),
+            "propose_new": field == "patient"}
+        return render(request, "coordinator/case_form.html.j2", ctx, status_code=exc.status_code)
     except DccError as exc:
         errors = {(exc.field or "formulaire").removeprefix("patient."): exc.message}
         return render(request, "coordinator/case_form.html.j2", _form_context(uow, user, today, values, errors),
                       status_code=exc.status_code)
     return redirect(f"/coordination/dossiers/{case_id}", "Dossier inscrit.")
+
+
+@router.get("/patients/recherche", response_class=HTMLResponse)
+def patient_search(request: Request, user: Coordinator, uow: Uow,
+                   q: Annotated[str, Query(max_length=100)] = "") -> Response:
+    """htmx: the patients of the coordinator's scope matching `q` (name, birth date, INS), to pick one."""
+    hits: list[identity.PatientHit] = []
+    message = ""
+    if len(q.strip()) < 2:
+        message = "Saisissez au moins 2 caractères (nom, date de naissance JJ/MM/AAAA ou INS)."
+    else:
+        hits = identity.search_patients(uow, q=q, scope=access.patient_filter(user))
+        for hit in hits:
+            access.record_read(uow, user, action="patient.search", entity="patient", entity_id=hit.id,
+                               patient_ids=[hit.id])
+        if not hits:
+            message = "Aucun patient de votre périmètre ne correspond."
+    return render(request, "coordinator/_patient_hits.html.j2", {"hits": hits, "message": message,
+                                                                 "chosen": ""})
 
 
 @router.post("/dossiers/verifier", response_class=HTMLResponse)
@@ -381,6 +448,13 @@ def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today
     current = queries.session_status(uow, case.session_id) if case.session_id else None
     topo = valuesets.contains("JDV_Tumeur_CISIS", case.topography_code)
     label = valuesets.lookup("JDV_Tumeur_CISIS", case.topography_code).display if topo else ""
+    patient = uow.session.get(m.Patient, case.patient_id)
+    decision = view.decision
+    regenerable = (case.status == "decided" and decision is not None and decision.locked
+                   and all(d.status == "draft" for d in view.documents)
+                   and bool(view.documents or case.documents_missing))
     return render(request, "coordinator/case.html.j2", {"view": view, "case": case, "board": board,
                                                         "sessions": sessions, "current": current,
-                                                        "topography_label": label})
+                                                        "topography_label": label,
+                                                        "has_ins": bool(patient and patient.ins_matricule),
+                                                        "regenerable": regenerable})
