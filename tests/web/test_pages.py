@@ -170,7 +170,7 @@ def test_registration_errors_are_shown_next_to_their_field(as_user: Any) -> None
 def test_register_then_move_to_a_session(as_user: Any, app: Any) -> None:
     client = as_user("coord-a")
     form_page = client.get("/coordination/dossiers/nouveau")
-    board_id = re.findall(r'<option value="([0-9a-f-]{36})"', form_page.text)[0]
+    board_id = re.search(r'<option value="([0-9a-f-]{36})">RCP Thorax</option>', form_page.text).group(1)
     first13 = "1840699350047"
     answer = client.post("/coordination/dossiers/nouveau", data={
         "csrf_token": csrf(form_page.text), "board_id": board_id, "requester_rpps": re.search(
@@ -184,6 +184,7 @@ def test_register_then_move_to_a_session(as_user: Any, app: Any) -> None:
     case_page = client.get(case_url)
     assert "DURAND" in case_page.text
     session_ids = re.findall(r'<option value="([0-9a-f-]{36})"', case_page.text)
+    assert session_ids, case_page.text[-6000:]
     moved = client.post(case_url + "/deplacer", data={"csrf_token": csrf(case_page.text),
                                                       "session_id": session_ids[-1]})
     assert moved.status_code == 303 and moved.headers["location"].startswith(f"/coordination/seances/{session_ids[-1]}")
