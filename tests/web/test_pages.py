@@ -524,7 +524,7 @@ def _form_base(client: TestClient, board_index: int = 0) -> tuple[dict[str, str]
     rpps = re.search(r'id="f-requester_rpps" name="requester_rpps" type="text" value="(\d+)"', page.text)
     assert rpps
     return ({"csrf_token": csrf(page.text), "requester_rpps": rpps.group(1), "topography_code": "C50.9",
-             "question": "Quelle stratégie ?", "earliest_date": TODAY.isoformat(), "pathology_report": "oui"},
+             "laterality": "droite", "question": "Quelle stratégie ?", "earliest_date": TODAY.isoformat(), "pathology_report": "oui"},
             boards)
 
 
