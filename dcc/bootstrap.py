@@ -7,9 +7,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dcc.adapters.db import guards
 from dcc.config import Settings, get_settings
 from dcc.domain.documents import FrcpContent, PpsContent
 from dcc.domain.ports import PdfSigner, SignerDirectory, Submission, SubmitOutcome, Transport
+from dcc.services.audit import record_refused_changes
 from dcc.services.uow import Database
 
 if TYPE_CHECKING:
@@ -17,6 +19,10 @@ if TYPE_CHECKING:
 
     from dcc.adapters.national_record.metadata import DocumentEntry
     from dcc.adapters.national_record.xds import XdsMetadataUpdater, XdsTransport
+
+# A refused change of a signed document is audited by the audit service (the guard, an adapter, only knows
+# the callback): wired once, when the composition root is imported.
+guards.set_refusal_recorder(record_refused_changes)
 
 
 @cache
@@ -41,6 +47,11 @@ class LxmlCdaBuilder:
         from dcc.adapters.cda.builder import stamp_legal_authenticator
 
         return stamp_legal_authenticator(cda, signed_at=signed_at)
+
+    def mailto_recipients(self, cda: bytes) -> list[str]:
+        from dcc.adapters.messaging.transport import recipients_from_cda
+
+        return [address for address, _ in recipients_from_cda(cda)]
 
 
 class WeasyPdfRenderer:

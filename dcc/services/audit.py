@@ -14,10 +14,12 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
+from dcc.adapters.db.guards import DETAIL_KEYS
 from dcc.services.uow import UnitOfWork
 
 HEAD_ID = 1
@@ -59,6 +61,17 @@ def record_audit(uow: UnitOfWork, *, actor: str, action: str, entity: str, entit
     head.count = head.count + 1
     uow.session.flush()
     return ev
+
+
+def record_refused_changes(engine: Engine, actor: str, attempts: list[dict[str, Any]]) -> None:
+    """One audit entry per refused change of a signed document, in a transaction of its own (the refused
+    one was rolled back). dcc.bootstrap wires this as the ORM guard's refusal recorder."""
+    with UnitOfWork(lambda: Session(engine)) as uow:
+        for a in attempts:
+            record_audit(uow, actor=actor, action="document.immutable_refused", entity="document",
+                         entity_id=a["document_id"] or "?", patient_id=a["patient_id"],
+                         detail={k: a[k] for k in DETAIL_KEYS})
+        uow.commit()
 
 
 def verify_chain(uow: UnitOfWork) -> list[str]:

@@ -289,7 +289,8 @@ def test_correction_refusals(signed_chain: Chain) -> None:
 
 
 def test_demo_correction(signed_chain: Chain) -> None:
-    out = demo_correction(signed_chain.db, today=datetime.now(UTC).date(), signers=signed_chain.signers)
+    out = demo_correction(signed_chain.db, today=datetime.now(UTC).date(), signers=signed_chain.signers,
+                          cda=cda_builder(), pdf=pdf_renderer())
     assert out["corrected"] and out["kind"] == "PPS"
     assert out["update_motive"] == {"code": "MED-560",
                                     "display": "Réajustement du programme thérapeutique et de suivi"}
