@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from dcc.adapters.db import guards
 from dcc.config import Settings, get_settings
 from dcc.domain.documents import FrcpContent, PpsContent
+from dcc.domain.identifiers import struct_id_nat
 from dcc.domain.ports import PdfSigner, SignerDirectory, Submission, SubmitOutcome, Transport
 from dcc.services.audit import record_refused_changes
 from dcc.services.uow import Database
@@ -377,7 +378,7 @@ def national_record_transports(db: Database, settings: Settings | None = None) -
                 continue
             out[f"dmp:{region.code}"] = XdsNationalRecord(
                 region.endpoint, identity_dir=settings.resolved_pki_dir / "regions" / region.code,
-                structure_name=est.name, structure_id_nat="1" + est.finess, timeout=settings.dmp_timeout_s,
+                structure_name=est.name, structure_id_nat=struct_id_nat(est.finess), timeout=settings.dmp_timeout_s,
                 cda_lookup=database_cda_lookup(db))
     return out
 
