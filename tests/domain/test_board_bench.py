@@ -1,8 +1,9 @@
 import json
 from datetime import date
 
-from dcc.bench.assignment import run
 from exact_lp import lp_optimum
+
+from dcc.bench.assignment import run
 
 
 def test_bench_small_dump_is_consistent(tmp_path):
