@@ -25,6 +25,7 @@ demo: install
 	$(VENV)/bin/dcc demo $(ARGS)
 
 test: install test-deps
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest $(ARGS)
 
 bench: install test-deps
@@ -37,6 +38,7 @@ serve: install
 lint: install
 	$(VENV)/bin/ruff check dcc flows tests scripts
 	$(VENV)/bin/mypy dcc flows
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -7,9 +7,12 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dcc.adapters.db import guards
 from dcc.config import Settings, get_settings
 from dcc.domain.documents import FrcpContent, PpsContent
+from dcc.domain.identifiers import struct_id_nat
 from dcc.domain.ports import PdfSigner, SignerDirectory, Submission, SubmitOutcome, Transport
+from dcc.services.audit import record_refused_changes
 from dcc.services.uow import Database
 
 if TYPE_CHECKING:
@@ -17,6 +20,10 @@ if TYPE_CHECKING:
 
     from dcc.adapters.national_record.metadata import DocumentEntry
     from dcc.adapters.national_record.xds import XdsMetadataUpdater, XdsTransport
+
+# A refused change of a signed document is audited by the audit service (the guard, an adapter, only knows
+# the callback): wired once, when the composition root is imported.
+guards.set_refusal_recorder(record_refused_changes)
 
 
 @cache
@@ -41,6 +48,11 @@ class LxmlCdaBuilder:
         from dcc.adapters.cda.builder import stamp_legal_authenticator
 
         return stamp_legal_authenticator(cda, signed_at=signed_at)
+
+    def mailto_recipients(self, cda: bytes) -> list[str]:
+        from dcc.adapters.messaging.transport import recipients_from_cda
+
+        return [address for address, _ in recipients_from_cda(cda)]
 
 
 class WeasyPdfRenderer:
@@ -366,7 +378,7 @@ def national_record_transports(db: Database, settings: Settings | None = None) -
                 continue
             out[f"dmp:{region.code}"] = XdsNationalRecord(
                 region.endpoint, identity_dir=settings.resolved_pki_dir / "regions" / region.code,
-                structure_name=est.name, structure_id_nat="1" + est.finess, timeout=settings.dmp_timeout_s,
+                structure_name=est.name, structure_id_nat=struct_id_nat(est.finess), timeout=settings.dmp_timeout_s,
                 cda_lookup=database_cda_lookup(db))
     return out
 

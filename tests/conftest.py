@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+import dcc.bootstrap  # noqa: F401  (wires the signed-document guard to the audit service, as the app does)
 from dcc.adapters.db.engine import make_engine, upgrade
 from dcc.adapters.db.models import Base
 from dcc.services.uow import Database

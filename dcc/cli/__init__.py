@@ -33,12 +33,9 @@ from dcc.cli.auth import auth_app  # noqa: E402
 
 app.add_typer(auth_app, name="auth")
 
-try:
-    from dcc.cli.documents import app as documents_app
+from dcc.cli.documents import app as documents_app  # noqa: E402  (after `app`, like the other sub-apps)
 
-    app.add_typer(documents_app, name="documents")
-except ImportError:  # pragma: no cover - module added by the documents feature
-    pass
+app.add_typer(documents_app, name="documents")
 
 err = Console(stderr=True)
 

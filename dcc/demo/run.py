@@ -136,9 +136,11 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
                                              cda=_cda(), signers=signers))
 
         step("Correction d'un document signé (nouvelle version)")
+        from dcc.bootstrap import pdf_renderer
         from dcc.services.corrections import demo_correction
 
-        correction = demo_correction(db, today=opts.today, signers=signers)
+        correction = demo_correction(db, today=opts.today, signers=signers, cda=_cda(),
+                                     pdf=pdf_renderer(settings.pdf_variant))
         if correction.get("corrected"):
             created.append(correction["current"]["document_id"])
 

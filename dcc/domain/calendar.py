@@ -155,12 +155,6 @@ def is_public_holiday(d: date, *, alsace_moselle: bool = False) -> bool:
     return d in _holidays_of_year(d.year, alsace_moselle)
 
 
-def holiday_name(d: date, *, alsace_moselle: bool = False) -> str | None:
-    subdiv = ALSACE_MOSELLE_SUBDIV if alsace_moselle else None
-    name = holidays.France(years=d.year, subdiv=subdiv, language="fr").get(d)
-    return str(name) if name else None
-
-
 def is_working_day(d: date, *, alsace_moselle: bool = False) -> bool:
     return d.weekday() < 5 and not is_public_holiday(d, alsace_moselle=alsace_moselle)
 

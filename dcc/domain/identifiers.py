@@ -85,8 +85,8 @@ def ps_id_nat(rpps: str) -> str:
 
 
 def struct_id_nat(finess: str) -> str:
-    """National structure id from a FINESS number: `1` + FINESS."""
-    return "1" + finess
+    """National structure id from a FINESS number: `1` + FINESS (the FINESS is checked: 9 digits, Luhn key)."""
+    return "1" + validate_finess(finess)
 
 
 def mailbox_part(text: str) -> str:

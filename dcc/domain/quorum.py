@@ -11,7 +11,7 @@ A requirement is either one code or a group key (e.g. "chirurgien": any surgical
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -279,11 +279,3 @@ def compute_quorum(rule: QuorumRule, attendees: Sequence[Attendee]) -> QuorumRes
     return QuorumResult("not_met", sure_missing, sure.counted, sure.physicians)
 
 
-def quorum_cda_code(status: QuorumStatus) -> str:
-    """CI-SIS code for ORG-125 (quorum): ORG-126 atteint, ORG-133 non atteint, GEN-010 ne sait pas."""
-    return {"met": "ORG-126", "not_met": "ORG-133", "unknown": "GEN-010"}[status]
-
-
-def specialty_labels(codes: Mapping[str, str] | Iterable[str]) -> list[str]:
-    values = codes.values() if isinstance(codes, Mapping) else codes
-    return [SPECIALTY_LABELS.get(c, c) for c in values]

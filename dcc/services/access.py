@@ -231,7 +231,7 @@ _WHAT = {"board": ("RCP", m.Board), "session": ("Séance", m.Session), "case": (
 
 
 def _visible(uow: UnitOfWork, model: type[m.Base], id_: str, condition: ColumnElement[bool]) -> bool:
-    pk = model.__table__.c.id  # type: ignore[attr-defined]
+    pk = model.__table__.c.id
     return bool(uow.session.execute(select(exists().where(pk == id_, condition))).scalar())
 
 
@@ -281,11 +281,6 @@ def require_role(user: User, *roles: Role, message: str = "Votre rôle ne permet
 
 def visible_boards(uow: UnitOfWork, user: User) -> list[m.Board]:
     return list(uow.session.scalars(select(m.Board).where(board_filter(user)).order_by(m.Board.name)).all())
-
-
-def visible_board_ids(uow: UnitOfWork, user: User, ids: Sequence[str]) -> set[str]:
-    q = select(m.Board.id).where(m.Board.id.in_(list(ids)), board_filter(user))
-    return set(uow.session.scalars(q).all())
 
 
 def visible_session_ids(uow: UnitOfWork, user: User, ids: Sequence[str]) -> set[str]:

@@ -28,11 +28,13 @@ import random
 import threading
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from dcc.adapters.db import models as m
+from dcc.adapters.db.guards import DETAIL_KEYS
 from dcc.services.uow import Database, UnitOfWork
 
 log = logging.getLogger("dcc.audit")
@@ -105,6 +107,17 @@ def record_audit(uow: UnitOfWork, *, actor: str, action: str, entity: str, entit
     lane.last_hash = ev.lane_hash
     uow.session.flush()
     return ev
+
+
+def record_refused_changes(engine: Engine, actor: str, attempts: list[dict[str, Any]]) -> None:
+    """One audit entry per refused change of a signed document, in a transaction of its own (the refused
+    one was rolled back). dcc.bootstrap wires this as the ORM guard's refusal recorder."""
+    with UnitOfWork(lambda: Session(engine)) as uow:
+        for a in attempts:
+            record_audit(uow, actor=actor, action="document.immutable_refused", entity="document",
+                         entity_id=a["document_id"] or "?", patient_id=a["patient_id"],
+                         detail={k: a[k] for k in DETAIL_KEYS})
+        uow.commit()
 
 
 # ------------------------------------------------------------------------------------------- sealer

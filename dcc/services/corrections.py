@@ -239,25 +239,19 @@ def _other_treatment(code: str) -> str:
     return "C93352" if code == "C15632" else "C15632"  # thérapie ciblée <-> chimiothérapie
 
 
-def demo_correction(db: Database, *, today: date, signers: SignerDirectory | None = None,
-                    cda: CdaBuilder | None = None, pdf: PdfRenderer | None = None) -> dict[str, Any]:
+def demo_correction(db: Database, *, today: date, signers: SignerDirectory, cda: CdaBuilder,
+                    pdf: PdfRenderer) -> dict[str, Any]:
     """Demo: correct one signed PPS (else FRCP), and sign version 2 with the same physician.
 
     PPS: update motive MED-560 « Réajustement du programme thérapeutique et de suivi », first planned
     treatment changed. FRCP: proposal text completed. `today` (the demo's date) goes in the correction's
-    reason (audit log); the new version is dated and signed now. Adapters default to dcc.bootstrap's
-    (pass `signers=signer_directory(settings)` when the demo runs on other settings than get_settings()).
+    reason (audit log); the new version is dated and signed now. The caller passes the adapters (ports).
 
     Returns `{"corrected": False, "reason": ...}` when there is nothing to correct, else
     `{"corrected": True, "kind", "case_id", "set_id", "update_motive" (PPS) , "treatment_change" (PPS),
     "previous": {"document_id", "unique_id", "version", "status"}, "current": {... same keys ...},
     "outbox": [destinations of the new version]}`.
     """
-    from dcc import bootstrap
-
-    cda = cda or bootstrap.cda_builder()
-    pdf = pdf or bootstrap.pdf_renderer()
-    signers = signers or bootstrap.signer_directory()
     with db.uow() as uow:
         old = _demo_candidate(uow)
         if old is None:

@@ -218,7 +218,7 @@ def regenerate_case_documents(uow: UnitOfWork, case_id: str, actor: str, cda: Cd
     return out
 
 
-def destinations_for(uow: UnitOfWork, doc: m.Document) -> list[str]:
+def destinations_for(uow: UnitOfWork, doc: m.Document, cda: CdaBuilder) -> list[str]:
     """Outbox destinations of a signed document: the national record through the board's region
     (`dmp:<code>`, always first), and secure messaging to the referring GP and the correspondents
     (`mss:<code>`) when the region has an MSSanté relay and the document names at least one recipient
@@ -234,9 +234,7 @@ def destinations_for(uow: UnitOfWork, doc: m.Document) -> list[str]:
     assert region is not None
     destinations = [f"dmp:{region.code}"]
     if region.mss_relay:
-        from dcc.adapters.messaging.transport import recipients_from_cda
-
-        if recipients_from_cda(doc.cda):
+        if cda.mailto_recipients(doc.cda):
             destinations.append(f"mss:{region.code}")
     return destinations
 
@@ -275,7 +273,7 @@ def sign_documents(uow: UnitOfWork, *, document_ids: list[str], signer_professio
         doc.pdf, doc.pdf_sha256 = pdf_bytes, sha256(pdf_bytes)
         doc.signed_at = now
         doc.status = d.DocumentStatus.SIGNED.value
-        destinations = destinations_for(uow, doc)
+        destinations = destinations_for(uow, doc, cda)
         if doc.replaces_id:
             destinations += _supersede(uow, doc, actor=prof.login or prof.rpps)
         for destination in dict.fromkeys(destinations):

@@ -296,15 +296,6 @@ def _delivery_view(msg: m.OutboxMessage, unique_id: str) -> DeliveryView:
                         created_at=msg.created_at, delivered_at=msg.delivered_at)
 
 
-def list_deliveries(uow: UnitOfWork, *, state: str | None, limit: int = 100,
-                    offset: int = 0) -> list[DeliveryView]:
-    if state is not None and state not in DELIVERY_STATES:
-        raise ValidationFailed(f"L'état « {state} » est inconnu (attendu : {', '.join(DELIVERY_STATES)}).",
-                               field="state")
-    rows = repo.outbox_messages_with_unique_ids(uow.session, state=state, limit=limit, offset=offset)
-    return [_delivery_view(msg, uid) for msg, uid in rows]
-
-
 def get_delivery(uow: UnitOfWork, message_id: str) -> DeliveryView:
     msg = _get(uow, m.OutboxMessage, message_id, "Envoi")
     doc = _get(uow, m.Document, msg.document_id, "Document")

@@ -25,7 +25,7 @@ IMAGING_MAX_DAYS = 42  # imaging less than 6 weeks old
 TNM_PATTERN = r"^(c|p|yp|yc|r)?[TNM][0-4xX]?[a-dA-D]?(is)?(\(.*\))?$|^T(x|X|is|[0-4][a-d]?)$"
 
 
-def _check(fn, value, field):  # type: ignore[no-untyped-def]
+def _check(fn, value, field):
     try:
         return fn(value, field=field)
     except DccError as exc:

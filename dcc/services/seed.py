@@ -13,7 +13,7 @@ from datetime import date
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.demo import data
-from dcc.domain.identifiers import mailbox_part, nir_key, with_luhn_key
+from dcc.domain.identifiers import mailbox_part, nir_key, validate_finess, with_luhn_key
 from dcc.services.uow import UnitOfWork
 
 TEST_INS_OID = "1.2.250.1.213.1.4.10"
@@ -74,9 +74,9 @@ def seed_directory(uow: UnitOfWork, *, seed: int, regions: int) -> SeedResult:
             uow.session.flush()
         result.regions.append(region.code)
         establishments: list[m.Establishment] = []
-        for e_index, (name, town_index, dept) in enumerate(spec["establishments"]):  # type: ignore[misc]
+        for e_index, (name, town_index, dept) in enumerate(spec["establishments"]):
             insee, city, postal = data.TOWNS[town_index]
-            finess = _finess(rng, dept)
+            finess = validate_finess(_finess(rng, dept))
             street = f"{rng.randint(1, 90)} {rng.choice(data.STREETS)}"
             telecom = "tel:0" + "".join(rng.choice("0123456789") for _ in range(9))
             est = repo.establishment_by_finess(uow.session, finess)

@@ -55,9 +55,8 @@ from pydantic import ValidationError
 from signxml import XMLVerifier
 from signxml.exceptions import InvalidInput, InvalidSignature
 
-from dcc import valuesets
-from dcc.domain.identifiers import INS_OIDS, validate_nir
-from dcc.errors import InvalidIdentifier
+from dcc.simulator import reference as valuesets
+from dcc.simulator.reference import INS_OIDS, load_value_sets, nir_problem
 
 # The simulator keeps its own copy of the IHE constants, so that a wrong value on the sending side
 # is caught here rather than shared.
@@ -492,10 +491,9 @@ def check_ins_cx(value: str, where: str) -> list[tuple[str, str, str]]:
         return [("XDSUnknownPatientId", f"{where} : « {value} » n'est pas un INS au format CX", "")]
     if match.group(2) not in INS_OIDS:
         return [("XDSUnknownPatientId", f"{where} : autorité {match.group(2)} inconnue", "")]
-    try:
-        validate_nir(match.group(1))
-    except InvalidIdentifier as exc:
-        return [("XDSUnknownPatientId", f"{where} : {exc.message}", "")]
+    problem = nir_problem(match.group(1))
+    if problem is not None:
+        return [("XDSUnknownPatientId", f"{where} : {problem}", "")]
     return []
 
 
@@ -1515,13 +1513,16 @@ class DumpRequests:
 # --- application -----------------------------------------------------------------------------------
 
 
-def create_app(*, faults: str | None = None, dump_dir: Path | None = None) -> FastAPI:
-    """The DMP simulator as a FastAPI app (see module docstring)."""
+def create_app(*, faults: str | None = None, dump_dir: Path | None = None, kit: Path | None = None) -> FastAPI:
+    """The DMP simulator as a FastAPI app (see module docstring). Its value sets come from the ANS kit (`kit`,
+    else $DCC_ANS_KIT, else ../shared/ans-cda-kit; see dcc.simulator.reference)."""
+    value_sets_source = load_value_sets(kit)
     app = FastAPI(title="Simulateur DMP (XDS.b ITI-41)", docs_url=None, redoc_url=None, openapi_url=None)
     registry = Registry()
     fault_state = _Faults(FaultSpec.parse(faults))
     app.state.registry = registry
     app.state.faults = fault_state
+    app.state.value_sets_source = value_sets_source
     if dump_dir is not None:
         app.add_middleware(DumpRequests, directory=dump_dir)
 

@@ -51,8 +51,6 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 
-from dcc.adapters.signing.pades import _load_cert, _load_crl
-
 PATH_PADES = "/signatures/padesbaselineb"
 OPERATIONS = ["/configurations", "/ca", PATH_PADES]
 _SECRET_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789-")
@@ -72,6 +70,16 @@ def _load_signer(p12_path: Path, passphrase: str | bytes) -> tuple[signers.Simpl
     if signer is None or signer.signing_cert is None:
         raise ValueError(f"cannot open the PKCS#12 file {p12_path}")
     return signer, x509.load_der_x509_certificate(signer.signing_cert.dump())
+
+
+def _load_crl(path: Path) -> x509.CertificateRevocationList:
+    data = path.read_bytes()
+    return x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
+
+
+def _load_cert(path: Path) -> x509.Certificate:
+    data = path.read_bytes()
+    return x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
 
 
 def _status(code: int) -> Response:

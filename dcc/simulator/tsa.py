@@ -28,7 +28,7 @@ QUERY = "application/timestamp-query"
 REPLY = "application/timestamp-reply"
 
 
-class _StatusOnlyResp(core.Sequence):  # type: ignore[misc]
+class _StatusOnlyResp(core.Sequence):
     """TimeStampResp without its (OPTIONAL) token: asn1crypto's own class wrongly requires one."""
 
     _fields = [("status", tsp.PKIStatusInfo)]

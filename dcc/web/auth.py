@@ -172,7 +172,7 @@ def optional_user(request: Request) -> User | None:
     """The user of a bearer token or of the session cookie; None when anonymous. A bad token is an error."""
     cached = request.scope.get("dcc.user")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     state = _state(request)
     token = _bearer(request)
     login: str | None = None

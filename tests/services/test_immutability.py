@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from dcc.adapters.db import models as m
-from dcc.adapters.db.guards import FROZEN_COLUMNS, is_immutable_violation, set_actor
+from dcc.adapters.db.guards import is_immutable_violation, set_actor
 from dcc.adapters.signing import verify_pdf
 from dcc.bootstrap import cda_builder, pdf_renderer
 from dcc.errors import ImmutableDocument
@@ -18,6 +18,11 @@ from dcc.services.audit import verify_chain
 from dcc.services.corrections import CorrectionInput, correct_document
 from dcc.services.documents import audit_store
 from dcc.services.uow import Database
+
+# What a signature freezes, written out here (not imported from the guard: dropping a column from the guard
+# must fail this test): the signed bytes and their hashes, the identifiers, the signer and signing time.
+FROZEN_COLUMNS = ("cda", "pdf", "sha256", "pdf_sha256", "unique_id", "signer_id", "signed_at", "set_id",
+                  "version")
 
 Chain = Any  # tests/services/conftest.py:Chain
 TRIGGER_MESSAGE = "document signe immuable"

@@ -58,10 +58,17 @@ def test_signature_is_time_stamped_by_the_configured_authority(pki: DemoPki, tsa
     untimed = Pkcs12Signer(cred.p12_path, cred.passphrase, id_nat=MARTIN[1], trust_ca=pki.ca_path,
                            crl=pki.crl_path).sign(unsigned, **KW)
     assert not verify_pdf(untimed, trust_roots=[pki.ca_path]).timestamped  # B-B without a TSA
-    if pdfsig_tool.available():
-        nss = pdfsig_tool.nss_database(tmp_path / "nss", trust_roots=[pki.ca_path])
-        report = pdfsig_tool.pdfsig(pdf, nss_dir=nss, workdir=tmp_path)
-        assert report.ok, report.output
+
+
+@pytest.mark.skipif(not pdfsig_tool.available(), reason=pdfsig_tool.SKIP_REASON)
+def test_time_stamped_signature_passes_pdfsig(pki: DemoPki, tsa: RunningServer, unsigned: bytes,
+                                              tmp_path: Path) -> None:
+    cred = pki.credential(MARTIN[1])
+    pdf = Pkcs12Signer(cred.p12_path, cred.passphrase, id_nat=MARTIN[1], trust_ca=pki.ca_path,
+                       crl=pki.crl_path, tsa_url=f"{tsa.url}/").sign(unsigned, **KW)
+    nss = pdfsig_tool.nss_database(tmp_path / "nss", trust_roots=[pki.ca_path])
+    report = pdfsig_tool.pdfsig(pdf, nss_dir=nss, workdir=tmp_path)
+    assert report.ok, report.output
 
 
 def test_demo_signer_directory_uses_the_tsa_setting(pki: DemoPki, tsa: RunningServer, unsigned: bytes) -> None:

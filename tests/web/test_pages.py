@@ -177,7 +177,8 @@ def test_register_then_move_to_a_session(as_user: Any, app: Any) -> None:
             r'id="f-requester_rpps" name="requester_rpps" type="text" value="(\d+)"', form_page.text).group(1),
         "ins_matricule": first13 + nir_key(first13), "ins_oid": "1.2.250.1.213.1.4.8", "ins_qualified": "oui",
         "birth_family": "DURAND", "birth_given_first": "PAUL", "birth_given_all": "PAUL", "birth_date": "1984-06-01",
-        "sex": "M", "birthplace_insee": "99350", "topography_code": "C34.1", "laterality": "droite", "question": "Chirurgie ?",
+        "sex": "M", "birthplace_insee": "99350", "topography_code": "C34.1", "laterality": "droite",
+        "question": "Chirurgie ?",
         "earliest_date": TODAY.isoformat(), "pathology_report": "oui"})
     assert answer.status_code == 303, answer.text
     case_url = answer.headers["location"].split("?")[0]
@@ -524,7 +525,8 @@ def _form_base(client: TestClient, board_index: int = 0) -> tuple[dict[str, str]
     rpps = re.search(r'id="f-requester_rpps" name="requester_rpps" type="text" value="(\d+)"', page.text)
     assert rpps
     return ({"csrf_token": csrf(page.text), "requester_rpps": rpps.group(1), "topography_code": "C50.9",
-             "laterality": "droite", "question": "Quelle stratégie ?", "earliest_date": TODAY.isoformat(), "pathology_report": "oui"},
+             "laterality": "droite", "question": "Quelle stratégie ?", "earliest_date": TODAY.isoformat(),
+             "pathology_report": "oui"},
             boards)
 
 

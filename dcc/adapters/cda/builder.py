@@ -1447,7 +1447,7 @@ def _references_section(ctx: _Ctx, body: etree._Element, c: PpsContent) -> None:
         rows.append((label, ident, ref))
         doc_refs.append((ident, ref))
     _table(text, rows, header=("Document", "Identifiant"))
-    text.find(f"{{{NS}}}table").set("ID", r_all)  # type: ignore[union-attr]
+    text.find(f"{{{NS}}}table").set("ID", r_all)
     act = _s(_s(section, "entry"), "act", classCode="ACT", moodCode="EVN")
     _templates(act, ("1.3.6.1.4.1.19376.1.5.3.1.4.4", "1.2.250.1.213.1.1.3.35"))
     _s(act, "id", root=ctx.uuid())

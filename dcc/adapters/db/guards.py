@@ -5,9 +5,10 @@
 * a `before_flush` listener on every ORM session refusing any change of a frozen column of a Document whose
   committed status is not `draft` (signed, delivered, superseded...), its return to `draft`, and any
   deletion of such a document, with `dcc.errors.ImmutableDocument`;
-* session `after_commit` / `after_rollback` listeners writing one audit entry per refused attempt in a
-  SEPARATE transaction, once the session's own transaction is over (so the entry survives the rollback that
-  follows the refusal, and SQLite's single writer lock is free);
+* session `after_commit` / `after_rollback` listeners handing the refused attempts to the refusal recorder
+  (`set_refusal_recorder`; dcc.bootstrap wires it to the audit service, which writes one audit entry per
+  attempt in a SEPARATE transaction), once the session's own transaction is over (so the entry survives the
+  rollback that follows the refusal, and SQLite's single writer lock is free);
 * an engine `handle_error` listener turning the database trigger's error ("document signe immuable",
   IntegrityError on both backends) into `ImmutableDocument`, wherever the statement came from (ORM flush,
   bulk `update()`, raw SQL through SQLAlchemy). Such attempts are audited too when they went through a
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, event, inspect, select
@@ -44,6 +46,17 @@ DETAIL_KEYS = ("unique_id", "status", "operation", "columns", "source")
 
 _installed = False
 _lock = threading.Lock()
+
+RefusalRecorder = Callable[[Engine, str, list[dict[str, Any]]], None]
+"""`recorder(engine, actor, attempts)`: keeps the trace of refused attempts (each a dict with document_id,
+patient_id and the DETAIL_KEYS), in its own transaction on `engine`."""
+_recorder: RefusalRecorder | None = None
+
+
+def set_refusal_recorder(recorder: RefusalRecorder | None) -> None:
+    """Who records refused attempts (the composition root, dcc.bootstrap, wires the audit service)."""
+    global _recorder
+    _recorder = recorder
 
 
 def set_actor(session: Session, actor: str) -> None:
@@ -167,16 +180,13 @@ def _flush_attempts(session: Session) -> None:
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     actor = str(session.info.get(ACTOR_KEY) or "inconnu")
-    from dcc.services.audit import record_audit
-    from dcc.services.uow import UnitOfWork
-
+    recorder = _recorder
+    if recorder is None:
+        log.error("%d refused change(s) of a signed document not audited: no refusal recorder is wired "
+                  "(dcc.bootstrap wires it)", len(pending))
+        return
     try:
-        with UnitOfWork(lambda: Session(engine)) as uow:
-            for a in pending:
-                record_audit(uow, actor=actor, action="document.immutable_refused", entity="document",
-                             entity_id=a["document_id"] or "?", patient_id=a["patient_id"],
-                             detail={k: a[k] for k in DETAIL_KEYS})
-            uow.commit()
+        recorder(engine, actor, pending)
     except Exception:  # the refusal stands; losing its trace must not hide it
         log.exception("could not record %d refused change(s) of a signed document in the audit log",
                       len(pending))
@@ -210,4 +220,5 @@ def install_guards() -> None:
         _installed = True
 
 
-__all__ = ["FROZEN_COLUMNS", "install_guards", "is_immutable_violation", "set_actor"]
+__all__ = ["DETAIL_KEYS", "FROZEN_COLUMNS", "RefusalRecorder", "install_guards", "is_immutable_violation",
+           "set_actor", "set_refusal_recorder"]

@@ -164,12 +164,6 @@ def outbox_for_documents(session: DbSession, document_ids: Sequence[str]) -> lis
     return list(session.scalars(q).all())
 
 
-def attempts_for_messages(session: DbSession, message_ids: Sequence[str]) -> list[m.DeliveryAttempt]:
-    q = (select(m.DeliveryAttempt).where(m.DeliveryAttempt.message_id.in_(list(message_ids)))
-         .order_by(m.DeliveryAttempt.at))
-    return list(session.scalars(q).all())
-
-
 def last_audit_event(session: DbSession) -> m.AuditEvent | None:
     return session.scalars(select(m.AuditEvent).order_by(m.AuditEvent.id.desc()).limit(1)).one_or_none()
 
@@ -194,17 +188,6 @@ def count_documents_by_status(session: DbSession) -> dict[str, int]:
 def count_outbox_by_state(session: DbSession) -> dict[str, int]:
     q = select(m.OutboxMessage.state, func.count()).group_by(m.OutboxMessage.state)
     return {state: int(n) for state, n in session.execute(q).all()}
-
-
-def outbox_messages_with_unique_ids(session: DbSession, *, state: str | None, limit: int,
-                                    offset: int = 0) -> list[tuple[m.OutboxMessage, str]]:
-    """Outbox messages (optionally of one state), newest first, each with its document's uniqueId."""
-    q = (select(m.OutboxMessage, m.Document.unique_id)
-         .join(m.Document, m.Document.id == m.OutboxMessage.document_id))
-    if state is not None:
-        q = q.where(m.OutboxMessage.state == state)
-    q = q.order_by(m.OutboxMessage.created_at.desc(), m.OutboxMessage.id).limit(limit).offset(offset)
-    return [(msg, str(uid)) for msg, uid in session.execute(q).all()]
 
 
 def patients_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Patient]:

@@ -80,7 +80,6 @@ SYSTEM_URIS: dict[str, str] = {
     "2.16.840.1.113883.5.25": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
     "1.2.250.1.213.1.1.4.1": ("https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"),
 }
-OIDS_BY_URI = {uri: oid for oid, uri in SYSTEM_URIS.items()}
 
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024
 TRANSIENT_ISSUES = {"transient", "throttled", "timeout", "lock-error"}
@@ -94,13 +93,6 @@ def _fields(**values: Any) -> dict[str, Any]:
 def system_uri(oid: str) -> str:
     """The FHIR code system URI of an OID code system."""
     return SYSTEM_URIS.get(oid, f"urn:oid:{oid}")
-
-
-def oid_of(system: str) -> str:
-    """The OID of a FHIR code system URI (inverse of `system_uri`); "" when it is not OID-based."""
-    if system in OIDS_BY_URI:
-        return OIDS_BY_URI[system]
-    return system.removeprefix("urn:oid:") if system.startswith("urn:oid:") else ""
 
 
 def coding(value: CodedValue) -> dict[str, str]:

@@ -303,7 +303,7 @@ def _caused_by(exc: BaseException, cls: type[BaseException]) -> bool:
     return False
 
 
-class _SigningCertificateV2Once(CMSAttributeProvider):  # type: ignore[misc]
+class _SigningCertificateV2Once(CMSAttributeProvider):
     """The signing-certificate-v2 attribute, encoded once per signer: pyHanko rebuilds it from the parsed
     certificate at every signature and asn1crypto then re-encodes it several times (a quarter of the
     signing time); a value loaded from its encoding is written back as is."""
@@ -317,7 +317,7 @@ class _SigningCertificateV2Once(CMSAttributeProvider):  # type: ignore[misc]
         return tsp.SigningCertificateV2.load(self._der)
 
 
-class PadesSignedAttributes(SignedAttributeProviderSpec):  # type: ignore[misc]
+class PadesSignedAttributes(SignedAttributeProviderSpec):
     """The signed attributes of a PAdES baseline signature beyond content-type and message-digest (which
     pyHanko always adds): signing-certificate-v2 only, as pyHanko's CAdES spec yields for PAdES without
     CAdES extras (no signing-time: PAdES forbids it; the time is the signature dictionary's /M)."""

@@ -138,7 +138,7 @@ class _CachedGlyphAccumulator(GlyphAccumulator):
         self.cidfont_obj.font_program = self._programs.program(gids)
 
 
-class StampFontFactory(FontEngineFactory):  # type: ignore[misc]
+class StampFontFactory(FontEngineFactory):
     """Font engine factory for the stamp font, sharing one subset cache across signatures."""
 
     def __init__(self, font_file: Path, font_size: int = 8) -> None:

@@ -119,7 +119,7 @@ async def record_attendance(request: Request, session_id: str, user: Coordinator
     members = {p.id for p in scope.board_members(uow, board.id)}
     attendance = {pid: str(form.get(f"presence-{pid}") or "absent") for pid in members}
     try:
-        data = AttendanceInput(attendance=attendance)  # type: ignore[arg-type]
+        data = AttendanceInput(attendance=attendance)
         status = board_services.record_attendance(uow, session_id=session_id, data=data, actor=user.login,
                                                   now=now)
     except (ValidationError, DccError) as exc:

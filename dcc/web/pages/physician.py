@@ -130,7 +130,7 @@ async def record_decision(request: Request, case_id: str, user: Physician, uow: 
               "comment": str(form.get("comment") or "")}
     try:
         data = DecisionInput(
-            session_id=case.session_id or "", case_status=values["case_status"],  # type: ignore[arg-type]
+            session_id=case.session_id or "", case_status=values["case_status"],
             proposal_codes=values["proposal_codes"], proposal_text=values["proposal_text"],
             conform_to_referential={"oui": True, "non": False}.get(values["conform"]),
             departure_justification=values["departure_justification"],

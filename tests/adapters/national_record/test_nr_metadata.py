@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from pathlib import Path
 
 import pytest
 
+from dcc.adapters.cda.validate import find_kit
 from dcc.adapters.national_record.metadata import (
     CodedValue,
     check_codes,
@@ -20,7 +20,7 @@ from dcc.adapters.national_record.metadata import (
 from dcc.errors import IncompleteData, InvalidIdentifier, UnknownCode, ValidationFailed
 from dcc.simulator.samples import sample_cda
 
-KIT_FRCP = Path("/work/shared/ans-cda-kit/ExemplesCDA/CANCER-FRCP_2022.01_Appareil.xml")
+KIT_EXAMPLE = "ExemplesCDA/CANCER-FRCP_2022.01_Appareil.xml"
 
 
 def test_entry_from_sample_frcp() -> None:
@@ -149,9 +149,12 @@ def test_hl7_helpers() -> None:
     assert xds_time("20190218") == "20190218"
 
 
-@pytest.mark.skipif(not KIT_FRCP.exists(), reason="ANS kit not available")
+@pytest.mark.integration
 def test_entry_from_kit_example() -> None:
-    entry = entry_from_cda(KIT_FRCP.read_bytes())
+    kit = find_kit()
+    if kit is None:
+        pytest.skip("ANS kit not found: set DCC_ANS_KIT (see tests/adapters/cda/test_cda_conformance.py)")
+    entry = entry_from_cda((kit / KIT_EXAMPLE).read_bytes())
     assert entry.unique_id == "1.2.250.1.213.1.1.1.8.2022.1.1"
     assert entry.type_code.code == "34794-8"
     assert entry.class_code.code == "10"
