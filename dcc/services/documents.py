@@ -12,7 +12,7 @@ from dcc.domain import documents as d
 from dcc.domain.ports import CdaBuilder, PdfRenderer, SignerDirectory
 from dcc.errors import DccError, IncompleteData, NotFound, SignatureRefused
 from dcc.services.audit import record_audit
-from dcc.services.content import Loader, frcp_content, new_oid, pps_content, pps_treatment_codes
+from dcc.services.content import Loader, frcp_content, new_oid
 from dcc.services.uow import UnitOfWork
 
 
@@ -28,7 +28,7 @@ class GenerationResult:
 
 def generate_documents(uow: UnitOfWork, *, case_ids: list[str], cda: CdaBuilder, pdf: PdfRenderer,
                        now: datetime | None = None) -> GenerationResult:
-    """Generate the FRCP (and the PPS for a discussed case with a treatment proposal) of each decided case.
+    """Generate the Fiche RCP of each decided case (the PPS is authored: dcc.services.pps).
 
     A case with incomplete data is refused with the list of missing fields; the others go on.
     Each case commits on its own, so one refusal never loses the others' documents.
@@ -93,14 +93,7 @@ def _generate_case(uow: UnitOfWork, loader: Loader, case_id: str, *, cda: CdaBui
     if missing:
         raise IncompleteData(missing, what="la fiche RCP")
     contents.append((d.DocumentKind.FRCP, frcp))
-    if decision.case_status == "discussed" and decision.quorum == "met" and pps_treatment_codes(
-            decision.proposal_codes):
-        pps_ids = d.DocumentIds(unique_id_root=new_oid(), set_id_root=new_oid(), version=1)
-        pps = pps_content(loader, case, decision, ids=pps_ids, now=now, frcp_unique_id=frcp_ids.unique_id_root)
-        missing = d.missing_fields_pps(pps)
-        if missing:
-            raise IncompleteData(missing, what="le PPS")
-        contents.append((d.DocumentKind.PPS, pps))
+    # The PPS is not generated here: the care team authors it from the decision (dcc.services.pps).
     uow.rollback()  # end the read transaction before the slow part
 
     rendered = []
@@ -121,7 +114,7 @@ def _generate_case(uow: UnitOfWork, loader: Loader, case_id: str, *, cda: CdaBui
 
 
 def _store(uow: UnitOfWork, case: m.Case, board: m.Board, kind: d.DocumentKind, ids: d.DocumentIds,
-           cda_bytes: bytes, pdf_bytes: bytes, template_version: str) -> str:
+           cda_bytes: bytes, pdf_bytes: bytes, template_version: str, *, actor: str = "system") -> str:
     doc = m.Document(
         case_id=case.id, patient_id=case.patient_id, kind=kind.value, set_id=ids.set_id_root, version=ids.version,
         unique_id=ids.unique_id_root, cda=cda_bytes, pdf=pdf_bytes, sha256=sha256(cda_bytes),
@@ -130,7 +123,7 @@ def _store(uow: UnitOfWork, case: m.Case, board: m.Board, kind: d.DocumentKind, 
     )
     uow.session.add(doc)
     uow.session.flush()
-    record_audit(uow, actor="system", action="document.generate", entity="document", entity_id=doc.id,
+    record_audit(uow, actor=actor, action="document.generate", entity="document", entity_id=doc.id,
                  patient_id=case.patient_id, detail={"kind": kind.value, "unique_id": ids.unique_id_root})
     return doc.id
 
