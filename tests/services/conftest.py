@@ -59,7 +59,7 @@ class Chain:
 
 
 def build_chain(db: Database, pki_dir: Path, *, patients: int = 4, seed: int = 1) -> Chain:
-    """Seed, plan, register, assign, hold the meetings and generate the documents (left as drafts)."""
+    """Seed, plan, register, assign, hold the meetings, generate the Fiche RCP and author the PPS (drafts)."""
     with db.uow() as uow:
         seeded = seed_directory(uow, seed=seed, regions=1)
         patient_ids = seed_patients(uow, seed=seed, count=patients, region_codes=seeded.regions)
@@ -73,9 +73,13 @@ def build_chain(db: Database, pki_dir: Path, *, patients: int = 4, seed: int = 1
     with db.uow() as uow:
         result = generate_documents(uow, case_ids=meeting.decided_cases, cda=cda_builder(), pdf=pdf_renderer())
     assert result.created and not result.refused, result
+    # the care team authors the PPS the decisions call for (the demo's synthetic plans)
+    pps_ids, pps_refused = demo_services.author_demo_pps(db, case_ids=meeting.decided_cases, seed=seed,
+                                                         cda=cda_builder(), pdf=pdf_renderer())
+    assert pps_ids and not pps_refused, pps_refused
     chain = Chain(db=db, pki_dir=pki_dir, signers=DemoSignerDirectory(pki_dir))
     with db.uow() as uow:
-        for doc in uow.session.scalars(select(m.Document).where(m.Document.id.in_(result.created))):
+        for doc in uow.session.scalars(select(m.Document).where(m.Document.id.in_(result.created + pps_ids))):
             chain.drafts.setdefault(doc.signer_id, []).append(doc.id)
     return chain
 
