@@ -21,10 +21,10 @@ from dcc.adapters.signing.pki import init_demo_pki
 from dcc.bootstrap import cda_builder, pdf_renderer
 from dcc.domain.ports import PdfSigner, Submission, SubmitOutcome
 from dcc.errors import Conflict, DeliveryError, SignatureRefused, UnknownCode, ValidationFailed
+from dcc.services import pps as pps_services
 from dcc.services.audit import verify_chain
 from dcc.services.corrections import CorrectionInput, correct_document, demo_correction
 from dcc.services.delivery import RetryPolicy, dispatch_pending
-from dcc.services import pps as pps_services
 from dcc.services.documents import sign_documents
 from dcc.services.pps import PpsItemInput
 from dcc.testing import pdfsig as pdfsig_tool
