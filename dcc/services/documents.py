@@ -159,6 +159,9 @@ def sign_documents(uow: UnitOfWork, *, document_ids: list[str], signer_professio
     prof = uow.session.get(m.Professional, signer_professional_id)
     if prof is None:
         raise NotFound(f"Professionnel « {signer_professional_id} » introuvable.")
+    if not prof.is_physician:  # a coordinating nurse authors the PPS, the responsible physician signs it
+        raise SignatureRefused(f"{prof.given} {prof.family} n'est pas médecin : seul le médecin responsable de la "
+                               "RCP signe les documents.")
     docs = {doc.id: doc for doc in repo.documents_by_ids(uow.session, document_ids)}
     for doc_id in document_ids:
         doc = docs.get(doc_id)
