@@ -256,14 +256,14 @@ def current_input(uow: UnitOfWork, plan: m.PpsPlan) -> PlanInput:
 
 
 def add_item(uow: UnitOfWork, *, case_id: str, item: PpsItemInput, actor: str, now: datetime | None = None) -> None:
-    plan = _require_plan(uow, case_id)
+    _, _, plan = _editable(uow, case_id)
     data = current_input(uow, plan)
     update_plan(uow, case_id=case_id, data=PlanInput(items=(*data.items, item), contact_name=data.contact_name,
                                                      contact_phone=data.contact_phone), actor=actor, now=now)
 
 
 def remove_item(uow: UnitOfWork, *, case_id: str, item_id: str, actor: str, now: datetime | None = None) -> None:
-    plan = _require_plan(uow, case_id)
+    _, _, plan = _editable(uow, case_id)
     items = _items(uow, plan.id)
     if not any(i.id == item_id for i in items):
         raise NotFound(f"Ligne « {item_id} » introuvable dans ce PPS.")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dcc import valuesets
+from dcc.adapters.db import models as m
 from dcc.services import access
 from dcc.services import pps as pps_services
 from dcc.services.corrections import CorrectionInput, correct_document
@@ -143,11 +144,18 @@ def todo(uow: Uow, user: CurrentUser) -> list[TodoOut]:
             for c, p in rows if access.can_author_pps(uow, user, c.id)]
 
 
-@router.get("/cases/{case_id}/pps", response_model=PlanOut, summary="Le PPS en cours du dossier",
+class PlanStateOut(BaseModel):
+    opened: bool = Field(description="false : le PPS n'est pas encore ouvert pour ce dossier")
+    plan: PlanOut | None
+
+
+@router.get("/cases/{case_id}/pps", response_model=PlanStateOut, summary="Le PPS du dossier",
             responses=error_responses(404))
-def get_plan(case_id: str, uow: Uow, user: CurrentUser) -> PlanOut:
+def get_plan(case_id: str, uow: Uow, user: CurrentUser) -> PlanStateOut:
     _author(uow, user, case_id, "pps_read")
-    return _plan_out(uow, case_id)
+    if pps_services.plan_of_case(uow, case_id) is None:
+        return PlanStateOut(opened=False, plan=None)
+    return PlanStateOut(opened=True, plan=_plan_out(uow, case_id))
 
 
 @router.post("/cases/{case_id}/pps", response_model=PlanOut, status_code=201, summary="Ouvrir le PPS",
@@ -178,11 +186,17 @@ def add_item(case_id: str, data: PpsItemIn, uow: Uow, user: CurrentUser) -> Plan
     return _plan_out(uow, case_id)
 
 
-@router.delete("/cases/{case_id}/pps/items/{item_id}", response_model=PlanOut, summary="Retirer une ligne",
-               responses=error_responses(404, 409))
-def remove_item(case_id: str, item_id: str, uow: Uow, user: CurrentUser) -> PlanOut:
+class RemoveItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: str = Field(max_length=36, description="La ligne à retirer")
+
+
+@router.post("/cases/{case_id}/pps/items/remove", response_model=PlanOut, summary="Retirer une ligne",
+             responses=error_responses(404, 409))
+def remove_item(case_id: str, data: RemoveItemIn, uow: Uow, user: CurrentUser) -> PlanOut:
     _author(uow, user, case_id, "pps_edit")
-    pps_services.remove_item(uow, case_id=case_id, item_id=item_id, actor=user.login)
+    pps_services.remove_item(uow, case_id=case_id, item_id=data.item_id, actor=user.login)
     return _plan_out(uow, case_id)
 
 
@@ -219,6 +233,10 @@ def correct(document_id: str, data: CorrectionIn, uow: Uow, user: CurrentUser, r
 
     access.require_role(user, "physician", message="Seul un médecin corrige un document signé.")
     access.require(uow, user, "document", document_id, access.document_filter(user), action="correct")
+    doc = uow.session.get(m.Document, document_id)
+    assert doc is not None
+    if doc.signer_id != user.professional_id and not access.can_decide(uow, user, doc.case_id):
+        raise access.AccessDenied("Seuls le médecin responsable et les médecins de la RCP corrigent ses documents.")
     changes = CorrectionInput(
         reason=data.reason, proposal_text=data.proposal_text,
         proposal_codes=tuple(data.proposal_codes) if data.proposal_codes is not None else None,
