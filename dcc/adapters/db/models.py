@@ -375,7 +375,8 @@ class PpsPlan(Base):
     contact_name: Mapped[str] = mapped_column(String(200), default="")
     contact_phone: Mapped[str] = mapped_column(String(40), default="")
     handed_at: Mapped[date | None] = mapped_column(Date, nullable=True)  # GEN-178
-    document_id: Mapped[str | None] = mapped_column(ForeignKey("document.id"), nullable=True)  # last rendered
+    # the last rendered PPS (informational, no foreign key: an unsigned draft may be deleted and regenerated)
+    document_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(100))

@@ -44,7 +44,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["case_id"], ["rcp_case.id"], name="fk_pps_plan_case_id_rcp_case"),
         sa.ForeignKeyConstraint(["decision_id"], ["decision.id"], name="fk_pps_plan_decision_id_decision"),
         sa.ForeignKeyConstraint(["referent_id"], ["professional.id"], name="fk_pps_plan_referent_id_professional"),
-        sa.ForeignKeyConstraint(["document_id"], ["document.id"], name="fk_pps_plan_document_id_document"),
         sa.PrimaryKeyConstraint("id", name="pk_pps_plan"),
         sa.UniqueConstraint("case_id", name="uq_pps_plan_case_id"),
     )
