@@ -16,6 +16,7 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from dcc.adapters.db import models as m
+from dcc.adapters.cda.validate import KitValidator, find_kit
 from dcc.adapters.db import repositories as repo
 from dcc.bootstrap import cda_builder, pdf_renderer
 from dcc.config import Settings
@@ -60,6 +61,15 @@ def _awaiting(chain: Chain) -> list[tuple[str, str, date, list[str]]]:
                         pps_treatment_codes(decision.proposal_codes)))
     assert out, "the chain must hold a discussed decision calling for a PPS"
     return out
+
+
+def _kit_check(cda: bytes) -> None:
+    """The ANS kit (XSD + 5 schematrons) accepts the document: absent optional data is a nullFlavor."""
+    kit = find_kit()
+    if kit is None:
+        pytest.skip("Kit de test CDA de l'ANS introuvable (DCC_ANS_KIT ou ../shared/ans-cda-kit)")
+    report = KitValidator(kit).validate(cda)
+    assert report.kind == "PPS" and report.ok, "\n".join(str(f) for f in report.failures)
 
 
 def _programme(root: etree._Element) -> etree._Element:
@@ -142,6 +152,8 @@ def test_the_pps_states_exactly_the_entered_plan(decided_chain: Chain) -> None:
     pdf2 = pdf_text(v2.pdf)
     assert f"{new_start:%d/%m/%Y}" in pdf2 and f"{start:%d/%m/%Y}" not in pdf2
     assert "Votre suivi" in pdf2 and "IRM de contrôle." in pdf2 and f"{follow:%d/%m/%Y}" in pdf2
+    _kit_check(doc.cda)
+    _kit_check(v2.cda)
 
 
 def _audit_count(db: Any, action: str) -> int:
