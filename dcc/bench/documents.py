@@ -149,13 +149,6 @@ def split(items: Sequence[Any], parts: int) -> list[list[Any]]:
 # ---------------------------------------------------------------- database with decided cases
 
 
-def _expects_pps(decision: Any) -> bool:
-    from dcc.services.content import pps_treatment_codes
-
-    return bool(decision.case_status == "discussed" and decision.quorum == "met"
-                and pps_treatment_codes(decision.proposal_codes))
-
-
 def build_database(path: Path, n_docs: int, *, seed: int = SEED) -> list[str]:
     """A migrated SQLite database at `path` with decided cases; returns case ids yielding ≥ `n_docs`
     documents (an FRCP per case, plus a PPS for a discussed case with a treatment proposal)."""
@@ -196,7 +189,7 @@ def build_database(path: Path, n_docs: int, *, seed: int = SEED) -> list[str]:
                 if decision is None or not decision.locked:
                     continue
                 selected.append(case_id)
-                docs += 1 + _expects_pps(decision)
+                docs += 1  # the Fiche RCP (the PPS is authored, not generated)
         if docs < n_docs:
             raise RuntimeError(f"only {docs} documents from {len(meeting.decided_cases)} decided cases")
         return selected
@@ -269,7 +262,7 @@ def floor_html(db_url: str, case_ids: list[str], renderer: Any) -> list[str]:
     from dcc.adapters.db import models as m
     from dcc.adapters.db import repositories as repo
     from dcc.domain import documents as d
-    from dcc.services.content import Loader, frcp_content, new_oid, pps_content
+    from dcc.services.content import Loader, frcp_content, new_oid
     from dcc.services.uow import Database
 
     db = Database(db_url)
@@ -285,11 +278,6 @@ def floor_html(db_url: str, case_ids: list[str], renderer: Any) -> list[str]:
                 frcp_ids = d.DocumentIds(unique_id_root=new_oid(), set_id_root=new_oid(), version=1)
                 frcp = frcp_content(loader, case, decision, ids=frcp_ids, now=now)
                 html.append(renderer.render_html(d.DocumentKind.FRCP, frcp))
-                if _expects_pps(decision):
-                    pps_ids = d.DocumentIds(unique_id_root=new_oid(), set_id_root=new_oid(), version=1)
-                    pps = pps_content(loader, case, decision, ids=pps_ids, now=now,
-                                      frcp_unique_id=frcp_ids.unique_id_root)
-                    html.append(renderer.render_html(d.DocumentKind.PPS, pps))
     finally:
         db.dispose()
     return html

@@ -121,6 +121,8 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
         for case_id, reason in generated["refused"].items():
             errors.append(f"Dossier {case_id[:8]} : {reason}")
         created: list[str] = list(generated["created"])
+        step("Rédaction des PPS par les équipes de soins")
+        created += _author_pps(db, meeting.decided_cases, opts.seed, errors)
 
         step("Signature par les médecins responsables")
         signers = signer_directory(settings)
@@ -155,6 +157,17 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
     if opts.out is not None:
         _write_out(db, opts.out, summary)
     return summary
+
+
+def _author_pps(db: Any, case_ids: list[str], seed: int, errors: list[str]) -> list[str]:
+    """The care teams author and submit the PPS the decisions call for (same services as the pages)."""
+    from dcc.bootstrap import pdf_renderer
+    from dcc.services import demo as demo_services
+
+    created, refused = demo_services.author_demo_pps(db, case_ids=case_ids, seed=seed, cda=_cda(),
+                                                     pdf=pdf_renderer())
+    errors.extend(f"Dossier {case_id[:8]} (PPS) : {reason}" for case_id, reason in refused.items())
+    return created
 
 
 def _cda() -> Any:

@@ -209,6 +209,7 @@ class PlannedTreatment:
     end: date | None = None
     text: str = ""  # plain words for the patient
     place: str = ""
+    responsible: Professional | None = None  # who carries it out (named in the authored plan)
 
 
 @dataclass(frozen=True)

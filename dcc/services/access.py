@@ -11,6 +11,8 @@ Rules (roles of `User.role`):
   sign, and, through break-the-glass, a patient's record for a limited time. Drafts, and documents the
   patient masked, are visible only to their signer, to the members of the deciding board and through
   break-the-glass.
+* ide (coordinating nurse) — the boards of their establishment, and the cases, patients and documents (not
+  masked) of those boards: authors the PPS (never signs, never decides, never records consent).
 * monitor (regional) — the boards and sessions of their region (aggregates: no agenda) and its deliveries'
   states (no patient name); never a case nor a document.
 * admin — the directory (every board) and the session calendar; no clinical data.
@@ -36,10 +38,10 @@ from dcc.errors import DccError, NotFound
 from dcc.services.audit import record_audit
 from dcc.services.uow import UnitOfWork
 
-Role = Literal["coordinator", "physician", "monitor", "admin"]
-ROLES: tuple[Role, ...] = ("coordinator", "physician", "monitor", "admin")
-ROLE_LABELS = {"coordinator": "Coordinateur (3C)", "physician": "Médecin", "monitor": "Observateur régional",
-               "admin": "Administrateur"}
+Role = Literal["coordinator", "physician", "ide", "monitor", "admin"]
+ROLES: tuple[Role, ...] = ("coordinator", "physician", "ide", "monitor", "admin")
+ROLE_LABELS = {"coordinator": "Coordinateur (3C)", "physician": "Médecin", "ide": "Infirmier(e) de coordination",
+               "monitor": "Observateur régional", "admin": "Administrateur"}
 
 BREAK_GLASS_DURATION = timedelta(hours=4)
 # HL7 v3 PurposeOfUse codes accepted as the reason of a break-the-glass access, with their French label.
@@ -95,6 +97,11 @@ def _coordinator_boards(user: User) -> Select[Any]:
     return select(m.Board.id).where(m.Board.establishment_id.in_(_region_establishments(user)))
 
 
+def _establishment_boards(user: User) -> Select[Any]:
+    """The boards of the user's establishment (a coordinating nurse's scope)."""
+    return select(m.Board.id).where(m.Board.establishment_id == (user.establishment_id or ""))
+
+
 def _user_id(user: User) -> Select[Any]:
     return select(m.AppUser.id).where(m.AppUser.login == user.login)
 
@@ -130,6 +137,8 @@ def board_filter(user: User) -> ColumnElement[bool]:
         return m.Board.id.in_(_coordinator_boards(user))
     if user.role == "physician":
         return or_(m.Board.establishment_id.in_(_region_establishments(user)), m.Board.id.in_(_member_boards(user)))
+    if user.role == "ide":
+        return m.Board.id.in_(_establishment_boards(user))
     return false()
 
 
@@ -159,6 +168,8 @@ def agenda_filter(user: User) -> ColumnElement[bool]:
 def case_filter(user: User, *, at: datetime | None = None) -> ColumnElement[bool]:
     if user.role == "coordinator":
         return m.Case.board_id.in_(_coordinator_boards(user))
+    if user.role == "ide":
+        return m.Case.board_id.in_(_establishment_boards(user))
     if user.role == "physician":
         return or_(m.Case.patient_id.in_(care_team_patients(user)),
                    m.Case.patient_id.in_(break_glass_patients(user, at=at)))
@@ -178,6 +189,9 @@ def document_filter(user: User, *, at: datetime | None = None) -> ColumnElement[
                  m.Document.patient_id.in_(care_team_patients(user))),
             m.Document.case_id.in_(authors),
         )
+    if user.role == "ide":
+        return and_(m.Document.masked_ps.is_(False), m.Document.case_id.in_(
+            select(m.Case.id).where(m.Case.board_id.in_(_establishment_boards(user)))))
     return false()
 
 
@@ -199,6 +213,8 @@ def patient_filter(user: User, *, at: datetime | None = None) -> ColumnElement[b
         return m.Patient.id.in_(_coordinator_patients(user))
     if user.role == "physician":
         return or_(m.Patient.id.in_(care_team_patients(user)), m.Patient.id.in_(break_glass_patients(user, at=at)))
+    if user.role == "ide":
+        return m.Patient.id.in_(select(m.Case.patient_id).where(m.Case.board_id.in_(_establishment_boards(user))))
     return false()
 
 
@@ -424,6 +440,17 @@ def can_decide(uow: UnitOfWork, user: User, case_id: str) -> bool:
         return _visible(uow, m.Case, case_id, m.Case.board_id.in_(_coordinator_boards(user)))
     if user.role == "physician":
         return _visible(uow, m.Case, case_id, m.Case.board_id.in_(_member_boards(user)))
+    return False
+
+
+def can_author_pps(uow: UnitOfWork, user: User, case_id: str) -> bool:
+    """Authoring a PPS: a physician of the patient's care team (not through break-the-glass) or a
+    coordinating nurse (`ide`) of the board's establishment. Neither signature nor decision follows from it:
+    the PPS is signed by the board's responsible physician only (`sign_documents`)."""
+    if user.role == "physician":
+        return _visible(uow, m.Case, case_id, m.Case.patient_id.in_(care_team_patients(user)))
+    if user.role == "ide":
+        return _visible(uow, m.Case, case_id, m.Case.board_id.in_(_establishment_boards(user)))
     return False
 
 

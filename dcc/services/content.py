@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from dcc import valuesets
 from dcc.adapters.db import models as m
@@ -13,8 +14,9 @@ from dcc.domain import tumour as tumour_rules
 from dcc.domain.identifiers import ps_id_nat, struct_id_nat
 from dcc.services.uow import UnitOfWork
 
-FRCP_TO_PPS_TREATMENT = {"C547": "C15445", "GEN-092.03.02": "GEN-092.03.01"}
-SUPPORT_CODES = {"C15747": "ORG-035", "C15252": "ORG-035"}
+# FRCP treatment kind -> PPS treatment kind where the two CI-SIS value sets use different codes
+FRCP_TO_PPS_KIND = {"C547": "C15445", "GEN-092.03.02": "GEN-092.03.01"}
+PARIS = ZoneInfo("Europe/Paris")
 STATUS_APPROVED = "9571008"
 
 
@@ -141,16 +143,35 @@ def frcp_content(loader: Loader, case: m.Case, decision: m.Decision, *, ids: d.D
 
 
 def pps_treatment_codes(frcp_codes: list[str]) -> list[str]:
+    """The PPS treatment kinds (JDV_TypeTraitementPPS_CISIS) a decision's FRCP treatment kinds
+    (JDV_TypeTraitement_FRCP_CISIS) stand for: the two value sets share their codes but for hormone therapy
+    (C547 -> C15445) and "other specific drug treatments" (-> "other treatments"); supportive and palliative
+    care have no PPS treatment kind (they are supportive care items of the plan)."""
     out = []
     for code in frcp_codes:
-        mapped = FRCP_TO_PPS_TREATMENT.get(code, code)
+        mapped = FRCP_TO_PPS_KIND.get(code, code)
         if valuesets.contains("JDV_TypeTraitementPPS_CISIS", mapped) and mapped not in out:
             out.append(mapped)
     return out
 
 
+def paris_day(at: datetime) -> date:
+    """The calendar day of an instant in Europe/Paris (the day people read)."""
+    return at.astimezone(PARIS).date()
+
+
+def _plan_item(loader: Loader, item: m.PpsItem, value_set: str) -> d.PlannedTreatment:
+    return d.PlannedTreatment(
+        kind=valuesets.lookup(value_set, item.code), start=item.start, end=item.end, text=item.text,
+        place=item.place, responsible=loader.professional(item.responsible_id) if item.responsible_id else None)
+
+
 def pps_content(loader: Loader, case: m.Case, decision: m.Decision, *, ids: d.DocumentIds, now: datetime,
-                frcp_unique_id: str, update_motive: str | None = None) -> d.PpsContent:
+                frcp_unique_id: str, plan: m.PpsPlan, items: list[m.PpsItem],
+                update_motive: str | None = None) -> d.PpsContent:
+    """The PPS exactly as the care team authored it (dcc.services.pps): its items, contact and hand-over
+    date; nothing is added. Absent optional data stays absent (nullFlavor in the CDA, "non renseigné" in
+    the PDF)."""
     uow = loader.uow
     board = uow.session.get(m.Board, case.board_id)
     session = uow.session.get(m.Session, decision.session_id)
@@ -158,35 +179,25 @@ def pps_content(loader: Loader, case: m.Case, decision: m.Decision, *, ids: d.Do
     assert board and session and patient
     est = loader.establishment(board.establishment_id)
     responsible = loader.professional(board.responsible_id)
-    rcp_day: date = session.starts_at.astimezone(UTC).date()
-    treatments = []
-    start = rcp_day + timedelta(days=14)
-    for code in pps_treatment_codes(decision.proposal_codes):
-        concept = valuesets.lookup("JDV_TypeTraitementPPS_CISIS", code)
-        treatments.append(d.PlannedTreatment(kind=concept, start=start, end=start + timedelta(days=60),
-                                             text=f"{concept.display.capitalize()} prévue à partir du "
-                                                  f"{start.strftime('%d/%m/%Y')}.", place=est.name))
-        start += timedelta(days=70)
-    follow_up = (d.PlannedTreatment(kind=valuesets.lookup("JDV_TypeDeSuivi_CISIS", "11429006"),
-                                    start=start, text="Consultation de suivi avec votre oncologue."),
-                 d.PlannedTreatment(kind=valuesets.lookup("JDV_TypeDeSuivi_CISIS", "MED-092"),
-                                    start=start + timedelta(days=90), text="Imagerie de contrôle."))
-    supportive = [d.SupportCare(valuesets.lookup("JDV_SoinsOncoDeSupport_CISIS", "ORG-036"),
-                                "Consultation diététique proposée.")]
-    if any(c in SUPPORT_CODES for c in decision.proposal_codes):
-        supportive.append(d.SupportCare(valuesets.lookup("JDV_SoinsOncoDeSupport_CISIS", "ORG-035"),
-                                        "Prise en charge de la douleur."))
-    social = (d.SupportCare(valuesets.lookup("JDV_TypeAccompagnementSocioPro_CISIS", "PAT-024"),
-                            "Aide à domicile si besoin, avec l'assistante sociale."),)
+    ordered = sorted(items, key=lambda i: (i.position, i.id))
+    by = {cat: [i for i in ordered if i.category == cat] for cat in ("treatment", "follow_up", "supportive", "social")}
+    treatments = tuple(_plan_item(loader, i, "JDV_TypeTraitementPPS_CISIS") for i in by["treatment"])
+    follow_up = tuple(_plan_item(loader, i, "JDV_TypeDeSuivi_CISIS") for i in by["follow_up"])
+    supportive = tuple(d.SupportCare(valuesets.lookup("JDV_SoinsOncoDeSupport_CISIS", i.code), i.text)
+                       for i in by["supportive"])
+    social = tuple(d.SupportCare(valuesets.lookup("JDV_TypeAccompagnementSocioPro_CISIS", i.code), i.text)
+                   for i in by["social"])
+    # the care team: the professionals the plan names as responsible for an item, and the referent
+    team_ids = list(dict.fromkeys([i.responsible_id for i in ordered if i.responsible_id] + [plan.referent_id]))
     return d.PpsContent(
         ids=ids, created_at=now, patient=loader.patient(patient, est), author=responsible,
         legal=d.Signature(signer=responsible, signed_at=now), custodian=_org(est), board=loader.board(board),
-        rcp_date=rcp_day, frcp_unique_id=frcp_unique_id, tumour=_tumour(case), phase=case.phase,
-        treatments=tuple(treatments), follow_up=follow_up, supportive_care=tuple(supportive),
-        social_support=social, handed_to_patient=None,
+        rcp_date=paris_day(session.starts_at), frcp_unique_id=frcp_unique_id, tumour=_tumour(case),
+        phase=case.phase, treatments=treatments, follow_up=follow_up, supportive_care=supportive,
+        social_support=social, handed_to_patient=plan.handed_at,
         update_motive=valuesets.lookup("JDV_MotifMiseAJour_CISIS", update_motive) if update_motive else None,
         referring_gp=loader.professional(patient.referring_gp_id) if patient.referring_gp_id else None,
-        care_team=(responsible,), contact_name=f"Dr {responsible.given} {responsible.family}",
-        contact_phone=responsible.organization.telecom.removeprefix("tel:"),
+        care_team=tuple(loader.professional(pid) for pid in team_ids),
+        contact_name=plan.contact_name, contact_phone=plan.contact_phone,
         document_status=valuesets.lookup("JDV_StatutDoc_CISIS", STATUS_APPROVED),
     )

@@ -27,9 +27,11 @@ from dcc.domain import documents as d
 from dcc.domain.clock import aware, now_utc
 from dcc.domain.ports import CdaBuilder, PdfRenderer, SignerDirectory
 from dcc.errors import Conflict, IncompleteData, NotFound, UnknownCode, ValidationFailed
+from dcc.services import pps as pps_services
 from dcc.services.audit import record_audit
-from dcc.services.content import Loader, frcp_content, new_oid, pps_content
+from dcc.services.content import Loader, frcp_content, new_oid
 from dcc.services.documents import require_meeting_started, sha256, sign_documents
+from dcc.services.pps import PpsItemInput
 from dcc.services.uow import Database, UnitOfWork
 
 FRCP_TREATMENTS = "JDV_TypeTraitement_FRCP_CISIS"
@@ -43,8 +45,11 @@ DEMO_MOTIVE = "MED-560"  # Réajustement du programme thérapeutique et de suivi
 class CorrectionInput:
     """What changes in the new version. `None` keeps the current value.
 
-    `proposal_*` and `comment` correct the board's decision (FRCP, and the PPS derived from it);
-    `treatment_codes` replaces the PPS's planned treatments (JDV_TypeTraitementPPS_CISIS);
+    The board's proposal (`proposal_codes`, `proposal_text`) is never corrected here: only a new presentation
+    in RCP changes it (refused with a French message naming the field). `comment` corrects the Fiche RCP's
+    comment. For a PPS, the plan may change within the decided proposal: `treatment_codes` (PPS treatment
+    kinds among those the decision holds: an unchanged kind keeps its entry, a new one is added without any
+    date, place or text) or `plan_items` (the whole plan, as dcc.services.pps validates it);
     `update_motive` (JDV_MotifMiseAJour_CISIS) is mandatory for a PPS.
     """
 
@@ -54,17 +59,23 @@ class CorrectionInput:
     comment: str | None = None
     treatment_codes: tuple[str, ...] | None = None  # PPS only
     update_motive: str | None = None  # PPS only, mandatory there
+    plan_items: tuple[PpsItemInput, ...] | None = None  # PPS only: the corrected plan
+
+
+PROPOSAL_LOCKED = "la proposition de la RCP ne peut être modifiée que par une nouvelle présentation en RCP"
 
 
 def _check(doc: m.Document, changes: CorrectionInput) -> None:
     if not changes.reason.strip():
         raise ValidationFailed("Indiquez le motif de la correction.", field="reason")
-    for code in changes.proposal_codes or ():
-        if not valuesets.contains(FRCP_TREATMENTS, code):
-            raise UnknownCode(field="proposal_codes", value=code, value_set=FRCP_TREATMENTS)
-    if changes.proposal_codes is not None and not changes.proposal_codes:
-        raise ValidationFailed("La proposition thérapeutique corrigée doit contenir au moins un traitement.",
+    # A correction fixes how a decision was written down, never the decision itself (INCa: a proposal
+    # changes only through a new discussion of the case in RCP).
+    if changes.proposal_codes is not None:
+        raise ValidationFailed(f"Types de traitement proposés (proposal_codes) : {PROPOSAL_LOCKED}.",
                                field="proposal_codes")
+    if changes.proposal_text is not None:
+        raise ValidationFailed(f"Texte de la proposition (proposal_text) : {PROPOSAL_LOCKED}.",
+                               field="proposal_text")
     if doc.kind == d.DocumentKind.PPS.value:
         if not changes.update_motive:
             raise ValidationFailed("Le motif de mise à jour du PPS est obligatoire "
@@ -78,11 +89,14 @@ def _check(doc: m.Document, changes: CorrectionInput) -> None:
         if changes.treatment_codes is not None and not changes.treatment_codes:
             raise ValidationFailed("Le PPS corrigé doit contenir au moins un traitement programmé.",
                                    field="treatment_codes")
+        if changes.treatment_codes is not None and changes.plan_items is not None:
+            raise ValidationFailed("Indiquez soit les traitements programmés, soit le programme complet.",
+                                   field="treatment_codes")
     else:
-        if changes.treatment_codes is not None or changes.update_motive is not None:
+        if changes.treatment_codes is not None or changes.update_motive is not None or changes.plan_items is not None:
             raise ValidationFailed("Les traitements programmés et le motif de mise à jour ne concernent que "
                                    "le PPS.", field="treatment_codes")
-        if changes.proposal_text is None and changes.proposal_codes is None and changes.comment is None:
+        if changes.comment is None:
             raise ValidationFailed("Aucune correction indiquée pour la fiche RCP.")
 
 
@@ -93,19 +107,11 @@ def _latest_of_set(uow: UnitOfWork, set_id: str) -> m.Document:
     return latest
 
 
-def _current_frcp(uow: UnitOfWork, case_id: str) -> m.Document | None:
-    frcps = [doc for doc in repo.documents_of_case(uow.session, case_id)
-             if doc.kind == d.DocumentKind.FRCP.value and doc.status != d.DocumentStatus.SUPERSEDED.value]
-    return max(frcps, key=lambda doc: doc.version) if frcps else None
-
-
 def _correct_decision(uow: UnitOfWork, decision: m.Decision, changes: CorrectionInput, *, actor: str,
                       patient_id: str) -> None:
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
-    for name, value in (("proposal_text", changes.proposal_text), ("comment", changes.comment),
-                        ("proposal_codes", list(changes.proposal_codes) if changes.proposal_codes is not None
-                         else None)):
+    for name, value in (("comment", changes.comment),):
         if value is not None and getattr(decision, name) != value:
             before[name], after[name] = getattr(decision, name), value
             setattr(decision, name, value)
@@ -115,29 +121,16 @@ def _correct_decision(uow: UnitOfWork, decision: m.Decision, changes: Correction
                      detail={"before": before, "after": after, "reason": changes.reason})
 
 
-def _planned_treatments(current: tuple[d.PlannedTreatment, ...], codes: tuple[str, ...], *, place: str,
-                        first_start: date) -> tuple[d.PlannedTreatment, ...]:
-    """The new planned treatments: an unchanged code keeps its entry (dates, text); a new code takes the
-    dates of the treatment it replaces at the same position, or follows the previous one."""
-    out: list[d.PlannedTreatment] = []
-    for i, code in enumerate(codes):
-        same = next((t for t in current if t.kind.code == code), None)
-        if same is not None:
-            out.append(same)
-            continue
-        concept = valuesets.lookup(PPS_TREATMENTS, code, field="treatment_codes")
-        slot = current[i] if i < len(current) else None
-        if slot is not None and slot.start is not None:
-            start = slot.start
-        elif out and out[-1].end is not None:
-            start = out[-1].end + timedelta(days=10)
-        else:
-            start = first_start
-        out.append(d.PlannedTreatment(kind=concept, start=start, end=start + timedelta(days=60),
-                                      text=f"{concept.display.capitalize()} prévue à partir du "
-                                           f"{start.strftime('%d/%m/%Y')}.",
-                                      place=slot.place if slot is not None else place))
-    return tuple(out)
+def _planned_treatments(current: tuple[PpsItemInput, ...], codes: tuple[str, ...]) -> tuple[PpsItemInput, ...]:
+    """The plan with its treatments replaced by `codes`: an unchanged kind keeps its entry (dates, place,
+    text, responsible), a new kind is added bare (nothing invented: no date, place nor text); follow-up,
+    supportive care and social support are kept."""
+    treatments = [i for i in current if i.category == "treatment"]
+    out: list[PpsItemInput] = []
+    for code in codes:
+        same = next((t for t in treatments if t.code == code), None)
+        out.append(same if same is not None else PpsItemInput(category="treatment", code=code))
+    return (*out, *(i for i in current if i.category != "treatment"))
 
 
 def correct_document(uow: UnitOfWork, *, document_id: str, actor: str, changes: CorrectionInput,
@@ -186,20 +179,24 @@ def correct_document(uow: UnitOfWork, *, document_id: str, actor: str, changes: 
             raise IncompleteData(missing, what="la nouvelle version de la fiche RCP")
         cda_bytes, pdf_bytes = cda.build_frcp(content), pdf.render_frcp(content)
     else:
-        frcp = _current_frcp(uow, case.id)
-        if frcp is None:
-            raise IncompleteData(["fiche RCP de référence"], what="la nouvelle version du PPS")
-        content = pps_content(loader, case, decision, ids=ids, now=now, frcp_unique_id=frcp.unique_id,
-                              update_motive=changes.update_motive)
+        plan = pps_services.plan_of_case(uow, case.id)
+        if plan is None:
+            raise IncompleteData(["programme personnalisé de soins rédigé"], what="la nouvelle version du PPS")
+        items = changes.plan_items
         if changes.treatment_codes is not None:
-            first = content.treatments[0].start if content.treatments and content.treatments[0].start else \
-                now.date() + timedelta(days=14)
-            content = dataclasses.replace(content, treatments=_planned_treatments(
-                content.treatments, changes.treatment_codes, place=content.custodian.name, first_start=first))
-        missing = d.missing_fields_pps(content)
-        if missing:
-            raise IncompleteData(missing, what="la nouvelle version du PPS")
-        cda_bytes, pdf_bytes = cda.build_pps(content), pdf.render_pps(content)
+            items = _planned_treatments(pps_services.current_input(uow, plan).items, changes.treatment_codes)
+        if items is not None:  # the plan changes within the decided proposal (validated: nothing written else)
+            data = pps_services.PlanInput(items=items, contact_name=plan.contact_name,
+                                          contact_phone=plan.contact_phone)
+            pps_services.validate_plan(uow, decision, data)
+            if not any(i.category == "treatment" for i in items):
+                raise ValidationFailed("Le PPS corrigé doit contenir au moins un traitement programmé.",
+                                       field="plan_items")
+            pps_services._replace_items(uow, plan, items)
+            plan.updated_by, plan.updated_at = actor, now
+        cda_bytes, pdf_bytes = pps_services.render_plan(uow, case, decision, plan, ids=ids, now=now, cda=cda,
+                                                        pdf=pdf, update_motive=changes.update_motive,
+                                                        what="la nouvelle version du PPS")
 
     new = m.Document(
         case_id=case.id, patient_id=case.patient_id, kind=old.kind, set_id=old.set_id, version=ids.version,
@@ -215,6 +212,8 @@ def correct_document(uow: UnitOfWork, *, document_id: str, actor: str, changes: 
         detail["update_motive"] = changes.update_motive
     if changes.treatment_codes is not None:
         detail["treatment_codes"] = list(changes.treatment_codes)
+    if changes.plan_items is not None:
+        detail["plan_items"] = [pps_services._item_dict(i) for i in changes.plan_items]
     record_audit(uow, actor=actor, action="document.correct", entity="document", entity_id=new.id,
                  patient_id=case.patient_id, detail=detail)
     uow.commit()
@@ -235,20 +234,17 @@ def _demo_candidate(uow: UnitOfWork) -> m.Document | None:
     return None
 
 
-def _other_treatment(code: str) -> str:
-    return "C93352" if code == "C15632" else "C15632"  # thérapie ciblée <-> chimiothérapie
-
-
 def demo_correction(db: Database, *, today: date, signers: SignerDirectory, cda: CdaBuilder,
                     pdf: PdfRenderer) -> dict[str, Any]:
     """Demo: correct one signed PPS (else FRCP), and sign version 2 with the same physician.
 
     PPS: update motive MED-560 « Réajustement du programme thérapeutique et de suivi », first planned
-    treatment changed. FRCP: proposal text completed. `today` (the demo's date) goes in the correction's
-    reason (audit log); the new version is dated and signed now. The caller passes the adapters (ports).
+    treatment postponed by a week (the proposal is unchanged). FRCP: comment completed. `today` (the demo's
+    date) goes in the correction's reason (audit log); the new version is dated and signed now. The caller
+    passes the adapters (ports).
 
     Returns `{"corrected": False, "reason": ...}` when there is nothing to correct, else
-    `{"corrected": True, "kind", "case_id", "set_id", "update_motive" (PPS) , "treatment_change" (PPS),
+    `{"corrected": True, "kind", "case_id", "set_id", "update_motive" (PPS) , "plan_change" (PPS),
     "previous": {"document_id", "unique_id", "version", "status"}, "current": {... same keys ...},
     "outbox": [destinations of the new version]}`.
     """
@@ -259,23 +255,29 @@ def demo_correction(db: Database, *, today: date, signers: SignerDirectory, cda:
         old_id, kind = old.id, old.kind
         out: dict[str, Any] = {"corrected": True, "kind": kind, "case_id": old.case_id, "set_id": old.set_id}
         if kind == d.DocumentKind.PPS.value:
-            decision = repo.decision_of_case(uow.session, old.case_id)
-            assert decision is not None
-            from dcc.services.content import pps_treatment_codes
-
-            codes = pps_treatment_codes(decision.proposal_codes) or ["C15632"]
-            new_first = _other_treatment(codes[0])
-            new_codes = tuple(dict.fromkeys([new_first, *codes[1:]]))
+            plan = pps_services.plan_of_case(uow, old.case_id)
+            assert plan is not None
+            current = pps_services.current_input(uow, plan).items
+            first = next(i for i in current if i.category == "treatment")
+            # the team postpones the first treatment by a week (within the decided proposal)
+            moved = dataclasses.replace(
+                first, start=first.start + timedelta(days=7) if first.start else None,
+                end=first.end + timedelta(days=7) if first.end else None,
+                text=(first.text + " " if first.text else "") + "Début décalé d'une semaine à la demande du patient.")
+            items = tuple(moved if i is first else i for i in current)
             changes = CorrectionInput(
-                reason=f"Démonstration du {today:%d/%m/%Y} : changement de traitement après la RCP.",
-                treatment_codes=new_codes, update_motive=DEMO_MOTIVE)
+                reason=f"Démonstration du {today:%d/%m/%Y} : réajustement du calendrier du programme.",
+                plan_items=items, update_motive=DEMO_MOTIVE)
             motive = valuesets.lookup(PPS_UPDATE_MOTIVES, DEMO_MOTIVE)
             out["update_motive"] = {"code": motive.code, "display": motive.display}
-            out["treatment_change"] = {"from": codes[0], "to": new_first}
+            out["plan_change"] = {"treatment": first.code,
+                                  "from": [first.start.isoformat() if first.start else None,
+                                           first.end.isoformat() if first.end else None],
+                                  "to": [moved.start.isoformat() if moved.start else None,
+                                         moved.end.isoformat() if moved.end else None]}
         else:
-            changes = CorrectionInput(reason=f"Démonstration du {today:%d/%m/%Y} : proposition complétée.",
-                                      proposal_text="Proposition thérapeutique validée en RCP (précisée : "
-                                                    "bilan biologique complet avant le début du traitement).")
+            changes = CorrectionInput(reason=f"Démonstration du {today:%d/%m/%Y} : commentaire complété.",
+                                      comment="Bilan biologique complet à prévoir avant le début du traitement.")
         new_id = correct_document(uow, document_id=old_id, actor="demo", changes=changes, cda=cda, pdf=pdf)
         new = uow.session.get(m.Document, new_id)
         assert new is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
@@ -202,3 +203,126 @@ def session_date(db: Database, session_id: str) -> date:
         s = uow.session.get(m.Session, session_id)
         assert s is not None
         return paris_day(s.starts_at)
+
+
+# ---------------------------------------------------------------------------------------- PPS authoring
+
+# Synthetic but plausible planning per PPS treatment kind: (first day after the meeting, duration in days:
+# None = open-ended, 0 = single day), the specialty that carries it out, places and wordings to draw from.
+_PPS_KINDS: dict[str, dict[str, Any]] = {
+    "387713003": {"delay": (10, 35), "days": [0], "specialty": None,
+                  "places": ["Bloc opératoire", "Service de chirurgie ambulatoire", "Service de chirurgie"],
+                  "texts": ["Hospitalisation la veille de l'intervention.", "Consultation d'anesthésie avant "
+                            "l'intervention.", "Intervention en ambulatoire si possible.", ""]},
+    "C15313": {"delay": (21, 60), "days": [25, 35, 42, 49], "specialty": data.RADIOTHERAPIST,
+               "places": ["Service de radiothérapie", "Centre de radiothérapie"],
+               "texts": ["Séances du lundi au vendredi.", "Scanner de repérage une semaine avant la première "
+                         "séance.", ""]},
+    "C15195": {"delay": (14, 40), "days": [0, 2], "specialty": data.RADIOTHERAPIST,
+               "places": ["Service de curiethérapie"], "texts": ["Courte hospitalisation.", ""]},
+    "C15632": {"delay": (7, 28), "days": [63, 84, 126, 168], "specialty": data.MEDICAL_ONCOLOGIST,
+               "places": ["Hôpital de jour d'oncologie", "Hôpital de jour"],
+               "texts": ["Une cure toutes les trois semaines.", "Pose d'une chambre implantable avant la "
+                         "première cure.", "Cures hebdomadaires.", ""]},
+    "C93352": {"delay": (7, 21), "days": [None, 180, 365], "specialty": data.MEDICAL_ONCOLOGIST,
+               "places": ["Traitement oral à domicile", "Hôpital de jour d'oncologie"],
+               "texts": ["Comprimés à prendre chaque jour.", "Bilan sanguin avant chaque renouvellement.", ""]},
+    "C15445": {"delay": (14, 45), "days": [1825, 1095, None], "specialty": data.MEDICAL_ONCOLOGIST,
+               "places": ["Traitement oral à domicile"],
+               "texts": ["Un comprimé par jour.", "Ordonnance renouvelée par votre médecin traitant.", ""]},
+    "C15262": {"delay": (7, 28), "days": [365, 180, None], "specialty": data.MEDICAL_ONCOLOGIST,
+               "places": ["Hôpital de jour d'oncologie"],
+               "texts": ["Une perfusion toutes les trois semaines.", "Une perfusion toutes les quatre semaines.", ""]},
+    "MED-227": {"delay": (60, 120), "days": [None], "specialty": None, "places": ["Consultation"],
+                "texts": ["Surveillance rapprochée, sans traitement pour le moment.", ""]},
+    "MED-226": {"delay": (60, 120), "days": [None], "specialty": None, "places": ["Consultation"],
+                "texts": ["Surveillance, sans traitement.", ""]},
+    "GEN-092.03.01": {"delay": (7, 30), "days": [None, 30], "specialty": None, "places": [""],
+                      "texts": ["Modalités précisées lors de la consultation d'annonce.", ""]},
+}
+_PPS_DEFAULT = {"delay": (7, 30), "days": [None], "specialty": None, "places": [""], "texts": [""]}
+_FOLLOW_UP = [("11429006", ["Consultation avec votre oncologue.", "Consultation de surveillance.", ""]),
+              ("MED-092", ["Scanner thoraco-abdomino-pelvien.", "IRM de contrôle.", "Mammographie.", ""]),
+              ("MED-091", ["Prise de sang avant chaque consultation.", "Dosage des marqueurs.", ""])]
+_SUPPORT = [("ORG-036", ["Consultation avec la diététicienne.", ""]), ("ORG-035", ["Consultation douleur.", ""]),
+            ("ORG-175", ["Programme d'activité physique adaptée.", ""]),
+            ("ORG-037", ["Soutien proposé aux proches.", ""]), ("MED-562", ["Consultation de tabacologie.", ""]),
+            ("ORG-176", ["", "Conseils remis lors de la consultation infirmière."])]
+_SOCIAL = [("PAT-024", ["Aide à domicile pendant les traitements.", ""]),
+           ("PAT-027", ["Rendez-vous avec le médecin du travail.", ""]),
+           ("PAT-026", ["Entretien avec l'assistante sociale.", ""])]
+
+
+def demo_plan_input(rng: random.Random, *, kinds: list[str], meeting_day: date, members: list[m.Professional],
+                    responsible: m.Professional, establishment: m.Establishment) -> Any:
+    """A synthetic plan for the decided PPS treatment kinds: seeded draws, different for every patient."""
+    from dcc.services.pps import PlanInput, PpsItemInput
+
+    items = []
+    start = meeting_day + timedelta(days=rng.randint(*_PPS_KINDS.get(kinds[0], _PPS_DEFAULT)["delay"]))
+    for code in kinds:
+        spec = _PPS_KINDS.get(code, _PPS_DEFAULT)
+        days = rng.choice(spec["days"])
+        end = None if days is None else start + timedelta(days=days)
+        who = [p for p in members if spec["specialty"] and p.specialty_code == spec["specialty"]] or [responsible]
+        place = rng.choice(spec["places"])
+        items.append(PpsItemInput(category="treatment", code=code, start=start, end=end,
+                                  place=f"{place}, {establishment.name}" if place else "",
+                                  responsible_id=rng.choice(who).id if rng.random() < 0.8 else None,
+                                  text=rng.choice(spec["texts"])))
+        start = (end or start) + timedelta(days=rng.randint(14, 35))
+    for code, texts in rng.sample(_FOLLOW_UP, k=rng.randint(0, 2)):
+        first = start + timedelta(days=rng.randint(0, 60))
+        items.append(PpsItemInput(category="follow_up", code=code, start=first if rng.random() < 0.8 else None,
+                                  text=rng.choice(texts)))
+    for code, texts in rng.sample(_SUPPORT, k=rng.randint(0, 2)):
+        items.append(PpsItemInput(category="supportive", code=code, text=rng.choice(texts)))
+    for code, texts in rng.sample(_SOCIAL, k=rng.choice([0, 0, 1])):
+        items.append(PpsItemInput(category="social", code=code, text=rng.choice(texts)))
+    contact = ""
+    if rng.random() < 0.7:
+        contact = f"{rng.choice(['Infirmière de coordination', 'Secrétariat d’oncologie', 'IDE de coordination'])}" \
+                  f" {rng.choice(data.GIVEN_F)} {rng.choice(data.FAMILY_NAMES)}"
+    phone = "0" + "".join(rng.choice("0123456789") for _ in range(9)) if contact else ""
+    return PlanInput(items=tuple(items), contact_name=contact, contact_phone=phone)
+
+
+def author_demo_pps(db: Database, *, case_ids: list[str], seed: int, cda: Any, pdf: Any,
+                    actor: str = "demo") -> tuple[list[str], dict[str, str]]:
+    """The care team's work after the meeting, through the same services as the pages: open each PPS that
+    a decision calls for, enter a synthetic plan, submit it for signature. Call after the Fiche RCP
+    generation. Returns (PPS document ids, {case id: French refusal})."""
+    from dcc.errors import DccError
+    from dcc.services import pps as pps_services
+    from dcc.services.content import paris_day
+
+    created: list[str] = []
+    refused: dict[str, str] = {}
+    with db.uow() as uow:
+        todo = [c.id for c, _ in pps_services.cases_awaiting_pps(uow, case_ids)]
+    for case_id in todo:
+        rng = random.Random(f"pps-{seed}-{case_id}")
+        try:
+            with db.uow() as uow:
+                pps_services.open_plan(uow, case_id=case_id, actor=actor)
+            with db.uow() as uow:
+                case = uow.session.get(m.Case, case_id)
+                assert case is not None
+                board = uow.session.get(m.Board, case.board_id)
+                decision = repo.decision_of_case(uow.session, case_id)
+                assert board is not None and decision is not None
+                session = uow.session.get(m.Session, decision.session_id)
+                responsible = uow.session.get(m.Professional, board.responsible_id)
+                est = uow.session.get(m.Establishment, board.establishment_id)
+                assert session is not None and responsible is not None and est is not None
+                view = pps_services.plan_view(uow, case_id)
+                kinds = [i.code for i in view.items if i.category == "treatment"]
+                data_in = demo_plan_input(rng, kinds=kinds, meeting_day=paris_day(session.starts_at),
+                                          members=repo.board_members(uow.session, board.id),
+                                          responsible=responsible, establishment=est)
+                pps_services.update_plan(uow, case_id=case_id, data=data_in, actor=actor)
+            with db.uow() as uow:
+                created.append(pps_services.submit_plan(uow, case_id=case_id, actor=actor, cda=cda, pdf=pdf))
+        except DccError as exc:
+            refused[case_id] = exc.message
+    return created, refused

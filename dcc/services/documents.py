@@ -14,7 +14,7 @@ from dcc.domain.clock import aware, fr_datetime, not_started, now_utc
 from dcc.domain.ports import CdaBuilder, PdfRenderer, SignerDirectory
 from dcc.errors import Conflict, DccError, IncompleteData, NotFound, QuorumNotMet, SignatureRefused
 from dcc.services.audit import record_audit
-from dcc.services.content import Loader, frcp_content, new_oid, pps_content, pps_treatment_codes
+from dcc.services.content import Loader, frcp_content, new_oid
 from dcc.services.uow import UnitOfWork
 
 
@@ -41,7 +41,7 @@ def require_meeting_started(uow: UnitOfWork, decision: m.Decision, now: datetime
 
 def generate_documents(uow: UnitOfWork, *, case_ids: list[str], cda: CdaBuilder, pdf: PdfRenderer,
                        now: datetime | None = None) -> GenerationResult:
-    """Generate the FRCP (and the PPS for a discussed case with a treatment proposal) of each decided case.
+    """Generate the Fiche RCP of each decided case (the PPS is authored: dcc.services.pps).
 
     A case with incomplete data is refused with the list of missing fields; the others go on.
     Each case commits on its own, so one refusal never loses the others' documents.
@@ -114,14 +114,7 @@ def _generate_case(uow: UnitOfWork, loader: Loader, case_id: str, *, cda: CdaBui
     if missing:
         raise IncompleteData(missing, what="la fiche RCP")
     contents.append((d.DocumentKind.FRCP, frcp))
-    if decision.case_status == "discussed" and decision.quorum == "met" and pps_treatment_codes(
-            decision.proposal_codes):
-        pps_ids = d.DocumentIds(unique_id_root=new_oid(), set_id_root=new_oid(), version=1)
-        pps = pps_content(loader, case, decision, ids=pps_ids, now=now, frcp_unique_id=frcp_ids.unique_id_root)
-        missing = d.missing_fields_pps(pps)
-        if missing:
-            raise IncompleteData(missing, what="le PPS")
-        contents.append((d.DocumentKind.PPS, pps))
+    # The PPS is not generated here: the care team authors it from the decision (dcc.services.pps).
     uow.rollback()  # end the read transaction before the slow part
 
     rendered = []
@@ -158,7 +151,7 @@ def _require_quorum(uow: UnitOfWork, decision: m.Decision | None, *, signing: bo
 
 
 def _store(uow: UnitOfWork, case: m.Case, board: m.Board, kind: d.DocumentKind, ids: d.DocumentIds,
-           cda_bytes: bytes, pdf_bytes: bytes, template_version: str) -> str:
+           cda_bytes: bytes, pdf_bytes: bytes, template_version: str, *, actor: str = "system") -> str:
     doc = m.Document(
         case_id=case.id, patient_id=case.patient_id, kind=kind.value, set_id=ids.set_id_root, version=ids.version,
         unique_id=ids.unique_id_root, cda=cda_bytes, pdf=pdf_bytes, sha256=sha256(cda_bytes),
@@ -167,7 +160,7 @@ def _store(uow: UnitOfWork, case: m.Case, board: m.Board, kind: d.DocumentKind, 
     )
     uow.session.add(doc)
     uow.session.flush()
-    record_audit(uow, actor="system", action="document.generate", entity="document", entity_id=doc.id,
+    record_audit(uow, actor=actor, action="document.generate", entity="document", entity_id=doc.id,
                  patient_id=case.patient_id, detail={"kind": kind.value, "unique_id": ids.unique_id_root})
     return doc.id
 
@@ -250,6 +243,9 @@ def sign_documents(uow: UnitOfWork, *, document_ids: list[str], signer_professio
     prof = uow.session.get(m.Professional, signer_professional_id)
     if prof is None:
         raise NotFound(f"Professionnel « {signer_professional_id} » introuvable.")
+    if not prof.is_physician:  # a coordinating nurse authors the PPS, the responsible physician signs it
+        raise SignatureRefused(f"{prof.given} {prof.family} n'est pas médecin : seul le médecin responsable de la "
+                               "RCP signe les documents.")
     docs = {doc.id: doc for doc in repo.documents_by_ids(uow.session, document_ids)}
     for doc_id in document_ids:
         doc = docs.get(doc_id)

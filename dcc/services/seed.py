@@ -17,6 +17,7 @@ from dcc.domain.identifiers import mailbox_part, nir_key, validate_finess, with_
 from dcc.services.uow import UnitOfWork
 
 TEST_INS_OID = "1.2.250.1.213.1.4.10"
+NURSE = "G15_60"  # JDV_J01_XdsAuthorSpecialty_CISIS: Infirmier
 
 
 @dataclass
@@ -213,7 +214,8 @@ def seed_patients(uow: UnitOfWork, *, seed: int, count: int, region_codes: list[
 def seed_users(uow: UnitOfWork, *, region_codes: list[str]) -> list[str]:
     """The demo users, for every seeded region X (lower-case x in logins): `coord-x` (coordinator of the 3C of
     their establishment), `phys-x1` and `phys-x2` (physicians; `phys-x2` is made a member of their
-    establishment's boards), `monitor-x` (regional monitor); and `admin`. Physicians and coordinators are
+    establishment's boards), `ide-x` (coordinating nurse of the 3C's establishment, a non-physician directory
+    entry), `monitor-x` (regional monitor); and `admin`. Physicians and coordinators are
     linked to the directory entries bearing their login. Idempotent: existing logins are kept as they are.
     Returns the logins."""
     logins: list[str] = []
@@ -253,6 +255,15 @@ def seed_users(uow: UnitOfWork, *, region_codes: list[str]) -> list[str]:
                     if exists is None:
                         uow.session.add(m.BoardMember(board_id=board.id, professional_id=phys.id))
                 uow.session.flush()
+        if coord is not None:  # a coordinating nurse of the 3C's establishment (authors PPS, never signs)
+            coord_est = uow.session.get(m.Establishment, coord.establishment_id)
+            assert coord_est is not None
+            ide = uow.session.query(m.Professional).filter(m.Professional.login == f"ide-{low}").one_or_none()
+            if ide is None:
+                ide = _get_or_add_professional(uow, random.Random(f"ide-{code}"), coord_est, NURSE,
+                                               login=f"ide-{low}", physician=False)
+            add(f"ide-{low}", "ide", region=region, prof=ide, establishment_id=coord_est.id,
+                display_name=f"{ide.given} {ide.family} (IDE de coordination)")
         add(f"monitor-{low}", "monitor", region=region, display_name=f"Observateur régional {region.name}")
     add("admin", "admin", region=None, display_name="Administrateur dcc")
     return logins

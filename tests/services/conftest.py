@@ -68,8 +68,8 @@ def family_name(n: int) -> str:
     return "MARTIN" + (f"-{suffix}" if suffix else "")
 
 
-def build_chain(db: Database, pki_dir: Path, *, patients: int = 4, seed: int = 1) -> Chain:
-    """Seed, plan, register, assign, hold the meetings and generate the documents (left as drafts)."""
+def build_chain(db: Database, pki_dir: Path, *, patients: int = 4, seed: int = 1, author_pps: bool = True) -> Chain:
+    """Seed, plan, register, assign, hold the meetings, generate the Fiche RCP and author the PPS (drafts)."""
     with db.uow() as uow:
         seeded = seed_directory(uow, seed=seed, regions=1)
         patient_ids = seed_patients(uow, seed=seed, count=patients, region_codes=seeded.regions)
@@ -83,9 +83,14 @@ def build_chain(db: Database, pki_dir: Path, *, patients: int = 4, seed: int = 1
     with db.uow() as uow:
         result = generate_documents(uow, case_ids=meeting.decided_cases, cda=cda_builder(), pdf=pdf_renderer())
     assert result.created and not result.refused, result
+    pps_ids: list[str] = []
+    if author_pps:  # the care team authors the PPS the decisions call for (the demo's synthetic plans)
+        pps_ids, pps_refused = demo_services.author_demo_pps(db, case_ids=meeting.decided_cases, seed=seed,
+                                                             cda=cda_builder(), pdf=pdf_renderer())
+        assert pps_ids and not pps_refused, pps_refused
     chain = Chain(db=db, pki_dir=pki_dir, signers=DemoSignerDirectory(pki_dir))
     with db.uow() as uow:
-        for doc in uow.session.scalars(select(m.Document).where(m.Document.id.in_(result.created))):
+        for doc in uow.session.scalars(select(m.Document).where(m.Document.id.in_(result.created + pps_ids))):
             chain.drafts.setdefault(doc.signer_id, []).append(doc.id)
     return chain
 
@@ -94,6 +99,12 @@ def build_chain(db: Database, pki_dir: Path, *, patients: int = 4, seed: int = 1
 def chain(database: Database, tmp_path: Path) -> Chain:
     """Generated drafts (FRCP and PPS), not signed yet."""
     return build_chain(database, tmp_path / "pki")
+
+
+@pytest.fixture
+def decided_chain(database: Database, tmp_path: Path) -> Chain:
+    """Fiche RCP drafts generated, no PPS authored yet."""
+    return build_chain(database, tmp_path / "pki", author_pps=False)
 
 
 @pytest.fixture

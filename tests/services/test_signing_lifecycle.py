@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,10 +22,12 @@ from dcc.adapters.signing.pki import init_demo_pki
 from dcc.bootstrap import cda_builder, pdf_renderer
 from dcc.domain.ports import PdfSigner, Submission, SubmitOutcome
 from dcc.errors import Conflict, DeliveryError, SignatureRefused, UnknownCode, ValidationFailed
+from dcc.services import pps as pps_services
 from dcc.services.audit import verify_chain
 from dcc.services.corrections import CorrectionInput, correct_document, demo_correction
 from dcc.services.delivery import RetryPolicy, dispatch_pending
 from dcc.services.documents import sign_documents
+from dcc.services.pps import PpsItemInput
 from dcc.testing import pdfsig as pdfsig_tool
 
 NS = {"h": "urn:hl7-org:v3"}
@@ -220,10 +223,17 @@ def test_pps_correction_end_to_end(signed_chain: Chain) -> None:
     db = signed_chain.db
     v1 = signed_chain.documents(kind="PPS")[0]
     with db.uow() as uow:
+        plan = pps_services.plan_of_case(uow, v1.case_id)
+        assert plan is not None
+        items = pps_services.current_input(uow, plan).items
+    first = next(i for i in items if i.category == "treatment")
+    moved = dataclasses.replace(first, start=date(2031, 5, 12), end=date(2031, 6, 30), place="Clinique du Parc")
+    new_items = (moved, *(i for i in items if i is not first),
+                 PpsItemInput(category="follow_up", code="MED-091", text="Prise de sang hebdomadaire."))
+    with db.uow() as uow:
         v2_id = correct_document(
             uow, document_id=v1.id, actor="dr.test",
-            changes=CorrectionInput(reason="Changement de traitement après toxicité.",
-                                    treatment_codes=("C93352",), update_motive="MED-560"),
+            changes=CorrectionInput(reason="Report après toxicité.", plan_items=new_items, update_motive="MED-560"),
             cda=cda_builder(), pdf=pdf_renderer())
     v1_now, v2 = (signed_chain.documents(id=i)[0] for i in (v1.id, v2_id))
     assert v1_now.status == "signed"  # still valid until the new version is signed
@@ -237,7 +247,11 @@ def test_pps_correction_end_to_end(signed_chain: Chain) -> None:
     assert rel is not None and rel.get("typeCode") == "RPLC"
     assert rel.find("h:parentDocument/h:id", NS).get("root") == v1.unique_id
     assert root.xpath("//h:value[@code='MED-560']", namespaces=NS)
-    assert root.xpath("//*[@code='C93352']")  # the new planned treatment (thérapie ciblée)
+    # the corrected plan: the moved treatment's planned period and place, the added follow-up
+    assert root.xpath("//h:low[@value='20310512']", namespaces=NS) and root.xpath(
+        "//h:high[@value='20310630']", namespaces=NS)
+    assert "Clinique du Parc" in v2.cda.decode() and "Clinique du Parc" not in v1.cda.decode()
+    assert root.xpath("//h:qualifier/h:value[@code='MED-091']", namespaces=NS)
     with db.uow() as uow:
         assert not list(uow.session.scalars(select(m.OutboxMessage).where(m.OutboxMessage.document_id == v2.id)))
 
@@ -268,23 +282,42 @@ def test_pps_correction_end_to_end(signed_chain: Chain) -> None:
         assert verify_chain(uow) == []
 
 
-def test_frcp_correction_updates_the_decision(signed_chain: Chain) -> None:
+def test_frcp_correction_keeps_the_proposal(signed_chain: Chain) -> None:
     db = signed_chain.db
     v1 = signed_chain.documents(kind="FRCP")[0]
-    text = "Proposition corrigée : chimiothérapie adjuvante, 6 cycles."
+    with db.uow() as uow:
+        before = uow.session.scalars(select(m.Decision).where(m.Decision.case_id == v1.case_id)).one()
+        codes, proposal = list(before.proposal_codes), before.proposal_text
+    for changes in ({"proposal_text": "Chimiothérapie adjuvante, 6 cycles."}, {"proposal_codes": ("C15632",)}):
+        with db.uow() as uow, pytest.raises(ValidationFailed, match="nouvelle présentation en RCP") as exc:
+            correct_document(uow, document_id=v1.id, actor="dr.test",
+                             changes=CorrectionInput(reason="Erreur de saisie.", **changes),  # type: ignore[arg-type]
+                             cda=cda_builder(), pdf=pdf_renderer())
+        assert exc.value.field == next(iter(changes))
+    text = "Bilan biologique complet avant le début du traitement."
     with db.uow() as uow:
         v2_id = correct_document(uow, document_id=v1.id, actor="dr.test",
-                                 changes=CorrectionInput(reason="Erreur de saisie de la proposition.",
-                                                         proposal_text=text, proposal_codes=("C15632",)),
+                                 changes=CorrectionInput(reason="Commentaire complété.", comment=text),
                                  cda=cda_builder(), pdf=pdf_renderer())
     v2 = signed_chain.documents(id=v2_id)[0]
     assert text in v2.cda.decode("utf-8") and text not in v1.cda.decode("utf-8")
-    assert cda_root(v2.cda).find("h:relatedDocument/h:parentDocument/h:id", NS).get("root") == v1.unique_id
     with db.uow() as uow:
         decision = uow.session.scalars(select(m.Decision).where(m.Decision.case_id == v1.case_id)).one()
-        assert decision.proposal_text == text and decision.proposal_codes == ["C15632"] and decision.locked
-        ev = uow.session.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "decision.correct")).one()
-        assert ev.detail["after"]["proposal_text"] == text and ev.actor == "dr.test"
+        assert decision.proposal_codes == codes and decision.proposal_text == proposal
+        assert decision.comment == text
+
+
+def test_pps_correction_stays_within_the_decided_proposal(signed_chain: Chain) -> None:
+    db = signed_chain.db
+    pps = signed_chain.documents(kind="PPS")[0]
+    with db.uow() as uow:
+        allowed = pps_services.plan_view(uow, pps.case_id).allowed_treatments
+    other = next(c for c in ("C15632", "C93352", "C15313", "387713003") if c not in allowed)
+    with db.uow() as uow, pytest.raises(ValidationFailed, match="nouvelle présentation en RCP"):
+        correct_document(uow, document_id=pps.id, actor="dr.test",
+                         changes=CorrectionInput(reason="Autre traitement.", treatment_codes=(other,),
+                                                 update_motive="MED-560"), cda=cda_builder(), pdf=pdf_renderer())
+    assert len(signed_chain.documents(set_id=pps.set_id)) == 1
 
 
 def test_correction_refusals(signed_chain: Chain) -> None:
@@ -306,6 +339,8 @@ def test_correction_refusals(signed_chain: Chain) -> None:
         correct(pps.id, update_motive="MED-560", treatment_codes=("nope",))
     with pytest.raises(ValidationFailed, match="Aucune correction"):
         correct(frcp.id)
+    with pytest.raises(ValidationFailed, match="nouvelle présentation en RCP"):
+        correct(pps.id, update_motive="MED-560", proposal_text="x")
     with pytest.raises(ValidationFailed, match="motif de la correction"):
         correct(frcp.id, reason=" ", proposal_text="x")
     v2 = correct(pps.id, update_motive="GEN-176")
@@ -325,7 +360,7 @@ def test_demo_correction(signed_chain: Chain) -> None:
     assert out["previous"]["version"] == 1 and out["previous"]["status"] == "superseded"
     assert out["current"]["version"] == 2 and out["current"]["status"] == "signed"
     assert out["outbox"] and all(d.startswith("dmp:") for d in out["outbox"])
-    assert out["treatment_change"]["from"] != out["treatment_change"]["to"]
+    assert out["plan_change"]["from"] != out["plan_change"]["to"]
     v2 = signed_chain.documents(id=out["current"]["document_id"])[0]
     assert v2.replaces_id == out["previous"]["document_id"]
     assert verify_pdf(v2.pdf, trust_roots=[signed_chain.ca]).ok
@@ -353,8 +388,7 @@ def test_a_new_version_is_never_delivered_before_the_one_it_replaces(signed_chai
     with db.uow() as uow:
         v2_id = correct_document(
             uow, document_id=v1.id, actor="dr.test",
-            changes=CorrectionInput(reason="Changement de traitement.", treatment_codes=("C93352",),
-                                    update_motive="MED-560"),
+            changes=CorrectionInput(reason="Changement de programme.", update_motive="MED-560"),
             cda=cda_builder(), pdf=pdf_renderer())
     with db.uow() as uow:
         sign_documents(uow, document_ids=[v2_id], signer_professional_id=v1.signer_id, cda=cda_builder(),

@@ -33,7 +33,7 @@ from dcc.web.deps import get_today
 
 CDA = b"<?xml version='1.0' encoding='UTF-8'?><ClinicalDocument xmlns='urn:hl7-org:v3'/>"
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n%%EOF\n"
-ROLES = ("coord-a", "phys-a1", "phys-a2", "phys-b1", "monitor-a", "admin")
+ROLES = ("coord-a", "phys-a1", "phys-a2", "phys-b1", "ide-a", "monitor-a", "admin")
 
 
 @dataclass
@@ -142,18 +142,25 @@ def allow(table: dict[str, set[str]]) -> Rule:
 
 
 BOARD_DIRECTORY = allow({"coord-a": {"board_a"}, "phys-a1": {"board_a"}, "phys-a2": {"board_a"},
-                         "phys-b1": {"board_b"}, "monitor-a": {"board_a"}, "admin": {"board_a", "board_b"}})
+                         "phys-b1": {"board_b"}, "ide-a": {"board_a"}, "monitor-a": {"board_a"},
+                         "admin": {"board_a", "board_b"}})
 AGENDA = allow({"coord-a": {"session_a"}, "phys-a1": {"session_a"}, "phys-b1": {"session_b"}})
 SESSION_MANAGE = AGENDA  # coordinator of the board's 3C, or the board's responsible physician
 SESSION_COORDINATE = allow({"coord-a": {"session_a"}})  # cancel, move, expected attendance: the coordinator only
-CASE_READ = allow({"coord-a": {"case_a"}, "phys-a1": {"case_a"}, "phys-a2": {"case_a"}, "phys-b1": {"case_b"}})
+CASE_READ = allow({"coord-a": {"case_a"}, "phys-a1": {"case_a"}, "phys-a2": {"case_a"}, "phys-b1": {"case_b"},
+                   "ide-a": {"case_a"}})
+# the PPS: a physician of the care team or the coordinating nurse of the board's establishment; never the 3C
+PPS_AUTHOR = allow({"phys-a1": {"case_a"}, "phys-a2": {"case_a"}, "phys-b1": {"case_b"}, "ide-a": {"case_a"}})
 DECIDE = allow({"coord-a": {"case_a"}, "phys-a1": {"case_a"}, "phys-b1": {"case_b"}})
 CASE_COORDINATE = allow({"coord-a": {"case_a"}})  # move to a session, force a case not ready
 DOCUMENT_READ = allow({"coord-a": {"draft_a", "signed_a", "masked_a"}, "phys-a1": {"draft_a", "signed_a", "masked_a"},
-                       "phys-a2": {"signed_a"}, "phys-b1": {"signed_b"}})
+                       "phys-a2": {"signed_a"}, "phys-b1": {"signed_b"}, "ide-a": {"draft_a", "signed_a"}})
+# a new version of a signed document: its signer or a physician of the deciding board (not the referring GP,
+# never the nurse, the 3C or a monitor)
+CORRECT = allow({"phys-a1": {"draft_a", "signed_a", "masked_a"}, "phys-b1": {"signed_b"}})
 REQUEUE = allow({"coord-a": {"msg_a"}})
 PATIENT_READ = allow({"coord-a": {"patient_a"}, "phys-a1": {"patient_a"}, "phys-a2": {"patient_a"},
-                      "phys-b1": {"patient_b"}})
+                      "phys-b1": {"patient_b"}, "ide-a": {"patient_a"}})
 # break-the-glass: a physician outside the patient's care team
 BREAK_GLASS = allow({"phys-a1": {"patient_b"}, "phys-a2": {"patient_b"}, "phys-b1": {"patient_a"}})
 # consent and visibility recorded for the patient: coordinator of the boards or care team, never by break-the-glass
@@ -190,13 +197,22 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/documents/{document_id}/masking"): VISIBILITY,
     ("GET", "/api/v1/audit"): AUDIT_TRAIL,
     ("GET", "/api/v1/audit/fhir"): AUDIT_TRAIL,
+    ("GET", "/api/v1/cases/{case_id}/pps"): PPS_AUTHOR,
+    ("POST", "/api/v1/cases/{case_id}/pps"): PPS_AUTHOR,
+    ("PUT", "/api/v1/cases/{case_id}/pps"): PPS_AUTHOR,
+    ("POST", "/api/v1/cases/{case_id}/pps/items"): PPS_AUTHOR,
+    ("POST", "/api/v1/cases/{case_id}/pps/items/remove"): PPS_AUTHOR,
+    ("POST", "/api/v1/cases/{case_id}/pps/submit"): PPS_AUTHOR,
+    ("POST", "/api/v1/cases/{case_id}/pps/handover"): PPS_AUTHOR,
+    ("POST", "/api/v1/documents/{document_id}/corrections"): CORRECT,
 }
 # routes whose object is named by a required query parameter
 QUERY_OBJECT = {"/api/v1/audit": ("patient", "patient_id"), "/api/v1/audit/fhir": ("patient", "patient_id")}
 # routes without an object: checked by test_lists_are_scoped / test_creation_rights
 COLLECTIONS = {("GET", "/api/v1/boards"), ("POST", "/api/v1/boards"), ("GET", "/api/v1/sessions"),
                ("POST", "/api/v1/cases"), ("GET", "/api/v1/deliveries"), ("GET", "/api/v1/audit/alerts"),
-               ("GET", "/api/v1/patients/search")}  # search: scoped by test_identity_api
+               ("GET", "/api/v1/patients/search"),  # search: scoped by test_identity_api
+               ("GET", "/api/v1/pps/todo")}
 
 
 def _body(w: World, method: str, path: str, obj: str) -> dict[str, Any] | None:
@@ -217,6 +233,16 @@ def _body(w: World, method: str, path: str, obj: str) -> dict[str, Any] | None:
         return {"masked": True}
     if path.endswith("/announcement"):
         return {}
+    if path.endswith("/cases/{case_id}/pps") and method == "PUT":
+        return {"items": []}
+    if path.endswith("/pps/items"):
+        return {"category": "treatment", "code": "387713003"}
+    if path.endswith("/pps/items/remove"):
+        return {"item_id": "inconnu"}
+    if path.endswith("/pps/handover"):
+        return {"handed_at": TODAY.isoformat()}
+    if path.endswith("/corrections"):
+        return {"reason": "Erreur de saisie.", "comment": "Commentaire corrigé."}
     if path.endswith("/break-glass"):
         return {"reason_code": "ETREAT", "text": "Patient admis aux urgences cette nuit, dossier nécessaire."}
     return None

@@ -1328,11 +1328,13 @@ def _planned_entry(
 
 
 def _period(item: PlannedTreatment) -> str:
+    if item.start and item.end and item.start == item.end:
+        return f"le {_fr_date(item.start)}"
     if item.start and item.end:
         return f"du {_fr_date(item.start)} au {_fr_date(item.end)}"
     if item.start:
         return f"à partir du {_fr_date(item.start)}"
-    return "dates à préciser"
+    return "dates non renseignées"
 
 
 def _programme_section(ctx: _Ctx, body: etree._Element, c: PpsContent) -> None:
@@ -1362,8 +1364,14 @@ def _programme_section(ctx: _Ctx, body: etree._Element, c: PpsContent) -> None:
 
 
 def _describe(t: PlannedTreatment) -> str:
-    parts = [p for p in (t.text, f"Lieu : {t.place}" if t.place else "", _period(t)) if p]
+    who = t.responsible
+    parts = [p for p in (t.text, f"Lieu : {t.place}" if t.place else "",
+                         f"Responsable : {_person_label(who)}" if who else "", _period(t)) if p]
     return " - ".join(parts)
+
+
+def _person_label(p: Professional) -> str:
+    return " ".join(x for x in (p.given, p.family) if x)
 
 
 def _support_section(ctx: _Ctx, body: etree._Element, c: PpsContent) -> None:
@@ -1411,7 +1419,8 @@ def _pps_status_section(ctx: _Ctx, body: etree._Element, c: PpsContent) -> None:
     r_rcp, r_remise = ctx.ref("date-rcp"), ctx.ref("remise-patient")
     rows += [
         ("Date de la RCP", _fr_date(c.rcp_date), r_rcp),
-        ("Date de remise du document au patient", _fr_date(c.handed_to_patient), r_remise),
+        ("Date de remise du document au patient",
+         _fr_date(c.handed_to_patient) if c.handed_to_patient else "non renseignée", r_remise),
     ]
     for label, value, ref in rows:
         tr = _s(tbody, "tr")

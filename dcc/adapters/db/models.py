@@ -365,7 +365,7 @@ class AppUser(Base):
     __tablename__ = "app_user"
     id: Mapped[str] = _id()
     login: Mapped[str] = mapped_column(String(60), unique=True)
-    role: Mapped[str] = mapped_column(String(12))  # coordinator | physician | monitor | admin
+    role: Mapped[str] = mapped_column(String(12))  # coordinator | physician | ide | monitor | admin
     region_id: Mapped[str | None] = mapped_column(ForeignKey("region.id"), nullable=True)
     establishment_id: Mapped[str | None] = mapped_column(ForeignKey("establishment.id"), nullable=True)
     professional_id: Mapped[str | None] = mapped_column(ForeignKey("professional.id"), nullable=True,
@@ -373,6 +373,47 @@ class AppUser(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PpsPlan(Base):
+    """The personalised care plan (PPS) the care team authors after a discussed decision (0007).
+
+    `status`: authoring (being completed) | submitted (rendered, in the responsible physician's queue or
+    signed). `handed_at` (GEN-178) is recorded after the consultation where the plan is given to the patient.
+    """
+
+    __tablename__ = "pps_plan"
+    id: Mapped[str] = _id()
+    case_id: Mapped[str] = mapped_column(ForeignKey("rcp_case.id"), unique=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decision.id"))
+    status: Mapped[str] = mapped_column(String(12), default="authoring")  # authoring | submitted
+    referent_id: Mapped[str] = mapped_column(ForeignKey("professional.id"))  # board responsible
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    handed_at: Mapped[date | None] = mapped_column(Date, nullable=True)  # GEN-178
+    # the last rendered PPS (informational, no foreign key: an unsigned draft may be deleted and regenerated)
+    document_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PpsItem(Base):
+    """One line of a PPS plan: a planned treatment, a follow-up, a supportive care or a social support."""
+
+    __tablename__ = "pps_item"
+    __table_args__ = (Index("ix_pps_item_plan_id", "plan_id"),)
+    id: Mapped[str] = _id()
+    plan_id: Mapped[str] = mapped_column(ForeignKey("pps_plan.id"))
+    category: Mapped[str] = mapped_column(String(12))  # treatment | follow_up | supportive | social
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    code: Mapped[str] = mapped_column(String(40))  # in the category's value set
+    start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    end: Mapped[date | None] = mapped_column(Date, nullable=True)
+    place: Mapped[str] = mapped_column(String(200), default="")
+    responsible_id: Mapped[str | None] = mapped_column(ForeignKey("professional.id"), nullable=True)
+    text: Mapped[str] = mapped_column(Text, default="")
 
 
 class BreakGlass(Base):

@@ -30,9 +30,10 @@ log = logging.getLogger("dcc.web.pages")
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-ROLE_HOME = {"coordinator": "/coordination/", "physician": "/medecin/", "monitor": "/suivi/", "admin": "/suivi/"}
-ROLE_LABELS = {"coordinator": "Coordination (3C)", "physician": "Médecin", "monitor": "Suivi régional",
-               "admin": "Administration"}
+ROLE_HOME = {"coordinator": "/coordination/", "physician": "/medecin/", "ide": "/pps/", "monitor": "/suivi/",
+             "admin": "/suivi/"}
+ROLE_LABELS = {"coordinator": "Coordination (3C)", "physician": "Médecin", "ide": "Infirmier(e) de coordination",
+               "monitor": "Suivi régional", "admin": "Administration"}
 
 # ------------------------------------------------------------------------------------- formatting
 

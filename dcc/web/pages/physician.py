@@ -66,9 +66,12 @@ def _to_announce(uow: Any, user: PageUser) -> list[dict[str, Any]]:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, user: Physician, uow: Uow, today: Today) -> Response:
+    from dcc.web.pages.pps import todo_rows
+
     return render(request, "physician/home.html.j2", {"upcoming": _upcoming(uow, user, today),
                                                       "to_sign": len(_to_sign(uow, user)),
-                                                      "to_announce": _to_announce(uow, user)})
+                                                      "to_announce": _to_announce(uow, user),
+                                                      "rows": todo_rows(uow, user)})
 
 
 @router.post("/documents/{document_id}/annonce", response_class=HTMLResponse)

@@ -1,0 +1,152 @@
+"""PPS pages (physician of the care team, coordinating nurse `ide`): the "PPS à compléter" list, and one
+plan: open it from the decision, add and remove lines, set the contact, submit it for signature, record the
+hand-over date (GEN-178). Actions call the services the JSON API calls."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+
+from dcc import valuesets
+from dcc.adapters.db import models as m
+from dcc.adapters.db import repositories as repo
+from dcc.errors import DccError, ValidationFailed
+from dcc.services import access, queries
+from dcc.services import pps as pps_services
+from dcc.web.deps import Today, Uow
+from dcc.web.pages._common import PageRoute, PageUser, check_csrf, redirect, render, require_role
+
+router = APIRouter(prefix="/pps", route_class=PageRoute, include_in_schema=False)
+Author = Annotated[PageUser, Depends(require_role("physician", "ide"))]
+CATEGORY_TITLES = {"treatment": "Traitements programmés", "follow_up": "Suivi", "supportive": "Soins de support",
+                   "social": "Accompagnement social et socioprofessionnel"}
+
+
+def todo_rows(uow: Any, user: PageUser) -> list[dict[str, Any]]:
+    """The cases whose PPS the user may author and that are not submitted yet."""
+    rows = [(c, p) for c, p in pps_services.cases_awaiting_pps(uow) if access.can_author_pps(uow, user, c.id)]
+    patients = repo.patients_by_ids(uow.session, [c.patient_id for c, _ in rows])
+    return [{"case": c, "plan": p, "patient": queries.display_name(patients[c.patient_id])} for c, p in rows]
+
+
+def _case(uow: Any, user: PageUser, case_id: str) -> m.Case:
+    access.require(uow, user, "case", case_id, access.case_filter(user))
+    if not access.can_author_pps(uow, user, case_id):
+        raise access.AccessDenied("Vous ne faites pas partie de l'équipe de soins de ce patient.")
+    case = uow.session.get(m.Case, case_id)
+    assert case is not None
+    return case
+
+
+def _date(form: dict[str, Any], key: str) -> date | None:
+    raw = str(form.get(key) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(f"Date invalide : « {raw[:20]} » (attendu AAAA-MM-JJ).", field=key) from None
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, user: Author, uow: Uow) -> Response:
+    return render(request, "pps/todo.html.j2", {"rows": todo_rows(uow, user)})
+
+
+def _context(uow: Any, user: PageUser, case_id: str, error: str = "") -> dict[str, Any]:
+    case = _case(uow, user, case_id)
+    patient = uow.session.get(m.Patient, case.patient_id)
+    plan = pps_services.plan_of_case(uow, case_id)
+    view = pps_services.plan_view(uow, case_id) if plan else None
+    board = uow.session.get(m.Board, case.board_id)
+    members = repo.board_members(uow.session, board.id) if board else []
+    people = {p.id: f"{p.given} {p.family}" for p in members}
+    if view:
+        for i in view.items:
+            if i.responsible_id and i.responsible_id not in people:
+                prof = uow.session.get(m.Professional, i.responsible_id)
+                people[i.responsible_id] = f"{prof.given} {prof.family}" if prof else i.responsible_id
+    groups = {cat: [i for i in view.items if i.category == cat] for cat in CATEGORY_TITLES} if view else {}
+    options = {cat: valuesets.concepts(vs) for cat, vs in pps_services.VALUE_SETS.items()}
+    if view:
+        options["treatment"] = [c for c in options["treatment"] if c.code in view.allowed_treatments]
+    return {"case": case, "patient": queries.display_name(patient) if patient else "", "view": view,
+            "groups": groups, "titles": CATEGORY_TITLES, "options": options, "people": people,
+            "members": members, "error": error, "labels": pps_services.STATUS_LABELS,
+            "display": lambda cat, code: valuesets.lookup(pps_services.VALUE_SETS[cat], code).display}
+
+
+@router.get("/dossiers/{case_id}", response_class=HTMLResponse)
+def plan_page(request: Request, case_id: str, user: Author, uow: Uow) -> Response:
+    return render(request, "pps/plan.html.j2", _context(uow, user, case_id))
+
+
+async def _act(request: Request, case_id: str, uow: Any, user: PageUser, action: Any, done: str) -> Response:
+    form = await check_csrf(request)
+    await run_in_threadpool(_case, uow, user, case_id)
+    try:
+        await run_in_threadpool(action, form)
+    except DccError as exc:
+        uow.rollback()
+        ctx = await run_in_threadpool(_context, uow, user, case_id, exc.message)
+        return render(request, "pps/plan.html.j2", ctx, status_code=exc.status_code)
+    return redirect(f"/pps/dossiers/{case_id}", done)
+
+
+@router.post("/dossiers/{case_id}/ouvrir", response_class=HTMLResponse)
+async def open_plan(request: Request, case_id: str, user: Author, uow: Uow) -> Response:
+    return await _act(request, case_id, uow, user,
+                      lambda form: pps_services.open_plan(uow, case_id=case_id, actor=user.login), "PPS ouvert.")
+
+
+@router.post("/dossiers/{case_id}/lignes", response_class=HTMLResponse)
+async def add_item(request: Request, case_id: str, user: Author, uow: Uow) -> Response:
+    def action(form: dict[str, Any]) -> None:
+        item = pps_services.PpsItemInput(
+            category=str(form.get("category") or ""), code=str(form.get("code") or ""),
+            start=_date(form, "start"), end=_date(form, "end"), place=str(form.get("place") or "")[:500],
+            responsible_id=str(form.get("responsible_id") or "") or None, text=str(form.get("text") or "")[:5000])
+        pps_services.add_item(uow, case_id=case_id, item=item, actor=user.login)
+    return await _act(request, case_id, uow, user, action, "Ligne ajoutée.")
+
+
+@router.post("/dossiers/{case_id}/lignes/{item_id}/retirer", response_class=HTMLResponse)
+async def remove_item(request: Request, case_id: str, item_id: str, user: Author, uow: Uow) -> Response:
+    return await _act(request, case_id, uow, user, lambda form: pps_services.remove_item(
+        uow, case_id=case_id, item_id=item_id, actor=user.login), "Ligne retirée.")
+
+
+@router.post("/dossiers/{case_id}/contact", response_class=HTMLResponse)
+async def contact(request: Request, case_id: str, user: Author, uow: Uow) -> Response:
+    def action(form: dict[str, Any]) -> None:
+        plan = pps_services.plan_of_case(uow, case_id)
+        if plan is None:
+            raise ValidationFailed("Ouvrez d'abord le PPS.")
+        current = pps_services.current_input(uow, plan)
+        pps_services.update_plan(uow, case_id=case_id, actor=user.login, data=pps_services.PlanInput(
+            items=current.items, contact_name=str(form.get("contact_name") or "")[:500],
+            contact_phone=str(form.get("contact_phone") or "")[:100]))
+    return await _act(request, case_id, uow, user, action, "Contact enregistré.")
+
+
+@router.post("/dossiers/{case_id}/soumettre", response_class=HTMLResponse)
+async def submit(request: Request, case_id: str, user: Author, uow: Uow) -> Response:
+    from dcc import bootstrap
+
+    return await _act(request, case_id, uow, user, lambda form: pps_services.submit_plan(
+        uow, case_id=case_id, actor=user.login, cda=bootstrap.cda_builder(), pdf=bootstrap.pdf_renderer()),
+        "PPS soumis à la signature du médecin responsable.")
+
+
+@router.post("/dossiers/{case_id}/remise", response_class=HTMLResponse)
+async def handover(request: Request, case_id: str, user: Author, uow: Uow, today: Today) -> Response:
+    def action(form: dict[str, Any]) -> None:
+        when = _date(form, "handed_at")
+        if when is None:
+            raise ValidationFailed("Indiquez la date de remise du PPS au patient.", field="handed_at")
+        pps_services.record_handover(uow, case_id=case_id, handed_at=when, actor=user.login, today=today)
+    return await _act(request, case_id, uow, user, action, "Date de remise au patient enregistrée.")
