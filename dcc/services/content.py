@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from dcc import valuesets
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain import documents as d
+from dcc.domain.clock import paris_day
 from dcc.domain.identifiers import ps_id_nat, struct_id_nat
 from dcc.services.uow import UnitOfWork
 
@@ -149,7 +150,7 @@ def pps_content(loader: Loader, case: m.Case, decision: m.Decision, *, ids: d.Do
     assert board and session and patient
     est = loader.establishment(board.establishment_id)
     responsible = loader.professional(board.responsible_id)
-    rcp_day: date = session.starts_at.astimezone(UTC).date()
+    rcp_day: date = paris_day(session.starts_at)  # the board's day in Paris
     treatments = []
     start = rcp_day + timedelta(days=14)
     for code in pps_treatment_codes(decision.proposal_codes):
