@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from dcc import valuesets
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain import documents as d
 from dcc.domain import tumour as tumour_rules
+from dcc.domain.clock import paris_day
 from dcc.domain.identifiers import ps_id_nat, struct_id_nat
 from dcc.services.uow import UnitOfWork
 
 # FRCP treatment kind -> PPS treatment kind where the two CI-SIS value sets use different codes
 FRCP_TO_PPS_KIND = {"C547": "C15445", "GEN-092.03.02": "GEN-092.03.01"}
-PARIS = ZoneInfo("Europe/Paris")
 STATUS_APPROVED = "9571008"
 
 
@@ -155,9 +154,6 @@ def pps_treatment_codes(frcp_codes: list[str]) -> list[str]:
     return out
 
 
-def paris_day(at: datetime) -> date:
-    """The calendar day of an instant in Europe/Paris (the day people read)."""
-    return at.astimezone(PARIS).date()
 
 
 def _plan_item(loader: Loader, item: m.PpsItem, value_set: str) -> d.PlannedTreatment:

@@ -9,10 +9,13 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pikepdf
 import pytest
+from lxml import etree
 
 from dcc.adapters.cda.validate import KitValidator, find_kit
 from dcc.adapters.signing.pades import verify_pdf
@@ -106,6 +109,35 @@ def test_every_cda_passes_the_ans_kit(demo: tuple[dict, Path, Path]) -> None:
         if not report.ok:
             failures[d["cda_path"]] = [f.message for f in report.failures][:5]
     assert not failures
+
+
+def _hl7_instant(value: str) -> datetime:
+    """An HL7 TS with its UTC offset (YYYYMMDDHHMMSS+ZZZZ), as an aware instant; a bare time is refused."""
+    assert len(value) == 19 and value[14] in "+-", f"timestamp without its offset: {value!r}"
+    return datetime.strptime(value, "%Y%m%d%H%M%S%z")
+
+
+def test_no_document_is_dated_or_authenticated_before_its_meeting(demo: tuple[dict, Path, Path]) -> None:
+    """Time runs forward: every CDA's creation (effectiveTime) is at or after the meeting it reports
+    (encompassingEncounter), and its authentication (legalAuthenticator/time) after both, compared as
+    instants with their offsets; the demo held only meetings of the past, so nothing is in the future."""
+    summary, out, _ = demo
+    ns = {"h": "urn:hl7-org:v3"}
+    end = datetime.now(UTC)
+    assert summary["documents"]
+    for d in summary["documents"]:
+        root = etree.parse(str(out / d["cda_path"])).getroot()
+        encounter = root.xpath("string(h:componentOf/h:encompassingEncounter/h:effectiveTime/h:low/@value)",
+                               namespaces=ns)
+        created = _hl7_instant(root.xpath("string(h:effectiveTime/@value)", namespaces=ns))
+        signed = _hl7_instant(root.xpath("string(h:legalAuthenticator/h:time/@value)", namespaces=ns))
+        if len(encounter) == 8:  # a day (the PPS names the day of the board): its start in Paris
+            meeting = datetime.strptime(encounter, "%Y%m%d").replace(tzinfo=ZoneInfo("Europe/Paris"))
+        else:
+            meeting = _hl7_instant(encounter)
+        assert meeting <= created, (d["cda_path"], encounter, created)
+        assert meeting <= signed and created <= signed, (d["cda_path"], encounter, created, signed)
+        assert signed <= end, (d["cda_path"], signed)
 
 
 def test_second_run_adds_to_the_first(demo: tuple[dict, Path, Path]) -> None:
