@@ -294,7 +294,6 @@ def author_demo_pps(db: Database, *, case_ids: list[str], seed: int, cda: Any, p
     generation. Returns (PPS document ids, {case id: French refusal})."""
     from dcc.errors import DccError
     from dcc.services import pps as pps_services
-    from dcc.domain.clock import paris_day
 
     created: list[str] = []
     refused: dict[str, str] = {}
