@@ -225,7 +225,7 @@ def _gate(session: Session, msg: m.OutboxMessage, doc: m.Document, patient: m.Pa
         # (the GP and correspondents, by MSSanté), as the RCP charters require
         return _Decision("block", REASON_OPPOSITION)
     if msg.kind == SUBMIT:
-        if not patient.ins_qualified:
+        if not patient.ins_qualified or not patient.ins_matricule:  # no INS (not yet retrieved): never sent
             return _Decision("hold", REASON_INS)
         if doc.replaces_id:  # a new version replaces (RPLC) the previous one: never before it is in place
             previous = session.scalars(select(OM).where(OM.document_id == doc.replaces_id,

@@ -61,11 +61,14 @@ class Chain:
 def family_name(n: int) -> str:
     """A distinct birth family name per patient number (identity vigilance matches patients on their traits:
     the test patients must differ by more than their INS)."""
+    if n == 1:
+        return "MARTIN"
     suffix = ""
-    while n > 1:
-        n, r = divmod(n - 1, 26)
+    while True:
+        n, r = divmod(n, 26)
         suffix = chr(ord("A") + r) + suffix
-    return "MARTIN" + (f"-{suffix}" if suffix else "")
+        if n == 0:
+            return f"MARTIN-{suffix}"
 
 
 def build_chain(db: Database, pki_dir: Path, *, patients: int = 4, seed: int = 1, author_pps: bool = True) -> Chain:

@@ -604,3 +604,23 @@ def test_case_page_regenerates_drafts(as_user: Any, app: Any) -> None:
     with app.state.database.uow() as uow:
         ids = set(uow.session.scalars(select(m.Document.id).where(m.Document.case_id == case.id)))
     assert ids and not ids & set(created)
+
+
+def test_live_check_of_the_traits_against_the_nir(as_user: Any) -> None:
+    client = as_user("coord-a")
+    token = csrf(client.get("/coordination/dossiers/nouveau").text)
+    first13 = "2690575056123"  # woman, born in May 1969 in Paris
+    form = {"csrf_token": token, "ins_matricule": first13 + nir_key(first13), "birth_date": "1969-05-14"}
+
+    def check(name: str, value: str) -> str:
+        answer = client.post("/coordination/dossiers/verifier", data=form | {name: value},
+                             headers={"HX-Request": "true", "HX-Trigger-Name": name})
+        assert answer.status_code == 200
+        return answer.text
+
+    assert "mais le sexe déclaré est masculin" in check("sex", "M")
+    assert "field-error" not in check("sex", "F")
+    assert "mois de naissance 05" in check("birth_date", "1969-06-14")
+    assert "field-error" not in check("birth_date", "1969-05-01")
+    assert "département 75" in check("birthplace_insee", "44109")
+    assert "field-error" not in check("birthplace_insee", "75056")

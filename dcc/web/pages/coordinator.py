@@ -16,7 +16,15 @@ from pydantic import ValidationError
 from dcc import valuesets
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
-from dcc.domain.identifiers import nir_key, validate_ins_oid, validate_nir, validate_rpps
+from dcc.domain.identifiers import (
+    nir_birth_incoherence,
+    nir_birthplace_incoherence,
+    nir_key,
+    nir_sex_incoherence,
+    validate_ins_oid,
+    validate_nir,
+    validate_rpps,
+)
 from dcc.domain.quorum import requirement_label
 from dcc.errors import DccError, IdentityConflict, NotFound, UndecidedCases
 from dcc.services import access, consent, identity, queries
@@ -423,7 +431,9 @@ def _check_one(uow: Any, name: str, value: str, form: dict[str, Any]) -> tuple[b
         if name == "birthplace_insee":
             if not re.fullmatch(r"\d{5}|2[AB]\d{3}", value):
                 return False, "Le code INSEE de la commune compte 5 caractères (ex. 44109, 2A004)."
-            return True, ""
+            return _coherence(form, name, value)
+        if name == "sex":
+            return _coherence(form, name, value)
         if name in ("birth_date", "earliest_date", "imaging_date", "referential_date", "diagnosis_date"):
             try:
                 when = date.fromisoformat(value)
@@ -433,10 +443,33 @@ def _check_one(uow: Any, name: str, value: str, form: dict[str, Any]) -> tuple[b
                 return False, "La date de naissance est dans le futur."
             if name == "diagnosis_date" and when > date.today():
                 return False, "La date du diagnostic est dans le futur."
+            if name == "birth_date":
+                return _coherence(form, name, value)
             return True, ""
     except DccError as exc:
         return False, exc.message
     return True, ""
+
+
+def _coherence(form: dict[str, Any], name: str, value: str) -> tuple[bool, str]:
+    """Identity vigilance, live: does the trait that changed agree with the NIR typed in the form?"""
+    try:
+        nir = validate_nir(str(form.get("ins_matricule") or ""))
+    except DccError:
+        return True, ""  # no valid NIR yet: the NIR field has its own message
+    try:
+        birth = date.fromisoformat(value if name == "birth_date" else str(form.get("birth_date") or ""))
+    except ValueError:
+        birth = None
+    if name == "sex":
+        message = nir_sex_incoherence(nir, value)
+    elif name == "birth_date" and birth is not None:
+        message = nir_birth_incoherence(nir, birth)
+    elif name == "birthplace_insee" and birth is not None:
+        message = nir_birthplace_incoherence(nir, value.upper(), birth)
+    else:
+        message = None
+    return (False, message) if message else (True, "")
 
 
 @router.get("/dossiers/{case_id}", response_class=HTMLResponse)
