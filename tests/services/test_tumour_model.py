@@ -296,3 +296,17 @@ def test_the_tumour_of_the_documents_is_the_one_entered() -> None:
     t = content._tumour(breast, "76752008")
     assert t.tnm is not None and (t.tnm.t, t.tnm.edition, t.tnm.stage) == ("pT1c", 8, "IA")
     assert t.laterality == "Non précisée" and t.laterality_code is None and t.diagnosis_date is None
+
+
+def test_demo_proposals_fit_each_organ_board() -> None:
+    from dcc.services.demo import ORGAN_PROPOSALS
+
+    organ_templates = {t["name"] for t in demo_data.BOARDS if t["kind"] == "organ"}
+    assert set(ORGAN_PROPOSALS) == organ_templates
+    hormone_dependent = {"Sein", "Urologie"}  # breast and prostate cancers
+    for name, proposals in ORGAN_PROPOSALS.items():
+        codes = {c for p in proposals for c in p}
+        assert all(valuesets.contains("JDV_TypeTraitement_FRCP_CISIS", c) for c in codes)
+        assert ("C547" in codes) is (name in hormone_dependent), name  # no hormone therapy for lung cancer
+        if name != "Urologie":
+            assert "MED-227" not in codes, name  # active surveillance: prostate only
