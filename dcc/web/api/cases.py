@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dcc.errors import ValidationFailed
 from dcc.services import access, queries
 from dcc.services import boards as board_services
-from dcc.services.schemas import CaseRegistration, DecisionInput
+from dcc.services.schemas import CaseRegistration, DecisionInput, TumourUpdate
 from dcc.services.uow import UnitOfWork
 from dcc.web.auth import User
 from dcc.web.deps import CurrentUser, Today, Uow
@@ -119,3 +119,13 @@ def force_case(case_id: str, uow: Uow, user: CurrentUser) -> ForceOut:
     forced = board_services.force_not_ready(uow, case_id=case_id, actor=user.login)
     case = queries.get_case(uow, case_id).case
     return ForceOut(case_id=case_id, forced=forced, status=case.status, not_ready=list(case.not_ready or []))
+
+
+@router.put("/{case_id}/tumour", response_model=CaseOut, summary="Saisir à nouveau la tumeur d'un dossier",
+            description="Le coordinateur complète ou corrige la tumeur (TNM, stade, édition, latéralité, date du "
+            "diagnostic, morphologie) avec les règles de l'inscription ; refusé (409) quand un document signé la "
+            "décrit déjà.", responses=error_responses(404, 409, 413, 422))
+def update_tumour(case_id: str, data: TumourUpdate, uow: Uow, user: CurrentUser, today: Today) -> CaseOut:
+    _require_coordinator(uow, user, case_id, "update_tumour")
+    board_services.update_tumour(uow, case_id=case_id, data=data, today=today, actor=user.login)
+    return get_case(case_id, uow, user)
