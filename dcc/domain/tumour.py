@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 # --- TNM applicability (UICC TNM 8th edition scope), by ICD-10 topography ---------------------------
 
@@ -327,4 +328,48 @@ def morphology_problem(topography: str, topography_label: str, morphology: str,
         if not _matches(topo, sites):
             where = ", ".join(sites)
             return f"{refusal} : cette morphologie est propre aux localisations {where} (CIM-O-3, OMS)."
+    return None
+
+
+def tumour_problem(*, topography: str, topography_label: str, morphology: str | None, morphology_label: str,
+                   t: str | None, n: str | None, m: str | None, edition: int | None, stage: str | None,
+                   laterality: str | None, diagnosis_date: date | None, birth_date: date | None,
+                   today: date, organ_group: str | None = None) -> tuple[str, str] | None:
+    """The first problem of a whole tumour description as (field, French message), None when coherent.
+
+    The same rules as the registration's field validators, for an update of an existing case."""
+    if morphology:
+        problem = morphology_problem(topography, topography_label, morphology, morphology_label)
+        if problem:
+            return "morphology_code", problem
+    problem = laterality_problem(topography, laterality)
+    if problem:
+        return "laterality", problem
+    given = [bool(t), bool(n), bool(m)]
+    if any(given) or edition is not None or stage:
+        if not tnm_applies(topography, organ_group):
+            return "tnm_t", (f"La classification TNM ne s'applique pas à la localisation {topography} (UICC, "
+                             "8e édition) : laissez T, N, M, l'édition et le stade vides.")
+    for part, value in (("t", t), ("n", n), ("m", m)):
+        if value:
+            try:
+                parse_tnm(part, value)
+            except ValueError as exc:
+                return f"tnm_{part}", str(exc)
+    if any(given) and not all(given):
+        return "tnm_m", "Renseignez les trois catégories T, N et M de la classification TNM (ou aucune)."
+    if any(given) and edition is None:
+        return "tnm_edition", "Précisez l'édition de la classification TNM de l'UICC (ex. 8)."
+    try:
+        if edition is not None:
+            check_edition(edition)
+        if stage:
+            check_stage(stage)
+    except ValueError as exc:
+        return ("tnm_edition" if edition is not None and edition not in TNM_EDITIONS else "tnm_stage"), str(exc)
+    if diagnosis_date is not None:
+        if diagnosis_date > today:
+            return "diagnosis_date", "La date du diagnostic est dans le futur."
+        if birth_date is not None and diagnosis_date < birth_date:
+            return "diagnosis_date", "La date du diagnostic précède la date de naissance du patient."
     return None

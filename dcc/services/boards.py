@@ -18,7 +18,7 @@ from dcc.domain.quorum import Attendee, QuorumRule, compute_quorum
 from dcc.errors import Conflict, NotFound, UndecidedCases, ValidationFailed
 from dcc.services import identity
 from dcc.services.audit import record_audit
-from dcc.services.schemas import AttendanceInput, CaseRegistration, DecisionInput, ReadinessKind
+from dcc.services.schemas import AttendanceInput, CaseRegistration, DecisionInput, ReadinessKind, TumourUpdate
 from dcc.services.uow import UnitOfWork
 
 URGENT_WEIGHT = 5
@@ -116,6 +116,42 @@ def check_tumour_for_board(board: m.Board, data: CaseRegistration) -> None:
     if data.tnm_t and not tumour_rules.tnm_applies(data.topography_code, group):
         raise ValidationFailed("La classification TNM ne s'applique pas aux tumeurs de cette RCP (UICC, 8e édition) : "
                                "laissez T, N et M vides.", field="tnm_t")
+
+
+def update_tumour(uow: UnitOfWork, *, case_id: str, data: TumourUpdate, today: date, actor: str) -> None:
+    """Enter a case's tumour again (e.g. the missing TNM): the registration's rules, audited. Refused once a
+    document describing it has been signed (that goes through the document's correction)."""
+    case = uow.session.get(m.Case, case_id)
+    if case is None:
+        raise NotFound(f"Dossier « {case_id} » introuvable.")
+    if any(doc.status != "draft" for doc in repo.documents_of_case(uow.session, case_id)):
+        raise Conflict("Un document signé décrit déjà cette tumeur : passez par la correction du document.")
+    board = uow.session.get(m.Board, case.board_id)
+    patient = uow.session.get(m.Patient, case.patient_id)
+    assert board is not None and patient is not None
+    problem = tumour_rules.tumour_problem(
+        topography=data.topography_code,
+        topography_label=valuesets.lookup("JDV_Tumeur_CISIS", data.topography_code).display,
+        morphology=data.morphology_code,
+        morphology_label=valuesets.lookup("JDV_Morphologie_CISIS", data.morphology_code).display
+        if data.morphology_code else "",
+        t=data.tnm_t, n=data.tnm_n, m=data.tnm_m, edition=data.tnm_edition, stage=data.tnm_stage,
+        laterality=data.laterality, diagnosis_date=data.diagnosis_date, birth_date=patient.birth_date, today=today,
+        organ_group=board.organe_code or board.appareil_code)
+    if problem:
+        raise ValidationFailed(problem[1], field=problem[0])
+    before = {k: getattr(case, k) for k in TumourUpdate.model_fields}
+    for key in TumourUpdate.model_fields:
+        value = getattr(data, key)
+        if key in ("tnm_t", "tnm_n", "tnm_m") and value:
+            value = tumour_rules.parse_tnm(key[-1], value).text
+        if key == "tnm_stage" and value:
+            value = tumour_rules.check_stage(value)
+        setattr(case, key, value)
+    changed = {k: str(v) for k, v in before.items() if getattr(case, k) != v}
+    record_audit(uow, actor=actor, action="case.update_tumour", entity="case", entity_id=case.id,
+                 patient_id=case.patient_id, detail={"before": changed})
+    uow.commit()
 
 
 def readiness_kind(board: m.Board) -> ReadinessKind:

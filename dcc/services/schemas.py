@@ -100,6 +100,39 @@ def _coherent(check, info: ValidationInfo, value):  # type: ignore[no-untyped-de
             raise ValueError(message)
 
 
+class TumourUpdate(BaseModel):
+    """The tumour of a case, entered again in full (completing a missing TNM, correcting a laterality...).
+
+    Checked by `dcc.domain.tumour.tumour_problem` (same rules as the registration) in `boards.update_tumour`."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    topography_code: str = Field(description="Code CIM-10 (JDV_Tumeur_CISIS)")
+    morphology_code: str | None = None
+    tnm_t: str | None = None
+    tnm_n: str | None = None
+    tnm_m: str | None = None
+    tnm_edition: int | None = None
+    tnm_stage: str | None = Field(None, max_length=10)
+    laterality: Literal["droite", "gauche", "bilaterale", "non_precisee"] | None = None
+    diagnosis_date: date | None = None
+
+    @field_validator("topography_code")
+    @classmethod
+    def _topo(cls, v: str) -> str:
+        if not valuesets.contains("JDV_Tumeur_CISIS", v):
+            raise ValueError(f"Le code CIM-10 « {v} » n'appartient pas au jeu de valeurs JDV_Tumeur_CISIS.")
+        return v
+
+    @field_validator("morphology_code")
+    @classmethod
+    def _morpho(cls, v: str | None) -> str | None:
+        if v is not None and not valuesets.contains("JDV_Morphologie_CISIS", v):
+            raise ValueError(f"Le code de morphologie « {v} » n'appartient pas au jeu de valeurs "
+                             "JDV_Morphologie_CISIS.")
+        return v
+
+
 class CaseRegistration(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -18,7 +18,9 @@ def _discussed_organ_case(chain: Chain) -> str:
     with chain.db.uow() as uow:
         q = (select(m.Case.id).join(m.Decision, m.Decision.case_id == m.Case.id)
              .join(m.Board, m.Board.id == m.Case.board_id)
-             .where(m.Decision.case_status == "discussed", m.Board.kind == "organ").order_by(m.Case.id))
+             .where(m.Decision.case_status == "discussed", m.Board.kind == "organ",
+                    m.Board.organe_code != "21483005")  # not a CNS board: UICC has no TNM there
+             .order_by(m.Case.id))
         return uow.session.scalars(q).first()  # type: ignore[return-value]
 
 

@@ -296,3 +296,54 @@ def test_the_tumour_of_the_documents_is_the_one_entered() -> None:
     t = content._tumour(breast, "76752008")
     assert t.tnm is not None and (t.tnm.t, t.tnm.edition, t.tnm.stage) == ("pT1c", 8, "IA")
     assert t.laterality == "Non précisée" and t.laterality_code is None and t.diagnosis_date is None
+
+
+def test_demo_proposals_fit_each_organ_board() -> None:
+    from dcc.services.demo import ORGAN_PROPOSALS
+
+    organ_templates = {t["name"] for t in demo_data.BOARDS if t["kind"] == "organ"}
+    assert set(ORGAN_PROPOSALS) == organ_templates
+    hormone_dependent = {"Sein", "Urologie"}  # breast and prostate cancers
+    for name, proposals in ORGAN_PROPOSALS.items():
+        codes = {c for p in proposals for c in p}
+        assert all(valuesets.contains("JDV_TypeTraitement_FRCP_CISIS", c) for c in codes)
+        assert ("C547" in codes) is (name in hormone_dependent), name  # no hormone therapy for lung cancer
+        if name != "Urologie":
+            assert "MED-227" not in codes, name  # active surveillance: prostate only
+
+
+def test_updating_the_tumour_follows_the_registration_rules_and_writes_nothing_when_refused(board_world: Any) -> None:
+    from dcc.services.schemas import TumourUpdate
+
+    w = board_world
+    cid = w.register("Sein", 1)
+    refused = [
+        (TumourUpdate(topography_code="C18.7", morphology_code="8500/3"), "morphology_code"),
+        (TumourUpdate(topography_code="C50.9"), "laterality"),
+        (TumourUpdate(topography_code="C50.9", laterality="gauche", tnm_t="T2", tnm_n="N0", tnm_m="MX",
+                      tnm_edition=8), "tnm_m"),
+        (TumourUpdate(topography_code="C50.9", laterality="gauche", tnm_t="T2", tnm_n="N0", tnm_m="M0"),
+         "tnm_edition"),
+        (TumourUpdate(topography_code="C71.9", morphology_code="9440/3", tnm_t="T2", tnm_n="N0", tnm_m="M0",
+                      tnm_edition=8), "tnm_t"),
+        (TumourUpdate(topography_code="C50.9", laterality="gauche", diagnosis_date=w.today + timedelta(days=1)),
+         "diagnosis_date"),
+        (TumourUpdate(topography_code="C50.9", laterality="gauche", diagnosis_date=date(1970, 1, 1)),
+         "diagnosis_date"),
+    ]
+    for data, field in refused:
+        with w.db.uow() as uow, pytest.raises(ValidationFailed) as exc:
+            svc.update_tumour(uow, case_id=cid, data=data, today=w.today, actor="test")
+        assert exc.value.field == field, (data, exc.value.message)
+    assert w.case(cid).laterality == "gauche" and w.case(cid).tnm_t is None
+    assert w.audit("case.update_tumour") == []
+    with w.db.uow() as uow:
+        svc.update_tumour(uow, case_id=cid, data=TumourUpdate(
+            topography_code="C50.9", morphology_code="8500/3", laterality="droite", tnm_t="pt1c", tnm_n="pN0",
+            tnm_m="cM0", tnm_edition=8, tnm_stage="IA", diagnosis_date=w.today - timedelta(days=40)),
+            today=w.today, actor="coord")
+    case = w.case(cid)
+    assert (case.laterality, case.tnm_t, case.tnm_stage, case.diagnosis_date) == (
+        "droite", "pT1c", "IA", w.today - timedelta(days=40))
+    [event] = w.audit("case.update_tumour")
+    assert event.actor == "coord" and event.detail["before"]["laterality"] == "gauche"

@@ -185,6 +185,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/cases/{case_id}/move"): CASE_COORDINATE,
     ("POST", "/api/v1/cases/{case_id}/force"): CASE_COORDINATE,
     ("POST", "/api/v1/cases/{case_id}/regenerate"): CASE_COORDINATE,
+    ("PUT", "/api/v1/cases/{case_id}/tumour"): CASE_COORDINATE,
     ("GET", "/api/v1/documents/{document_id}"): DOCUMENT_READ,
     ("GET", "/api/v1/documents/{document_id}/cda"): DOCUMENT_READ,
     ("GET", "/api/v1/documents/{document_id}/pdf"): DOCUMENT_READ,
@@ -223,6 +224,8 @@ def _body(w: World, method: str, path: str, obj: str) -> dict[str, Any] | None:
             hour=13).isoformat()}
     if path.endswith("/cases/{case_id}/move"):
         return {"session_id": w.ids["session_a" if obj == "case_a" else "session_b"], "force": True}
+    if path.endswith("/tumour"):
+        return {"topography_code": "C50.9", "laterality": "gauche"}
     if path.endswith("/decision"):
         session = w.ids["session_a" if obj == "case_a" else "session_b"]
         return {"session_id": session, "case_status": "discussed", "proposal_codes": ["387713003"],

@@ -3,6 +3,7 @@ scope (404), French error messages, SVG charts, security headers."""
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import re
 import shutil
@@ -167,10 +168,33 @@ def test_registration_errors_are_shown_next_to_their_field(as_user: Any) -> None
     assert 'class="error-summary"' in answer.text
 
 
+def test_registration_form_refuses_an_incompatible_morphology_and_keeps_the_tumour_fields(as_user: Any) -> None:
+    client = as_user("coord-a")
+    form_page = client.get("/coordination/dossiers/nouveau")
+    assert 'name="laterality"' in form_page.text and 'name="diagnosis_date"' in form_page.text
+    assert 'name="tnm_stage"' in form_page.text and 'name="tnm_edition"' in form_page.text
+    board_id = re.findall(r'<option value="([0-9a-f-]{36})"', form_page.text)[0]
+    first13 = "1840699350048"
+    answer = client.post("/coordination/dossiers/nouveau", data={
+        "csrf_token": csrf(form_page.text), "board_id": board_id, "requester_rpps": re.search(
+            r'id="f-requester_rpps" name="requester_rpps" type="text" value="(\d+)"', form_page.text).group(1),
+        "ins_matricule": first13 + nir_key(first13), "ins_oid": "1.2.250.1.213.1.4.8",
+        "birth_family": "DURAND", "birth_given_first": "PAUL", "birth_given_all": "PAUL", "birth_date": "1984-06-01",
+        "sex": "M", "birthplace_insee": "99350", "topography_code": "C18.7", "morphology_code": "8500/3",
+        "diagnosis_date": "2026-01-15", "question": "Chirurgie ?", "earliest_date": TODAY.isoformat(),
+        "pathology_report": "oui"})
+    assert answer.status_code == 422
+    assert 'id="f-morphology_code"' in answer.text and 'aria-invalid="true"' in answer.text
+    assert "n'est pas compatible avec la localisation « C18.7 Tumeur maligne du côlon sigmoïde »" \
+        in html.unescape(answer.text)
+    assert 'value="2026-01-15"' in answer.text  # the entered values stay in the form
+
+
 def test_register_then_move_to_a_session(as_user: Any, app: Any) -> None:
     client = as_user("coord-a")
     form_page = client.get("/coordination/dossiers/nouveau")
-    board_id = re.search(r'<option value="([0-9a-f-]{36})">RCP Thorax</option>', form_page.text).group(1)
+    # a lung case goes to the thoracic board (it meets twice a month: sessions remain to move the case to)
+    board_id = re.findall(r'<option value="([0-9a-f-]{36})"[^>]*>RCP Thorax<', form_page.text)[0]
     first13 = "1840699350047"
     answer = client.post("/coordination/dossiers/nouveau", data={
         "csrf_token": csrf(form_page.text), "board_id": board_id, "requester_rpps": re.search(

@@ -403,3 +403,18 @@ def test_register_cns_case_refuses_tnm_over_http(client: TestClient, seeded: See
     assert r.status_code == 422 and r.json()["field"] == "tnm_t" and "ne s'applique pas" in r.json()["message"]
     r = client.post("/api/v1/cases", json=case_payload(neuro.id, rpps, first13="2750344109124", **base))
     assert r.status_code == 201, r.text
+
+
+def test_update_tumour_over_http(client: TestClient, seeded: Seeded) -> None:
+    breast = _board_named(client, seeded, "Sein")
+    case_id = _register(client, seeded, "2750344109125")
+    before = client.get(f"/api/v1/cases/{case_id}").json()
+    r = client.put(f"/api/v1/cases/{case_id}/tumour", json={"topography_code": "C18.7", "morphology_code": "8500/3"})
+    assert r.status_code == 422 and r.json()["field"] == "morphology_code"
+    assert "n'est pas compatible avec la localisation « C18.7" in r.json()["message"]
+    assert client.get(f"/api/v1/cases/{case_id}").json() == before
+    r = client.put(f"/api/v1/cases/{case_id}/tumour", json={
+        "topography_code": "C50.9", "laterality": "bilaterale", "tnm_t": "cT2", "tnm_n": "cN1", "tnm_m": "cM0",
+        "tnm_edition": 8, "tnm_stage": "IIB"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["laterality"], r.json()["tnm_stage"], r.json()["board_id"]) == ("bilaterale", "IIB", breast.id)

@@ -118,7 +118,7 @@ def test_frcp_text_identity_on_every_page(frcp_pdf: bytes) -> None:
     text = "\n".join(pages)
     for expected in ("Fiche de Réunion de Concertation Pluridisciplinaire", "RCP digestive du CHU d'Angers",
                      "Dr Luc BERNARD", "Dr Anne PETIT", "Chimiothérapie adjuvante FOLFOX", "Signatures",
-                     "T3 N1 M0", "Quorum atteint", TEMPLATE_VERSION):
+                     "pT3 pN1 cM0", "Quorum atteint", TEMPLATE_VERSION):
         assert expected in text, expected
 
 
