@@ -132,7 +132,7 @@ def documents(w: Any, case_id: str) -> list[m.Document]:
         return docs
 
 
-TNM = {"tnm_t": "T2", "tnm_n": "N0", "tnm_m": "M0"}
+TNM = {"tnm_t": "T2", "tnm_n": "N0", "tnm_m": "M0", "tnm_edition": 8}
 
 
 def test_unqualified_identity_refused_then_qualifying_regenerates(board_world: Any) -> None:

@@ -5,6 +5,7 @@ signs, and a correction never changes the board's proposal (services and HTTP)."
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from datetime import date, timedelta
@@ -39,10 +40,12 @@ def pdf_text(pdf: bytes) -> str:
     if shutil.which("pdftotext"):
         # reading order (not -layout): a table cell's words stay together
         res = subprocess.run(["pdftotext", "-raw", "-", "-"], input=pdf, capture_output=True, check=True)
-        return " ".join(res.stdout.decode("utf-8").replace("\u00a0", " ").split())
+        text = " ".join(res.stdout.decode("utf-8").replace("\u00a0", " ").split())
+        return re.sub(r"(?<=\w)- (?=\w)", "-", text)  # a word cut at its hyphen by the cell's width
     from pypdf import PdfReader
 
-    return " ".join(" ".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(pdf)).pages).split())
+    text = " ".join(" ".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(pdf)).pages).split())
+    return re.sub(r"(?<=\w)- (?=\w)", "-", text)
 
 
 def _awaiting(chain: Chain) -> list[tuple[str, str, date, list[str]]]:
@@ -123,7 +126,7 @@ def test_the_pps_states_exactly_the_entered_plan(decided_chain: Chain) -> None:
 
     pdf = pdf_text(doc.pdf)
     assert f"{start:%d/%m/%Y}" in pdf and f"{end:%d/%m/%Y}" in pdf
-    assert "Saint-Exupéry" in pdf and "vingt et un jours" in pdf
+    assert "Saint-Exupéry" in pdf and "vingt et un jours" in pdf, pdf
     assert "Votre suivi" not in pdf and "Pour vous aider pendant les soins" not in pdf
     assert "Contact pour vos soins : non renseigné" in pdf
 

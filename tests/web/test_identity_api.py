@@ -116,7 +116,7 @@ def test_patient_search_by_name_date_and_ins_is_scoped(client: TestClient, seede
 
 
 def _decided_case(client: TestClient, seeded: Seeded, **patient: Any) -> str:
-    body = payload(seeded, **patient) | {"tnm_t": "T2", "tnm_n": "N0", "tnm_m": "M0"}
+    body = payload(seeded, **patient) | {"tnm_t": "T2", "tnm_n": "N0", "tnm_m": "M0", "tnm_edition": 8}
     case_id = str(register(client, body)["id"])
     db = seeded.database
     seeded.plan()
