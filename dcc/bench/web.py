@@ -133,6 +133,8 @@ def targets(url: str, settings: Any) -> list[Target]:
                 if user.role == "coordinator":
                     for sid in t.sessions[:5]:
                         s = uow.session.get(m.Session, sid)
+                        if s is None:
+                            continue
                         members = uow.session.scalars(select(m.BoardMember.professional_id)
                                                       .where(m.BoardMember.board_id == s.board_id)).all()
                         if members and access.can_manage_session(uow, user, sid):
@@ -210,8 +212,9 @@ async def _client(base: str, users: list[Target], deadline: float, seed_: int, o
             method, path, body = req
             started = time.perf_counter()
             try:
-                r = await client.request(method, path, json=body, headers={"Authorization": f"Bearer {t.token}"})
-                status = r.status_code
+                answer = await client.request(method, path, json=body,
+                                              headers={"Authorization": f"Bearer {t.token}"})
+                status = answer.status_code
             except httpx.TimeoutException:
                 status = 0
             except httpx.HTTPError:
@@ -230,7 +233,8 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50_ms": q(0.50), "p95_ms": q(0.95), "p99_ms": q(0.99)}
 
 
-def start_server(url: str, env_extra: dict[str, str], *, workers: int, var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(url: str, env_extra: dict[str, str], *, workers: int,
+                 var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {**os.environ, "DCC_DATABASE_URL": url, "DCC_VAR_DIR": str(var_dir), "DCC_AUTH_MODE": "dev",
            "DCC_ENV": "development", "DCC_RATE_LIMIT_ENABLED": "false", "DCC_LOG_LEVEL": "WARNING", **env_extra}
