@@ -194,7 +194,8 @@ class Sample:
     path: str
 
 
-async def _client(base: str, users: list[Target], deadline: float, seed_: int, out: list[Sample]) -> None:
+async def _client(base: str, users: list[Target], deadline: float, seed_: int, out: list[Sample],
+                  connection_errors: list[str]) -> None:
     rng = random.Random(seed_)
     ops, weights = list(MIX), list(MIX.values())
     async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_S) as client:
@@ -217,8 +218,9 @@ async def _client(base: str, users: list[Target], deadline: float, seed_: int, o
                 status = answer.status_code
             except httpx.TimeoutException:
                 status = 0
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 status = -1
+                connection_errors.append(f"{op}: {type(exc).__name__}: {exc}"[:200])
             out.append(Sample(op, status, time.perf_counter() - started, path))
 
 
@@ -313,11 +315,12 @@ def run(clients: int, seconds: float, *, database_url: str | None = None, worker
         say(f"serveur : uvicorn, {workers} processus ; {len(users)} utilisateurs ; {clients} clients, {seconds:.0f} s")
         proc, base = start_server(url, {"DCC_SESSION_SECRET": secret}, workers=workers, var_dir=tmp)
         samples: list[Sample] = []
+        errors: list[str] = []
         try:
             async def main() -> float:
                 started = time.perf_counter()
                 deadline = started + seconds
-                await asyncio.gather(*(_client(base, users, deadline, i, samples) for i in range(clients)))
+                await asyncio.gather(*(_client(base, users, deadline, i, samples, errors) for i in range(clients)))
                 return time.perf_counter() - started
 
             elapsed = asyncio.run(main())
@@ -344,7 +347,8 @@ def run(clients: int, seconds: float, *, database_url: str | None = None, worker
         "writes": _percentiles([s.seconds for s in samples if s.op not in READS]),
         "statuses": dict(sorted(statuses.items())),
         "server_errors": sum(1 for s in samples if s.status >= 500),
-        "timeouts": statuses.get("timeout", 0), "per_operation": per_op, "audit": audit,
+        "timeouts": statuses.get("timeout", 0), "connection_errors": errors[:10], "per_operation": per_op,
+        "audit": audit,
         "server_log_tail": log_tail if any(s.status >= 500 or s.status <= 0 for s in samples) else "",
         "cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
     }
