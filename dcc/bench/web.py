@@ -259,6 +259,27 @@ def start_server(url: str, env_extra: dict[str, str], *, workers: int,
     raise RuntimeError("uvicorn did not answer /healthz within 60 s")
 
 
+def _tree_cpu_seconds(root: int) -> float:
+    """User + system CPU time of process `root` and its descendants (Linux /proc; 0.0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.parent.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)  # graceful: the lifespan's sealer seals what is pending
@@ -323,7 +344,9 @@ def run(clients: int, seconds: float, *, database_url: str | None = None, worker
                 await asyncio.gather(*(_client(base, users, deadline, i, samples, errors) for i in range(clients)))
                 return time.perf_counter() - started
 
+            cpu_before = _tree_cpu_seconds(proc.pid)
             elapsed = asyncio.run(main())
+            server_cpu = _tree_cpu_seconds(proc.pid) - cpu_before
         finally:
             stop_server(proc)
         say("vérification du journal d'audit")
@@ -350,5 +373,8 @@ def run(clients: int, seconds: float, *, database_url: str | None = None, worker
         "timeouts": statuses.get("timeout", 0), "connection_errors": errors[:10], "per_operation": per_op,
         "audit": audit,
         "server_log_tail": log_tail if any(s.status >= 500 or s.status <= 0 for s in samples) else "",
+        # what the server itself burnt: requests per CPU-second hardly depend on what else runs on the machine
+        "server_cpu_s": round(server_cpu, 1),
+        "requests_per_server_cpu_s": round(len(samples) / server_cpu, 1) if server_cpu else None,
         "cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
     }
