@@ -133,6 +133,8 @@ def targets(url: str, settings: Any) -> list[Target]:
                 if user.role == "coordinator":
                     for sid in t.sessions[:5]:
                         s = uow.session.get(m.Session, sid)
+                        if s is None:
+                            continue
                         members = uow.session.scalars(select(m.BoardMember.professional_id)
                                                       .where(m.BoardMember.board_id == s.board_id)).all()
                         if members and access.can_manage_session(uow, user, sid):
@@ -192,7 +194,8 @@ class Sample:
     path: str
 
 
-async def _client(base: str, users: list[Target], deadline: float, seed_: int, out: list[Sample]) -> None:
+async def _client(base: str, users: list[Target], deadline: float, seed_: int, out: list[Sample],
+                  connection_errors: list[str]) -> None:
     rng = random.Random(seed_)
     ops, weights = list(MIX), list(MIX.values())
     async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_S) as client:
@@ -210,12 +213,14 @@ async def _client(base: str, users: list[Target], deadline: float, seed_: int, o
             method, path, body = req
             started = time.perf_counter()
             try:
-                r = await client.request(method, path, json=body, headers={"Authorization": f"Bearer {t.token}"})
-                status = r.status_code
+                answer = await client.request(method, path, json=body,
+                                              headers={"Authorization": f"Bearer {t.token}"})
+                status = answer.status_code
             except httpx.TimeoutException:
                 status = 0
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 status = -1
+                connection_errors.append(f"{op}: {type(exc).__name__}: {exc}"[:200])
             out.append(Sample(op, status, time.perf_counter() - started, path))
 
 
@@ -230,7 +235,8 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50_ms": q(0.50), "p95_ms": q(0.95), "p99_ms": q(0.99)}
 
 
-def start_server(url: str, env_extra: dict[str, str], *, workers: int, var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(url: str, env_extra: dict[str, str], *, workers: int,
+                 var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {**os.environ, "DCC_DATABASE_URL": url, "DCC_VAR_DIR": str(var_dir), "DCC_AUTH_MODE": "dev",
            "DCC_ENV": "development", "DCC_RATE_LIMIT_ENABLED": "false", "DCC_LOG_LEVEL": "WARNING", **env_extra}
@@ -251,6 +257,27 @@ def start_server(url: str, env_extra: dict[str, str], *, workers: int, var_dir: 
         time.sleep(0.2)
     stop_server(proc)
     raise RuntimeError("uvicorn did not answer /healthz within 60 s")
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """User + system CPU time of process `root` and its descendants (Linux /proc; 0.0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.parent.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -309,14 +336,17 @@ def run(clients: int, seconds: float, *, database_url: str | None = None, worker
         say(f"serveur : uvicorn, {workers} processus ; {len(users)} utilisateurs ; {clients} clients, {seconds:.0f} s")
         proc, base = start_server(url, {"DCC_SESSION_SECRET": secret}, workers=workers, var_dir=tmp)
         samples: list[Sample] = []
+        errors: list[str] = []
         try:
             async def main() -> float:
                 started = time.perf_counter()
                 deadline = started + seconds
-                await asyncio.gather(*(_client(base, users, deadline, i, samples) for i in range(clients)))
+                await asyncio.gather(*(_client(base, users, deadline, i, samples, errors) for i in range(clients)))
                 return time.perf_counter() - started
 
+            cpu_before = _tree_cpu_seconds(proc.pid)
             elapsed = asyncio.run(main())
+            server_cpu = _tree_cpu_seconds(proc.pid) - cpu_before
         finally:
             stop_server(proc)
         say("vérification du journal d'audit")
@@ -340,7 +370,11 @@ def run(clients: int, seconds: float, *, database_url: str | None = None, worker
         "writes": _percentiles([s.seconds for s in samples if s.op not in READS]),
         "statuses": dict(sorted(statuses.items())),
         "server_errors": sum(1 for s in samples if s.status >= 500),
-        "timeouts": statuses.get("timeout", 0), "per_operation": per_op, "audit": audit,
+        "timeouts": statuses.get("timeout", 0), "connection_errors": errors[:10], "per_operation": per_op,
+        "audit": audit,
         "server_log_tail": log_tail if any(s.status >= 500 or s.status <= 0 for s in samples) else "",
+        # what the server itself burnt: requests per CPU-second hardly depend on what else runs on the machine
+        "server_cpu_s": round(server_cpu, 1),
+        "requests_per_server_cpu_s": round(len(samples) / server_cpu, 1) if server_cpu else None,
         "cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
     }

@@ -98,12 +98,12 @@ def record_audit(uow: UnitOfWork, *, actor: str, action: str, entity: str, entit
     if not uow.session.in_transaction():
         uow.begin_write()  # SQLite: take the write lock before reading the lane, not half-way
     lane = _locked_lane(uow)
+    seq = lane.seq + 1
     ev = m.AuditEvent(actor=actor, action=action, entity=entity, entity_id=entity_id, patient_id=patient_id,
-                      detail=detail or {}, prev_hash="", hash="", at=m.utcnow(), lane=lane.id,
-                      lane_seq=lane.seq + 1)
+                      detail=detail or {}, prev_hash="", hash="", at=m.utcnow(), lane=lane.id, lane_seq=seq)
     ev.lane_hash = _lane_hash(lane.last_hash, ev)
     uow.session.add(ev)
-    lane.seq = ev.lane_seq
+    lane.seq = seq
     lane.last_hash = ev.lane_hash
     uow.session.flush()
     return ev

@@ -550,6 +550,11 @@ def _store_attendance(uow: UnitOfWork, session_id: str, data: AttendanceInput) -
     unknown = set(data.attendance) - set(profs)
     if unknown:
         raise ValidationFailed(f"Professionnel(s) inconnu(s) : {', '.join(sorted(unknown))}.", field="attendance")
+    # Two attendance writes of one session at once (PostgreSQL) would both insert the missing rows: the
+    # session row, locked until commit, makes the second wait and then update them.
+    from sqlalchemy import select
+
+    uow.session.execute(select(m.Session.id).where(m.Session.id == session_id).with_for_update())
     existing = {a.professional_id: a for a in repo.attendance(uow.session, session_id)}
     for prof_id, mode in data.attendance.items():
         row = existing.get(prof_id)
