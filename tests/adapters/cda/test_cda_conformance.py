@@ -124,7 +124,8 @@ def frcp_contents(draw: st.DrawFn):
             edition=draw(st.none() | st.sampled_from([7, 8])),
             stage=draw(st.sampled_from(["", "IA", "IIIB", "IV"])),
         )
-    applicable = draw(st.booleans())
+    # a TNM that applies must be entered (the builder refuses its absence): without one, only 'non applicable'
+    applicable = draw(st.booleans()) if tnm is not None else False
     laterality = draw(st.none() | _codes("JDV_ModificateurTopographique_CISIS"))
     tumour = replace(
         c.tumour,
