@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from delivery_worker import attempts, documents, make_documents, outbox
 from sqlalchemy import func, select
 
 from dcc.adapters.db import models as m
@@ -21,6 +20,7 @@ from dcc.services.delivery import reconcile_leases
 from dcc.services.uow import Database
 from dcc.simulator.app import create_app
 from dcc.simulator.server import start_in_thread
+from tests.services.delivery_worker import attempts, documents, make_documents, outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 200

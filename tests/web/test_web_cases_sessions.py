@@ -6,7 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from helpers_web import TODAY, Seeded, case_payload, nir
+
+from tests.web.helpers_web import TODAY, Seeded, case_payload, nir
 
 
 def _requester(seeded: Seeded, board_id: str) -> str:
