@@ -15,7 +15,8 @@ SIGNED_EVENT = "dcc.documents.signed"
 
 
 def emit_documents_signed(document_ids: list[str]) -> bool:
-    """Emit the event when a Prefect server is configured (PREFECT_API_URL); returns whether it was sent."""
+    """Emit the event when a Prefect server is configured (PREFECT_API_URL); returns whether it was handed to
+    Prefect's events worker (which sends it in the background, and only logs when the server is down)."""
     if not document_ids or not os.environ.get("PREFECT_API_URL"):
         return False
     try:

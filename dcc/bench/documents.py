@@ -207,7 +207,7 @@ def copy_database(template: Path, dest: Path) -> str:
 
 def _warm_up(renderer: Any) -> None:
     """One untimed layout per kind: fonts, Pango caches and the template compilation are loaded."""
-    from dcc.testing.samples import sample_frcp, sample_pps
+    from dcc.bench.samples import sample_frcp, sample_pps
 
     renderer.render_frcp(sample_frcp())
     renderer.render_pps(sample_pps())

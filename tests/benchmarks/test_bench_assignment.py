@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from benchutil import report
-
 from dcc.bench.assignment import run
+from tests.benchmarks.benchutil import report
 
 
 def test_bench_assignment() -> None:

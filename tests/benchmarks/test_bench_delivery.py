@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from benchutil import assert_positive, report
 
 from dcc.bench.delivery import run
+from tests.benchmarks.benchutil import assert_positive, report
 
 N = 200
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from benchutil import assert_positive, report
-
 from dcc.bench.documents import run
+from tests.benchmarks.benchutil import assert_positive, report
 
 N = 16
 

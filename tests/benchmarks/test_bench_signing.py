@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from benchutil import assert_positive, report
-
 from dcc.bench.signing import run
+from tests.benchmarks.benchutil import assert_positive, report
 
 
 def test_bench_signing() -> None:

@@ -9,12 +9,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from benchutil import assert_positive, report
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from dcc.adapters.db.engine import make_engine
 from dcc.bench.web import run
+from tests.benchmarks.benchutil import assert_positive, report
 
 PG_URL = os.environ.get("DCC_TEST_DATABASE_URL", "")
 

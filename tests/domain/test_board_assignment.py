@@ -2,7 +2,6 @@ from collections import Counter
 from datetime import date, timedelta
 from itertools import product
 
-from exact_lp import lp_optimum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +14,7 @@ from dcc.domain.assignment import (
     solve_with_side_constraints,
 )
 from dcc.domain.quorum import CHIRURGIE_THORACIQUE, CHIRURGIEN, ONCOLOGIE_MEDICALE
+from tests.domain.exact_lp import lp_optimum
 
 TODAY = date(2025, 3, 3)  # a Monday
 PENALTY = 100

@@ -1,9 +1,8 @@
 import json
 from datetime import date
 
-from exact_lp import lp_optimum
-
 from dcc.bench.assignment import run
+from tests.domain.exact_lp import lp_optimum
 
 
 def test_bench_small_dump_is_consistent(tmp_path):

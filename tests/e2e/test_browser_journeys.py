@@ -17,7 +17,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-from conftest_browser import (
+from sqlalchemy import select
+
+from dcc.adapters.db import models as m
+from dcc.domain.identifiers import nir_key
+from tests.e2e.browser_scenario import (
     CHROMIUM,
     CHROMIUM_ARGS,
     Scenario,
@@ -27,10 +31,6 @@ from conftest_browser import (
     make_app,
     serve,
 )
-from sqlalchemy import select
-
-from dcc.adapters.db import models as m
-from dcc.domain.identifiers import nir_key
 
 _missing = chromium_missing_reason()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(_missing is not None, reason=_missing or "")]

@@ -19,7 +19,7 @@ from lxml import etree
 
 from dcc.adapters.cda.validate import KitValidator, find_kit
 from dcc.adapters.signing.pades import verify_pdf
-from dcc.testing import pdfsig as pdfsig_tool
+from tests import pdfsig as pdfsig_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DCC = [sys.executable, "-m", "dcc.cli"]

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from delivery_worker import DESTINATION, attempts, documents, make_documents, outbox, seed_cases, transport
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
@@ -22,6 +21,15 @@ from dcc.services.delivery import REASON_INS, REASON_OPPOSITION, RetryPolicy, di
 from dcc.services.uow import Database
 from dcc.simulator.app import create_app
 from dcc.simulator.server import RunningServer, start_in_thread
+from tests.services.delivery_worker import (
+    DESTINATION,
+    attempts,
+    documents,
+    make_documents,
+    outbox,
+    seed_cases,
+    transport,
+)
 
 FAST = RetryPolicy(max_attempts=10, base_s=0.01, max_s=0.05, lease_s=30)
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from delivery_worker import attempts, documents, make_documents, outbox
 from sqlalchemy import func, select
 
 from dcc.adapters.db import models as m
@@ -21,6 +20,7 @@ from dcc.services.delivery import reconcile_leases
 from dcc.services.uow import Database
 from dcc.simulator.app import create_app
 from dcc.simulator.server import start_in_thread
+from tests.services.delivery_worker import attempts, documents, make_documents, outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 200
@@ -38,7 +38,6 @@ def pending(db: Database) -> int:
 @pytest.mark.slow
 def test_sigkill_at_named_points_and_random_moments_loses_and_duplicates_nothing(
         database: Database, tmp_path: Path) -> None:
-    started = time.monotonic()
     make_documents(database, N)
     identity_dir = tmp_path / "identity"
     make_demo_identity(identity_dir, "Centre de démonstration", "1750100125")
@@ -79,6 +78,8 @@ def test_sigkill_at_named_points_and_random_moments_loses_and_duplicates_nothing
     assert all(d.status == "delivered" for d in docs)
     # resubmissions (a kill between send and commit) carry byte-identical documents and codes
     resubmitted = [uid for uid, s in stored.items() if s["submissions"] > 1]
+    # the two `after_send` kills of PLAN leave a sent but unrecorded message each: the scenario under test
+    assert len(resubmitted) >= 2, stored
     assert sum(s["submissions"] - 1 for s in stored.values()) <= kills
     by_uid = {d.unique_id: d for d in docs}
     requests = [p.read_bytes() for p in dump.iterdir()]
@@ -89,4 +90,3 @@ def test_sigkill_at_named_points_and_random_moments_loses_and_duplicates_nothing
     # every delivered attempt row matches a stored submission; none was lost
     delivered_rows = [a for a in attempts(database) if a.outcome == "delivered"]
     assert len(delivered_rows) == N
-    assert time.monotonic() - started < 120

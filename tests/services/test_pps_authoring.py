@@ -27,9 +27,9 @@ from dcc.services.content import paris_day
 from dcc.services.documents import generate_documents, sign_documents
 from dcc.services.pps import PlanInput, PpsItemInput
 from dcc.services.seed import seed_users
-from dcc.testing.pps import author_plan
 from dcc.web.app import create_app
 from dcc.web.auth import issue_dev_token
+from tests.pps_plans import author_plan
 
 NS = {"h": "urn:hl7-org:v3"}
 Chain = Any  # tests/services/conftest.py:Chain

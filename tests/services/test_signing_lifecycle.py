@@ -28,7 +28,7 @@ from dcc.services.corrections import CorrectionInput, correct_document, demo_cor
 from dcc.services.delivery import RetryPolicy, dispatch_pending
 from dcc.services.documents import sign_documents
 from dcc.services.pps import PpsItemInput
-from dcc.testing import pdfsig as pdfsig_tool
+from tests import pdfsig as pdfsig_tool
 
 NS = {"h": "urn:hl7-org:v3"}
 HAS_PDFSIG = pdfsig_tool.available()

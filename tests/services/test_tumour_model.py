@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from dcc import valuesets
 from dcc.adapters.db import models as m
+from dcc.bench.samples import BREAST, sample_frcp
 from dcc.demo import data as demo_data
 from dcc.domain import tumour as rules
 from dcc.domain.documents import missing_fields_frcp
@@ -20,7 +21,6 @@ from dcc.errors import ValidationFailed
 from dcc.services import boards as svc
 from dcc.services import content
 from dcc.services.schemas import CaseRegistration
-from dcc.testing.samples import BREAST, sample_frcp
 
 # Each organ group of the boards, a tumour such a board discusses, and whether UICC TNM (8th edition) applies.
 # Written here from the UICC chapters, not read from the code under test.

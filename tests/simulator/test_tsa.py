@@ -16,7 +16,7 @@ from dcc.bootstrap import DemoSignerDirectory
 from dcc.errors import SigningServiceUnavailable
 from dcc.simulator.server import RunningServer, start_in_thread
 from dcc.simulator.tsa import QUERY, REPLY, create_app
-from dcc.testing import pdfsig as pdfsig_tool
+from tests import pdfsig as pdfsig_tool
 
 MARTIN = ("Claire Martin", "810000000001")
 HTML = ('<html lang="fr"><head><title>Fiche RCP</title></head><body><h1>Fiche RCP</h1>'

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers_web import TEST_LOGIN, TODAY, Seeded, web_settings
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
@@ -19,6 +18,7 @@ from dcc.services.uow import Database
 from dcc.web.app import create_app
 from dcc.web.auth import issue_dev_token
 from dcc.web.deps import get_today
+from tests.web.helpers_web import TEST_LOGIN, TODAY, Seeded, web_settings
 
 
 @pytest.fixture

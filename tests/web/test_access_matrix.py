@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from helpers_web import TODAY, web_settings
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
@@ -30,6 +29,7 @@ from dcc.services.uow import Database
 from dcc.web.app import create_app
 from dcc.web.auth import issue_dev_token
 from dcc.web.deps import get_today
+from tests.web.helpers_web import TODAY, web_settings
 
 CDA = b"<?xml version='1.0' encoding='UTF-8'?><ClinicalDocument xmlns='urn:hl7-org:v3'/>"
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n%%EOF\n"
@@ -416,7 +416,7 @@ def test_creation_rights(database: Database) -> None:
         requester_b = w.ids["requester_b"]
     with client:
         def post_case(login: str, board: str, requester: str, n: int) -> int:
-            from helpers_web import case_payload
+            from tests.web.helpers_web import case_payload
             payload = case_payload(w.ids[board], requester, first13=f"18005441090{n:02d}")
             return client.post("/api/v1/cases", json=payload,
                                headers={"Authorization": f"Bearer {tokens[login]}"}).status_code

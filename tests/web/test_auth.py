@@ -7,7 +7,6 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers_web import web_settings
 
 from dcc.adapters.db import models as m
 from dcc.errors import ConfigurationError
@@ -15,6 +14,7 @@ from dcc.services.seed import seed_directory, seed_users
 from dcc.services.uow import Database
 from dcc.web.app import create_app
 from dcc.web.auth import issue_dev_token
+from tests.web.helpers_web import web_settings
 
 
 @pytest.fixture

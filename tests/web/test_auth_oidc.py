@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from helpers_web import web_settings
 from oidc_provider_mock import User as MockUser
 from oidc_provider_mock import app as mock_app
 from werkzeug.serving import make_server
@@ -24,6 +23,7 @@ from dcc.adapters.db import models as m
 from dcc.services.seed import seed_directory, seed_users
 from dcc.services.uow import Database
 from dcc.web.app import create_app
+from tests.web.helpers_web import web_settings
 
 
 @dataclass

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from helpers_web import TODAY, Seeded, case_payload, web_settings
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.web.auth import issue_dev_token
 from dcc.web.deps import get_today
+from tests.web.helpers_web import TODAY, Seeded, case_payload, web_settings
 
 
 def _register(client: TestClient, seeded: Seeded, first13: str, *, board_index: int = 0, **overrides: Any) -> str:

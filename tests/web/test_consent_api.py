@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers_web import Seeded, add_document, case_payload
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
 from dcc.services.delivery import METADATA_UPDATE, REASON_INS, REASON_OPPOSITION
+from tests.web.helpers_web import Seeded, add_document, case_payload
 
 
 @pytest.fixture

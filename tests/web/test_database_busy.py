@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers_web import TEST_LOGIN, web_settings
 from sqlalchemy import text
 
 from dcc.adapters.db import models as m
@@ -19,6 +18,7 @@ from dcc.services.seed import seed_directory
 from dcc.services.uow import Database
 from dcc.web.app import create_app
 from dcc.web.auth import issue_dev_token
+from tests.web.helpers_web import TEST_LOGIN, web_settings
 
 
 @pytest.fixture

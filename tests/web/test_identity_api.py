@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from helpers_web import TODAY, Seeded, case_payload
 from sqlalchemy import func, select
 
 from dcc.adapters.db import models as m
@@ -14,6 +13,7 @@ from dcc.bootstrap import cda_builder, pdf_renderer
 from dcc.services import boards as board_services
 from dcc.services.documents import generate_documents
 from dcc.services.schemas import AttendanceInput, DecisionInput
+from tests.web.helpers_web import TODAY, Seeded, case_payload
 
 
 def counts(seeded: Seeded) -> tuple[int, int]:

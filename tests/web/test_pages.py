@@ -4,10 +4,8 @@ scope (404), French error messages, SVG charts, security headers."""
 from __future__ import annotations
 
 import html
-import importlib.util
 import re
 import shutil
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,13 +20,7 @@ from dcc.adapters.db import models as m
 from dcc.domain.identifiers import nir_key
 from dcc.services import boards as board_services
 from dcc.services.uow import Database
-
-_spec = importlib.util.spec_from_file_location(
-    "conftest_browser", Path(__file__).resolve().parents[1] / "e2e" / "conftest_browser.py")
-assert _spec and _spec.loader
-cb = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("conftest_browser", cb)
-_spec.loader.exec_module(cb)
+from tests.e2e import browser_scenario as cb
 
 TODAY = date(2026, 3, 2)
 
@@ -263,7 +255,7 @@ def test_plain_french_delivery_errors() -> None:
 
 def test_coordinator_records_the_patients_choices_about_the_dmp(as_user: Any, app: Any) -> None:
     """Opposition (and lifting it), identity qualified, announcement and masking from the case page."""
-    from helpers_web import add_document
+    from tests.web.helpers_web import add_document
 
     client = as_user("coord-a")
     db = app.state.database
@@ -314,9 +306,8 @@ def test_coordinator_records_the_patients_choices_about_the_dmp(as_user: Any, ap
 
 
 def test_physician_records_the_announcement_of_a_document_they_signed(as_user: Any, app: Any) -> None:
-    from helpers_web import add_document
-
     from dcc.services import access
+    from tests.web.helpers_web import add_document
 
     db = app.state.database
     with db.uow() as uow:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from helpers_web import TEST_LOGIN, TODAY, web_settings
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
@@ -17,6 +16,7 @@ from dcc.web.app import create_app
 from dcc.web.auth import issue_dev_token
 from dcc.web.deps import get_today
 from dcc.web.ratelimit import RULES, Bucket, RateLimiter, RateLimitSettings
+from tests.web.helpers_web import TEST_LOGIN, TODAY, web_settings
 
 
 class FakeClock:

@@ -19,12 +19,10 @@ from typing import Any
 
 import pytest
 import schemathesis
-from helpers_web import TODAY, web_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, status_code_conformance
 from sqlalchemy import text
-from test_access_matrix import World, build_world
 
 from dcc.adapters.db import repositories as repo
 from dcc.adapters.db.models import Base
@@ -33,6 +31,8 @@ from dcc.web.app import create_app
 from dcc.web.auth import issue_dev_token
 from dcc.web.deps import get_today
 from dcc.web.ratelimit import RateLimiter, RateLimitSettings
+from tests.web.helpers_web import TODAY, web_settings
+from tests.web.test_access_matrix import World, build_world
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import icalendar
 from fastapi.testclient import TestClient
-from helpers_web import Seeded
+
+from tests.web.helpers_web import Seeded
 
 
 def board_payload(seeded: Seeded, **overrides: Any) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
-from helpers_web import TODAY, Seeded, case_payload, nir
 
 from dcc.adapters.db import models as m
 from dcc.services import boards as board_services
+from tests.web.helpers_web import TODAY, Seeded, case_payload, nir
 
 
 def _requester(seeded: Seeded, board_id: str) -> str:

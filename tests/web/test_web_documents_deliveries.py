@@ -6,12 +6,12 @@ import hashlib
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers_web import DOC_CDA as CDA
-from helpers_web import DOC_PDF as PDF
-from helpers_web import TEST_LOGIN, Seeded, add_document, case_payload
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
+from tests.web.helpers_web import DOC_CDA as CDA
+from tests.web.helpers_web import DOC_PDF as PDF
+from tests.web.helpers_web import TEST_LOGIN, Seeded, add_document, case_payload
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 from lxml import etree
 
 from dcc.adapters.cda.builder import build_frcp, build_pps, stamp_legal_authenticator
+from dcc.bench.samples import BREAST, BREAST_BOARD, sample_frcp, sample_pps
 from dcc.domain.documents import Code
 from dcc.errors import IncompleteData, UnknownCode
-from dcc.testing.samples import BREAST, BREAST_BOARD, sample_frcp, sample_pps
 
 NS = {"h": "urn:hl7-org:v3"}
 

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from dcc.adapters.cda.builder import build_frcp
 from dcc.adapters.cda.validate import find_kit
+from dcc.bench.samples import sample_frcp
 from dcc.cli.documents import app
-from dcc.testing.samples import sample_frcp
 
 runner = CliRunner()
 

@@ -16,8 +16,8 @@ from lxml import etree
 from dcc import valuesets
 from dcc.adapters.cda.builder import build_frcp, build_pps
 from dcc.adapters.cda.validate import KitValidator, ValidationReport, find_kit
+from dcc.bench.samples import FRCP_VARIANTS, PPS_VARIANTS, sample_frcp, sample_pps
 from dcc.domain.documents import TNM, PlannedTreatment, SupportCare
-from dcc.testing.samples import FRCP_VARIANTS, PPS_VARIANTS, sample_frcp, sample_pps
 
 pytestmark = pytest.mark.integration
 NS = {"h": "urn:hl7-org:v3"}

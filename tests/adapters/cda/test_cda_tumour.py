@@ -12,8 +12,8 @@ from lxml import etree
 from dcc import valuesets
 from dcc.adapters.cda.builder import build_frcp, build_pps
 from dcc.adapters.cda.validate import KitValidator, find_kit
+from dcc.bench.samples import BREAST, PEDIATRIC_BOARD, sample_frcp, sample_pps
 from dcc.domain.documents import TNM
-from dcc.testing.samples import BREAST, PEDIATRIC_BOARD, sample_frcp, sample_pps
 
 NS = {"h": "urn:hl7-org:v3"}
 KIT = find_kit()

@@ -15,7 +15,7 @@ from lxml import etree
 
 from dcc.adapters.cda.builder import build_frcp, build_pps
 from dcc.adapters.cda.validate import KitValidator, ValidationReport, find_kit
-from dcc.testing.samples import sample_frcp, sample_pps
+from dcc.bench.samples import sample_frcp, sample_pps
 
 pytestmark = pytest.mark.integration
 NS = {"h": "urn:hl7-org:v3"}

@@ -19,8 +19,8 @@ from lxml import etree
 from dcc import valuesets
 from dcc.adapters.cda.builder import build_frcp, build_pps
 from dcc.adapters.cda.validate import KitValidator, ValidationReport, find_kit
+from dcc.bench.samples import SUPPORT_BOARD, code, sample_frcp, sample_pps
 from dcc.domain.documents import Code, FrcpContent, PastTreatment, PlannedTreatment, PpsContent, SupportCare
-from dcc.testing.samples import SUPPORT_BOARD, code, sample_frcp, sample_pps
 
 pytestmark = pytest.mark.integration
 NS = {"h": "urn:hl7-org:v3"}

@@ -9,8 +9,7 @@ from dataclasses import replace
 
 from dcc.adapters.cda.builder import build_frcp, build_pps
 from dcc.adapters.messaging import recipients_from_cda
-from dcc.domain.documents import Signature
-from dcc.testing.samples import (
+from dcc.bench.samples import (
     CHIRURGIEN,
     GENERALISTE,
     ONCOLOGUE,
@@ -20,6 +19,7 @@ from dcc.testing.samples import (
     sample_frcp,
     sample_pps,
 )
+from dcc.domain.documents import Signature
 
 
 def addresses(cda: bytes) -> list[str]:

@@ -21,9 +21,9 @@ from lxml import etree
 from dcc.adapters.cda.builder import build_frcp, build_pps
 from dcc.adapters.messaging import MssanteCorrespondents, MssanteMailer, recipients_from_cda, xdm_subject
 from dcc.adapters.messaging.smtp import pdf_filename
+from dcc.bench.samples import sample_frcp, sample_pps
 from dcc.domain.ports import Submission
 from dcc.errors import DeliveryError
-from dcc.testing.samples import sample_frcp, sample_pps
 
 NS = {"rim": "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"}
 UNIQUE_ID_SCHEME = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"

@@ -17,7 +17,7 @@ from dcc.adapters.messaging.xdm import (
     pdf_unique_id,
 )
 from dcc.adapters.national_record import entry_from_cda, entry_uuid_for
-from dcc.testing.samples import sample_frcp
+from dcc.bench.samples import sample_frcp
 
 NS = {"lcm": "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0", "rim": "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"}
 UNIQUE_ID_SCHEME = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
-from dcc.adapters.national_record import CodedValue, entry_from_cda, entry_uuid_for, make_demo_identity
+from dcc.adapters.national_record import entry_from_cda, entry_uuid_for, make_demo_identity
 from dcc.adapters.national_record.mhd import (
     FHIR_JSON,
     MhdTransport,
@@ -31,9 +30,8 @@ from dcc.domain.ports import Submission
 from dcc.errors import DeliveryError, UnknownCode
 from dcc.services.seed import seed_directory
 from dcc.services.uow import Database
-from dcc.simulator.app import create_app
 from dcc.simulator.samples import sample_cda
-from dcc.simulator.server import RunningServer, start_in_thread
+from dcc.simulator.server import RunningServer
 
 INS_CX = "279035121518989^^^&1.2.250.1.213.1.4.10&ISO^NH"
 
@@ -148,47 +146,6 @@ def test_raw_request_is_an_iti65_transaction_bundle(
     assert list_url != doc_url != binary_url
 
 
-def test_identical_resubmission_is_counted_not_duplicated(server: RunningServer, transport: MhdTransport) -> None:
-    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.102")
-    first = transport.submit(cda, entry_from_cda(cda))
-    second = transport.submit(cda, entry_from_cda(cda))
-    assert first.submission_set_unique_id != second.submission_set_unique_id
-    [stored] = _state(server)
-    assert stored["submissions"] == 2
-    assert stored["sha256"] == hashlib.sha256(cda).hexdigest()
-
-
-def test_same_unique_id_with_other_bytes_is_rejected_permanently(
-    server: RunningServer, transport: MhdTransport
-) -> None:
-    original = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.103")
-    transport.submit(original, entry_from_cda(original))
-    altered = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.103", note="Radiothérapie.")
-    with pytest.raises(DeliveryError) as caught:
-        transport.submit(altered, entry_from_cda(altered))
-    assert caught.value.permanent is True
-    assert caught.value.status == 409
-    assert caught.value.error_code == "XDSNonIdenticalHash"
-    assert "contenu différent" in caught.value.message
-    [stored] = _state(server)
-    assert stored["sha256"] == hashlib.sha256(original).hexdigest()
-    assert stored["submissions"] == 1
-
-
-def test_unknown_code_is_rejected_before_sending(
-    server: RunningServer, transport: MhdTransport, dump_dir: Path
-) -> None:
-    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.104")
-    entry = dataclasses.replace(
-        entry_from_cda(cda), healthcare_facility_type=CodedValue("SA99", "1.2.250.1.71.4.2.4", "?")
-    )
-    with pytest.raises(UnknownCode) as caught:
-        transport.submit(cda, entry)
-    assert caught.value.field == "healthcareFacilityTypeCode"
-    assert not list(dump_dir.glob("*-POST-*")) if dump_dir.exists() else True
-    assert _state(server) == []
-
-
 def test_replacement_marks_the_old_entry(server: RunningServer, transport: MhdTransport) -> None:
     v1 = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.105")
     v2 = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.106", replaces="1.2.250.1.213.1.1.9.98.105", note="v2")
@@ -204,16 +161,6 @@ def test_replacement_marks_the_old_entry(server: RunningServer, transport: MhdTr
     assert state["1.2.250.1.213.1.1.9.98.105"]["replaced_by"] == "1.2.250.1.213.1.1.9.98.106"
     assert state["1.2.250.1.213.1.1.9.98.106"]["replaced_by"] is None
     assert state["1.2.250.1.213.1.1.9.98.106"]["submissions"] == 2
-
-
-def test_replacement_of_unknown_document_is_rejected(server: RunningServer, transport: MhdTransport) -> None:
-    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.107", replaces="1.2.250.1.213.1.1.9.98.999")
-    with pytest.raises(DeliveryError) as caught:
-        transport.submit(cda, entry_from_cda(cda))
-    assert caught.value.permanent is True
-    assert caught.value.status == 422
-    assert caught.value.error_code == "XDSRegistryMetadataError"
-    assert _state(server) == []
 
 
 def test_patch_security_label_makes_the_document_visible(server: RunningServer, transport: MhdTransport) -> None:
@@ -308,46 +255,6 @@ def test_hash_and_ins_are_checked_by_the_simulator(server: RunningServer) -> Non
     assert response.status_code == 422
     assert "XDSUnknownPatientId" in {i["details"]["coding"][0]["code"] for i in response.json()["issue"]}
     assert _state(server) == []
-
-
-def test_fault_fail_gives_transient_error(server: RunningServer, transport: MhdTransport) -> None:
-    _set_faults(server, "fail=1")
-    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.112")
-    with pytest.raises(DeliveryError) as caught:
-        transport.submit(cda, entry_from_cda(cda))
-    assert caught.value.permanent is False
-    assert caught.value.status == 503
-    assert _state(server) == []
-
-
-def test_outage_sets_retry_after(server: RunningServer, transport: MhdTransport) -> None:
-    _set_faults(server, "outage_s=30")
-    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.113")
-    with pytest.raises(DeliveryError) as caught:
-        transport.submit(cda, entry_from_cda(cda))
-    assert caught.value.permanent is False
-    assert caught.value.retry_after is not None and 1 <= caught.value.retry_after <= 30
-
-
-def test_drop_after_commit_then_retry_stores_once(server: RunningServer, transport: MhdTransport) -> None:
-    _set_faults(server, "drop_after_commit=1")
-    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.114")
-    with pytest.raises(DeliveryError) as caught:
-        transport.submit(cda, entry_from_cda(cda))
-    assert caught.value.permanent is False
-    _set_faults(server, "")
-    assert transport.submit(cda, entry_from_cda(cda)).status == "Success"
-    [stored] = _state(server)
-    assert stored["submissions"] == 2
-
-
-def test_connection_refused_is_transient() -> None:
-    with start_in_thread(create_app()) as running:
-        url = running.url
-    cda = sample_cda()
-    with pytest.raises(DeliveryError) as caught:
-        MhdTransport(url, timeout=2.0).submit(cda, entry_from_cda(cda))
-    assert caught.value.permanent is False
 
 
 def test_response_classification_with_mock_transport() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import email.policy
 import hashlib
 from email.parser import BytesParser
@@ -15,7 +14,6 @@ from signxml import XMLVerifier
 from signxml.exceptions import InvalidSignature
 
 from dcc.adapters.national_record import (
-    CodedValue,
     SenderIdentity,
     XdsTransport,
     entry_from_cda,
@@ -23,10 +21,9 @@ from dcc.adapters.national_record import (
     make_demo_identity,
 )
 from dcc.adapters.national_record.xds import build_submission, parse_retry_after
-from dcc.errors import DeliveryError, UnknownCode
-from dcc.simulator.app import create_app
+from dcc.errors import DeliveryError
 from dcc.simulator.samples import sample_cda
-from dcc.simulator.server import RunningServer, start_in_thread
+from dcc.simulator.server import RunningServer
 
 NS = {
     "soap": "http://www.w3.org/2003/05/soap-envelope",
@@ -169,50 +166,6 @@ def test_raw_request_is_mtom_with_standard_metadata(
     assert slots["size"] == [str(len(document))]
 
 
-def test_identical_resubmission_is_counted_not_duplicated(
-    server: RunningServer, identity: SenderIdentity
-) -> None:
-    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.102")
-    transport = _transport(server, identity)
-    first = transport.submit(cda, entry_from_cda(cda))
-    second = transport.submit(cda, entry_from_cda(cda))
-    assert first.submission_set_unique_id != second.submission_set_unique_id
-    [stored] = _state(server)
-    assert stored["submissions"] == 2
-    assert stored["sha256"] == hashlib.sha256(cda).hexdigest()
-
-
-def test_same_unique_id_with_other_bytes_is_rejected_permanently(
-    server: RunningServer, identity: SenderIdentity
-) -> None:
-    transport = _transport(server, identity)
-    original = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.103")
-    transport.submit(original, entry_from_cda(original))
-    altered = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.103", note="Radiothérapie.")
-    with pytest.raises(DeliveryError) as caught:
-        transport.submit(altered, entry_from_cda(altered))
-    assert caught.value.permanent is True
-    assert caught.value.error_code == "XDSNonIdenticalHash"
-    assert "contenu différent" in caught.value.message
-    [stored] = _state(server)
-    assert stored["sha256"] == hashlib.sha256(original).hexdigest()
-    assert stored["submissions"] == 1
-
-
-def test_unknown_code_is_rejected_before_sending(
-    server: RunningServer, identity: SenderIdentity, dump_dir: Path
-) -> None:
-    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.104")
-    entry = dataclasses.replace(
-        entry_from_cda(cda), healthcare_facility_type=CodedValue("SA99", "1.2.250.1.71.4.2.4", "?")
-    )
-    with pytest.raises(UnknownCode) as caught:
-        _transport(server, identity).submit(cda, entry)
-    assert caught.value.field == "healthcareFacilityTypeCode"
-    assert not list(dump_dir.glob("*-POST-*")) if dump_dir.exists() else True
-    assert _state(server) == []
-
-
 def test_replacement_marks_the_old_entry(server: RunningServer, identity: SenderIdentity) -> None:
     transport = _transport(server, identity)
     v1 = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.105")
@@ -224,15 +177,6 @@ def test_replacement_marks_the_old_entry(server: RunningServer, identity: Sender
     assert state["1.2.250.1.213.1.1.9.99.105"]["replaced_by"] == "1.2.250.1.213.1.1.9.99.106"
     assert state["1.2.250.1.213.1.1.9.99.106"]["replaced_by"] is None
     assert state["1.2.250.1.213.1.1.9.99.106"]["submissions"] == 2
-
-
-def test_replacement_of_unknown_document_is_rejected(server: RunningServer, identity: SenderIdentity) -> None:
-    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.107", replaces="1.2.250.1.213.1.1.9.99.999")
-    with pytest.raises(DeliveryError) as caught:
-        _transport(server, identity).submit(cda, entry_from_cda(cda))
-    assert caught.value.permanent is True
-    assert caught.value.error_code == "XDSRegistryMetadataError"
-    assert _state(server) == []
 
 
 def test_invisible_to_patient(server: RunningServer, identity: SenderIdentity) -> None:
@@ -253,51 +197,6 @@ def test_structure_must_match_the_author_institution(server: RunningServer, tmp_
     assert caught.value.permanent is True
     assert caught.value.error_code == "XDSRegistryMetadataError"
     assert "Identifiant_Structure" in caught.value.message
-
-
-def test_fault_fail_gives_transient_error(server: RunningServer, identity: SenderIdentity) -> None:
-    _set_faults(server, "fail=1")
-    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.110")
-    with pytest.raises(DeliveryError) as caught:
-        _transport(server, identity).submit(cda, entry_from_cda(cda))
-    assert caught.value.permanent is False
-    assert caught.value.status == 503
-    assert _state(server) == []
-
-
-def test_drop_after_commit_then_retry_stores_once(server: RunningServer, identity: SenderIdentity) -> None:
-    _set_faults(server, "drop_after_commit=1")
-    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.111")
-    transport = _transport(server, identity)
-    with pytest.raises(DeliveryError) as caught:
-        transport.submit(cda, entry_from_cda(cda))
-    assert caught.value.permanent is False
-    assert caught.value.error_code == "connexion_interrompue"
-    _set_faults(server, "")
-    result = transport.submit(cda, entry_from_cda(cda))  # the outbox retries with the same bytes
-    assert result.status == "Success"
-    [stored] = _state(server)
-    assert stored["submissions"] == 2
-    assert stored["sha256"] == hashlib.sha256(cda).hexdigest()
-
-
-def test_outage_sets_retry_after(server: RunningServer, identity: SenderIdentity) -> None:
-    _set_faults(server, "outage_s=30")
-    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.112")
-    with pytest.raises(DeliveryError) as caught:
-        _transport(server, identity).submit(cda, entry_from_cda(cda))
-    assert caught.value.permanent is False
-    assert caught.value.status == 503
-    assert caught.value.retry_after is not None and 1 <= caught.value.retry_after <= 30
-
-
-def test_connection_refused_is_transient(identity: SenderIdentity) -> None:
-    with start_in_thread(create_app()) as running:
-        url = f"{running.url}/xds/iti41"
-    cda = sample_cda()
-    with pytest.raises(DeliveryError) as caught:
-        XdsTransport(url, identity=identity, timeout=2.0).submit(cda, entry_from_cda(cda))
-    assert caught.value.permanent is False
 
 
 def test_vihf_signature_verifies_with_identity_cert(identity: SenderIdentity) -> None:

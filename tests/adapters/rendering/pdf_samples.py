@@ -1,4 +1,4 @@
-"""Small fixed FRCP / PPS contents for the rendering and signing tests (no dependency on dcc.testing)."""
+"""Small fixed FRCP / PPS contents for the rendering and signing tests (independent of dcc.bench.samples)."""
 
 from __future__ import annotations
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from pdf_samples import PATIENT, frcp, pps
 from weasyprint.urls import URLFetchingError
 
 from dcc.adapters.rendering import TEMPLATE_VERSION, AssetOnlyFetcher, PdfAttachment, PdfRenderer
 from dcc.domain.documents import DocumentKind
 from dcc.errors import ConfigurationError
+from tests.adapters.rendering.pdf_samples import PATIENT, frcp, pps
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates" / "pdf"

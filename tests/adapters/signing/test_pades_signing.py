@@ -23,7 +23,7 @@ from dcc.adapters.signing import Pkcs12Signer, init_demo_pki, verify_pdf
 from dcc.adapters.signing import pades as pades_mod
 from dcc.adapters.signing.pki import DemoPki
 from dcc.errors import SignatureRefused
-from dcc.testing import pdfsig as pdfsig_tool
+from tests import pdfsig as pdfsig_tool
 
 MARTIN = ("Claire Martin", "810000000001")
 BERNARD = ("Luc Bernard", "810000000002")

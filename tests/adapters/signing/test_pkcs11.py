@@ -24,7 +24,7 @@ from dcc.adapters.rendering import PdfRenderer
 from dcc.adapters.signing import init_demo_pki, verify_pdf
 from dcc.adapters.signing.pki import Credential, DemoPki
 from dcc.errors import SignatureRefused
-from dcc.testing import pdfsig as pdfsig_tool
+from tests import pdfsig as pdfsig_tool
 
 SOFTHSM_LIBS = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
                 "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so", "/usr/local/lib/softhsm/libsofthsm2.so")

@@ -1,4 +1,4 @@
-"""Realistic FRCP / PPS contents (test identities only) for tests, demos and benchmarks.
+"""Realistic FRCP / PPS contents (test identities only) for the `dcc bench` documents benchmark and the tests.
 
 All codes come from the ANS value sets copied into the package; identities use the test INS OID
 (1.2.250.1.213.1.4.10) and fictitious RPPS / FINESS numbers.
