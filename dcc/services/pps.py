@@ -378,3 +378,40 @@ def cases_awaiting_pps(uow: UnitOfWork, case_ids: list[str] | None = None) -> li
 
 __all__ = ["PlanInput", "PpsItemInput", "add_item", "open_plan", "record_handover", "remove_item", "submit_plan",
            "update_plan", "validate_plan"]
+
+
+# ------------------------------------------------------------------------------ reads for the PPS pages
+
+
+@dataclass(frozen=True)
+class PageData:
+    """What the PPS page shows besides the plan: the case, the patient's name, the board's members and the
+    name of every professional a line names."""
+
+    case: m.Case
+    patient: str
+    members: list[m.Professional]
+    people: dict[str, str]
+
+
+def page_data(uow: UnitOfWork, case_id: str, view: PlanView | None) -> PageData:
+    case = uow.session.get(m.Case, case_id)
+    if case is None:
+        raise NotFound(f"Dossier « {case_id} » introuvable.")
+    from dcc.services.queries import display_name
+
+    patient = uow.session.get(m.Patient, case.patient_id)
+    members = list(repo.board_members(uow.session, case.board_id))
+    people = {p.id: f"{p.given} {p.family}" for p in members}
+    others = [i.responsible_id for i in (view.items if view else []) if i.responsible_id
+              and i.responsible_id not in people]
+    for pid, prof in repo.professionals_by_ids(uow.session, others).items():
+        people[pid] = f"{prof.given} {prof.family}"
+    people.update({pid: pid for pid in others if pid not in people})
+    return PageData(case=case, patient=display_name(patient) if patient else "", members=members, people=people)
+
+
+def patient_names(uow: UnitOfWork, patient_ids: list[str]) -> dict[str, str]:
+    from dcc.services.queries import display_name
+
+    return {pid: display_name(p) for pid, p in repo.patients_by_ids(uow.session, patient_ids).items()}

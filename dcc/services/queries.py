@@ -218,6 +218,7 @@ class CaseView:
     dmp_opposition: bool = False
     represented_from: CaseLink | None = None  # the case entry this one re-presents (no quorum there)
     represented_by: CaseLink | None = None  # the case entry re-presenting this one
+    has_ins: bool = False  # the patient has an INS (identity vigilance: none known yet is possible)
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,8 @@ def get_case(uow: UnitOfWork, case_id: str) -> CaseView:
                     documents=docs, dmp_opposition=patient.dmp_opposition,
                     represented_from=_case_link(uow, uow.session.get(m.Case, case.represented_from_id)
                                                 if case.represented_from_id else None),
-                    represented_by=_case_link(uow, repo.representation_of(uow.session, case.id)))
+                    represented_by=_case_link(uow, repo.representation_of(uow.session, case.id)),
+                    has_ins=bool(patient.ins_matricule))
 
 
 def get_decision(uow: UnitOfWork, case_id: str) -> m.Decision:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -91,7 +91,7 @@ class PatientIdentity(BaseModel):
         return self
 
 
-def _coherent(check, info: ValidationInfo, value):  # type: ignore[no-untyped-def]
+def _coherent(check: Any, info: ValidationInfo, value: Any) -> Any:
     """Raise the French message of `check(nir, value)` when the (valid) NIR contradicts the trait."""
     nir = info.data.get("ins_matricule")
     if nir:

@@ -11,8 +11,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dcc import valuesets
-from dcc.adapters.db import models as m
-from dcc.services import access
+from dcc.services import access, queries
 from dcc.services import pps as pps_services
 from dcc.services.corrections import CorrectionInput, correct_document
 from dcc.services.uow import UnitOfWork
@@ -233,8 +232,7 @@ def correct(document_id: str, data: CorrectionIn, uow: Uow, user: CurrentUser, r
 
     access.require_role(user, "physician", message="Seul un médecin corrige un document signé.")
     access.require(uow, user, "document", document_id, access.document_filter(user), action="correct")
-    doc = uow.session.get(m.Document, document_id)
-    assert doc is not None
+    doc = queries.get_document(uow, document_id)
     if doc.signer_id != user.professional_id and not access.can_decide(uow, user, doc.case_id):
         raise access.AccessDenied("Seuls le médecin responsable et les médecins de la RCP corrigent ses documents.")
     changes = CorrectionInput(

@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from dcc import valuesets
-from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain.identifiers import (
     nir_birth_incoherence,
@@ -481,7 +480,6 @@ def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today
     current = queries.session_status(uow, case.session_id) if case.session_id else None
     topo = valuesets.contains("JDV_Tumeur_CISIS", case.topography_code)
     label = valuesets.lookup("JDV_Tumeur_CISIS", case.topography_code).display if topo else ""
-    patient = uow.session.get(m.Patient, case.patient_id)
     decision = view.decision
     regenerable = (case.status == "decided" and decision is not None and decision.locked
                    and all(d.status == "draft" for d in view.documents)
@@ -489,5 +487,5 @@ def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today
     return render(request, "coordinator/case.html.j2", {"view": view, "case": case, "board": board,
                                                         "sessions": sessions, "current": current,
                                                         "topography_label": label,
-                                                        "has_ins": bool(patient and patient.ins_matricule),
+                                                        "has_ins": view.has_ins,
                                                         "regenerable": regenerable})

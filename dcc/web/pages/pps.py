@@ -12,10 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from dcc import valuesets
-from dcc.adapters.db import models as m
-from dcc.adapters.db import repositories as repo
 from dcc.errors import DccError, ValidationFailed
-from dcc.services import access, queries
+from dcc.services import access
 from dcc.services import pps as pps_services
 from dcc.web.deps import Today, Uow
 from dcc.web.pages._common import PageRoute, PageUser, check_csrf, redirect, render, require_role
@@ -29,17 +27,14 @@ CATEGORY_TITLES = {"treatment": "Traitements programmés", "follow_up": "Suivi",
 def todo_rows(uow: Any, user: PageUser) -> list[dict[str, Any]]:
     """The cases whose PPS the user may author and that are not submitted yet."""
     rows = [(c, p) for c, p in pps_services.cases_awaiting_pps(uow) if access.can_author_pps(uow, user, c.id)]
-    patients = repo.patients_by_ids(uow.session, [c.patient_id for c, _ in rows])
-    return [{"case": c, "plan": p, "patient": queries.display_name(patients[c.patient_id])} for c, p in rows]
+    names = pps_services.patient_names(uow, [c.patient_id for c, _ in rows])
+    return [{"case": c, "plan": p, "patient": names[c.patient_id]} for c, p in rows]
 
 
-def _case(uow: Any, user: PageUser, case_id: str) -> m.Case:
+def _case(uow: Any, user: PageUser, case_id: str) -> None:
     access.require(uow, user, "case", case_id, access.case_filter(user))
     if not access.can_author_pps(uow, user, case_id):
         raise access.AccessDenied("Vous ne faites pas partie de l'équipe de soins de ce patient.")
-    case = uow.session.get(m.Case, case_id)
-    assert case is not None
-    return case
 
 
 def _date(form: dict[str, Any], key: str) -> date | None:
@@ -58,23 +53,16 @@ def home(request: Request, user: Author, uow: Uow) -> Response:
 
 
 def _context(uow: Any, user: PageUser, case_id: str, error: str = "") -> dict[str, Any]:
-    case = _case(uow, user, case_id)
-    patient = uow.session.get(m.Patient, case.patient_id)
+    _case(uow, user, case_id)
     plan = pps_services.plan_of_case(uow, case_id)
     view = pps_services.plan_view(uow, case_id) if plan else None
-    board = uow.session.get(m.Board, case.board_id)
-    members = repo.board_members(uow.session, board.id) if board else []
-    people = {p.id: f"{p.given} {p.family}" for p in members}
-    if view:
-        for i in view.items:
-            if i.responsible_id and i.responsible_id not in people:
-                prof = uow.session.get(m.Professional, i.responsible_id)
-                people[i.responsible_id] = f"{prof.given} {prof.family}" if prof else i.responsible_id
+    page = pps_services.page_data(uow, case_id, view)
+    case, members, people = page.case, page.members, page.people
     groups = {cat: [i for i in view.items if i.category == cat] for cat in CATEGORY_TITLES} if view else {}
     options = {cat: valuesets.concepts(vs) for cat, vs in pps_services.VALUE_SETS.items()}
     if view:
         options["treatment"] = [c for c in options["treatment"] if c.code in view.allowed_treatments]
-    return {"case": case, "patient": queries.display_name(patient) if patient else "", "view": view,
+    return {"case": case, "patient": page.patient, "view": view,
             "groups": groups, "titles": CATEGORY_TITLES, "options": options, "people": people,
             "members": members, "error": error, "labels": pps_services.STATUS_LABELS,
             "display": lambda cat, code: valuesets.lookup(pps_services.VALUE_SETS[cat], code).display}
