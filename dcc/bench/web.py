@@ -17,6 +17,7 @@ p50/p95/p99 (all requests and reads only), status counts, timeouts, per-operatio
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import secrets
@@ -62,12 +63,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _nir(rng: random.Random) -> tuple[str, str]:
-    """A well-formed NIR of a woman born in March 1975 in Nantes (44109), and her order number."""
+_ORDER = itertools.count(1)
+"""Order numbers of the registered patients: one new patient per registration (a repeated INS with the same
+traits would rightly be refused as a second open case on the board)."""
+
+
+def _nir() -> tuple[str, str]:
+    """A well-formed NIR of a woman born in March 1975 in Nantes (44109), coherent with her traits, and a
+    birth family name of her own (identity vigilance matches patients on their traits)."""
     from dcc.domain.identifiers import nir_key
 
-    first13 = "2750344109" + f"{rng.randint(1, 999):03d}"
-    return first13 + nir_key(first13), first13
+    order = next(_ORDER) % 999 + 1
+    first13 = "2750344109" + f"{order:03d}"
+    letters = "".join(chr(ord("A") + int(c)) for c in f"{order:03d}")
+    return first13 + nir_key(first13), f"MARTIN-{letters}"
 
 
 def seed(url: str, *, patients: int, progress: Callable[[str], None]) -> None:
@@ -174,13 +183,13 @@ def _request(op: str, t: Target, rng: random.Random) -> tuple[str, str, dict[str
         return "POST", f"/api/v1/sessions/{sid}/attendance", {"attendance": modes}
     if op == "registration_write" and t.boards:
         board_id, rpps = rng.choice(t.boards)
-        nir, _ = _nir(rng)
+        nir, family = _nir()
         return "POST", "/api/v1/cases", {
-            "board_id": board_id, "requester_rpps": rpps, "topography_code": "C50.9",
+            "board_id": board_id, "requester_rpps": rpps, "topography_code": "C50.9", "laterality": "gauche",
             "question": "Quelle stratégie thérapeutique proposer en première intention ?",
             "earliest_date": TODAY.isoformat(),
             "patient": {"ins_matricule": nir, "ins_oid": "1.2.250.1.213.1.4.10", "ins_qualified": True,
-                        "birth_family": "MARTIN", "birth_given_first": "CLAIRE", "birth_given_all": "CLAIRE ANNE",
+                        "birth_family": family, "birth_given_first": "CLAIRE", "birth_given_all": "CLAIRE ANNE",
                         "birth_date": "1975-03-12", "sex": "F", "birthplace_insee": "44109",
                         "birthplace_city": "NANTES", "used_family": "DUPONT", "used_given": "Claire"}}
     return None
