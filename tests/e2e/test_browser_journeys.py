@@ -85,7 +85,7 @@ def test_coordinator_registers_a_case_and_sees_it_on_an_agenda(new_page: Any) ->
     page = new_page("coord-a", "/coordination/dossiers/nouveau")
     from playwright.sync_api import expect
 
-    page.get_by_role("combobox", name="RCP (obligatoire)", exact=True).select_option(index=1)
+    page.get_by_role("combobox", name="RCP (obligatoire)", exact=True).select_option(label="RCP Sein")  # a breast case
     first13 = "2690575056123"
     ins = page.get_by_role("textbox", name="Matricule INS (NIR + clé)", exact=True)  # optional: INS not yet known
     ins.fill(first13)
