@@ -411,7 +411,7 @@ def test_a_case_re_presented_without_quorum_links_both_case_pages(as_user: Any, 
     assert link, old_page.text
     new_id, label = link.groups()
     assert (label.startswith("Représenté à la séance du ")
-            or label == "Représenté : en attente d&#39;affectation à une séance")
+            or label == "Représenté : en attente d'affectation à une séance")
     new_page = client.get(f"/coordination/dossiers/{new_id}")
     back = re.search(r'<dd id="represente-de"><a href="/coordination/dossiers/([0-9a-f-]{36})">'
                      r'Re-présentation du dossier discuté le ([^<]+) sans quorum</a>', new_page.text)
@@ -419,6 +419,14 @@ def test_a_case_re_presented_without_quorum_links_both_case_pages(as_user: Any, 
     with db.uow() as uow:
         assert uow.session.get(m.Case, new_id).represented_from_id == case_ids[0]
         assert uow.session.query(m.Document).filter(m.Document.case_id.in_(case_ids)).count() == 0
+        physician = uow.session.scalars(select(m.AppUser.login).where(
+            m.AppUser.role == "physician", m.AppUser.professional_id.in_(members))).first()
+    assert physician, "no physician of the board has a login in the scenario"
+    page = as_user(physician).get(f"/medecin/dossiers/{case_ids[0]}/decision")
+    assert page.status_code == 200
+    assert "Quorum non atteint : cette proposition n'est pas une décision de la RCP" in page.text
+    assert f'/medecin/dossiers/{new_id}/decision">Représenté à la séance du' in page.text or \
+        "Représenté : en attente d'affectation" in page.text
 
 
 # ------------------------------------------------------------------ time: Paris for people, nothing before the session
