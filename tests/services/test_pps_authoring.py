@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from lxml import etree
 from sqlalchemy import func, select
 
-from dcc.adapters.db import models as m
 from dcc.adapters.cda.validate import KitValidator, find_kit
+from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.bootstrap import cda_builder, pdf_renderer
 from dcc.config import Settings
@@ -319,3 +319,57 @@ def test_over_http_a_nurse_authors_and_a_correction_cannot_change_the_proposal(d
         sign_documents(uow, document_ids=[pps_id], signer_professional_id=ide_prof, cda=cda_builder(),
                        signers=decided_chain.signers)
     assert decided_chain.documents(id=pps_id)[0].status == "draft"
+
+
+def test_pages_the_nurse_authors_and_the_physician_sees_it_to_complete(decided_chain: Chain) -> None:
+    import re
+
+    db = decided_chain.db
+    case_id, responsible_id, day, kinds = _awaiting(decided_chain)[0]
+    with db.uow() as uow:
+        seed_users(uow, region_codes=["A"])
+        uow.commit()
+        case = uow.session.get(m.Case, case_id)
+        assert case is not None
+        board = uow.session.get(m.Board, case.board_id)
+        assert board is not None
+        ide = uow.session.scalars(select(m.AppUser).where(m.AppUser.role == "ide")).first()
+        assert ide is not None
+        ide.establishment_id = board.establishment_id
+        ide_login = ide.login
+        resp_user = uow.session.scalars(select(m.AppUser).where(m.AppUser.professional_id == responsible_id)).first()
+        resp_login = resp_user.login if resp_user else "dr-resp"
+        uow.commit()
+    create = {} if resp_login != "dr-resp" else {"dr-resp": ("physician", responsible_id, None)}
+    client, auth = _client(decided_chain, create, existing=(ide_login,) + ((resp_login,) if not create else ()))
+    with client:
+        home = client.get("/medecin/", headers={"Authorization": auth[resp_login]})
+        assert home.status_code == 200 and "PPS à compléter" in home.text and f"/pps/dossiers/{case_id}" in home.text
+        nurse = {"Authorization": auth[ide_login]}
+        assert client.get("/pps/", headers=nurse).status_code == 200
+        page = client.get(f"/pps/dossiers/{case_id}", headers=nurse)
+        assert page.status_code == 200 and "Ouvrir le PPS" in page.text
+
+        def csrf(html: str) -> str:
+            found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+            assert found
+            return found.group(1)
+
+        r = client.post(f"/pps/dossiers/{case_id}/ouvrir", headers=nurse, data={"csrf_token": csrf(page.text)},
+                        follow_redirects=False)
+        assert r.status_code == 303
+        page = client.get(f"/pps/dossiers/{case_id}", headers=nurse)
+        bad = client.post(f"/pps/dossiers/{case_id}/lignes", headers=nurse, data={
+            "csrf_token": csrf(page.text), "category": "follow_up", "code": "MED-092",
+            "start": (day - timedelta(days=1)).isoformat()})
+        assert bad.status_code == 422 and "précède la RCP" in bad.text
+        ok = client.post(f"/pps/dossiers/{case_id}/lignes", headers=nurse, follow_redirects=False, data={
+            "csrf_token": csrf(page.text), "category": "follow_up", "code": "MED-092",
+            "start": (day + timedelta(days=90)).isoformat(), "text": "Scanner de contrôle."})
+        assert ok.status_code == 303
+        r = client.post(f"/pps/dossiers/{case_id}/soumettre", headers=nurse, data={"csrf_token": csrf(page.text)},
+                        follow_redirects=False)
+        assert r.status_code == 303
+    pps = decided_chain.documents(case_id=case_id, kind="PPS")
+    assert len(pps) == 1 and pps[0].status == "draft" and pps[0].signer_id == responsible_id
+    assert "Scanner de contrôle." in pps[0].cda.decode()
