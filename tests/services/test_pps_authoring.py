@@ -45,6 +45,15 @@ def pdf_text(pdf: bytes) -> str:
     return " ".join(" ".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(pdf)).pages).split())
 
 
+def _pps_kinds(frcp_codes: list[str]) -> list[str]:
+    """The PPS treatment kinds of a decision, written out here (not taken from the code under test): the
+    FRCP and PPS value sets share their codes but for hormone therapy and "other specific drug treatments";
+    supportive and palliative care are no PPS treatment kind."""
+    mapped = [{"C547": "C15445", "GEN-092.03.02": "GEN-092.03.01"}.get(c, c) for c in frcp_codes
+              if c not in ("C15747", "C15252")]
+    return list(dict.fromkeys(mapped))
+
+
 def _awaiting(chain: Chain) -> list[tuple[str, str, date, list[str]]]:
     """(case id, board responsible id, meeting day, allowed PPS kinds) of each case awaiting its PPS."""
     out = []
@@ -55,10 +64,8 @@ def _awaiting(chain: Chain) -> list[tuple[str, str, date, list[str]]]:
             assert decision is not None and board is not None
             session = uow.session.get(m.Session, decision.session_id)
             assert session is not None
-            from dcc.services.content import pps_treatment_codes
-
             out.append((case.id, board.responsible_id, paris_day(session.starts_at),
-                        pps_treatment_codes(decision.proposal_codes)))
+                        _pps_kinds(decision.proposal_codes)))
     assert out, "the chain must hold a discussed decision calling for a PPS"
     return out
 
