@@ -267,7 +267,8 @@ def demo_plan_input(rng: random.Random, *, kinds: list[str], meeting_day: date, 
         who = [p for p in members if spec["specialty"] and p.specialty_code == spec["specialty"]] or [responsible]
         place = rng.choice(spec["places"])
         items.append(PpsItemInput(category="treatment", code=code, start=start, end=end,
-                                  place=f"{place}, {establishment.name}" if place else "",
+                                  place=f"{place}, {establishment.name}" if place and "domicile" not in place
+                                  else place,
                                   responsible_id=rng.choice(who).id if rng.random() < 0.8 else None,
                                   text=rng.choice(spec["texts"])))
         start = (end or start) + timedelta(days=rng.randint(14, 35))
@@ -283,7 +284,7 @@ def demo_plan_input(rng: random.Random, *, kinds: list[str], meeting_day: date, 
     if rng.random() < 0.7:
         contact = f"{rng.choice(['Infirmière de coordination', 'Secrétariat d’oncologie', 'IDE de coordination'])}" \
                   f" {rng.choice(data.GIVEN_F)} {rng.choice(data.FAMILY_NAMES)}"
-    phone = "0" + "".join(rng.choice("0123456789") for _ in range(9)) if contact else ""
+    phone = "0" + rng.choice("12345") + "".join(rng.choice("0123456789") for _ in range(8)) if contact else ""
     return PlanInput(items=tuple(items), contact_name=contact, contact_phone=phone)
 
 

@@ -365,9 +365,11 @@ def cases_awaiting_pps(uow: UnitOfWork, case_ids: list[str] | None = None) -> li
          .where(m.Decision.locked.is_(True), m.Decision.case_status == "discussed", m.Decision.quorum == "met"))
     if case_ids is not None:
         q = q.where(m.Case.id.in_(case_ids))
-    plans = {p.case_id: p for p in uow.session.scalars(select(m.PpsPlan))}
+    rows = uow.session.execute(q.order_by(m.Case.created_at, m.Case.id)).all()
+    plans = {p.case_id: p for p in uow.session.scalars(
+        select(m.PpsPlan).where(m.PpsPlan.case_id.in_([case.id for case, _ in rows])))}
     out = []
-    for case, decision in uow.session.execute(q.order_by(m.Case.created_at, m.Case.id)).all():
+    for case, decision in rows:
         plan = plans.get(case.id)
         if plan is not None and plan.status != AUTHORING:
             continue

@@ -48,6 +48,15 @@ def pdf_text(pdf: bytes) -> str:
     return re.sub(r"(?<=\w)- (?=\w)", "-", text)
 
 
+def _pps_kinds(frcp_codes: list[str]) -> list[str]:
+    """The PPS treatment kinds of a decision, written out here (not taken from the code under test): the
+    FRCP and PPS value sets share their codes but for hormone therapy and "other specific drug treatments";
+    supportive and palliative care are no PPS treatment kind."""
+    mapped = [{"C547": "C15445", "GEN-092.03.02": "GEN-092.03.01"}.get(c, c) for c in frcp_codes
+              if c not in ("C15747", "C15252")]
+    return list(dict.fromkeys(mapped))
+
+
 def _awaiting(chain: Chain) -> list[tuple[str, str, date, list[str]]]:
     """(case id, board responsible id, meeting day, allowed PPS kinds) of each case awaiting its PPS."""
     out = []
@@ -58,10 +67,8 @@ def _awaiting(chain: Chain) -> list[tuple[str, str, date, list[str]]]:
             assert decision is not None and board is not None
             session = uow.session.get(m.Session, decision.session_id)
             assert session is not None
-            from dcc.services.content import pps_treatment_codes
-
             out.append((case.id, board.responsible_id, paris_day(session.starts_at),
-                        pps_treatment_codes(decision.proposal_codes)))
+                        _pps_kinds(decision.proposal_codes)))
     assert out, "the chain must hold a discussed decision calling for a PPS"
     return out
 
@@ -322,3 +329,57 @@ def test_over_http_a_nurse_authors_and_a_correction_cannot_change_the_proposal(d
         sign_documents(uow, document_ids=[pps_id], signer_professional_id=ide_prof, cda=cda_builder(),
                        signers=decided_chain.signers)
     assert decided_chain.documents(id=pps_id)[0].status == "draft"
+
+
+def test_pages_the_nurse_authors_and_the_physician_sees_it_to_complete(decided_chain: Chain) -> None:
+    import re
+
+    db = decided_chain.db
+    case_id, responsible_id, day, kinds = _awaiting(decided_chain)[0]
+    with db.uow() as uow:
+        seed_users(uow, region_codes=["A"])
+        uow.commit()
+        case = uow.session.get(m.Case, case_id)
+        assert case is not None
+        board = uow.session.get(m.Board, case.board_id)
+        assert board is not None
+        ide = uow.session.scalars(select(m.AppUser).where(m.AppUser.role == "ide")).first()
+        assert ide is not None
+        ide.establishment_id = board.establishment_id
+        ide_login = ide.login
+        resp_user = uow.session.scalars(select(m.AppUser).where(m.AppUser.professional_id == responsible_id)).first()
+        resp_login = resp_user.login if resp_user else "dr-resp"
+        uow.commit()
+    create = {} if resp_login != "dr-resp" else {"dr-resp": ("physician", responsible_id, None)}
+    client, auth = _client(decided_chain, create, existing=(ide_login,) + ((resp_login,) if not create else ()))
+    with client:
+        home = client.get("/medecin/", headers={"Authorization": auth[resp_login]})
+        assert home.status_code == 200 and "PPS à compléter" in home.text and f"/pps/dossiers/{case_id}" in home.text
+        nurse = {"Authorization": auth[ide_login]}
+        assert client.get("/pps/", headers=nurse).status_code == 200
+        page = client.get(f"/pps/dossiers/{case_id}", headers=nurse)
+        assert page.status_code == 200 and "Ouvrir le PPS" in page.text
+
+        def csrf(html: str) -> str:
+            found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+            assert found
+            return found.group(1)
+
+        r = client.post(f"/pps/dossiers/{case_id}/ouvrir", headers=nurse, data={"csrf_token": csrf(page.text)},
+                        follow_redirects=False)
+        assert r.status_code == 303
+        page = client.get(f"/pps/dossiers/{case_id}", headers=nurse)
+        bad = client.post(f"/pps/dossiers/{case_id}/lignes", headers=nurse, data={
+            "csrf_token": csrf(page.text), "category": "follow_up", "code": "MED-092",
+            "start": (day - timedelta(days=1)).isoformat()})
+        assert bad.status_code == 422 and "précède la RCP" in bad.text
+        ok = client.post(f"/pps/dossiers/{case_id}/lignes", headers=nurse, follow_redirects=False, data={
+            "csrf_token": csrf(page.text), "category": "follow_up", "code": "MED-092",
+            "start": (day + timedelta(days=90)).isoformat(), "text": "Scanner de contrôle."})
+        assert ok.status_code == 303
+        r = client.post(f"/pps/dossiers/{case_id}/soumettre", headers=nurse, data={"csrf_token": csrf(page.text)},
+                        follow_redirects=False)
+        assert r.status_code == 303
+    pps = decided_chain.documents(case_id=case_id, kind="PPS")
+    assert len(pps) == 1 and pps[0].status == "draft" and pps[0].signer_id == responsible_id
+    assert "Scanner de contrôle." in pps[0].cda.decode()
