@@ -13,18 +13,14 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from dcc.domain.states import DocumentStatus as DocumentStatus  # the document states live with the others
+
 
 class DocumentKind(enum.StrEnum):
     FRCP = "FRCP"
     PPS = "PPS"
 
 
-class DocumentStatus(enum.StrEnum):
-    DRAFT = "draft"  # generated, waiting in the signer's queue
-    SIGNED = "signed"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True)

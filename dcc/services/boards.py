@@ -15,6 +15,7 @@ from dcc.domain import tumour as tumour_rules
 from dcc.domain.calendar import PARIS, SessionRule, add_working_days, occurrences, working_days_before
 from dcc.domain.clock import fr_datetime, not_started, now_utc
 from dcc.domain.quorum import Attendee, QuorumRule, compute_quorum
+from dcc.domain.states import CaseStatus, SessionStatus, advance
 from dcc.errors import Conflict, NotFound, UndecidedCases, ValidationFailed
 from dcc.services import identity
 from dcc.services.audit import record_audit
@@ -174,7 +175,7 @@ def force_not_ready(uow: UnitOfWork, *, case_id: str, actor: str) -> list[str]:
     missing = list(case.not_ready or [])
     if not missing:
         return []
-    if case.status != "pending":
+    if case.status != CaseStatus.PENDING:
         raise Conflict("Seul un dossier en attente d'affectation peut être forcé.")
     case.not_ready = []
     record_audit(uow, actor=actor, action="case.force_not_ready", entity="case", entity_id=case.id,
@@ -292,7 +293,7 @@ def assign_cases(uow: UnitOfWork, *, today: date, urgent_working_days: int = URG
             case.assignment_reason = reason or "Aucune séance compatible avec de la place."
             continue
         case.session_id = session_id
-        case.status = "assigned"
+        advance(case, CaseStatus.ASSIGNED)
         case.assignment_reason = reason
         _registration_number(case)
         summary.assigned += 1
@@ -339,10 +340,10 @@ def _reassign(uow: UnitOfWork, board: m.Board, cases: Sequence[m.Case], *, today
         case.assignment_reason = reason
         if target is None:
             case.session_id = None
-            case.status = "pending"
+            advance(case, CaseStatus.PENDING)
         else:
             case.session_id = target
-            case.status = "assigned"
+            advance(case, CaseStatus.ASSIGNED)
             _registration_number(case)
         moves[case.id] = CaseMove(case_id=case.id, session_id=target, reason=reason)
         record_audit(uow, actor=actor, action="case.reassign", entity="case", entity_id=case.id,
@@ -355,7 +356,7 @@ def _session_for_change(uow: UnitOfWork, session_id: str) -> tuple[m.Session, m.
     session = uow.session.get(m.Session, session_id)
     if session is None:
         raise NotFound(f"Séance « {session_id} » introuvable.")
-    if session.status != "planned":
+    if session.status != SessionStatus.PLANNED:
         labels = {"held": "déjà tenue", "validated": "déjà validée", "cancelled": "déjà annulée"}
         raise Conflict(f"La séance est {labels.get(session.status, session.status)} : "
                        "elle ne peut plus être annulée ni déplacée.")
@@ -393,7 +394,7 @@ def cancel_session(uow: UnitOfWork, *, session_id: str, today: date, actor: str)
     decided = repo.decisions_of_cases(uow.session, [c.id for c in cases])
     if decided:
         raise Conflict("Des décisions sont déjà enregistrées pour cette séance : elle ne peut plus être annulée.")
-    session.status = "cancelled"
+    advance(session, SessionStatus.CANCELLED)
     uow.session.flush()
     moves = _reassign(uow, board, cases, today=today, exclude=[session_id],
                       why=f"Séance du {when:%d/%m/%Y} annulée.", actor=actor, after=session.starts_at)
@@ -425,7 +426,7 @@ def move_session(uow: UnitOfWork, *, session_id: str, new_start: datetime, today
                                field="starts_at")
     new_utc = local.astimezone(UTC)
     for other in repo.sessions_of_board(uow.session, board.id):
-        if other.id != session_id and other.status != "cancelled" and other.starts_at == new_utc:
+        if other.id != session_id and other.status != SessionStatus.CANCELLED and other.starts_at == new_utc:
             raise ValidationFailed(f"La RCP a déjà une séance le {local:%d/%m/%Y à %H:%M}.", field="starts_at")
     region = _region_of_board(uow, board)
     old = session.starts_at
@@ -465,7 +466,7 @@ def move_case(uow: UnitOfWork, *, case_id: str, session_id: str, today: date, fo
     case = uow.session.get(m.Case, case_id)
     if case is None:
         raise NotFound(f"Dossier « {case_id} » introuvable.")
-    if case.status == "decided":
+    if case.status == CaseStatus.DECIDED:
         raise Conflict("Le dossier a déjà une décision : il ne peut plus changer de séance.")
     if case.status == REPRESENTED:
         raise Conflict("Le dossier a été représenté (quorum non atteint) : déplacez sa re-présentation.")
@@ -474,8 +475,8 @@ def move_case(uow: UnitOfWork, *, case_id: str, session_id: str, today: date, fo
         raise ValidationFailed(f"La séance « {session_id} » n'existe pas.", field="session_id")
     if session.board_id != case.board_id:
         raise ValidationFailed("La séance appartient à une autre RCP que celle du dossier.", field="session_id")
-    if session.status in ("cancelled", "validated"):
-        label = "annulée" if session.status == "cancelled" else "validée"
+    if session.status in (SessionStatus.CANCELLED, SessionStatus.VALIDATED):
+        label = "annulée" if session.status == SessionStatus.CANCELLED else "validée"
         raise ValidationFailed(f"La séance est {label} : aucun dossier ne peut y être inscrit.", field="session_id")
     when = session_date(session)
     if when < today:
@@ -511,7 +512,7 @@ def move_case(uow: UnitOfWork, *, case_id: str, session_id: str, today: date, fo
                   "earliest_date": "avant la date au plus tôt", "not_ready": "dossier incomplet"}
         reason += " Inscription forcée (" + ", ".join(labels[k] for k in overrides) + ")."
     case.session_id = session_id
-    case.status = "assigned"
+    advance(case, CaseStatus.ASSIGNED)
     case.assignment_reason = reason
     if "not_ready" in overrides:
         case.not_ready = []
@@ -535,7 +536,7 @@ def confirm_attendance(uow: UnitOfWork, *, session_id: str, data: AttendanceInpu
     session = uow.session.get(m.Session, session_id)
     if session is None:
         raise NotFound(f"Séance « {session_id} » introuvable.")
-    if session.status != "planned":
+    if session.status != SessionStatus.PLANNED:
         raise Conflict("La séance n'est plus planifiée : enregistrez la présence effective.")
     _store_attendance(uow, session_id, data)
     record_audit(uow, actor=actor, action="session.confirm_attendance", entity="session", entity_id=session_id)
@@ -584,7 +585,7 @@ def record_attendance(uow: UnitOfWork, *, session_id: str, data: AttendanceInput
     if session is None:
         raise NotFound(f"Séance « {session_id} » introuvable.")
     _require_started(session, now, "la présence ne peut pas être enregistrée")
-    if session.status in ("validated", "cancelled"):
+    if session.status in (SessionStatus.VALIDATED, SessionStatus.CANCELLED):
         raise Conflict("La séance est déjà validée ou annulée : la présence ne peut plus changer.")
     board = uow.session.get(m.Board, session.board_id)
     assert board is not None
@@ -607,7 +608,7 @@ def record_attendance(uow: UnitOfWork, *, session_id: str, data: AttendanceInput
     result = compute_quorum(rule, attendees)
     session.quorum = result.status
     session.quorum_detail = list(result.missing)
-    session.status = "held"
+    advance(session, SessionStatus.HELD)
     record_audit(uow, actor=actor, action="session.attendance", entity="session", entity_id=session_id)
     uow.commit()
     return result.status
@@ -624,7 +625,7 @@ def record_decision(uow: UnitOfWork, *, case_id: str, data: DecisionInput, actor
     session = uow.session.get(m.Session, data.session_id)
     assert session is not None
     _require_started(session, now, "la décision ne peut pas être enregistrée")
-    if session.status == "validated":
+    if session.status == SessionStatus.VALIDATED:
         raise Conflict("La séance est validée : ses décisions sont verrouillées.")
     for code in data.proposal_codes:
         valuesets.lookup("JDV_TypeTraitement_FRCP_CISIS", code, field="proposal_codes")
@@ -644,7 +645,7 @@ def record_decision(uow: UnitOfWork, *, case_id: str, data: DecisionInput, actor
     decision.trial_name = data.trial_name
     decision.comment = data.comment
     decision.quorum = session.quorum
-    case.status = "decided"
+    advance(case, CaseStatus.DECIDED)
     uow.session.flush()
     record_audit(uow, actor=actor, action="decision.record", entity="case", entity_id=case_id,
                  patient_id=case.patient_id)
@@ -662,7 +663,7 @@ class ValidationSummary:
 
 
 NO_ATTENDANCE = "aucune présence enregistrée à la séance"
-REPRESENTED = "represented"
+REPRESENTED = CaseStatus.REPRESENTED.value
 """Status of a case entry whose session had no quorum: a new entry (`represented_from_id`) re-presents it."""
 _NOT_COPIED = frozenset({"id", "session_id", "status", "registration_number", "assignment_reason", "not_ready",
                          "created_at", "documents_missing", "earliest_date", "represented_from_id"})
@@ -702,9 +703,9 @@ def validate_session(uow: UnitOfWork, *, session_id: str, today: date, confirm: 
     if session is None:
         raise NotFound(f"Séance « {session_id} » introuvable.")
     _require_started(session, now, "elle ne peut pas être validée")
-    if session.status == "validated":
+    if session.status == SessionStatus.VALIDATED:
         raise Conflict("La séance est déjà validée.")
-    if session.status == "cancelled":
+    if session.status == SessionStatus.CANCELLED:
         raise Conflict("La séance est annulée : elle ne peut pas être validée.")
     board = uow.session.get(m.Board, session.board_id)
     assert board is not None
@@ -714,7 +715,7 @@ def validate_session(uow: UnitOfWork, *, session_id: str, today: date, confirm: 
     undecided = [c for c in cases if c.id not in decisions]
     if undecided and not confirm:
         raise UndecidedCases(_undecided_message(uow, undecided, when), case_ids=[c.id for c in undecided])
-    if session.status == "planned":  # attendance never recorded (expected attendance is not attendance)
+    if session.status == SessionStatus.PLANNED:  # attendance never recorded (expected attendance is not attendance)
         session.quorum, session.quorum_detail = "not_met", [NO_ATTENDANCE]
     elif session.quorum != "met":
         session.quorum = "not_met"  # at validation the attendance sheet is final
@@ -734,7 +735,7 @@ def validate_session(uow: UnitOfWork, *, session_id: str, today: date, confirm: 
                           if col.key not in _NOT_COPIED})
         again.earliest_date = max(today, when + timedelta(days=1))
         again.represented_from_id = case.id
-        case.status = REPRESENTED
+        advance(case, CaseStatus.REPRESENTED)
         uow.session.add(again)
         uow.session.flush()
         record_audit(uow, actor=actor, action="case.represent", entity="case", entity_id=again.id,
@@ -743,7 +744,7 @@ def validate_session(uow: UnitOfWork, *, session_id: str, today: date, confirm: 
         copies.append(again)
         out.represented.append(again.id)
         out.represented_from[again.id] = case.id
-    session.status = "validated"
+    advance(session, SessionStatus.VALIDATED)
     uow.session.flush()
     out.moves = _reassign(uow, board, copies, today=today, exclude=[session_id],
                           why=f"Représenté : quorum non atteint à la séance du {when:%d/%m/%Y}.", actor=actor,

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select
 
 from dcc.adapters.db import models as m
 from dcc.domain.ports import CdaBuilder, PdfRenderer
+from dcc.domain.states import OutboxState, advance
 from dcc.errors import Conflict, NotFound
 from dcc.services.audit import record_audit
 from dcc.services.delivery import DMP_PREFIX, METADATA_UPDATE, REASON_OPPOSITION, SUBMIT
@@ -72,14 +73,16 @@ def record_opposition(uow: UnitOfWork, *, patient_id: str, actor: str, opposed: 
     if opposed:
         text = REASON_OPPOSITION + (f" Motif : {reason}" if reason else "")
         for msg in _patient_messages(uow, patient.id, ("pending", "held"), now, national_record_only=True):
-            msg.state, msg.hold_reason, msg.last_error = "blocked", text, text
+            advance(msg, OutboxState.BLOCKED)
+            msg.hold_reason, msg.last_error = text, text
             msg.lease_owner, msg.lease_until = None, None
             record_audit(uow, actor=actor, action="delivery.block", entity="outbox_message", entity_id=msg.id,
                          patient_id=patient.id, detail={"destination": msg.destination, "kind": msg.kind})
             changed += 1
     else:
         for msg in _patient_messages(uow, patient.id, ("blocked",), now):
-            msg.state, msg.hold_reason, msg.last_error, msg.next_attempt_at = "pending", "", "", now
+            advance(msg, OutboxState.PENDING)
+            msg.hold_reason, msg.last_error, msg.next_attempt_at = "", "", now
             record_audit(uow, actor=actor, action="delivery.release", entity="outbox_message", entity_id=msg.id,
                          patient_id=patient.id, detail={"destination": msg.destination, "kind": msg.kind})
             changed += 1
@@ -110,7 +113,8 @@ def qualify_identity(uow: UnitOfWork, patient_id: str, actor: str, *, now: datet
         for msg in _patient_messages(uow, patient.id, ("held",), now):
             if msg.kind != SUBMIT:
                 continue  # a held metadata update waits for its own cause (re-checked by the dispatcher)
-            msg.state, msg.hold_reason, msg.last_error, msg.next_attempt_at = "pending", "", "", now
+            advance(msg, OutboxState.PENDING)
+            msg.hold_reason, msg.last_error, msg.next_attempt_at = "", "", now
             record_audit(uow, actor=actor, action="delivery.release", entity="outbox_message", entity_id=msg.id,
                          patient_id=patient.id, detail={"destination": msg.destination, "kind": msg.kind})
             released += 1
@@ -150,7 +154,7 @@ def _enqueue_metadata_updates(uow: UnitOfWork, doc: m.Document, now: datetime) -
                                                    OM.destination.like(f"{DMP_PREFIX}%"))
                                   .order_by(OM.destination)).all()
     for submit in submits:
-        if submit.state == "blocked":
+        if submit.state == OutboxState.BLOCKED:
             continue
         existing = uow.session.scalars(select(OM).where(OM.document_id == doc.id,
                                                         OM.destination == submit.destination,
@@ -163,7 +167,8 @@ def _enqueue_metadata_updates(uow: UnitOfWork, doc: m.Document, now: datetime) -
         else:
             # re-arm; clearing the lease makes an in-flight update lose it, so it is sent again with the
             # latest codes
-            existing.state, existing.attempts, existing.next_attempt_at = "pending", 0, now
+            advance(existing, OutboxState.PENDING)
+            existing.attempts, existing.next_attempt_at = 0, now
             existing.lease_owner, existing.lease_until, existing.hold_reason, existing.last_error = None, None, "", ""
         out.append(existing.id)
     return out

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain.ports import Submission, Transport
+from dcc.domain.states import DocumentStatus, OutboxState, advance
 from dcc.errors import DeliveryError
 from dcc.logging import get_logger
 from dcc.services.audit import record_audit
@@ -152,7 +153,7 @@ def _write_uow(db: Database) -> Iterator[UnitOfWork]:
 def claim(db: Database, *, owner: str, now: datetime, limit: int, lease_s: int,
           skip_destinations: frozenset[str] = frozenset()) -> list[str]:
     """Claim up to `limit` due messages under a lease; returns their ids."""
-    due = and_(OM.state == "pending", OM.next_attempt_at <= now,
+    due = and_(OM.state == OutboxState.PENDING, OM.next_attempt_at <= now,
                or_(OM.lease_until.is_(None), OM.lease_until < now))
     if skip_destinations:
         due = and_(due, OM.destination.not_in(list(skip_destinations)))
@@ -178,7 +179,7 @@ def claim(db: Database, *, owner: str, now: datetime, limit: int, lease_s: int,
 def reconcile_leases(db: Database, *, now: datetime) -> int:
     """Release expired leases (a dispatcher died mid-flight); the messages become due again."""
     with db.uow() as uow:
-        res = uow.session.execute(update(OM).where(OM.state == "pending", OM.lease_until.is_not(None),
+        res = uow.session.execute(update(OM).where(OM.state == OutboxState.PENDING, OM.lease_until.is_not(None),
                                                    OM.lease_until < now)
                                   .values(lease_owner=None, lease_until=None))
         uow.commit()
@@ -231,20 +232,20 @@ def _gate(session: Session, msg: m.OutboxMessage, doc: m.Document, patient: m.Pa
             previous = session.scalars(select(OM).where(OM.document_id == doc.replaces_id,
                                                         OM.destination == msg.destination,
                                                         OM.kind == SUBMIT)).first()
-            if previous is not None and previous.state == "pending":
+            if previous is not None and previous.state == OutboxState.PENDING:
                 return _Decision("wait", until=max(previous.next_attempt_at, now) + timedelta(seconds=1))
-            if previous is not None and previous.state in ("held", "dead"):
+            if previous is not None and previous.state in (OutboxState.HELD, OutboxState.DEAD):
                 return _Decision("hold", REASON_WAIT_PREVIOUS)
-            if previous is not None and previous.state == "blocked":
+            if previous is not None and previous.state == OutboxState.BLOCKED:
                 return _Decision("block", previous.hold_reason or REASON_OPPOSITION)
         return _Decision("send")
     submit = _submit_message(session, msg)
     if submit is None:
         return _Decision("done", "Aucun dépôt du document vers cette destination : mise à jour sans objet.")
-    if submit.state == "blocked":
+    if submit.state == OutboxState.BLOCKED:
         return _Decision("block", submit.hold_reason or REASON_OPPOSITION)
-    if submit.state != "delivered":
-        if submit.state == "pending":
+    if submit.state != OutboxState.DELIVERED:
+        if submit.state == OutboxState.PENDING:
             return _Decision("wait", until=max(submit.next_attempt_at, now) + timedelta(seconds=1))
         return _Decision("hold", REASON_WAIT_SUBMISSION)
     sent, wanted = _codes(submit.confidentiality), desired_confidentiality(doc)
@@ -263,7 +264,8 @@ def _gate(session: Session, msg: m.OutboxMessage, doc: m.Document, patient: m.Pa
 def _park(uow: UnitOfWork, msg: m.OutboxMessage, doc: m.Document, state: str, reason: str, actor: str) -> None:
     """Hold or block a message (lease released), with its reason; audited when the state changes."""
     changed = msg.state != state or msg.hold_reason != reason
-    msg.state, msg.hold_reason, msg.last_error = state, reason, reason
+    advance(msg, OutboxState(state))
+    msg.hold_reason, msg.last_error = reason, reason
     msg.lease_owner, msg.lease_until = None, None
     if changed:
         record_audit(uow, actor=actor, action=f"delivery.{'block' if state == 'blocked' else 'hold'}",
@@ -277,12 +279,12 @@ def release_held(db: Database, *, transports: Mapping[str, Transport], now: date
     opposed meanwhile. Returns the number released."""
     now = now or datetime.now(UTC)
     with db.uow() as uow:
-        if not uow.session.scalar(select(func.count()).select_from(OM).where(OM.state == "held")):
+        if not uow.session.scalar(select(func.count()).select_from(OM).where(OM.state == OutboxState.HELD)):
             return 0
     released = 0
     with _write_uow(db) as uow:
         s = uow.session
-        for msg in s.scalars(select(OM).where(OM.state == "held").order_by(OM.id)).all():
+        for msg in s.scalars(select(OM).where(OM.state == OutboxState.HELD).order_by(OM.id)).all():
             doc = s.get(m.Document, msg.document_id)
             assert doc is not None
             patient = s.get(m.Patient, doc.patient_id)
@@ -291,7 +293,8 @@ def release_held(db: Database, *, transports: Mapping[str, Transport], now: date
             if decision.action in ("hold", "block"):
                 _park(uow, msg, doc, "blocked" if decision.action == "block" else "held", decision.reason, actor)
                 continue
-            msg.state, msg.hold_reason, msg.last_error, msg.next_attempt_at = "pending", "", "", now
+            advance(msg, OutboxState.PENDING)
+            msg.hold_reason, msg.last_error, msg.next_attempt_at = "", "", now
             msg.lease_owner, msg.lease_until = None, None
             record_audit(uow, actor=actor, action="delivery.release", entity="outbox_message", entity_id=msg.id,
                          patient_id=doc.patient_id, detail={"destination": msg.destination, "kind": msg.kind})
@@ -323,7 +326,7 @@ def _prepare(db: Database, *, msg_id: str, owner: str, now: datetime, lease_s: i
     destination's circuit is open."""
     with _write_uow(db) as uow:
         s = uow.session
-        res = s.execute(update(OM).where(OM.id == msg_id, OM.lease_owner == owner, OM.state == "pending")
+        res = s.execute(update(OM).where(OM.id == msg_id, OM.lease_owner == owner, OM.state == OutboxState.PENDING)
                         .values(lease_until=now + timedelta(seconds=lease_s)))
         if res.rowcount != 1:  # type: ignore[attr-defined]
             return None
@@ -349,7 +352,8 @@ def _prepare(db: Database, *, msg_id: str, owner: str, now: datetime, lease_s: i
             uow.commit()
             return _Prepared("wait", msg.destination, msg.kind)
         if decision.action == "done":
-            msg.state, msg.delivered_at, msg.last_error, msg.hold_reason = "delivered", now, decision.reason, ""
+            advance(msg, OutboxState.DELIVERED)
+            msg.delivered_at, msg.last_error, msg.hold_reason = now, decision.reason, ""
             msg.lease_owner, msg.lease_until = None, None
             uow.commit()
             return _Prepared("done", msg.destination, msg.kind)
@@ -392,7 +396,7 @@ def _finish(db: Database, *, msg_id: str, owner: str, outcome: str, status_code:
         s.add(m.DeliveryAttempt(message_id=msg.id, destination=msg.destination, at=now, outcome=outcome,
                                 status_code=status_code, error_code=error_code[:80], excerpt=excerpt[:2000],
                                 owner=owner, started_at=started_at))
-        if msg.lease_owner != owner or msg.state != "pending":
+        if msg.lease_owner != owner or msg.state != OutboxState.PENDING:
             uow.commit()  # lost the lease: keep the attempt row, leave the state to the new owner
             return msg.state
         msg.attempts += 1
@@ -400,12 +404,13 @@ def _finish(db: Database, *, msg_id: str, owner: str, outcome: str, status_code:
         doc = repo.document_without_content(s, msg.document_id)
         assert doc is not None
         if outcome == "delivered":
-            msg.state, msg.delivered_at, msg.last_error = "delivered", now, ""
+            advance(msg, OutboxState.DELIVERED)
+            msg.delivered_at, msg.last_error = now, ""
             if msg.kind == SUBMIT:
                 # the document's status follows the national record (a mail to the correspondents, often
                 # faster, does not make it "delivered" while the DMP submission is still pending)
                 if doc.status == "signed" and msg.destination.startswith(DMP_PREFIX):
-                    doc.status = "delivered"
+                    advance(doc, DocumentStatus.DELIVERED)
                 record_audit(uow, actor="dispatcher", action="document.deliver", entity="document",
                              entity_id=doc.id, patient_id=doc.patient_id, detail={"destination": msg.destination})
             else:
@@ -416,7 +421,8 @@ def _finish(db: Database, *, msg_id: str, owner: str, outcome: str, status_code:
                              entity_id=doc.id, patient_id=doc.patient_id,
                              detail={"destination": msg.destination, "confidentiality": list(codes or ())})
         elif outcome == "permanent" or msg.attempts >= policy.max_attempts:
-            msg.state, msg.last_error = "dead", excerpt[:2000]
+            advance(msg, OutboxState.DEAD)
+            msg.last_error = excerpt[:2000]
             record_audit(uow, actor="dispatcher", action="delivery.dead", entity="outbox_message",
                          entity_id=msg.id, patient_id=doc.patient_id,
                          detail={"destination": msg.destination, "kind": msg.kind, "error_code": error_code,
@@ -534,7 +540,7 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
 
 def _next_due(db: Database, exclude: frozenset[str] = frozenset()) -> datetime | None:
     with db.uow() as uow:
-        q = select(OM.next_attempt_at).where(OM.state == "pending")
+        q = select(OM.next_attempt_at).where(OM.state == OutboxState.PENDING)
         if exclude:
             q = q.where(OM.destination.not_in(list(exclude)))
         return uow.session.scalars(q.order_by(OM.next_attempt_at).limit(1)).first()
@@ -547,10 +553,11 @@ def requeue(uow: UnitOfWork, *, message_id: str, actor: str, now: datetime | Non
     msg = uow.session.get(OM, message_id)
     if msg is None:
         raise NotFound(f"Envoi « {message_id} » introuvable.")
-    if msg.state != "dead":
+    if msg.state != OutboxState.DEAD:
         raise Conflict("Seul un envoi en échec définitif (lettre morte) peut être relancé.")
     doc = uow.session.get(m.Document, msg.document_id)
-    msg.state, msg.attempts, msg.next_attempt_at = "pending", 0, now or datetime.now(UTC)
+    advance(msg, OutboxState.PENDING)
+    msg.attempts, msg.next_attempt_at = 0, now or datetime.now(UTC)
     msg.lease_owner, msg.lease_until, msg.hold_reason = None, None, ""
     record_audit(uow, actor=actor, action="delivery.requeue", entity="outbox_message", entity_id=message_id,
                  patient_id=doc.patient_id if doc else None,

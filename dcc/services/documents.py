@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
@@ -12,9 +12,11 @@ from dcc.domain import documents as d
 from dcc.domain.calendar import PARIS
 from dcc.domain.clock import aware, fr_datetime, not_started, now_utc
 from dcc.domain.ports import CdaBuilder, PdfRenderer, SignerDirectory
+from dcc.domain.states import advance
 from dcc.errors import Conflict, DccError, IncompleteData, NotFound, QuorumNotMet, SignatureRefused
 from dcc.services.audit import record_audit
 from dcc.services.content import Loader, frcp_content, new_oid
+from dcc.services.schemas import TumourUpdate
 from dcc.services.uow import UnitOfWork
 
 
@@ -211,6 +213,22 @@ def regenerate_case_documents(uow: UnitOfWork, case_id: str, actor: str, cda: Cd
     return out
 
 
+def complete_tumour(uow: UnitOfWork, *, case_id: str, data: TumourUpdate, today: date, actor: str,
+                    cda: CdaBuilder, pdf: PdfRenderer) -> RegenerationResult | None:
+    """The coordinator completes or corrects a case's tumour (`boards.update_tumour`: the registration's rules,
+    audited, refused once a document is signed); when the board's decision is validated (and quorate), the
+    case's unsigned documents are regenerated in the same use case, so a case refused for a missing field
+    gets its documents and a draft never states the tumour as it was before. Returns the regeneration, or
+    None when there is nothing to regenerate yet."""
+    from dcc.services.boards import update_tumour
+
+    update_tumour(uow, case_id=case_id, data=data, today=today, actor=actor)
+    decision = repo.decision_of_case(uow.session, case_id)
+    if decision is None or not decision.locked or decision.quorum != "met":
+        return None
+    return regenerate_case_documents(uow, case_id, actor, cda, pdf)
+
+
 def destinations_for(uow: UnitOfWork, doc: m.Document, cda: CdaBuilder) -> list[str]:
     """Outbox destinations of a signed document: the national record through the board's region
     (`dmp:<code>`, always first), and secure messaging to the referring GP and the correspondents
@@ -268,7 +286,7 @@ def sign_documents(uow: UnitOfWork, *, document_ids: list[str], signer_professio
         doc.cda, doc.sha256 = cda_bytes, sha256(cda_bytes)
         doc.pdf, doc.pdf_sha256 = pdf_bytes, sha256(pdf_bytes)
         doc.signed_at = now
-        doc.status = d.DocumentStatus.SIGNED.value
+        advance(doc, d.DocumentStatus.SIGNED)
         destinations = destinations_for(uow, doc, cda)
         if doc.replaces_id:
             destinations += _supersede(uow, doc, actor=prof.login or prof.rpps)
@@ -290,7 +308,7 @@ def _supersede(uow: UnitOfWork, doc: m.Document, *, actor: str) -> list[str]:
                                          d.DocumentStatus.FAILED.value):
         raise SignatureRefused(f"Le document « {doc.unique_id} » remplace une version qui n'est plus "
                                "valide (déjà remplacée ou non signée).")
-    old.status = d.DocumentStatus.SUPERSEDED.value
+    advance(old, d.DocumentStatus.SUPERSEDED)
     record_audit(uow, actor=actor, action="document.supersede", entity="document", entity_id=old.id,
                  patient_id=old.patient_id, detail={"unique_id": old.unique_id, "replaced_by": doc.unique_id,
                                                     "version": doc.version})

@@ -9,10 +9,11 @@ from typing import TypeVar
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain.calendar import PARIS, SessionEntry, board_calendar_ics
+from dcc.domain.states import OutboxState
 from dcc.errors import NotFound, ValidationFailed
 from dcc.services.uow import UnitOfWork
 
-DELIVERY_STATES = ("pending", "delivered", "dead", "held", "blocked")
+DELIVERY_STATES = tuple(s.value for s in OutboxState)
 
 T = TypeVar("T", bound=m.Base)
 

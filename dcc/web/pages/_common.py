@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from jinja2_fragments.fastapi import Jinja2Blocks
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dcc.domain import clock
+from dcc.domain import clock, states
 from dcc.errors import DccError
 from dcc.services.access import User as PageUser
 from dcc.web import auth as _auth
@@ -41,14 +41,11 @@ MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "ao�
           "novembre", "décembre"]
 DAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
 
-SESSION_STATUS = {"planned": "planifiée", "held": "tenue", "validated": "validée", "cancelled": "annulée"}
+SESSION_STATUS = states.labels(states.SessionStatus)
 QUORUM = {"met": "atteint", "not_met": "non atteint", "unknown": "non calculé"}
-CASE_STATUS = {"pending": "en attente d'affectation", "assigned": "inscrit à une séance", "decided": "décidé",
-               "represented": "représenté (quorum non atteint)"}
-DOC_STATUS = {"draft": "à signer", "signed": "signé", "delivered": "envoyé", "failed": "échec d'envoi",
-              "superseded": "remplacé"}
-DELIVERY_STATE = {"pending": "en attente", "delivered": "délivré", "dead": "lettre morte", "held": "suspendu",
-                  "blocked": "bloqué"}
+CASE_STATUS = states.labels(states.CaseStatus)
+DOC_STATUS = states.labels(states.DocumentStatus)
+DELIVERY_STATE = states.labels(states.OutboxState)
 ATTENDANCE_MODE = {"present": "présent", "remote": "à distance", "absent": "absent"}
 DOC_KIND = {"FRCP": "Fiche RCP", "PPS": "PPS"}
 

@@ -25,6 +25,7 @@ from dcc.domain.identifiers import (
     validate_rpps,
 )
 from dcc.domain.quorum import requirement_label
+from dcc.domain.states import CaseStatus, SessionStatus
 from dcc.errors import DccError, IdentityConflict, NotFound, UndecidedCases
 from dcc.services import access, consent, identity, queries
 from dcc.services import boards as board_services
@@ -105,7 +106,7 @@ def _agenda_context(uow: Any, user: PageUser, session_id: str, today: date) -> d
     s, board = scope.session_for_coordinator(uow, user, session_id)
     agenda = queries.session_agenda(uow, session_id)
     others = [o for o in queries.list_sessions(uow, board_id=board.id, start=today, end=None)
-              if o.id != session_id and o.status == "planned"]
+              if o.id != session_id and o.status == SessionStatus.PLANNED]
     members = scope.board_members(uow, board.id)
     modes = {a.professional_id: a.mode for a in agenda.attendance}
     return {"agenda": agenda, "board": board, "others": others, "members": members, "modes": modes,
@@ -476,12 +477,12 @@ def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today
     case, board = scope.case_for_coordinator(uow, user, case_id)
     view = queries.get_case(uow, case_id)
     sessions = [s for s in queries.list_sessions(uow, board_id=board.id, start=today, end=None)
-                if s.status == "planned" and s.id != case.session_id]
+                if s.status == SessionStatus.PLANNED and s.id != case.session_id]
     current = queries.session_status(uow, case.session_id) if case.session_id else None
     topo = valuesets.contains("JDV_Tumeur_CISIS", case.topography_code)
     label = valuesets.lookup("JDV_Tumeur_CISIS", case.topography_code).display if topo else ""
     decision = view.decision
-    regenerable = (case.status == "decided" and decision is not None and decision.locked
+    regenerable = (case.status == CaseStatus.DECIDED and decision is not None and decision.locked
                    and all(d.status == "draft" for d in view.documents)
                    and bool(view.documents or case.documents_missing))
     return render(request, "coordinator/case.html.j2", {"view": view, "case": case, "board": board,

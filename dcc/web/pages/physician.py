@@ -16,6 +16,7 @@ from sqlalchemy import select
 from dcc import valuesets
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
+from dcc.domain.states import SessionStatus
 from dcc.errors import DccError, NotFound
 from dcc.services import access, consent, queries
 from dcc.services import boards as board_services
@@ -34,7 +35,7 @@ def _upcoming(uow: Any, user: PageUser, today: date) -> list[dict[str, Any]]:
     if not board_ids:
         return []
     sessions = [s for s in queries.list_sessions(uow, board_id=None, start=today - timedelta(days=7), end=None)
-                if s.board_id in board_ids and s.status in ("planned", "held")]
+                if s.board_id in board_ids and s.status in (SessionStatus.PLANNED, SessionStatus.HELD)]
     out = []
     for s in sessions:
         agenda = queries.session_agenda(uow, s.id)
