@@ -13,6 +13,7 @@ from dcc.demo import data
 from dcc.domain import tumour as tumour_rules
 from dcc.domain.clock import now_utc, paris_day
 from dcc.services import boards as board_services
+from dcc.services import identity
 from dcc.services.schemas import AttendanceInput, CaseRegistration, DecisionInput, PatientIdentity
 from dcc.services.uow import Database
 
@@ -75,7 +76,9 @@ def _board_for(rng: random.Random, boards: list[m.Board], patient: m.Patient, to
 
 
 def register_demo_cases(db: Database, *, patient_ids: list[str], seed: int, today: date) -> list[str]:
-    """Register one case per patient on a board of the patient's age group (validated like any input)."""
+    """Register one case per patient on a board of the patient's age group (validated like any input). A
+    patient whose case on that board still awaits its discussion (a later run of the demo on the same
+    database) gets no second one: identity vigilance would refuse it."""
     rng = random.Random(f"cases-{seed}-{today.isoformat()}")
     case_ids: list[str] = []
     with db.uow() as uow:
@@ -85,6 +88,8 @@ def register_demo_cases(db: Database, *, patient_ids: list[str], seed: int, toda
             patient = uow.session.get(m.Patient, pid)
             assert patient is not None and patient.ins_oid is not None  # seeded with an INS
             board = _board_for(rng, boards, patient, today)
+            if identity.open_case(uow, patient_id=pid, board_id=board.id) is not None:
+                continue
             members = repo.board_members(uow.session, board.id)
             requester = rng.choice(members)
             tpl = next((t for t in data.BOARDS if f"RCP {t['name']}" == board.name), data.BOARDS[0])

@@ -21,13 +21,15 @@ from sqlalchemy import select
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain.identifiers import normalise_trait
+from dcc.domain.states import CaseStatus, label
 from dcc.errors import IdentityConflict, ValidationFailed
 from dcc.services.audit import record_audit
 from dcc.services.schemas import CaseRegistration, PatientIdentity
 from dcc.services.uow import UnitOfWork
 
-CLOSED_CASE_STATUSES = ("decided", "closed", "withdrawn")
-"""A case in one of these states no longer blocks a new case for the patient on the same board."""
+CLOSED_CASE_STATUSES = (CaseStatus.DECIDED.value, CaseStatus.REPRESENTED.value)
+"""A case in one of these states no longer blocks a new case for the patient on the same board (a case
+re-presented without quorum is carried on by its new entry, which is open)."""
 
 TRAIT_LABELS = {"birth_family": "nom de naissance", "birth_given_first": "premier prénom de naissance",
                 "birth_date": "date de naissance", "sex": "sexe"}
@@ -120,17 +122,21 @@ def _check_chosen(uow: UnitOfWork, chosen: m.Patient, ident: PatientIdentity, *,
                  patient_id=chosen.id, detail={"ins_oid": ident.ins_oid})
 
 
-def refuse_duplicate_open_case(uow: UnitOfWork, *, patient_id: str, board_id: str, board_name: str) -> None:
-    """409 when the patient already has an open case (not decided, closed or withdrawn) on the board."""
+def open_case(uow: UnitOfWork, *, patient_id: str, board_id: str) -> m.Case | None:
+    """The patient's open case on the board (registered, not decided yet), if any."""
     q = select(m.Case).where(m.Case.patient_id == patient_id, m.Case.board_id == board_id,
                              m.Case.status.not_in(CLOSED_CASE_STATUSES))
-    existing = uow.session.scalars(q).first()
+    return uow.session.scalars(q).first()
+
+
+def refuse_duplicate_open_case(uow: UnitOfWork, *, patient_id: str, board_id: str, board_name: str) -> None:
+    """409 when the patient already has an open case on the board."""
+    existing = open_case(uow, patient_id=patient_id, board_id=board_id)
     if existing is not None:
         raise IdentityConflict(
             f"Le patient a déjà un dossier en cours pour la {board_name} (dossier {existing.id[:8].upper()}, "
-            f"statut « {existing.status} ») : un second dossier n'est pas "
-            "accepté tant que le premier n'est pas discuté, clos ou retiré.", candidates=[patient_id],
-            field="board_id")
+            f"statut « {label(CaseStatus(existing.status))} ») : un second dossier n'est pas accepté tant "
+            "que le premier n'est pas discuté.", candidates=[patient_id], field="board_id")
 
 
 # ------------------------------------------------------------------------------------------ search

@@ -144,10 +144,20 @@ def test_second_run_adds_to_the_first(demo: tuple[dict, Path, Path]) -> None:
     _, _, var = demo
     db = var / "dcc.sqlite3"
     before = sqlite3.connect(db).execute("select count(*) from rcp_case").fetchone()[0]
-    proc = run_dcc(["demo", "--seed", str(SEED), "--patients", "3", "--json"], var)
+    # other patients (another seed): the first run's patients may still have a case awaiting its discussion,
+    # and identity vigilance refuses a second open case on a board (the demo skips those patients)
+    proc = run_dcc(["demo", "--seed", str(SEED + 1), "--patients", "3", "--json"], var)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    after = sqlite3.connect(db).execute("select count(*) from rcp_case").fetchone()[0]
+    conn = sqlite3.connect(db)
+    after = conn.execute("select count(*) from rcp_case").fetchone()[0]
     assert after >= before + 3
+    doubles = conn.execute("select patient_id, board_id, count(*) from rcp_case where status not in "
+                           "('decided', 'represented') group by patient_id, board_id having count(*) > 1").fetchall()
+    assert doubles == []
+    proc = run_dcc(["demo", "--seed", str(SEED), "--patients", "3", "--json"], var)  # the first run's patients
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert conn.execute("select patient_id, board_id, count(*) from rcp_case where status not in "
+                        "('decided', 'represented') group by patient_id, board_id having count(*) > 1").fetchall() == []
 
 
 @pytest.mark.parametrize("args", [["--patients", "0"], ["--patients", "abc"], ["--regions", "9"]])
