@@ -171,3 +171,33 @@ def test_regenerate_an_undecided_case_is_a_conflict(client: TestClient, seeded: 
     case_id = register(client, payload(seeded))["id"]
     r = client.post(f"/api/v1/cases/{case_id}/regenerate")
     assert r.status_code == 409 and "décision validée" in r.json()["message"]
+
+
+def test_completing_the_tumour_regenerates_the_documents_of_a_refused_case(client: TestClient,
+                                                                           seeded: Seeded) -> None:
+    case_id = _decided_case(client, seeded)
+    with seeded.database.uow() as uow:  # the TNM was never entered: generation refuses the Fiche RCP
+        for doc in uow.session.scalars(select(m.Document).where(m.Document.case_id == case_id)):
+            uow.session.delete(doc)
+        case = uow.session.get(m.Case, case_id)
+        assert case is not None
+        case.tnm_t = case.tnm_n = case.tnm_m = case.tnm_edition = None
+        uow.commit()
+    with seeded.database.uow() as uow:
+        refused = generate_documents(uow, case_ids=[case_id], cda=cda_builder(), pdf=pdf_renderer()).refused
+    assert "classification TNM" in refused[case_id]
+    case = client.get(f"/api/v1/cases/{case_id}").json()
+    assert case["documents"] == [] and case["documents_missing"] == ["classification TNM"]
+
+    r = client.put(f"/api/v1/cases/{case_id}/tumour", json={
+        "topography_code": case["topography_code"], "laterality": case["laterality"],
+        "tnm_t": "pT1c", "tnm_n": "pN0", "tnm_m": "cM0", "tnm_edition": 8, "tnm_stage": "IA"})
+    assert r.status_code == 200, r.text
+    after = r.json()
+    assert after["documents_missing"] == [] and [d["kind"] for d in after["documents"]] == ["FRCP"]
+    with seeded.database.uow() as uow:
+        frcp = uow.session.scalars(select(m.Document).where(m.Document.case_id == case_id)).one()
+        assert b'code="T1c"' in frcp.cda and b"pT1c" in frcp.cda
+        actions = [e.action for e in uow.session.scalars(
+            select(m.AuditEvent).where(m.AuditEvent.entity_id == case_id).order_by(m.AuditEvent.id))]
+    assert actions.index("case.update_tumour") < actions.index("document.regenerate")

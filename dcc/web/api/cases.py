@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dcc.errors import IdentityConflict, ValidationFailed
 from dcc.services import access, identity, queries
 from dcc.services import boards as board_services
-from dcc.services.documents import regenerate_case_documents
+from dcc.services.documents import complete_tumour, regenerate_case_documents
 from dcc.services.schemas import CaseRegistration, DecisionInput, TumourUpdate
 from dcc.services.uow import UnitOfWork
 from dcc.web.api.patients import hits_out
@@ -170,8 +170,12 @@ def regenerate(case_id: str, uow: Uow, user: CurrentUser, builders: DocumentBuil
 @router.put("/{case_id}/tumour", response_model=CaseOut, summary="Saisir à nouveau la tumeur d'un dossier",
             description="Le coordinateur complète ou corrige la tumeur (TNM, stade, édition, latéralité, date du "
             "diagnostic, morphologie) avec les règles de l'inscription ; refusé (409) quand un document signé la "
-            "décrit déjà.", responses=error_responses(404, 409, 413, 422))
-def update_tumour(case_id: str, data: TumourUpdate, uow: Uow, user: CurrentUser, today: Today) -> CaseOut:
+            "décrit déjà. Quand la décision est validée, les documents non signés du dossier sont régénérés "
+            "(brouillons remplacés, dossier refusé pour données manquantes repris).",
+            responses=error_responses(404, 409, 413, 422))
+def update_tumour(case_id: str, data: TumourUpdate, uow: Uow, user: CurrentUser, today: Today,
+                  builders: DocumentBuilders) -> CaseOut:
     _require_coordinator(uow, user, case_id, "update_tumour")
-    board_services.update_tumour(uow, case_id=case_id, data=data, today=today, actor=user.login)
+    cda, pdf = builders
+    complete_tumour(uow, case_id=case_id, data=data, today=today, actor=user.login, cda=cda, pdf=pdf)
     return get_case(case_id, uow, user)
