@@ -520,7 +520,8 @@ def test_decision_page_refuses_a_session_that_has_not_started(as_user: Any, app:
 # ------------------------------------------------------------------------------ identity vigilance, regeneration
 
 
-def _region_a_case(app: Any, *, decided: bool) -> tuple[m.Case, m.Patient]:
+def _region_a_case(app: Any, *, decided: bool, board_ids: list[str] | None = None) -> tuple[m.Case, m.Patient]:
+    """A case of region A (decided or not) whose patient has no open case; on one of `board_ids` if given."""
     with app.state.database.uow() as uow:
         q = (select(m.Case).join(m.Board, m.Board.id == m.Case.board_id)
              .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
@@ -528,6 +529,8 @@ def _region_a_case(app: Any, *, decided: bool) -> tuple[m.Case, m.Patient]:
              .where(m.Region.code == "A", (m.Case.status == "decided") if decided else (m.Case.status != "decided"),
                     ~m.Case.patient_id.in_(select(m.Case.patient_id).where(m.Case.status != "decided")))
              .order_by(m.Case.id))
+        if board_ids is not None:
+            q = q.where(m.Case.board_id.in_(board_ids))
         case = uow.session.scalars(q).first()
         assert case is not None
         patient = uow.session.get(m.Patient, case.patient_id)
@@ -578,9 +581,9 @@ def test_registration_page_refuses_a_known_ins_with_other_traits(as_user: Any, a
 
 
 def test_registration_page_proposes_the_existing_patient_then_takes_the_choice(as_user: Any, app: Any) -> None:
-    case, patient = _region_a_case(app, decided=True)
     client = as_user("coord-a")
     base, boards = _form_base(client)
+    case, patient = _region_a_case(app, decided=True, board_ids=boards)  # a board this coordinator runs
     form = base | _identity_form(patient) | {"board_id": case.board_id, "ins_matricule": ""}
     answer = client.post("/coordination/dossiers/nouveau", data=form)
     assert answer.status_code == 409, answer.text
