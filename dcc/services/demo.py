@@ -145,7 +145,8 @@ def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: 
     (quorum), a decision per case, validation, each act at `now`. Later sessions stay planned.
 
     A session without quorum yields no Fiche RCP: its cases are re-presented at a later session (discussed
-    there when that session is held here too, otherwise left assigned)."""
+    there when that session is held here too, otherwise left assigned). The first session held always lacks
+    its quorum when `quorum_failure_rate` > 0, so every demo shows the re-presentation."""
     now = now or now_utc()
     rng = random.Random(f"meeting-{seed}-{today.isoformat()}")
     out = MeetingResult()
@@ -153,11 +154,13 @@ def hold_meetings(db: Database, *, seed: int, today: date, quorum_failure_rate: 
         sessions = [s for s in repo.sessions_between(uow.session, board_id=None, start=None, end=None)
                     if s.status == "planned" and s.starts_at <= now and repo.cases_of_session(uow.session, s.id)]
         plan = []
-        for s in sessions:
+        for i, s in enumerate(sessions):
             board = uow.session.get(m.Board, s.board_id)
             assert board is not None
             members = repo.board_members(uow.session, board.id)
-            fail = rng.random() < quorum_failure_rate
+            # the first meeting always lacks its quorum (when failures are asked for at all), so every demo
+            # shows a re-presentation; the others fail at random
+            fail = rng.random() < quorum_failure_rate or (i == 0 and quorum_failure_rate > 0)
             attendance = {}
             for p in members:
                 if fail and p.specialty_code != data.MEDICAL_ONCOLOGIST:
