@@ -521,8 +521,13 @@ def test_decision_page_refuses_a_session_that_has_not_started(as_user: Any, app:
 
 
 def _region_a_case(app: Any, *, decided: bool, board_ids: list[str] | None = None) -> tuple[m.Case, m.Patient]:
-    """A case of region A (decided or not) whose patient has no open case; on one of `board_ids` if given."""
+    """A case of region A (decided or not) whose patient has no open case, on a board coord-a runs (those of
+    coord-a's establishment); on one of `board_ids` if given."""
     with app.state.database.uow() as uow:
+        establishment = uow.session.scalars(select(m.AppUser.establishment_id)
+                                            .where(m.AppUser.login == "coord-a")).one()
+        if board_ids is None and establishment:
+            board_ids = list(uow.session.scalars(select(m.Board.id).where(m.Board.establishment_id == establishment)))
         q = (select(m.Case).join(m.Board, m.Board.id == m.Case.board_id)
              .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
              .join(m.Region, m.Region.id == m.Establishment.region_id)
