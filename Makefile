@@ -20,6 +20,7 @@ system-deps:
 
 test-deps:
 	@bash scripts/system-deps.sh libharfbuzz-subset0 poppler-utils libnss3-tools chromium softhsm2
+	@test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent
 
 demo: install
 	$(VENV)/bin/dcc demo $(ARGS)
