@@ -400,15 +400,15 @@ def page_data(uow: UnitOfWork, case_id: str, view: PlanView | None) -> PageData:
     case = uow.session.get(m.Case, case_id)
     if case is None:
         raise NotFound(f"Dossier « {case_id} » introuvable.")
-    from dcc.services.queries import display_name
+    from dcc.services.queries import display_name, professional_name
 
     patient = uow.session.get(m.Patient, case.patient_id)
     members = list(repo.board_members(uow.session, case.board_id))
-    people = {p.id: f"{p.given} {p.family}" for p in members}
+    people = {p.id: professional_name(p) for p in members}
     others = [i.responsible_id for i in (view.items if view else []) if i.responsible_id
               and i.responsible_id not in people]
     for pid, prof in repo.professionals_by_ids(uow.session, others).items():
-        people[pid] = f"{prof.given} {prof.family}"
+        people[pid] = professional_name(prof)
     people.update({pid: pid for pid in others if pid not in people})
     return PageData(case=case, patient=display_name(patient) if patient else "", members=members, people=people)
 

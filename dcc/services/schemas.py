@@ -100,6 +100,21 @@ def _coherent(check: Any, info: ValidationInfo, value: Any) -> Any:
             raise ValueError(message)
 
 
+def _topography_in_jdv(code: str) -> str:
+    """A tumour's topography is a CIM-10 code of JDV_Tumeur_CISIS (registration and tumour update alike)."""
+    if not valuesets.contains("JDV_Tumeur_CISIS", code):
+        raise ValueError(f"Le code CIM-10 « {code} » n'appartient pas au jeu de valeurs JDV_Tumeur_CISIS.")
+    return code
+
+
+def _morphology_in_jdv(code: str | None) -> str | None:
+    """A morphology, when given, is an ICD-O-3 code of JDV_Morphologie_CISIS."""
+    if code is not None and not valuesets.contains("JDV_Morphologie_CISIS", code):
+        raise ValueError(f"Le code de morphologie « {code} » n'appartient pas au jeu de valeurs "
+                         "JDV_Morphologie_CISIS.")
+    return code
+
+
 class TumourUpdate(BaseModel):
     """The tumour of a case, entered again in full (completing a missing TNM, correcting a laterality...).
 
@@ -120,17 +135,12 @@ class TumourUpdate(BaseModel):
     @field_validator("topography_code")
     @classmethod
     def _topo(cls, v: str) -> str:
-        if not valuesets.contains("JDV_Tumeur_CISIS", v):
-            raise ValueError(f"Le code CIM-10 « {v} » n'appartient pas au jeu de valeurs JDV_Tumeur_CISIS.")
-        return v
+        return _topography_in_jdv(v)
 
     @field_validator("morphology_code")
     @classmethod
     def _morpho(cls, v: str | None) -> str | None:
-        if v is not None and not valuesets.contains("JDV_Morphologie_CISIS", v):
-            raise ValueError(f"Le code de morphologie « {v} » n'appartient pas au jeu de valeurs "
-                             "JDV_Morphologie_CISIS.")
-        return v
+        return _morphology_in_jdv(v)
 
 
 class CaseRegistration(BaseModel):
@@ -190,16 +200,12 @@ class CaseRegistration(BaseModel):
     @field_validator("topography_code")
     @classmethod
     def _topo(cls, v: str) -> str:
-        if not valuesets.contains("JDV_Tumeur_CISIS", v):
-            raise ValueError(f"Le code CIM-10 « {v} » n'appartient pas au jeu de valeurs JDV_Tumeur_CISIS.")
-        return v
+        return _topography_in_jdv(v)
 
     @field_validator("morphology_code")
     @classmethod
     def _morpho(cls, v: str | None, info: ValidationInfo) -> str | None:
-        if v is not None and not valuesets.contains("JDV_Morphologie_CISIS", v):
-            raise ValueError(f"Le code de morphologie « {v} » n'appartient pas au jeu de valeurs "
-                             "JDV_Morphologie_CISIS.")
+        _morphology_in_jdv(v)
         topo = info.data.get("topography_code")
         if v is not None and topo:
             problem = tumour_rules.morphology_problem(

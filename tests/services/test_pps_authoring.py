@@ -261,10 +261,10 @@ def _client(chain: Chain, logins: dict[str, tuple[str, str | None, str | None]],
                              for login in (*logins, *existing)}
 
 
-def test_over_http_a_nurse_authors_and_a_correction_cannot_change_the_proposal(decided_chain: Chain) -> None:
-    db = decided_chain.db
-    case_id, responsible_id, day, kinds = _awaiting(decided_chain)[0]
-    with db.uow() as uow:
+def _nurse_and_responsible(chain: Chain, case_id: str, responsible_id: str) -> tuple[str, str, str]:
+    """Seed the demo users; the coordinating nurse works in the board's establishment. Returns the nurse's
+    login and professional id, and the login of the case's responsible physician ("dr-resp" when none)."""
+    with chain.db.uow() as uow:
         seed_users(uow, region_codes=["A"])
         uow.commit()
         case = uow.session.get(m.Case, case_id)
@@ -278,6 +278,14 @@ def test_over_http_a_nurse_authors_and_a_correction_cannot_change_the_proposal(d
         resp_user = uow.session.scalars(select(m.AppUser).where(m.AppUser.professional_id == responsible_id)).first()
         resp_login = resp_user.login if resp_user else "dr-resp"
         uow.commit()
+    return ide_login, ide_prof, resp_login
+
+
+def test_over_http_a_nurse_authors_and_a_correction_cannot_change_the_proposal(decided_chain: Chain) -> None:
+    db = decided_chain.db
+    case_id, responsible_id, day, kinds = _awaiting(decided_chain)[0]
+    ide_login, ide_prof, resp_login = _nurse_and_responsible(decided_chain, case_id, responsible_id)
+    with db.uow() as uow:
         frcp = uow.session.scalars(select(m.Document).where(m.Document.case_id == case_id,
                                                             m.Document.kind == "FRCP")).one()
         frcp_id = frcp.id
@@ -334,22 +342,8 @@ def test_over_http_a_nurse_authors_and_a_correction_cannot_change_the_proposal(d
 def test_pages_the_nurse_authors_and_the_physician_sees_it_to_complete(decided_chain: Chain) -> None:
     import re
 
-    db = decided_chain.db
     case_id, responsible_id, day, kinds = _awaiting(decided_chain)[0]
-    with db.uow() as uow:
-        seed_users(uow, region_codes=["A"])
-        uow.commit()
-        case = uow.session.get(m.Case, case_id)
-        assert case is not None
-        board = uow.session.get(m.Board, case.board_id)
-        assert board is not None
-        ide = uow.session.scalars(select(m.AppUser).where(m.AppUser.role == "ide")).first()
-        assert ide is not None
-        ide.establishment_id = board.establishment_id
-        ide_login = ide.login
-        resp_user = uow.session.scalars(select(m.AppUser).where(m.AppUser.professional_id == responsible_id)).first()
-        resp_login = resp_user.login if resp_user else "dr-resp"
-        uow.commit()
+    ide_login, _, resp_login = _nurse_and_responsible(decided_chain, case_id, responsible_id)
     create = {} if resp_login != "dr-resp" else {"dr-resp": ("physician", responsible_id, None)}
     client, auth = _client(decided_chain, create, existing=(ide_login,) + ((resp_login,) if not create else ()))
     with client:
