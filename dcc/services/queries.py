@@ -178,15 +178,19 @@ def session_agenda(uow: UnitOfWork, session_id: str) -> AgendaView:
                    decision_status=decisions[c.id].case_status if c.id in decisions else None)
         for i, c in enumerate(cases, start=1)
     ]
+    return AgendaView(session=_session_view(s, board, len(cases)), place=board.place,
+                      video_link=board.video_link, items=items, attendance=session_attendance(uow, session_id))
+
+
+def session_attendance(uow: UnitOfWork, session_id: str) -> list[AttendanceView]:
+    """Who is recorded at a session (expected or actual), by name."""
     rows = repo.attendance(uow.session, session_id)
     profs = repo.professionals_by_ids(uow.session, [a.professional_id for a in rows])
-    attendance = sorted(
+    return sorted(
         (AttendanceView(professional_id=a.professional_id, name=professional_name(profs[a.professional_id]),
                         specialty_code=profs[a.professional_id].specialty_code, mode=a.mode)
          for a in rows if a.professional_id in profs),
-        key=lambda a: a.name)
-    return AgendaView(session=_session_view(s, board, len(cases)), place=board.place,
-                      video_link=board.video_link, items=items, attendance=attendance)
+        key=lambda a: (a.name, a.professional_id))
 
 
 def session_status(uow: UnitOfWork, session_id: str) -> SessionView:

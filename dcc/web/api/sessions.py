@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dcc.adapters.db import repositories as repo
 from dcc.errors import ValidationFailed
 from dcc.services import access, queries
 from dcc.services import boards as board_services
@@ -189,11 +188,7 @@ def move_session(session_id: str, data: SessionMoveIn, uow: Uow, user: CurrentUs
 def expected_attendance(session_id: str, data: AttendanceInput, uow: Uow, user: CurrentUser) -> ExpectedAttendanceOut:
     _require_coordinator(uow, user, session_id, "expected_attendance")
     board_services.confirm_attendance(uow, session_id=session_id, data=data, actor=user.login)
-    rows = repo.attendance(uow.session, session_id)
-    profs = repo.professionals_by_ids(uow.session, [a.professional_id for a in rows])
-    attendance = sorted((AttendanceOut(professional_id=a.professional_id,
-                                       name=queries.professional_name(profs[a.professional_id]),
-                                       specialty_code=profs[a.professional_id].specialty_code, mode=a.mode)
-                         for a in rows if a.professional_id in profs), key=lambda a: (a.name, a.professional_id))
+    attendance = [AttendanceOut(professional_id=a.professional_id, name=a.name, specialty_code=a.specialty_code,
+                                mode=a.mode) for a in queries.session_attendance(uow, session_id)]
     return ExpectedAttendanceOut(session=SessionOut.model_validate(queries.session_status(uow, session_id)),
                                  attendance=attendance)
