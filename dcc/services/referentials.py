@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case as sql_case
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import aliased
 
 from dcc.adapters.db import models as m
 from dcc.domain import referentials as ref
 from dcc.domain.states import CaseStatus, DocumentStatus
-from dcc.errors import NotFound, ValidationFailed
+from dcc.errors import DccError, NotFound, ValidationFailed
 from dcc.services.audit import record_audit
 from dcc.services.uow import UnitOfWork
 
@@ -123,7 +125,7 @@ def _concept_tokens(code: str, label: str) -> list[tuple[str, int]]:
 def _add_tokens(uow: UnitOfWork, system: str, rows: Iterable[tuple[int, str, str]]) -> None:
     batch: list[dict[str, Any]] = []
     for concept_id, code, label in rows:
-        batch.extend({"system": system, "token": t, "concept_id": concept_id, "weight": w}
+        batch.extend({"system": system, "token": t, "concept_id": concept_id, "weight": w, "label_len": len(label)}
                      for t, w in _concept_tokens(code, label))
         if len(batch) >= 20000:
             uow.session.execute(insert(m.ReferentialToken), batch)
@@ -248,6 +250,33 @@ def import_referentials(uow: UnitOfWork, parsed: Sequence[ref.ParsedReferential]
     return reports
 
 
+@dataclass(frozen=True)
+class RefreshSummary:
+    reports: list[ImportReport]
+    errors: list[str]  # French, one per file refused (the other files are imported)
+
+
+def refresh_folder(db_uow: Callable[[], UnitOfWork], folder: Path, *, actor: str, today: date) -> RefreshSummary:
+    """Import every referential file of `folder` not imported yet, one transaction per file (a bad file is
+    reported and leaves the others in). Files already imported are recognised by their checksum."""
+    from dcc.adapters.referentials.readers import read_file
+
+    if not folder.is_dir():
+        raise ValidationFailed(f"Le dossier des référentiels « {folder} » n'existe pas.", field="referentials_dir")
+    reports: list[ImportReport] = []
+    errors: list[str] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            parsed = read_file(path)
+            if parsed is None:
+                continue
+            with db_uow() as uow:
+                reports += import_referentials(uow, [parsed], actor=actor, today=today)
+        except DccError as exc:
+            errors.append(exc.message)
+    return RefreshSummary(reports, errors)
+
+
 def load_baseline(uow: UnitOfWork, *, actor: str = "dcc", today: date) -> list[ImportReport]:
     """The package's value sets (dcc/data/valuesets.json) as the first version of each value set that has none
     in the database (idempotent: a value set already imported is left as is)."""
@@ -315,7 +344,7 @@ def _require_system(uow: UnitOfWork, system: str) -> None:
 def search(uow: UnitOfWork, system: str, q: str, *, limit: int = 20) -> list[SearchHit]:
     """Active codes of `system` whose code or label words start with every word of `q` (accents, case and
     punctuation ignored), best first: a code match before a label match, an exact word before a prefix, the
-    label's first word before another one, then the shorter label."""
+    label's first word before another one, then the shorter label, then the first imported."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(f"Le nombre de résultats doit être entre 1 et {MAX_LIMIT}.", field="limit")
     words = ref.tokens(q)[:6]
@@ -323,22 +352,45 @@ def search(uow: UnitOfWork, system: str, q: str, *, limit: int = 20) -> list[Sea
         raise ValidationFailed(f"Saisissez au moins {MIN_QUERY} lettres ou chiffres pour rechercher.", field="q")
     _require_system(uow, system)
     t = m.ReferentialToken
-    subs = []
-    for word in words:
-        upper = word[:-1] + chr(ord(word[-1]) + 1)
-        score = func.max(t.weight * 10 + sql_case((t.token == word, 5), else_=0))
-        subs.append(select(t.concept_id.label("cid"), score.label("s"))
-                    .where(t.system == system, t.token >= word, t.token < upper)
-                    .group_by(t.concept_id).subquery())
+
+    def bounds(word: str) -> tuple[str, str]:
+        return word, word[:-1] + chr(ord(word[-1]) + 1)
+
+    def score(tok: Any, word: str) -> Any:
+        return tok.weight * 10 + sql_case((tok.token == word, 5), else_=0)
+
+    # the word with the fewest matching tokens drives (an index range), each other word is an index probe
+    # per candidate; the ranking reads only the token index, the labels of the first `limit` concepts last
+    def matches(word: str) -> int:
+        lo, hi = bounds(word)
+        capped = select(t.id).where(t.system == system, t.token >= lo, t.token < hi).limit(20000).subquery()
+        return int(uow.session.scalar(select(func.count()).select_from(capped)) or 0)
+
+    ordered = sorted(words, key=lambda w: (matches(w) if len(words) > 1 else 0, -len(w)))
+    driver, others = ordered[0], ordered[1:]
+    lo, hi = bounds(driver)
+    candidates = (select(t.concept_id.label("cid"), func.max(score(t, driver)).label("s"),
+                         func.max(t.label_len).label("n"))
+                  .where(t.system == system, t.token >= lo, t.token < hi).group_by(t.concept_id).subquery())
+    total: Any = candidates.c.s
+    where = []
+    for word in others:
+        other = aliased(m.ReferentialToken)
+        olo, ohi = bounds(word)
+        probe = (select(func.max(score(other, word))).where(other.concept_id == candidates.c.cid,
+                                                            other.token >= olo, other.token < ohi)
+                 .scalar_subquery())
+        where.append(probe.is_not(None))
+        total = total + probe
+    top = uow.session.execute(select(candidates.c.cid, total.label("score")).where(*where)
+                              .order_by(total.desc(), candidates.c.n, candidates.c.cid).limit(limit)).all()
+    if not top:
+        return []
     c = m.ReferentialConcept
-    total = sum((sub.c.s for sub in subs[1:]), subs[0].c.s)
-    stmt = select(c.code, c.label, c.code_system, c.attributes, total.label("score")).select_from(subs[0])
-    for sub in subs[1:]:
-        stmt = stmt.join(sub, sub.c.cid == subs[0].c.cid)
-    stmt = (stmt.join(c, c.id == subs[0].c.cid)
-            .order_by(total.desc(), func.length(c.label), c.code).limit(limit))
-    return [SearchHit(code=r.code, label=r.label, code_system=r.code_system, score=int(r.score),
-                      attributes=dict(r.attributes or {})) for r in uow.session.execute(stmt)]
+    rows = {r.id: r for r in uow.session.execute(select(c.id, c.code, c.label, c.code_system, c.attributes)
+                                                 .where(c.id.in_([cid for cid, _ in top])))}
+    return [SearchHit(code=rows[cid].code, label=rows[cid].label, code_system=rows[cid].code_system,
+                      score=int(sc), attributes=dict(rows[cid].attributes or {})) for cid, sc in top]
 
 
 # ------------------------------------------------------------------ retired codes

@@ -263,3 +263,20 @@ def test_baseline_is_idempotent_and_matches_the_kit_file(database: Database, tmp
     with database.uow() as uow:
         hits = svc.search(uow, "JDV_RCP_Organe_CISIS", "non hodgkinien")
     assert [(h.code, h.label) for h in hits] == [("C3211", "lymphome non hodgkinien")]
+
+
+def test_refresh_folder_imports_new_files_once(database: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    write(folder, "tumeur.xml", svs("JDV_Tumeur_CISIS", "2024-06-01", V1))
+    write(folder, "notes.txt", "pas un référentiel")
+    write(folder, "broken.csv", "colonne;inconnue\n1;2\n")
+    summary = svc.refresh_folder(database.uow, folder, actor="prefect", today=TODAY)
+    assert [(r.system, r.status) for r in summary.reports] == [("JDV_Tumeur_CISIS", "nouveau")]
+    assert len(summary.errors) == 1 and "« broken.csv »" in summary.errors[0] and "en-tête CSV inconnu" in \
+        summary.errors[0]
+    (folder / "broken.csv").unlink()
+    again = svc.refresh_folder(database.uow, folder, actor="prefect", today=TODAY)
+    assert [(r.system, r.status) for r in again.reports] == [("JDV_Tumeur_CISIS", "inchange")] and not again.errors
+    with pytest.raises(ValidationFailed, match="n'existe pas"):
+        svc.refresh_folder(database.uow, tmp_path / "absent", actor="prefect", today=TODAY)

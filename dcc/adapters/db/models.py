@@ -503,16 +503,18 @@ class ReferentialConcept(Base):
 
 class ReferentialToken(Base):
     """Search index: one row per normalised word of an active concept's code and label (dcc.domain.
-    referentials.tokens). `weight`: 3 the code, 2 the label's first word, 1 another word."""
+    referentials.tokens). `weight`: 3 the code, 2 the label's first word, 1 another word; `label_len` (the
+    concept's label length, a tie-break) makes the ranking readable from the index alone."""
 
     __tablename__ = "referential_token"
-    __table_args__ = (Index("ix_referential_token_lookup", "system", "token", "concept_id", "weight"),
-                      Index("ix_referential_token_concept_id", "concept_id"))
+    __table_args__ = (Index("ix_referential_token_lookup", "system", "token", "concept_id", "weight", "label_len"),
+                      Index("ix_referential_token_concept", "concept_id", "token", "weight"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     system: Mapped[str] = mapped_column(String(80))
     token: Mapped[str] = mapped_column(_TOKEN)
     concept_id: Mapped[int] = mapped_column(ForeignKey("referential_concept.id", ondelete="CASCADE"))
     weight: Mapped[int] = mapped_column(Integer, default=1)
+    label_len: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RegionalGuideline(Base):

@@ -64,12 +64,14 @@ def upgrade() -> None:
         sa.Column("token", token, nullable=False),
         sa.Column("concept_id", sa.Integer(), nullable=False),
         sa.Column("weight", sa.Integer(), nullable=False),
+        sa.Column("label_len", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_referential_token"),
         sa.ForeignKeyConstraint(["concept_id"], ["referential_concept.id"], ondelete="CASCADE",
                                 name="fk_referential_token_concept_id_referential_concept"),
     )
-    op.create_index("ix_referential_token_lookup", "referential_token", ["system", "token", "concept_id", "weight"])
-    op.create_index("ix_referential_token_concept_id", "referential_token", ["concept_id"])
+    op.create_index("ix_referential_token_lookup", "referential_token",
+                    ["system", "token", "concept_id", "weight", "label_len"])
+    op.create_index("ix_referential_token_concept", "referential_token", ["concept_id", "token", "weight"])
     op.create_table(
         "regional_guideline",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -89,7 +91,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("regional_guideline")
-    op.drop_index("ix_referential_token_concept_id", table_name="referential_token")
+    op.drop_index("ix_referential_token_concept", table_name="referential_token")
     op.drop_index("ix_referential_token_lookup", table_name="referential_token")
     op.drop_table("referential_token")
     op.drop_index("ix_referential_concept_active", table_name="referential_concept")
