@@ -530,3 +530,27 @@ class RegionalGuideline(Base):
     url: Mapped[str] = mapped_column(String(500), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version_id: Mapped[str] = mapped_column(ForeignKey("referential_version.id"))
+
+
+# ------------------------------------------------------------------ case attachments (0009_attachments)
+
+
+class Attachment(Base):
+    """A PDF or JPEG attached to a case (pathology or imaging report, letter), checked and cleaned on upload
+    (dcc.adapters.attachments), stored with its SHA-256; immutable once the case is discussed."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (Index("ix_attachment_case_id", "case_id"),)
+    id: Mapped[str] = _id()
+    case_id: Mapped[str] = mapped_column(ForeignKey("rcp_case.id"))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
+    category: Mapped[str] = mapped_column(String(12))  # pathology | imaging | letter | other
+    title: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(40))  # application/pdf | image/jpeg
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    viewer_url: Mapped[str] = mapped_column(String(500), default="")  # region's image viewer (no DICOM stored)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
