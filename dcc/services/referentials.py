@@ -363,7 +363,7 @@ def search(uow: UnitOfWork, system: str, q: str, *, limit: int = 20) -> list[Sea
     # per candidate; the ranking reads only the token index, the labels of the first `limit` concepts last
     def matches(word: str) -> int:
         lo, hi = bounds(word)
-        capped = select(t.id).where(t.system == system, t.token >= lo, t.token < hi).limit(20000).subquery()
+        capped = select(t.id).where(t.system == system, t.token >= lo, t.token < hi).limit(2000).subquery()
         return int(uow.session.scalar(select(func.count()).select_from(capped)) or 0)
 
     ordered = sorted(words, key=lambda w: (matches(w) if len(words) > 1 else 0, -len(w)))
