@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     ans_kit: Path = Field(
         Path("../shared/ans-cda-kit"), description="ANS CDA kit location (only the conformance checks read it)."
     )
+    referentials_dir: Path | None = Field(
+        None, description="Folder the `refresh_referentials` flow imports new referential versions from (SVS "
+        "value sets, terminologies, drug and regional-guideline CSV); empty: the flow does nothing.",
+    )
     pdf_variant: str = Field("pdf/a-1b", description="WeasyPrint PDF variant: pdf/a-1b, pdf/a-2b, pdf/a-3b.")
     tsa_url: str = Field("", description="RFC 3161 time-stamping authority; when set, signatures are PAdES B-T.")
     pki_dir: Path | None = Field(None, description="Demo PKI directory; default <var_dir>/pki.")

@@ -37,6 +37,10 @@ from dcc.cli.documents import app as documents_app  # noqa: E402  (after `app`, 
 
 app.add_typer(documents_app, name="documents")
 
+from dcc.cli.referentials import app as referentials_app  # noqa: E402
+
+app.add_typer(referentials_app, name="referentials")
+
 err = Console(stderr=True)
 
 
@@ -71,7 +75,13 @@ def db_upgrade() -> None:
 
     url = get_settings().resolved_database_url
     upgrade(url)
-    typer.echo(f"Base à jour : {url.split('@')[-1]}")
+    from dcc.bootstrap import database
+    from dcc.services.referentials import load_baseline
+
+    with database(url).uow() as uow:
+        loaded = load_baseline(uow, actor="dcc db upgrade", today=date.today())
+    typer.echo(f"Base à jour : {url.split('@')[-1]}"
+               + (f" ; référentiel de base : {len(loaded)} jeu(x) de valeurs chargé(s)" if loaded else ""))
 
 
 @app.command()

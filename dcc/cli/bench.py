@@ -102,3 +102,18 @@ def bench_web(
         workers = 2 if database_url and database_url.startswith("postgresql") else 1
     _print(run(clients, seconds, database_url=database_url, workers=workers, patients=patients,
                progress=_progress(quiet)), as_json)
+
+
+@app.command("referentials")
+def bench_referentials(
+    n: int = typer.Option(40000, "--n", min=100, help="Codes du corpus (CIM-10 : ~40 000)."),
+    rounds: int = typer.Option(3, "--rounds", min=1, max=20, help="Passes sur la liste des requêtes."),
+    pg_url: str | None = typer.Option(None, "--pg-url", help="Base PostgreSQL à utiliser aussi (migrée, "
+                                      "le corpus y est remplacé)."),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Recherche dans un référentiel de la taille de la CIM-10 : latences p50/p95 en processus."""
+    from dcc.bench.referentials import run
+
+    _print(run(n=n, rounds=rounds, pg_url=pg_url, progress=_progress(quiet)), as_json)

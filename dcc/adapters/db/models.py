@@ -455,3 +455,102 @@ class AuditLane(Base):
 from dcc.adapters.db.guards import install_guards  # noqa: E402  (listeners need the models above)
 
 install_guards()
+
+
+# ------------------------------------------------------------------ referentials (0009)
+
+# PostgreSQL compares search tokens byte-wise ("C" collation) so that a prefix is an index range scan
+_TOKEN = String(80).with_variant(String(80, collation="C"), "postgresql")
+
+
+class ReferentialVersion(Base):
+    """One imported version of a referential (value set, terminology, drugs, regional guidelines), with the
+    diff report against the version it replaced (`diff`: added, retired, relabelled codes)."""
+
+    __tablename__ = "referential_version"
+    __table_args__ = (Index("ix_referential_version_system", "system", "imported_at"),)
+    id: Mapped[str] = _id()
+    system: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(12))  # value_set | terminology | drugs | guidelines
+    oid: Mapped[str] = mapped_column(String(80), default="")
+    title: Mapped[str] = mapped_column(String(200), default="")
+    version: Mapped[str] = mapped_column(String(60))
+    effective_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    source: Mapped[str] = mapped_column(String(500))
+    checksum: Mapped[str] = mapped_column(String(64))
+    concept_count: Mapped[int] = mapped_column(Integer, default=0)
+    diff: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    imported_by: Mapped[str] = mapped_column(String(100))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReferentialConcept(Base):
+    """A code of a referential; `active` False once a later version retired it (the row stays: old cases
+    and documents keep pointing at it and are flagged)."""
+
+    __tablename__ = "referential_concept"
+    __table_args__ = (UniqueConstraint("system", "code"), Index("ix_referential_concept_active", "active", "code"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    system: Mapped[str] = mapped_column(String(80))
+    code: Mapped[str] = mapped_column(String(80))
+    code_system: Mapped[str] = mapped_column(String(80), default="")
+    label: Mapped[str] = mapped_column(Text, default="")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("referential_version.id"))  # last version that changed it
+    retired_version_id: Mapped[str | None] = mapped_column(ForeignKey("referential_version.id"), nullable=True)
+
+
+class ReferentialToken(Base):
+    """Search index: one row per normalised word of an active concept's code and label (dcc.domain.
+    referentials.tokens). `weight`: 3 the code, 2 the label's first word, 1 another word; `label_len` (the
+    concept's label length, a tie-break) makes the ranking readable from the index alone."""
+
+    __tablename__ = "referential_token"
+    __table_args__ = (Index("ix_referential_token_lookup", "system", "token", "concept_id", "weight", "label_len"),
+                      Index("ix_referential_token_concept", "concept_id", "token", "weight"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    system: Mapped[str] = mapped_column(String(80))
+    token: Mapped[str] = mapped_column(_TOKEN)
+    concept_id: Mapped[int] = mapped_column(ForeignKey("referential_concept.id", ondelete="CASCADE"))
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    label_len: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegionalGuideline(Base):
+    """The catalogue of regional guidelines a decision may declare conformity to."""
+
+    __tablename__ = "regional_guideline"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(40))
+    guideline_date: Mapped[date] = mapped_column(Date)
+    organ: Mapped[str] = mapped_column(String(40), default="")  # JDV_RCP_Organe_CISIS code; empty: any organ
+    url: Mapped[str] = mapped_column(String(500), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("referential_version.id"))
+
+
+# ------------------------------------------------------------------ case attachments (0009_attachments)
+
+
+class Attachment(Base):
+    """A PDF or JPEG attached to a case (pathology or imaging report, letter), checked and cleaned on upload
+    (dcc.adapters.attachments), stored with its SHA-256; immutable once the case is discussed."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (Index("ix_attachment_case_id", "case_id"),)
+    id: Mapped[str] = _id()
+    case_id: Mapped[str] = mapped_column(ForeignKey("rcp_case.id"))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
+    category: Mapped[str] = mapped_column(String(12))  # pathology | imaging | letter | other
+    title: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(40))  # application/pdf | image/jpeg
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    viewer_url: Mapped[str] = mapped_column(String(500), default="")  # region's image viewer (no DICOM stored)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

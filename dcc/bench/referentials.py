@@ -1,0 +1,141 @@
+"""Benchmark: referential search (`GET /api/v1/referentials/{system}/search`) over a CIM-10-sized corpus.
+
+The agency kit's CIM-10 (`terminologie/2.16.840.1.113883.6.3.rdf`) holds about 19,000 codes and no labels,
+so the corpus is synthetic: ~40,000 CIM-10-shaped codes (letter, two digits, dot, digits) with French labels
+built from an oncology and general-medicine vocabulary (accents, ligatures, shared first words: the hard
+case for prefix search). It is imported through the service (one version), then a fixed list of queries as
+typed keystroke by keystroke ("tu", "tum", "tume"... "c5", "c50", "c50.9") runs in process through
+`dcc.services.referentials.search`, and the latencies are reported (p50, p95, max): figures, no threshold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from dcc.domain.referentials import Concept, ParsedReferential
+
+SYSTEM = "CIM-10-synthetique"
+
+HEADS = ["Tumeur maligne", "Tumeur bénigne", "Tumeur à évolution imprévisible", "Carcinome in situ",
+         "Adénocarcinome", "Lymphome", "Mélanome malin", "Sarcome", "Infection", "Inflammation", "Lésion",
+         "Fracture", "Malformation congénitale", "Hémorragie", "Kyste", "Ulcère", "Séquelles", "Dysplasie",
+         "Hyperplasie", "Nécrose", "Abcès", "Insuffisance", "Atteinte", "Œdème", "Sténose"]
+SITES = ["du sein", "du poumon", "des bronches", "de l'œsophage", "de l'estomac", "du côlon", "du rectum",
+         "du foie", "du pancréas", "de la prostate", "de la vessie", "du rein", "de l'utérus", "de l'ovaire",
+         "du col de l'utérus", "de la thyroïde", "du cerveau", "de l'encéphale", "de la moelle épinière",
+         "de la peau", "des os", "du larynx", "du pharynx", "de la cavité buccale", "du testicule",
+         "des ganglions lymphatiques", "de la vésicule biliaire", "du péritoine", "de la plèvre", "du médiastin",
+         "du cœur", "de l'œil", "de l'oreille", "des glandes salivaires", "du duodénum", "de l'intestin grêle",
+         "de l'anus", "de la vulve", "du vagin", "du pénis"]
+QUALIFIERS = ["", "sans précision", "lésion à localisations contiguës", "gauche", "droite", "bilatérale",
+              "récidivante", "chronique", "aiguë", "secondaire", "primitive", "métastatique", "de l'enfant",
+              "de l'adulte", "du sujet âgé", "avec complication", "sans complication", "localisée", "étendue",
+              "autre", "non classée ailleurs", "post-opératoire", "héréditaire", "iatrogène", "traumatique",
+              "infectieuse", "tumorale", "kystique", "ulcérée", "nécrosante", "hémorragique", "obstructive",
+              "perforée", "calcifiée", "pédiatrique", "familiale", "multiple", "unique", "profonde",
+              "superficielle"]
+
+QUERIES = ["tumeur maligne du sein", "adénocarcinome prostate", "lymphome ganglions", "mélanome peau",
+           "oesophage", "carcinome in situ col", "sarcome os", "fracture", "kyste ovaire gauche", "c50.9",
+           "insuffisance rénale", "œdème cerveau", "hémorragie digestive", "thyroide", "seq"]
+
+
+def keystrokes(query: str) -> list[str]:
+    """What a form sends as the user types: every prefix of 2 characters or more."""
+    return [query[:i] for i in range(2, len(query) + 1) if query[:i].strip() and query[i - 1] != " "]
+
+
+def corpus(n: int, seed: int = 1) -> ParsedReferential:
+    rng = random.Random(seed)
+    labels = [f"{h} {s}" + (f", {q}" if q else "") for h in HEADS for s in SITES for q in QUALIFIERS]
+    rng.shuffle(labels)
+    concepts: list[Concept] = []
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    i = 0
+    while len(concepts) < n:
+        base = i // 10
+        code = f"{letters[(base // 100) % 26]}{base % 100:02d}.{i % 10}" + ("" if i < 26000 else str(i // 26000))
+        concepts.append(Concept(code=code, label=labels[i % len(labels)] + ("" if i < len(labels) else f" ({i})"),
+                                code_system="2.16.840.1.113883.6.3"))
+        i += 1
+    body = "\n".join(f"{c.code}\t{c.label}" for c in concepts).encode()
+    return ParsedReferential(system=SYSTEM, kind="terminology", oid="2.16.840.1.113883.6.3",
+                             title="CIM-10 (corpus synthétique de banc d'essai)", version=f"bench-{n}-{seed}",
+                             effective_date=date(2025, 1, 1), source="dcc bench referentials",
+                             checksum=hashlib.sha256(body).hexdigest(), concepts=tuple(concepts))
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def run_on(url: str, *, n: int = 40000, rounds: int = 3,
+           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    from sqlalchemy import delete, select
+
+    from dcc.adapters.db import models as m
+    from dcc.adapters.db.engine import upgrade
+    from dcc.services import referentials as svc
+    from dcc.services.uow import Database
+
+    say = progress or (lambda _msg: None)
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.uow() as uow:  # a previous run's corpus on the same database
+            ids = select(m.ReferentialConcept.id).where(m.ReferentialConcept.system == SYSTEM)
+            uow.session.execute(delete(m.ReferentialToken).where(m.ReferentialToken.concept_id.in_(ids)))
+            uow.session.execute(delete(m.ReferentialConcept).where(m.ReferentialConcept.system == SYSTEM))
+            uow.session.execute(delete(m.ReferentialVersion).where(m.ReferentialVersion.system == SYSTEM))
+            uow.commit()
+        parsed = corpus(n)
+        say(f"import de {n} codes")
+        t0 = time.perf_counter()
+        with db.uow() as uow:
+            svc.import_referentials(uow, [parsed], actor="bench", today=date(2025, 1, 1))
+        import_s = time.perf_counter() - t0
+        if db.engine.dialect.name == "postgresql":  # what autovacuum does soon after a large import
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE referential_token, referential_concept")
+        with db.uow() as uow:
+            tokens = uow.session.query(m.ReferentialToken).filter(m.ReferentialToken.system == SYSTEM).count()
+        typed = [k for q in QUERIES for k in keystrokes(q)]
+        say(f"{len(typed)} requêtes × {rounds}")
+        latencies: list[float] = []
+        hits = 0
+        with db.uow() as uow:
+            for q in typed[:10]:  # warm-up
+                svc.search(uow, SYSTEM, q)
+            for _ in range(rounds):
+                for q in typed:
+                    t = time.perf_counter()
+                    found = svc.search(uow, SYSTEM, q)
+                    latencies.append((time.perf_counter() - t) * 1000)
+                    hits += bool(found)
+        return {"backend": db.engine.dialect.name, "codes": n, "tokens": tokens, "import_s": round(import_s, 2),
+                "queries": len(latencies), "queries_with_hits": hits,
+                "p50_ms": round(statistics.median(latencies), 2), "p95_ms": round(_pct(latencies, 95), 2),
+                "max_ms": round(max(latencies), 2)}
+    finally:
+        db.dispose()
+
+
+def run(*, n: int = 40000, rounds: int = 3, pg_url: str | None = None,
+        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    results: dict[str, Any] = {"corpus": "synthétique (le kit de l'ANS n'a que les codes de la CIM-10, sans "
+                               "libellés, ~19 000 codes)"}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["sqlite"] = run_on(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", n=n, rounds=rounds,
+                                   progress=progress)
+    if pg_url:
+        results["postgresql"] = run_on(pg_url, n=n, rounds=rounds, progress=progress)
+    return results
