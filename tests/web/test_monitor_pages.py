@@ -42,3 +42,66 @@ def test_dashboard_refuses_bad_filters_in_french(as_user: Any) -> None:
     assert client.get("/suivi/?du=pas-une-date").status_code == 422
     assert "hors de votre périmètre" in client.get("/suivi/?rcp=inconnue").text
     assert client.get("/suivi/indicateurs.csv?rcp=inconnue").status_code == 422
+
+
+def _dead_letter(app: Any, client: Any) -> tuple[str, str]:
+    """A dead letter on a case of region A (a case the coordinator's pages show)."""
+    from sqlalchemy import select
+
+    from dcc.adapters.db import models as m
+    from tests.web.helpers_web import add_document
+
+    db = app.state.database
+    with db.uow() as uow:
+        case = uow.session.scalars(select(m.Case).join(m.Board, m.Board.id == m.Case.board_id)
+                                   .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
+                                   .join(m.Region, m.Region.id == m.Establishment.region_id)
+                                   .where(m.Region.code == "A").order_by(m.Case.id)).first()
+        assert case is not None
+        patient = uow.session.get(m.Patient, case.patient_id)
+        assert patient is not None
+        family = patient.used_family or patient.birth_family
+        case_id = case.id
+    _, msgs = add_document(db, case_id=case_id, unique_id="1.2.250.1.999.77.1", destinations={"dmp:A": "dead"})
+    with db.uow() as uow:
+        msg = uow.session.get(m.OutboxMessage, msgs["dmp:A"])
+        assert msg is not None
+        msg.attempts, msg.last_error = 3, "HTTP 503 [Retry-After : 60 s]"
+        uow.commit()
+    return msgs["dmp:A"], family
+
+
+def test_monitor_sees_dead_letters_in_words_and_requeues_after_confirmation(as_user: Any, app: Any) -> None:
+    import html as html_lib
+
+    from dcc.adapters.db import models as m
+
+    client = as_user("monitor-a")
+    message_id, family = _dead_letter(app, client)
+    page = client.get("/suivi/envois?etat=dead")
+    text = html_lib.unescape(page.text)
+    assert page.status_code == 200
+    assert f'id="envoi-{message_id}"' in text
+    assert "Fiche RCP (version 1)" in text and "DMP région Pays de la Loire" in text
+    assert "aucune nouvelle tentative n'est prévue" in text and "Retry-After" not in text
+    assert family not in text  # initials only
+    token = csrf(page.text)
+    confirm = client.post("/suivi/envois/relancer", data={"csrf_token": token, "envoi": [message_id]})
+    assert confirm.status_code == 200 and "Confirmer la relance de 1 envoi" in confirm.text
+    with app.state.database.uow() as uow:
+        assert uow.session.get(m.OutboxMessage, message_id).state == "dead"  # nothing before confirmation
+    done = client.post("/suivi/envois/relancer", data={"csrf_token": token, "envoi": [message_id],
+                                                        "confirme": "oui"})
+    assert done.status_code == 303 and "1%20envoi%20remis%20en%20file" in done.headers["location"]
+    with app.state.database.uow() as uow:
+        assert uow.session.get(m.OutboxMessage, message_id).state == "pending"
+        from sqlalchemy import select
+
+        actors = [e.actor for e in uow.session.scalars(select(m.AuditEvent).where(
+            m.AuditEvent.action == "delivery.requeue", m.AuditEvent.entity_id == message_id))]
+    assert actors == ["monitor-a"]
+
+
+def test_requeue_needs_the_csrf_token(as_user: Any) -> None:
+    client = as_user("monitor-a")
+    assert client.post("/suivi/envois/relancer", data={"envoi": ["x"], "confirme": "oui"}).status_code == 403

@@ -11,99 +11,66 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
-
-from dcc.adapters.db import models as m
-from dcc.errors import DccError, NotFound, ValidationFailed
-from dcc.services import access, delivery, indicators
+from dcc.errors import NotFound, ValidationFailed
+from dcc.services import deliveries as deliveries_service
+from dcc.services import indicators
 from dcc.web.deps import Today, Uow
-from dcc.web.pages import _scope as scope
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, redirect, render, require_role
+from dcc.web.pages._common import PageRoute, PageUser, check_csrf, form_list, redirect, render, require_role
 
 router = APIRouter(prefix="/suivi", route_class=PageRoute, include_in_schema=False)
 Viewer = Annotated[PageUser, Depends(require_role("monitor", "coordinator", "admin"))]
 DeliveryViewer = Annotated[PageUser, Depends(require_role("monitor", "coordinator"))]
-Coordinator = Annotated[PageUser, Depends(require_role("coordinator"))]
+# the posted form, CSRF checked (an async dependency: the handlers touching the database stay plain `def`)
+PageForm = Annotated[dict[str, Any], Depends(check_csrf)]
 
-STATES = ("dead", "pending", "held", "blocked", "delivered")
-
-# Plain-French explanation of a delivery error code (the adapters' codes), shown before the raw message.
-ERROR_EXPLANATIONS = {
-    "delai_depasse": "Le DMP n'a pas répondu à temps (délai dépassé).",
-    "connexion_interrompue": "La connexion avec le DMP a été interrompue ou refusée.",
-    "reponse_illisible": "Le DMP a renvoyé une réponse illisible.",
-    "metadonnees_invalides": "Les métadonnées du document ont été refusées avant l'envoi.",
-    "metadonnees_incoherentes": "Les métadonnées du document sont incohérentes.",
-    "entree_refusee": "Le DMP a refusé le document.",
-    "document_inconnu": "Le DMP ne connaît pas le document à mettre à jour.",
-    "destination_inconnue": "Aucun point d'accès n'est configuré pour cette destination.",
-    "erreur_interne": "Erreur interne de dcc pendant l'envoi.",
-}
-
-
-def plain_error(error_code: str, status_code: int | None, last_error: str) -> str:
-    lead = ERROR_EXPLANATIONS.get(error_code, "")
-    if not lead and status_code:
-        if status_code >= 500:
-            lead = f"Le DMP est en erreur ou indisponible (code HTTP {status_code})."
-        elif status_code in (401, 403):
-            lead = f"Le DMP a refusé l'authentification de l'établissement (code HTTP {status_code})."
-        elif status_code >= 400:
-            lead = f"Le DMP a refusé la requête (code HTTP {status_code})."
-    detail = " ".join((last_error or "").split())[:300]
-    if lead and detail:
-        return f"{lead} Détail : {detail}"
-    return lead or detail or "Aucune erreur enregistrée."
+STATES = deliveries_service.STATES
+plain_error = deliveries_service.plain_error  # (kept for callers of the former page helper)
 
 
 # ------------------------------------------------------------------------------------- deliveries
-
-
-def _outbox_query(user: PageUser) -> Any:
-    return select(m.OutboxMessage, m.Document.unique_id, m.Document.kind).join(
-        m.Document, m.Document.id == m.OutboxMessage.document_id).where(access.delivery_filter(user))
 
 
 @router.get("/envois", response_class=HTMLResponse)
 def deliveries(request: Request, user: DeliveryViewer, uow: Uow, etat: Annotated[str, Query()] = "dead") -> Response:
     if etat not in STATES:
         etat = "dead"
-    counts_q = select(m.OutboxMessage.destination, m.OutboxMessage.state, func.count()).where(
-        access.delivery_filter(user)).group_by(m.OutboxMessage.destination, m.OutboxMessage.state)
-    table: dict[str, dict[str, int]] = {}
-    for dest, state, n in uow.session.execute(counts_q).all():
-        table.setdefault(dest, {})[state] = n
-    rows = uow.session.execute(_outbox_query(user).where(m.OutboxMessage.state == etat)
-                               .order_by(m.OutboxMessage.created_at.desc()).limit(200)).all()
-    ids = [msg.id for msg, _, _ in rows]
-    last: dict[str, m.DeliveryAttempt] = {}
-    if ids:
-        for attempt in uow.session.scalars(select(m.DeliveryAttempt).where(m.DeliveryAttempt.message_id.in_(ids))
-                                       .order_by(m.DeliveryAttempt.at)):
-            last[attempt.message_id] = attempt  # the latest attempt wins
-    messages = []
-    for msg, unique_id, kind in rows:
-        att: m.DeliveryAttempt | None = last.get(msg.id)
-        messages.append({
-            "msg": msg, "unique_id": unique_id, "kind": kind, "last_attempt": att.at if att else None,
-            "error": plain_error(att.error_code if att else "", att.status_code if att else None, msg.last_error)
-            if msg.state != "delivered" else "",
-            "hold": msg.hold_reason,
-        })
+    listing = deliveries_service.list_deliveries(uow, user, state=etat)
     return render(request, "monitor/deliveries.html.j2", {
-        "table": dict(sorted(table.items())), "states": STATES, "state": etat, "messages": messages,
-        "can_requeue": user.role == "coordinator"})
+        "listing": listing, "table": listing.counts, "states": STATES, "state": etat, "messages": listing.rows,
+        "can_requeue": listing.can_requeue, "confirm": False, "chosen": []})
+
+
+def _requeue_ids(form: dict[str, Any]) -> list[str]:
+    return form_list(form, "envoi")[:deliveries_service.MAX_BATCH + 1]
+
+
+@router.post("/envois/relancer", response_class=HTMLResponse)
+def requeue_many(request: Request, user: DeliveryViewer, uow: Uow, form: PageForm) -> Response:
+    """Step 1 (no `confirme`): the chosen dead letters, to confirm; step 2 (`confirme=oui`): requeue them."""
+    ids = _requeue_ids(form)
+    if not ids:
+        return redirect("/suivi/envois", "Cochez au moins un envoi à relancer.")
+    if form.get("confirme") != "oui":
+        listing = deliveries_service.list_deliveries(uow, user, state="dead", limit=deliveries_service.MAX_BATCH)
+        chosen = [row for row in listing.rows if row.id in set(ids)]
+        if not chosen:
+            return redirect("/suivi/envois", "Aucun des envois cochés n'est une lettre morte de votre périmètre.")
+        return render(request, "monitor/deliveries.html.j2", {
+            "listing": listing, "table": listing.counts, "states": STATES, "state": "dead", "messages": [],
+            "can_requeue": listing.can_requeue, "confirm": True, "chosen": chosen})
+    result = deliveries_service.requeue_deliveries(uow, user, ids)
+    n = len(result.requeued)
+    message = (f"{n} envoi{'s' if n > 1 else ''} remis en file : {'ils partiront' if n > 1 else 'il partira'} "
+               "au prochain passage de l'envoi." if n else "Aucun envoi relancé.")
+    if result.refused:
+        message += f" {len(result.refused)} refusé(s) : " + " ; ".join(sorted(set(result.refused.values())))
+    return redirect("/suivi/envois?etat=pending" if n else "/suivi/envois", message)
 
 
 @router.post("/envois/{message_id}/relancer", response_class=HTMLResponse)
-async def requeue(request: Request, message_id: str, user: Coordinator, uow: Uow) -> Response:
-    await check_csrf(request)
-    scope.delivery_in_scope(uow, user, message_id)
-    try:
-        delivery.requeue(uow, message_id=message_id, actor=user.login)
-    except DccError as exc:
-        return redirect("/suivi/envois", f"Relance refusée : {exc.message}")
-    return redirect("/suivi/envois?etat=pending", "Envoi remis en file : il partira au prochain passage de l'envoi.")
+def requeue(request: Request, message_id: str, user: DeliveryViewer, uow: Uow, form: PageForm) -> Response:
+    """One dead letter: the same confirmation step as a batch."""
+    return requeue_many(request, user, uow, {**form, "envoi": [message_id]})
 
 
 # ------------------------------------------------------------------------------------------ stats
