@@ -105,3 +105,84 @@ def test_monitor_sees_dead_letters_in_words_and_requeues_after_confirmation(as_u
 def test_requeue_needs_the_csrf_token(as_user: Any) -> None:
     client = as_user("monitor-a")
     assert client.post("/suivi/envois/relancer", data={"envoi": ["x"], "confirme": "oui"}).status_code == 403
+
+
+def _case_outside_team(app: Any, physician: str) -> tuple[str, str]:
+    """A case of region A whose patient is outside `physician`'s care team (their region is B)."""
+    from sqlalchemy import select
+
+    from dcc.adapters.db import models as m
+    from dcc.services import access
+
+    with app.state.database.uow() as uow:
+        user = uow.session.scalars(select(m.AppUser).where(m.AppUser.login == physician)).one()
+        me = access.User(login=physician, role="physician", region_code="B", establishment_id=None,
+                         professional_id=user.professional_id, display_name=user.display_name)
+        case = uow.session.scalars(select(m.Case).where(~access.case_filter(me)).order_by(m.Case.id)).first()
+        assert case is not None
+        return case.id, case.patient_id
+
+
+def test_break_the_glass_from_the_introuvable_page(as_user: Any, app: Any) -> None:
+    import html as html_lib
+
+    from sqlalchemy import select
+
+    from dcc.adapters.db import models as m
+
+    client = as_user("phys-b1")
+    case_id, patient_id = _case_outside_team(app, "phys-b1")
+    page = client.get(f"/urgence/dossiers/{case_id}")
+    assert page.status_code == 404 and "Introuvable" in page.text
+    assert "Demander l'accès d'urgence" in html_lib.unescape(page.text)
+    assert 'value="ETREAT"' in page.text and 'value="OPPOSITION"' not in page.text
+    token = csrf(page.text)
+    refused = client.post(f"/urgence/dossiers/{case_id}/acces", data={"csrf_token": token, "motif": "ETREAT",
+                                                                     "justification": "vite"})
+    assert refused.status_code == 422 and "10 caractères" in html_lib.unescape(refused.text)
+    with app.state.database.uow() as uow:
+        assert not list(uow.session.scalars(select(m.BreakGlass)))  # nothing written
+    granted = client.post(f"/urgence/dossiers/{case_id}/acces", data={
+        "csrf_token": token, "motif": "ETREAT", "justification": "Patient aux urgences, inconscient."})
+    assert granted.status_code == 303
+    view = client.get(granted.headers["location"])
+    assert view.status_code == 200 and 'id="bandeau-urgence"' in view.text
+    assert "Urgence thérapeutique" in html_lib.unescape(view.text)
+    monitor = as_user("monitor-a")
+    audit = monitor.get("/suivi/audit?action=break_glass.start")
+    assert audit.status_code == 200 and "Bris de glace" in audit.text and "phys-b1" in audit.text
+    assert patient_id in audit.text
+    export = monitor.get("/suivi/audit/export.fhir.json?action=break_glass.start")
+    assert export.headers["content-type"].startswith("application/fhir+json")
+    bundle = export.json()
+    assert bundle["resourceType"] == "Bundle" and len(bundle["entry"]) == 1
+    assert bundle["entry"][0]["resource"]["agent"][0]["who"]["identifier"]["value"] == "phys-b1"
+
+
+def test_a_physicians_404_on_a_case_offers_the_emergency_access(as_user: Any) -> None:
+    page = as_user("phys-b1").get("/medecin/dossiers/inconnu/decision")
+    assert page.status_code == 404
+    assert 'href="/urgence/dossiers/inconnu"' in page.text
+    assert "/urgence/" not in as_user("coord-a").get("/coordination/dossiers/inconnu").text
+
+
+def test_audit_alerts_and_flow_runs_pages_for_monitors_and_admins(as_user: Any, app: Any) -> None:
+    from dcc.services.audit import record_audit
+
+    with app.state.database.uow() as uow:
+        record_audit(uow, actor="prefect", action="flow.run", entity="flow", entity_id="distribute_pending",
+                     detail={"outcome": "succes", "flow_run_id": "run-9", "duration_s": 12.5,
+                             "counts": {"delivered": 7}})
+        uow.commit()
+    for who in ("monitor-a", "admin"):
+        client = as_user(who)
+        runs = client.get("/suivi/flux")
+        assert runs.status_code == 200, who
+        assert "distribute_pending" in runs.text and "délivrés : 7" in runs.text and "12,5 s" in runs.text
+        assert "aucun serveur Prefect n'est configuré" in runs.text
+        assert client.get("/suivi/alertes").status_code == 200
+        assert client.get("/suivi/audit?utilisateur=prefect").status_code == 200
+    assert as_user("coord-a").get("/suivi/audit").status_code == 403
+    assert as_user("phys-a1").get("/suivi/flux").status_code == 403
+    bad = as_user("monitor-a").get("/suivi/audit?du=2026-02-01&au=2026-01-01")
+    assert bad.status_code == 422 and "précède" in bad.text
