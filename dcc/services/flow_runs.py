@@ -25,13 +25,22 @@ COUNT_LABELS = {"delivered": "délivrés", "dead": "lettres mortes", "pending": 
 
 
 class RunLike(Protocol):
-    id: str
-    flow: str
-    state_type: str
-    state_name: str
-    start_time: datetime | None
-    end_time: datetime | None
-    duration_s: float | None
+    """A run as the orchestrator reports it (read-only)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def flow(self) -> str: ...
+    @property
+    def state_type(self) -> str: ...
+    @property
+    def state_name(self) -> str: ...
+    @property
+    def start_time(self) -> datetime | None: ...
+    @property
+    def end_time(self) -> datetime | None: ...
+    @property
+    def duration_s(self) -> float | None: ...
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ page through axe-core and the 390 px check: a physician of region B asks for an 
 "Introuvable" page of a region A case and reads it under a banner; the monitor of region A sees it in the
 audit trail (highlighted, exported as FHIR) and the alerts, and reads the flow runs."""
 
+# ruff: noqa: F811  (the shared fixtures are imported, then requested by name)
 from __future__ import annotations
 
 import json

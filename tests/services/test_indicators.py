@@ -85,7 +85,7 @@ def build(db: Database) -> dict[str, str]:
             s.add(se)
             s.flush()
             sessions[key] = se
-        for key, board, created, session, decision in (
+        for _key, board, created, session, decision in (
                 ("C1", "B1", at(2026, 1, 2), "S1", "discussed"), ("C2", "B1", at(2026, 1, 8), "S1", "registered"),
                 ("C3", "B1", at(2026, 2, 1), "S2", "discussed"), ("C4", "B1", at(2026, 3, 1), "S3", None),
                 ("C5", "B2", at(2026, 1, 20), "S5", "discussed"), ("C6", "B3", at(2025, 12, 30), "S6", "discussed"),

@@ -1,6 +1,7 @@
 """The regional monitor's pages through the test client: indicators with filters and CSV export, deliveries,
 flow runs, audit trail, alerts; and break-the-glass from a physician's "Introuvable" page."""
 
+# ruff: noqa: F811  (the shared fixtures are imported, then requested by name)
 from __future__ import annotations
 
 import csv

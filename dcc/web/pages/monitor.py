@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+
 from dcc.errors import NotFound, ValidationFailed
 from dcc.services import deliveries as deliveries_service
 from dcc.services import indicators
