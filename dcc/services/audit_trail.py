@@ -129,11 +129,17 @@ ALERT_KINDS = {"break_glass": "Accès d'urgence", "dead_letter": "Lettre morte",
 
 
 def alerts(uow: UnitOfWork, user: access.User, *, limit: int = 100) -> list[Alert]:
-    """What a monitor must review: break-the-glass accesses, dead letters and refused accesses of their scope
-    (an admin: everywhere), newest first."""
+    """What a monitor must review: break-the-glass accesses (by a physician of their region, or to a patient
+    of their region), dead letters and refused accesses of their scope (an admin: everywhere), newest first."""
     access.require_role(user, "monitor", "admin", message="Les alertes sont réservées aux observateurs régionaux.")
     out: list[Alert] = []
-    for ev in access.monitor_alerts(uow, user, limit=limit):
+    # break-the-glass: the physician's region (access.monitor_alerts) and the patient's region (search scope)
+    grants = {ev.id: ev for ev in access.monitor_alerts(uow, user, limit=limit)}
+    for ev in uow.session.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "alert.monitor",
+                                                             search_filter(user))
+                                  .order_by(m.AuditEvent.id.desc()).limit(limit)):
+        grants.setdefault(ev.id, ev)
+    for ev in grants.values():
         d = ev.detail or {}
         out.append(Alert("break_glass", ev.at, ev.actor,
                          f"{d.get('physician') or ev.actor} (région {d.get('region') or '?'}) — motif "
