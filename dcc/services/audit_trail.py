@@ -250,13 +250,25 @@ def fhir_audit_event(ev: m.AuditEvent) -> dict[str, Any]:
     }
 
 
+def _pruned(value: Any) -> Any:
+    """Without empty strings, lists and objects (FHIR has no empty values): an entry with a blank detail
+    still exports."""
+    if isinstance(value, dict):
+        out = {k: _pruned(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in ("", [], {}, None)}
+    if isinstance(value, list):
+        return [v for v in (_pruned(x) for x in value) if v not in ("", [], {}, None)]
+    return value
+
+
 def fhir_bundle(rows: list[m.AuditEvent]) -> dict[str, Any]:
     """A `collection` Bundle of AuditEvent resources, checked against the FHIR models before it leaves."""
     from fhir.resources.R4B.bundle import Bundle
 
     bundle = {"resourceType": "Bundle", "type": "collection", "total": len(rows),
               "timestamp": datetime.now(PARIS).isoformat(),
-              "entry": [{"fullUrl": f"urn:dcc:audit:{e.id}", "resource": fhir_audit_event(e)} for e in rows]}
+              "entry": [{"fullUrl": f"urn:dcc:audit:{e.id}", "resource": _pruned(fhir_audit_event(e))}
+                        for e in rows]}
     checked = Bundle.model_validate(bundle)
     out: dict[str, Any] = json.loads(checked.model_dump_json(exclude_none=True))
     return out

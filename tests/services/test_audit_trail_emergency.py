@@ -174,3 +174,18 @@ def test_alerts_list_dead_letters_and_refused_accesses(database: Database) -> No
     assert sorted(a.kind for a in found) == ["dead_letter", "refused"]
     dead = next(a for a in found if a.kind == "dead_letter")
     assert "aucune nouvelle tentative n'est prévue" in dead.summary and "8 tentative" in dead.summary
+
+
+def test_fhir_export_of_entries_with_blank_details(database: Database) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    with database.uow() as uow:
+        record_audit(uow, actor="phys-x", action="break_glass.start", entity="patient", entity_id="p-1",
+                     patient_id=None, detail={"reason_code": "ETREAT", "reason": "", "text": "", "role": ""})
+        uow.commit()
+    with database.uow() as uow:
+        bundle = audit_trail.fhir_bundle(audit_trail.search(uow, ADMIN, audit_trail.AuditQuery()))
+    Bundle.model_validate(bundle)
+    purpose = bundle["entry"][0]["resource"]["agent"][0]["purposeOfUse"][0]
+    assert purpose["coding"][0] == {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "ETREAT"}
+    assert "text" not in purpose
