@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     audit_seal_interval_s: float = Field(
         1.0, description="How often the web process seals new audit entries into the hash chain (0: never)."
     )
+    break_glass_minutes: int = Field(
+        240, ge=15, le=1440, description="How long an emergency access (break-the-glass) lasts, in minutes."
+    )
     session_secret: str = Field(
         "", description="Key signing session cookies and dev tokens; default: a key generated in <var_dir>/session.key."
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_PATH = "/static/__tests__/axe.min.js"
 BLOCKING_IMPACTS = ("serious", "critical")
 PHONE_WIDTH = 390
 
@@ -20,7 +21,15 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
     if not AXE_JS.exists():
         raise RuntimeError(f"axe-core absent ({AXE_JS}) : lancez `npm ci` (fait par make test-deps)")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(content=AXE_JS.read_text(encoding="utf-8"))
+        # served from the page's own origin (intercepted, never reaching the app): the pages' CSP
+        # (script-src 'self', no inline script) stays enforced while axe runs
+        url = page.evaluate("() => location.origin") + AXE_PATH
+        page.route(url, lambda route: route.fulfill(body=AXE_JS.read_text(encoding="utf-8"),
+                                                    content_type="application/javascript"))
+        try:
+            page.add_script_tag(url=url)
+        finally:
+            page.unroute(url)
     result = page.evaluate("async () => await window.axe.run(document, {resultTypes: ['violations']})")
     return [v for v in result["violations"] if v.get("impact") in BLOCKING_IMPACTS]
 

@@ -213,8 +213,10 @@ def _dispatch(scenario: Scenario) -> None:
                     close()
 
 
-def test_monitor_sees_a_dead_letter_and_a_coordinator_requeues_it(new_page: Any, scenario: Scenario) -> None:
+def test_monitor_sees_a_dead_letter_and_requeues_it_after_confirmation(new_page: Any, scenario: Scenario) -> None:
     from playwright.sync_api import expect
+
+    from tests.e2e.a11y import assert_accessible
 
     message_id = _dead_letter_in_scope_of(scenario, "coord-a")
 
@@ -222,13 +224,18 @@ def test_monitor_sees_a_dead_letter_and_a_coordinator_requeues_it(new_page: Any,
     row = monitor.locator(f"#envoi-{message_id}")
     expect(row).to_contain_text("Le DMP est en erreur ou indisponible (code HTTP 503)")
     expect(row).to_contain_text("maintenance programmée")
-    expect(row.get_by_role("button")).to_have_count(0)  # a monitor cannot requeue
-    expect(monitor.get_by_role("link", name="Lettre morte")).to_be_visible()
+    expect(row).to_contain_text("aucune nouvelle tentative n'est prévue")
+    expect(row).to_contain_text("DMP région")
+    expect(monitor.get_by_role("link", name="Lettre morte", exact=True)).to_be_visible()
+    assert_accessible(monitor, label="envois (observateur)")
+    row.get_by_role("checkbox", name="Relancer cet envoi").check()
+    monitor.get_by_role("button", name=re.compile("Relancer les envois cochés")).click()
+    expect(monitor.get_by_role("heading", name=re.compile("Confirmer la relance de 1 envoi"))).to_be_visible()
+    assert_accessible(monitor, label="confirmation de relance")
+    monitor.get_by_role("button", name="Confirmer la relance").click()
+    expect(monitor.get_by_role("status")).to_contain_text("1 envoi remis en file")
 
-    coordinator = new_page("coord-a", "/suivi/envois")
-    row = coordinator.locator(f"#envoi-{message_id}")
-    row.get_by_role("button", name=re.compile("Relancer")).click()
-    expect(coordinator.get_by_role("status")).to_contain_text("Envoi remis en file")
+    coordinator = new_page("coord-a", "/suivi/envois?etat=pending")
     expect(coordinator.locator(f"#envoi-{message_id}")).to_be_visible()  # now listed as pending
 
     _dispatch(scenario)
@@ -245,8 +252,18 @@ def test_monitor_sees_a_dead_letter_and_a_coordinator_requeues_it(new_page: Any,
 def test_monitor_dashboard_charts_are_svg(new_page: Any) -> None:
     from playwright.sync_api import expect
 
+    from tests.e2e.a11y import assert_accessible
+
     page = new_page("monitor-a", "/suivi/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Indicateurs")
+    assert_accessible(page, label="indicateurs")
+    page.get_by_label("RCP", exact=True).select_option(index=1)
+    page.get_by_role("button", name="Afficher").click()
+    expect(page.locator("tr.level-board")).to_have_count(1)
+    assert_accessible(page, label="indicateurs filtrés")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Exporter le tableau (CSV)").click()
+    assert download.value.suggested_filename.startswith("indicateurs-rcp-")
     for name in ("seances", "dossiers", "delais"):
         img = page.locator(f'img[src^="/suivi/graphiques/{name}.svg"]')
         expect(img).to_be_visible()

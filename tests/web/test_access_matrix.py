@@ -158,7 +158,7 @@ DOCUMENT_READ = allow({"coord-a": {"draft_a", "signed_a", "masked_a"}, "phys-a1"
 # a new version of a signed document: its signer or a physician of the deciding board (not the referring GP,
 # never the nurse, the 3C or a monitor)
 CORRECT = allow({"phys-a1": {"draft_a", "signed_a", "masked_a"}, "phys-b1": {"signed_b"}})
-REQUEUE = allow({"coord-a": {"msg_a"}})
+REQUEUE = allow({"coord-a": {"msg_a"}, "monitor-a": {"msg_a"}})  # the monitor too, in its region (issue 12)
 PATIENT_READ = allow({"coord-a": {"patient_a"}, "phys-a1": {"patient_a"}, "phys-a2": {"patient_a"},
                       "phys-b1": {"patient_b"}, "ide-a": {"patient_a"}})
 # break-the-glass: a physician outside the patient's care team

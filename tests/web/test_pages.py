@@ -232,11 +232,12 @@ def test_attendance_computes_the_quorum(as_user: Any, app: Any) -> None:
     assert "quorum" in client.get(answer.headers["location"]).text
 
 
-def test_monitor_cannot_requeue_and_charts_are_svg(as_user: Any) -> None:
+def test_monitor_requeue_of_an_unknown_message_and_charts_are_svg(as_user: Any) -> None:
     client = as_user("monitor-a")
     page = client.get("/suivi/envois")
     assert page.status_code == 200
-    assert client.post("/suivi/envois/x/relancer", data={"csrf_token": csrf(page.text)}).status_code == 403
+    answer = client.post("/suivi/envois/x/relancer", data={"csrf_token": csrf(page.text)})
+    assert answer.status_code == 303 and "Aucun%20des%20envois" in answer.headers["location"]
     dashboard = client.get("/suivi/")
     assert "séances tenues" in dashboard.text
     svg = client.get("/suivi/graphiques/delais.svg")

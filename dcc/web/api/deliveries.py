@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from dcc.services import access, delivery, queries
+from dcc.services import access, deliveries, delivery, queries
 from dcc.web.deps import CurrentUser, Uow
 from dcc.web.schemas import DeliveryOut, error_responses
 
@@ -35,9 +35,11 @@ def list_deliveries(
 
 
 @router.post("/{message_id}/requeue", response_model=DeliveryOut, summary="Relancer une lettre morte",
+             description="Par un coordinateur (ses RCP) ou l'observateur régional (sa région) ; tracé.",
              responses=error_responses(404, 409))
 def requeue(message_id: str, uow: Uow, user: CurrentUser) -> DeliveryOut:
     access.require(uow, user, "delivery", message_id, access.delivery_filter(user), action="requeue")
-    access.require_role(user, "coordinator", message="Seul un coordinateur peut relancer un envoi.")
+    access.require_role(user, *deliveries.REQUEUE_ROLES,
+                        message="Seuls un coordinateur ou l'observateur régional peuvent relancer un envoi.")
     delivery.requeue(uow, message_id=message_id, actor=user.login)
     return DeliveryOut.model_validate(queries.get_delivery(uow, message_id))
