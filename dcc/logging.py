@@ -56,10 +56,12 @@ def add_prefect_run_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> Mut
         task_ctx = TaskRunContext.get()
     except Exception:  # noqa: BLE001 — logging must never fail on a context lookup
         return event
-    if flow_ctx is not None and getattr(flow_ctx, "flow_run", None) is not None:
-        event.setdefault("flow_run_id", str(flow_ctx.flow_run.id))
-    if task_ctx is not None and getattr(task_ctx, "task_run", None) is not None:
-        event.setdefault("task_run_id", str(task_ctx.task_run.id))
+    flow_run = getattr(flow_ctx, "flow_run", None)
+    task_run = getattr(task_ctx, "task_run", None)
+    if flow_run is not None:
+        event.setdefault("flow_run_id", str(flow_run.id))
+    if task_run is not None:
+        event.setdefault("task_run_id", str(task_run.id))
     return event
 
 
@@ -125,7 +127,7 @@ def configure_from_settings(settings: Any) -> None:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.get_logger(name)
 
 
 @contextmanager
