@@ -157,8 +157,9 @@ def build_database(path: Path, n_docs: int, *, seed: int = SEED) -> list[str]:
     return build_cases(f"sqlite:///{path}", n_docs, seed=seed)
 
 
-def build_cases(url: str, n_docs: int, *, seed: int = SEED) -> list[str]:
-    """`build_database` on any empty database URL (SQLite or PostgreSQL)."""
+def build_cases(url: str, n_docs: int, *, seed: int = SEED, docs_per_patient: float = 1.2) -> list[str]:
+    """`build_database` on any empty database URL (SQLite or PostgreSQL); `docs_per_patient`: how many
+    patients to seed per wanted document (fewer per document: more cases decided, a slower set-up)."""
     from dcc.adapters.db import repositories as repo
     from dcc.adapters.db.engine import upgrade
     from dcc.demo.data import REGIONS
@@ -171,7 +172,7 @@ def build_cases(url: str, n_docs: int, *, seed: int = SEED) -> list[str]:
     try:
         # ~1.5 documents per decided case; sessions get scarcer as cases grow: add regions (as many as the
         # synthetic directory has), then weeks of sessions (a region's boards take ~250 cases in 8 weeks).
-        patients = math.ceil(n_docs / 1.2) + 10
+        patients = math.ceil(n_docs / docs_per_patient) + 10
         regions = min(len(REGIONS), max(2, math.ceil(patients / 250)))
         weeks = max(8, math.ceil(8 * patients / (250 * regions)))
         with db.uow() as uow:

@@ -34,7 +34,9 @@ def _identities(db_path: Path) -> list[tuple[str, list[str]]]:
 def test_demo_json_logs_carry_ids_and_no_patient_identity(tmp_path: Path) -> None:
     var = tmp_path / "var"
     env = {**os.environ, "DCC_VAR_DIR": str(var), "DCC_DATABASE_URL": "", "DCC_LOG_FORMAT": "json",
-           "DCC_LOG_LEVEL": "DEBUG"}
+           "DCC_LOG_LEVEL": "DEBUG", "PREFECT_LOGGING_LEVEL": "INFO",
+           "PREFECT_LOGGING_HANDLERS_CONSOLE_FORMATTER": "json",  # as deploy/dcc.env.example
+           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"}
     proc = subprocess.run([sys.executable, "-m", "dcc.cli", "demo", "--seed", "5", "--patients", "8", "--json",
                            "--reset", "--dmp-faults", "fail=0.3,seed=2"],
                           capture_output=True, text=True, env=env, timeout=900)
