@@ -117,12 +117,20 @@ class Settings(BaseSettings):
 
 @cache
 def get_settings() -> Settings:
+    """The settings from DCC_* variables and, under systemd, from the service's credentials: a file named
+    e.g. `dcc_database_url` in $CREDENTIALS_DIRECTORY (LoadCredential=, deploy/README.md) gives DCC_DATABASE_URL,
+    so secrets need not sit in an environment file. A variable, when both are set, wins."""
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY", "")
+    if credentials and Path(credentials).is_dir():
+        return Settings(_secrets_dir=credentials)
     return Settings()
 
 
 def configure_prefect(settings: Settings) -> None:
     """Prefect in its local (ephemeral) mode with its state under var/, unless the caller set an API URL."""
     os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home.resolve()))
+    # on PostgreSQL nothing else creates var/ (SQLite's file does): the ephemeral server's SQLite needs it
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

@@ -4,8 +4,9 @@
 long narrative section, each with its own uniqueId) as `document` + `outbox_message` rows in a SQLite
 database, starts the DMP simulator in its own process on loopback, and measures:
 
-- the **floor**: one process posting the very same ITI-41 requests, prepared beforehand
-  (`build_submission` once per document: VIHF, metadata, MTOM), with one `httpx.Client` in a plain loop;
+- the **floor**: as many processes as there are dispatchers (like with like), each posting its share of
+  the very same ITI-41 requests, prepared beforehand (`build_submission` once per document: VIHF,
+  metadata, MTOM), with one `httpx.Client` in a plain loop;
 - the **pipeline**: `dcc.services.delivery.dispatch_pending` with the production transport
   (`dcc.bootstrap.XdsNationalRecord`: metadata derived from the CDA, codes checked, request built and
   signed, response parsed, attempt and state recorded), in `dispatchers` processes sharing the database.
@@ -161,8 +162,10 @@ def _transport(p: Prepared, endpoint: str) -> Any:
                              structure_id_nat=p.structure_id_nat)
 
 
-def prepare_floor(p: Prepared, endpoint: str) -> Callable[[], tuple[int, dict[str, Any]]]:
-    """Every request built beforehand exactly as the transport builds it; then a plain post loop."""
+def prepare_floor(p: Prepared, endpoint: str, part: int = 0,
+                  parts: int = 1) -> Callable[[], tuple[int, dict[str, Any]]]:
+    """This process's share (`part` of `parts`) of the requests, built beforehand exactly as the transport
+    builds them; then a plain post loop."""
     import httpx
     from sqlalchemy import select
 
@@ -176,6 +179,7 @@ def prepare_floor(p: Prepared, endpoint: str) -> Callable[[], tuple[int, dict[st
     with db.uow() as uow:
         cdas = list(uow.session.scalars(select(m.Document.cda).order_by(m.Document.unique_id)).all())
     db.dispose()
+    cdas = cdas[part::parts]
     requests = []
     for cda in cdas:
         entry = entry_from_cda(cda)
@@ -230,8 +234,9 @@ def run(n: int = 1000, dispatchers: int = 1, *, floor: bool = True, seed: int = 
             endpoint = sim.url + ENDPOINT_PATH
             floor_run = None
             if floor:
-                say("floor: plain httpx loop")
-                floor_run = run_in_processes(prepare_floor, [(prepared, endpoint)])
+                say(f"floor: plain httpx loop, {dispatchers} process(es)")
+                floor_run = run_in_processes(prepare_floor, [(prepared, endpoint, k, dispatchers)
+                                                             for k in range(dispatchers)])
                 if floor_run.items != n:
                     raise RuntimeError(f"floor: {floor_run.items}/{n} requests accepted by the simulator")
                 sim.reset()
@@ -244,6 +249,7 @@ def run(n: int = 1000, dispatchers: int = 1, *, floor: bool = True, seed: int = 
         "dispatchers": dispatchers,
         "docs_per_s": round(pipe.per_s, 2),
         "floor_docs_per_s": round(floor_run.per_s, 2) if floor_run else None,
+        "floor_processes": len(floor_run.reports) if floor_run else None,
         "ratio": round(pipe.per_s / floor_run.per_s, 3) if floor_run and floor_run.per_s else None,
         "delivered": pipe.items,
         "stored_by_simulator": stored,

@@ -6,7 +6,9 @@ each on a fresh copy of that database and in freshly spawned processes:
 
 - the **floor**: WeasyPrint alone laying out the very same HTML (rendered beforehand with
   `PdfRenderer.render_html` from the very same contents) with the renderer's own stylesheet, font
-  configuration and URL fetcher objects, in a plain loop, in one process;
+  configuration and URL fetcher objects, in a plain loop, in as many processes as the pipeline has
+  workers (each its share of the documents): the ratio compares N pipeline processes with N floor
+  processes, like with like;
 - the **pipeline**: `dcc.services.documents.generate_documents` over the decided cases, in batches of
   `BATCH` cases per unit of work (as the `generate_documents` Prefect flow does, without Prefect's own
   overhead), split across `workers` processes, each with one renderer created once;
@@ -152,6 +154,12 @@ def split(items: Sequence[Any], parts: int) -> list[list[Any]]:
 def build_database(path: Path, n_docs: int, *, seed: int = SEED) -> list[str]:
     """A migrated SQLite database at `path` with decided cases; returns case ids yielding ≥ `n_docs`
     documents (an FRCP per case, plus a PPS for a discussed case with a treatment proposal)."""
+    return build_cases(f"sqlite:///{path}", n_docs, seed=seed)
+
+
+def build_cases(url: str, n_docs: int, *, seed: int = SEED, docs_per_patient: float = 1.2) -> list[str]:
+    """`build_database` on any empty database URL (SQLite or PostgreSQL); `docs_per_patient`: how many
+    patients to seed per wanted document (fewer per document: more cases decided, a slower set-up)."""
     from dcc.adapters.db import repositories as repo
     from dcc.adapters.db.engine import upgrade
     from dcc.demo.data import REGIONS
@@ -159,13 +167,12 @@ def build_database(path: Path, n_docs: int, *, seed: int = SEED) -> list[str]:
     from dcc.services.seed import seed_directory, seed_patients
     from dcc.services.uow import Database
 
-    url = f"sqlite:///{path}"
     upgrade(url)
     db = Database(url)
     try:
         # ~1.5 documents per decided case; sessions get scarcer as cases grow: add regions (as many as the
         # synthetic directory has), then weeks of sessions (a region's boards take ~250 cases in 8 weeks).
-        patients = math.ceil(n_docs / 1.2) + 10
+        patients = math.ceil(n_docs / docs_per_patient) + 10
         regions = min(len(REGIONS), max(2, math.ceil(patients / 250)))
         weeks = max(8, math.ceil(8 * patients / (250 * regions)))
         with db.uow() as uow:
@@ -333,9 +340,10 @@ def run(n: int = 200, workers: int = 1, *, floor: bool = True, db_per_worker: bo
 
         floor_run = None
         if floor:
-            say("floor: WeasyPrint alone, 1 process")
+            say(f"floor: WeasyPrint alone, {workers} process(es)")
             url = copy_database(template, Path(tmp) / "floor.sqlite3")
-            floor_run = run_in_processes(prepare_floor, [(url, case_ids, variant)])
+            floor_run = run_in_processes(prepare_floor, [(url, chunk, variant)
+                                                         for chunk in split(case_ids, workers)])
 
         say(f"pipeline: {workers} worker(s), {'a database per worker' if db_per_worker else 'one database'}")
         shared = copy_database(template, Path(tmp) / f"pipeline-{workers}.sqlite3")
@@ -357,11 +365,13 @@ def run(n: int = 200, workers: int = 1, *, floor: bool = True, db_per_worker: bo
         "workers": workers,
         "docs_per_s": round(pipe.per_s, 3),
         "floor_docs_per_s": round(floor_run.per_s, 3) if floor_run else None,
+        "floor_processes": len(floor_run.reports) if floor_run else None,
         "ratio": round(pipe.per_s / floor_run.per_s, 3) if floor_run and floor_run.per_s else None,
         "peak_rss_mb": round(max(r.peak_rss_mb for r in pipe.reports), 1),
         "peak_rss_mb_per_worker": [round(r.peak_rss_mb, 1) for r in pipe.reports],
         "pipeline_ms_per_doc": round(1000 * pipe.wall_s * workers / pipe.items, 1) if pipe.items else None,
-        "floor_ms_per_doc": round(1000 * floor_run.wall_s / floor_run.items, 1) if floor_run else None,
+        "floor_ms_per_doc": (round(1000 * floor_run.wall_s * len(floor_run.reports) / floor_run.items, 1)
+                             if floor_run else None),
         "refused": refused,
         "database": "sqlite, one per worker" if db_per_worker and workers > 1 else "sqlite, shared",
         "lock_retries": sum(r.extra.get("lock_retries", 0) for r in pipe.reports),
@@ -375,4 +385,5 @@ def run(n: int = 200, workers: int = 1, *, floor: bool = True, db_per_worker: bo
     return out
 
 
-__all__ = ["BATCH", "TimedRun", "WorkerReport", "build_database", "run", "run_in_processes", "split"]
+__all__ = ["BATCH", "TimedRun", "WorkerReport", "build_cases", "build_database", "prepare_pipeline", "run",
+           "run_in_processes", "split"]

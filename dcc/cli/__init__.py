@@ -235,10 +235,15 @@ def audit_seal() -> None:
 
 
 def main() -> None:  # pragma: no cover
-    from dcc.logging import configure_logging
+    import os
 
-    level = get_settings().log_level
-    configure_logging("ERROR" if len(sys.argv) > 1 and sys.argv[1] == "demo" else level)
+    from dcc.logging import configure_logging, log_format
+
+    settings = get_settings()
+    # the demo keeps its console clean unless a log level is asked for explicitly
+    quiet_demo = len(sys.argv) > 1 and sys.argv[1] == "demo" and "DCC_LOG_LEVEL" not in os.environ
+    configure_logging("ERROR" if quiet_demo else settings.log_level,
+                      fmt=log_format(env=settings.env))
     try:
         app()
     except DccError as exc:  # raised outside a command's own handling: no typer context to exit through

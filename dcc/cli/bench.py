@@ -117,3 +117,20 @@ def bench_referentials(
     from dcc.bench.referentials import run
 
     _print(run(n=n, rounds=rounds, pg_url=pg_url, progress=_progress(quiet)), as_json)
+
+
+@app.command("national-day")
+def bench_national_day(
+    docs: int = typer.Option(400, "--docs", min=1, max=100_000, help="Fiches RCP to generate, sign and deliver."),
+    workers: int = typer.Option(2, "--workers", min=1, max=16, help="Processes per stage."),
+    database_url: str | None = typer.Option(
+        None, "--database-url",
+        help="PostgreSQL server (a temporary database is created there and dropped); default: "
+             "DCC_TEST_DATABASE_URL, else postgresql+psycopg://postgres@127.0.0.1:5432/postgres."),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """A national day on PostgreSQL: documents/s per stage (generate, sign, deliver) and end to end."""
+    from dcc.bench.national_day import run
+
+    _print(run(docs, workers, database_url=database_url, progress=_progress(quiet)), as_json)

@@ -431,7 +431,8 @@ def _finish(db: Database, *, msg_id: str, owner: str, outcome: str, status_code:
             msg.last_error = excerpt[:2000]
             msg.next_attempt_at = now + timedelta(seconds=policy.delay(msg.attempts, retry_after, rng))
         uow.commit()
-        log.info("delivery.attempt", message_id=msg.id, destination=msg.destination, kind=msg.kind,
+        log.info("delivery.attempt", message_id=msg.id, document_id=msg.document_id,
+                 destination=msg.destination, kind=msg.kind,
                  outcome=outcome, status_code=status_code, error_code=error_code, attempts=msg.attempts,
                  state=msg.state)
         return msg.state

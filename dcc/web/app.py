@@ -28,12 +28,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dcc.adapters.db.engine import ensure_migrated
 from dcc.config import Settings, get_settings
 from dcc.errors import DatabaseBusy, DatabaseNotMigrated, DccError
+from dcc.logging import configure_from_settings
 from dcc.services import queries
 from dcc.services.audit import Sealer
 from dcc.services.uow import Database
 from dcc.web.api import api_v1
 from dcc.web.auth import install_auth
 from dcc.web.ratelimit import RateLimiter, install_rate_limits
+from dcc.web.request_id import RequestId
 from dcc.web.schemas import HealthOut, error_responses
 
 log = logging.getLogger("dcc.web")
@@ -361,6 +363,7 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     if audit_seal_interval_s is None:
         audit_seal_interval_s = (settings or get_settings()).audit_seal_interval_s if database is None else 0.0
     if database is None:
+        configure_from_settings(settings or get_settings())  # JSON lines in production (dcc.logging)
         if on_session_validated is None:
             on_session_validated = _generate_documents_in_process
         try:
@@ -407,6 +410,7 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     app.add_middleware(RejectNulBytes)
     app.add_middleware(RequestMetrics, requests=requests, latency=latency)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestId)  # outermost: every log line of the request carries its id
 
     @app.exception_handler(DccError)
     async def dcc_error(_: Request, exc: DccError) -> JSONResponse:

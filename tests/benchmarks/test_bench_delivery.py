@@ -17,4 +17,5 @@ def test_bench_delivery(dispatchers: int) -> None:
     assert set(figures) >= {"docs_per_s", "floor_docs_per_s", "ratio", "n", "dispatchers"}
     assert figures["delivered"] == N and figures["stored_by_simulator"] == N and figures["dead"] == 0
     assert 55 <= figures["cda_kb"] <= 65
+    assert figures["floor_processes"] == dispatchers  # like with like
     assert_positive(figures, "docs_per_s", "floor_docs_per_s", "ratio")

@@ -13,6 +13,7 @@ def test_bench_documents_one_worker() -> None:
     report("documents", figures)
     assert set(figures) >= {"docs_per_s", "floor_docs_per_s", "ratio", "workers", "peak_rss_mb", "n"}
     assert figures["workers"] == 1 and figures["n"] >= N and figures["refused"] == 0
+    assert figures["floor_processes"] == 1
     assert_positive(figures, "docs_per_s", "floor_docs_per_s", "ratio", "peak_rss_mb")
 
 
