@@ -19,9 +19,11 @@ from dcc.web.pages._common import ROLE_HOME, STATIC_DIR, page_user
 pages_router = APIRouter(include_in_schema=False)
 
 
+@pages_router.get("/")
 @pages_router.get("/accueil")
 def home(request: Request) -> RedirectResponse:
-    """Each role's start page (the login page when nobody is signed in)."""
+    """Each role's start page (the login page when nobody is signed in): `/` is for people, not a technical
+    page (the API's documentation stays at /docs, health at /healthz)."""
     user = page_user(request)
     if user is None:
         return RedirectResponse("/login?next=/accueil", status_code=303)

@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from dcc import valuesets
-from dcc.adapters.db import repositories as repo
 from dcc.domain.identifiers import (
     nir_birth_incoherence,
     nir_birthplace_incoherence,
@@ -27,7 +26,7 @@ from dcc.domain.identifiers import (
 from dcc.domain.quorum import requirement_label
 from dcc.domain.states import CaseStatus, SessionStatus
 from dcc.errors import DccError, IdentityConflict, NotFound, UndecidedCases
-from dcc.services import access, consent, identity, queries
+from dcc.services import access, consent, coordination, identity, queries
 from dcc.services import boards as board_services
 from dcc.services.documents import regenerate_case_documents
 from dcc.services.schemas import AttendanceInput, CaseRegistration
@@ -91,12 +90,8 @@ def board_calendar(request: Request, user: Coordinator, uow: Uow, today: Today,
     })
 
 
-def _pending_cases(uow: Any, board_ids: set[str]) -> list[dict[str, Any]]:
-    rows = [c for c in repo.pending_cases(uow.session) if c.board_id in board_ids]
-    patients = repo.patients_by_ids(uow.session, [c.patient_id for c in rows])
-    boards = repo.boards_by_ids(uow.session, list({c.board_id for c in rows}))
-    return [{"case": c, "patient": queries.display_name(patients[c.patient_id]), "board": boards[c.board_id]}
-            for c in rows]
+def _pending_cases(uow: Any, board_ids: set[str]) -> list[coordination.PendingRow]:
+    return coordination.pending_cases(uow, board_ids)
 
 
 # ---------------------------------------------------------------------------------------- agenda
@@ -418,7 +413,7 @@ def _check_one(uow: Any, name: str, value: str, form: dict[str, Any]) -> tuple[b
             return True, ""
         if name in ("requester_rpps", "presenter_rpps"):
             rpps = validate_rpps(value, field=name)
-            prof = repo.professional_by_rpps(uow.session, rpps)
+            prof = coordination.professional_by_rpps(uow, rpps)
             if prof is None:
                 return False, f"Aucun professionnel avec le RPPS {rpps} dans l'annuaire."
             return True, f"Dr {prof.given} {prof.family}."

@@ -1,0 +1,92 @@
+"""Coordinator (3C) journeys in Debian's Chromium driven by Playwright, each page checked by axe-core and at
+390 px (tests/e2e/a11y.py): role homes, board directory, sessions, cases, calendars.
+
+Skipped, with the reason, when /usr/bin/chromium (or playwright) is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+
+from tests.e2e.a11y import AXE_JS, assert_accessible
+from tests.e2e.browser_scenario import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Scenario,
+    build_scenario,
+    chromium_missing_reason,
+    make_app,
+    serve,
+)
+
+_missing = chromium_missing_reason()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(_missing is not None, reason=_missing or "")]
+
+TODAY = date(2026, 3, 2)  # a Monday (the web tests' date)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    return build_scenario(tmp_path_factory.mktemp("coordinator"), today=TODAY, patients=8, documents=False)
+
+
+@pytest.fixture(scope="module")
+def app_url(scenario: Scenario) -> Iterator[str]:
+    yield from serve(make_app(scenario))
+
+
+@pytest.fixture(scope="module")
+def chromium_browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def browser_page(chromium_browser: Any, app_url: str) -> Iterator[Any]:
+    context = chromium_browser.new_context(base_url=app_url, locale="fr-FR")
+    # axe-core is served from the page's own origin, so the CSP (default-src 'self') stays on and checked
+    context.route("**/__axe/axe.min.js",
+                  lambda route: route.fulfill(path=str(AXE_JS), content_type="application/javascript"))
+    errors: list[str] = []
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    yield page
+    context.close()
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def accessible(page: Any, label: str) -> None:
+    """axe-core (serious/critical) and 390 px checks of the page as it is now."""
+    page.add_script_tag(url="/__axe/axe.min.js")
+    assert_accessible(page, label=label)
+
+
+def sign_in(page: Any, login: str) -> None:
+    page.goto("/")
+    page.get_by_role("button", name=f"Se connecter en tant que {login}", exact=True).click()
+
+
+def test_each_role_lands_on_its_home_from_the_site_root(browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login"))  # nobody signed in: the login page, not a technical page
+    page.get_by_role("button", name="Se connecter en tant que coord-a", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/coordination/$"))
+    nav = page.get_by_role("navigation", name="Navigation principale")
+    for name in ("Calendrier des RCP", "Annuaire des RCP", "Dossiers", "Inscrire un dossier"):
+        expect(nav.get_by_role("link", name=name, exact=True)).to_be_visible()
+    accessible(page, "accueil coordination")
+    page.goto("/")  # signed in: `/` is the role's home
+    expect(page).to_have_url(re.compile(r"/coordination/$"))
