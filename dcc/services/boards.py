@@ -47,7 +47,7 @@ def plan_sessions(uow: UnitOfWork, *, today: date, horizon_weeks: int = 8,
     created = 0
     end = today + timedelta(weeks=horizon_weeks)
     for board in repo.boards(uow.session):
-        if board_ids is not None and board.id not in board_ids:
+        if (board_ids is not None and board.id not in board_ids) or not board.active:
             continue
         region = _region_of_board(uow, board)
         hh, mm = (int(x) for x in board.start_time.split(":"))
@@ -74,6 +74,9 @@ def register_case(uow: UnitOfWork, *, data: CaseRegistration, actor: str = "syst
     board = uow.session.get(m.Board, data.board_id)
     if board is None:
         raise ValidationFailed(f"La RCP « {data.board_id} » n'existe pas.", field="board_id")
+    if not board.active:
+        raise ValidationFailed(f"La RCP « {board.name} » est désactivée : choisissez une autre RCP.",
+                               field="board_id")
     requester = repo.professional_by_rpps(uow.session, data.requester_rpps)
     if requester is None:
         raise ValidationFailed(f"Aucun professionnel avec le RPPS {data.requester_rpps}.", field="requester_rpps")

@@ -4,13 +4,9 @@ filters, editing and withdrawing a case, and the immediate assignment of a newly
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-
-from sqlalchemy import func, or_, select
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
-from dcc.domain.calendar import PARIS
 from dcc.services.queries import display_name
 from dcc.services.uow import UnitOfWork
 

@@ -90,3 +90,40 @@ def test_each_role_lands_on_its_home_from_the_site_root(browser_page: Any) -> No
     accessible(page, "accueil coordination")
     page.goto("/")  # signed in: `/` is the role's home
     expect(page).to_have_url(re.compile(r"/coordination/$"))
+
+
+def test_coordinator_creates_a_board_with_members_then_edits_it(browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    sign_in(page, "coord-a")
+    page.get_by_role("link", name="Annuaire des RCP", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Annuaire des RCP")
+    accessible(page, "annuaire des RCP")
+    page.get_by_role("link", name="Créer une RCP").click()
+    accessible(page, "création d'une RCP")
+    page.get_by_label("Nom de la RCP").fill("RCP Sarcomes")
+    page.get_by_label("Identifiant national de la RCP").fill("RCP-SARC-NAV")
+    page.get_by_label("Appareil (RCP d'organe)").select_option(index=1)
+    page.get_by_label("Fréquence").select_option("bimensuelle")
+    page.get_by_role("combobox", name="Jour (obligatoire)", exact=True).select_option("TH")
+    page.get_by_label("Heure de début").fill("18:00")
+    page.get_by_label("Capacité (dossiers par séance)").fill("8")
+    page.get_by_label("Lieu (salle)").fill("Salle 4")
+    page.get_by_label("Lien de visioconférence").fill("https://visio.example.fr/sarcomes")
+    page.get_by_label("Médecin responsable (signataire)").select_option(index=1)
+    members = page.get_by_role("group", name="Membres permanents").get_by_role("checkbox")
+    members.nth(0).check()
+    members.nth(1).check()
+    page.get_by_role("button", name="Créer la RCP").click()
+    expect(page.get_by_role("status")).to_contain_text("RCP créée")
+    expect(page.get_by_role("heading", level=1)).to_have_text("RCP Sarcomes")
+    expect(page.get_by_text("toutes les deux semaines, le jeudi, à 18:00")).to_be_visible()
+    expect(page.get_by_role("cell", name="responsable", exact=True)).to_be_visible()
+    accessible(page, "page de la RCP")
+    page.get_by_role("link", name="Modifier la RCP").click()
+    accessible(page, "modification de la RCP")
+    page.get_by_label("Capacité (dossiers par séance)").fill("10")
+    page.get_by_role("button", name="Enregistrer les modifications").click()
+    expect(page.get_by_role("status")).to_contain_text("RCP modifiée")
+    expect(page.get_by_text("10 dossiers par séance")).to_be_visible()

@@ -3,6 +3,7 @@ management with its re-assignment preview, the case list, editing and withdrawin
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -10,9 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
-from tests.web.test_pages import TODAY, app, as_user, csrf, template_dir  # noqa: F401  (fixtures)
+from tests.web import test_pages as _pages
+from tests.web.test_pages import csrf
 
-__all__ = ["TODAY"]
+# the pages' fixtures (a seeded demo database copied per test, clients signed in as a demo user)
+template_dir = _pages.template_dir
+app = _pages.app
+as_user = _pages.as_user
 
 
 # ------------------------------------------------------------------------------------- role homes
@@ -44,3 +49,112 @@ def test_coordinator_nav_lists_the_coordinator_pages(as_user: Any) -> None:
     for href in ('href="/coordination/"', 'href="/coordination/rcp"', 'href="/coordination/dossiers"',
                  'href="/coordination/dossiers/nouveau"'):
         assert href in nav
+
+
+# -------------------------------------------------------------------------------------- board directory
+
+
+def _coord_directory(app: Any) -> tuple[m.Establishment, list[m.Professional]]:
+    with app.state.database.uow() as uow:
+        user = uow.session.scalars(select(m.AppUser).where(m.AppUser.login == "coord-a")).one()
+        est = uow.session.get(m.Establishment, user.establishment_id)
+        people = list(uow.session.scalars(select(m.Professional).where(
+            m.Professional.establishment_id == est.id).order_by(m.Professional.family)).all())
+        uow.session.expunge_all()
+        return est, people
+
+
+def _board_form(est: m.Establishment, people: list[m.Professional], **changes: Any) -> dict[str, Any]:
+    physicians = [p for p in people if p.is_physician]
+    form: dict[str, Any] = {
+        "name": "RCP Sarcomes", "rcp_id": "RCP-SARC-01", "establishment_finess": est.finess, "kind": "organ",
+        "appareil_code": "", "organe_code": "", "transversal_code": "", "frequency": "bimensuelle",
+        "weekday": "TH", "rank": "1", "start_time": "18:00", "duration_min": "60", "capacity": "8",
+        "deadline_working_days": "3", "place": "Salle 4", "video_link": "https://visio.example.fr/sarcomes",
+        "responsible_id": physicians[0].id, "coordinator_id": people[-1].id,
+        "member_ids": [p.id for p in physicians[1:3]], "required_specialties": ["chirurgien", "oncologue_medical"],
+    }
+    form.update(changes)
+    return form
+
+
+def test_board_directory_lists_the_coordinators_boards(as_user: Any) -> None:
+    page = as_user("coord-a").get("/coordination/rcp")
+    assert page.status_code == 200
+    assert "RCP Sein" in page.text and "Créer une RCP" in page.text
+    assert "chaque semaine, le" in page.text or "du mois" in page.text  # the rule in words, not an RRULE
+    assert "FREQ=" not in page.text
+
+
+def test_create_a_board_with_members_and_roles_then_edit_and_deactivate_it(as_user: Any, app: Any) -> None:
+    from dcc import valuesets
+
+    client = as_user("coord-a")
+    est, people = _coord_directory(app)
+    form_page = client.get("/coordination/rcp/nouvelle")
+    assert form_page.status_code == 200
+    appareil = valuesets.concepts("JDV_RCP_Appareil_CISIS")[0]
+    data = _board_form(est, people, appareil_code=appareil.code, csrf_token=csrf(form_page.text))
+    answer = client.post("/coordination/rcp/nouvelle", data=data)
+    assert answer.status_code == 303, answer.text
+    board_url = answer.headers["location"].split("?")[0]
+    page = client.get(board_url)
+    assert "RCP Sarcomes" in page.text
+    assert "toutes les deux semaines, le jeudi, à 18:00" in page.text
+    assert "Salle 4" in page.text and "https://visio.example.fr/sarcomes" in page.text
+    responsible = [p for p in people if p.is_physician][0]
+    row = page.text.split(responsible.family, 1)[1].split("</tr>", 1)[0]
+    assert "responsable" in row
+    assert page.text.count("membre permanent") == 2
+    assert "chirurgien, oncologue médical" in page.text
+    # edit: the form comes back filled in; a new capacity and one more member
+    edit = client.get(board_url + "/modifier")
+    assert 'value="RCP-SARC-01"' in edit.text and 'value="8"' in edit.text
+    data = _board_form(est, people, appareil_code=appareil.code, capacity="10", csrf_token=csrf(edit.text),
+                       member_ids=[p.id for p in people if p.is_physician][1:4])
+    answer = client.post(board_url + "/modifier", data=data)
+    assert answer.status_code == 303
+    assert "RCP modifiée" in client.get(answer.headers["location"]).text
+    page = client.get(board_url)
+    assert "10 dossiers par séance" in page.text and page.text.count("membre permanent") == 3
+    # deactivate: the confirmation is required
+    answer = client.post(board_url + "/desactiver", data={"csrf_token": csrf(page.text)})
+    assert "Cochez la confirmation" in client.get(answer.headers["location"]).text
+    answer = client.post(board_url + "/desactiver", data={"csrf_token": csrf(page.text), "confirmer": "oui"})
+    assert "RCP désactivée" in client.get(answer.headers["location"]).text
+    assert "désactivée" in client.get("/coordination/rcp").text
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"establishment_finess": "123456789"}, "FINESS"),
+    ({"appareil_code": ""}, "obligatoire pour une RCP d'organe"),
+    ({"video_link": "http://visio"}, "https://"),
+    ({"weekday": "SU"}, "jour de la semaine"),
+    ({"capacity": "0"}, "Capacité"),
+])
+def test_board_form_errors_are_french_and_write_nothing(as_user: Any, app: Any, changes: dict[str, Any],
+                                                        message: str) -> None:
+    from dcc import valuesets
+
+    client = as_user("coord-a")
+    est, people = _coord_directory(app)
+    token = csrf(client.get("/coordination/rcp/nouvelle").text)
+    data = _board_form(est, people, appareil_code=valuesets.concepts("JDV_RCP_Appareil_CISIS")[0].code,
+                       csrf_token=token)
+    data.update(changes)
+    answer = client.post("/coordination/rcp/nouvelle", data=data)
+    assert answer.status_code == 422
+    assert "La RCP n'a pas pu être enregistrée" in answer.text
+    summary = html.unescape(answer.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0])
+    assert message.lower() in summary.lower(), summary
+    assert 'value="RCP Sarcomes"' in answer.text  # what was typed is kept
+    with app.state.database.uow() as uow:
+        assert uow.session.scalars(select(m.Board).where(m.Board.rcp_id == "RCP-SARC-01")).first() is None
+
+
+def test_a_board_outside_the_coordinators_scope_is_not_found(as_user: Any, app: Any) -> None:
+    with app.state.database.uow() as uow:
+        user = uow.session.scalars(select(m.AppUser).where(m.AppUser.login == "coord-a")).one()
+        other = uow.session.scalars(select(m.Board.id).where(
+            m.Board.establishment_id != user.establishment_id)).first()
+    assert as_user("coord-a").get(f"/coordination/rcp/{other}").status_code == 404
