@@ -382,11 +382,13 @@ class CancellationSummary:
         return [cid for cid, mv in self.moves.items() if mv.session_id is None]
 
 
-def cancel_session(uow: UnitOfWork, *, session_id: str, today: date, actor: str) -> CancellationSummary:
+def cancel_session(uow: UnitOfWork, *, session_id: str, today: date, actor: str,
+                   dry_run: bool = False) -> CancellationSummary:
     """Cancel one session (an exception to the board's rule); its cases move to the next suitable sessions.
 
     Priority is kept (urgency weight + bonus); cases that find no session go back to pending with the
-    reason. The occurrence stays (cancelled), so planning does not recreate it.
+    reason. The occurrence stays (cancelled), so planning does not recreate it. `dry_run`: the same
+    computation, rolled back instead of committed (the page's preview of where each case would go).
     """
     session, board = _session_for_change(uow, session_id)
     when = session_date(session)
@@ -403,8 +405,15 @@ def cancel_session(uow: UnitOfWork, *, session_id: str, today: date, actor: str)
                       why=f"Séance du {when:%d/%m/%Y} annulée.", actor=actor, after=session.starts_at)
     record_audit(uow, actor=actor, action="session.cancel", entity="session", entity_id=session_id,
                  detail={"moves": {cid: mv.session_id for cid, mv in moves.items()}})
-    uow.commit()
+    _commit_unless(uow, dry_run)
     return CancellationSummary(session_id=session_id, moves=moves)
+
+
+def _commit_unless(uow: UnitOfWork, dry_run: bool) -> None:
+    if dry_run:
+        uow.rollback()
+    else:
+        uow.commit()
 
 
 @dataclass
@@ -416,11 +425,11 @@ class SessionMoveSummary:
 
 
 def move_session(uow: UnitOfWork, *, session_id: str, new_start: datetime, today: date,
-                 actor: str) -> SessionMoveSummary:
+                 actor: str, dry_run: bool = False) -> SessionMoveSummary:
     """Move one session (an exception to the board's rule). A naive `new_start` is Europe/Paris time.
 
     The registration deadline follows the new date. Cases whose earliest date falls after the new date
-    are re-placed like after a cancellation; the others stay.
+    are re-placed like after a cancellation; the others stay. `dry_run`: computed, then rolled back.
     """
     session, board = _session_for_change(uow, session_id)
     local = new_start.replace(tzinfo=PARIS) if new_start.tzinfo is None else new_start.astimezone(PARIS)
@@ -444,9 +453,10 @@ def move_session(uow: UnitOfWork, *, session_id: str, new_start: datetime, today
     record_audit(uow, actor=actor, action="session.move", entity="session", entity_id=session_id,
                  detail={"from": old.isoformat(), "to": new_utc.isoformat(),
                          "moves": {cid: mv.session_id for cid, mv in moves.items()}})
-    uow.commit()
-    return SessionMoveSummary(session_id=session_id, starts_at=new_utc,
-                              registration_deadline=session.registration_deadline, moves=moves)
+    deadline = session.registration_deadline
+    _commit_unless(uow, dry_run)
+    return SessionMoveSummary(session_id=session_id, starts_at=new_utc, registration_deadline=deadline,
+                              moves=moves)
 
 
 @dataclass

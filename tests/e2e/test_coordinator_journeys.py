@@ -127,3 +127,31 @@ def test_coordinator_creates_a_board_with_members_then_edits_it(browser_page: An
     page.get_by_role("button", name="Enregistrer les modifications").click()
     expect(page.get_by_role("status")).to_contain_text("RCP modifiée")
     expect(page.get_by_text("10 dossiers par séance")).to_be_visible()
+
+
+def test_coordinator_plans_adds_and_cancels_a_session_after_the_preview(browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    sign_in(page, "coord-a")
+    page.goto("/coordination/rcp")
+    page.get_by_role("link", name="RCP Sein", exact=True).click()
+    page.get_by_label("Planifier selon le rythme de la RCP, sur (semaines)").fill("10")
+    page.get_by_role("button", name="Planifier les séances").click()
+    expect(page.get_by_role("status")).to_contain_text("semaine")
+    page.get_by_label("Date de la séance supplémentaire").fill("2026-03-27")
+    page.get_by_role("button", name="Ajouter une séance").click()
+    expect(page.get_by_role("status")).to_contain_text("Séance supplémentaire ajoutée")
+    page.go_back()
+    page.reload()
+    # cancel the first session that has cases: the preview lists them with where they will go
+    rows = page.get_by_role("region", name="Séances à venir").get_by_role("row")
+    busy = rows.filter(has_not_text="0/").filter(has=page.get_by_role("link", name=re.compile("^Annuler")))
+    busy.first.get_by_role("link", name=re.compile("^Annuler")).click()
+    expect(page.get_by_role("heading", level=2, name="Conséquences, avant confirmation")).to_be_visible()
+    moved = page.get_by_role("table").get_by_role("row")
+    assert moved.count() >= 2  # a header and at least one case
+    accessible(page, "aperçu de l'annulation")
+    page.get_by_role("button", name="Confirmer l'annulation").click()
+    expect(page.get_by_role("status")).to_contain_text("annulée")
+    accessible(page, "page de la RCP après annulation")

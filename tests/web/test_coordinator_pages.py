@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -158,3 +159,73 @@ def test_a_board_outside_the_coordinators_scope_is_not_found(as_user: Any, app: 
         other = uow.session.scalars(select(m.Board.id).where(
             m.Board.establishment_id != user.establishment_id)).first()
     assert as_user("coord-a").get(f"/coordination/rcp/{other}").status_code == 404
+
+
+# ------------------------------------------------------------------------------------------- sessions
+
+
+def _busy_session(app: Any) -> tuple[str, str, list[str]]:
+    """A planned session of a coord-a board with cases on it: (session id, board id, case ids)."""
+    with app.state.database.uow() as uow:
+        user = uow.session.scalars(select(m.AppUser).where(m.AppUser.login == "coord-a")).one()
+        rows = uow.session.execute(
+            select(m.Session.id, m.Session.board_id, m.Case.id).join(m.Case, m.Case.session_id == m.Session.id)
+            .join(m.Board, m.Board.id == m.Session.board_id)
+            .where(m.Session.status == "planned", m.Board.establishment_id == user.establishment_id,
+                   m.Session.starts_at > datetime(2026, 3, 3, tzinfo=UTC))
+            .order_by(m.Session.starts_at)).all()
+    assert rows, "the demo scenario has assigned cases"
+    sid, board_id = rows[0][0], rows[0][1]
+    return sid, board_id, [r[2] for r in rows if r[0] == sid]
+
+
+def test_plan_and_add_a_session_from_the_board_page(as_user: Any, app: Any) -> None:
+    client = as_user("coord-a")
+    _, board_id, _ = _busy_session(app)
+    page = client.get(f"/coordination/rcp/{board_id}")
+    token = csrf(page.text)
+    answer = client.post(f"/coordination/rcp/{board_id}/planifier", data={"csrf_token": token, "semaines": "12"})
+    text = client.get(answer.headers["location"]).text
+    assert "séance(s) planifiée(s) sur 12 semaine(s)" in text
+    answer = client.post(f"/coordination/rcp/{board_id}/planifier", data={"csrf_token": token, "semaines": "12"})
+    assert "Aucune nouvelle séance" in client.get(answer.headers["location"]).text  # idempotent
+    answer = client.post(f"/coordination/rcp/{board_id}/seances",
+                         data={"csrf_token": token, "date": "2026-03-28", "heure": "09:30"})
+    assert answer.headers["location"].startswith("/coordination/seances/")
+    assert "samedi 28 mars 2026 à 09:30" in client.get(answer.headers["location"]).text
+    answer = client.post(f"/coordination/rcp/{board_id}/seances",
+                         data={"csrf_token": token, "date": "2026-02-02", "heure": "09:30"})
+    assert "dans le passé" in client.get(answer.headers["location"]).text
+
+
+def test_cancel_shows_where_cases_go_before_confirming(as_user: Any, app: Any) -> None:
+    client = as_user("coord-a")
+    sid, board_id, case_ids = _busy_session(app)
+    preview = client.get(f"/coordination/seances/{sid}/annuler")
+    assert preview.status_code == 200
+    assert "Conséquences, avant confirmation" in preview.text
+    for case_id in case_ids:
+        assert f"/coordination/dossiers/{case_id}" in preview.text
+    with app.state.database.uow() as uow:  # the preview wrote nothing
+        assert uow.session.get(m.Session, sid).status == "planned"
+        assert {c.session_id for c in (uow.session.get(m.Case, cid) for cid in case_ids)} == {sid}
+    answer = client.post(f"/coordination/seances/{sid}/annuler", data={"csrf_token": csrf(preview.text)})
+    assert answer.status_code == 303
+    assert "annulée" in client.get(answer.headers["location"]).text
+    with app.state.database.uow() as uow:
+        assert uow.session.get(m.Session, sid).status == "cancelled"
+        assert all(uow.session.get(m.Case, cid).session_id != sid for cid in case_ids)
+
+
+def test_move_preview_then_confirmation(as_user: Any, app: Any) -> None:
+    client = as_user("coord-a")
+    sid, board_id, case_ids = _busy_session(app)
+    form = client.get(f"/coordination/seances/{sid}/deplacer")
+    assert form.status_code == 200 and "Nouvelle date" in form.text and "Confirmer" not in form.text
+    bad = client.get(f"/coordination/seances/{sid}/deplacer?date=2026-01-05&heure=10:00")
+    assert bad.status_code == 422 and "dans le passé" in bad.text
+    preview = client.get(f"/coordination/seances/{sid}/deplacer?date=2026-04-30&heure=10:00")
+    assert preview.status_code == 200 and "Confirmer le déplacement" in preview.text
+    answer = client.post(f"/coordination/seances/{sid}/deplacer",
+                         data={"csrf_token": csrf(preview.text), "date": "2026-04-30", "heure": "10:00"})
+    assert "Séance déplacée au jeudi 30 avril 2026 à 10:00" in client.get(answer.headers["location"]).text
