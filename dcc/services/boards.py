@@ -233,13 +233,14 @@ def _registration_number(case: m.Case) -> None:
         case.registration_number = case.id[:8].upper()
 
 
-def assign_cases(uow: UnitOfWork, *, today: date, urgent_working_days: int = URGENT_WORKING_DAYS
-                 ) -> AssignmentSummary:
+def assign_cases(uow: UnitOfWork, *, today: date, urgent_working_days: int = URGENT_WORKING_DAYS,
+                 case_ids: Sequence[str] | None = None) -> AssignmentSummary:
     """Assign every pending, ready case to a session of its board, optimally (min-cost flow).
 
     Urgent cases must be discussed within `urgent_working_days` working days of their earliest date
     (or of today when that is later). Cases flagged not ready are skipped unless the coordinator forced
-    them (`force_not_ready`, or `force` at registration).
+    them (`force_not_ready`, or `force` at registration). `case_ids`: only these pending cases (a case
+    just registered is assigned at once; the scheduled flow assigns every pending case).
     """
     if urgent_working_days < 0:
         raise ValidationFailed("Le délai des dossiers urgents doit être positif ou nul.",
@@ -247,6 +248,8 @@ def assign_cases(uow: UnitOfWork, *, today: date, urgent_working_days: int = URG
     summary = AssignmentSummary()
     cases = []
     for c in repo.pending_cases(uow.session):
+        if case_ids is not None and c.id not in case_ids:
+            continue
         if c.not_ready:
             summary.not_ready += 1
             c.assignment_reason = ("Non affecté : dossier incomplet (" + ", ".join(c.not_ready) + "). "

@@ -27,7 +27,7 @@ from dcc.services.audit import record_audit
 from dcc.services.schemas import CaseRegistration, PatientIdentity
 from dcc.services.uow import UnitOfWork
 
-CLOSED_CASE_STATUSES = (CaseStatus.DECIDED.value, CaseStatus.REPRESENTED.value)
+CLOSED_CASE_STATUSES = (CaseStatus.DECIDED.value, CaseStatus.REPRESENTED.value, CaseStatus.WITHDRAWN.value)
 """A case in one of these states no longer blocks a new case for the patient on the same board (a case
 re-presented without quorum is carried on by its new entry, which is open)."""
 

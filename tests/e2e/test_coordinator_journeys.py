@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -37,7 +37,12 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
 
 @pytest.fixture(scope="module")
 def app_url(scenario: Scenario) -> Iterator[str]:
-    yield from serve(make_app(scenario))
+    from dcc.web.deps import get_now
+
+    app = make_app(scenario)
+    # the real time pinned to the scenario's Monday morning: its sessions are still ahead
+    app.dependency_overrides[get_now] = lambda: datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    yield from serve(app)
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +160,33 @@ def test_coordinator_plans_adds_and_cancels_a_session_after_the_preview(browser_
     page.get_by_role("button", name="Confirmer l'annulation").click()
     expect(page.get_by_role("status")).to_contain_text("annulée")
     accessible(page, "page de la RCP après annulation")
+
+
+def test_coordinator_finds_a_case_edits_it_and_withdraws_it(browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    sign_in(page, "coord-a")
+    page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Dossiers",
+                                                                            exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dossiers")
+    accessible(page, "liste des dossiers")
+    page.get_by_label("Statut").select_option("assigned")
+    page.get_by_role("button", name="Rechercher").click()
+    results = page.get_by_role("region", name=re.compile("dossier"))
+    first = results.get_by_role("row").nth(1)
+    name = first.get_by_role("link").first.inner_text()
+    first.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+    accessible(page, "page du dossier")
+    page.get_by_role("link", name="Modifier le dossier").click()
+    accessible(page, "modification du dossier")
+    page.get_by_label("Question posée à la RCP").fill("Reprise chirurgicale à discuter ?")
+    page.get_by_role("button", name="Enregistrer les modifications").click()
+    expect(page.get_by_role("status")).to_contain_text("Dossier modifié")
+    expect(page.get_by_text("Reprise chirurgicale à discuter ?")).to_be_visible()
+    page.get_by_label("Motif du retrait").fill("Patient pris en charge dans un autre centre.")
+    page.get_by_role("button", name="Retirer le dossier de la RCP").click()
+    expect(page.get_by_role("status")).to_contain_text("Dossier retiré de la RCP")
+    expect(page.locator("#statut-dossier")).to_have_text("retiré")
+    accessible(page, "dossier retiré")

@@ -229,3 +229,66 @@ def test_move_preview_then_confirmation(as_user: Any, app: Any) -> None:
     answer = client.post(f"/coordination/seances/{sid}/deplacer",
                          data={"csrf_token": csrf(preview.text), "date": "2026-04-30", "heure": "10:00"})
     assert "Séance déplacée au jeudi 30 avril 2026 à 10:00" in client.get(answer.headers["location"]).text
+
+
+# ---------------------------------------------------------------------------------------------- cases
+
+
+@pytest.fixture
+def at_monday_morning(app: Any) -> Any:
+    """The real time pinned to the pages' Monday, 8:00 UTC (the sessions of the scenario are still ahead)."""
+    from dcc.web.deps import get_now
+
+    app.dependency_overrides[get_now] = lambda: datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    yield app
+    app.dependency_overrides.pop(get_now, None)
+
+
+def test_case_list_filters_and_links_each_row_to_its_case(as_user: Any, app: Any) -> None:
+    client = as_user("coord-a")
+    sid, board_id, case_ids = _busy_session(app)
+    page = client.get("/coordination/dossiers")
+    assert page.status_code == 200 and "dossier(s)" in page.text
+    total = int(re.search(r"<h2 id=\"resultats\">(\d+) dossier", page.text).group(1))
+    assert total > len(case_ids)
+    on_session = client.get(f"/coordination/dossiers?seance={sid}")
+    assert f"<h2 id=\"resultats\">{len(case_ids)} dossier(s)" in on_session.text
+    for case_id in case_ids:
+        assert f'href="/coordination/dossiers/{case_id}"' in on_session.text
+    with app.state.database.uow() as uow:
+        case = uow.session.get(m.Case, case_ids[0])
+        patient = uow.session.get(m.Patient, case.patient_id)
+        name = patient.birth_family
+    by_name = client.get("/coordination/dossiers", params={"q": name.lower()})
+    assert f'href="/coordination/dossiers/{case_ids[0]}"' in by_name.text
+    assert "Aucun dossier ne correspond" in client.get("/coordination/dossiers?du=2031-01-01").text
+    assert client.get("/coordination/dossiers?du=2026-04-01&au=2026-03-01").status_code == 422
+    # the agenda rows link to their cases
+    agenda = client.get(f"/coordination/seances/{sid}")
+    assert f'<a href="/coordination/dossiers/{case_ids[0]}">' in agenda.text
+
+
+def test_edit_and_withdraw_a_case_before_its_session(as_user: Any, app: Any, at_monday_morning: Any) -> None:
+    client = as_user("coord-a")
+    sid, _, case_ids = _busy_session(app)
+    case_id = case_ids[0]
+    form = client.get(f"/coordination/dossiers/{case_id}/modifier")
+    assert form.status_code == 200
+    answer = client.post(f"/coordination/dossiers/{case_id}/modifier", data={
+        "csrf_token": csrf(form.text), "question": "", "earliest_date": "2026-03-02"})
+    assert answer.status_code == 422 and "Le dossier n'a pas pu être modifié" in answer.text
+    answer = client.post(f"/coordination/dossiers/{case_id}/modifier", data={
+        "csrf_token": csrf(form.text), "question": "Reprise chirurgicale ?", "earliest_date": "2026-03-02",
+        "urgent": "oui"})
+    assert answer.status_code == 303
+    page = client.get(answer.headers["location"])
+    assert "Dossier modifié" in page.text and "Reprise chirurgicale ?" in page.text
+    answer = client.post(f"/coordination/dossiers/{case_id}/retirer", data={"csrf_token": csrf(page.text),
+                                                                            "motif": "x"})
+    assert "Retrait refusé" in client.get(answer.headers["location"]).text
+    answer = client.post(f"/coordination/dossiers/{case_id}/retirer", data={
+        "csrf_token": csrf(page.text), "motif": "Patient pris en charge ailleurs."})
+    page = client.get(answer.headers["location"])
+    assert "Dossier retiré de la RCP" in page.text and "Dossier retiré : Patient pris en charge ailleurs." in page.text
+    assert f'/coordination/dossiers/{case_id}"' not in client.get(f"/coordination/seances/{sid}").text
+    assert "Retiré : Patient pris en charge ailleurs." in client.get("/coordination/dossiers?statut=withdrawn").text

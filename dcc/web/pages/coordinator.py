@@ -32,7 +32,16 @@ from dcc.services.documents import regenerate_case_documents
 from dcc.services.schemas import AttendanceInput, CaseRegistration
 from dcc.web.deps import DocumentBuilders, Now, Today, Uow
 from dcc.web.pages import _scope as scope
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, local, redirect, render, require_role
+from dcc.web.pages._common import (
+    PageRoute,
+    PageUser,
+    check_csrf,
+    fr_datetime,
+    local,
+    redirect,
+    render,
+    require_role,
+)
 
 router = APIRouter(prefix="/coordination", route_class=PageRoute, include_in_schema=False)
 Coordinator = Annotated[PageUser, Depends(require_role("coordinator"))]
@@ -324,12 +333,6 @@ def _form_context(uow: Any, user: PageUser, today: date, values: dict[str, Any],
             "propose_new": False}
 
 
-@router.get("/dossiers", response_class=HTMLResponse)
-def pending_cases(request: Request, user: Coordinator, uow: Uow) -> Response:
-    board_ids = {b.id for b in scope.coordinator_boards(uow, user)}
-    return render(request, "coordinator/pending.html.j2", {"pending": _pending_cases(uow, board_ids)})
-
-
 @router.get("/dossiers/nouveau", response_class=HTMLResponse)
 def registration_form(request: Request, user: Coordinator, uow: Uow, today: Today,
                       rcp: Annotated[str | None, Query()] = None) -> Response:
@@ -349,7 +352,8 @@ async def register_case(request: Request, user: Coordinator, uow: Uow, today: To
                       status_code=422)
     try:
         data = CaseRegistration.model_validate(payload)
-        case_id = board_services.register_case(uow, data=data, actor=user.login)
+        # registered, then assigned at once by the scheduled flow's service (limited to this case)
+        done = coordination.register_and_assign(uow, data=data, today=today, actor=user.login)
     except ValidationError as exc:
         return render(request, "coordinator/case_form.html.j2",
                       _form_context(uow, user, today, values, _error_map(exc)), status_code=422)
@@ -366,7 +370,12 @@ async def register_case(request: Request, user: Coordinator, uow: Uow, today: To
         errors = {(exc.field or "formulaire").removeprefix("patient."): exc.message}
         return render(request, "coordinator/case_form.html.j2", _form_context(uow, user, today, values, errors),
                       status_code=exc.status_code)
-    return redirect(f"/coordination/dossiers/{case_id}", "Dossier inscrit.")
+    if done.session_starts_at is not None:  # a first assignment, not a move
+        message = (f"Dossier inscrit et affecté à la séance du {fr_datetime(done.session_starts_at)} "
+                   f"({done.board_name}). {done.reason}")
+    else:
+        message = f"Dossier inscrit, en attente d'affectation : {done.reason or 'aucune séance possible.'}"
+    return redirect(f"/coordination/dossiers/{done.case_id}", message.strip())
 
 
 @router.get("/patients/recherche", response_class=HTMLResponse)
