@@ -190,3 +190,30 @@ def test_coordinator_finds_a_case_edits_it_and_withdraws_it(browser_page: Any) -
     expect(page.get_by_role("status")).to_contain_text("Dossier retiré de la RCP")
     expect(page.locator("#statut-dossier")).to_have_text("retiré")
     accessible(page, "dossier retiré")
+
+
+def test_user_subscribes_to_their_agenda_and_revokes_it(browser_page: Any, app_url: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    page = browser_page
+    sign_in(page, "coord-a")
+    page.goto("/coordination/rcp")
+    page.get_by_role("link", name="RCP Sein", exact=True).click()
+    expect(page.get_by_role("link", name="Séances au format iCalendar (.ics)")).to_be_visible()
+    page.get_by_role("link", name="S'abonner à mon agenda").click()
+    accessible(page, "mon agenda")
+    page.get_by_role("button", name="Créer mon adresse d'abonnement").click()
+    url = page.get_by_label("Adresse d'abonnement (iCalendar)").input_value()
+    assert url.startswith(app_url) and url.endswith(".ics")
+    accessible(page, "adresse d'abonnement")
+    with urllib.request.urlopen(url) as answer:  # a calendar client: no cookie
+        body = answer.read().decode("utf-8")
+    assert "BEGIN:VEVENT" in body and "SUMMARY:RCP Sein" in body and "RCP RCP" not in body
+    page.get_by_role("button", name="Révoquer l'abonnement").click()
+    expect(page.get_by_role("status")).to_contain_text("Abonnement révoqué")
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        urllib.request.urlopen(url)
+    assert gone.value.code == 404

@@ -292,3 +292,39 @@ def test_edit_and_withdraw_a_case_before_its_session(as_user: Any, app: Any, at_
     assert "Dossier retiré de la RCP" in page.text and "Dossier retiré : Patient pris en charge ailleurs." in page.text
     assert f'/coordination/dossiers/{case_id}"' not in client.get(f"/coordination/seances/{sid}").text
     assert "Retiré : Patient pris en charge ailleurs." in client.get("/coordination/dossiers?statut=withdrawn").text
+
+
+# ------------------------------------------------------------------------------------------- calendars
+
+
+def test_subscription_url_works_without_a_cookie_until_revoked(as_user: Any, app: Any,
+                                                               at_monday_morning: Any) -> None:
+    from icalendar import Calendar
+
+    client = as_user("phys-a1")  # any role has its agenda
+    page = client.get("/agenda")
+    assert page.status_code == 200 and "Aucun abonnement actif" in page.text
+    created = client.post("/agenda/abonnement", data={"csrf_token": csrf(page.text)})
+    url = re.search(r'id="f-url" type="text" readonly value="([^"]+)"', created.text).group(1)
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    assert "Abonnement actif depuis" in client.get("/agenda").text
+    calendar_client = as_user(None)  # a calendar client: no session cookie
+    feed = calendar_client.get("/" + path)
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+    titles = [str(e["SUMMARY"]) for e in Calendar.from_ical(feed.content).walk("VEVENT")]
+    assert titles and all(t.startswith("RCP ") and not t.startswith("RCP RCP") for t in titles)
+    revoked = client.post("/agenda/revoquer", data={"csrf_token": csrf(page.text)})
+    assert "Abonnement révoqué" in client.get(revoked.headers["location"]).text
+    gone = calendar_client.get("/" + path)
+    assert gone.status_code == 404 and "révoqué" in gone.text
+
+
+def test_board_page_links_its_ics_file(as_user: Any, app: Any) -> None:
+    client = as_user("coord-a")
+    _, board_id, _ = _busy_session(app)
+    page = client.get(f"/coordination/rcp/{board_id}")
+    assert f'href="/coordination/rcp/{board_id}/calendrier.ics"' in page.text
+    ics = client.get(f"/coordination/rcp/{board_id}/calendrier.ics")
+    assert ics.status_code == 200 and b"BEGIN:VCALENDAR" in ics.content
+    assert b"SUMMARY:RCP RCP" not in ics.content and b"SUMMARY:RCP " in ics.content
+    assert as_user(None).get(f"/coordination/rcp/{board_id}/calendrier.ics").status_code == 303  # login first

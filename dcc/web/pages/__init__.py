@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from dcc.web.pages import (
+    calendar,
     coordinator,
     coordinator_boards,
     coordinator_cases,
@@ -38,8 +39,10 @@ def home(request: Request) -> RedirectResponse:
     return RedirectResponse(ROLE_HOME.get(user.role, "/suivi/"), status_code=303)
 
 
-for _module in (coordinator_boards, coordinator_sessions, coordinator_cases, coordinator, physician, monitor, pps):
+for _module in (coordinator_boards, coordinator_sessions, coordinator_cases, coordinator, physician, monitor, pps,
+                calendar):
     pages_router.include_router(_module.router)
+pages_router.include_router(calendar.feed_router)
 
 
 def mount_static(app: FastAPI) -> None:

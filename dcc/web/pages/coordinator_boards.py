@@ -196,3 +196,12 @@ def deactivate_board(request: Request, board_id: str, user: Coordinator, uow: Uo
     except DccError as exc:
         return redirect(back, f"Désactivation refusée : {exc.message}")
     return redirect(back, f"RCP désactivée : {done.cancelled_sessions} séance(s) à venir annulée(s).")
+
+
+@router.get("/{board_id}/calendrier.ics")
+def board_ics(request: Request, board_id: str, user: Coordinator, uow: Uow) -> Response:
+    """The board's sessions as an iCalendar file (for a one-off import; /agenda gives a subscription)."""
+    board = board_in_scope(uow, user, board_id)
+    _, ics = queries.board_calendar(uow, board.id)
+    return Response(ics, media_type="text/calendar; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="rcp-{board.rcp_id}.ics"'})
