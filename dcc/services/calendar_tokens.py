@@ -98,7 +98,7 @@ def feed(uow: UnitOfWork, *, token: str, stamp: datetime | None = None) -> bytes
     if row is None:
         raise NotFound("Abonnement d'agenda inconnu ou révoqué.")
     _, app_user, region_code = row
-    user = access.User(login=app_user.login, role=app_user.role, region_code=region_code,
+    user = access.User(login=app_user.login, role=app_user.role, region_code=region_code,  # type: ignore[arg-type]
                        establishment_id=app_user.establishment_id, professional_id=app_user.professional_id,
                        display_name=app_user.display_name)
     boards = repo.boards_by_ids(uow.session, _board_ids(uow, user))

@@ -45,6 +45,9 @@ from dcc.web.pages._common import (
 
 router = APIRouter(prefix="/coordination", route_class=PageRoute, include_in_schema=False)
 Coordinator = Annotated[PageUser, Depends(require_role("coordinator"))]
+CsrfForm = Annotated[dict[str, Any], Depends(check_csrf)]
+"""The posted form, its CSRF token checked (an async dependency, so the handlers touching the database stay
+plain `def`, run in the thread pool)."""
 
 INS_OIDS = [("1.2.250.1.213.1.4.8", "INS-NIR (identifiant national de santé)"),
             ("1.2.250.1.213.1.4.10", "INS-NIR de test"),
@@ -172,8 +175,8 @@ async def validate_session(request: Request, session_id: str, user: Coordinator,
 
 
 @router.post("/dossiers/{case_id}/deplacer", response_class=HTMLResponse)
-async def move_case(request: Request, case_id: str, user: Coordinator, uow: Uow, today: Today) -> Response:
-    form = await check_csrf(request)
+def move_case(request: Request, case_id: str, user: Coordinator, uow: Uow, today: Today,
+              form: CsrfForm) -> Response:
     case, _ = scope.case_for_coordinator(uow, user, case_id)
     target = str(form.get("session_id") or "")
     origin = str(form.get("depuis") or "")
@@ -192,8 +195,7 @@ async def move_case(request: Request, case_id: str, user: Coordinator, uow: Uow,
 
 
 @router.post("/dossiers/{case_id}/opposition", response_class=HTMLResponse)
-async def dmp_opposition(request: Request, case_id: str, user: Coordinator, uow: Uow) -> Response:
-    form = await check_csrf(request)
+def dmp_opposition(request: Request, case_id: str, user: Coordinator, uow: Uow, form: CsrfForm) -> Response:
     case, _ = scope.case_for_coordinator(uow, user, case_id)
     opposed = form.get("opposition") == "oui"
     reason = str(form.get("motif") or "").strip()
@@ -209,14 +211,12 @@ async def dmp_opposition(request: Request, case_id: str, user: Coordinator, uow:
 
 
 @router.post("/dossiers/{case_id}/identite", response_class=HTMLResponse)
-async def identity_qualified(request: Request, case_id: str, user: Coordinator, uow: Uow,
-                             builders: DocumentBuilders) -> Response:
-    await check_csrf(request)
+def identity_qualified(request: Request, case_id: str, user: Coordinator, uow: Uow,
+                       builders: DocumentBuilders, form: CsrfForm) -> Response:
     case, _ = scope.case_for_coordinator(uow, user, case_id)
     cda, pdf = builders
     try:
-        released = await run_in_threadpool(consent.qualify_identity, uow, case.patient_id, user.login,
-                                           cda=cda, pdf=pdf)
+        released = consent.qualify_identity(uow, case.patient_id, user.login, cda=cda, pdf=pdf)
     except DccError as exc:
         return redirect(f"/coordination/dossiers/{case_id}", exc.message)
     return redirect(f"/coordination/dossiers/{case_id}",
@@ -341,8 +341,7 @@ def registration_form(request: Request, user: Coordinator, uow: Uow, today: Toda
 
 
 @router.post("/dossiers/nouveau", response_class=HTMLResponse)
-async def register_case(request: Request, user: Coordinator, uow: Uow, today: Today) -> Response:
-    form = await check_csrf(request)
+def register_case(request: Request, user: Coordinator, uow: Uow, today: Today, form: CsrfForm) -> Response:
     values = {k: v for k, v in form.items() if k != "csrf_token"}
     payload = _registration_payload(form)
     board_ids = {b.id for b in scope.coordinator_boards(uow, user)}
@@ -398,9 +397,8 @@ def patient_search(request: Request, user: Coordinator, uow: Uow,
 
 
 @router.post("/dossiers/verifier", response_class=HTMLResponse)
-async def check_field(request: Request, user: Coordinator, uow: Uow) -> Response:
+def check_field(request: Request, user: Coordinator, uow: Uow, form: CsrfForm) -> Response:
     """htmx: check the field that changed (HX-Trigger-Name) and answer its French message."""
-    form = await check_csrf(request)
     name = request.headers.get("hx-trigger-name") or str(form.get("champ") or "")
     value = str(form.get(name) or "").strip()
     ok, message = _check_one(uow, name, value, form)

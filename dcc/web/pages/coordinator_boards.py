@@ -72,7 +72,8 @@ def _values_of(board: Any, uow: Any) -> dict[str, Any]:
 
 
 def _values_of_form(form: dict[str, Any]) -> dict[str, Any]:
-    values = {k: str(v).strip() for k, v in form.items() if k != "csrf_token" and not isinstance(v, list)}
+    values: dict[str, Any] = {k: str(v).strip() for k, v in form.items()
+                              if k != "csrf_token" and not isinstance(v, list)}
     values["member_ids"] = form_list(form, "member_ids")
     values["required_specialties"] = form_list(form, "required_specialties")
     return values
