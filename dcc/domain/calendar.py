@@ -225,6 +225,13 @@ SessionEntry = tuple[str, datetime, datetime, str, str]
 """(uid, start, end, location, video link); start and end are timezone-aware."""
 
 
+def board_title(board_name: str) -> str:
+    """The event title of a board's session: "RCP Sein" — "RCP" is not repeated when the name starts with it."""
+    name = " ".join(board_name.split())
+    first = name.split(" ", 1)[0].rstrip(".:").upper() if name else ""
+    return name if first == "RCP" else f"RCP {name}".strip()
+
+
 def _event(board_name: str, entry: SessionEntry, stamp: datetime) -> Event:
     uid, start, end, location, video_link = entry
     if start.tzinfo is None or end.tzinfo is None:
@@ -232,7 +239,7 @@ def _event(board_name: str, entry: SessionEntry, stamp: datetime) -> Event:
     event = Event()
     event.add("uid", uid)
     event.add("dtstamp", stamp)
-    event.add("summary", f"RCP {board_name}")
+    event.add("summary", board_title(board_name))
     event.add("dtstart", start.astimezone(PARIS))
     event.add("dtend", end.astimezone(PARIS))
     if location:
@@ -249,14 +256,20 @@ def board_calendar_ics(
     board_name: str, sessions: Sequence[SessionEntry], *, stamp: datetime | None = None
 ) -> bytes:
     """An iCalendar file (RFC 5545) for one board: one VEVENT per session, with a generated VTIMEZONE."""
+    return sessions_calendar_ics(board_title(board_name), [(board_name, entry) for entry in sessions], stamp=stamp)
+
+
+def sessions_calendar_ics(calendar_name: str, sessions: Sequence[tuple[str, SessionEntry]], *,
+                          stamp: datetime | None = None) -> bytes:
+    """An iCalendar file (RFC 5545) of the sessions of several boards: (board name, session entry) each."""
     cal = Calendar()
     cal.add("prodid", "-//dcc//Dossier Communicant de Cancérologie//FR")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", f"RCP {board_name}")
+    cal.add("x-wr-calname", calendar_name)
     cal.add("x-wr-timezone", "Europe/Paris")
     now = stamp or datetime.now(UTC)
-    for entry in sessions:
+    for board_name, entry in sessions:
         cal.add_component(_event(board_name, entry, now))
     cal.add_missing_timezones()
     return cal.to_ical()

@@ -19,6 +19,7 @@ class CaseStatus(enum.StrEnum):
     ASSIGNED = "assigned"  # on a session's agenda
     DECIDED = "decided"  # the board recorded its decision
     REPRESENTED = "represented"  # its session had no quorum: a new case entry re-presents it
+    WITHDRAWN = "withdrawn"  # withdrawn by the coordinator before its discussion, with a reason
 
 
 class SessionStatus(enum.StrEnum):
@@ -52,6 +53,8 @@ ALLOWED: dict[type[enum.StrEnum], frozenset[tuple[Any, Any]]] = {
         (_C.ASSIGNED, _C.PENDING),  # displaced with no session left (cancellation, not discussed)
         (_C.ASSIGNED, _C.DECIDED),  # the board's decision
         (_C.DECIDED, _C.REPRESENTED),  # no quorum: re-presented under a new case entry
+        (_C.PENDING, _C.WITHDRAWN),  # withdrawn by the coordinator (reason kept on the case)
+        (_C.ASSIGNED, _C.WITHDRAWN),
     }),
     SessionStatus: frozenset({
         (_S.PLANNED, _S.HELD),  # attendance recorded
@@ -86,6 +89,7 @@ LABELS: dict[str, str] = {
     # French words people read for each state (pages, messages)
     "case:pending": "en attente d'affectation", "case:assigned": "inscrit à une séance",
     "case:decided": "décidé", "case:represented": "représenté (quorum non atteint)",
+    "case:withdrawn": "retiré",
     "session:planned": "planifiée", "session:held": "tenue", "session:validated": "validée",
     "session:cancelled": "annulée",
     "document:draft": "à signer", "document:signed": "signé", "document:delivered": "envoyé",

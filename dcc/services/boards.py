@@ -47,7 +47,7 @@ def plan_sessions(uow: UnitOfWork, *, today: date, horizon_weeks: int = 8,
     created = 0
     end = today + timedelta(weeks=horizon_weeks)
     for board in repo.boards(uow.session):
-        if board_ids is not None and board.id not in board_ids:
+        if (board_ids is not None and board.id not in board_ids) or not board.active:
             continue
         region = _region_of_board(uow, board)
         hh, mm = (int(x) for x in board.start_time.split(":"))
@@ -74,6 +74,9 @@ def register_case(uow: UnitOfWork, *, data: CaseRegistration, actor: str = "syst
     board = uow.session.get(m.Board, data.board_id)
     if board is None:
         raise ValidationFailed(f"La RCP « {data.board_id} » n'existe pas.", field="board_id")
+    if not board.active:
+        raise ValidationFailed(f"La RCP « {board.name} » est désactivée : choisissez une autre RCP.",
+                               field="board_id")
     requester = repo.professional_by_rpps(uow.session, data.requester_rpps)
     if requester is None:
         raise ValidationFailed(f"Aucun professionnel avec le RPPS {data.requester_rpps}.", field="requester_rpps")
@@ -230,13 +233,14 @@ def _registration_number(case: m.Case) -> None:
         case.registration_number = case.id[:8].upper()
 
 
-def assign_cases(uow: UnitOfWork, *, today: date, urgent_working_days: int = URGENT_WORKING_DAYS
-                 ) -> AssignmentSummary:
+def assign_cases(uow: UnitOfWork, *, today: date, urgent_working_days: int = URGENT_WORKING_DAYS,
+                 case_ids: Sequence[str] | None = None) -> AssignmentSummary:
     """Assign every pending, ready case to a session of its board, optimally (min-cost flow).
 
     Urgent cases must be discussed within `urgent_working_days` working days of their earliest date
     (or of today when that is later). Cases flagged not ready are skipped unless the coordinator forced
-    them (`force_not_ready`, or `force` at registration).
+    them (`force_not_ready`, or `force` at registration). `case_ids`: only these pending cases (a case
+    just registered is assigned at once; the scheduled flow assigns every pending case).
     """
     if urgent_working_days < 0:
         raise ValidationFailed("Le délai des dossiers urgents doit être positif ou nul.",
@@ -244,6 +248,8 @@ def assign_cases(uow: UnitOfWork, *, today: date, urgent_working_days: int = URG
     summary = AssignmentSummary()
     cases = []
     for c in repo.pending_cases(uow.session):
+        if case_ids is not None and c.id not in case_ids:
+            continue
         if c.not_ready:
             summary.not_ready += 1
             c.assignment_reason = ("Non affecté : dossier incomplet (" + ", ".join(c.not_ready) + "). "
@@ -379,11 +385,13 @@ class CancellationSummary:
         return [cid for cid, mv in self.moves.items() if mv.session_id is None]
 
 
-def cancel_session(uow: UnitOfWork, *, session_id: str, today: date, actor: str) -> CancellationSummary:
+def cancel_session(uow: UnitOfWork, *, session_id: str, today: date, actor: str,
+                   dry_run: bool = False) -> CancellationSummary:
     """Cancel one session (an exception to the board's rule); its cases move to the next suitable sessions.
 
     Priority is kept (urgency weight + bonus); cases that find no session go back to pending with the
-    reason. The occurrence stays (cancelled), so planning does not recreate it.
+    reason. The occurrence stays (cancelled), so planning does not recreate it. `dry_run`: the same
+    computation, rolled back instead of committed (the page's preview of where each case would go).
     """
     session, board = _session_for_change(uow, session_id)
     when = session_date(session)
@@ -400,8 +408,15 @@ def cancel_session(uow: UnitOfWork, *, session_id: str, today: date, actor: str)
                       why=f"Séance du {when:%d/%m/%Y} annulée.", actor=actor, after=session.starts_at)
     record_audit(uow, actor=actor, action="session.cancel", entity="session", entity_id=session_id,
                  detail={"moves": {cid: mv.session_id for cid, mv in moves.items()}})
-    uow.commit()
+    _commit_unless(uow, dry_run)
     return CancellationSummary(session_id=session_id, moves=moves)
+
+
+def _commit_unless(uow: UnitOfWork, dry_run: bool) -> None:
+    if dry_run:
+        uow.rollback()
+    else:
+        uow.commit()
 
 
 @dataclass
@@ -413,11 +428,11 @@ class SessionMoveSummary:
 
 
 def move_session(uow: UnitOfWork, *, session_id: str, new_start: datetime, today: date,
-                 actor: str) -> SessionMoveSummary:
+                 actor: str, dry_run: bool = False) -> SessionMoveSummary:
     """Move one session (an exception to the board's rule). A naive `new_start` is Europe/Paris time.
 
     The registration deadline follows the new date. Cases whose earliest date falls after the new date
-    are re-placed like after a cancellation; the others stay.
+    are re-placed like after a cancellation; the others stay. `dry_run`: computed, then rolled back.
     """
     session, board = _session_for_change(uow, session_id)
     local = new_start.replace(tzinfo=PARIS) if new_start.tzinfo is None else new_start.astimezone(PARIS)
@@ -441,9 +456,10 @@ def move_session(uow: UnitOfWork, *, session_id: str, new_start: datetime, today
     record_audit(uow, actor=actor, action="session.move", entity="session", entity_id=session_id,
                  detail={"from": old.isoformat(), "to": new_utc.isoformat(),
                          "moves": {cid: mv.session_id for cid, mv in moves.items()}})
-    uow.commit()
-    return SessionMoveSummary(session_id=session_id, starts_at=new_utc,
-                              registration_deadline=session.registration_deadline, moves=moves)
+    deadline = session.registration_deadline
+    _commit_unless(uow, dry_run)
+    return SessionMoveSummary(session_id=session_id, starts_at=new_utc, registration_deadline=deadline,
+                              moves=moves)
 
 
 @dataclass

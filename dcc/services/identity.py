@@ -22,12 +22,12 @@ from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain.identifiers import normalise_trait
 from dcc.domain.states import CaseStatus, label
-from dcc.errors import IdentityConflict, ValidationFailed
+from dcc.errors import IdentityConflict, NotFound, ValidationFailed
 from dcc.services.audit import record_audit
 from dcc.services.schemas import CaseRegistration, PatientIdentity
 from dcc.services.uow import UnitOfWork
 
-CLOSED_CASE_STATUSES = (CaseStatus.DECIDED.value, CaseStatus.REPRESENTED.value)
+CLOSED_CASE_STATUSES = (CaseStatus.DECIDED.value, CaseStatus.REPRESENTED.value, CaseStatus.WITHDRAWN.value)
 """A case in one of these states no longer blocks a new case for the patient on the same board (a case
 re-presented without quorum is carried on by its new entry, which is open)."""
 
@@ -209,3 +209,11 @@ def search_patients(uow: UnitOfWork, *, q: str, scope: object) -> list[PatientHi
             if len(hits) >= SEARCH_LIMIT:
                 break
     return hits
+
+
+def get_patient(uow: UnitOfWork, patient_id: str) -> m.Patient:
+    """One patient by id (NotFound in French otherwise); the caller has checked the user's scope."""
+    patient = uow.session.get(m.Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"Patient « {patient_id} » introuvable.")
+    return patient

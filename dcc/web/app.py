@@ -6,7 +6,6 @@ request validation errors answer 422 in the same shape, naming the field.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import time
@@ -16,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -315,29 +314,6 @@ class DatabaseCollector(Collector):
 # ------------------------------------------------------------------------------------------- pages
 
 
-def _landing_page(db_ok: bool) -> str:
-    state = "opérationnelle" if db_ok else "indisponible"
-    links = [("/docs", "Documentation de l'API (OpenAPI)"), ("/api/v1/boards", "Liste des RCP (JSON)"),
-             ("/healthz", "État de santé (JSON)"), ("/metrics", "Métriques (Prometheus)")]
-    items = "\n".join(f'      <li><a href="{href}">{html.escape(label)}</a></li>' for href, label in links)
-    return f"""<!doctype html>
-<html lang="fr">
-  <head>
-    <meta charset="utf-8">
-    <title>dcc — Dossier Communicant de Cancérologie</title>
-  </head>
-  <body>
-    <h1>dcc — Dossier Communicant de Cancérologie</h1>
-    <p>Réunions de concertation pluridisciplinaire (RCP), fiches RCP, PPS et envoi au DMP.</p>
-    <p>Base de données : <strong>{state}</strong>.</p>
-    <ul>
-{items}
-    </ul>
-  </body>
-</html>
-"""
-
-
 # --------------------------------------------------------------------------------------------- app
 
 
@@ -454,10 +430,6 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
             return JSONResponse({"code": "base_indisponible", "message": "La base de données ne répond pas."},
                                 status_code=503)
         return HealthOut(status="ok", database="ok")
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def landing() -> HTMLResponse:
-        return HTMLResponse(_landing_page(_database_ok(db)))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -20,7 +20,7 @@ from dcc.domain.states import (
 
 EXPECTED = {
     CaseStatus: {("pending", "assigned"), ("assigned", "pending"), ("assigned", "decided"),
-                 ("decided", "represented")},
+                 ("decided", "represented"), ("pending", "withdrawn"), ("assigned", "withdrawn")},
     SessionStatus: {("planned", "held"), ("planned", "cancelled"), ("planned", "validated"),
                     ("held", "validated")},
     DocumentStatus: {("draft", "signed"), ("signed", "delivered"), ("signed", "failed"), ("failed", "delivered"),
@@ -30,7 +30,7 @@ EXPECTED = {
                   ("dead", "pending"), ("delivered", "pending")},
 }
 VALUES = {
-    CaseStatus: {"pending", "assigned", "decided", "represented"},
+    CaseStatus: {"pending", "assigned", "decided", "represented", "withdrawn"},
     SessionStatus: {"planned", "held", "validated", "cancelled"},
     DocumentStatus: {"draft", "signed", "delivered", "failed", "superseded"},
     OutboxState: {"pending", "delivered", "dead", "held", "blocked"},
@@ -79,6 +79,13 @@ def test_the_migration_keeps_the_database_to_the_same_values() -> None:
     assert spec and spec.loader
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
-    assert {k: set(v) for k, v in migration.STATES.items()} == {
+    later = Path(dcc.__file__).parent / "migrations" / "versions" / "0009_calendar_tokens.py"
+    spec9 = importlib.util.spec_from_file_location("calendar_tokens_migration", later)
+    assert spec9 and spec9.loader
+    migration9 = importlib.util.module_from_spec(spec9)
+    spec9.loader.exec_module(migration9)
+    stored = {k: set(v) for k, v in migration.STATES.items()}
+    stored[("rcp_case", "status")] = set(migration9.CASE_STATUSES)  # 0009 re-creates the case check
+    assert stored == {
         ("rcp_case", "status"): VALUES[CaseStatus], ("session", "status"): VALUES[SessionStatus],
         ("document", "status"): VALUES[DocumentStatus], ("outbox_message", "state"): VALUES[OutboxState]}

@@ -112,12 +112,13 @@ def test_coordinator_registers_a_case_and_sees_it_on_an_agenda(new_page: Any) ->
     required("Question posée à la RCP").fill("Place d'une chimiothérapie néoadjuvante ?")
     page.get_by_role("button", name="Inscrire le dossier").click()
 
-    expect(page.get_by_role("status")).to_contain_text("Dossier inscrit")
+    # assigned at once by the assignment service: the page says where (a first assignment, not a move)
+    expect(page.get_by_role("status")).to_contain_text("Dossier inscrit et affecté à la séance du")
     expect(page.get_by_role("heading", level=1)).to_contain_text("LEGRAND")
     sessions = page.get_by_label("Séance", exact=True)
     last = sessions.locator("option").count() - 1  # the furthest session: registrations still open
     sessions.select_option(index=last)
-    page.get_by_role("button", name="Inscrire à cette séance").click()
+    page.get_by_role("button", name="Déplacer", exact=True).click()
 
     page.wait_for_url(re.compile(r"/coordination/seances/"))
     expect(page.get_by_role("status")).to_contain_text("Dossier déplacé")

@@ -19,13 +19,10 @@ def test_healthz_pings_the_database(client: TestClient) -> None:
     assert r.json() == {"status": "ok", "database": "ok"}
 
 
-def test_landing_page_is_french_html(client: TestClient) -> None:
-    r = client.get("/")
-    assert r.status_code == 200
-    assert r.headers["content-type"].startswith("text/html")
-    assert '<html lang="fr">' in r.text
-    assert "Dossier Communicant de Cancérologie" in r.text
-    assert "opérationnelle" in r.text
+def test_root_sends_people_to_their_home_not_a_technical_page(client: TestClient) -> None:
+    r = client.get("/", follow_redirects=False)  # `client` is a coordinator
+    assert r.status_code == 303
+    assert r.headers["location"] == "/coordination/"
 
 
 def test_security_headers_on_every_answer(client: TestClient) -> None:

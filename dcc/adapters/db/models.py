@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -176,6 +177,7 @@ class Board(Base):
     required_specialties: Mapped[list[str]] = mapped_column(JSON, default=list)
     responsible_id: Mapped[str] = mapped_column(ForeignKey("professional.id"))
     coordinator_id: Mapped[str] = mapped_column(ForeignKey("professional.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # 0009: deactivated
     establishment: Mapped[Establishment] = relationship(lazy="raise")
 
 
@@ -243,6 +245,7 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|assigned|decided|represented
     registration_number: Mapped[str] = mapped_column(String(40), default="")
     assignment_reason: Mapped[str] = mapped_column(Text, default="")
+    withdrawal_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")  # 0009
     not_ready: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # fields missing for the documents (French labels), set when generation refuses the case, cleared after
@@ -450,6 +453,18 @@ class AuditLane(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class CalendarToken(Base):
+    """A per-user calendar subscription (0009): calendar clients poll `/agenda/<token>.ics` without a session
+    cookie; only the token's SHA-256 is stored; read-only and revocable."""
+
+    __tablename__ = "calendar_token"
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 from dcc.adapters.db.guards import install_guards  # noqa: E402  (listeners need the models above)

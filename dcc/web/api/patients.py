@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dcc.adapters.db import models as m
 from dcc.services import access, consent, identity, queries
 from dcc.web.deps import CurrentUser, DocumentBuilders, Uow
 from dcc.web.schemas import DocumentSummaryOut, error_responses
@@ -87,8 +86,7 @@ def search(uow: Uow, user: CurrentUser,
             "ou accès d'urgence en cours).", responses=error_responses(404))
 def get_patient(patient_id: str, uow: Uow, user: CurrentUser) -> PatientRecordOut:
     access.require(uow, user, "patient", patient_id, access.patient_filter(user))
-    patient = uow.session.get(m.Patient, patient_id)
-    assert patient is not None
+    patient = identity.get_patient(uow, patient_id)
     cases = access.visible_cases_of_patient(uow, user, patient_id)
     docs = access.visible_documents_of_patient(uow, user, patient_id)
     out = PatientRecordOut(

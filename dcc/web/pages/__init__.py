@@ -13,23 +13,38 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from dcc.web.pages import coordinator, emergency, monitor, monitor_audit, physician, pps
+from dcc.web.pages import (
+    calendar,
+    coordinator,
+    coordinator_boards,
+    coordinator_cases,
+    coordinator_sessions,
+    emergency,
+    monitor,
+    monitor_audit,
+    physician,
+    pps,
+)
 from dcc.web.pages._common import ROLE_HOME, STATIC_DIR, page_user
 
 pages_router = APIRouter(include_in_schema=False)
 
 
+@pages_router.get("/")
 @pages_router.get("/accueil")
 def home(request: Request) -> RedirectResponse:
-    """Each role's start page (the login page when nobody is signed in)."""
+    """Each role's start page (the login page when nobody is signed in): `/` is for people, not a technical
+    page (the API's documentation stays at /docs, health at /healthz)."""
     user = page_user(request)
     if user is None:
         return RedirectResponse("/login?next=/accueil", status_code=303)
     return RedirectResponse(ROLE_HOME.get(user.role, "/suivi/"), status_code=303)
 
 
-for _module in (coordinator, physician, monitor, pps, monitor_audit, emergency):
+for _module in (coordinator_boards, coordinator_sessions, coordinator_cases, coordinator, physician, monitor, pps,
+                monitor_audit, emergency, calendar):
     pages_router.include_router(_module.router)
+pages_router.include_router(calendar.feed_router)
 
 
 def mount_static(app: FastAPI) -> None:

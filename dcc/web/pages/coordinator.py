@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from dcc import valuesets
-from dcc.adapters.db import repositories as repo
 from dcc.domain.identifiers import (
     nir_birth_incoherence,
     nir_birthplace_incoherence,
@@ -27,16 +26,28 @@ from dcc.domain.identifiers import (
 from dcc.domain.quorum import requirement_label
 from dcc.domain.states import CaseStatus, SessionStatus
 from dcc.errors import DccError, IdentityConflict, NotFound, UndecidedCases
-from dcc.services import access, consent, identity, queries
+from dcc.services import access, consent, coordination, identity, queries
 from dcc.services import boards as board_services
 from dcc.services.documents import regenerate_case_documents
 from dcc.services.schemas import AttendanceInput, CaseRegistration
 from dcc.web.deps import DocumentBuilders, Now, Today, Uow
 from dcc.web.pages import _scope as scope
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, local, redirect, render, require_role
+from dcc.web.pages._common import (
+    PageRoute,
+    PageUser,
+    check_csrf,
+    fr_datetime,
+    local,
+    redirect,
+    render,
+    require_role,
+)
 
 router = APIRouter(prefix="/coordination", route_class=PageRoute, include_in_schema=False)
 Coordinator = Annotated[PageUser, Depends(require_role("coordinator"))]
+CsrfForm = Annotated[dict[str, Any], Depends(check_csrf)]
+"""The posted form, its CSRF token checked (an async dependency, so the handlers touching the database stay
+plain `def`, run in the thread pool)."""
 
 INS_OIDS = [("1.2.250.1.213.1.4.8", "INS-NIR (identifiant national de santé)"),
             ("1.2.250.1.213.1.4.10", "INS-NIR de test"),
@@ -91,12 +102,8 @@ def board_calendar(request: Request, user: Coordinator, uow: Uow, today: Today,
     })
 
 
-def _pending_cases(uow: Any, board_ids: set[str]) -> list[dict[str, Any]]:
-    rows = [c for c in repo.pending_cases(uow.session) if c.board_id in board_ids]
-    patients = repo.patients_by_ids(uow.session, [c.patient_id for c in rows])
-    boards = repo.boards_by_ids(uow.session, list({c.board_id for c in rows}))
-    return [{"case": c, "patient": queries.display_name(patients[c.patient_id]), "board": boards[c.board_id]}
-            for c in rows]
+def _pending_cases(uow: Any, board_ids: set[str]) -> list[coordination.PendingRow]:
+    return coordination.pending_cases(uow, board_ids)
 
 
 # ---------------------------------------------------------------------------------------- agenda
@@ -168,8 +175,8 @@ async def validate_session(request: Request, session_id: str, user: Coordinator,
 
 
 @router.post("/dossiers/{case_id}/deplacer", response_class=HTMLResponse)
-async def move_case(request: Request, case_id: str, user: Coordinator, uow: Uow, today: Today) -> Response:
-    form = await check_csrf(request)
+def move_case(request: Request, case_id: str, user: Coordinator, uow: Uow, today: Today,
+              form: CsrfForm) -> Response:
     case, _ = scope.case_for_coordinator(uow, user, case_id)
     target = str(form.get("session_id") or "")
     origin = str(form.get("depuis") or "")
@@ -188,8 +195,7 @@ async def move_case(request: Request, case_id: str, user: Coordinator, uow: Uow,
 
 
 @router.post("/dossiers/{case_id}/opposition", response_class=HTMLResponse)
-async def dmp_opposition(request: Request, case_id: str, user: Coordinator, uow: Uow) -> Response:
-    form = await check_csrf(request)
+def dmp_opposition(request: Request, case_id: str, user: Coordinator, uow: Uow, form: CsrfForm) -> Response:
     case, _ = scope.case_for_coordinator(uow, user, case_id)
     opposed = form.get("opposition") == "oui"
     reason = str(form.get("motif") or "").strip()
@@ -205,14 +211,12 @@ async def dmp_opposition(request: Request, case_id: str, user: Coordinator, uow:
 
 
 @router.post("/dossiers/{case_id}/identite", response_class=HTMLResponse)
-async def identity_qualified(request: Request, case_id: str, user: Coordinator, uow: Uow,
-                             builders: DocumentBuilders) -> Response:
-    await check_csrf(request)
+def identity_qualified(request: Request, case_id: str, user: Coordinator, uow: Uow,
+                       builders: DocumentBuilders, form: CsrfForm) -> Response:
     case, _ = scope.case_for_coordinator(uow, user, case_id)
     cda, pdf = builders
     try:
-        released = await run_in_threadpool(consent.qualify_identity, uow, case.patient_id, user.login,
-                                           cda=cda, pdf=pdf)
+        released = consent.qualify_identity(uow, case.patient_id, user.login, cda=cda, pdf=pdf)
     except DccError as exc:
         return redirect(f"/coordination/dossiers/{case_id}", exc.message)
     return redirect(f"/coordination/dossiers/{case_id}",
@@ -329,12 +333,6 @@ def _form_context(uow: Any, user: PageUser, today: date, values: dict[str, Any],
             "propose_new": False}
 
 
-@router.get("/dossiers", response_class=HTMLResponse)
-def pending_cases(request: Request, user: Coordinator, uow: Uow) -> Response:
-    board_ids = {b.id for b in scope.coordinator_boards(uow, user)}
-    return render(request, "coordinator/pending.html.j2", {"pending": _pending_cases(uow, board_ids)})
-
-
 @router.get("/dossiers/nouveau", response_class=HTMLResponse)
 def registration_form(request: Request, user: Coordinator, uow: Uow, today: Today,
                       rcp: Annotated[str | None, Query()] = None) -> Response:
@@ -343,8 +341,7 @@ def registration_form(request: Request, user: Coordinator, uow: Uow, today: Toda
 
 
 @router.post("/dossiers/nouveau", response_class=HTMLResponse)
-async def register_case(request: Request, user: Coordinator, uow: Uow, today: Today) -> Response:
-    form = await check_csrf(request)
+def register_case(request: Request, user: Coordinator, uow: Uow, today: Today, form: CsrfForm) -> Response:
     values = {k: v for k, v in form.items() if k != "csrf_token"}
     payload = _registration_payload(form)
     board_ids = {b.id for b in scope.coordinator_boards(uow, user)}
@@ -354,7 +351,8 @@ async def register_case(request: Request, user: Coordinator, uow: Uow, today: To
                       status_code=422)
     try:
         data = CaseRegistration.model_validate(payload)
-        case_id = board_services.register_case(uow, data=data, actor=user.login)
+        # registered, then assigned at once by the scheduled flow's service (limited to this case)
+        done = coordination.register_and_assign(uow, data=data, today=today, actor=user.login)
     except ValidationError as exc:
         return render(request, "coordinator/case_form.html.j2",
                       _form_context(uow, user, today, values, _error_map(exc)), status_code=422)
@@ -371,7 +369,12 @@ async def register_case(request: Request, user: Coordinator, uow: Uow, today: To
         errors = {(exc.field or "formulaire").removeprefix("patient."): exc.message}
         return render(request, "coordinator/case_form.html.j2", _form_context(uow, user, today, values, errors),
                       status_code=exc.status_code)
-    return redirect(f"/coordination/dossiers/{case_id}", "Dossier inscrit.")
+    if done.session_starts_at is not None:  # a first assignment, not a move
+        message = (f"Dossier inscrit et affecté à la séance du {fr_datetime(done.session_starts_at)} "
+                   f"({done.board_name}). {done.reason}")
+    else:
+        message = f"Dossier inscrit, en attente d'affectation : {done.reason or 'aucune séance possible.'}"
+    return redirect(f"/coordination/dossiers/{done.case_id}", message.strip())
 
 
 @router.get("/patients/recherche", response_class=HTMLResponse)
@@ -394,9 +397,8 @@ def patient_search(request: Request, user: Coordinator, uow: Uow,
 
 
 @router.post("/dossiers/verifier", response_class=HTMLResponse)
-async def check_field(request: Request, user: Coordinator, uow: Uow) -> Response:
+def check_field(request: Request, user: Coordinator, uow: Uow, form: CsrfForm) -> Response:
     """htmx: check the field that changed (HX-Trigger-Name) and answer its French message."""
-    form = await check_csrf(request)
     name = request.headers.get("hx-trigger-name") or str(form.get("champ") or "")
     value = str(form.get(name) or "").strip()
     ok, message = _check_one(uow, name, value, form)
@@ -418,7 +420,7 @@ def _check_one(uow: Any, name: str, value: str, form: dict[str, Any]) -> tuple[b
             return True, ""
         if name in ("requester_rpps", "presenter_rpps"):
             rpps = validate_rpps(value, field=name)
-            prof = repo.professional_by_rpps(uow.session, rpps)
+            prof = coordination.professional_by_rpps(uow, rpps)
             if prof is None:
                 return False, f"Aucun professionnel avec le RPPS {rpps} dans l'annuaire."
             return True, f"Dr {prof.given} {prof.family}."
