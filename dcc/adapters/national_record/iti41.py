@@ -47,12 +47,9 @@ from dcc.adapters.national_record.responses import (
     RegistryError,
     SubmitResult,
     _excerpt,
-    _receiver_fault,
-    dmp_refused_http,
-    dmp_unavailable,
     parse_registry_response,
     parse_retry_after,
-    registry_refusal,
+    soap_failure,
 )
 from dcc.adapters.national_record.vihf import SenderIdentity, build_vihf
 from dcc.errors import DeliveryError
@@ -209,25 +206,14 @@ class XdsTransport(HttpClientOwner):
         except (ValueError, etree.XMLSyntaxError):
             parsed = None  # not a SOAP answer (proxy page, truncated body): classified by HTTP status
 
-        if status == 429 or (status >= 500 and (parsed is None or _receiver_fault(parsed))):
-            raise dmp_unavailable(status, retry_after=retry_after, content=content)
-        if parsed is None:
-            if 200 <= status < 300:
-                raise DeliveryError(
-                    "Réponse du DMP illisible ; le document sera renvoyé à l'identique.",
-                    permanent=False,
-                    status=status,
-                    error_code="reponse_illisible",
-                    excerpt=_excerpt(content),
-                )
-            raise dmp_refused_http(status, content=content)
-        registry_status, errors, fault = parsed
-        refusal = registry_refusal(status, registry_status, errors, fault, fault_excerpt=_excerpt(content),
-                                   retry_after=retry_after, transient_codes=TRANSIENT_CODES,
-                                   transient_text="Le DMP est momentanément indisponible",
-                                   refused_text="Le DMP a refusé le document.")
-        if refusal is not None:
-            raise refusal
+        failure = soap_failure(status, content, parsed, retry_after=retry_after, transient_codes=TRANSIENT_CODES,
+                               transient_text="Le DMP est momentanément indisponible",
+                               refused_text="Le DMP a refusé le document.",
+                               unreadable_text="Réponse du DMP illisible ; le document sera renvoyé à l'identique.")
+        if failure is not None:
+            raise failure
+        assert parsed is not None  # soap_failure returns an error for every unreadable answer
+        registry_status, errors, _fault = parsed
         return SubmitResult(
             unique_id=entry.unique_id,
             entry_uuid=submission.entry_uuid,

@@ -36,14 +36,14 @@ from dcc.adapters.national_record.responses import (
     MAX_RESPONSE_BYTES,
     UPDATE_TRANSIENT_CODES,
     HttpClientOwner,
+    Parsed,
     RegistryError,
     SubmitResult,
     _excerpt,
     _registry_errors,
-    dmp_refused_http,
     parse_registry_response,
     parse_retry_after,
-    registry_refusal,
+    soap_failure,
 )
 from dcc.adapters.national_record.vihf import SenderIdentity, build_vihf
 from dcc.errors import DeliveryError
@@ -212,12 +212,15 @@ class XdsMetadataUpdater(HttpClientOwner):
             entry, identity=self.identity, endpoint=self.query_endpoint, message_id=message_id
         )
         response = self._post(self.query_endpoint, envelope, ACTION_ITI18)
-        soap = self._soap_or_raise(response)
+        soap = self._soap(response)
+        entries: list[RegistryEntry] = []
+        parsed: Parsed | None = None
         try:
             status, errors, entries, fault = parse_query_response(soap)
+            parsed = (status, errors, fault)
         except (ValueError, etree.XMLSyntaxError):
-            raise self._unreadable(response) from None
-        self._raise_for_registry(response, status, errors, fault, soap)
+            parsed = None
+        self._raise_for_failure(response, parsed)
         approved = [e for e in entries if e.unique_id == entry.unique_id and e.status in ("", STATUS_APPROVED)]
         return approved[-1] if approved else None
 
@@ -271,12 +274,14 @@ class XdsMetadataUpdater(HttpClientOwner):
             new_entry_uuid=new_entry_uuid,
         )
         response = self._post(self.update_endpoint, envelope, ACTION_ITI57)
-        soap = self._soap_or_raise(response)
+        soap = self._soap(response)
         try:
-            status, errors, fault = parse_registry_response(soap)
+            parsed: Parsed | None = parse_registry_response(soap)
         except (ValueError, etree.XMLSyntaxError):
-            raise self._unreadable(response) from None
-        self._raise_for_registry(response, status, errors, fault, soap)
+            parsed = None
+        self._raise_for_failure(response, parsed)
+        assert parsed is not None  # an unreadable answer is a failure
+        status, errors, _fault = parsed
         return SubmitResult(
             unique_id=entry.unique_id,
             entry_uuid=new_entry_uuid,
@@ -296,60 +301,23 @@ class XdsMetadataUpdater(HttpClientOwner):
         return self._request("POST", url, content=body, headers=headers,
                              after_failure="la mise à jour des métadonnées sera réessayée.")
 
-    def _soap_or_raise(self, response: httpx.Response) -> bytes:
-        status = response.status_code
+    def _soap(self, response: httpx.Response) -> bytes:
         content = response.content[:MAX_RESPONSE_BYTES]
         try:
-            soap = soap_from_response(content, response.headers.get("Content-Type", ""))
+            return soap_from_response(content, response.headers.get("Content-Type", ""))
         except ValueError:
-            soap = content
-        try:
-            root = etree.fromstring(soap, parser=_PARSER)
-            receiver_fault = (
-                root.findtext(f"{{{SOAP}}}Body/{{{SOAP}}}Fault/{{{SOAP}}}Code/{{{SOAP}}}Value", "") or ""
-            ).endswith("Receiver")
-            readable = True
-        except etree.XMLSyntaxError:
-            receiver_fault, readable = False, False
-        if status == 429 or (status >= 500 and (not readable or receiver_fault)):
-            raise DeliveryError(
-                f"Le DMP est momentanément indisponible (HTTP {status}) ; nouvel essai prévu.",
-                permanent=False,
-                status=status,
-                error_code=f"http_{status}",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                excerpt=_excerpt(content),
-            )
-        return soap
+            return content
 
-    def _unreadable(self, response: httpx.Response) -> DeliveryError:
-        status = response.status_code
-        if 200 <= status < 300:
-            return DeliveryError(
-                "Réponse du DMP illisible ; nouvel essai prévu.",
-                permanent=False,
-                status=status,
-                error_code="reponse_illisible",
-                excerpt=_excerpt(response.content),
-            )
-        return dmp_refused_http(status, content=response.content)
-
-    def _raise_for_registry(
-        self,
-        response: httpx.Response,
-        status: str,
-        errors: list[RegistryError],
-        fault: tuple[str, str] | None,
-        soap: bytes,
-    ) -> None:
-        refusal = registry_refusal(
-            response.status_code, status, errors, fault, fault_excerpt=_excerpt(soap),
+    def _raise_for_failure(self, response: httpx.Response, parsed: Parsed | None) -> None:
+        failure = soap_failure(
+            response.status_code, response.content[:MAX_RESPONSE_BYTES], parsed,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
             transient_codes=UPDATE_TRANSIENT_CODES,
             transient_text="Le DMP n'a pas pu appliquer la mise à jour",
-            refused_text="Le DMP a refusé la mise à jour des métadonnées.")
-        if refusal is not None:
-            raise refusal
+            refused_text="Le DMP a refusé la mise à jour des métadonnées.",
+            unreadable_text="Réponse du DMP illisible ; nouvel essai prévu.")
+        if failure is not None:
+            raise failure
 
 
 def valuesets_lookup_confidentiality(code: str) -> CodedValue:

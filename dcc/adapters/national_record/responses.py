@@ -14,6 +14,7 @@ from typing import Any, Self
 import httpx
 from lxml import etree
 
+from dcc.adapters.http_failures import Failure, classify_failure
 from dcc.adapters.national_record.ebrim import _PARSER, RS, SOAP, STATUS_PARTIAL, STATUS_SUCCESS
 from dcc.errors import DeliveryError
 
@@ -185,9 +186,46 @@ def registry_refusal(http_status: int, registry_status: str, errors: list[Regist
     )
 
 
-def _receiver_fault(parsed: tuple[str, list[RegistryError], tuple[str, str] | None]) -> bool:
-    fault = parsed[2]
-    return fault is not None and fault[0].endswith("Receiver")
+Parsed = tuple[str, list[RegistryError], tuple[str, str] | None]  # (registry status, errors, SOAP fault)
+
+
+def registry_verdict(parsed: Parsed, transient_codes: set[str]) -> Failure | None:
+    """What a parsed SOAP answer says, in the terms of `classify_failure`: None when the registry accepted
+    the request; a SOAP fault is transient when it blames the Receiver (SOAP 1.2 Part 1 §5.4.6), permanent
+    when it blames the Sender; a registry error is transient when its code is in `transient_codes`."""
+    registry_status, errors, fault = parsed
+    if fault is not None:
+        return Failure.TRANSIENT if fault[0].endswith("Receiver") else Failure.PERMANENT
+    blocking = [e for e in errors if not e.severity.endswith("Warning")]
+    if registry_status in (STATUS_SUCCESS, STATUS_PARTIAL) and not blocking:
+        return None
+    first = blocking[0].code if blocking else "XDSRegistryError"
+    return Failure.TRANSIENT if first in transient_codes else Failure.PERMANENT
+
+
+def soap_failure(http_status: int, content: bytes, parsed: Parsed | None, *, retry_after: float | None,
+                 transient_codes: set[str], transient_text: str, refused_text: str,
+                 unreadable_text: str) -> DeliveryError | None:
+    """The DeliveryError of a SOAP exchange (ITI-41, ITI-18, ITI-57), or None when it succeeded.
+
+    `parsed` is the answer read as a RegistryResponse / AdhocQueryResponse (None when unreadable). The
+    transient/permanent decision is `classify_failure` (the same as every other transport); the French
+    message names the registry's error when the registry's own verdict agrees with that decision."""
+    verdict = registry_verdict(parsed, transient_codes) if parsed is not None else None
+    failure = classify_failure(http_status, explained=verdict)
+    if parsed is None and 200 <= http_status < 300:
+        return DeliveryError(unreadable_text, permanent=False, status=http_status,
+                             error_code="reponse_illisible", excerpt=_excerpt(content))
+    if failure is None:
+        return None
+    if parsed is None or failure is not verdict or (parsed[2] is not None and failure is Failure.TRANSIENT):
+        if failure is Failure.TRANSIENT:
+            return dmp_unavailable(http_status, retry_after=retry_after, content=content)
+        return dmp_refused_http(http_status, content=content)
+    registry_status, errors, fault = parsed
+    return registry_refusal(http_status, registry_status, errors, fault, fault_excerpt=_excerpt(content),
+                            retry_after=retry_after, transient_codes=transient_codes,
+                            transient_text=transient_text, refused_text=refused_text)
 
 
 # Metadata-update errors that a fresh query + resend resolves (someone updated the entry meanwhile).
