@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from dcc.simulator import reference as valuesets
 from dcc.simulator.ns import CLASS_CODES, CLASS_SYSTEM, FORMAT_CODES, PS_OID, STRUCT_OID
 from dcc.simulator.registry import Candidate, StoredDocument, XdsError
-from dcc.simulator.xds import check_ins_cx
+from dcc.simulator.xds import check_content_type, check_ins_cx
 
 # --- MHD ITI-65 (PDSm) -------------------------------------------------------------------------------
 
@@ -339,6 +339,13 @@ def validate_mhd_bundle(body: bytes) -> tuple[str, list[Candidate], Bundle]:
         errors.append(("XDSRegistryMetadataError", "SubmissionSet.sourceId absent", ss_url))
     if EXT_DESIGNATION_TYPE not in extensions:
         errors.append(("XDSRegistryMetadataError", "SubmissionSet.contentTypeCode absent", ss_url))
+    else:
+        codings = _codings(extensions[EXT_DESIGNATION_TYPE].valueCodeableConcept)
+        if len(codings) != 1:
+            errors.append(("XDSRegistryMetadataError", "SubmissionSet.designationType : un code attendu", ss_url))
+        else:
+            errors += check_content_type(str(codings[0].code or ""), _oid(codings[0].system),
+                                         "SubmissionSet.designationType", ss_url)
     if ss.date is None:
         errors.append(("XDSRegistryMetadataError", "SubmissionSet.submissionTime (date) absent", ss_url))
     ss_patient, patient_errors = ins_of(ss.subject, "SubmissionSet.subject")

@@ -69,3 +69,13 @@ LCM_NS = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
 GET_DOCUMENTS = "urn:uuid:5c4f972b-d56b-40ac-a5fc-c8ca9b40b9d4"
 APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
 DEPRECATED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"
+
+# SubmissionSet.contentTypeCode / MHD designationType: JDV_J59-ContentTypeCode-DMP (CI-SIS "Partage de documents
+# de santé" metadata table; PDSm SubmissionSet profile), drawn from these code systems. The kit has no J59: TRE_R02
+# and TRE_A00 codes are checked against the kit's JDV_J02 (which lists them), TRE_R209 codes by their form only.
+CONTENT_TYPE_VS = "JDV_J59-ContentTypeCode-DMP"
+CONTENT_TYPE_SYSTEMS = {
+    "1.2.250.1.213.1.1.4.6": "TRE_A00-ProducteurDocNonPS",
+    "1.2.250.1.213.2.2": "TRE_R209-TypeActivite",
+    "1.2.250.1.71.4.2.4": "TRE_R02-SecteurActivite",
+}

@@ -21,6 +21,8 @@ from dcc.simulator.ns import (
     CLASS_CODES,
     CLASS_SYSTEM,
     CODED,
+    CONTENT_TYPE_SYSTEMS,
+    CONTENT_TYPE_VS,
     DE_AUTHOR,
     DE_CLASS,
     DE_CONFIDENTIALITY,
@@ -99,6 +101,20 @@ def _check_code(cl: etree._Element, field_name: str, value_set: str, loc: str) -
             ("XDSRegistryMetadataError", f"{field_name} « {code} » : codingScheme {scheme} ≠ {expected}", loc)
         ]
     return []
+
+
+def check_content_type(code: str, system: str, label: str, loc: str) -> list[tuple[str, str, str]]:
+    """A SubmissionSet content type (contentTypeCode / designationType) from JDV_J59-ContentTypeCode-DMP."""
+    name = CONTENT_TYPE_SYSTEMS.get(system)
+    if name is None:
+        return [("XDSRegistryMetadataError",
+                 f"{label} « {code} » : système {system or '(absent)'} hors de {CONTENT_TYPE_VS}", loc)]
+    if name == "TRE_R209-TypeActivite":
+        ok = re.fullmatch(r"\d{2}", code) is not None
+    else:
+        ok = valuesets.contains(CODED[DE_FACILITY][1], code) and valuesets.lookup(
+            CODED[DE_FACILITY][1], code).system == system
+    return [] if ok else [("XDSRegistryMetadataError", f"{label} « {code} » absent de {CONTENT_TYPE_VS} ({name})", loc)]
 
 
 def validate_entry(
@@ -256,8 +272,13 @@ def validate_submission(request: ParsedRequest) -> tuple[str, list[Candidate]]:
             errors.append(("XDSRegistryMetadataError", f"XDSSubmissionSet.{label} absent", ss_id))
     if not _slots(ss).get("submissionTime"):
         errors.append(("XDSRegistryMetadataError", "XDSSubmissionSet.submissionTime absent", ss_id))
-    if len(_classifications(ss, SS_CONTENT_TYPE)) != 1:
+    content_types = _classifications(ss, SS_CONTENT_TYPE)
+    if len(content_types) != 1:
         errors.append(("XDSRegistryMetadataError", "XDSSubmissionSet.contentTypeCode absent", ss_id))
+    else:
+        errors += check_content_type(content_types[0].get("nodeRepresentation", ""),
+                                     _slots(content_types[0]).get("codingScheme", [""])[0],
+                                     "XDSSubmissionSet.contentTypeCode", ss_id)
     if ss_patient:
         errors += check_ins_cx(ss_patient, "XDSSubmissionSet.patientId")
 

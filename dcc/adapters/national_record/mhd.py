@@ -330,7 +330,8 @@ def build_bundle(
             },
         )
     )
-    content_type = entry.content_type or entry.type_code
+    content_type = entry.content_type  # JDV_J59 (checked by check_sendable before any bundle is built)
+    assert content_type is not None
     submission_set = FhirList.model_validate(
         _fields(
             meta={"profile": list(PROFILE_SUBMISSION_SET)},
