@@ -143,12 +143,17 @@ class Registry:
                     ("XDSDuplicateUniqueIdInRegistry", f"SubmissionSet uniqueId {ss_unique_id}", "")
                 )
             by_uuid = {d.entry_uuid: d for d in self.documents.values()}
+            # RPLC targets the entryUUID of the entry's current version, as an ITI-18 query returns it (after an
+            # ITI-57 update the first version is Deprecated and no longer a valid target).
+            by_current = {(d.current_entry_uuid or d.entry_uuid): d for d in self.documents.values()}
             new: list[Candidate] = []
             for cand in candidates:
                 if cand.replaces_unique_id is not None and cand.replaces_entry_uuid is None:
                     target_doc = self.documents.get(cand.replaces_unique_id)
                     cand.replaces_entry_uuid = (
-                        target_doc.entry_uuid if target_doc is not None else f"uniqueId {cand.replaces_unique_id}"
+                        (target_doc.current_entry_uuid or target_doc.entry_uuid)
+                        if target_doc is not None
+                        else f"uniqueId {cand.replaces_unique_id}"
                     )
                 existing = self.documents.get(cand.unique_id)
                 if cand.unique_id in self.submission_sets:
@@ -175,12 +180,16 @@ class Registry:
                     )
                     continue
                 if cand.replaces_entry_uuid is not None:
-                    target = by_uuid.get(cand.replaces_entry_uuid)
+                    target = by_current.get(cand.replaces_entry_uuid)
                     if target is None:
+                        # The DMP answers an RPLC whose target is not a current entry of its registry with
+                        # XDSRegistryError (the reference cannot be resolved).
+                        outdated = cand.replaces_entry_uuid in by_uuid
                         errors.append(
                             (
-                                "XDSRegistryMetadataError",
-                                f"Association RPLC : document cible {cand.replaces_entry_uuid} inconnu",
+                                "XDSRegistryError",
+                                f"Association RPLC : document cible {cand.replaces_entry_uuid} "
+                                + ("n'est pas la version courante" if outdated else "inconnu"),
                                 cand.entry_uuid,
                             )
                         )
@@ -221,6 +230,6 @@ class Registry:
                 )
                 if cand.replaces_entry_uuid is not None:
                     for doc in self.documents.values():
-                        if doc.entry_uuid == cand.replaces_entry_uuid:
+                        if (doc.current_entry_uuid or doc.entry_uuid) == cand.replaces_entry_uuid:
                             doc.replaced_by = cand.unique_id
 

@@ -97,7 +97,9 @@ def build_envelope(
                        source_id=identity.source_oid, submission_time=submission_time)
     add_association(objects, ASSOC_HAS_MEMBER, ss_id, doc_id, SubmissionSetStatus="Original")
     if entry.replaces:
-        add_association(objects, ASSOC_RPLC, doc_id, replaced_entry_uuid or entry_uuid_for(entry.replaces))
+        if not replaced_entry_uuid:
+            raise ValueError("RPLC: the replaced entry's entryUUID must come from the registry (ITI-18)")
+        add_association(objects, ASSOC_RPLC, doc_id, replaced_entry_uuid)
 
     document = etree.SubElement(request, _q(XDSB, "Document"), id=doc_id)
     etree.SubElement(document, _q(XOP, "Include"), href=f"cid:{document_cid}")
@@ -172,7 +174,14 @@ class XdsTransport(HttpClientOwner):
         """Send `cda` with `entry`. Raises ValidationFailed/UnknownCode before sending if a code is
         out of its value set, DeliveryError(permanent=...) when the DMP refuses or cannot be reached.
 
-        Safe to retry with the same bytes: the registry keys documents by uniqueId."""
+        Safe to retry with the same bytes: the registry keys documents by uniqueId.
+
+        A replacement (`entry.replaces`) needs `replaced_entry_uuid`, the entryUUID the registry gives the
+        replaced document (ITI-18, see XdsMetadataUpdater.replacement_target), never one computed here."""
+        if entry.replaces and not replaced_entry_uuid:
+            raise DeliveryError(
+                "Remplacement impossible : l'identifiant DMP (entryUUID) du document remplacé n'a pas été obtenu "
+                "du DMP.", permanent=True, error_code="cible_remplacement_inconnue")
         submission = build_submission(
             cda,
             entry,

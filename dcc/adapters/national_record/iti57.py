@@ -102,9 +102,11 @@ def build_metadata_update(
 
 
 def build_get_documents_query(
-    entry: DocumentEntry, *, identity: SenderIdentity, endpoint: str, message_id: str
+    entry: DocumentEntry, *, identity: SenderIdentity, endpoint: str, message_id: str, unique_id: str | None = None
 ) -> etree._Element:
-    """SOAP 1.2 envelope of an ITI-18 GetDocuments stored query by uniqueId (LeafClass, metadata level 2)."""
+    """SOAP 1.2 envelope of an ITI-18 GetDocuments stored query by uniqueId (LeafClass, metadata level 2): of
+    `entry`'s document, or of `unique_id` (e.g. the document `entry` replaces) when given; the VIHF is
+    `entry`'s (same patient, same author)."""
     envelope = _soap_envelope(
         ACTION_ITI18, message_id=message_id, endpoint=endpoint, vihf=build_vihf(identity, entry)
     )
@@ -115,7 +117,7 @@ def build_get_documents_query(
         request, _q(QUERY, "ResponseOption"), returnComposedObjects="true", returnType="LeafClass"
     )
     query = etree.SubElement(request, _q(RIM, "AdhocQuery"), id=QUERY_GET_DOCUMENTS)
-    _slot(query, "$XDSDocumentEntryUniqueId", f"('{entry.unique_id}')")
+    _slot(query, "$XDSDocumentEntryUniqueId", f"('{unique_id or entry.unique_id}')")
     _slot(query, "$MetadataLevel", "2")
     return envelope
 
@@ -207,9 +209,25 @@ class XdsMetadataUpdater(HttpClientOwner):
 
     def current(self, entry: DocumentEntry) -> RegistryEntry | None:
         """The registry's approved version of `entry.unique_id` (ITI-18), or None if it has none."""
+        entries = self._query(entry, entry.unique_id)
+        approved = [e for e in entries if e.status in ("", STATUS_APPROVED)]
+        return approved[-1] if approved else None
+
+    def replacement_target(self, entry: DocumentEntry) -> RegistryEntry | None:
+        """The registry entry an RPLC of `entry` must target (CI-SIS TD2.1: the entryUUID of the replaced
+        document is obtained by a TD3.1 / ITI-18 query, DMP_3.1): the approved version of `entry.replaces`,
+        else its latest version (already Deprecated when this very replacement was registered by an attempt
+        whose answer was lost: resending it then lets the registry recognise the identical submission).
+        None when the registry does not hold the replaced document."""
+        assert entry.replaces
+        entries = self._query(entry, entry.replaces)
+        approved = [e for e in entries if e.status in ("", STATUS_APPROVED)]
+        return approved[-1] if approved else (entries[-1] if entries else None)
+
+    def _query(self, entry: DocumentEntry, unique_id: str) -> list[RegistryEntry]:
         message_id = f"urn:uuid:{uuid.uuid4()}"
         envelope = build_get_documents_query(
-            entry, identity=self.identity, endpoint=self.query_endpoint, message_id=message_id
+            entry, identity=self.identity, endpoint=self.query_endpoint, message_id=message_id, unique_id=unique_id
         )
         response = self._post(self.query_endpoint, envelope, ACTION_ITI18)
         soap = self._soap(response)
@@ -221,8 +239,7 @@ class XdsMetadataUpdater(HttpClientOwner):
         except (ValueError, etree.XMLSyntaxError):
             parsed = None
         self._raise_for_failure(response, parsed)
-        approved = [e for e in entries if e.unique_id == entry.unique_id and e.status in ("", STATUS_APPROVED)]
-        return approved[-1] if approved else None
+        return [e for e in entries if e.unique_id == unique_id]
 
     def update_confidentiality(
         self, entry: DocumentEntry, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
