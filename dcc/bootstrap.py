@@ -267,10 +267,17 @@ class XdsNationalRecord:
         return self._transports[structure_id_nat]
 
     def submit(self, submission: Submission) -> SubmitOutcome:
-        from dcc.adapters.national_record.xds import entry_uuid_for
+        from dcc.errors import DeliveryError
 
         entry = checked_entry(submission)
-        replaced = entry_uuid_for(submission.replaces_unique_id) if submission.replaces_unique_id else None
+        replaced = None
+        if entry.replaces:  # RPLC: the target's entryUUID as the registry knows it (ITI-18, CI-SIS TD2.1 / DMP_3.1)
+            target = self._updater_for(entry.author_structure_id).replacement_target(entry)
+            if target is None:
+                raise DeliveryError(f"Le DMP ne contient pas le document remplacé ({entry.replaces}) : "
+                                    "remplacement impossible.", permanent=True,
+                                    error_code="document_remplace_inconnu")
+            replaced = target.entry_uuid
         transport = self._transport_for(entry.author_structure_id)
         result = transport.submit(submission.cda, entry, replaced_entry_uuid=replaced)
         return SubmitOutcome(status_code=getattr(result, "status_code", 200),

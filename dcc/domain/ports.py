@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from dcc.domain.documents import FrcpContent, PpsContent
 
@@ -54,7 +54,24 @@ class SubmitOutcome:
     excerpt: str = ""
 
 
+@runtime_checkable
 class Transport(Protocol):
     def submit(self, submission: Submission) -> SubmitOutcome:
         """Send; raise dcc.errors.DeliveryError (permanent or transient) on failure."""
+        ...
+
+
+@runtime_checkable
+class NationalRecord(Transport, Protocol):
+    """The national record (DMP, over XDS.b or MHD): submission plus the metadata updates of a document
+    already there (same uniqueId, nothing resent). Every method raises dcc.errors.DeliveryError on failure."""
+
+    def update_visibility(self, unique_id: str, visible: bool) -> SubmitOutcome:
+        """Visible to the patient (announcement consultation done) or not: confidentiality code
+        INVISIBLE_PATIENT removed or added."""
+        ...
+
+    def update_masking(self, unique_id: str, masked: bool) -> SubmitOutcome:
+        """Masked from professionals (the patient's choice) or not: confidentiality code MASQUE_PS added or
+        removed."""
         ...

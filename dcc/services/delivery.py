@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import CursorResult, Result, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
-from dcc.domain.ports import Submission, Transport
+from dcc.domain.ports import NationalRecord, Submission, SubmitOutcome, Transport
 from dcc.domain.states import DocumentStatus, OutboxState, advance
 from dcc.errors import DeliveryError
 from dcc.logging import get_logger
@@ -64,6 +64,12 @@ REASON_WAIT_SUBMISSION = ("Mise à jour des métadonnées en attente : le docume
 
 # Crash points of the dispatcher, reported to `probe` (tests kill the process there).
 PROBE_POINTS = ("after_claim", "after_send", "after_commit")
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows matched by an UPDATE (a CursorResult: Session.execute types it as the generic Result)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount or 0
 
 
 def _reason_unsupported(destination: str, what: str) -> str:
@@ -183,7 +189,7 @@ def reconcile_leases(db: Database, *, now: datetime) -> int:
                                                    OM.lease_until < now)
                                   .values(lease_owner=None, lease_until=None))
         uow.commit()
-        return int(res.rowcount or 0)  # type: ignore[attr-defined]
+        return int(_rowcount(res))
 
 
 # ------------------------------------------------------------------------------------ consent and identity
@@ -254,10 +260,9 @@ def _gate(session: Session, msg: m.OutboxMessage, doc: m.Document, patient: m.Pa
     masked = (MASQUE_PS in wanted) if (MASQUE_PS in sent) != (MASQUE_PS in wanted) else None
     if visible is None and masked is None:
         return _Decision("done", "Métadonnées du DMP déjà à jour.")
-    if visible is not None and not callable(getattr(transport, "update_visibility", None)):
-        return _Decision("hold", _reason_unsupported(msg.destination, "visibilité pour le patient"))
-    if masked is not None and not callable(getattr(transport, "update_masking", None)):
-        return _Decision("hold", _reason_unsupported(msg.destination, "masquage aux professionnels"))
+    if not isinstance(transport, NationalRecord):
+        what = "visibilité pour le patient" if visible is not None else "masquage aux professionnels"
+        return _Decision("hold", _reason_unsupported(msg.destination, what))
     return _Decision("send", visible=visible, masked=masked)
 
 
@@ -328,7 +333,7 @@ def _prepare(db: Database, *, msg_id: str, owner: str, now: datetime, lease_s: i
         s = uow.session
         res = s.execute(update(OM).where(OM.id == msg_id, OM.lease_owner == owner, OM.state == OutboxState.PENDING)
                         .values(lease_until=now + timedelta(seconds=lease_s)))
-        if res.rowcount != 1:  # type: ignore[attr-defined]
+        if _rowcount(res) != 1:
             return None
         msg = s.get(OM, msg_id)
         assert msg is not None
@@ -372,12 +377,15 @@ def _prepare(db: Database, *, msg_id: str, owner: str, now: datetime, lease_s: i
         return _Prepared("send", msg.destination, SUBMIT, submission=submission, unique_id=doc.unique_id)
 
 
-def _send_update(transport: Transport, prep: _Prepared) -> Any:
-    result: Any = None
+def _send_update(transport: Transport, prep: _Prepared) -> SubmitOutcome | None:
+    if not isinstance(transport, NationalRecord):  # the gate holds such updates; a changed mapping lands here
+        raise DeliveryError(_reason_unsupported(prep.destination, "visibilité ou masquage"), permanent=True,
+                            error_code="mise_a_jour_non_prise_en_charge")
+    result: SubmitOutcome | None = None
     if prep.visible is not None:
-        result = transport.update_visibility(prep.unique_id, prep.visible)  # type: ignore[attr-defined]
+        result = transport.update_visibility(prep.unique_id, prep.visible)
     if prep.masked is not None:
-        result = transport.update_masking(prep.unique_id, prep.masked)  # type: ignore[attr-defined]
+        result = transport.update_masking(prep.unique_id, prep.masked)
     return result
 
 
@@ -486,6 +494,7 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
                 stats.dead += 1
                 continue
             try:
+                result: SubmitOutcome | None
                 if prep.kind == SUBMIT:
                     assert prep.submission is not None
                     result = transport.submit(prep.submission)
@@ -520,8 +529,8 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
                 probe("after_send", msg_id)
             breaker.success(destination)
             _finish(db, msg_id=msg_id, owner=owner, outcome="delivered",
-                    status_code=getattr(result, "status_code", None), error_code="",
-                    excerpt=str(getattr(result, "excerpt", "") or ""), policy=policy, retry_after=None, rng=rng,
+                    status_code=result.status_code if result else None, error_code="",
+                    excerpt=(result.excerpt or "") if result else "", policy=policy, retry_after=None, rng=rng,
                     clock=clock, started_at=sent_at, codes=prep.codes if prep.kind == METADATA_UPDATE else None)
             stats.delivered += 1
             if probe:

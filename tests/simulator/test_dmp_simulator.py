@@ -230,3 +230,23 @@ def test_faults_endpoint_rejects_bad_spec(server: RunningServer) -> None:
 def test_cli_rejects_bad_fault_spec() -> None:
     with pytest.raises(typer.BadParameter):
         dmp_simulator(host="127.0.0.1", port=0, faults="boom", dump=None)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "accepted"),
+    [
+        (CodedValue("SA01", "1.2.250.1.71.4.2.4", "Etablissement public de santé"), True),  # TRE_R02 (J02 lists it)
+        (CodedValue("39", "1.2.250.1.213.3.3.13", "RCP"), False),  # TRE_R213: not a JDV_J59 system
+        (CodedValue("SA99", "1.2.250.1.71.4.2.4", ""), False),  # J59 system, unknown code
+        (CodedValue("RCP", "1.2.250.1.213.2.2", ""), False),  # TRE_R209 codes are two digits
+    ],
+)
+def test_content_type_code_must_be_in_jdv_j59(server: RunningServer, identity: SenderIdentity,
+                                              content_type: CodedValue, accepted: bool) -> None:
+    cda = sample_cda(unique_id=f"1.2.250.1.213.1.1.9.59.{uuid.uuid4().int % 10**9}")
+    response = _post(server, identity, cda, dataclasses.replace(entry_from_cda(cda), content_type=content_type))
+    if accepted:
+        assert _soap(response).find(f".//{{{RS}}}RegistryResponse").get("status").endswith(":Success")
+    else:
+        assert _error_codes(response) == ["XDSRegistryMetadataError"]
+        assert httpx.get(f"{server.url}/_state").json() == []

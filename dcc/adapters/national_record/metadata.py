@@ -27,6 +27,21 @@ VS_FACILITY = "JDV_J02_XdsHealthcareFacilityTypeCode_CISIS"
 VS_PRACTICE = "JDV_J04_XdsPracticeSettingCode_CISIS"
 VS_SPECIALTY = "JDV_J01_XdsAuthorSpecialty_CISIS"
 
+# SubmissionSet.contentTypeCode (XDS) / List designationType (MHD) come from JDV_J59-ContentTypeCode-DMP
+# (CI-SIS "Partage de documents de santé", metadata table: "Valeur de JDV_J59-ContentTypeCode-DMP", required;
+# PDSm FSH: `contentTypeCode from .../JDV_J59-ContentTypeCode-DMP (required)`). Its code systems, as the PDSm
+# SubmissionSet profile's designationType definition lists them:
+VS_CONTENT_TYPE = "JDV_J59-ContentTypeCode-DMP"
+SECTOR_SYSTEM = "1.2.250.1.71.4.2.4"  # TRE_R02-SecteurActivite
+CONTENT_TYPE_SYSTEMS = {
+    "1.2.250.1.213.1.1.4.6": "TRE_A00-ProducteurDocNonPS",
+    "1.2.250.1.213.2.2": "TRE_R209-TypeActivite",
+    SECTOR_SYSTEM: "TRE_R02-SecteurActivite",
+}
+# J59 is not in the kit; the codes of TRE_R02 and TRE_A00 are those the kit's JDV_J02 lists (67 TRE_R02 sectors,
+# 2 TRE_A00 producers), so they are checked there. TRE_R209 codes cannot be checked with the kit: dcc never sends
+# one (its content type is the structure's activity sector, see entry_from_cda) and refuses them before sending.
+
 CLASS_CODE_SYSTEM = "1.2.250.1.213.1.1.4.1"  # TRE_A03-ClasseDocument
 FORMAT_CODE_SYSTEM = "1.2.250.1.213.1.1.4.2.282"  # TRE_A06-FormatCodeComplementaire
 LOINC = "2.16.840.1.113883.6.1"
@@ -84,7 +99,7 @@ class DocumentEntry:
     hash_sha1: str  # hex
     size: int
     replaces: str | None = None  # uniqueId of the document this one replaces (RPLC)
-    content_type: CodedValue | None = None  # SubmissionSet.contentTypeCode (main serviceEvent code)
+    content_type: CodedValue | None = None  # SubmissionSet.contentTypeCode (JDV_J59, see entry_from_cda)
     mime_type: str = "text/xml"
 
     @property
@@ -356,7 +371,6 @@ def entry_from_cda(
             service_start = xds_time(str(low.get("value")))
         if high is not None and high.get("value"):
             service_stop = xds_time(str(high.get("value")))
-    content_type = _coded(_first(root, "h:documentationOf/h:serviceEvent/h:code"))
 
     language = _first(root, "h:languageCode")
     replaces_el = _first(root, "h:relatedDocument[@typeCode='RPLC']/h:parentDocument/h:id")
@@ -389,7 +403,11 @@ def entry_from_cda(
         hash_sha1=hashlib.sha1(cda).hexdigest(),
         size=len(cda),
         replaces=_ii(replaces_el) or None,
-        content_type=content_type,
+        # contentTypeCode: the type of activity of the clinical event behind the submission (CI-SIS metadata
+        # table), taken from JDV_J59's TRE_R02-SecteurActivite: the activity sector of the structure that held
+        # the board, as the CDA's healthCareFacility/code states it. The serviceEvent code (TRE_R213 "39",
+        # RCP) is not a J59 code. [U: the DMP guide's per-activity choice of J59 code could not be read.]
+        content_type=facility if facility.scheme == SECTOR_SYSTEM else None,
     )
 
 
@@ -406,6 +424,19 @@ def _check(value_set: str, value: CodedValue, field: str) -> None:
         )
 
 
+def check_content_type(value: CodedValue | None) -> None:
+    """contentTypeCode / designationType is a JDV_J59-ContentTypeCode-DMP code (see CONTENT_TYPE_SYSTEMS)."""
+    if value is None:
+        raise ValidationFailed(
+            "Le type d'activité du lot (contentTypeCode, JDV_J59-ContentTypeCode-DMP) est absent : le code du lieu "
+            "de prise en charge (healthCareFacility) doit être un secteur d'activité (TRE_R02).",
+            field="contentTypeCode",
+        )
+    if value.scheme not in CONTENT_TYPE_SYSTEMS or CONTENT_TYPE_SYSTEMS[value.scheme] == "TRE_R209-TypeActivite":
+        raise UnknownCode(field="contentTypeCode", value=f"{value.code} ({value.scheme})", value_set=VS_CONTENT_TYPE)
+    _check(VS_FACILITY, value, "contentTypeCode")
+
+
 def check_codes(entry: DocumentEntry) -> None:
     """Check every code of `entry` against the kit value sets; raise UnknownCode/ValidationFailed."""
     _check(VS_TYPE, entry.type_code, "typeCode")
@@ -416,6 +447,7 @@ def check_codes(entry: DocumentEntry) -> None:
             "La confidentialité doit comporter un niveau N, R ou V.", field="confidentialityCode"
         )
     _check(VS_FACILITY, entry.healthcare_facility_type, "healthcareFacilityTypeCode")
+    check_content_type(entry.content_type)
     _check(VS_PRACTICE, entry.practice_setting, "practiceSettingCode")
     if entry.author_specialty is not None:
         _check(VS_SPECIALTY, entry.author_specialty, "authorSpecialty")

@@ -5,8 +5,9 @@
   a SubmissionSet `List`, one `DocumentReference` (Comprehensive metadata) and the `Binary` holding
   the CDA, each with a `urn:uuid:` fullUrl and `request.method = POST`.
 - `MhdTransport.submit` posts it to `{base_url}/fhir` and maps the answer to an `MhdSubmitResult`
-  (transaction-response Bundle) or a `DeliveryError`: a 4xx OperationOutcome is permanent, 5xx / 429 /
-  network errors are transient (with `Retry-After` when given), exactly as `XdsTransport` does.
+  (transaction-response Bundle) or a `DeliveryError`: failures are classified by
+  `dcc.adapters.http_failures.classify_failure` (the status, and the OperationOutcome's issue type) as
+  for every transport; network errors are transient (with `Retry-After` when given).
 - `MhdTransport.update_security_labels` PATCHes (JSON Patch) the DocumentReference's `securityLabel`
   found by its uniqueId: the announcement removes `INVISIBLE_PATIENT` without resubmitting anything.
 
@@ -33,6 +34,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from pydantic import ValidationError
 
 from dcc import valuesets
+from dcc.adapters.http_failures import Failure, classify_failure
 from dcc.adapters.national_record.metadata import (
     VS_CONFIDENTIALITY,
     CodedValue,
@@ -82,7 +84,9 @@ SYSTEM_URIS: dict[str, str] = {
 }
 
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024
-TRANSIENT_ISSUES = {"transient", "throttled", "timeout", "lock-error"}
+# FHIR R4 IssueType (http://hl7.org/fhir/issue-type) codes that mean "try again later": the "transient" family
+# and "exception" (an unexpected internal error of the server).
+TRANSIENT_ISSUES = {"transient", "throttled", "timeout", "lock-error", "exception"}
 
 
 def _fields(**values: Any) -> dict[str, Any]:
@@ -326,7 +330,8 @@ def build_bundle(
             },
         )
     )
-    content_type = entry.content_type or entry.type_code
+    content_type = entry.content_type  # JDV_J59 (checked by check_sendable before any bundle is built)
+    assert content_type is not None
     submission_set = FhirList.model_validate(
         _fields(
             meta={"profile": list(PROFILE_SUBMISSION_SET)},
@@ -597,7 +602,10 @@ class MhdTransport(HttpClientOwner):
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         outcome = parse_operation_outcome(content)
         code, text, kinds = _outcome_details(outcome) if outcome is not None else ("", "", set())
-        if status in (408, 429) or status >= 500 or (kinds & TRANSIENT_ISSUES and status not in (400, 422)):
+        explained = None
+        if outcome is not None:
+            explained = Failure.TRANSIENT if kinds & TRANSIENT_ISSUES else Failure.PERMANENT
+        if classify_failure(status, explained=explained) is Failure.TRANSIENT:
             raise dmp_unavailable(status, retry_after=retry_after, content=content, detail=text)
         if outcome is None:
             raise dmp_refused_http(status, content=content)

@@ -52,6 +52,7 @@ from cryptography import x509
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from dcc.adapters.http_failures import Failure, classify_failure
 from dcc.adapters.signing.pades import _load_cert, _load_crl, check_signing_certificate, verify_pdf
 from dcc.errors import SignatureRefused, SigningServiceUnavailable
 
@@ -151,7 +152,7 @@ class EsignsanteSigner:
         if code in messages:
             raise SignatureRefused(f"Signature refusée par esignsante ({what}) : {messages[code]} "
                                    f"(HTTP {code}).")
-        if code in (500, 502, 503, 504) or code == 429:
+        if classify_failure(code) is Failure.TRANSIENT:
             raise SigningServiceUnavailable(
                 f"Service de signature esignsante indisponible ({what}, HTTP {code}) ; "
                 "un 503 peut aussi signifier que le certificat du service est refusé par ses propres contrôles."

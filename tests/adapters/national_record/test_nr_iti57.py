@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from dcc.adapters.national_record.xds import (
     entry_uuid_for,
 )
 from dcc.bootstrap import XdsNationalRecord, xds_sibling_endpoint
+from dcc.domain.ports import Submission
 from dcc.errors import DeliveryError
 from dcc.simulator.samples import sample_cda
 from dcc.simulator.server import RunningServer
@@ -211,3 +213,40 @@ def test_sibling_endpoints() -> None:
     assert xds_sibling_endpoint("https://dmp/si-dmp-server/v2/services/repository", "/xds/iti57") == (
         "https://dmp/si-dmp-server/v2/services/iti57"
     )
+
+
+def test_replacement_targets_the_entry_uuid_the_registry_gives_after_an_update(
+    server: RunningServer, identity: SenderIdentity, tmp_path: Path, dump_dir: Path
+) -> None:
+    """RPLC (CI-SIS TD2.1): the target is the entryUUID an ITI-18 query returns; after an ITI-57 update the
+    current version's entryUUID is not the one the document was first submitted with."""
+    v1 = sample_cda(unique_id=UNIQUE_ID)
+    v2 = sample_cda(unique_id=UNIQUE_ID + ".2", replaces=UNIQUE_ID, note="v2")
+    record = XdsNationalRecord(
+        server.url, identity_dir=tmp_path / "id", structure_name="Centre Hospitalier d'Angers",
+        structure_id_nat=STRUCTURE, cda_lookup={UNIQUE_ID: v1}.get,
+    )
+    try:
+        _submit_invisible(server, identity, v1)
+        record.update_visibility(UNIQUE_ID, True)  # ITI-57: a new version with its own entryUUID
+        with XdsTransport(f"{server.url}/xds/iti41", identity=identity, timeout=10.0) as transport:
+            with pytest.raises(DeliveryError) as stale:  # the first version's entryUUID is no longer current
+                transport.submit(v2, entry_from_cda(v2), replaced_entry_uuid=entry_uuid_for(UNIQUE_ID))
+            assert stale.value.error_code == "XDSRegistryError"
+        record.submit(Submission(unique_id=UNIQUE_ID + ".2", cda=v2, pdf=b"", kind="FRCP",
+                                 replaces_unique_id=UNIQUE_ID))
+        state = {d["unique_id"]: d for d in _state(server)}
+        assert state[UNIQUE_ID]["replaced_by"] == UNIQUE_ID + ".2"
+        rplc = [a for f in sorted(dump_dir.glob("*-POST-xds_iti41.http")) for a in _rplc_targets(f.read_bytes())]
+        assert rplc[-1] != entry_uuid_for(UNIQUE_ID)  # the registry's current entryUUID, found by ITI-18
+        with pytest.raises(DeliveryError) as unknown:  # nothing to replace: refused before any ITI-41
+            record.submit(Submission(unique_id="1.2.3.4.9", cda=sample_cda(unique_id="1.2.3.4.9",
+                                     replaces="1.2.3.4.404"), pdf=b"", kind="FRCP", replaces_unique_id="1.2.3.4.404"))
+        assert unknown.value.permanent and unknown.value.error_code == "document_remplace_inconnu"
+    finally:
+        record.close()
+
+
+def _rplc_targets(body: bytes) -> list[str]:
+    pattern = rb'associationType="urn:ihe:iti:2007:AssociationType:RPLC"[^>]*targetObject="([^"]+)"'
+    return [m.decode() for m in re.findall(pattern, body)]

@@ -17,6 +17,7 @@ from dcc.adapters.national_record.metadata import (
     xds_time,
     xon,
 )
+from dcc.adapters.national_record.xds import check_sendable
 from dcc.errors import IncompleteData, InvalidIdentifier, UnknownCode, ValidationFailed
 from dcc.simulator.samples import sample_cda
 
@@ -54,8 +55,27 @@ def test_entry_from_sample_frcp() -> None:
     assert entry.hash_sha1 == hashlib.sha1(cda).hexdigest()
     assert entry.size == len(cda)
     assert entry.replaces is None
-    assert entry.content_type is not None and entry.content_type.code == "39"
+    # contentTypeCode (JDV_J59): the activity sector of the board's structure (TRE_R02), not the RCP act code
+    assert entry.content_type == CodedValue("SA01", "1.2.250.1.71.4.2.4", "Etablissement public de santé")
     check_codes(entry)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "error"),
+    [
+        (None, ValidationFailed),  # absent
+        (CodedValue("39", "1.2.250.1.213.3.3.13", "RCP"), UnknownCode),  # TRE_R213: not a J59 system
+        (CodedValue("07", "1.2.250.1.213.2.2", ""), UnknownCode),  # TRE_R209: not checkable with the kit
+        (CodedValue("SA99", "1.2.250.1.71.4.2.4", ""), UnknownCode),  # TRE_R02 system, unknown code
+    ],
+)
+def test_content_type_outside_jdv_j59_is_refused_before_sending(content_type: CodedValue | None,
+                                                                 error: type[Exception]) -> None:
+    cda = sample_cda()
+    entry = dataclasses.replace(entry_from_cda(cda), content_type=content_type)
+    with pytest.raises(error) as caught:
+        check_sendable(cda, entry)
+    assert getattr(caught.value, "field", "") == "contentTypeCode"
 
 
 def test_pps_maps_to_care_plan_class_and_format() -> None:

@@ -375,3 +375,23 @@ def test_regions_get_their_transport(sqlite_database: Database, tmp_path: Path, 
     finally:
         for t in transports.values():
             t.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("system", "code"),
+    [("urn:oid:1.2.250.1.213.3.3.13", "39"), ("urn:oid:1.2.250.1.71.4.2.4", "SA99")],
+)
+def test_designation_type_outside_jdv_j59_is_refused_by_the_simulator(server: RunningServer, system: str,
+                                                                      code: str) -> None:
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.159")
+    data = json.loads(build_bundle(cda, entry_from_cda(cda)).body)
+    submission_set = next(e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "List")
+    for ext in submission_set["extension"]:
+        if ext["url"].endswith("ihe-designationType"):
+            ext["valueCodeableConcept"] = {"coding": [{"system": system, "code": code}]}
+    response = httpx.post(f"{server.url}/fhir", content=json.dumps(data), headers={"Content-Type": FHIR_JSON})
+    assert response.status_code == 422
+    issues = response.json()["issue"]
+    assert any(i["details"]["coding"][0]["code"] == "XDSRegistryMetadataError" and "designationType" in
+               i["details"].get("text", "") + i.get("diagnostics", "") for i in issues)
+    assert _state(server) == []

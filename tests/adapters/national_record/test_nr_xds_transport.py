@@ -20,7 +20,7 @@ from dcc.adapters.national_record import (
     entry_uuid_for,
     make_demo_identity,
 )
-from dcc.adapters.national_record.xds import build_submission, parse_retry_after
+from dcc.adapters.national_record.xds import XdsMetadataUpdater, build_submission, parse_retry_after
 from dcc.errors import DeliveryError
 from dcc.simulator.samples import sample_cda
 from dcc.simulator.server import RunningServer
@@ -171,8 +171,16 @@ def test_replacement_marks_the_old_entry(server: RunningServer, identity: Sender
     v1 = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.105")
     v2 = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.106", replaces="1.2.250.1.213.1.1.9.99.105", note="v2")
     transport.submit(v1, entry_from_cda(v1))
-    transport.submit(v2, entry_from_cda(v2))
-    transport.submit(v2, entry_from_cda(v2))  # a retry of the replacement is harmless
+    with XdsMetadataUpdater(f"{server.url}/xds/iti57", f"{server.url}/xds/iti18", identity=identity) as registry:
+        target = registry.replacement_target(entry_from_cda(v2))  # ITI-18: the registry's entryUUID of v1
+        assert target is not None
+        transport.submit(v2, entry_from_cda(v2), replaced_entry_uuid=target.entry_uuid)
+        retry_target = registry.replacement_target(entry_from_cda(v2))  # v1 is now Deprecated, still found
+        assert retry_target is not None and retry_target.entry_uuid == target.entry_uuid
+    transport.submit(v2, entry_from_cda(v2), replaced_entry_uuid=retry_target.entry_uuid)  # a retry is harmless
+    with pytest.raises(DeliveryError) as caught:  # never a locally computed target
+        transport.submit(v2, entry_from_cda(v2))
+    assert caught.value.permanent and caught.value.error_code == "cible_remplacement_inconnue"
     state = {d["unique_id"]: d for d in _state(server)}
     assert state["1.2.250.1.213.1.1.9.99.105"]["replaced_by"] == "1.2.250.1.213.1.1.9.99.106"
     assert state["1.2.250.1.213.1.1.9.99.106"]["replaced_by"] is None

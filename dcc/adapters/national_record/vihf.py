@@ -1,0 +1,233 @@
+"""The VIHF (SAML 2 assertion in wsse:Security) and the sending structure's identity that signs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.x509.oid import NameOID
+from lxml import etree
+from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner, methods
+
+from dcc.adapters.national_record.ebrim import DS, HL7, SAML, XSD, XSI, _q, _utc_now
+from dcc.adapters.national_record.metadata import CodedValue, DocumentEntry
+from dcc.errors import ConfigurationError
+
+# VIHF (CI-SIS "Volet transport synchrone pour client lourd", v3/v4).
+VIHF_VERSION = "3.0"
+PURPOSE_OF_USE_SYSTEM = "1.2.250.1.213.1.1.4.248"  # TRE_R248-ModeAcces
+ACTIVITY_SECTOR_SYSTEM = "1.2.250.1.71.4.2.4"
+PROFESSION_SYSTEM = "1.2.250.1.71.1.2.7"  # TRE_G15-ProfessionSante [U: J65 rows not in the kit]
+SPECIALTY_SYSTEM = "1.2.250.1.71.1.2.8"  # TRE_R38-SpecialiteOrdinale [U]
+
+
+# --- sending identity -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SenderIdentity:
+    """The sending structure (indirect authentication): its Struct_IdNat and its signing key pair."""
+
+    id_nat: str  # Struct_IdNat, e.g. "1" + FINESS
+    name: str
+    key_path: Path  # PEM private key
+    cert_path: Path  # PEM certificate
+    activity_sector: str = "SA01"  # VIHF Secteur_Activite (TRE_R02-SecteurActivite)
+    source_id: str = ""  # SubmissionSet.sourceId (OID of the sending system); derived if empty
+    lps_name: str = "dcc"
+    lps_version: str = "0.1.0"
+    lps_homologation_id: str = "DCC-DEMO"
+
+    @property
+    def source_oid(self) -> str:
+        return self.source_id or f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, 'dcc:' + self.id_nat).int}"
+
+    def key_pem(self) -> bytes:
+        return Path(self.key_path).read_bytes()
+
+    def private_key(self) -> RSAPrivateKey | EllipticCurvePrivateKey:
+        """The loaded private key (cached: loading an RSA key costs ~0.1 s)."""
+        path = Path(self.key_path)
+        return _load_key(str(path.resolve()), path.stat().st_mtime_ns)
+
+    def cert_pem(self) -> bytes:
+        return Path(self.cert_path).read_bytes()
+
+
+@lru_cache(maxsize=16)
+def _load_key(path: str, mtime_ns: int) -> RSAPrivateKey | EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(key, RSAPrivateKey | EllipticCurvePrivateKey):
+        raise ConfigurationError(f"La clé de signature {path} doit être une clé RSA ou EC.")
+    return key
+
+
+def make_demo_identity(directory: Path, name: str, id_nat: str) -> SenderIdentity:
+    """A SenderIdentity with a self-signed RSA certificate in `directory` (created once, then reused)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = directory / "vihf-key.pem", directory / "vihf-cert.pem"
+    if not (key_path.exists() and cert_path.exists()):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, id_nat),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"{name} (démonstration)"),
+            ]
+        )
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=730))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=True,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        key_path.chmod(0o600)
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return SenderIdentity(id_nat=id_nat, name=name, key_path=key_path, cert_path=cert_path)
+
+
+
+# --- VIHF -------------------------------------------------------------------------------------------
+
+
+def _vihf_attribute(statement: etree._Element, name: str, value: str | etree._Element) -> None:
+    attribute = etree.SubElement(statement, _q(SAML, "Attribute"), Name=name)
+    holder = etree.SubElement(attribute, _q(SAML, "AttributeValue"))
+    if isinstance(value, str):
+        holder.text = value
+    else:
+        holder.append(value)
+
+
+def _ce(tag: str, code: str, system: str, display: str) -> etree._Element:
+    el = etree.Element(_q(HL7, tag), nsmap={None: HL7, "xsi": XSI})
+    el.set(_q(XSI, "type"), "CE")
+    el.set("code", code)
+    el.set("codeSystem", system)
+    if display:
+        el.set("displayName", display)
+    return el
+
+
+def _roles(specialty: CodedValue | None) -> list[etree._Element]:
+    """subject:role values: the profession (G15) then, when present, the specialty (R38)."""
+    if specialty is None:
+        return [_ce("Role", "AUTOMATE", "1.2.250.1.213.1.1.4.6", "Automate")]
+    profession, _, speciality = specialty.code.partition("/")
+    profession = profession.removeprefix("G15_")
+    roles = [_ce("Role", profession, PROFESSION_SYSTEM, "")]
+    if speciality:
+        roles.append(_ce("Role", speciality, SPECIALTY_SYSTEM, specialty.display))
+    return roles
+
+
+def build_vihf(
+    identity: SenderIdentity, entry: DocumentEntry, *, purpose_of_use: str = "normal"
+) -> etree._Element:
+    """The VIHF SAML 2 assertion, signed (enveloped XML-DSig, RSA-SHA256, exc-c14n) by the structure."""
+    assertion_id = f"_{uuid.uuid4().hex}"
+    now = _utc_now()
+    assertion = etree.Element(
+        _q(SAML, "Assertion"),
+        nsmap={"saml": SAML, "xsi": XSI, "xs": XSD},
+        ID=assertion_id,
+        IssueInstant=now,
+        Version="2.0",
+    )
+    cert = x509.load_pem_x509_certificate(identity.cert_pem())
+    issuer = etree.SubElement(
+        assertion, _q(SAML, "Issuer"), Format="urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
+    )
+    issuer.text = cert.subject.rfc4514_string()
+    # Placeholder so that signxml puts ds:Signature right after Issuer, as the SAML schema requires.
+    etree.SubElement(assertion, _q(DS, "Signature"), nsmap={"ds": DS}, Id="placeholder")
+    subject = etree.SubElement(assertion, _q(SAML, "Subject"))
+    name_id = etree.SubElement(
+        subject, _q(SAML, "NameID"), Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+    )
+    name_id.text = entry.author_id
+    authn = etree.SubElement(assertion, _q(SAML, "AuthnStatement"), AuthnInstant=now)
+    context = etree.SubElement(authn, _q(SAML, "AuthnContext"))
+    etree.SubElement(
+        context, _q(SAML, "AuthnContextClassRef")
+    ).text = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient"
+    statement = etree.SubElement(assertion, _q(SAML, "AttributeStatement"))
+    _vihf_attribute(statement, "Identifiant_Structure", identity.id_nat)
+    _vihf_attribute(statement, "Secteur_Activite", f"{identity.activity_sector}^{ACTIVITY_SECTOR_SYSTEM}")
+    _vihf_attribute(
+        statement, "urn:oasis:names:tc:xacml:1.0:subject:subject-id", entry.author_person.split("^")[1]
+    )
+    role_attr = etree.SubElement(
+        statement, _q(SAML, "Attribute"), Name="urn:oasis:names:tc:xacml:2.0:subject:role"
+    )
+    for role in _roles(entry.author_specialty):
+        etree.SubElement(role_attr, _q(SAML, "AttributeValue")).append(role)
+    _vihf_attribute(statement, "VIHF_Version", VIHF_VERSION)
+    _vihf_attribute(statement, "Authentification_Mode", "INDIRECTE")
+    _vihf_attribute(statement, "urn:oasis:names:tc:xacml:2.0:resource:resource-id", entry.patient_id)
+    _vihf_attribute(statement, "Ressource_URN", "urn:dmp")
+    _vihf_attribute(
+        statement,
+        "urn:oasis:names:tc:xspa:1.0:subject:purposeofuse",
+        _ce(
+            "PurposeOfUse",
+            purpose_of_use,
+            PURPOSE_OF_USE_SYSTEM,
+            "Accès normal" if purpose_of_use == "normal" else "",
+        ),
+    )
+    _vihf_attribute(statement, "LPS_Nom", identity.lps_name)
+    _vihf_attribute(statement, "LPS_Version", identity.lps_version)
+    _vihf_attribute(statement, "LPS_ID_HOMOLOGATION_DMP", identity.lps_homologation_id)
+
+    signer = XMLSigner(
+        method=methods.enveloped,
+        signature_algorithm=SignatureMethod.RSA_SHA256,
+        digest_algorithm=DigestAlgorithm.SHA256,
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    )
+    signed: etree._Element = signer.sign(
+        assertion,
+        key=identity.private_key(),
+        cert=identity.cert_pem().decode("ascii"),
+        reference_uri=f"#{assertion_id}",
+        id_attribute="ID",
+    )
+    return signed
+
