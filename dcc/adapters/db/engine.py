@@ -107,7 +107,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                     raise DatabaseBusy()
                 conn.info[WRITE_LOCK_KEY] = True
             try:
-                conn.exec_driver_sql(f"BEGIN {mode}".strip())
+                if mode:
+                    conn.exec_driver_sql(f"BEGIN {mode}")
+                else:  # a read transaction cannot meet a lock: straight to the driver (a third of the cost)
+                    conn.connection.driver_connection.execute("BEGIN")
             except BaseException:
                 _release(conn.info)
                 raise
