@@ -40,6 +40,8 @@ class BoundedPool(QueuePool):
     """The connection pool: when no connection frees up within `pool_timeout`, `DatabaseBusy` (503 with
     Retry-After) rather than the library's own timeout error."""
 
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.QueuePool"  # its log lines stay SQLAlchemy's (not dcc.*)
+
     def _do_get(self) -> ConnectionPoolEntry:
         try:
             return super()._do_get()
