@@ -24,12 +24,13 @@ of an existing object is audited (`access.refused`). A visible object on which t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache, wraps
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true, union
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, or_, select, true, union
 from sqlalchemy.sql import Select
 
 from dcc.adapters.db import models as m
@@ -76,36 +77,68 @@ def now_utc() -> datetime:
     return m.utcnow()
 
 
+# The filters below are SQL expressions of the user alone, built once per user and reused by every request
+# (building them cost more than running the queries they filter). Where a filter depends on the time (the
+# expiry of break-the-glass grants), the time is a bound parameter read when the query runs, not when the
+# expression is built; a filter asked for another time (`at=`) is built afresh.
+_PER_USER_CACHE = 1024
+
+
+def _per_user(build: Callable[..., Any]) -> Callable[..., Any]:
+    cached = lru_cache(maxsize=_PER_USER_CACHE)(build)
+
+    @wraps(build)
+    def filter_(user: User, *, at: datetime | None = None) -> Any:
+        if at is not None:
+            return build(user, at=at)
+        return cached(user)
+
+    return filter_
+
+
+def _now_param() -> Any:
+    """The current time (`now_utc`), evaluated each time the statement runs."""
+    return bindparam("access_now", callable_=lambda: now_utc(), type_=m.BreakGlass.__table__.c.expires_at.type,
+                     unique=True)
+
+
 # ------------------------------------------------------------------------------------------ building blocks
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def _region_id(user: User) -> Select[Any]:
     return select(m.Region.id).where(m.Region.code == (user.region_code or ""))
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def _region_establishments(user: User) -> Select[Any]:
     return select(m.Establishment.id).where(m.Establishment.region_id.in_(_region_id(user)))
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def _member_boards(user: User) -> Select[Any]:
     return select(m.BoardMember.board_id).where(m.BoardMember.professional_id == (user.professional_id or ""))
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def _coordinator_boards(user: User) -> Select[Any]:
     if user.establishment_id:
         return select(m.Board.id).where(m.Board.establishment_id == user.establishment_id)
     return select(m.Board.id).where(m.Board.establishment_id.in_(_region_establishments(user)))
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def _establishment_boards(user: User) -> Select[Any]:
     """The boards of the user's establishment (a coordinating nurse's scope)."""
     return select(m.Board.id).where(m.Board.establishment_id == (user.establishment_id or ""))
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def _user_id(user: User) -> Select[Any]:
     return select(m.AppUser.id).where(m.AppUser.login == user.login)
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def care_team_patients(user: User) -> Select[Any]:
     """Patients whose care team includes the physician `user` (not counting break-the-glass)."""
     p = user.professional_id or ""
@@ -115,11 +148,13 @@ def care_team_patients(user: User) -> Select[Any]:
     return select(union(by_case, by_gp).subquery().c[0])
 
 
+@_per_user
 def break_glass_patients(user: User, *, at: datetime | None = None) -> Select[Any]:
     return select(m.BreakGlass.patient_id).where(m.BreakGlass.user_id.in_(_user_id(user)),
-                                                 m.BreakGlass.expires_at > (at or now_utc()))
+                                                 m.BreakGlass.expires_at > (_now_param() if at is None else at))
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def _coordinator_patients(user: User) -> Select[Any]:
     return select(m.Case.patient_id).where(m.Case.board_id.in_(_coordinator_boards(user)))
 
@@ -127,6 +162,7 @@ def _coordinator_patients(user: User) -> Select[Any]:
 # --------------------------------------------------------------------------------------- filters (SQL)
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def board_filter(user: User) -> ColumnElement[bool]:
     """Boards in the user's directory view (not clinical)."""
     if user.role == "admin":
@@ -142,6 +178,7 @@ def board_filter(user: User) -> ColumnElement[bool]:
     return false()
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def session_filter(user: User) -> ColumnElement[bool]:
     """Sessions in the user's calendar (counts only; the agenda is `agenda_filter`)."""
     if user.role == "admin":
@@ -156,6 +193,7 @@ def session_filter(user: User) -> ColumnElement[bool]:
     return false()
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def agenda_filter(user: User) -> ColumnElement[bool]:
     """Sessions whose agenda (patients' names, questions) the user may read."""
     if user.role == "coordinator":
@@ -165,6 +203,7 @@ def agenda_filter(user: User) -> ColumnElement[bool]:
     return false()
 
 
+@_per_user
 def case_filter(user: User, *, at: datetime | None = None) -> ColumnElement[bool]:
     if user.role == "coordinator":
         return m.Case.board_id.in_(_coordinator_boards(user))
@@ -176,6 +215,7 @@ def case_filter(user: User, *, at: datetime | None = None) -> ColumnElement[bool
     return false()
 
 
+@_per_user
 def document_filter(user: User, *, at: datetime | None = None) -> ColumnElement[bool]:
     if user.role == "coordinator":
         return m.Document.case_id.in_(select(m.Case.id).where(m.Case.board_id.in_(_coordinator_boards(user))))
@@ -195,6 +235,7 @@ def document_filter(user: User, *, at: datetime | None = None) -> ColumnElement[
     return false()
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def delivery_filter(user: User) -> ColumnElement[bool]:
     """Outbox messages whose state the user may follow (coordinator: their boards; monitor: their region)."""
     if user.role == "coordinator":
@@ -207,6 +248,7 @@ def delivery_filter(user: User) -> ColumnElement[bool]:
     return m.OutboxMessage.document_id.in_(docs)
 
 
+@_per_user
 def patient_filter(user: User, *, at: datetime | None = None) -> ColumnElement[bool]:
     """Patients whose record (cases, documents) the user may open."""
     if user.role == "coordinator":
@@ -218,11 +260,13 @@ def patient_filter(user: User, *, at: datetime | None = None) -> ColumnElement[b
     return false()
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def audit_trail_filter(user: User) -> ColumnElement[bool]:
     """Patients whose audit trail the user may read: admin, or the care team (break-the-glass excluded)."""
     return true() if user.role == "admin" else consent_filter(user)
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def consent_filter(user: User) -> ColumnElement[bool]:
     """Patients whose consent and identity the user may record (opposition to the DMP, identity qualified):
     the coordinator of their boards and the physicians of their care team; never through break-the-glass."""
@@ -233,6 +277,7 @@ def consent_filter(user: User) -> ColumnElement[bool]:
     return false()
 
 
+@lru_cache(maxsize=_PER_USER_CACHE)
 def consent_document_filter(user: User) -> ColumnElement[bool]:
     """Documents whose visibility the user may record at the patient's request (announcement, masking):
     those of the patients in `consent_filter`, masked ones included (the patient may lift the masking)."""
@@ -271,11 +316,12 @@ def require(uow: UnitOfWork, user: User, kind: str, id_: str, condition: ColumnE
     """
     what, model = _WHAT[kind]
     missing = NotFound(f"{what} « {id_} » introuvable.")
+    # one query when visible (the object is then in the session: the caller's `get` does not query again)
+    if uow.session.scalars(select(model).where(model.__table__.c.id == id_, condition)).first() is not None:
+        return
     obj = uow.session.get(model, id_)
     if obj is None:
         raise missing
-    if _visible(uow, model, id_, condition):
-        return
     record_audit(uow, actor=user.login, action="access.refused", entity=kind, entity_id=id_,
                  patient_id=_patient_of(uow, kind, obj),
                  detail={"role": user.role, "region": user.region_code, "requested": action})
@@ -300,11 +346,15 @@ def visible_boards(uow: UnitOfWork, user: User) -> list[m.Board]:
 
 
 def visible_session_ids(uow: UnitOfWork, user: User, ids: Sequence[str]) -> set[str]:
+    if not ids:
+        return set()
     q = select(m.Session.id).where(m.Session.id.in_(list(ids)), session_filter(user))
     return set(uow.session.scalars(q).all())
 
 
 def visible_document_ids(uow: UnitOfWork, user: User, ids: Sequence[str]) -> set[str]:
+    if not ids:
+        return set()
     q = select(m.Document.id).where(m.Document.id.in_(list(ids)), document_filter(user))
     return set(uow.session.scalars(q).all())
 

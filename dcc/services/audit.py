@@ -26,9 +26,11 @@ import json
 import logging
 import random
 import threading
-from typing import Any
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -44,7 +46,7 @@ LANES = 16  # PostgreSQL: at most this many transactions append at the same time
 SEAL_BATCH = 2000
 
 
-def _content(ev: m.AuditEvent) -> dict[str, Any]:
+def _content(ev: m.AuditEvent | _Entry) -> dict[str, Any]:
     return {"at": ev.at.isoformat(), "actor": ev.actor, "action": ev.action, "entity": ev.entity,
             "entity_id": ev.entity_id, "patient_id": ev.patient_id, "detail": ev.detail}
 
@@ -62,7 +64,7 @@ def _entry_hash(prev: str, ev: m.AuditEvent) -> str:
     return _digest(payload)
 
 
-def _lane_hash(prev: str, ev: m.AuditEvent) -> str:
+def _lane_hash(prev: str, ev: m.AuditEvent | _Entry) -> str:
     return _digest({"lane_prev": prev, "lane": ev.lane, "lane_seq": ev.lane_seq, **_content(ev)})
 
 
@@ -71,42 +73,72 @@ def _insert_ignore(uow: UnitOfWork, table: Any, rows: list[dict[str, Any]]) -> N
     uow.session.execute(insert(table).values(rows).on_conflict_do_nothing())
 
 
-def _locked_lane(uow: UnitOfWork) -> m.AuditLane:
+@dataclass(frozen=True)
+class _Lane:
+    id: int
+    seq: int
+    last_hash: str
+
+
+@dataclass
+class _Entry:
+    """An entry's hashed fields, before it is written (the same names as m.AuditEvent's columns)."""
+
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    patient_id: str | None
+    detail: dict[str, Any]
+    lane: int
+    lane_seq: int
+
+
+# Built once (every audited read runs them); Core statements: the ORM's unit of work is not needed to append
+# one row and move a lane's number.
+_LANE = cast(Table, m.AuditLane.__table__)
+_LANE_COLUMNS = (_LANE.c.id, _LANE.c.seq, _LANE.c.last_hash)
+_FREE_LANE = (select(*_LANE_COLUMNS).where(_LANE.c.id <= LANES).order_by(_LANE.c.id).limit(1)
+              .with_for_update(skip_locked=True))
+_LANE_BY_ID = select(*_LANE_COLUMNS).where(_LANE.c.id == bindparam("lane_id"))
+_MOVE_LANE = (update(_LANE).where(_LANE.c.id == bindparam("lane_id"))
+              .values(seq=bindparam("new_seq"), last_hash=bindparam("new_hash")))
+_APPEND = insert(cast(Table, m.AuditEvent.__table__))
+
+
+def _locked_lane(uow: UnitOfWork) -> _Lane:
     """A lane locked for this transaction: the one it already holds, else a free one (SKIP LOCKED on
     PostgreSQL), else (all busy) one at random, waiting for it."""
     session = uow.session
     txn = session.get_transaction()
     held = session.info.get("dcc_audit_lane")
     if held is not None and txn is not None and held[0] is txn:
-        lane = session.get(m.AuditLane, held[1])
-        if lane is not None:
-            return lane
-    free = select(m.AuditLane).where(m.AuditLane.id <= LANES).order_by(m.AuditLane.id).limit(1)
-    lane = session.scalars(free.with_for_update(skip_locked=True)).one_or_none()
-    if lane is None:
-        _insert_ignore(uow, m.AuditLane.__table__, [{"id": i, "seq": 0, "last_hash": ""} for i in range(1, LANES + 1)])
-        lane = session.scalars(free.with_for_update(skip_locked=True)).one_or_none()
-    if lane is None:
-        pick = select(m.AuditLane).where(m.AuditLane.id == random.randint(1, LANES))
-        lane = session.scalars(pick.with_for_update()).one()
+        row = session.execute(_LANE_BY_ID, {"lane_id": held[1]}).first()
+        if row is not None:
+            return _Lane(*row)
+    row = session.execute(_FREE_LANE).first()
+    if row is None:
+        _insert_ignore(uow, _LANE, [{"id": i, "seq": 0, "last_hash": ""} for i in range(1, LANES + 1)])
+        row = session.execute(_FREE_LANE).first()
+    if row is None:
+        row = session.execute(_LANE_BY_ID.with_for_update(), {"lane_id": random.randint(1, LANES)}).one()
+    lane = _Lane(*row)
     session.info["dcc_audit_lane"] = (session.get_transaction(), lane.id)
     return lane
 
 
 def record_audit(uow: UnitOfWork, *, actor: str, action: str, entity: str, entity_id: str,
-                 patient_id: str | None = None, detail: dict[str, Any] | None = None) -> m.AuditEvent:
+                 patient_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    """Append an entry to the audit log, in the caller's transaction (its lane's next number and hash)."""
     if not uow.session.in_transaction():
         uow.begin_write()  # SQLite: take the write lock before reading the lane, not half-way
     lane = _locked_lane(uow)
-    seq = lane.seq + 1
-    ev = m.AuditEvent(actor=actor, action=action, entity=entity, entity_id=entity_id, patient_id=patient_id,
-                      detail=detail or {}, prev_hash="", hash="", at=m.utcnow(), lane=lane.id, lane_seq=seq)
-    ev.lane_hash = _lane_hash(lane.last_hash, ev)
-    uow.session.add(ev)
-    lane.seq = seq
-    lane.last_hash = ev.lane_hash
-    uow.session.flush()
-    return ev
+    entry = _Entry(at=m.utcnow(), actor=actor, action=action, entity=entity, entity_id=entity_id,
+                   patient_id=patient_id, detail=detail or {}, lane=lane.id, lane_seq=lane.seq + 1)
+    lane_hash = _lane_hash(lane.last_hash, entry)
+    uow.session.execute(_APPEND, {**asdict(entry), "prev_hash": "", "hash": "", "lane_hash": lane_hash})
+    uow.session.execute(_MOVE_LANE, {"lane_id": lane.id, "new_seq": entry.lane_seq, "new_hash": lane_hash})
 
 
 def record_refused_changes(engine: Engine, actor: str, attempts: list[dict[str, Any]]) -> None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
 
+from sqlalchemy import ColumnElement
+
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain.calendar import PARIS, SessionEntry, board_calendar_ics
@@ -111,15 +113,16 @@ def _paris_midnight(d: date) -> datetime:
 
 
 def list_sessions(uow: UnitOfWork, *, board_id: str | None, start: date | None,
-                  end: date | None) -> list[SessionView]:
-    """Sessions whose local (Europe/Paris) date is within [start, end], inclusive."""
+                  end: date | None, scope: ColumnElement[bool] | None = None) -> list[SessionView]:
+    """Sessions whose local (Europe/Paris) date is within [start, end], inclusive; only those matching
+    `scope` (an access filter of dcc.services.access) when given."""
     if start is not None and end is not None and end < start:
         raise ValidationFailed("La date de fin précède la date de début.", field="to")
     if board_id is not None:
         _get(uow, m.Board, board_id, "RCP")
     sessions = repo.sessions_between(
         uow.session, board_id=board_id, start=_paris_midnight(start) if start else None,
-        end=_paris_midnight(end + timedelta(days=1)) if end else None)
+        end=_paris_midnight(end + timedelta(days=1)) if end else None, where=scope)
     boards = repo.boards_by_ids(uow.session, list({s.board_id for s in sessions}))
     load = repo.session_load(uow.session, [s.id for s in sessions])
     return [_session_view(s, boards[s.board_id], load.get(s.id, 0)) for s in sessions]

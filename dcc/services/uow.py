@@ -63,5 +63,9 @@ class Database:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self._sessions)
 
+    def ensure_migrated(self) -> None:
+        """Refuse (DatabaseNotMigrated) a database that is not at the latest migration."""
+        ensure_migrated(self.engine)
+
     def dispose(self) -> None:
         self.engine.dispose()

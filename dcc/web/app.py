@@ -19,14 +19,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy.exc import DataError as SQLAlchemyDataError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dcc.adapters.db.engine import ensure_migrated
 from dcc.config import Settings, get_settings
-from dcc.errors import DatabaseBusy, DatabaseNotMigrated, DccError
+from dcc.errors import DatabaseNotMigrated, DccError
 from dcc.logging import configure_from_settings
 from dcc.services import queries
 from dcc.services.audit import Sealer
@@ -347,12 +344,12 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
         except DatabaseNotMigrated as exc:
             log.critical(exc.message)
             raise SystemExit(f"dcc : {exc.message}") from None
-    ensure_migrated(database.engine)
+    database.ensure_migrated()
     db = database
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ensure_migrated(db.engine)  # again at startup: a migration may have been rolled back meanwhile
+        db.ensure_migrated()  # again at startup: a migration may have been rolled back meanwhile
         sealer = Sealer(db, audit_seal_interval_s) if audit_seal_interval_s and audit_seal_interval_s > 0 else None
         if sealer is not None:
             sealer.start()
@@ -396,20 +393,9 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
         headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else None
         return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
 
-    @app.exception_handler(SQLAlchemyTimeoutError)
-    async def pool_timeout(request: Request, _: SQLAlchemyTimeoutError) -> JSONResponse:
-        # no free database connection within DCC_DB_POOL_TIMEOUT_S: 503 + Retry-After, never a hang
-        return await dcc_error(request, DatabaseBusy())
-
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(validation_error_body(exc.errors()), status_code=422)
-
-    @app.exception_handler(SQLAlchemyDataError)
-    async def data_error(_: Request, exc: SQLAlchemyDataError) -> JSONResponse:
-        log.warning("database refused a value: %s", type(exc.orig).__name__)
-        return JSONResponse({"code": "donnee_invalide", "message": "Une valeur de la requête n'est pas "
-                             "acceptable (caractère ou nombre hors limites)."}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -442,7 +428,18 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     app.include_router(pages_router)
     mount_static(app)
     _use_error_model_in_openapi(app)
+    _prepare_routes(app)
     return app
+
+
+def _prepare_routes(app: FastAPI) -> None:
+    """Let FastAPI build every included route's handler now rather than on the first request that reaches its
+    router (about 150 routes, most of a second of CPU: the first requests of a new worker would wait for it).
+    A path that matches nothing makes each router look at all its routes."""
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/\u2400", "root_path": "", "headers": [],
+                             "query_string": b""}
+    for route in app.router.routes:
+        route.matches(dict(scope))
 
 
 def _generate_documents_in_process(case_ids: list[str]) -> None:

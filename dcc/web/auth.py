@@ -33,12 +33,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
 from starlette.middleware.sessions import SessionMiddleware
 
-from dcc.adapters.db import models as m
 from dcc.config import Settings, get_settings
 from dcc.errors import ConfigurationError, DccError
+from dcc.services import users
 from dcc.services.access import ROLE_LABELS, AccessDenied, User
 from dcc.services.audit import record_audit
 from dcc.services.uow import Database
@@ -148,16 +147,9 @@ def _session(request: Request) -> dict[str, Any]:
 
 
 def load_user(database: Database, login: str) -> User | None:
+    """The active account `login` (None when unknown or deactivated), read from the database."""
     with database.uow() as uow:
-        row = uow.session.execute(
-            select(m.AppUser, m.Region.code).outerjoin(m.Region, m.Region.id == m.AppUser.region_id)
-            .where(m.AppUser.login == login, m.AppUser.active.is_(True))).one_or_none()
-        if row is None:
-            return None
-        user, region_code = row
-        return User(login=user.login, role=user.role, region_code=region_code,  # type: ignore[arg-type]
-                    establishment_id=user.establishment_id, professional_id=user.professional_id,
-                    display_name=user.display_name)
+        return users.active_user(uow, login)
 
 
 def _bearer(request: Request) -> str | None:
@@ -277,13 +269,9 @@ def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
 """, status_code=status_code)
 
 
-def _demo_users(database: Database) -> list[tuple[str, str, str, str | None]]:
+def _demo_users(database: Database) -> list[users.UserListing]:
     with database.uow() as uow:
-        rows = uow.session.execute(
-            select(m.AppUser.login, m.AppUser.display_name, m.AppUser.role, m.Region.code)
-            .outerjoin(m.Region, m.Region.id == m.AppUser.region_id)
-            .where(m.AppUser.active.is_(True)).order_by(m.AppUser.role, m.AppUser.login)).all()
-    return [(str(a), str(b), str(c), d) for a, b, c, d in rows]
+        return users.active_users(uow)
 
 
 @auth_router.get("/login", response_class=HTMLResponse)
@@ -296,12 +284,13 @@ async def login(request: Request, next: str | None = None) -> Response:  # noqa:
         response: Response = await state.oauth_client.authorize_redirect(request, redirect_uri)
         return response
     token = html.escape(csrf_token(request))
-    users = _demo_users(request.app.state.database)
-    if not users:
+    listing = _demo_users(request.app.state.database)
+    if not listing:
         items = "      <p>Aucun utilisateur : lancez <code>make demo</code> (ou <code>dcc demo</code>).</p>"
     else:
         rows = []
-        for login_, name, role, region in users:
+        for entry in listing:
+            login_, name, role, region = entry.login, entry.display_name, entry.role, entry.region_code
             label = f"{name} — {ROLE_LABELS.get(role, role)}" + (f", région {region}" if region else "")
             rows.append(f"""        <li>
           <form method="post" action="/login/dev">
@@ -399,10 +388,7 @@ async def auth_callback(request: Request) -> Response:
     if len(national_id) == 12 and national_id[0] in "08":
         national_id = national_id[1:]  # PSC SubjectNameID: type prefix (8 = RPPS) + RPPS
     with request.app.state.database.uow() as uow:
-        row = uow.session.scalars(
-            select(m.AppUser).join(m.Professional, m.Professional.id == m.AppUser.professional_id)
-            .where(m.Professional.rpps == national_id, m.AppUser.active.is_(True))).one_or_none()
-        found = row.login if row is not None else None
+        found = users.login_of_professional(uow, national_id)
     if not national_id or found is None:
         return _refused(request, "Aucun compte dcc actif n'est associé à votre identité professionnelle.",
                         claims_sub=str(claims.get("sub", "")), reason=f"no account for {claim}")

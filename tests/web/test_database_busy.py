@@ -63,3 +63,38 @@ def test_a_write_blocked_by_another_writer_answers_503_in_french_with_retry_afte
         other.close()
     with busy_db.engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM audit_event")).scalar() == before
+
+
+def test_no_free_connection_within_the_pool_timeout_answers_503_in_french(
+        sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in (("DCC_DB_POOL_SIZE", "1"), ("DCC_DB_MAX_OVERFLOW", "0"), ("DCC_DB_POOL_TIMEOUT_S", "0.2")):
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    path = tmp_path / "dcc.sqlite3"
+    path.write_bytes(sqlite_template.read_bytes())
+    db = Database(f"sqlite:///{path}")
+    settings = web_settings()
+    try:
+        with db.uow() as uow:
+            seed_directory(uow, seed=1, regions=1)
+            region = repo.region_by_code(uow.session, "A")
+            assert region is not None
+            uow.session.add(m.AppUser(login=TEST_LOGIN, role="coordinator", region_id=region.id,
+                                      display_name="Coordination régionale (tests)", active=True))
+            uow.commit()
+        app = create_app(database=db, settings=settings)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            client.headers["Authorization"] = f"Bearer {issue_dev_token(TEST_LOGIN, settings=settings)}"
+            held = db.engine.connect()  # the pool's only connection
+            try:
+                held.execute(text("SELECT 1"))
+                answer = client.get("/api/v1/boards")
+            finally:
+                held.close()
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["retry-after"] == "2"
+            assert answer.json()["code"] == "base_occupee"
+            assert client.get("/api/v1/boards").status_code == 200
+    finally:
+        db.dispose()
+        get_settings.cache_clear()

@@ -3,6 +3,7 @@ refuses to run on an unmigrated database."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from importlib import resources
@@ -14,11 +15,16 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
-from dcc.errors import DatabaseBusy, DatabaseNotMigrated
+from dcc.errors import DatabaseBusy, DatabaseNotMigrated, ValidationFailed
+
+log = logging.getLogger("dcc.db")
 
 WRITE_LOCK_KEY = "dcc_write_lock"
+VALUE_REFUSED = ("Une valeur de la requête n'est pas acceptable (caractère ou nombre hors limites).")
 
 
 def _busy_error(exc: BaseException | None) -> bool:
@@ -30,17 +36,36 @@ def _busy_error(exc: BaseException | None) -> bool:
     return getattr(exc, "sqlstate", None) in ("55P03", "40P01")
 
 
+class BoundedPool(QueuePool):
+    """The connection pool: when no connection frees up within `pool_timeout`, `DatabaseBusy` (503 with
+    Retry-After) rather than the library's own timeout error."""
+
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.QueuePool"  # its log lines stay SQLAlchemy's (not dcc.*)
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        try:
+            return super()._do_get()
+        except sa_exc.TimeoutError as exc:
+            raise DatabaseBusy() from exc
+
+
 def _pool_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     from dcc.config import get_settings
 
     s = get_settings()
-    return {"pool_size": s.db_pool_size, "max_overflow": s.db_max_overflow, "pool_timeout": s.db_pool_timeout_s,
-            **kwargs}
+    return {"poolclass": BoundedPool, "pool_size": s.db_pool_size, "max_overflow": s.db_max_overflow,
+            "pool_timeout": s.db_pool_timeout_s, **kwargs}
 
 
 def _raise_busy(ctx: Any) -> None:
+    """Errors the caller can answer without knowing the database library: a bounded lock wait that ran out
+    (`DatabaseBusy`, 503) and a value the database refuses (`ValidationFailed`, 422: a number out of range,
+    a character the column cannot hold)."""
     if _busy_error(ctx.original_exception):
         raise DatabaseBusy() from ctx.sqlalchemy_exception
+    if isinstance(ctx.sqlalchemy_exception, sa_exc.DataError):
+        log.warning("database refused a value: %s", type(ctx.original_exception).__name__)
+        raise ValidationFailed(VALUE_REFUSED) from ctx.sqlalchemy_exception
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -84,7 +109,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                     raise DatabaseBusy()
                 conn.info[WRITE_LOCK_KEY] = True
             try:
-                conn.exec_driver_sql(f"BEGIN {mode}".strip())
+                if mode:
+                    conn.exec_driver_sql(f"BEGIN {mode}")
+                else:  # a read transaction cannot meet a lock: straight to the driver (a third of the cost)
+                    conn.connection.driver_connection.execute("BEGIN")
             except BaseException:
                 _release(conn.info)
                 raise

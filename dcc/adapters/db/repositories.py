@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import defer
 
@@ -73,8 +73,8 @@ def sessions_of_board(session: DbSession, board_id: str, *, start: datetime | No
 
 
 def sessions_between(session: DbSession, *, board_id: str | None, start: datetime | None,
-                     end: datetime | None) -> list[m.Session]:
-    q = select(m.Session)
+                     end: datetime | None, where: ColumnElement[bool] | None = None) -> list[m.Session]:
+    q = select(m.Session) if where is None else select(m.Session).where(where)
     if board_id:
         q = q.where(m.Session.board_id == board_id)
     if start is not None:

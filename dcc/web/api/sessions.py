@@ -40,9 +40,8 @@ def list_sessions(
                                    field=name)
     if board is not None:
         access.require(uow, user, "board", board, access.board_filter(user))
-    views = queries.list_sessions(uow, board_id=board, start=from_, end=to)
-    visible = access.visible_session_ids(uow, user, [v.id for v in views])
-    return [SessionOut.model_validate(v) for v in views if v.id in visible]
+    views = queries.list_sessions(uow, board_id=board, start=from_, end=to, scope=access.session_filter(user))
+    return [SessionOut.model_validate(v) for v in views]
 
 
 @router.get("/{session_id}", response_model=AgendaOut, summary="Ordre du jour d'une séance",

@@ -92,6 +92,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code: compiled once, never stat()ed again per request
     )
     from dcc.domain.quorum import requirement_label
 
