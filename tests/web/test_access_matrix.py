@@ -213,7 +213,13 @@ QUERY_OBJECT = {"/api/v1/audit": ("patient", "patient_id"), "/api/v1/audit/fhir"
 COLLECTIONS = {("GET", "/api/v1/boards"), ("POST", "/api/v1/boards"), ("GET", "/api/v1/sessions"),
                ("POST", "/api/v1/cases"), ("GET", "/api/v1/deliveries"), ("GET", "/api/v1/audit/alerts"),
                ("GET", "/api/v1/patients/search"),  # search: scoped by test_identity_api
-               ("GET", "/api/v1/pps/todo")}
+               ("GET", "/api/v1/pps/todo"),
+               # referentials: reference data, no patient object (retired codes: coordinators and admins only,
+               # read over the boards the coordinator sees)
+               ("GET", "/api/v1/referentials"), ("GET", "/api/v1/referentials/guidelines"),
+               ("GET", "/api/v1/referentials/retired-codes")}
+# routes whose path parameter names reference data, not an object under access rules
+REFERENCE_DATA = {("GET", "/api/v1/referentials/{system}/versions"), ("GET", "/api/v1/referentials/{system}/search")}
 
 
 def _body(w: World, method: str, path: str, obj: str) -> dict[str, Any] | None:
@@ -284,7 +290,7 @@ def _object_routes(client: TestClient) -> list[tuple[str, str, str]]:
         params = [p.name for p in route.dependant.path_params]
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
             key = (method, route.path)
-            if key in COLLECTIONS and not params:
+            if (key in COLLECTIONS and not params) or key in REFERENCE_DATA:
                 continue
             if key not in EXPECTED:
                 unclassified.append(f"{method} {route.path}")
