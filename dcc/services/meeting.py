@@ -93,7 +93,7 @@ def set_member_presence(uow: UnitOfWork, *, session_id: str, professional_id: st
     if mode not in ("present", "remote", "absent"):
         raise ValidationFailed("Présence invalide : présent, à distance ou absent.", field="mode")
     return boards.record_attendance(uow, session_id=session_id, data=AttendanceInput(attendance={
-        professional_id: mode}), actor=actor, now=now)  # type: ignore[dict-item]
+        professional_id: mode}), actor=actor, now=now)
 
 
 # ------------------------------------------------------------------------------------------- reads

@@ -116,11 +116,17 @@ def _selected(uow: Any, user: PageUser, ids: list[str]) -> list[dict[str, Any]]:
     return [rows[i] for i in dict.fromkeys(ids) if i in rows]
 
 
+def _settings(request: Request) -> Any:
+    from dcc.config import get_settings
+
+    return getattr(request.app.state, "settings", None) or get_settings()
+
+
 def _pin_mode(request: Request) -> str:
     """"pin": the page asks for the card PIN; "pinpad": the reader's PIN pad will; "": no card (pkcs12,
     esignsante)."""
-    settings = getattr(request.app.state, "settings", None)
-    if settings is None or settings.signer != "pkcs11":
+    settings = _settings(request)
+    if settings.signer != "pkcs11":
         return ""
     return "pinpad" if settings.pkcs11_pin_pad else "pin"
 
@@ -154,7 +160,7 @@ async def sign(request: Request, user: Physician, uow: Uow) -> Response:
         from dcc import bootstrap
 
         cda = getattr(state, "cda_builder", None) or bootstrap.cda_builder()
-        signers = bootstrap.signer_directory(state.settings.model_copy(update={"pkcs11_pin": pin}))
+        signers = bootstrap.signer_directory(_settings(request).model_copy(update={"pkcs11_pin": pin}))
     elif getattr(state, "cda_builder", None) is None or getattr(state, "signer_directory", None) is None:
         from dcc import bootstrap
 
