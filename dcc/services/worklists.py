@@ -12,6 +12,7 @@ from sqlalchemy import select
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain import clock
+from dcc.domain.ports import CdaBuilder
 from dcc.domain.states import DocumentStatus, OutboxState, SessionStatus, label
 from dcc.services import access
 from dcc.services.queries import display_name, list_sessions, session_agenda
@@ -207,20 +208,34 @@ def _recipient(destination: str, mss_names: list[str]) -> str:
     return destination
 
 
-def case_documents(uow: UnitOfWork, case_id: str, *, mss_names: dict[str, list[str]] | None = None
-                   ) -> list[CaseDocument]:
+def _mss_names(uow: UnitOfWork, docs: list[m.Document], outbox: list[m.OutboxMessage],
+               cda: CdaBuilder | None) -> dict[str, list[str]]:
+    """Document id -> the secure-messaging recipients its CDA names, as « Dr Given Family » when the address
+    is in the directory (the address otherwise)."""
+    with_mss = {msg.document_id for msg in outbox if msg.destination.startswith("mss:")}
+    if cda is None or not with_mss:
+        return {}
+    addresses = {d.id: cda.mailto_recipients(d.cda) for d in docs if d.id in with_mss}
+    wanted = sorted({a for values in addresses.values() for a in values})
+    known = {p.mssante: f"Dr {p.given} {p.family}" for p in uow.session.scalars(
+        select(m.Professional).where(m.Professional.mssante.in_(wanted)))} if wanted else {}
+    return {doc_id: [known.get(a, a) for a in values] for doc_id, values in addresses.items()}
+
+
+def case_documents(uow: UnitOfWork, case_id: str, *, cda: CdaBuilder | None = None) -> list[CaseDocument]:
     """Every version of every document of the case (latest first within a kind), with its delivery state
-    per recipient. `mss_names`: document id -> the secure-messaging recipients named in its CDA."""
+    per recipient (`cda`: reads the MSSanté recipients a document names)."""
     docs = repo.documents_of_case(uow.session, case_id)
     outbox = repo.outbox_for_documents(uow.session, [d.id for d in docs])
     by_doc: dict[str, list[m.OutboxMessage]] = {}
     for msg in outbox:
         by_doc.setdefault(msg.document_id, []).append(msg)
+    mss_names = _mss_names(uow, docs, outbox, cda)
     signers = repo.professionals_by_ids(uow.session, list({d.signer_id for d in docs if d.signer_id}))
     out = []
     for d in sorted(docs, key=lambda d: (d.kind, -d.version)):
         msgs = sorted(by_doc.get(d.id, []), key=lambda x: (x.destination, x.kind))
-        lines = [DeliveryLine(recipient=_recipient(x.destination, (mss_names or {}).get(d.id, [])),
+        lines = [DeliveryLine(recipient=_recipient(x.destination, mss_names.get(d.id, [])),
                               state=label(OutboxState(x.state)),
                               kind="dépôt" if x.kind == "submit" else "mise à jour des métadonnées",
                               detail=x.hold_reason or "", delivered_at=x.delivered_at) for x in msgs]
