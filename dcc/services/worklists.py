@@ -111,7 +111,7 @@ class HomeItem:
     label: str  # French, e.g. « Fiche RCP à signer »
     patient: str
     detail: str
-    href: str
+    href: str  # "" when there is nothing to open (a session without cases)
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,8 @@ def physician_home(uow: UnitOfWork, professional_id: str | None, today: date, *,
     todo: list[HomeItem] = []
     for s in sessions:
         todo.append(HomeItem(when=s.starts_at, kind="seance", label="Séance", patient="",
-                             detail=f"{s.board_name} — {s.cases} dossier(s)", href=f"/medecin/#seance-{s.id}"))
+                             detail=f"{s.board_name} — {s.cases} dossier(s)",
+                             href=f"/medecin/#seance-{s.id}" if s.cases else ""))
     for c in upcoming:
         if c.presenter and not c.decided:
             todo.append(HomeItem(when=c.starts_at, kind="presenter", label="Dossier à présenter", patient=c.patient,

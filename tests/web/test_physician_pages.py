@@ -5,6 +5,7 @@ without a proposal."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -47,6 +48,8 @@ def test_home_lists_what_to_do_sorted_by_date_in_french(as_user: Any, app: Any) 
     # signed on 3 March 2026, the draft created now: the announcement comes first
     assert todo.index("Consultation d&#39;annonce à enregistrer") < todo.index("Fiche RCP à signer")
     assert f"/medecin/documents/{signed}/document.pdf" in home.text  # a signed document reopens
+    for anchor in set(re.findall(r'href="/medecin/#(seance-[0-9a-f-]{36})"', todo)):
+        assert f'id="{anchor}"' in home.text  # each session of the list points at its cases
 
 
 def test_a_signed_document_reopens_for_the_care_team_and_the_read_is_audited(as_user: Any, app: Any) -> None:
