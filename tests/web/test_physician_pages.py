@@ -21,11 +21,18 @@ template_dir = pages.template_dir  # the page tests' fixture
 
 
 def _my_case(app: Any, login: str = "phys-a1", *, status: str | None = None) -> tuple[str, str]:
-    """(my professional id, a case of one of my boards)."""
+    """(my professional id, a case of one of my boards whose patient is outside phys-b1's care team)."""
+    from dcc.services import access
+
     with app.state.database.uow() as uow:
         me = uow.session.scalars(select(m.AppUser.professional_id).where(m.AppUser.login == login)).one()
         boards = list(uow.session.scalars(select(m.BoardMember.board_id).where(m.BoardMember.professional_id == me)))
-        q = select(m.Case.id).where(m.Case.board_id.in_(boards)).order_by(m.Case.id)
+        b1 = uow.session.scalars(select(m.AppUser).where(m.AppUser.login == "phys-b1")).one()
+        outsider = access.User(login=b1.login, role="physician", region_code="B", establishment_id=None,
+                               professional_id=b1.professional_id, display_name="")
+        q = (select(m.Case.id).where(m.Case.board_id.in_(boards),
+                                     m.Case.patient_id.not_in(access.care_team_patients(outsider)))
+             .order_by(m.Case.id))
         if status:
             q = q.where(m.Case.status == status)
         case_id = uow.session.scalars(q).first()
