@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     pkcs11_pin: str = Field(
         "", description="User PIN of the PKCS#11 token; empty: the reader's PIN pad (protected path)."
     )
+    pkcs11_pin_pad: bool = Field(
+        False, description="The card reader has a PIN pad: the sign page asks for no PIN (protected path); "
+        "otherwise, with DCC_SIGNER=pkcs11, the sign page asks the physician for their card PIN.",
+    )
     esignsante_url: str = Field(
         "", description="Base URL of the esignsante service (PAdES at <url>/signatures/padesbaselineb)."
     )

@@ -661,6 +661,8 @@ def record_decision(uow: UnitOfWork, *, case_id: str, data: DecisionInput, actor
     decision.trial_name = data.trial_name
     decision.comment = data.comment
     decision.quorum = session.quorum
+    if data.referential_name:
+        case.referential_name = data.referential_name
     advance(case, CaseStatus.DECIDED)
     uow.session.flush()
     record_audit(uow, actor=actor, action="decision.record", entity="case", entity_id=case_id,

@@ -271,6 +271,10 @@ def get_decision(uow: UnitOfWork, case_id: str) -> m.Decision:
 # --------------------------------------------------------------------------------------- documents
 
 
+DocumentRecord = m.Document
+"""A stored document (the type the web layer names without importing the database adapter)."""
+
+
 def get_document(uow: UnitOfWork, document_id: str) -> m.Document:
     return _get(uow, m.Document, document_id, "Document")
 

@@ -341,6 +341,8 @@ class DecisionInput(BaseModel):
     trial_proposed: bool = False
     trial_name: str = Field("", max_length=200)
     comment: str = Field("", max_length=4000)
+    referential_name: str = Field("", max_length=200, description="Référentiel appliqué (texte libre ; vide : "
+                                  "celui du dossier est gardé)")
 
     @field_validator("proposal_codes")
     @classmethod
@@ -353,6 +355,9 @@ class DecisionInput(BaseModel):
 
     @model_validator(mode="after")
     def _justify(self) -> DecisionInput:
+        if self.case_status == "discussed" and not self.proposal_codes and not self.proposal_text:
+            raise ValueError("Une décision « discuté en séance » doit comporter une proposition : cochez au moins "
+                             "un traitement ou rédigez la proposition.")
         if self.conform_to_referential is False and not self.departure_justification:
             raise ValueError("Une proposition non conforme au référentiel doit être justifiée.")
         if self.trial_proposed and not self.trial_name:

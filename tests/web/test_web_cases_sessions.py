@@ -75,7 +75,8 @@ def test_register_case_unknown_board_or_requester(client: TestClient, seeded: Se
 
 def test_unknown_case_is_404(client: TestClient, seeded: Seeded) -> None:
     assert client.get("/api/v1/cases/inconnu").status_code == 404
-    r = client.post("/api/v1/cases/inconnu/decision", json={"session_id": "x", "case_status": "discussed"})
+    r = client.post("/api/v1/cases/inconnu/decision", json={"session_id": "x", "case_status": "discussed",
+                                                                   "proposal_text": "Surveillance."})
     assert r.status_code == 404
     assert r.json()["message"] == "Dossier « inconnu » introuvable."
 

@@ -467,6 +467,21 @@ class CalendarToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class MeetingGuest(Base):
+    """A guest on a session's sign-in sheet (0009): an external expert, a resident… Guests attend the
+    discussion but never count for the quorum (only the board's members do)."""
+
+    __tablename__ = "meeting_guest"
+    __table_args__ = (Index("ix_meeting_guest_session_id", "session_id"),)
+    id: Mapped[str] = _id()
+    session_id: Mapped[str] = mapped_column(ForeignKey("session.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(12))  # expert | resident | other
+    affiliation: Mapped[str] = mapped_column(String(200), default="")  # specialty, establishment
+    mode: Mapped[str] = mapped_column(String(10), default="present")  # present | remote
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
 from dcc.adapters.db.guards import install_guards  # noqa: E402  (listeners need the models above)
 
 install_guards()

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from dcc.adapters.db import models as m
 from dcc.errors import ValidationFailed
 from dcc.services import access, consent, queries
 from dcc.services.uow import UnitOfWork
@@ -20,7 +19,7 @@ from dcc.web.schemas import DocumentOut, error_responses
 router = APIRouter(prefix="/api/v1/documents", tags=["Documents"])
 
 
-def _read(uow: UnitOfWork, user: User, document_id: str, what: str) -> m.Document:
+def _read(uow: UnitOfWork, user: User, document_id: str, what: str) -> queries.DocumentRecord:
     access.require(uow, user, "document", document_id, access.document_filter(user), action=what)
     doc = queries.get_document(uow, document_id)
     access.record_read(uow, user, action=f"document.{what}", entity="document", entity_id=document_id,

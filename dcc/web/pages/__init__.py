@@ -15,11 +15,13 @@ from fastapi.staticfiles import StaticFiles
 
 from dcc.web.pages import (
     calendar,
+    case_documents,
     coordinator,
     coordinator_boards,
     coordinator_cases,
     coordinator_sessions,
     emergency,
+    meeting,
     monitor,
     monitor_audit,
     physician,
@@ -41,8 +43,8 @@ def home(request: Request) -> RedirectResponse:
     return RedirectResponse(ROLE_HOME.get(user.role, "/suivi/"), status_code=303)
 
 
-for _module in (coordinator_boards, coordinator_sessions, coordinator_cases, coordinator, physician, monitor, pps,
-                monitor_audit, emergency, calendar):
+for _module in (coordinator_boards, coordinator_sessions, coordinator_cases, coordinator, meeting, case_documents,
+                physician, monitor, pps, monitor_audit, emergency, calendar):
     pages_router.include_router(_module.router)
 pages_router.include_router(calendar.feed_router)
 

@@ -26,7 +26,7 @@ from dcc.domain.identifiers import (
 from dcc.domain.quorum import requirement_label
 from dcc.domain.states import CaseStatus, SessionStatus
 from dcc.errors import DccError, IdentityConflict, NotFound, UndecidedCases
-from dcc.services import access, consent, coordination, identity, queries
+from dcc.services import access, consent, coordination, identity, queries, worklists
 from dcc.services import boards as board_services
 from dcc.services.documents import regenerate_case_documents
 from dcc.services.schemas import AttendanceInput, CaseRegistration
@@ -475,7 +475,8 @@ def _coherence(form: dict[str, Any], name: str, value: str) -> tuple[bool, str]:
 
 
 @router.get("/dossiers/{case_id}", response_class=HTMLResponse)
-def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today: Today) -> Response:
+def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today: Today,
+              builders: DocumentBuilders) -> Response:
     case, board = scope.case_for_coordinator(uow, user, case_id)
     view = queries.get_case(uow, case_id)
     sessions = [s for s in queries.list_sessions(uow, board_id=board.id, start=today, end=None)
@@ -491,4 +492,6 @@ def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today
                                                         "sessions": sessions, "current": current,
                                                         "topography_label": label,
                                                         "has_ins": view.has_ins,
-                                                        "regenerable": regenerable})
+                                                        "regenerable": regenerable,
+                                                        "documents": worklists.case_documents(
+                                                            uow, case_id, cda=builders[0])})

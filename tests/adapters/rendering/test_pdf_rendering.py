@@ -290,3 +290,18 @@ def test_times_are_printed_in_paris_time(renderer: PdfRenderer) -> None:
     assert "15:00" not in text and "17:45" not in text
     summer = replace(frcp(), session_date=datetime(2026, 7, 2, 14, 0, tzinfo=UTC))  # UTC+2 in summer
     assert "séance du 02/07/2026 à 16:00" in " ".join(pdf_text(renderer.render_frcp(summer)).split())
+
+
+# ---------------------------------------------------------------- what the unsigned document says
+
+
+@pytest.mark.parametrize("kind, factory", [("frcp", frcp), ("pps", pps)])
+def test_the_document_never_states_a_signature_is_applied(renderer: PdfRenderer, kind: str,
+                                                          factory: object) -> None:
+    """The PDF is rendered before it is signed (the signature is added to these very bytes): its text must
+    hold for a draft too, so it names the responsible physician and says an unsigned copy is a draft."""
+    text = _normalised_text(renderer.render_html(kind.upper(), factory()))  # type: ignore[operator]
+    flat = " ".join(text.split())
+    assert "apposée" not in flat and "validé par" not in flat
+    assert "Médecin responsable de la validation" in flat
+    assert "un exemplaire sans signature électronique n'est qu'un projet non validé" in flat
