@@ -58,7 +58,7 @@ REASON_INTERRUPTED = ("La génération a été interrompue (arrêt du traitement
 
 def reason_error(exc: BaseException) -> str:
     """French reason of an unexpected error; only the error's type (its message may quote clinical data)."""
-    return f"Erreur interne pendant la génération ({type(exc).__name__}) : nouvel essai prévu."
+    return f"Erreur interne pendant la génération ({type(exc).__name__})."
 
 
 @dataclass(frozen=True)
@@ -98,12 +98,13 @@ def _due(now: datetime, max_attempts: int | None = None) -> ColumnElement[bool]:
 
 
 def reclaim_expired_leases(db: Database, *, now: datetime | None = None) -> int:
-    """Reconciliation: rows whose drain died (lease expired) become pending again, due at once."""
+    """Reconciliation: rows whose drain died (lease expired) become pending again, due at once (their due
+    time, already past, is kept: they come first)."""
     now = now or now_utc()
     with _write_uow(db) as uow:
         res = uow.session.execute(update(GT).where(GT.state == G.LEASED.value, GT.lease_until < now)
                                   .values(state=G.PENDING.value, lease_owner=None, lease_until=None,
-                                          next_attempt_at=now, last_error=REASON_INTERRUPTED))
+                                          last_error=REASON_INTERRUPTED))  # still due (first in line)
         uow.commit()
     count = int(res.rowcount or 0)  # type: ignore[attr-defined]
     if count:
@@ -169,14 +170,14 @@ def _to_dead(uow: UnitOfWork, task: m.GenerationTask, reason: str, actor: str = 
 
 
 def _finish(db: Database, *, task_id: str, owner: str, outcome: str, reason: str, policy: GenerationPolicy,
-            clock: Callable[[], datetime]) -> str | None:
-    """Record the outcome (done | refused | error) if we still hold the lease; returns the new state, None
-    when the lease was lost (the new owner decides)."""
+            clock: Callable[[], datetime]) -> tuple[str | None, str]:
+    """Record the outcome (done | refused | error) if we still hold the lease; returns the new state (None
+    when the lease was lost: the new owner decides) and the French reason recorded."""
     with _write_uow(db) as uow:
         task = uow.session.get(GT, task_id, with_for_update=True)
         assert task is not None
         if task.lease_owner != owner or task.state != G.LEASED.value:
-            return None
+            return None, reason
         now = clock()
         if outcome == "done":
             advance(task, G.DONE)
@@ -187,12 +188,15 @@ def _finish(db: Database, *, task_id: str, owner: str, outcome: str, reason: str
             _to_dead(uow, task, reason_exhausted(task.attempts, reason))
         else:
             advance(task, G.PENDING)
-            task.last_error, task.lease_owner, task.lease_until = reason[:2000], None, None
-            task.next_attempt_at = now + timedelta(seconds=policy.delay(task.attempts))
-        state = task.state
+            delay = policy.delay(task.attempts)
+            task.last_error = f"{reason} Nouvel essai prévu dans {delay:g} s (tentative {task.attempts + 1}"\
+                f" sur {policy.max_attempts})."
+            task.lease_owner, task.lease_until = None, None
+            task.next_attempt_at = now + timedelta(seconds=delay)
+        state, recorded = task.state, task.last_error
         uow.commit()
     log.info("generation.attempt", task_id=task_id, outcome=outcome, state=state)
-    return state
+    return state, recorded
 
 
 # ------------------------------------------------------------------------------------------------ drain
@@ -236,7 +240,8 @@ def _drain_one(db: Database, *, task_id: str, owner: str, cda: CdaBuilder, pdf: 
         with db.uow() as uow:
             result = generate_documents(uow, case_ids=[case_id], cda=cda, pdf=pdf)
     except Exception as exc:  # a rendering or database error: retried, then a dead letter
-        log.exception("generation.error", task_id=task_id)
+        # no traceback: its frames hold the document's clinical content (logs never carry patient data)
+        log.error("generation.error", task_id=task_id, error=type(exc).__name__)
         outcome, reason = "error", reason_error(exc)
     else:
         refused = result.refused.get(case_id)
@@ -244,7 +249,8 @@ def _drain_one(db: Database, *, task_id: str, owner: str, cda: CdaBuilder, pdf: 
         created = list(result.created)
     if probe:
         probe("after_generate", task_id)
-    state = _finish(db, task_id=task_id, owner=owner, outcome=outcome, reason=reason, policy=policy, clock=clock)
+    state, reason = _finish(db, task_id=task_id, owner=owner, outcome=outcome, reason=reason, policy=policy,
+                            clock=clock)
     out.created.extend(created)  # committed by generate_documents, whoever finishes the row
     if state is None:
         out.lost_leases += 1
