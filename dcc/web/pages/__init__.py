@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from dcc.web.pages import coordinator, monitor, physician, pps
+from dcc.web.pages import coordinator, generation, monitor, physician, pps
 from dcc.web.pages._common import ROLE_HOME, STATIC_DIR, page_user
 
 pages_router = APIRouter(include_in_schema=False)
@@ -28,7 +28,7 @@ def home(request: Request) -> RedirectResponse:
     return RedirectResponse(ROLE_HOME.get(user.role, "/suivi/"), status_code=303)
 
 
-for _module in (coordinator, physician, monitor, pps):
+for _module in (coordinator, physician, monitor, generation, pps):
     pages_router.include_router(_module.router)
 
 
