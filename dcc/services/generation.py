@@ -116,7 +116,10 @@ def _bury_exhausted(db: Database, *, now: datetime, policy: GenerationPolicy) ->
     """Due rows that used up their attempts without finishing (their drains died): dead letters."""
     buried: list[tuple[str, str]] = []
     with _write_uow(db) as uow:
-        rows = uow.session.scalars(select(GT).where(_due(now), GT.attempts >= policy.max_attempts)).all()
+        q = select(GT).where(_due(now), GT.attempts >= policy.max_attempts)
+        if db.engine.dialect.name != "sqlite":
+            q = q.with_for_update(skip_locked=True)  # (SQLite: BEGIN IMMEDIATE)
+        rows = uow.session.scalars(q).all()
         for task in rows:
             reason = reason_exhausted(task.attempts, task.last_error or REASON_INTERRUPTED)
             _to_dead(uow, task, reason)
