@@ -33,7 +33,7 @@ def test_monitors_see_the_dead_letters_and_only_a_coordinator_requeues(as_user: 
     count = re.search(r"(\d+) dossier\(s\) en lettre morte", insert.text)
     assert count, insert.text
     page = monitor.get("/suivi/generation")
-    rows = re.findall(r'<tr id="generation-([0-9a-f-]{36})">', page.text)
+    rows = re.findall(r'<li id="generation-([0-9a-f-]{36})">', page.text)
     assert 0 < len(rows) == int(count.group(1)) <= len(cases)
     assert "Génération abandonnée après 1 tentative(s) : Erreur interne pendant la génération (RuntimeError)." \
         in page.text
