@@ -28,3 +28,23 @@ def emit_documents_signed(document_ids: list[str]) -> bool:
         log.warning("orchestration.event_not_sent", event_name=SIGNED_EVENT, documents=len(document_ids))
         return False
     return True
+
+
+VALIDATED_EVENT = "dcc.session.validated"
+
+
+def emit_session_validated(session_id: str, due: int) -> bool:
+    """After a validation's commit: ask the `generate-pending-documents` deployment to run now (deploy/prefect.yaml
+    triggers it on this event). Best effort: the "documents due" rows are already committed and the scheduled
+    run drains them if the event is lost. Only ids and a count go into the event."""
+    if not due or not os.environ.get("PREFECT_API_URL"):
+        return False
+    try:
+        from prefect.events import emit_event
+
+        emit_event(event=VALIDATED_EVENT, resource={"prefect.resource.id": "dcc.generation"},
+                   payload={"session_id": session_id, "documents_due": due})
+    except Exception:  # the scheduled run generates anyway
+        log.warning("orchestration.event_not_sent", event_name=VALIDATED_EVENT, session_id=session_id)
+        return False
+    return True

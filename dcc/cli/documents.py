@@ -141,3 +141,34 @@ def audit_store_command() -> None:
         raise typer.Exit(1)
     typer.echo(f"Empreintes conformes : {count} document(s) vérifié(s).")
 
+
+
+@app.command("drain")
+def drain_command(
+    limit: int = typer.Option(500, min=1, max=100_000, help="Nombre maximal de dossiers traités."),
+    max_attempts: int = typer.Option(5, "--max-attempts", min=1, max=50,
+                                     help="Tentatives avant la lettre morte."),
+    lease_seconds: int = typer.Option(300, "--lease-seconds", min=10, max=86_400,
+                                      help="Durée du bail d'un dossier en cours de génération."),
+) -> None:
+    """Génère les documents dus (file écrite par la validation des séances), sans serveur Prefect.
+
+    En production, le déploiement Prefect `generate-pending-documents` le fait (chaque minute et à chaque
+    validation) ; cette commande sert au mode local (`make serve`) et au dépannage. Code de sortie 1 si des
+    dossiers sont passés en lettre morte.
+    """
+    from dcc.bootstrap import cda_builder, database, pdf_renderer
+    from dcc.config import get_settings
+    from dcc.services.generation import GenerationPolicy, generate_pending_documents
+
+    db = database(get_settings().resolved_database_url)
+    result = generate_pending_documents(db, cda=cda_builder(), pdf=pdf_renderer(), limit=limit,
+                                        policy=GenerationPolicy(max_attempts=max_attempts, lease_s=lease_seconds))
+    c = result.counts()
+    typer.echo(f"Dossiers générés : {c['generated']} ; déjà générés : {c['already']} ; nouvel essai prévu : "
+               f"{c['retried']} ; lettres mortes : {c['dead']} ; baux expirés repris : {c['reclaimed']} ; "
+               f"documents créés : {c['documents']}.")
+    for case_id, reason in sorted(result.failures.items()):
+        typer.echo(f"Dossier {case_id} : {reason}")
+    if result.dead:
+        raise typer.Exit(1)

@@ -1,6 +1,7 @@
 """`dcc demo`: the whole chain on synthetic data, on embedded defaults.
 
-Seed → sessions and cases (Prefect flows) → board meeting → documents (Prefect flow) → signature →
+Seed → sessions and cases (Prefect flows) → board meeting (validations queue the documents due) → documents
+(Prefect flow draining that queue) → signature →
 delivery to the bundled national-record simulator over HTTP and to the GP and correspondents through a local
 MSSanté relay (Prefect flow, through the outbox) → summary.
 """
@@ -98,7 +99,7 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
 
         from flows.boards import assign_cases, plan_sessions, register_demo_cases
         from flows.delivery import distribute_pending
-        from flows.documents import generate_documents
+        from flows.documents import generate_pending_documents
 
         quiet_simulated_faults()  # Prefect has just (re)configured logging
 
@@ -116,9 +117,11 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
         assignment = assign_cases(today=start)
         step("Réunions de concertation")
         meeting = demo_services.hold_meetings(db, seed=opts.seed, today=opts.today, now=clock)
-        step("Génération des documents (Prefect)")
-        generated = generate_documents(case_ids=meeting.decided_cases)
-        for case_id, reason in generated["refused"].items():
+        step("Génération des documents dus (Prefect, file de génération)")
+        # the validations committed one "documents due" row per decided case; the demo drains them in this
+        # process (in production the generate-pending-documents deployment does, on its schedule and events)
+        generated = generate_pending_documents(limit=1_000_000)  # every row due (the deployment: 500 a run)
+        for case_id, reason in generated["failures"].items():
             errors.append(f"Dossier {case_id[:8]} : {reason}")
         created: list[str] = list(generated["created"])
         step("Rédaction des PPS par les équipes de soins")

@@ -1,5 +1,5 @@
-"""The typed states of cases, sessions, documents and outbox messages, and the one place that says which
-transition is allowed.
+"""The typed states of cases, sessions, documents, outbox messages and documents due (generation queue), and
+the one place that says which transition is allowed.
 
 Services change a state only through `advance(obj, new)`; the database keeps the values to these enums
 (CHECK constraints, migration 0008_states). Staying in the same state is always allowed (idempotent use
@@ -45,7 +45,16 @@ class OutboxState(enum.StrEnum):
     BLOCKED = "blocked"  # the patient opposed feeding the DMP
 
 
-_C, _S, _D, _O = CaseStatus, SessionStatus, DocumentStatus, OutboxState
+class GenerationState(enum.StrEnum):
+    """A "documents due" row (written by the session's validation, drained by `generate_pending_documents`)."""
+
+    PENDING = "pending"  # due (now or at its next attempt)
+    LEASED = "leased"  # a drain is generating it (until its lease expires)
+    DONE = "done"  # the case has its documents (or generation was refused for good: see `dead`)
+    DEAD = "dead"  # dead letter: attempts exhausted or a refusal a person must fix; a person may requeue it
+
+
+_C, _S, _D, _O, _G = CaseStatus, SessionStatus, DocumentStatus, OutboxState, GenerationState
 
 ALLOWED: dict[type[enum.StrEnum], frozenset[tuple[Any, Any]]] = {
     CaseStatus: frozenset({
@@ -83,6 +92,15 @@ ALLOWED: dict[type[enum.StrEnum], frozenset[tuple[Any, Any]]] = {
         (_O.DEAD, _O.PENDING),  # requeued by a person
         (_O.DELIVERED, _O.PENDING),  # a metadata update re-armed: the patient's choice changed again
     }),
+    GenerationState: frozenset({
+        (_G.PENDING, _G.LEASED),  # claimed by a drain
+        (_G.LEASED, _G.DONE),
+        (_G.LEASED, _G.PENDING),  # failed, retried later; or its lease expired (the drain died)
+        (_G.LEASED, _G.DEAD),  # attempts exhausted, or refused (missing data, no quorum)
+        (_G.PENDING, _G.DEAD),  # its drains died too often (each claim counts as an attempt)
+        (_G.DEAD, _G.PENDING),  # requeued by a person
+        (_G.DEAD, _G.DONE),  # the documents were generated another way (regeneration once the data completed)
+    }),
 }
 
 LABELS: dict[str, str] = {
@@ -96,11 +114,15 @@ LABELS: dict[str, str] = {
     "document:failed": "échec d'envoi", "document:superseded": "remplacé",
     "outbox:pending": "en attente", "outbox:delivered": "délivré", "outbox:dead": "lettre morte",
     "outbox:held": "suspendu", "outbox:blocked": "bloqué",
+    "generation:pending": "à générer", "generation:leased": "en cours de génération",
+    "generation:done": "générés", "generation:dead": "lettre morte",
 }
-_KIND = {CaseStatus: "case", SessionStatus: "session", DocumentStatus: "document", OutboxState: "outbox"}
-_ATTRIBUTE = {CaseStatus: "status", SessionStatus: "status", DocumentStatus: "status", OutboxState: "state"}
+_KIND = {CaseStatus: "case", SessionStatus: "session", DocumentStatus: "document", OutboxState: "outbox",
+         GenerationState: "generation"}
+_ATTRIBUTE = {CaseStatus: "status", SessionStatus: "status", DocumentStatus: "status", OutboxState: "state",
+              GenerationState: "state"}
 _WHAT = {CaseStatus: "Le dossier", SessionStatus: "La séance", DocumentStatus: "Le document",
-         OutboxState: "L'envoi"}
+         OutboxState: "L'envoi", GenerationState: "La génération des documents"}
 
 
 def label(new: enum.StrEnum) -> str:

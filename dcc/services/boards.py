@@ -15,7 +15,7 @@ from dcc.domain import tumour as tumour_rules
 from dcc.domain.calendar import PARIS, SessionRule, add_working_days, occurrences, working_days_before
 from dcc.domain.clock import fr_datetime, not_started, now_utc
 from dcc.domain.quorum import Attendee, QuorumRule, compute_quorum
-from dcc.domain.states import CaseStatus, SessionStatus, advance
+from dcc.domain.states import CaseStatus, GenerationState, SessionStatus, advance
 from dcc.errors import Conflict, NotFound, UndecidedCases, ValidationFailed
 from dcc.services import identity
 from dcc.services.audit import record_audit
@@ -701,7 +701,9 @@ def _undecided_message(uow: UnitOfWork, cases: Sequence[m.Case], when: date) -> 
 
 def validate_session(uow: UnitOfWork, *, session_id: str, today: date, confirm: bool = False,
                      actor: str = "system", now: datetime | None = None) -> ValidationSummary:
-    """Lock the session's decisions; only a quorate session's decisions go on to their documents.
+    """Lock the session's decisions; only a quorate session's decisions go on to their documents: one
+    "documents due" row (`GenerationTask`) per decided case, in this transaction (no row if it fails), drained
+    by `dcc.services.generation.generate_pending_documents`.
 
     Refused before the session starts (`now`: the real time).
 
@@ -738,6 +740,7 @@ def validate_session(uow: UnitOfWork, *, session_id: str, today: date, confirm: 
     elif session.quorum != "met":
         session.quorum = "not_met"  # at validation the attendance sheet is final
     quorate = session.quorum == "met"
+    due_at = now_utc()  # due at once (the real time, whatever clock the validation is checked against)
     out = ValidationSummary()
     copies: list[m.Case] = []
     for case in cases:
@@ -746,8 +749,10 @@ def validate_session(uow: UnitOfWork, *, session_id: str, today: date, confirm: 
             continue
         decision.locked = True
         decision.quorum = session.quorum
-        if quorate:
+        if quorate:  # its documents are due: a row in this transaction, drained by generate_pending_documents
             out.case_ids.append(case.id)
+            uow.session.add(m.GenerationTask(case_id=case.id, session_id=session_id, board_id=board.id,
+                                             state=GenerationState.PENDING.value, next_attempt_at=due_at))
             continue
         again = m.Case(**{col.key: getattr(case, col.key) for col in m.Case.__table__.columns
                           if col.key not in _NOT_COPIED})

@@ -127,9 +127,10 @@ def _generate_case(uow: UnitOfWork, loader: Loader, case_id: str, *, cda: CdaBui
             rendered.append(_Rendered(kind, content.ids, cda.build_pps(content), pdf.render_pps(content)))
 
     uow.begin_write()
+    # PostgreSQL: lock the case row, so two generations of one case serialise here (SQLite: BEGIN IMMEDIATE)
+    case = uow.session.get(m.Case, case_id, with_for_update=True, populate_existing=True)
     if repo.documents_of_case(uow.session, case_id):
         return []  # another worker generated them while we rendered
-    case = uow.session.get(m.Case, case_id)
     assert case is not None
     board = uow.session.get(m.Board, case.board_id)
     assert board is not None
@@ -210,6 +211,12 @@ def regenerate_case_documents(uow: UnitOfWork, case_id: str, actor: str, cda: Cd
     result = generate_documents(uow, case_ids=[case_id], cda=cda, pdf=pdf, now=now)
     out.created = list(result.created)
     out.refused = result.refused.get(case_id, "")
+    if out.created:  # a dead letter of the generation queue for this case is closed
+        from dcc.services.generation import mark_generated
+
+        uow.begin_write()
+        mark_generated(uow, case_id)
+        uow.commit()
     return out
 
 

@@ -6,7 +6,7 @@ audit log records it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Annotated
 
@@ -45,15 +45,6 @@ def get_actor(user: Annotated[User, Depends(current_user)]) -> str:
     return user.login
 
 
-SessionValidatedHook = Callable[[list[str]], None]
-
-
-def get_validation_hook(request: Request) -> SessionValidatedHook | None:
-    """What to run (in the background) with the case ids of a validated session: document generation."""
-    hook: SessionValidatedHook | None = request.app.state.on_session_validated
-    return hook
-
-
 def get_today() -> date:
     return datetime.now(PARIS).date()
 
@@ -81,4 +72,3 @@ CurrentUser = Annotated[User, Depends(current_user)]
 Actor = Annotated[str, Depends(get_actor)]
 Today = Annotated[date, Depends(get_today)]
 Now = Annotated[datetime, Depends(get_now)]
-ValidationHook = Annotated[SessionValidatedHook | None, Depends(get_validation_hook)]

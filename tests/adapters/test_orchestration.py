@@ -36,3 +36,25 @@ def test_a_prefect_server_that_is_down_does_not_fail_the_signature(monkeypatch: 
     with temporary_settings({PREFECT_API_URL: url}):
         handed_over = emit_documents_signed(["d1", "d2"])
     assert handed_over is True  # handed to Prefect's events worker, which finds the server down and logs it
+
+
+def test_the_validation_event_is_skipped_without_a_server_or_without_documents_due(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dcc.adapters.orchestration import emit_session_validated
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert emit_session_validated("s1", 3) is False
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    assert emit_session_validated("s1", 0) is False  # a non-quorate session: nothing to generate
+
+
+def test_a_prefect_server_that_is_down_does_not_fail_the_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The validation is committed with its rows; the event is an accelerator (the schedule catches up)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from dcc.adapters.orchestration import emit_session_validated
+
+    url = f"http://127.0.0.1:{_closed_port()}/api"
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    with temporary_settings({PREFECT_API_URL: url}):
+        assert emit_session_validated("s1", 2) is True

@@ -202,3 +202,34 @@ def test_audit_store_ok_then_mismatch(signed: Signed, settings_env: pytest.Monke
     result = runner.invoke(app, ["audit-store"])
     assert result.exit_code == 1, result.output
     assert f"{signed.unique_id} (" in result.output and "SHA-256 du CDA ne correspond pas" in result.output
+
+
+# ---------------------------------------------------------------- drain
+
+
+def test_drain_closes_the_rows_of_cases_that_already_have_their_documents(
+        signed: Signed, settings_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The fixture generated the documents directly, leaving the validation's rows pending: `dcc documents
+    drain` closes them without a second document; a second drain has nothing to do."""
+    db_path = tmp_path / "copy.sqlite3"
+    shutil.copy(signed.db_path, db_path)
+    settings_env.setenv("DCC_DATABASE_URL", f"sqlite:///{db_path}")
+    conn = sqlite3.connect(db_path)
+    try:
+        due = conn.execute("SELECT count(*) FROM generation_task WHERE state = 'pending'").fetchone()[0]
+        documents = conn.execute("SELECT count(*) FROM document").fetchone()[0]
+    finally:
+        conn.close()
+    assert due > 0
+    result = runner.invoke(app, ["drain"])
+    assert result.exit_code == 0, result.output
+    assert f"Dossiers générés : 0 ; déjà générés : {due} ; nouvel essai prévu : 0 ; lettres mortes : 0" \
+        in result.output
+    result = runner.invoke(app, ["drain"])
+    assert result.exit_code == 0 and "déjà générés : 0" in result.output, result.output
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("SELECT count(*) FROM document").fetchone()[0] == documents
+        assert conn.execute("SELECT DISTINCT state FROM generation_task").fetchall() == [("done",)]
+    finally:
+        conn.close()

@@ -78,7 +78,7 @@ def known(world: World) -> dict[str, list[str]]:
 def api(world: World) -> schemathesis.BaseSchema:
     # generous limits: the limiter is on (429 is documented where it applies) but does not starve the run
     limits = RateLimitSettings(render_burst=10_000, search_burst=10_000)
-    app = create_app(database=world.db, settings=web_settings(), on_session_validated=lambda _ids: None,
+    app = create_app(database=world.db, settings=web_settings(),
                      rate_limiter=RateLimiter.from_settings(limits))
     app.dependency_overrides[get_today] = lambda: TODAY
     return schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -6,11 +6,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi.testclient import TestClient
 
+from dcc.adapters import orchestration
 from dcc.adapters.db import models as m
 from dcc.services import boards as board_services
 from tests.web.helpers_web import TODAY, Seeded, case_payload, nir
+
+
+def _documents_due(database: Any) -> list[tuple[str, str]]:
+    """(case id, state) of every "documents due" row the validations wrote."""
+    with database.uow() as uow:
+        return sorted((t.case_id, t.state) for t in uow.session.query(m.GenerationTask).all())
+
+
+def _events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """The validation events the web layer emits after its commit (recorded instead of sent)."""
+    events: list[tuple[str, int]] = []
+    monkeypatch.setattr(orchestration, "emit_session_validated", lambda sid, due: events.append((sid, due)))
+    return events
 
 
 def _requester(seeded: Seeded, board_id: str) -> str:
@@ -133,7 +148,8 @@ def test_sessions_query_errors(client: TestClient, seeded: Seeded) -> None:
     assert r.json()["message"] == "Séance « inconnue » introuvable."
 
 
-def test_attendance_decision_validation(client: TestClient, seeded: Seeded) -> None:
+def test_attendance_decision_validation(client: TestClient, seeded: Seeded, database: Any,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     board = seeded.board(0)
     seeded.plan(weeks=8)
     case_a = _register(client, seeded, "2750344109123")
@@ -175,11 +191,13 @@ def test_attendance_decision_validation(client: TestClient, seeded: Seeded) -> N
     assert r.json()["quorum"] == "met" and r.json()["locked"] is False
     assert client.get(f"/api/v1/cases/{case_a}").json()["decision"]["proposal_codes"] == ["387713003"]
 
-    generated: list[list[str]] = []
-    client.app.state.on_session_validated = generated.append  # type: ignore[attr-defined]
+    events = _events(monkeypatch)
+    assert _documents_due(database) == []
     r = client.post(f"/api/v1/sessions/{session_a}/validate")
     assert r.status_code == 200, r.text
-    assert generated == [[case_a]]  # document generation triggered with the decided cases
+    assert _documents_due(database) == [(case_a, "pending")]  # committed with the validation, not generated
+    assert events == [(session_a, 1)]  # the generation deployment is asked to run (after the commit)
+    assert client.get(f"/api/v1/cases/{case_a}").json()["documents"] == []  # no background generation
     assert r.json()["case_ids"] == [case_a]
     assert r.json()["represented"] == []
     assert r.json()["session"]["status"] == "validated"
@@ -191,6 +209,18 @@ def test_attendance_decision_validation(client: TestClient, seeded: Seeded) -> N
     r = client.post(f"/api/v1/cases/{case_a}/decision", json={**decision, "session_id": session_a})
     assert r.status_code == 409
     assert client.post("/api/v1/sessions/inconnue/validate").status_code == 404
+    assert _documents_due(database) == [(case_a, "pending")] and events == [(session_a, 1)]
+
+    # a drain (the Prefect flow, `dcc documents drain`) takes the row: this case was registered without its
+    # TNM classification, so its Fiche RCP is refused and the row is a dead letter with the French reason
+    from dcc.bootstrap import cda_builder, pdf_renderer
+    from dcc.services.generation import generate_pending_documents
+
+    drained = generate_pending_documents(database, cda=cda_builder(), pdf=pdf_renderer())
+    assert (drained.generated, drained.dead, list(drained.failures)) == (0, 1, [case_a])
+    assert "classification TNM" in drained.failures[case_a], drained.failures
+    assert _documents_due(database) == [(case_a, "dead")]
+    assert client.get(f"/api/v1/cases/{case_a}").json()["documents"] == []
 
 
 def test_nir_helper_is_valid() -> None:
@@ -211,14 +241,14 @@ DECISION = {"case_status": "discussed", "proposal_codes": ["387713003"],
             "proposal_text": "Tumorectomie puis radiothérapie.", "conform_to_referential": True}
 
 
-def test_validation_with_an_undecided_case_needs_confirmation(client: TestClient, seeded: Seeded) -> None:
+def test_validation_with_an_undecided_case_needs_confirmation(client: TestClient, seeded: Seeded, database: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     case_a, case_b, session = _two_cases_on_one_session(client, seeded)
     attendance = {p.id: "present" for p in seeded.members(seeded.board(0).id)}
     assert client.post(f"/api/v1/sessions/{session}/attendance", json={"attendance": attendance}).status_code == 200
     r = client.post(f"/api/v1/cases/{case_a}/decision", json={**DECISION, "session_id": session})
     assert r.status_code == 200, r.text
-    generated: list[list[str]] = []
-    client.app.state.on_session_validated = generated.append  # type: ignore[attr-defined]
+    events = _events(monkeypatch)
 
     for body in (None, {"confirm": False}):
         r = client.post(f"/api/v1/sessions/{session}/validate", json=body)
@@ -229,8 +259,8 @@ def test_validation_with_an_undecided_case_needs_confirmation(client: TestClient
         assert r.json()["case_ids"] == [case_b]
     assert client.post(f"/api/v1/sessions/{session}/validate", json={"confirm": "bof"}).status_code == 422
     assert client.post(f"/api/v1/sessions/{session}/validate", json={"confirme": True}).status_code == 422
-    # nothing written
-    assert generated == []
+    # nothing written: no row, no event
+    assert _documents_due(database) == [] and events == []
     assert client.get(f"/api/v1/sessions/{session}").json()["session"]["status"] == "held"
     assert client.get(f"/api/v1/cases/{case_a}").json()["decision"]["locked"] is False
     b = client.get(f"/api/v1/cases/{case_b}").json()
@@ -238,7 +268,8 @@ def test_validation_with_an_undecided_case_needs_confirmation(client: TestClient
 
     r = client.post(f"/api/v1/sessions/{session}/validate", json={"confirm": True})
     assert r.status_code == 200, r.text
-    assert r.json()["case_ids"] == [case_a] and generated == [[case_a]]
+    assert r.json()["case_ids"] == [case_a] and events == [(session, 1)]
+    assert _documents_due(database) == [(case_a, "pending")]  # the undecided case has no row
     [back] = r.json()["not_discussed"]
     assert back["case_id"] == case_b and back["reason"].startswith("Non discuté à la séance du ")
     b = client.get(f"/api/v1/cases/{case_b}").json()
@@ -248,7 +279,7 @@ def test_validation_with_an_undecided_case_needs_confirmation(client: TestClient
 
 
 def test_a_non_quorate_session_produces_no_fiche_rcp_and_re_presents_its_cases(
-        client: TestClient, seeded: Seeded, database: Any) -> None:
+        client: TestClient, seeded: Seeded, database: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from dcc.adapters.db import models as m
     from dcc.bootstrap import cda_builder, pdf_renderer
     from dcc.services.documents import generate_documents
@@ -260,12 +291,12 @@ def test_a_non_quorate_session_produces_no_fiche_rcp_and_re_presents_its_cases(
     for case in (case_a, case_b):
         r = client.post(f"/api/v1/cases/{case}/decision", json={**DECISION, "session_id": session})
         assert r.status_code == 200, r.text
-    generated: list[list[str]] = []
-    client.app.state.on_session_validated = generated.append  # type: ignore[attr-defined]
+    events = _events(monkeypatch)
     r = client.post(f"/api/v1/sessions/{session}/validate")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["case_ids"] == [] and generated == []  # nothing goes to document generation
+    assert body["case_ids"] == [] and _documents_due(database) == []  # nothing goes to document generation
+    assert events == [(session, 0)]  # (the emitter sends nothing when no document is due)
     assert len(body["represented"]) == 2 and set(body["represented_from"].values()) == {case_a, case_b}
     for new_id, old_id in body["represented_from"].items():
         old, new = client.get(f"/api/v1/cases/{old_id}").json(), client.get(f"/api/v1/cases/{new_id}").json()

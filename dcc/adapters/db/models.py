@@ -584,3 +584,24 @@ class Attachment(Base):
     viewer_url: Mapped[str] = mapped_column(String(500), default="")  # region's image viewer (no DICOM stored)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GenerationTask(Base):
+    """A "documents due" row (0009): the validation of a quorate session writes one per decided case in its
+    own transaction; `generate_pending_documents` drains them under leases, with retries and a dead letter
+    (dcc.services.generation). The row, not a background task nor Prefect's run state, is the truth."""
+
+    __tablename__ = "generation_task"
+    __table_args__ = (Index("ix_generation_task_state_next", "state", "next_attempt_at"),)
+    id: Mapped[str] = _id()
+    case_id: Mapped[str] = mapped_column(ForeignKey("rcp_case.id"), unique=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("session.id"))
+    board_id: Mapped[str] = mapped_column(ForeignKey("board.id"))  # the scope of who may see its dead letter
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending|leased|done|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far (a drain that died counts)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")  # French, shown to monitors
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

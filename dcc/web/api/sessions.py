@@ -7,16 +7,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dcc.adapters import orchestration
 from dcc.errors import ValidationFailed
 from dcc.services import access, queries
 from dcc.services import boards as board_services
 from dcc.services.schemas import AttendanceInput
 from dcc.services.uow import UnitOfWork
 from dcc.web.auth import User
-from dcc.web.deps import CurrentUser, Now, Today, Uow, ValidationHook
+from dcc.web.deps import CurrentUser, Now, Today, Uow
 from dcc.web.schemas import AgendaOut, AttendanceOut, SentBackOut, SessionOut, ValidationOut, error_responses
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["Séances"])
@@ -79,19 +80,20 @@ class SessionValidateIn(BaseModel):
 
 
 @router.post("/{session_id}/validate", response_model=ValidationOut, summary="Valider une séance",
-             description="Verrouille les décisions et déclenche la génération des documents. Sans quorum (ou "
+             description="Verrouille les décisions et met leurs documents en file de génération (dans la même "
+             "transaction ; la génération les produit ensuite, même si ce serveur s'arrête). Sans quorum (ou "
              "sans présence enregistrée), aucune fiche RCP n'est produite : chaque dossier décidé est représenté "
              "à une séance ultérieure. Des dossiers sans décision : 409 qui les liste, sauf `confirm` ; ils "
              "repassent alors à l'affectation.",
              responses=error_responses(404, 409, 422))
-def validate_session(session_id: str, uow: Uow, user: CurrentUser, today: Today, hook: ValidationHook,
-                     background: BackgroundTasks, now: Now, data: SessionValidateIn | None = None) -> ValidationOut:
+def validate_session(session_id: str, uow: Uow, user: CurrentUser, today: Today, now: Now,
+                     data: SessionValidateIn | None = None) -> ValidationOut:
     _require_manager(uow, user, session_id, "validate")
     summary = board_services.validate_session(uow, session_id=session_id, today=today,
                                               confirm=data is not None and data.confirm, actor=user.login,
                                               now=now)
-    if hook is not None and summary.case_ids:
-        background.add_task(hook, list(summary.case_ids))
+    # committed, with its "documents due" rows: ask the generation deployment to run now (best effort)
+    orchestration.emit_session_validated(session_id, len(summary.case_ids))
     return ValidationOut(session=SessionOut.model_validate(queries.session_status(uow, session_id)),
                          case_ids=summary.case_ids, represented=summary.represented,
                          represented_from=summary.represented_from,

@@ -21,6 +21,7 @@ from dcc.web.pages import (
     coordinator_cases,
     coordinator_sessions,
     emergency,
+    generation,
     meeting,
     monitor,
     monitor_audit,
@@ -44,7 +45,7 @@ def home(request: Request) -> RedirectResponse:
 
 
 for _module in (coordinator_boards, coordinator_sessions, coordinator_cases, coordinator, meeting, case_documents,
-                physician, monitor, pps, monitor_audit, emergency, calendar):
+                physician, monitor, pps, monitor_audit, emergency, generation, calendar):
     pages_router.include_router(_module.router)
 pages_router.include_router(calendar.feed_router)
 

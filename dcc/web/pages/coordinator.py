@@ -8,12 +8,13 @@ import re
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from dcc import valuesets
+from dcc.adapters import orchestration
 from dcc.domain.identifiers import (
     nir_birth_incoherence,
     nir_birthplace_incoherence,
@@ -148,7 +149,7 @@ async def record_attendance(request: Request, session_id: str, user: Coordinator
 
 @router.post("/seances/{session_id}/valider", response_class=HTMLResponse)
 async def validate_session(request: Request, session_id: str, user: Coordinator, uow: Uow, today: Today,
-                           background: BackgroundTasks, now: Now) -> Response:
+                           now: Now) -> Response:
     form = await check_csrf(request)
     scope.session_for_coordinator(uow, user, session_id)
     try:
@@ -160,18 +161,15 @@ async def validate_session(request: Request, session_id: str, user: Coordinator,
         if isinstance(exc, UndecidedCases):  # the confirmation step: the same form, confirmed
             ctx["undecided"] = [i for i in ctx["agenda"].items if i.case_id in exc.case_ids]
         return render(request, "coordinator/session.html.j2", ctx, status_code=exc.status_code)
-    hook = request.app.state.on_session_validated
-    if hook is not None and summary.case_ids:
-        background.add_task(hook, list(summary.case_ids))
+    # committed, with its "documents due" rows: ask the generation deployment to run now (best effort)
+    await run_in_threadpool(orchestration.emit_session_validated, session_id, len(summary.case_ids))
     message = f"Séance validée : {len(summary.case_ids)} décision(s) verrouillée(s)."
     if summary.represented:
         message += (f" Quorum non atteint : aucune fiche RCP ; {len(summary.represented)} dossier(s) "
                     "représenté(s) à une séance ultérieure.")
     if summary.not_discussed:
         message += f" {len(summary.not_discussed)} dossier(s) non discuté(s) renvoyé(s) à l'affectation."
-    response = redirect(f"/coordination/seances/{session_id}", message)
-    response.background = background
-    return response
+    return redirect(f"/coordination/seances/{session_id}", message)
 
 
 @router.post("/dossiers/{case_id}/deplacer", response_class=HTMLResponse)

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from dcc.adapters import orchestration
 from dcc.domain.quorum import requirement_label
 from dcc.errors import DccError, NotFound, UndecidedCases
 from dcc.services import boards as board_services
@@ -197,6 +198,8 @@ def _validate(request: Request, session_id: str, user: PageUser, uow: Any, today
         if isinstance(exc, UndecidedCases):  # confirm again, knowing which cases go back to assignment
             ctx["undecided"] = [i for i in ctx["agenda"].items if i.case_id in exc.case_ids]
         return render(request, "meeting/confirm.html.j2", ctx, status_code=exc.status_code)
+    # committed, with its "documents due" rows: ask the generation deployment to run now (best effort)
+    orchestration.emit_session_validated(session_id, len(summary.case_ids))
     message = f"Séance validée : {len(summary.case_ids)} décision(s) verrouillée(s)."
     if summary.represented:
         message += (f" Quorum non atteint : aucune fiche RCP ; {len(summary.represented)} dossier(s) "
