@@ -10,8 +10,8 @@ each on a fresh copy of that database and in freshly spawned processes:
   workers (each its share of the documents): the ratio compares N pipeline processes with N floor
   processes, like with like;
 - the **pipeline**: `dcc.services.documents.generate_documents` over the decided cases, in batches of
-  `BATCH` cases per unit of work (as the `generate_documents` Prefect flow does, without Prefect's own
-  overhead), split across `workers` processes, each with one renderer created once;
+  `BATCH` cases per unit of work (the production drain, `services.generation.generate_pending_documents`,
+  commits one case per unit of work after leasing it: its queue bookkeeping is not measured here), split across `workers` processes, each with one renderer created once;
 - with `workers > 1`, also the 1-worker pipeline, so the speed-up is printed next to the ratio.
 
 Every process warms up (renderer created, one sample document laid out) before a shared start signal;
@@ -41,7 +41,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-BATCH = 25  # cases per unit of work, as in flows/documents.py (BATCH)
+BATCH = 25  # cases per unit of work (the queue drain commits one case per unit of work)
 SEED = 1
 TODAY = date(2026, 3, 2)  # a Monday: the synthetic planning is reproducible
 START_TIMEOUT_S = 600.0
