@@ -193,6 +193,15 @@ class Registry:
                                 cand.entry_uuid,
                             )
                         )
+                    elif cand.replaces_unique_id is not None and target.unique_id != cand.replaces_unique_id:
+                        errors.append(
+                            (
+                                "XDSRegistryMetadataError",
+                                f"relatesTo : la cible {cand.replaces_entry_uuid} n'est pas le document "
+                                f"{cand.replaces_unique_id}",
+                                cand.entry_uuid,
+                            )
+                        )
                     elif target.replaced_by not in (None, cand.unique_id):
                         errors.append(
                             (
