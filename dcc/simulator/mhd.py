@@ -374,6 +374,10 @@ def validate_mhd_bundle(body: bytes) -> tuple[str, list[Candidate], Bundle]:
             elif item.resource.status != "superseded":
                 errors.append(("XDSRegistryMetadataError", f"mise à jour du document {resource_id} : status "
                                f"« {item.resource.status} », « superseded » attendu", url))
+            elif item.resource.meta is None or not item.resource.meta.versionId:
+                # PDSm constr-cdr-maj: meta.versionId is required when the flow updates a fiche
+                errors.append(("XDSRegistryMetadataError", f"mise à jour du document {resource_id} : "
+                               "meta.versionId absent", url))
             else:
                 updates[resource_id] = (url, item.resource)
             continue
@@ -444,6 +448,10 @@ def validate_mhd_bundle(body: bytes) -> tuple[str, list[Candidate], Bundle]:
     for target in targets - set(updates):
         errors.append(("XDSRegistryMetadataError", f"remplacement de DocumentReference/{target} sans la mise à "
                        "jour qui le marque « superseded » dans le lot", ss_url))
+    for candidate in candidates:
+        target_id = (candidate.replaces_entry_uuid or "").removeprefix("urn:uuid:")
+        if target_id in updates:
+            candidate.replaces_version = str(updates[target_id][1].meta.versionId)
     for orphan in set(updates) - targets:
         errors.append(("XDSRegistryMetadataError", f"DocumentReference/{orphan} marqué « superseded » sans "
                        "document qui le remplace (relatesTo)", updates[orphan][0]))
@@ -487,6 +495,7 @@ def document_reference_of(doc: StoredDocument) -> dict[str, Any]:
     data = {
         "resourceType": "DocumentReference",
         "id": doc.entry_uuid.removeprefix("urn:uuid:"),
+        "meta": {"versionId": str(doc.version)},
         "masterIdentifier": master,
         "identifier": [{"use": "official", "system": URI_SYSTEM, "value": doc.entry_uuid}],
         "status": "superseded" if doc.replaced_by else "current",

@@ -212,7 +212,12 @@ def superseded_update(replaced: ReplacedDocument) -> dict[str, Any]:
     """The transaction entry that marks the replaced DocumentReference `superseded` (IHE MHD ITI-65
     Comprehensive ProvideBundle, UpdateDocumentRefs: PUT of the replaced DocumentReference; PDSm TD2.1)."""
     resource = {**replaced.resource, "status": "superseded", "id": replaced.resource_id}
-    resource.pop("meta", None)
+    # PDSm constr-cdr-maj: an update of a fiche carries the meta.versionId the DMP returned
+    version = (replaced.resource.get("meta") or {}).get("versionId")
+    if version:
+        resource["meta"] = {"versionId": version}
+    else:
+        resource.pop("meta", None)
     return _fields(
         fullUrl=replaced.url,
         resource=DocumentReference.model_validate(resource),

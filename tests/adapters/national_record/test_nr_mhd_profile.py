@@ -167,3 +167,37 @@ def test_simulator_refuses_a_relates_to_naming_another_document(server: RunningS
     response = _post(server, bundle)
     assert response.status_code == 422
     assert "n'est pas le document" in _issues(response)
+
+
+def test_security_label_patch_is_checked_against_the_bindings(server: RunningServer) -> None:
+    with MhdTransport(server.url, timeout=10.0) as transport:
+        cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.97.60")
+        transport.submit(cda, entry_from_cda(cda))
+        url = f"{server.url}/fhir/DocumentReference/{transport.find_document('1.2.250.1.213.1.1.9.97.60').resource_id}"
+        headers = {"Content-Type": "application/json-patch+json"}
+
+        def patch(labels: list[tuple[str, str]]) -> httpx.Response:
+            value = [{"coding": [{"system": system, "code": code}]} for system, code in labels]
+            return httpx.patch(url, content=json.dumps([{"op": "replace", "path": "/securityLabel", "value": value}]),
+                               headers=headers, timeout=10)
+
+        assert patch([("urn:oid:2.16.840.1.113883.5.25", "N")]).status_code == 422
+        assert patch([(V3_CONFIDENTIALITY, "N"), (TRE_A07, "INVISIBLE_VOISINS")]).status_code == 422
+        assert patch([(V3_CONFIDENTIALITY, "N"), (TRE_A07, "MASQUE_PS")]).status_code == 200
+        assert transport.security_labels("1.2.250.1.213.1.1.9.97.60") == ("N", "MASQUE_PS")
+        [label] = [c for lab in transport.find_document("1.2.250.1.213.1.1.9.97.60").resource["securityLabel"]
+                   for c in lab["coding"] if c["code"] == "MASQUE_PS"]
+        assert label["system"] == TRE_A07  # the simulator answers with the canonical URL too
+
+
+def test_simulator_refuses_a_superseding_update_of_a_stale_version(server: RunningServer) -> None:
+    with MhdTransport(server.url, timeout=10.0) as transport:
+        bundle = _replacement(transport, "1.2.250.1.213.1.1.9.97.70", "1.2.250.1.213.1.1.9.97.71")
+    [put] = [e for e in bundle["entry"] if e["request"]["method"] == "PUT"]
+    assert put["resource"]["meta"]["versionId"] == "1"  # as read from the DMP (PDSm constr-cdr-maj)
+    put["resource"]["meta"]["versionId"] = "7"
+    response = _post(server, bundle)
+    assert response.status_code == 422 and "version" in _issues(response)
+    del put["resource"]["meta"]
+    response = _post(server, bundle)
+    assert response.status_code == 422 and "meta.versionId" in _issues(response)
