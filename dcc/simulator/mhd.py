@@ -19,7 +19,18 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from pydantic import ValidationError
 
 from dcc.simulator import reference as valuesets
-from dcc.simulator.ns import CLASS_CODES, CLASS_SYSTEM, FORMAT_CODES, PS_OID, STRUCT_OID
+from dcc.simulator.ns import (
+    CANONICAL_SYSTEMS,
+    CLASS_CODES,
+    CLASS_SYSTEM,
+    CONFIDENTIALITY_LEVELS,
+    FORMAT_CODES,
+    JDV_J110,
+    JDV_J110_CODES,
+    JDV_J110_SYSTEM,
+    PS_OID,
+    STRUCT_OID,
+)
 from dcc.simulator.registry import Candidate, StoredDocument, XdsError
 from dcc.simulator.xds import check_content_type, check_ins_cx
 
@@ -31,12 +42,8 @@ LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
 EXT_SOURCE_ID = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId"
 EXT_DESIGNATION_TYPE = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType"
 CONFIDENTIALITY_SYSTEM = "2.16.840.1.113883.5.25"
-FHIR_SYSTEM_OIDS = {
-    "http://loinc.org": "2.16.840.1.113883.6.1",
-    "http://terminology.hl7.org/CodeSystem/v3-Confidentiality": CONFIDENTIALITY_SYSTEM,
-    "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument": CLASS_SYSTEM,
-}
-FHIR_URIS = {oid: uri for uri, oid in FHIR_SYSTEM_OIDS.items()}
+FHIR_SYSTEM_OIDS = {uri: oid for oid, uri in CANONICAL_SYSTEMS.items()}
+FHIR_URIS = dict(CANONICAL_SYSTEMS)
 CONFLICT_CODES = {"XDSNonIdenticalHash", "XDSNonIdenticalSize", "XDSDuplicateUniqueIdInRegistry"}
 ISSUE_TYPES = {
     "XDSNonIdenticalHash": "conflict",
@@ -102,6 +109,52 @@ def _oid(system: str | None) -> str:
     if system in FHIR_SYSTEM_OIDS:
         return FHIR_SYSTEM_OIDS[system]
     return system.removeprefix("urn:oid:") if system.startswith("urn:oid:") else system
+
+
+def canonical_system_errors(data: Any, path: str = "Bundle") -> list[tuple[str, str, str]]:
+    """Every Coding (a JSON object with `system` and `code`) whose system is `urn:oid:<oid>` for a code system
+    that has a canonical URL: the PDSm bindings name the NOS / HL7 canonical URL, so the DMP refuses these."""
+    errors: list[tuple[str, str, str]] = []
+    if isinstance(data, dict):
+        system = data.get("system")
+        if "code" in data and isinstance(system, str) and system.startswith("urn:oid:"):
+            canonical = CANONICAL_SYSTEMS.get(system.removeprefix("urn:oid:"))
+            if canonical is not None:
+                errors.append(
+                    ("XDSRegistryMetadataError", f"{path} : système {system} refusé, URL canonique {canonical} "
+                     "attendue (profils PDSm)", path)
+                )
+        for key, value in data.items():
+            if key not in ("data", "div"):
+                errors += canonical_system_errors(value, f"{path}.{key}")
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            errors += canonical_system_errors(value, f"{path}[{index}]")
+    return errors
+
+
+def check_security_labels(labels: list[Any], loc: str) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """PDSm securityLabel slices: one `confidentiality` N/R/V (v3-Confidentiality), then `visibilityStatus`
+    labels from JDV_J110 (TRE_A07). Returns the codes and the errors."""
+    codes: list[str] = []
+    errors: list[tuple[str, str, str]] = []
+    levels = 0
+    for label in labels:
+        codings = _codings(label)
+        if len(codings) != 1:
+            errors.append(("XDSRegistryMetadataError", "securityLabel : un code attendu", loc))
+            continue
+        code, system = str(codings[0].code or ""), _oid(codings[0].system)
+        if code in CONFIDENTIALITY_LEVELS and system == CONFIDENTIALITY_SYSTEM:
+            levels += 1
+        elif code not in JDV_J110_CODES or system != JDV_J110_SYSTEM:
+            errors.append(
+                ("XDSRegistryMetadataError", f"securityLabel « {code} » ({system}) : ni N/R/V ni {JDV_J110}", loc)
+            )
+        codes.append(code)
+    if levels != 1:
+        errors.append(("XDSRegistryMetadataError", "securityLabel : un et un seul niveau N, R ou V attendu", loc))
+    return codes, errors
 
 
 def _codings(value: Any) -> list[Any]:
@@ -214,10 +267,8 @@ def validate_document_reference(
         errors.append(("XDSRegistryMetadataError", "category (classCode) absente ou inconnue", loc))
     if not doc.securityLabel:
         errors.append(("XDSRegistryMetadataError", "securityLabel (confidentialityCode) absent", loc))
-    confidentiality: list[str] = []
-    for label in doc.securityLabel or []:
-        errors += _check_fhir_code(label, "confidentialityCode", "JDV_J08_XdsConfidentialityCode_CISIS", loc)
-        confidentiality += [str(c.code) for c in _codings(label)]
+    confidentiality, label_errors = check_security_labels(list(doc.securityLabel or []), loc)
+    errors += label_errors
 
     context = doc.context
     if context is None:
@@ -255,13 +306,19 @@ def validate_document_reference(
         errors.append(("XDSRepositoryMetadataError", "size ≠ taille du document reçu", loc))
 
     replaces = None
+    replaces_id = None
     for relation in doc.relatesTo or []:
         if relation.code != "replaces":
+            errors.append(("XDSRegistryMetadataError", f"relatesTo « {relation.code} » : « replaces » attendu", loc))
             continue
         target = relation.target
-        replaces = unique_id_of(target.identifier) if target is not None else ""
-        if not replaces:
-            errors.append(("XDSRegistryMetadataError", "relatesTo replaces : identifiant de la cible absent", loc))
+        reference = str(getattr(target, "reference", "") or "")
+        replaces_id = reference.removeprefix("DocumentReference/") if reference.startswith("DocumentReference/") else ""
+        replaces = (unique_id_of(target.identifier) if target is not None else "") or None
+        if not replaces_id or "/" in replaces_id:
+            errors.append(
+                ("XDSRegistryMetadataError", "relatesTo replaces : référence DocumentReference/<id> attendue", loc)
+            )
     if errors:
         return None, url, errors
     return (
@@ -273,6 +330,7 @@ def validate_document_reference(
             sha1=sha1.hex(),
             type_code=str(_codings(doc.type)[0].code),
             confidentiality=confidentiality,
+            replaces_entry_uuid=f"urn:uuid:{replaces_id}" if replaces_id else None,
             replaces_unique_id=replaces,
         ),
         url,
@@ -295,7 +353,8 @@ def validate_mhd_bundle(body: bytes) -> tuple[str, list[Candidate], Bundle]:
     if bundle.type != "transaction":
         raise FhirError(400, [("FHIRStructure", f"Bundle.type « {bundle.type} » : « transaction » attendu", "")])
 
-    errors: list[tuple[str, str, str]] = []
+    errors: list[tuple[str, str, str]] = canonical_system_errors(data)
+    updates: dict[str, tuple[str, Any]] = {}  # resource id -> (fullUrl, DocumentReference marked superseded)
     lists: list[tuple[str, Any]] = []
     documents: list[tuple[str, Any]] = []
     binaries: dict[str, bytes] = {}
@@ -305,9 +364,25 @@ def validate_mhd_bundle(body: bytes) -> tuple[str, list[Candidate], Bundle]:
         if item.resource is None or not url:
             errors.append(("XDSRegistryMetadataError", "entrée sans fullUrl ou sans ressource", url))
             continue
+        kind = item.resource.get_resource_type()
+        if kind == "DocumentReference" and item.request is not None and item.request.method == "PUT":
+            # UpdateDocumentRefs (MHD ITI-65, PDSm TD2.1): the replaced DocumentReference, marked superseded.
+            resource_id = str(item.resource.id or "")
+            if item.request.url != f"DocumentReference/{resource_id}" or not resource_id:
+                errors.append(("XDSRegistryMetadataError", "mise à jour : request.url DocumentReference/<id> "
+                               "attendue, égale à l'id de la ressource", url))
+            elif item.resource.status != "superseded":
+                errors.append(("XDSRegistryMetadataError", f"mise à jour du document {resource_id} : status "
+                               f"« {item.resource.status} », « superseded » attendu", url))
+            elif item.resource.meta is None or not item.resource.meta.versionId:
+                # PDSm constr-cdr-maj: meta.versionId is required when the flow updates a fiche
+                errors.append(("XDSRegistryMetadataError", f"mise à jour du document {resource_id} : "
+                               "meta.versionId absent", url))
+            else:
+                updates[resource_id] = (url, item.resource)
+            continue
         if item.request is None or item.request.method != "POST":
             errors.append(("XDSRegistryMetadataError", "request.method POST attendu", url))
-        kind = item.resource.get_resource_type()
         if kind == "List":
             lists.append((url, item.resource))
         elif kind == "DocumentReference":
@@ -369,6 +444,17 @@ def validate_mhd_bundle(body: bytes) -> tuple[str, list[Candidate], Bundle]:
                 errors.append(("XDSRegistryDuplicateUniqueIdInMessage", candidate.unique_id, url))
             seen.add(candidate.unique_id)
             candidates.append(candidate)
+    targets = {c.replaces_entry_uuid.removeprefix("urn:uuid:") for c in candidates if c.replaces_entry_uuid}
+    for target in targets - set(updates):
+        errors.append(("XDSRegistryMetadataError", f"remplacement de DocumentReference/{target} sans la mise à "
+                       "jour qui le marque « superseded » dans le lot", ss_url))
+    for candidate in candidates:
+        target_id = (candidate.replaces_entry_uuid or "").removeprefix("urn:uuid:")
+        if target_id in updates:
+            candidate.replaces_version = str(updates[target_id][1].meta.versionId)
+    for orphan in set(updates) - targets:
+        errors.append(("XDSRegistryMetadataError", f"DocumentReference/{orphan} marqué « superseded » sans "
+                       "document qui le remplace (relatesTo)", updates[orphan][0]))
     for orphan in set(binaries) - used:
         errors.append(("XDSMissingDocumentMetadata", f"Binary {orphan} sans DocumentReference", orphan))
     if errors:
@@ -409,6 +495,7 @@ def document_reference_of(doc: StoredDocument) -> dict[str, Any]:
     data = {
         "resourceType": "DocumentReference",
         "id": doc.entry_uuid.removeprefix("urn:uuid:"),
+        "meta": {"versionId": str(doc.version)},
         "masterIdentifier": master,
         "identifier": [{"use": "official", "system": URI_SYSTEM, "value": doc.entry_uuid}],
         "status": "superseded" if doc.replaced_by else "current",
@@ -434,11 +521,15 @@ def _label_code(label: Any, where: str) -> str:
     codings = label.get("coding") if isinstance(label, dict) else None
     if not isinstance(codings, list) or len(codings) != 1 or not isinstance(codings[0], dict):
         raise FhirError(422, [("XDSRegistryMetadataError", f"{where} : un code attendu", "")])
-    code, system = str(codings[0].get("code", "")), _oid(str(codings[0].get("system", "")))
-    value_set = "JDV_J08_XdsConfidentialityCode_CISIS"
-    if not valuesets.contains(value_set, code) or valuesets.lookup(value_set, code).system != system:
+    raw_system = str(codings[0].get("system", ""))
+    errors = canonical_system_errors(codings[0], where)
+    if errors:
+        raise FhirError(422, errors)
+    code, system = str(codings[0].get("code", "")), _oid(raw_system)
+    level = code in CONFIDENTIALITY_LEVELS and system == CONFIDENTIALITY_SYSTEM
+    if not level and (code not in JDV_J110_CODES or system != JDV_J110_SYSTEM):
         raise FhirError(
-            422, [("XDSRegistryMetadataError", f"{where} : « {code} » ({system}) absent de {value_set}", "")]
+            422, [("XDSRegistryMetadataError", f"{where} : « {code} » ({system}) ni N/R/V ni {JDV_J110}", "")]
         )
     return code
 

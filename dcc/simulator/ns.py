@@ -79,3 +79,31 @@ CONTENT_TYPE_SYSTEMS = {
     "1.2.250.1.213.2.2": "TRE_R209-TypeActivite",
     "1.2.250.1.71.4.2.4": "TRE_R02-SecteurActivite",
 }
+
+# FHIR (PDSm): the canonical URL of each code system that has one, as the NOS terminology publishes it
+# (ansforge/IG-terminologie-de-sante, CodeSystem `url` / `identifier urn:oid:<oid>`). The PDSm profiles bind
+# their codes to NOS value sets drawn from these systems, so `urn:oid:<oid>` for one of them is refused.
+NOS = "https://mos.esante.gouv.fr/NOS"
+CANONICAL_SYSTEMS = {
+    "2.16.840.1.113883.6.1": "http://loinc.org",
+    "2.16.840.1.113883.5.25": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+    "1.2.250.1.213.1.1.4.1": f"{NOS}/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument",
+    "1.2.250.1.213.1.1.4.12": f"{NOS}/TRE_A05-TypeDocComplementaire/FHIR/TRE-A05-TypeDocComplementaire",
+    "1.2.250.1.213.1.1.4.13": f"{NOS}/TRE_A07-StatutVisibiliteDocument/FHIR/TRE-A07-StatutVisibiliteDocument",
+    "1.2.250.1.213.1.1.4.5": f"{NOS}/TRE_A02-ProfessionSavFaire-CISIS/FHIR/TRE-A02-ProfessionSavFaire-CISIS",
+    "1.2.250.1.213.1.1.4.6": f"{NOS}/TRE_A00-ProducteurDocNonPS/FHIR/TRE-A00-ProducteurDocNonPS",
+    "1.2.250.1.213.1.1.4.9": f"{NOS}/TRE_A01-CadreExercice/FHIR/TRE-A01-CadreExercice",
+    "1.2.250.1.213.1.1.4.2.282": f"{NOS}/TRE_A06-FormatCodeComplementaire/FHIR/TRE-A06-FormatCodeComplementaire",
+    "1.3.6.1.4.1.19376.1.2.3": f"{NOS}/TRE_A11-IheFormatCode/FHIR/TRE-A11-IheFormatCode",
+    "1.2.250.1.71.4.2.4": f"{NOS}/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite",
+    "1.2.250.1.213.1.6.1.107": f"{NOS}/TRE_R85-RolePriseCharge/FHIR/TRE-R85-RolePriseCharge",
+    "1.2.250.1.213.1.6.1.109": f"{NOS}/TRE_R95-UsagerTitre/FHIR/TRE-R95-UsagerTitre",
+    "1.2.250.1.213.1.6.1.4": f"{NOS}/TRE_R94-ProfessionSocial/FHIR/TRE-R94-ProfessionSocial",
+    "1.2.250.1.213.2.2": f"{NOS}/TRE_R209-TypeActivite/FHIR/TRE-R209-TypeActivite",
+}
+# PDSm DocumentReference.securityLabel slices: `confidentiality` 1..1 from v3-ConfidentialityClassification,
+# `visibilityStatus` 0..* bound (required) to JDV_J110-StatutVisibiliteDocument-CISIS = TRE_A07 codes.
+CONFIDENTIALITY_LEVELS = {"N", "R", "V"}
+JDV_J110 = "JDV_J110-StatutVisibiliteDocument-CISIS"
+JDV_J110_SYSTEM = "1.2.250.1.213.1.1.4.13"
+JDV_J110_CODES = {"INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX", "MASQUE_PS"}

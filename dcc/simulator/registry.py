@@ -73,6 +73,7 @@ class Candidate:
     confidentiality: list[str]
     replaces_entry_uuid: str | None = None
     replaces_unique_id: str | None = None  # MHD relatesTo: the target is named by its uniqueId
+    replaces_version: str | None = None  # MHD: meta.versionId of the superseded DocumentReference (PUT)
 
 
 class Registry:
@@ -193,6 +194,25 @@ class Registry:
                                 cand.entry_uuid,
                             )
                         )
+                    elif cand.replaces_unique_id is not None and target.unique_id != cand.replaces_unique_id:
+                        errors.append(
+                            (
+                                "XDSRegistryMetadataError",
+                                f"relatesTo : la cible {cand.replaces_entry_uuid} n'est pas le document "
+                                f"{cand.replaces_unique_id}",
+                                cand.entry_uuid,
+                            )
+                        )
+                    elif cand.replaces_version is not None and cand.replaces_version != str(target.version):
+                        # PDSm constr-cdr-maj: an update names the version of the fiche it updates
+                        errors.append(
+                            (
+                                "XDSRegistryMetadataError",
+                                f"mise à jour de {target.unique_id} : version {cand.replaces_version}, "
+                                f"version courante {target.version}",
+                                cand.entry_uuid,
+                            )
+                        )
                     elif target.replaced_by not in (None, cand.unique_id):
                         errors.append(
                             (
@@ -232,4 +252,6 @@ class Registry:
                     for doc in self.documents.values():
                         if (doc.current_entry_uuid or doc.entry_uuid) == cand.replaces_entry_uuid:
                             doc.replaced_by = cand.unique_id
+                            if cand.replaces_version is not None:  # MHD: the PUT is a new version of the fiche
+                                doc.version += 1
 

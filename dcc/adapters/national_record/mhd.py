@@ -3,7 +3,10 @@
 - `build_bundle` turns the CDA and its `DocumentEntry` (the same metadata the XDS path sends, see
   `metadata.entry_from_cda`) into a `transaction` Bundle built with the `fhir.resources.R4B` models:
   a SubmissionSet `List`, one `DocumentReference` (Comprehensive metadata) and the `Binary` holding
-  the CDA, each with a `urn:uuid:` fullUrl and `request.method = POST`.
+  the CDA, each with a `urn:uuid:` fullUrl and `request.method = POST`. Code systems are written as their
+  canonical URLs and securityLabel follows the PDSm slices (`fhir_terms`). A replacement reads the replaced
+  DocumentReference from the DMP first (ITI-67), names it in `relatesTo` (`replaces`) and PUTs it back with
+  `status: superseded` in the same transaction.
 - `MhdTransport.submit` posts it to `{base_url}/fhir` and maps the answer to an `MhdSubmitResult`
   (transaction-response Bundle) or a `DeliveryError`: failures are classified by
   `dcc.adapters.http_failures.classify_failure` (the status, and the OperationOutcome's issue type) as
@@ -33,10 +36,13 @@ from fhir.resources.R4B.list import List as FhirList
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from pydantic import ValidationError
 
-from dcc import valuesets
 from dcc.adapters.http_failures import Failure, classify_failure
+from dcc.adapters.national_record.fhir_terms import (
+    coding,
+    concept,
+    security_labels,
+)
 from dcc.adapters.national_record.metadata import (
-    VS_CONFIDENTIALITY,
     CodedValue,
     DocumentEntry,
     parse_cx,
@@ -76,13 +82,6 @@ EXT_DESIGNATION_TYPE = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe
 LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
 URI_SYSTEM = "urn:ietf:rfc:3986"
 
-# Code systems with a canonical FHIR URI; every other OID is written `urn:oid:<oid>`.
-SYSTEM_URIS: dict[str, str] = {
-    "2.16.840.1.113883.6.1": "http://loinc.org",
-    "2.16.840.1.113883.5.25": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
-    "1.2.250.1.213.1.1.4.1": ("https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"),
-}
-
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024
 # FHIR R4 IssueType (http://hl7.org/fhir/issue-type) codes that mean "try again later": the "transient" family
 # and "exception" (an unexpected internal error of the server).
@@ -92,22 +91,6 @@ TRANSIENT_ISSUES = {"transient", "throttled", "timeout", "lock-error", "exceptio
 def _fields(**values: Any) -> dict[str, Any]:
     """Keyword arguments as the dict a fhir.resources model validates (fields named as in FHIR)."""
     return values
-
-
-def system_uri(oid: str) -> str:
-    """The FHIR code system URI of an OID code system."""
-    return SYSTEM_URIS.get(oid, f"urn:oid:{oid}")
-
-
-def coding(value: CodedValue) -> dict[str, str]:
-    out = {"system": system_uri(value.scheme), "code": value.code}
-    if value.display:
-        out["display"] = value.display
-    return out
-
-
-def concept(value: CodedValue) -> dict[str, Any]:
-    return {"coding": [coding(value)]}
 
 
 def unique_id_identifier(unique_id: str) -> dict[str, str]:
@@ -202,14 +185,6 @@ def patient_reference(entry: DocumentEntry) -> dict[str, Any]:
     }
 
 
-def security_label(code: str | CodedValue) -> dict[str, Any]:
-    """A securityLabel CodeableConcept for a confidentiality code (N/R/V or a JDV_J08 code)."""
-    if isinstance(code, CodedValue):
-        return concept(code)
-    found = valuesets.lookup(VS_CONFIDENTIALITY, code, field="securityLabel")
-    return concept(CodedValue(found.code, found.system, found.display))
-
-
 def _b64_sha1(entry: DocumentEntry) -> str:
     return base64.b64encode(bytes.fromhex(entry.hash_sha1)).decode("ascii")
 
@@ -220,6 +195,34 @@ def source_oid_for(structure_id_nat: str) -> str:
 
 
 # --- bundle -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplacedDocument:
+    """The DocumentReference a replacement supersedes, as the DMP returned it (ITI-67 search by identifier):
+    its server id is what `relatesTo.target` and the update entry name, never an id computed locally."""
+
+    unique_id: str
+    resource_id: str
+    resource: dict[str, Any]  # the DocumentReference JSON as read
+    url: str  # its absolute URL (`{endpoint}/DocumentReference/{id}`), the update entry's fullUrl
+
+
+def superseded_update(replaced: ReplacedDocument) -> dict[str, Any]:
+    """The transaction entry that marks the replaced DocumentReference `superseded` (IHE MHD ITI-65
+    Comprehensive ProvideBundle, UpdateDocumentRefs: PUT of the replaced DocumentReference; PDSm TD2.1)."""
+    resource = {**replaced.resource, "status": "superseded", "id": replaced.resource_id}
+    # PDSm constr-cdr-maj: an update of a fiche carries the meta.versionId the DMP returned
+    version = (replaced.resource.get("meta") or {}).get("versionId")
+    if version:
+        resource["meta"] = {"versionId": version}
+    else:
+        resource.pop("meta", None)
+    return _fields(
+        fullUrl=replaced.url,
+        resource=DocumentReference.model_validate(resource),
+        request={"method": "PUT", "url": f"DocumentReference/{replaced.resource_id}"},
+    )
 
 
 @dataclass(frozen=True)
@@ -241,9 +244,14 @@ def build_bundle(
     replaces_unique_id: str | None = None,
     submission_set_unique_id: str | None = None,
     submission_time: dt.datetime | None = None,
+    replaced: ReplacedDocument | None = None,
 ) -> ProvideBundle:
-    """Check the codes, then build the ITI-65 transaction Bundle for `cda` (hash and size must match)."""
+    """Check the codes, then build the ITI-65 transaction Bundle for `cda` (hash and size must match).
+    A replacement needs `replaced`, the superseded DocumentReference as the DMP holds it."""
     check_sendable(cda, entry)
+    replaced_uid = replaces_unique_id or entry.replaces
+    if replaced_uid and (replaced is None or replaced.unique_id != replaced_uid):
+        raise ValueError(f"replacement of {replaced_uid}: the DocumentReference read from the DMP is needed")
     doc_url = entry_uuid_for(entry.unique_id)
     binary_url = f"urn:uuid:{uuid.uuid4()}"
     list_url = f"urn:uuid:{uuid.uuid4()}"
@@ -280,7 +288,6 @@ def build_bundle(
     period: dict[str, str] = {"start": fhir_datetime(entry.service_start or entry.creation_time)}
     if entry.service_stop:
         period["end"] = fhir_datetime(entry.service_stop)
-    replaced = replaces_unique_id or entry.replaces
 
     document = DocumentReference.model_validate(
         _fields(
@@ -296,18 +303,24 @@ def build_bundle(
             author=[{"reference": "#author"}],
             authenticator=authenticator,
             custodian={"reference": "#author-org"},
+            # PDSm constr-cdr-rempl: relatesTo (code "replaces") when the flow replaces a document; the target is
+            # the replaced DocumentReference (its server id), with its uniqueId as the logical identifier.
             relatesTo=(
                 [
                     {
                         "code": "replaces",
-                        "target": {"type": "DocumentReference", "identifier": unique_id_identifier(replaced)},
+                        "target": {
+                            "reference": f"DocumentReference/{replaced.resource_id}",
+                            "type": "DocumentReference",
+                            "identifier": unique_id_identifier(replaced.unique_id),
+                        },
                     }
                 ]
-                if replaced
+                if replaced is not None
                 else None
             ),
             description=entry.title or None,
-            securityLabel=[concept(c) for c in entry.confidentiality],
+            securityLabel=security_labels(entry.confidentiality),
             content=[
                 {
                     "attachment": {
@@ -372,7 +385,8 @@ def build_bundle(
                     (doc_url, document, "DocumentReference"),
                     (binary_url, binary, "Binary"),
                 )
-            ],
+            ]
+            + ([superseded_update(replaced)] if replaced is not None else []),
         )
     )
     body = bundle.model_dump_json(exclude_none=True).encode("utf-8")
@@ -387,14 +401,7 @@ def build_bundle(
 
 def security_label_patch(labels: Sequence[str | CodedValue]) -> list[dict[str, Any]]:
     """JSON Patch replacing `DocumentReference.securityLabel` with `labels` (codes checked first)."""
-    values = [security_label(label) for label in labels]
-    if not any(v["coding"][0]["system"] == system_uri("2.16.840.1.113883.5.25") for v in values):
-        raise DeliveryError(
-            "Les étiquettes de sécurité doivent comporter un niveau de confidentialité N, R ou V.",
-            permanent=True,
-            error_code="metadonnees_invalides",
-        )
-    return [{"op": "replace", "path": "/securityLabel", "value": values}]
+    return [{"op": "replace", "path": "/securityLabel", "value": security_labels(labels)}]
 
 
 # --- results ----------------------------------------------------------------------------------------
@@ -487,7 +494,13 @@ class MhdTransport(HttpClientOwner):
         of its value set, DeliveryError(permanent=...) when the DMP refuses or cannot be reached.
 
         Safe to retry with the same bytes: the registry keys documents by uniqueId."""
-        request = build_bundle(cda, entry, source_id=self.source_id, replaces_unique_id=replaces_unique_id)
+        replaced_uid = replaces_unique_id or entry.replaces
+        # The replaced DocumentReference as the DMP holds it (ITI-67 search; CI-SIS TD2.1): an unknown target is a
+        # permanent refusal, as over XDS (the RPLC target comes from the registry, never computed locally).
+        replaced = self.find_document(replaced_uid, replacing=True) if replaced_uid else None
+        request = build_bundle(
+            cda, entry, source_id=self.source_id, replaces_unique_id=replaces_unique_id, replaced=replaced
+        )
         response = self._send("POST", self.endpoint, content=request.body, content_type=FHIR_JSON)
         status = response.status_code
         content = response.content[:MAX_RESPONSE_BYTES]
@@ -545,14 +558,19 @@ class MhdTransport(HttpClientOwner):
             excerpt=_excerpt(content),
         )
 
-    def security_labels(self, unique_id: str) -> tuple[str, ...]:
-        """The confidentiality codes the DMP holds for `unique_id` (ITI-67 search by identifier)."""
+    def find_document(self, unique_id: str, *, replacing: bool = False) -> ReplacedDocument:
+        """The DocumentReference the DMP holds for `unique_id` (ITI-67 search by identifier)."""
         url = str(httpx.URL(f"{self.endpoint}/DocumentReference", params={"identifier": identifier_token(unique_id)}))
         response = self._send("GET", url)
         content = response.content[:MAX_RESPONSE_BYTES]
         self._raise_for_error(response, content)
         try:
             found = Bundle.model_validate_json(content)
+            documents = [
+                json.loads(e.resource.model_dump_json(exclude_none=True))
+                for e in found.entry or []
+                if e.resource is not None and e.resource.get_resource_type() == "DocumentReference"
+            ]
         except (ValidationError, ValueError, KeyError):
             raise DeliveryError(
                 "Réponse du DMP illisible (recherche du document).",
@@ -561,21 +579,26 @@ class MhdTransport(HttpClientOwner):
                 error_code="reponse_illisible",
                 excerpt=_excerpt(content),
             ) from None
-        documents = [
-            e.resource
-            for e in found.entry or []
-            if e.resource is not None and e.resource.get_resource_type() == "DocumentReference"
-        ]
-        if not documents:
+        if not documents or not documents[0].get("id"):
             raise DeliveryError(
-                f"Le DMP ne connaît pas le document {unique_id} : métadonnées non mises à jour.",
+                f"Le DMP ne contient pas le document remplacé ({unique_id}) : remplacement impossible."
+                if replacing
+                else f"Le DMP ne connaît pas le document {unique_id} : métadonnées non mises à jour.",
                 permanent=True,
                 status=response.status_code,
-                error_code="document_inconnu",
+                error_code="document_remplace_inconnu" if replacing else "document_inconnu",
                 excerpt=_excerpt(content),
             )
-        document: Any = documents[0]
-        return tuple(str(c.code) for label in document.securityLabel or [] for c in label.coding or [])
+        document = documents[0]
+        resource_id = str(document["id"])
+        return ReplacedDocument(unique_id, resource_id, document, f"{self.endpoint}/DocumentReference/{resource_id}")
+
+    def security_labels(self, unique_id: str) -> tuple[str, ...]:
+        """The confidentiality codes the DMP holds for `unique_id` (ITI-67 search by identifier)."""
+        document = self.find_document(unique_id).resource
+        return tuple(
+            str(c.get("code", "")) for label in document.get("securityLabel") or [] for c in label.get("coding") or []
+        )
 
     def set_security_label(self, unique_id: str, code: str, *, present: bool) -> MhdUpdateResult:
         """Add (`present`) or remove one confidentiality code (INVISIBLE_PATIENT, MASQUE_PS), keeping the
@@ -627,6 +650,7 @@ __all__ = [
     "MhdTransport",
     "MhdUpdateResult",
     "ProvideBundle",
+    "ReplacedDocument",
     "build_bundle",
     "security_label_patch",
 ]

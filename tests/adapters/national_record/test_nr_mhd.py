@@ -150,12 +150,20 @@ def test_replacement_marks_the_old_entry(server: RunningServer, transport: MhdTr
     v1 = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.105")
     v2 = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.106", replaces="1.2.250.1.213.1.1.9.98.105", note="v2")
     transport.submit(v1, entry_from_cda(v1))
-    bundle = build_bundle(v2, entry_from_cda(v2)).bundle
-    [(_, doc)] = _resources(bundle, "DocumentReference")
-    [relation] = doc.relatesTo
+    old = transport.find_document("1.2.250.1.213.1.1.9.98.105")
+    assert old.resource["status"] == "current"
+    bundle = build_bundle(v2, entry_from_cda(v2), replaced=old).bundle
+    new_doc, update = [e for e in bundle.entry if e.resource.get_resource_type() == "DocumentReference"]
+    [relation] = new_doc.resource.relatesTo
     assert relation.code == "replaces"
+    assert relation.target.reference == f"DocumentReference/{old.resource_id}"
     assert relation.target.identifier.value == "urn:oid:1.2.250.1.213.1.1.9.98.105"
+    assert (update.request.method, update.request.url) == ("PUT", f"DocumentReference/{old.resource_id}")
+    assert update.resource.status == "superseded"
+    assert update.resource.masterIdentifier.value == "urn:oid:1.2.250.1.213.1.1.9.98.105"
     transport.submit(v2, entry_from_cda(v2), replaces_unique_id="1.2.250.1.213.1.1.9.98.105")
+    read = httpx.get(f"{server.url}/fhir/DocumentReference/{old.resource_id}").json()
+    assert read["status"] == "superseded"
     transport.submit(v2, entry_from_cda(v2))  # a retry of the replacement is harmless
     state = {d["unique_id"]: d for d in _state(server)}
     assert state["1.2.250.1.213.1.1.9.98.105"]["replaced_by"] == "1.2.250.1.213.1.1.9.98.106"
