@@ -126,3 +126,11 @@ def remove_attachment(uow: UnitOfWork, attachment_id: str, *, actor: str) -> Non
                  patient_id=a.patient_id, detail={"case_id": a.case_id, "sha256": a.sha256})
     uow.session.delete(a)
     uow.commit()
+
+
+def attachment_case_id(uow: UnitOfWork, attachment_id: str) -> str:
+    """The case an attachment belongs to (the caller checks the user's access to that case)."""
+    case_id = uow.session.scalar(select(m.Attachment.case_id).where(m.Attachment.id == attachment_id))
+    if case_id is None:
+        raise NotFound(f"La pièce jointe « {attachment_id} » n'existe pas.")
+    return str(case_id)
