@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from dcc.web.pages import (
     calendar,
+    case_attachments,
     case_documents,
     coordinator,
     coordinator_boards,
@@ -45,6 +46,7 @@ def home(request: Request) -> RedirectResponse:
 
 
 for _module in (coordinator_boards, coordinator_sessions, coordinator_cases, coordinator, meeting, case_documents,
+                case_attachments,
                 physician, monitor, pps, monitor_audit, emergency, generation, calendar):
     pages_router.include_router(_module.router)
 pages_router.include_router(calendar.feed_router)
