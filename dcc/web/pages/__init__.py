@@ -28,6 +28,7 @@ from dcc.web.pages import (
     monitor_audit,
     physician,
     pps,
+    referential_suggestions,
 )
 from dcc.web.pages._common import ROLE_HOME, STATIC_DIR, page_user
 
@@ -47,7 +48,7 @@ def home(request: Request) -> RedirectResponse:
 
 for _module in (coordinator_boards, coordinator_sessions, coordinator_cases, coordinator, meeting, case_documents,
                 case_attachments,
-                physician, monitor, pps, monitor_audit, emergency, generation, calendar):
+                physician, monitor, pps, monitor_audit, emergency, generation, calendar, referential_suggestions):
     pages_router.include_router(_module.router)
 pages_router.include_router(calendar.feed_router)
 
