@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -184,6 +184,13 @@ UPLOAD_ROUTES = (re.compile(r"^/api/v1/cases/[^/]+/attachments$"),
 UPLOAD_413 = ("fichier_trop_volumineux", "Le fichier dépasse la taille maximale autorisée (20 Mo).")
 
 
+def _page_413(message: str) -> str:
+    return ('<!doctype html><html lang="fr"><head><meta charset="utf-8"><meta name="viewport" '
+            'content="width=device-width, initial-scale=1"><title>Fichier trop volumineux — dcc</title></head>'
+            f'<body><main><h1>Envoi refusé</h1><p>{message} Rien n\'a été enregistré.</p>'
+            '<p>Revenez à la page précédente pour joindre un fichier plus petit.</p></main></body></html>')
+
+
 class BodySizeLimit:
     """413 when the request body exceeds `max_bytes` (declared Content-Length or counted while streaming).
     POST to an upload route (`upload_routes`) is allowed `upload_max_bytes` instead; still refused before the
@@ -215,7 +222,9 @@ class BodySizeLimit:
                 except ValueError:
                     declared = 0
                 if declared > limit:
-                    answer = JSONResponse({"code": code, "message": message}, status_code=413)
+                    answer: Response = JSONResponse({"code": code, "message": message}, status_code=413)
+                    if not str(scope.get("path", "")).startswith("/api/"):  # a page's form: a page
+                        answer = HTMLResponse(_page_413(message), status_code=413)
                     await answer(scope, receive, send)
                     return
         received = 0

@@ -91,3 +91,13 @@ def test_other_region_and_foreign_attachment_are_not_found(as_user: Any, app: An
     other = as_user("coord-b")
     assert other.get(f"/coordination/dossiers/{case_ids[0]}/pieces-jointes/{attachment_id}/fichier"
                      ).status_code == 404
+
+
+def test_a_page_upload_over_20_mo_is_refused_before_reading_with_a_french_page(as_user: Any, app: Any) -> None:
+    _, case_ids = _planned_session_with_cases(app)
+    client = as_user("coord-a")
+    r = client.post(f"/coordination/dossiers/{case_ids[0]}/pieces-jointes", content=b"x",
+                    headers={"Content-Length": str(200 * 1024 * 1024), "Content-Type": "multipart/form-data; b=x"})
+    assert r.status_code == 413 and r.headers["content-type"].startswith("text/html")
+    assert "Le fichier dépasse la taille maximale autorisée (20 Mo)." in r.text and 'lang="fr"' in r.text
+    assert _count(app) == 0
