@@ -10,6 +10,7 @@ from datetime import datetime
 from urllib.parse import urlparse
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from dcc.adapters.attachments import check_file
 from dcc.adapters.db import models as m
@@ -99,7 +100,22 @@ def list_attachments(uow: UnitOfWork, case_id: str) -> list[AttachmentView]:
     case = _case(uow, case_id)
     locked = _discussed(uow, case)
     return [_view(a, locked) for a in uow.session.scalars(
-        select(m.Attachment).where(m.Attachment.case_id == case_id).order_by(m.Attachment.created_at))]
+        select(m.Attachment).options(defer(m.Attachment.content)).where(m.Attachment.case_id == case_id)
+        .order_by(m.Attachment.created_at, m.Attachment.id))]
+
+
+def attachments_of_cases(uow: UnitOfWork, case_ids: list[str]) -> dict[str, list[AttachmentView]]:
+    """The attachments of several cases (meeting mode), without their content, oldest first."""
+    out: dict[str, list[AttachmentView]] = {case_id: [] for case_id in case_ids}
+    if not case_ids:
+        return out
+    cases = {c.id: c for c in uow.session.scalars(select(m.Case).where(m.Case.id.in_(case_ids)))}
+    locked = {case_id: _discussed(uow, c) for case_id, c in cases.items()}
+    for a in uow.session.scalars(select(m.Attachment).options(defer(m.Attachment.content))
+                                 .where(m.Attachment.case_id.in_(case_ids))
+                                 .order_by(m.Attachment.created_at, m.Attachment.id)):
+        out[a.case_id].append(_view(a, locked.get(a.case_id, True)))
+    return out
 
 
 def read_attachment(uow: UnitOfWork, attachment_id: str, *, actor: str) -> tuple[AttachmentView, bytes]:
@@ -126,3 +142,11 @@ def remove_attachment(uow: UnitOfWork, attachment_id: str, *, actor: str) -> Non
                  patient_id=a.patient_id, detail={"case_id": a.case_id, "sha256": a.sha256})
     uow.session.delete(a)
     uow.commit()
+
+
+def attachment_case_id(uow: UnitOfWork, attachment_id: str) -> str:
+    """The case an attachment belongs to (the caller checks the user's access to that case)."""
+    case_id = uow.session.scalar(select(m.Attachment.case_id).where(m.Attachment.id == attachment_id))
+    if case_id is None:
+        raise NotFound(f"La pièce jointe « {attachment_id} » n'existe pas.")
+    return str(case_id)

@@ -17,6 +17,7 @@ from dcc.adapters.db import repositories as repo
 from dcc.domain.states import SessionStatus
 from dcc.errors import Conflict, NotFound, ValidationFailed
 from dcc.services import boards
+from dcc.services.attachments import AttachmentView, attachments_of_cases
 from dcc.services.audit import record_audit
 from dcc.services.queries import AgendaView, professional_name, session_agenda
 from dcc.services.schemas import AttendanceInput
@@ -129,7 +130,7 @@ class CaseSummary:
     summary: str
     question: str
     presenter: str
-    attachments: list[str]
+    attachments: list[AttachmentView]
     decision_status: str | None
     decision_codes: list[str]
     decision_text: str
@@ -194,6 +195,7 @@ def meeting_view(uow: UnitOfWork, session_id: str) -> MeetingView:
     cases = {c.id: c for c in repo.cases_of_session(uow.session, session_id)}
     decisions = repo.decisions_of_cases(uow.session, list(cases))
     presenters = repo.professionals_by_ids(uow.session, list({c.presenter_id for c in cases.values()}))
+    attached = attachments_of_cases(uow, list(cases))
     summaries = {}
     for case_id, c in cases.items():
         d = decisions.get(case_id)
@@ -204,7 +206,7 @@ def meeting_view(uow: UnitOfWork, session_id: str) -> MeetingView:
             laterality=c.laterality or NOT_GIVEN, phase="rechute" if c.phase == "relapse" else "initiale",
             motive=c.motive or NOT_GIVEN, summary=c.summary or NOT_GIVEN, question=c.question or NOT_GIVEN,
             presenter=f"Dr {professional_name(presenter)}" if presenter else NOT_GIVEN,
-            attachments=[],  # no attachment store yet: the page says « aucune pièce jointe »
+            attachments=attached[case_id],
             decision_status=d.case_status if d else None,
             decision_codes=[treatment_label(code) for code in (d.proposal_codes if d else [])],
             decision_text=d.proposal_text if d else "")

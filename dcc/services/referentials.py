@@ -464,3 +464,12 @@ def list_guidelines(uow: UnitOfWork, organ: str | None = None) -> list[Guideline
         stmt = stmt.where(g.organ.in_([organ, ""]))
     return [GuidelineView(name=r.name, version=r.version, date=r.guideline_date, organ=r.organ, url=r.url)
             for r in uow.session.scalars(stmt.order_by(g.name, g.guideline_date.desc(), g.version))]
+
+
+def guidelines_for_case(uow: UnitOfWork, case_id: str) -> list[GuidelineView]:
+    """The guidelines the decision form offers for a case: those of its board's organ (or organ group) and
+    those for any organ; every guideline in force for a board without an organ (transversal boards)."""
+    row = uow.session.execute(select(m.Board.organe_code, m.Board.appareil_code)
+                              .join(m.Case, m.Case.board_id == m.Board.id).where(m.Case.id == case_id)).first()
+    organ = (row[0] or row[1]) if row is not None else None
+    return list_guidelines(uow, organ=organ or None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -175,26 +176,55 @@ class RejectNulBytes:
         await self.app(scope, receive, send)
 
 
-class BodySizeLimit:
-    """413 when the request body exceeds `max_bytes` (declared Content-Length or counted while streaming)."""
+# Routes that receive a file (multipart) get a larger limit: the attachments service accepts files up to
+# 20 MiB (dcc.services.attachments.MAX_BYTES); the margin covers the multipart envelope and the form fields.
+UPLOAD_MAX_BYTES = 20 * 1024 * 1024 + 256 * 1024
+UPLOAD_ROUTES = (re.compile(r"^/api/v1/cases/[^/]+/attachments$"),
+                 re.compile(r"^/coordination/dossiers/[^/]+/pieces-jointes$"))
+UPLOAD_413 = ("fichier_trop_volumineux", "Le fichier dépasse la taille maximale autorisée (20 Mo).")
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+
+def _page_413(message: str) -> str:
+    return ('<!doctype html><html lang="fr"><head><meta charset="utf-8"><meta name="viewport" '
+            'content="width=device-width, initial-scale=1"><title>Fichier trop volumineux — dcc</title></head>'
+            f'<body><main><h1>Envoi refusé</h1><p>{message} Rien n\'a été enregistré.</p>'
+            '<p>Revenez à la page précédente pour joindre un fichier plus petit.</p></main></body></html>')
+
+
+class BodySizeLimit:
+    """413 when the request body exceeds `max_bytes` (declared Content-Length or counted while streaming).
+    POST to an upload route (`upload_routes`) is allowed `upload_max_bytes` instead; still refused before the
+    body is read when the declared length exceeds it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, *,
+                 upload_routes: tuple[re.Pattern[str], ...] = UPLOAD_ROUTES,
+                 upload_max_bytes: int = UPLOAD_MAX_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_routes = upload_routes
+        self.upload_max_bytes = upload_max_bytes
+
+    def _limit(self, scope: Scope) -> tuple[int, tuple[str, str]]:
+        path: str = scope.get("path", "")
+        if scope.get("method") == "POST" and any(r.match(path) for r in self.upload_routes):
+            return max(self.upload_max_bytes, self.max_bytes), UPLOAD_413
+        return self.max_bytes, HTTP_MESSAGES[413]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, (code, message) = self._limit(scope)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
-                    code, message = HTTP_MESSAGES[413]
-                    answer = JSONResponse({"code": code, "message": message}, status_code=413)
+                if declared > limit:
+                    answer: Response = JSONResponse({"code": code, "message": message}, status_code=413)
+                    if not str(scope.get("path", "")).startswith("/api/"):  # a page's form: a page
+                        answer = HTMLResponse(_page_413(message), status_code=413)
                     await answer(scope, receive, send)
                     return
         received = 0
@@ -204,7 +234,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise StarletteHTTPException(status_code=413)
             return message
 

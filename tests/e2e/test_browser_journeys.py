@@ -81,7 +81,11 @@ def new_page(chromium_browser: Any, app_url: str) -> Iterator[Any]:
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
 
-def test_coordinator_registers_a_case_and_sees_it_on_an_agenda(new_page: Any) -> None:
+def test_coordinator_registers_a_case_and_sees_it_on_an_agenda(new_page: Any, scenario: Scenario) -> None:
+    from dcc.services.referentials import load_baseline
+
+    with scenario.database.uow() as uow:  # as `dcc db upgrade` does: the package's baseline referentials
+        load_baseline(uow, actor="test", today=TODAY)
     page = new_page("coord-a", "/coordination/dossiers/nouveau")
     from playwright.sync_api import expect
 
@@ -104,7 +108,14 @@ def test_coordinator_registers_a_case_and_sees_it_on_an_agenda(new_page: Any) ->
     page.locator("#f-birth_date").fill("1969-05-14")
     page.get_by_role("combobox", name="Sexe (obligatoire)", exact=True).select_option("F")
     required("Code INSEE du lieu de naissance").fill("75056")
-    topo = required("Localisation (code CIM-10)")
+    # a combobox (the field has a <datalist>): the first letters of a label bring suggestions from the referential
+    topo = page.get_by_role("combobox", name="Localisation (code CIM-10) (obligatoire)", exact=True)
+    with page.expect_response(re.compile(r"/coordination/referentiels/suggestions/topography_code")):
+        topo.press_sequentially("sein")
+    expect(page.locator('#suggestions-topography_code option[value="C50.9"]')).to_have_count(1)
+    from tests.e2e.a11y import assert_accessible
+
+    assert_accessible(page, label="inscription : suggestions de localisation")
     topo.fill("C50.9")
     topo.press("Tab")
     expect(page.locator("#aide-topography_code")).to_contain_text("C50.9")

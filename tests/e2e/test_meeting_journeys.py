@@ -207,5 +207,5 @@ def test_physician_home_sign_page_and_decision_form(new_page: Any, scenario: Sce
         link = page.locator('a[href^="/medecin/dossiers/"][href$="/decision"]').first
         link.click()
         page.wait_for_url(re.compile(r"/decision$"))
-        expect(page.get_by_label("Référentiel appliqué (texte libre)")).to_be_visible()
+        expect(page.locator("#f-referential_name")).to_be_visible()  # the guidelines select, or free text
         assert_accessible(page, label="formulaire de décision")

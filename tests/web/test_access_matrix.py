@@ -66,6 +66,15 @@ def _document(case: m.Case, signer_id: str, n: int, *, status: str, masked: bool
                       signed_at=datetime(2026, 3, 3, 14, 0, tzinfo=UTC) if signed else None)
 
 
+def _attachment(uow: Any, case: m.Case) -> str:
+    a = m.Attachment(case_id=case.id, patient_id=case.patient_id, category="letter", title="Courrier",
+                     filename="courrier.pdf", media_type="application/pdf", size=len(PDF),
+                     sha256=hashlib.sha256(PDF).hexdigest(), content=PDF, created_by="test")
+    uow.session.add(a)
+    uow.session.flush()
+    return str(a.id)
+
+
 def build_world(db: Database) -> World:
     """Regions A and B, the demo users, one case per region assigned to a session, documents in every state
     (region A: draft, signed, masked; region B: signed), one dead letter per region. The referring GP of
@@ -125,10 +134,13 @@ def build_world(db: Database) -> World:
             uow.session.add(msg)
             uow.session.flush()
             w.ids[name] = msg.id
+        for name, case in (("attachment_a", case_a), ("attachment_b", case_b)):
+            w.ids[name] = _attachment(uow, case)
         uow.commit()
     w.kinds = {"board_id": ["board_a", "board_b"], "session_id": ["session_a", "session_b"],
                "case_id": ["case_a", "case_b"], "document_id": ["draft_a", "signed_a", "masked_a", "signed_b"],
-               "message_id": ["msg_a", "msg_b"], "patient_id": ["patient_a", "patient_b"]}
+               "message_id": ["msg_a", "msg_b"], "patient_id": ["patient_a", "patient_b"],
+               "attachment_id": ["attachment_a", "attachment_b"]}
     return w
 
 
@@ -206,7 +218,14 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/cases/{case_id}/pps/submit"): PPS_AUTHOR,
     ("POST", "/api/v1/cases/{case_id}/pps/handover"): PPS_AUTHOR,
     ("POST", "/api/v1/documents/{document_id}/corrections"): CORRECT,
+    # attachments: same access as their case (coordinator of the board, care team, establishment's nurse)
+    ("GET", "/api/v1/cases/{case_id}/attachments"): CASE_READ,
+    ("POST", "/api/v1/cases/{case_id}/attachments"): CASE_READ,
+    ("GET", "/api/v1/attachments/{attachment_id}"): allow({"coord-a": {"attachment_a"}, "phys-a1": {"attachment_a"},
+                                                        "phys-a2": {"attachment_a"}, "phys-b1": {"attachment_b"},
+                                                        "ide-a": {"attachment_a"}}),
 }
+EXPECTED[("DELETE", "/api/v1/attachments/{attachment_id}")] = EXPECTED[("GET", "/api/v1/attachments/{attachment_id}")]
 # routes whose object is named by a required query parameter
 QUERY_OBJECT = {"/api/v1/audit": ("patient", "patient_id"), "/api/v1/audit/fhir": ("patient", "patient_id")}
 # routes without an object: checked by test_lists_are_scoped / test_creation_rights
@@ -307,7 +326,18 @@ def _call(client: TestClient, w: World, token: str, method: str, path: str, para
     if path in QUERY_OBJECT:
         query_name, _ = QUERY_OBJECT[path]
         return client.request(method, path, params={query_name: w.ids[obj]}, headers=headers)
-    url = path.replace("{" + param + "}", w.ids[obj])
+    target = w.ids[obj]
+    if method == "DELETE" and param == "attachment_id":  # a fresh attachment of the same case per call
+        with w.db.uow() as uow:
+            original = uow.session.get(m.Attachment, target)
+            case = uow.session.get(m.Case, original.case_id) if original is not None else None
+            assert case is not None
+            target = _attachment(uow, case)
+            uow.commit()
+    url = path.replace("{" + param + "}", target)
+    if method == "POST" and path.endswith("/attachments"):
+        return client.post(url, headers=headers, files={"file": ("cr.pdf", PDF, "application/pdf")},
+                           data={"category": "letter", "title": "Courrier"})
     body = _body(w, method, path, obj)
     return client.request(method, url, json=body, headers=headers)
 

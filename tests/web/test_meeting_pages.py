@@ -44,7 +44,7 @@ def test_meeting_page_shows_the_agenda_and_each_case_summary(as_user: Any, app: 
     urgencies = [cases[c][0] for c in order]
     assert urgencies == sorted(urgencies, reverse=True)
     block = page.text.split(f'id="dossier-{order[0]}"')[1].split("</li>")[0]
-    assert cases[order[0]][1] in block and "aucune pièce jointe" in block
+    assert cases[order[0]][1] in block and "aucune pièce jointe" in block  # none attached in the scenario
     assert "Question posée" in block and "Saisir la décision" in block
     assert "Quorum : <strong" in page.text and "ne comptent pas pour le quorum" in page.text
 

@@ -106,7 +106,7 @@ def test_a_discussed_decision_without_proposal_is_refused_in_french(as_user: Any
     client = as_user("phys-a1")
     form = client.get(f"/medecin/dossiers/{case_id}/decision")
     assert form.status_code == 200
-    assert "Référentiel appliqué (texte libre)" in form.text and "Radiologie interventionnelle" in form.text
+    assert "Référentiel appliqué" in form.text and "Radiologie interventionnelle" in form.text
     assert ">chimiothérapie<" not in form.text and ">Chimiothérapie<" in form.text
     answer = client.post(f"/medecin/dossiers/{case_id}/decision", data={
         "csrf_token": csrf(form.text), "case_status": "discussed", "proposal_text": "", "conform": ""})

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from dcc.web.api import audit, boards, cases, deliveries, documents, patients, pps, referentials, sessions
+from dcc.web.api import attachments, audit, boards, cases, deliveries, documents, patients, pps, referentials, sessions
 from dcc.web.schemas import ErrorOut
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -21,5 +21,5 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 api_v1 = APIRouter(responses=AUTH_RESPONSES)
-for module in (boards, sessions, cases, documents, deliveries, patients, audit, pps, referentials):
+for module in (boards, sessions, cases, documents, deliveries, patients, audit, pps, referentials, attachments):
     api_v1.include_router(module.router)

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from dcc.web.pages import (
     calendar,
+    case_attachments,
     case_documents,
     coordinator,
     coordinator_boards,
@@ -27,6 +28,7 @@ from dcc.web.pages import (
     monitor_audit,
     physician,
     pps,
+    referential_suggestions,
 )
 from dcc.web.pages._common import ROLE_HOME, STATIC_DIR, page_user
 
@@ -45,7 +47,8 @@ def home(request: Request) -> RedirectResponse:
 
 
 for _module in (coordinator_boards, coordinator_sessions, coordinator_cases, coordinator, meeting, case_documents,
-                physician, monitor, pps, monitor_audit, emergency, generation, calendar):
+                case_attachments,
+                physician, monitor, pps, monitor_audit, emergency, generation, calendar, referential_suggestions):
     pages_router.include_router(_module.router)
 pages_router.include_router(calendar.feed_router)
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from dcc import valuesets
 from dcc.errors import DccError
 from dcc.services import boards as board_services
-from dcc.services import queries
+from dcc.services import queries, referentials
 from dcc.services.meeting import treatment_label
 from dcc.services.schemas import DecisionInput
 from dcc.web.pages._common import form_list
@@ -37,7 +37,13 @@ def posted_values(form: dict[str, Any]) -> dict[str, Any]:
             "departure_justification": str(form.get("departure_justification") or ""),
             "trial_proposed": str(form.get("trial_proposed") or ""), "trial_name": str(form.get("trial_name") or ""),
             "comment": str(form.get("comment") or ""),
-            "referential_name": str(form.get("referential_name") or "")}
+            "referential_name": (str(form.get("referential_choice") or "").strip()
+                                 or str(form.get("referential_name") or "").strip())}
+
+
+def guideline_label(g: Any) -> str:
+    """How a regional guideline is named on the case (case.referential_name): its name and version."""
+    return f"{g.name} (version {g.version})"
 
 
 def context(uow: Any, case: Any, *, values: dict[str, Any] | None, error: str, form_action: str,
@@ -50,7 +56,11 @@ def context(uow: Any, case: Any, *, values: dict[str, Any] | None, error: str, f
     values.setdefault("referential_name", "")
     if not values["referential_name"]:
         values["referential_name"] = case.referential_name or ""
-    return {"case": case, "view": view, "session": session, "values": values,
+    guidelines = [{"value": guideline_label(g), "label": f"{g.name}, version {g.version} du {g.date:%d/%m/%Y}"}
+                  for g in referentials.guidelines_for_case(uow, case.id)]
+    listed = any(g["value"] == values["referential_name"] for g in guidelines)
+    return {"case": case, "view": view, "session": session, "values": values, "guidelines": guidelines,
+            "referential_listed": listed,
             "error": error, "treatments": TREATMENTS, "form_action": form_action, "back": back,
             "back_label": back_label,
             "locked": bool(decision and decision.locked) or session.status == "validated",

@@ -28,6 +28,7 @@ from dcc.domain.quorum import requirement_label
 from dcc.domain.states import CaseStatus, SessionStatus
 from dcc.errors import DccError, IdentityConflict, NotFound, UndecidedCases
 from dcc.services import access, consent, coordination, identity, queries, worklists
+from dcc.services import attachments as attachment_services
 from dcc.services import boards as board_services
 from dcc.services.documents import regenerate_case_documents
 from dcc.services.schemas import AttendanceInput, CaseRegistration
@@ -491,5 +492,8 @@ def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today
                                                         "topography_label": label,
                                                         "has_ins": view.has_ins,
                                                         "regenerable": regenerable,
+                                                        "attachments": attachment_services.list_attachments(
+                                                            uow, case_id),
+                                                        "attachment_categories": attachment_services.CATEGORIES,
                                                         "documents": worklists.case_documents(
                                                             uow, case_id, cda=builders[0])})

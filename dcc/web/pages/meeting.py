@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from dcc.adapters import orchestration
 from dcc.domain.quorum import requirement_label
 from dcc.errors import DccError, NotFound, UndecidedCases
+from dcc.services import attachments as attachment_services
 from dcc.services import boards as board_services
 from dcc.services import meeting as meeting_services
 from dcc.web.deps import Now, Today, Uow
@@ -35,7 +36,7 @@ def _context(uow: Any, user: PageUser, session_id: str) -> dict[str, Any]:
     view = meeting_services.meeting_view(uow, session_id)
     s = view.agenda.session
     return {"meeting": view, "agenda": view.agenda, "s": s, "modes": MODES,
-            "guest_kinds": meeting_services.GUEST_KINDS,
+            "guest_kinds": meeting_services.GUEST_KINDS, "attachment_categories": attachment_services.CATEGORIES,
             "missing_labels": [requirement_label(c) for c in s.quorum_missing],
             "required_labels": [requirement_label(c) for c in view.required_specialties],
             "open": s.status not in ("validated", "cancelled"), "error": "", "undecided": [],

@@ -1,0 +1,134 @@
+"""Acceptance, in Debian's Chromium driven by Playwright: a coordinator attaches a pathology report (PDF) and an
+imaging report (JPEG with GPS metadata, with a link to the region's image viewer) to a case from its page; a
+hostile PDF (JavaScript) is refused in French; meeting mode lists the attachments of the case and downloads
+one. Every page passes axe-core (no serious or critical violation) and fits 390 px (tests/e2e/a11y.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from dcc.adapters.db import models as m
+from tests.e2e import a11y
+from tests.e2e.browser_scenario import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Scenario,
+    build_scenario,
+    chromium_missing_reason,
+    make_app,
+    serve,
+)
+from tests.services.test_attachments import jpeg_with_gps, pdf_bytes
+
+_missing = chromium_missing_reason()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(_missing is not None, reason=_missing or "")]
+
+TODAY = date(2026, 3, 2)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    return build_scenario(tmp_path_factory.mktemp("attachments"), today=TODAY, patients=8)
+
+
+@pytest.fixture(scope="module")
+def app_url(scenario: Scenario) -> Iterator[str]:
+    yield from serve(make_app(scenario))
+
+
+@pytest.fixture(scope="module")
+def chromium_browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def assert_accessible(page: Any, *, label: str) -> None:
+    """a11y.assert_accessible with axe-core evaluated first (the pages' CSP refuses an inline script tag)."""
+    if not a11y.AXE_JS.exists():
+        raise RuntimeError(f"axe-core absent ({a11y.AXE_JS}) : lancez `npm ci` (fait par make test-deps)")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(a11y.AXE_JS.read_text(encoding="utf-8") + "\n;0")
+    a11y.assert_accessible(page, label=label)
+
+
+def _session_and_case(scenario: Scenario) -> tuple[str, str]:
+    with scenario.database.uow() as uow:
+        row = uow.session.execute(
+            select(m.Session.id, m.Case.id).join(m.Case, m.Case.session_id == m.Session.id)
+            .join(m.Board, m.Board.id == m.Session.board_id)
+            .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
+            .join(m.Region, m.Region.id == m.Establishment.region_id)
+            .where(m.Region.code == "A", m.Session.status == "planned", m.Case.status == "assigned")
+            .order_by(m.Session.starts_at, m.Case.id)).first()
+        assert row is not None, "the scenario has no planned session with cases in region A"
+    return row[0], row[1]
+
+
+def test_coordinator_attaches_reports_and_meeting_mode_shows_them(chromium_browser: Any, app_url: str,
+                                                                   scenario: Scenario, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    session_id, case_id = _session_and_case(scenario)
+    files = {"anapath.pdf": pdf_bytes(), "scanner.jpg": jpeg_with_gps(), "piege.pdf": pdf_bytes("js")}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    context = chromium_browser.new_context(base_url=app_url, locale="fr-FR", accept_downloads=True)
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.goto(f"/login?next=/coordination/dossiers/{case_id}")
+        page.get_by_role("button", name="Se connecter en tant que coord-a", exact=True).click()
+        page.wait_for_url(re.compile(f"/coordination/dossiers/{case_id}"))
+        section = page.locator("section[aria-labelledby=pieces-jointes]")
+        expect(section).to_contain_text("Aucune pièce jointe.")
+        assert_accessible(page, label="dossier : pièces jointes (vide)")
+
+        page.get_by_label("Type de pièce").select_option("pathology")
+        page.get_by_label("Titre").fill("Compte rendu anatomopathologique")
+        page.get_by_label("Fichier PDF ou JPEG (20 Mo au plus)").set_input_files(str(tmp_path / "anapath.pdf"))
+        page.get_by_role("button", name="Joindre le fichier").click()
+        expect(page.locator(".flash")).to_contain_text("ajoutée au dossier")
+
+        page.get_by_label("Type de pièce").select_option("imaging")
+        page.get_by_label("Titre").fill("Scanner thoraco-abdomino-pelvien")
+        page.get_by_label("Fichier PDF ou JPEG (20 Mo au plus)").set_input_files(str(tmp_path / "scanner.jpg"))
+        page.get_by_label(re.compile("Lien vers la visionneuse")).fill("https://pacs.region.example.fr/etude/42")
+        page.get_by_role("button", name="Joindre le fichier").click()
+        expect(page.locator(".flash")).to_contain_text("ajoutée au dossier")
+
+        page.get_by_label("Titre").fill("Courrier piégé")
+        page.get_by_label("Fichier PDF ou JPEG (20 Mo au plus)").set_input_files(str(tmp_path / "piege.pdf"))
+        page.get_by_role("button", name="Joindre le fichier").click()
+        expect(page.locator(".flash")).to_contain_text("Pièce jointe refusée")
+        expect(page.locator(".flash")).to_contain_text("JavaScript")
+        expect(section.locator("ul.attachments > li")).to_have_count(2)
+        assert_accessible(page, label="dossier : pièces jointes")
+
+        page.goto(f"/coordination/seances/{session_id}/reunion")
+        block = page.locator(f"#dossier-{case_id}")
+        expect(block).to_contain_text("Compte rendu anatomopathologique")
+        expect(block.get_by_role("link", name=re.compile("Ouvrir la visionneuse"))).to_have_attribute(
+            "href", "https://pacs.region.example.fr/etude/42")
+        assert_accessible(page, label="mode réunion avec pièces jointes")
+        with page.expect_download() as info:
+            block.get_by_role("link", name=re.compile("^Compte rendu anatomopathologique")).click()
+        saved = tmp_path / "telecharge.pdf"
+        info.value.save_as(saved)
+        assert hashlib.sha256(saved.read_bytes()).hexdigest() == hashlib.sha256(files["anapath.pdf"]).hexdigest()
+    finally:
+        context.close()
+    assert not [e for e in errors if "Content Security Policy" in e], errors
