@@ -11,7 +11,8 @@ each on a fresh copy of that database and in freshly spawned processes:
   processes, like with like;
 - the **pipeline**: `dcc.services.documents.generate_documents` over the decided cases, in batches of
   `BATCH` cases per unit of work (the production drain, `services.generation.generate_pending_documents`,
-  commits one case per unit of work after leasing it: its queue bookkeeping is not measured here), split across `workers` processes, each with one renderer created once;
+  commits one case per unit of work after leasing it: its queue bookkeeping is not measured here),
+  split across `workers` processes, each with one renderer created once;
 - with `workers > 1`, also the 1-worker pipeline, so the speed-up is printed next to the ratio.
 
 Every process warms up (renderer created, one sample document laid out) before a shared start signal;

@@ -238,7 +238,8 @@ def _register(page: Any, board: str, *, family: str, given: str, birth: str, sex
     page.locator("#f-birth_date").fill(birth)
     page.get_by_role("combobox", name="Sexe (obligatoire)", exact=True).select_option(sex)
     required("Code INSEE du lieu de naissance").fill(insee)
-    required("Localisation (code CIM-10)").fill("C50.9")
+    # the topography field offers referential suggestions: a combobox
+    page.get_by_role("combobox", name="Localisation (code CIM-10) (obligatoire)", exact=True).fill("C50.9")
     page.locator("#f-laterality").select_option("gauche")
     page.get_by_label("TNM : T").fill("T2")  # the Fiche RCP needs the TNM the coordinator entered
     page.get_by_label("TNM : N").fill("N0")
@@ -326,7 +327,7 @@ def test_a_week_of_a_board_through_the_pages(journey: Journey, week: tuple[Scena
     expect(hit).to_be_visible()
     hit.check()
     j.check(coord, "recherche-patient")
-    coord.get_by_role("textbox", name="Localisation (code CIM-10) (obligatoire)", exact=True).fill("C34.1")
+    coord.get_by_role("combobox", name="Localisation (code CIM-10) (obligatoire)", exact=True).fill("C34.1")
     coord.locator("#f-laterality").select_option("droite")
     coord.get_by_role("textbox", name="Question posée à la RCP (obligatoire)", exact=True).fill(
         "Nodule pulmonaire : métastase ou second cancer primitif ?")
