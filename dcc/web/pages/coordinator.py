@@ -9,7 +9,6 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
@@ -129,9 +128,8 @@ def session_agenda(request: Request, session_id: str, user: Coordinator, uow: Uo
 
 
 @router.post("/seances/{session_id}/presences", response_class=HTMLResponse)
-async def record_attendance(request: Request, session_id: str, user: Coordinator, uow: Uow,
-                            today: Today, now: Now) -> Response:
-    form = await check_csrf(request)
+def record_attendance(request: Request, session_id: str, user: Coordinator, uow: Uow,
+                      today: Today, now: Now, form: CsrfForm) -> Response:
     _, board = scope.session_for_coordinator(uow, user, session_id)
     members = {p.id for p in scope.board_members(uow, board.id)}
     attendance = {pid: str(form.get(f"presence-{pid}") or "absent") for pid in members}
@@ -149,9 +147,8 @@ async def record_attendance(request: Request, session_id: str, user: Coordinator
 
 
 @router.post("/seances/{session_id}/valider", response_class=HTMLResponse)
-async def validate_session(request: Request, session_id: str, user: Coordinator, uow: Uow, today: Today,
-                           now: Now) -> Response:
-    form = await check_csrf(request)
+def validate_session(request: Request, session_id: str, user: Coordinator, uow: Uow, today: Today,
+                     now: Now, form: CsrfForm) -> Response:
     scope.session_for_coordinator(uow, user, session_id)
     try:
         summary = board_services.validate_session(uow, session_id=session_id, today=today,
@@ -163,7 +160,7 @@ async def validate_session(request: Request, session_id: str, user: Coordinator,
             ctx["undecided"] = [i for i in ctx["agenda"].items if i.case_id in exc.case_ids]
         return render(request, "coordinator/session.html.j2", ctx, status_code=exc.status_code)
     # committed, with its "documents due" rows: ask the generation deployment to run now (best effort)
-    await run_in_threadpool(orchestration.emit_session_validated, session_id, len(summary.case_ids))
+    orchestration.emit_session_validated(session_id, len(summary.case_ids))
     message = f"Séance validée : {len(summary.case_ids)} décision(s) verrouillée(s)."
     if summary.represented:
         message += (f" Quorum non atteint : aucune fiche RCP ; {len(summary.represented)} dossier(s) "
@@ -224,14 +221,13 @@ def identity_qualified(request: Request, case_id: str, user: Coordinator, uow: U
 
 
 @router.post("/dossiers/{case_id}/regenerer", response_class=HTMLResponse)
-async def regenerate(request: Request, case_id: str, user: Coordinator, uow: Uow,
-                     builders: DocumentBuilders) -> Response:
-    await check_csrf(request)
+def regenerate(request: Request, case_id: str, user: Coordinator, uow: Uow,
+               builders: DocumentBuilders, form: CsrfForm) -> Response:
     scope.case_for_coordinator(uow, user, case_id)
     back = f"/coordination/dossiers/{case_id}"
     cda, pdf = builders
     try:
-        result = await run_in_threadpool(regenerate_case_documents, uow, case_id, user.login, cda, pdf)
+        result = regenerate_case_documents(uow, case_id, user.login, cda, pdf)
     except DccError as exc:
         return redirect(back, f"Régénération refusée : {exc.message}")
     if result.refused:
@@ -241,9 +237,8 @@ async def regenerate(request: Request, case_id: str, user: Coordinator, uow: Uow
 
 
 @router.post("/dossiers/{case_id}/documents/{document_id}/{choice}", response_class=HTMLResponse)
-async def document_visibility(request: Request, case_id: str, document_id: str, choice: str, user: Coordinator,
-                              uow: Uow) -> Response:
-    form = await check_csrf(request)
+def document_visibility(request: Request, case_id: str, document_id: str, choice: str, user: Coordinator,
+                        uow: Uow, form: CsrfForm) -> Response:
     case, _ = scope.case_for_coordinator(uow, user, case_id)
     doc = queries.get_document(uow, document_id)
     if doc.case_id != case.id or choice not in ("annonce", "masquage"):

@@ -3,7 +3,7 @@ clinical field), requeued by the board's coordinator; a small insert for the ind
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -32,8 +32,8 @@ def insert(request: Request, user: Viewer, uow: Uow) -> Response:
 
 
 @router.post("/{task_id}/relancer", response_class=HTMLResponse)
-async def requeue(request: Request, task_id: str, user: Coordinator, uow: Uow) -> Response:
-    await check_csrf(request)
+def requeue(request: Request, task_id: str, user: Coordinator, uow: Uow,
+            form: Annotated[dict[str, Any], Depends(check_csrf)]) -> Response:
     try:
         generation.requeue(uow, user, task_id=task_id)
     except DccError as exc:
