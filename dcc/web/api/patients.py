@@ -5,12 +5,13 @@ decides about the national record (opposition to feeding the DMP) or what identi
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from dcc.config import get_settings
 from dcc.services import access, consent, identity, queries
 from dcc.web.deps import CurrentUser, DocumentBuilders, Uow
 from dcc.web.schemas import DocumentSummaryOut, error_responses
@@ -107,7 +108,8 @@ def get_patient(patient_id: str, uow: Uow, user: CurrentUser) -> PatientRecordOu
              responses=error_responses(404, 409, 413, 422))
 def break_glass(patient_id: str, data: BreakGlassIn, uow: Uow, user: CurrentUser,
                 response: Response) -> BreakGlassOut:
-    grant = access.break_glass(uow, user, patient_id=patient_id, reason_code=data.reason_code, text=data.text)
+    grant = access.break_glass(uow, user, patient_id=patient_id, reason_code=data.reason_code, text=data.text,
+                               duration=timedelta(minutes=get_settings().break_glass_minutes))
     response.headers["Location"] = f"/api/v1/patients/{patient_id}"
     return BreakGlassOut(id=grant.id, patient_id=grant.patient_id, reason_code=grant.reason_code,
                          expires_at=grant.expires_at)
