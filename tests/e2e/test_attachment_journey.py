@@ -16,10 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
-from tests.e2e import a11y
+from tests.e2e.a11y import assert_accessible
 from tests.e2e.browser_scenario import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Scenario,
     build_scenario,
     chromium_missing_reason,
@@ -42,25 +40,6 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
 @pytest.fixture(scope="module")
 def app_url(scenario: Scenario) -> Iterator[str]:
     yield from serve(make_app(scenario))
-
-
-@pytest.fixture(scope="module")
-def chromium_browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def assert_accessible(page: Any, *, label: str) -> None:
-    """a11y.assert_accessible with axe-core evaluated first (the pages' CSP refuses an inline script tag)."""
-    if not a11y.AXE_JS.exists():
-        raise RuntimeError(f"axe-core absent ({a11y.AXE_JS}) : lancez `npm ci` (fait par make test-deps)")
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(a11y.AXE_JS.read_text(encoding="utf-8") + "\n;0")
-    a11y.assert_accessible(page, label=label)
 
 
 def _session_and_case(scenario: Scenario) -> tuple[str, str]:

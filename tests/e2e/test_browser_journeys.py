@@ -22,8 +22,6 @@ from sqlalchemy import select
 from dcc.adapters.db import models as m
 from dcc.domain.identifiers import nir_key
 from tests.e2e.browser_scenario import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Scenario,
     build_scenario,
     chromium_missing_reason,
@@ -46,16 +44,6 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
 @pytest.fixture(scope="module")
 def app_url(scenario: Scenario) -> Iterator[str]:
     yield from serve(make_app(scenario))
-
-
-@pytest.fixture(scope="module")
-def chromium_browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

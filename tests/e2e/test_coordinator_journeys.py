@@ -15,8 +15,6 @@ import pytest
 
 from tests.e2e.a11y import AXE_JS, assert_accessible
 from tests.e2e.browser_scenario import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Scenario,
     build_scenario,
     chromium_missing_reason,
@@ -43,16 +41,6 @@ def app_url(scenario: Scenario) -> Iterator[str]:
     # the real time pinned to the scenario's Monday morning: its sessions are still ahead
     app.dependency_overrides[get_now] = lambda: datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     yield from serve(app)
-
-
-@pytest.fixture(scope="module")
-def chromium_browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ from dcc.bootstrap import cda_builder
 from dcc.services import generation
 from tests.e2e.a11y import assert_accessible
 from tests.e2e.browser_scenario import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Scenario,
     build_scenario,
     chromium_missing_reason,
@@ -42,24 +40,19 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
 
 
 @pytest.fixture(scope="module")
-def page_for(scenario: Scenario) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
+def page_for(scenario: Scenario, chromium_browser: Any) -> Iterator[Any]:
     url = next(serve_iter := serve(make_app(scenario)))
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
 
-        def open_page(login: str, path: str) -> Any:
-            # bypass_csp: axe-core is injected as an inline script (our CSP allows none)
-            page = chromium.new_context(base_url=url, locale="fr-FR", bypass_csp=True).new_page()
-            page.set_default_timeout(15_000)
-            page.goto(f"/login?next={path}")
-            page.get_by_role("button", name=f"Se connecter en tant que {login}", exact=True).click()
-            page.wait_for_url(re.compile(re.escape(path)))
-            return page
+    def open_page(login: str, path: str) -> Any:
+        # the pages' CSP stays on: tests/e2e/a11y.py serves axe-core from the page's own origin
+        page = chromium_browser.new_context(base_url=url, locale="fr-FR").new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"/login?next={path}")
+        page.get_by_role("button", name=f"Se connecter en tant que {login}", exact=True).click()
+        page.wait_for_url(re.compile(re.escape(path)))
+        return page
 
-        yield open_page
-        chromium.close()
+    yield open_page
     next(serve_iter, None)
 
 

@@ -20,10 +20,8 @@ import pytest
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
-from tests.e2e import a11y
+from tests.e2e.a11y import assert_accessible
 from tests.e2e.browser_scenario import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Scenario,
     build_scenario,
     chromium_missing_reason,
@@ -48,16 +46,6 @@ def app_url(scenario: Scenario) -> Iterator[str]:
     yield from serve(make_app(scenario))
 
 
-@pytest.fixture(scope="module")
-def chromium_browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def new_page(chromium_browser: Any, app_url: str) -> Iterator[Any]:
     contexts: list[Any] = []
@@ -78,17 +66,6 @@ def new_page(chromium_browser: Any, app_url: str) -> Iterator[Any]:
     for context in contexts:
         context.close()
     assert not [e for e in errors if "Content Security Policy" in e], errors
-
-
-def assert_accessible(page: Any, *, label: str) -> None:
-    """tests.e2e.a11y.assert_accessible, with axe-core loaded first through the DevTools protocol: our CSP
-    (default-src 'self', no inline script) rightly refuses the inline <script> Playwright's add_script_tag
-    would insert, and the pages keep their CSP enforced."""
-    if not a11y.AXE_JS.exists():
-        raise RuntimeError(f"axe-core absent ({a11y.AXE_JS}) : lancez `npm ci` (fait par make test-deps)")
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(a11y.AXE_JS.read_text(encoding="utf-8") + "\n;0")
-    a11y.assert_accessible(page, label=label)
 
 
 def _session_with_cases(scenario: Scenario) -> tuple[str, list[str]]:

@@ -19,7 +19,6 @@ from tests.e2e.a11y import assert_accessible
 from tests.e2e.browser_scenario import Scenario
 from tests.e2e.test_browser_journeys import (  # noqa: F401  (shared fixtures)
     app_url,
-    chromium_browser,
     new_page,
     pytestmark,
     scenario,

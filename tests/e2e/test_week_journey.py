@@ -37,8 +37,6 @@ from dcc.services.seed import seed_directory, seed_patients, seed_users
 from dcc.services.uow import Database
 from tests.e2e.a11y import assert_accessible
 from tests.e2e.browser_scenario import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Scenario,
     chromium_missing_reason,
     make_app,
@@ -119,19 +117,14 @@ class Journey:
 
 
 @pytest.fixture
-def journey(week: tuple[Scenario, Clock, str]) -> Iterator[Journey]:
-    from playwright.sync_api import sync_playwright
-
+def journey(week: tuple[Scenario, Clock, str], chromium_browser: Any) -> Iterator[Journey]:
     shots = Path(os.environ.get("DCC_SCREENSHOTS_DIR") or ROOT / "var" / "screenshots" / "week-journey")
     shots.mkdir(parents=True, exist_ok=True)
     for old in shots.glob("*.png"):
         old.unlink()
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        j = Journey(chromium, week[2], shots)
-        yield j
-        j.close()
-        chromium.close()
+    j = Journey(chromium_browser, week[2], shots)
+    yield j
+    j.close()
     # the CSP (default-src 'self', no inline script) must block nothing on our pages
     assert not [e for e in j.errors if "Content Security Policy" in e], j.errors
 
