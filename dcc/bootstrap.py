@@ -432,7 +432,8 @@ def check_production_identity(settings: Settings) -> None:
         problems.append("numéro d'homologation DMP de démonstration ou absent (DCC_LPS_HOMOLOGATION_ID)")
     if settings.dmp_trust_store is None or not Path(settings.dmp_trust_store).is_file():
         problems.append("magasin de confiance absent (DCC_DMP_TRUST_STORE)")
-    seals = [(settings.dmp_seal_p12, settings.dmp_seal_p12_password)] if settings.dmp_seal_p12 else []
+    seals: list[tuple[Path | None, str]] = (
+        [(settings.dmp_seal_p12, settings.dmp_seal_p12_password)] if settings.dmp_seal_p12 else [])
     seals += [settings.seal_p12_for(code) for code in settings.dmp_seal_p12_by_region]
     if not seals:
         problems.append("certificat de cachet serveur absent (DCC_DMP_SEAL_P12)")

@@ -3,6 +3,7 @@ the demo identity, a missing seal certificate, a missing trust store and the dem
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,9 @@ def test_production_configuration_with_a_real_seal_signs_the_vihf_with_it(pki: d
                                     expect_references=1)
     embedded = assertion.findtext(".//ds:X509Certificate", namespaces=SAML)
     assert embedded is not None
-    cert = x509.load_der_x509_certificate(__import__("base64").b64decode("".join(embedded.split())))
+    cert = x509.load_der_x509_certificate(base64.b64decode("".join(embedded.split())))
     assert cert == pki["seal"]
+    assert not isinstance(verified, list)
     signed = verified.signed_xml
     assert signed is not None
     attrs = {a.get("Name"): a.findtext("saml:AttributeValue", namespaces=SAML)
