@@ -18,7 +18,10 @@ from dcc.services.uow import Database
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import httpx
+
     from dcc.adapters.national_record.metadata import DocumentEntry
+    from dcc.adapters.national_record.vihf import SenderIdentity
     from dcc.adapters.national_record.xds import XdsMetadataUpdater, XdsTransport
 
 # A refused change of a signed document is audited by the audit service (the guard, an adapter, only knows
@@ -239,13 +242,15 @@ class XdsNationalRecord:
     """Transport port over the ITI-41 adapter: metadata derived from the CDA, codes checked before sending."""
 
     def __init__(self, endpoint: str, *, identity_dir: Path, structure_name: str, structure_id_nat: str,
-                 timeout: float = 10.0, cda_lookup: Callable[[str], bytes | None] | None = None) -> None:
+                 timeout: float = 10.0, cda_lookup: Callable[[str], bytes | None] | None = None,
+                 identity: SenderIdentity | None = None, client: httpx.Client | None = None) -> None:
         import httpx
 
         from dcc.adapters.national_record.xds import make_demo_identity
 
-        self._identity = make_demo_identity(identity_dir, structure_name, structure_id_nat)
-        self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
+        # the region's seal certificate when configured (sender_identity), else the demo key
+        self._identity = identity or make_demo_identity(identity_dir, structure_name, structure_id_nat)
+        self._client = client or httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
         self._endpoint = xds_endpoint(endpoint)
         self._transports: dict[str, XdsTransport] = {}
         self._updaters: dict[str, XdsMetadataUpdater] = {}
@@ -333,12 +338,12 @@ class MhdNationalRecord:
     """Transport port over the MHD ITI-65 adapter (PDSm): the same metadata as ITI-41, derived from the CDA
     and checked before sending; metadata updates (visibility, masking) PATCH the DocumentReference."""
 
-    def __init__(self, endpoint: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, endpoint: str, *, timeout: float = 10.0, client: httpx.Client | None = None) -> None:
         import httpx
 
         from dcc.adapters.national_record.mhd import MhdTransport
 
-        self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
+        self._client = client or httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
         self._transport = MhdTransport(mhd_base_url(endpoint), client=self._client)
 
     def submit(self, submission: Submission) -> SubmitOutcome:
@@ -360,6 +365,94 @@ class MhdNationalRecord:
         self._client.close()
 
 
+DEMO_HOMOLOGATION_ID = "DCC-DEMO"
+
+
+def sender_identity(settings: Settings, region_code: str, structure_name: str,
+                    structure_id_nat: str) -> SenderIdentity:
+    """The region's sending identity from its seal certificate (DCC_DMP_SEAL_P12[_BY_REGION]) and the
+    software's homologation number, name and version (DCC_LPS_*); without a seal, the demo key under
+    <pki_dir>/regions/<code> (refused in production)."""
+    import dataclasses
+
+    from dcc.adapters.national_record.vihf import SenderIdentity, make_demo_identity
+
+    p12, password = settings.seal_p12_for(region_code)
+    if p12 is None:
+        if settings.env == "production":
+            from dcc.errors import ConfigurationError
+
+            raise ConfigurationError(f"Région {region_code} : certificat de cachet serveur manquant "
+                                     "(DCC_DMP_SEAL_P12 ou DCC_DMP_SEAL_P12_BY_REGION), obligatoire en production.")
+        demo = make_demo_identity(settings.resolved_pki_dir / "regions" / region_code, structure_name,
+                                  structure_id_nat)
+        return dataclasses.replace(demo, lps_name=settings.lps_name, lps_version=settings.lps_version,
+                                   lps_homologation_id=settings.lps_homologation_id)
+    return SenderIdentity(id_nat=structure_id_nat, name=structure_name, p12_path=p12, p12_password=password,
+                          lps_name=settings.lps_name, lps_version=settings.lps_version,
+                          lps_homologation_id=settings.lps_homologation_id)
+
+
+def dmp_http_client(settings: Settings) -> httpx.Client:
+    """The HTTP client to the national record: mutual TLS with DCC_DMP_TLS_CERT / DCC_DMP_TLS_KEY and the
+    server checked against DCC_DMP_TRUST_STORE when configured (else the system's trust anchors)."""
+    import ssl
+
+    import httpx
+
+    from dcc.errors import ConfigurationError
+
+    timeout = httpx.Timeout(settings.dmp_timeout_s, connect=5.0)
+    if settings.dmp_trust_store is None and settings.dmp_tls_cert is None:
+        return httpx.Client(timeout=timeout)
+    try:
+        context = ssl.create_default_context(
+            cafile=str(settings.dmp_trust_store) if settings.dmp_trust_store else None)
+        if settings.dmp_tls_cert is not None:
+            context.load_cert_chain(str(settings.dmp_tls_cert),
+                                    str(settings.dmp_tls_key) if settings.dmp_tls_key else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"Certificats TLS du DMP illisibles (DCC_DMP_TLS_CERT, DCC_DMP_TLS_KEY, "
+                                 f"DCC_DMP_TRUST_STORE) : {exc}.") from exc
+    return httpx.Client(timeout=timeout, verify=context)
+
+
+def check_production_identity(settings: Settings) -> None:
+    """With DCC_ENV=production, refuses (ConfigurationError, in French) what only the demo may use: no seal
+    certificate, a self-signed (demo) seal, no trust store, the demo homologation number."""
+    if settings.env != "production":
+        return
+    from cryptography import x509
+
+    from dcc.adapters.national_record.vihf import SenderIdentity
+    from dcc.errors import ConfigurationError
+
+    problems: list[str] = []
+    if not settings.lps_homologation_id.strip() or settings.lps_homologation_id == DEMO_HOMOLOGATION_ID:
+        problems.append("numéro d'homologation DMP de démonstration ou absent (DCC_LPS_HOMOLOGATION_ID)")
+    if settings.dmp_trust_store is None or not Path(settings.dmp_trust_store).is_file():
+        problems.append("magasin de confiance absent (DCC_DMP_TRUST_STORE)")
+    seals: list[tuple[Path | None, str]] = (
+        [(settings.dmp_seal_p12, settings.dmp_seal_p12_password)] if settings.dmp_seal_p12 else [])
+    seals += [settings.seal_p12_for(code) for code in settings.dmp_seal_p12_by_region]
+    if not seals:
+        problems.append("certificat de cachet serveur absent (DCC_DMP_SEAL_P12)")
+    for p12, password in seals:
+        if p12 is None:
+            continue
+        try:
+            pem = SenderIdentity(id_nat="", name="", p12_path=p12, p12_password=password).cert_pem()
+        except ConfigurationError as exc:
+            problems.append(exc.message.rstrip("."))
+            continue
+        cert = x509.load_pem_x509_certificate(pem)
+        if cert.issuer == cert.subject or Path(p12).resolve().is_relative_to(settings.resolved_pki_dir.resolve()):
+            problems.append(f"clé VIHF de démonstration refusée ({p12})")
+    if problems:
+        raise ConfigurationError("Configuration refusée en production (DCC_ENV=production) : "
+                                 + " ; ".join(problems) + ".")
+
+
 def national_record_transports(db: Database, settings: Settings | None = None) -> dict[str, Transport]:
     """One transport per region (`dmp:<code>`), each with its own sending identity and endpoint.
 
@@ -370,6 +463,7 @@ def national_record_transports(db: Database, settings: Settings | None = None) -
     from dcc.adapters.db import models as m
 
     settings = settings or get_settings()
+    check_production_identity(settings)
     out: dict[str, Transport] = {}
     with db.uow() as uow:
         regions = list(uow.session.scalars(select(m.Region)).all())
@@ -377,7 +471,8 @@ def national_record_transports(db: Database, settings: Settings | None = None) -
             if not region.endpoint:
                 continue
             if region.transport == "mhd":
-                out[f"dmp:{region.code}"] = MhdNationalRecord(region.endpoint, timeout=settings.dmp_timeout_s)
+                out[f"dmp:{region.code}"] = MhdNationalRecord(region.endpoint, timeout=settings.dmp_timeout_s,
+                                                              client=dmp_http_client(settings))
                 continue
             est = uow.session.scalars(select(m.Establishment).where(m.Establishment.region_id == region.id)
                                       .order_by(m.Establishment.finess).limit(1)).first()
@@ -386,7 +481,9 @@ def national_record_transports(db: Database, settings: Settings | None = None) -
             out[f"dmp:{region.code}"] = XdsNationalRecord(
                 region.endpoint, identity_dir=settings.resolved_pki_dir / "regions" / region.code,
                 structure_name=est.name, structure_id_nat=struct_id_nat(est.finess), timeout=settings.dmp_timeout_s,
-                cda_lookup=database_cda_lookup(db))
+                cda_lookup=database_cda_lookup(db),
+                identity=sender_identity(settings, region.code, est.name, struct_id_nat(est.finess)),
+                client=dmp_http_client(settings))
     return out
 
 

@@ -58,6 +58,30 @@ class Settings(BaseSettings):
         "DN carries the physician's national id, looked up in <url>/configurations.",
     )
     esignsante_secret: str = Field("", description="Secret sent with each esignsante signature request.")
+    dmp_seal_p12: Path | None = Field(
+        None, description="PKCS#12 file of the structure's seal certificate (certificat de cachet serveur) that "
+        "signs the VIHF; empty: the demo key (refused in production).",
+    )
+    dmp_seal_p12_password: str = Field("", description="Password of DCC_DMP_SEAL_P12 (a secret: credential file).")
+    dmp_seal_p12_by_region: dict[str, Path] = Field(
+        default_factory=dict, description='Per-region seal PKCS#12 overriding DCC_DMP_SEAL_P12, as JSON: '
+        '{"ARA": "/etc/dcc/ara-seal.p12"}.',
+    )
+    dmp_seal_p12_password_by_region: dict[str, str] = Field(
+        default_factory=dict, description="Per-region passwords of DCC_DMP_SEAL_P12_BY_REGION, as JSON.",
+    )
+    dmp_tls_cert: Path | None = Field(None, description="PEM client certificate for mutual TLS with the DMP.")
+    dmp_tls_key: Path | None = Field(None, description="PEM private key of DCC_DMP_TLS_CERT.")
+    dmp_trust_store: Path | None = Field(
+        None, description="PEM bundle of the trust anchors the DMP's server certificate is checked against "
+        "(required in production).",
+    )
+    lps_homologation_id: str = Field(
+        "DCC-DEMO", description="LPS_ID_HOMOLOGATION_DMP: the DMP homologation number issued to the operator "
+        "(the demo value is refused in production).",
+    )
+    lps_name: str = Field("dcc", description="Software name sent in the VIHF (LPS_Nom).")
+    lps_version: str = Field("0.1.0", description="Software version sent in the VIHF (LPS_Version).")
     dmp_timeout_s: float = Field(10.0, description="Timeout of one HTTP exchange with the national record.")
     outbox_max_attempts: int = Field(8, description="Transient failures before a message goes to dead letter.")
     outbox_lease_s: int = Field(60, description="Lease duration of a claimed outbox message, in seconds.")
@@ -99,10 +123,22 @@ class Settings(BaseSettings):
         "", description="Key signing session cookies and dev tokens; default: a key generated in <var_dir>/session.key."
     )
 
+    @field_validator("dmp_seal_p12", "dmp_tls_cert", "dmp_tls_key", "dmp_trust_store", mode="before")
+    @classmethod
+    def _empty_path(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("esignsante_conf_id", mode="before")
     @classmethod
     def _empty_conf_id(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    def seal_p12_for(self, region_code: str) -> tuple[Path | None, str]:
+        """The seal PKCS#12 file and its password for a region: the region's own, else the default one."""
+        if region_code in self.dmp_seal_p12_by_region:
+            return (self.dmp_seal_p12_by_region[region_code],
+                    self.dmp_seal_p12_password_by_region.get(region_code, self.dmp_seal_p12_password))
+        return self.dmp_seal_p12, self.dmp_seal_p12_password
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,28 +39,54 @@ class SenderIdentity:
 
     id_nat: str  # Struct_IdNat, e.g. "1" + FINESS
     name: str
-    key_path: Path  # PEM private key
-    cert_path: Path  # PEM certificate
+    key_path: Path | None = None  # PEM private key (the demo identity)
+    cert_path: Path | None = None  # PEM certificate
     activity_sector: str = "SA01"  # VIHF Secteur_Activite (TRE_R02-SecteurActivite)
     source_id: str = ""  # SubmissionSet.sourceId (OID of the sending system); derived if empty
     lps_name: str = "dcc"
     lps_version: str = "0.1.0"
     lps_homologation_id: str = "DCC-DEMO"
+    # the structure's seal certificate (certificat de cachet serveur) and key, from a PKCS#12 file: used
+    # instead of key_path / cert_path when set
+    p12_path: Path | None = None
+    p12_password: str = field(default="", repr=False)
+    demo: bool = False  # a self-signed demo key (make_demo_identity): refused in production
 
     @property
     def source_oid(self) -> str:
         return self.source_id or f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, 'dcc:' + self.id_nat).int}"
 
+    def _p12(self) -> tuple[RSAPrivateKey | EllipticCurvePrivateKey, bytes]:
+        assert self.p12_path is not None
+        path = Path(self.p12_path)
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError as exc:
+            raise ConfigurationError(f"Certificat de cachet serveur introuvable : {path}.") from exc
+        return _load_p12(str(path.resolve()), mtime, self.p12_password)
+
+    def _pem_path(self, path: Path | None, what: str) -> Path:
+        if path is None:
+            raise ConfigurationError(f"Identité d'envoi au DMP sans {what} (ni fichier PKCS#12).")
+        return Path(path)
+
     def key_pem(self) -> bytes:
-        return Path(self.key_path).read_bytes()
+        if self.p12_path is not None:
+            return self._p12()[0].private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption())
+        return self._pem_path(self.key_path, "clé privée").read_bytes()
 
     def private_key(self) -> RSAPrivateKey | EllipticCurvePrivateKey:
         """The loaded private key (cached: loading an RSA key costs ~0.1 s)."""
-        path = Path(self.key_path)
+        if self.p12_path is not None:
+            return self._p12()[0]
+        path = self._pem_path(self.key_path, "clé privée")
         return _load_key(str(path.resolve()), path.stat().st_mtime_ns)
 
     def cert_pem(self) -> bytes:
-        return Path(self.cert_path).read_bytes()
+        if self.p12_path is not None:
+            return self._p12()[1]
+        return self._pem_path(self.cert_path, "certificat").read_bytes()
 
 
 @lru_cache(maxsize=16)
@@ -69,6 +95,20 @@ def _load_key(path: str, mtime_ns: int) -> RSAPrivateKey | EllipticCurvePrivateK
     if not isinstance(key, RSAPrivateKey | EllipticCurvePrivateKey):
         raise ConfigurationError(f"La clé de signature {path} doit être une clé RSA ou EC.")
     return key
+
+
+@lru_cache(maxsize=16)
+def _load_p12(path: str, mtime_ns: int, password: str) -> tuple[RSAPrivateKey | EllipticCurvePrivateKey, bytes]:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    try:
+        key, cert, _ = pkcs12.load_key_and_certificates(Path(path).read_bytes(), password.encode() or None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"Certificat de cachet serveur illisible ({path}) : fichier PKCS#12 ou mot de "
+                                 "passe incorrect.") from exc
+    if not isinstance(key, RSAPrivateKey | EllipticCurvePrivateKey) or cert is None:
+        raise ConfigurationError(f"Le fichier PKCS#12 {path} doit contenir une clé RSA ou EC et son certificat.")
+    return key, cert.public_bytes(serialization.Encoding.PEM)
 
 
 def make_demo_identity(directory: Path, name: str, id_nat: str) -> SenderIdentity:
@@ -119,7 +159,7 @@ def make_demo_identity(directory: Path, name: str, id_nat: str) -> SenderIdentit
         )
         key_path.chmod(0o600)
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return SenderIdentity(id_nat=id_nat, name=name, key_path=key_path, cert_path=cert_path)
+    return SenderIdentity(id_nat=id_nat, name=name, key_path=key_path, cert_path=cert_path, demo=True)
 
 
 
