@@ -211,3 +211,18 @@ class PageRoute(APIRoute):
                               status_code=exc.status_code)
 
         return route
+
+
+def after_validation(session_id: str, summary: Any) -> str:
+    """After a session's validation has committed its "documents due" rows: ask the generation deployment
+    to run now (best effort: its schedule catches up), and the French message the coordinator reads."""
+    from dcc.adapters import orchestration
+
+    orchestration.emit_session_validated(session_id, len(summary.case_ids))
+    message = f"Séance validée : {len(summary.case_ids)} décision(s) verrouillée(s)."
+    if summary.represented:
+        message += (f" Quorum non atteint : aucune fiche RCP ; {len(summary.represented)} dossier(s) "
+                    "représenté(s) à une séance ultérieure.")
+    if summary.not_discussed:
+        message += f" {len(summary.not_discussed)} dossier(s) non discuté(s) renvoyé(s) à l'affectation."
+    return message

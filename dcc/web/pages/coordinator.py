@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from dcc import valuesets
-from dcc.adapters import orchestration
 from dcc.domain.identifiers import (
     nir_birth_incoherence,
     nir_birthplace_incoherence,
@@ -36,6 +35,7 @@ from dcc.web.pages import _scope as scope
 from dcc.web.pages._common import (
     PageRoute,
     PageUser,
+    after_validation,
     check_csrf,
     fr_datetime,
     local,
@@ -159,15 +159,7 @@ def validate_session(request: Request, session_id: str, user: Coordinator, uow: 
         if isinstance(exc, UndecidedCases):  # the confirmation step: the same form, confirmed
             ctx["undecided"] = [i for i in ctx["agenda"].items if i.case_id in exc.case_ids]
         return render(request, "coordinator/session.html.j2", ctx, status_code=exc.status_code)
-    # committed, with its "documents due" rows: ask the generation deployment to run now (best effort)
-    orchestration.emit_session_validated(session_id, len(summary.case_ids))
-    message = f"Séance validée : {len(summary.case_ids)} décision(s) verrouillée(s)."
-    if summary.represented:
-        message += (f" Quorum non atteint : aucune fiche RCP ; {len(summary.represented)} dossier(s) "
-                    "représenté(s) à une séance ultérieure.")
-    if summary.not_discussed:
-        message += f" {len(summary.not_discussed)} dossier(s) non discuté(s) renvoyé(s) à l'affectation."
-    return redirect(f"/coordination/seances/{session_id}", message)
+    return redirect(f"/coordination/seances/{session_id}", after_validation(session_id, summary))
 
 
 @router.post("/dossiers/{case_id}/deplacer", response_class=HTMLResponse)

@@ -13,7 +13,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from dcc.adapters import orchestration
 from dcc.domain.quorum import requirement_label
 from dcc.errors import DccError, NotFound, UndecidedCases
 from dcc.services import attachments as attachment_services
@@ -22,7 +21,7 @@ from dcc.services import meeting as meeting_services
 from dcc.web.deps import Now, Today, Uow
 from dcc.web.pages import _decision
 from dcc.web.pages import _scope as scope
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, redirect, render, require_role
+from dcc.web.pages._common import PageRoute, PageUser, after_validation, check_csrf, redirect, render, require_role
 
 router = APIRouter(prefix="/coordination/seances/{session_id}/reunion", route_class=PageRoute,
                    include_in_schema=False)
@@ -199,12 +198,4 @@ def _validate(request: Request, session_id: str, user: PageUser, uow: Any, today
         if isinstance(exc, UndecidedCases):  # confirm again, knowing which cases go back to assignment
             ctx["undecided"] = [i for i in ctx["agenda"].items if i.case_id in exc.case_ids]
         return render(request, "meeting/confirm.html.j2", ctx, status_code=exc.status_code)
-    # committed, with its "documents due" rows: ask the generation deployment to run now (best effort)
-    orchestration.emit_session_validated(session_id, len(summary.case_ids))
-    message = f"Séance validée : {len(summary.case_ids)} décision(s) verrouillée(s)."
-    if summary.represented:
-        message += (f" Quorum non atteint : aucune fiche RCP ; {len(summary.represented)} dossier(s) "
-                    "représenté(s) à une séance ultérieure.")
-    if summary.not_discussed:
-        message += f" {len(summary.not_discussed)} dossier(s) non discuté(s) renvoyé(s) à l'affectation."
-    return redirect(f"/coordination/seances/{session_id}/reunion", message)
+    return redirect(f"/coordination/seances/{session_id}/reunion", after_validation(session_id, summary))
