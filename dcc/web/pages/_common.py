@@ -10,11 +10,11 @@ import logging
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import jinja2
-from fastapi import HTTPException, Request, Response
+from fastapi import Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2_fragments.fastapi import Jinja2Blocks
@@ -160,6 +160,10 @@ async def check_csrf(request: Request) -> dict[str, Any]:
     except DccError as exc:
         raise PageError(403, exc.message) from None
     return {key: form.getlist(key) if len(form.getlist(key)) > 1 else form.get(key) for key in form.keys()}
+
+
+# a form post's fields once its CSRF token is checked (a dependency: the handler itself stays a plain def)
+CsrfForm = Annotated[dict[str, Any], Depends(check_csrf)]
 
 
 def form_list(form: dict[str, Any], key: str) -> list[str]:

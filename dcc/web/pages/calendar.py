@@ -11,12 +11,11 @@ from fastapi.responses import HTMLResponse, Response
 from dcc.errors import NotFound
 from dcc.services import calendar_tokens
 from dcc.web.deps import Now, Uow
-from dcc.web.pages._common import ROLE_HOME, PageRoute, PageUser, check_csrf, redirect, render, require_role
+from dcc.web.pages._common import ROLE_HOME, CsrfForm, PageRoute, PageUser, redirect, render, require_role
 
 router = APIRouter(prefix="/agenda", route_class=PageRoute, include_in_schema=False)
 feed_router = APIRouter(prefix="/agenda", include_in_schema=False)  # no login: the token is the credential
 AnyUser = Annotated[PageUser, Depends(require_role(*ROLE_HOME))]
-CsrfForm = Annotated[dict[str, Any], Depends(check_csrf)]
 
 
 def _page(request: Request, uow: Any, user: PageUser, url: str = "") -> HTMLResponse:

@@ -14,12 +14,11 @@ from dcc.errors import DccError, NotFound
 from dcc.services import attachments as service
 from dcc.web.deps import Uow
 from dcc.web.pages import _scope as scope
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, redirect, require_role
+from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, redirect, require_role
 
 router = APIRouter(prefix="/coordination/dossiers/{case_id}/pieces-jointes", route_class=PageRoute,
                    include_in_schema=False)
 Coordinator = Annotated[PageUser, Depends(require_role("coordinator"))]
-CsrfForm = Annotated[dict[str, Any], Depends(check_csrf)]
 
 
 def _content_disposition(filename: str) -> str:

@@ -33,10 +33,10 @@ from dcc.services.schemas import AttendanceInput, CaseRegistration
 from dcc.web.deps import DocumentBuilders, Now, Today, Uow
 from dcc.web.pages import _scope as scope
 from dcc.web.pages._common import (
+    CsrfForm,
     PageRoute,
     PageUser,
     after_validation,
-    check_csrf,
     fr_datetime,
     local,
     redirect,
@@ -46,9 +46,6 @@ from dcc.web.pages._common import (
 
 router = APIRouter(prefix="/coordination", route_class=PageRoute, include_in_schema=False)
 Coordinator = Annotated[PageUser, Depends(require_role("coordinator"))]
-CsrfForm = Annotated[dict[str, Any], Depends(check_csrf)]
-"""The posted form, its CSRF token checked (an async dependency, so the handlers touching the database stay
-plain `def`, run in the thread pool)."""
 
 INS_OIDS = [("1.2.250.1.213.1.4.8", "INS-NIR (identifiant national de santé)"),
             ("1.2.250.1.213.1.4.10", "INS-NIR de test"),

@@ -17,12 +17,10 @@ from dcc.services import directory, queries
 from dcc.services.directory import BoardCreation
 from dcc.web.deps import Today, Uow
 from dcc.web.pages import _scope as scope
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, form_list, redirect, render, require_role
+from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, form_list, redirect, render, require_role
 
 router = APIRouter(prefix="/coordination/rcp", route_class=PageRoute, include_in_schema=False)
 Coordinator = Annotated[PageUser, Depends(require_role("coordinator"))]
-CsrfForm = Annotated[dict[str, Any], Depends(check_csrf)]
-"""The posted form, its CSRF token checked (an async dependency: the handlers stay plain `def`)."""
 
 SPECIALTY_CHOICES = [(k, f"{v} (toute spécialité chirurgicale)" if k == "chirurgien" else v)
                      for k, v in GROUP_LABELS.items()] + sorted(

@@ -14,11 +14,10 @@ from dcc.errors import DccError
 from dcc.services import coordination
 from dcc.web.deps import Now, Today, Uow
 from dcc.web.pages import _scope as scope
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, redirect, render, require_role
+from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, redirect, render, require_role
 
 router = APIRouter(prefix="/coordination/dossiers", route_class=PageRoute, include_in_schema=False)
 Coordinator = Annotated[PageUser, Depends(require_role("coordinator"))]
-CsrfForm = Annotated[dict[str, Any], Depends(check_csrf)]
 
 
 def _day(value: str) -> date | None:

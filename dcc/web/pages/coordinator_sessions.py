@@ -15,12 +15,11 @@ from dcc.services import boards as board_services
 from dcc.services import session_changes
 from dcc.web.deps import Today, Uow
 from dcc.web.pages import _scope as scope
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, fr_datetime, redirect, render, require_role
+from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, fr_datetime, redirect, render, require_role
 from dcc.web.pages.coordinator_boards import board_in_scope
 
 router = APIRouter(prefix="/coordination", route_class=PageRoute, include_in_schema=False)
 Coordinator = Annotated[PageUser, Depends(require_role("coordinator"))]
-CsrfForm = Annotated[dict[str, Any], Depends(check_csrf)]
 
 
 def _when(day: str, hour: str) -> datetime:

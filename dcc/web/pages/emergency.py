@@ -13,11 +13,10 @@ from dcc.config import get_settings
 from dcc.errors import DccError, NotFound
 from dcc.services import emergency
 from dcc.web.deps import Uow
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, redirect, render, require_role
+from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, redirect, render, require_role
 
 router = APIRouter(prefix="/urgence", route_class=PageRoute, include_in_schema=False)
 Physician = Annotated[PageUser, Depends(require_role("physician"))]
-PageForm = Annotated[dict[str, Any], Depends(check_csrf)]
 
 
 def _introuvable(request: Request, case_id: str, message: str, *, form: dict[str, Any] | None = None,
@@ -37,7 +36,7 @@ def case_page(request: Request, case_id: str, user: Physician, uow: Uow) -> Resp
 
 
 @router.post("/dossiers/{case_id}/acces", response_class=HTMLResponse)
-def ask_access(request: Request, case_id: str, user: Physician, uow: Uow, form: PageForm) -> Response:
+def ask_access(request: Request, case_id: str, user: Physician, uow: Uow, form: CsrfForm) -> Response:
     reason_code, text = str(form.get("motif") or ""), str(form.get("justification") or "")
     try:
         grant = emergency.request_for_case(uow, user, case_id=case_id, reason_code=reason_code, text=text,

@@ -3,7 +3,7 @@ clinical field), requeued by the board's coordinator; a small insert for the ind
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from dcc.errors import DccError
 from dcc.services import generation
 from dcc.web.deps import Uow
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, redirect, render, require_role
+from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, redirect, render, require_role
 
 router = APIRouter(prefix="/suivi/generation", route_class=PageRoute, include_in_schema=False)
 Viewer = Annotated[PageUser, Depends(require_role("monitor", "coordinator", "admin"))]
@@ -33,7 +33,7 @@ def insert(request: Request, user: Viewer, uow: Uow) -> Response:
 
 @router.post("/{task_id}/relancer", response_class=HTMLResponse)
 def requeue(request: Request, task_id: str, user: Coordinator, uow: Uow,
-            form: Annotated[dict[str, Any], Depends(check_csrf)]) -> Response:
+            form: CsrfForm) -> Response:
     try:
         generation.requeue(uow, user, task_id=task_id)
     except DccError as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
@@ -21,7 +20,15 @@ from dcc.services import meeting as meeting_services
 from dcc.web.deps import Now, Today, Uow
 from dcc.web.pages import _decision
 from dcc.web.pages import _scope as scope
-from dcc.web.pages._common import PageRoute, PageUser, after_validation, check_csrf, redirect, render, require_role
+from dcc.web.pages._common import (
+    CsrfForm,
+    PageRoute,
+    PageUser,
+    after_validation,
+    redirect,
+    render,
+    require_role,
+)
 
 router = APIRouter(prefix="/coordination/seances/{session_id}/reunion", route_class=PageRoute,
                    include_in_schema=False)
@@ -53,13 +60,8 @@ def quorum_fragment(request: Request, session_id: str, user: Coordinator, uow: U
 
 
 @router.post("/presence", response_class=HTMLResponse)
-async def member_presence(request: Request, session_id: str, user: Coordinator, uow: Uow, now: Now) -> Response:
-    form = await check_csrf(request)
-    return await run_in_threadpool(_member_presence, request, session_id, user, uow, now, form)
-
-
-def _member_presence(request: Request, session_id: str, user: PageUser, uow: Any, now: Any,
-                     form: dict[str, Any]) -> Response:
+def member_presence(request: Request, session_id: str, user: Coordinator, uow: Uow, now: Now,
+                    form: CsrfForm) -> Response:
     scope.session_for_coordinator(uow, user, session_id)
     professional_id = str(form.get("professional_id") or "")
     mode = str(form.get(f"presence-{professional_id}") or form.get("mode") or "")
@@ -79,13 +81,7 @@ def _member_presence(request: Request, session_id: str, user: PageUser, uow: Any
 
 
 @router.post("/invites", response_class=HTMLResponse)
-async def add_guest(request: Request, session_id: str, user: Coordinator, uow: Uow, now: Now) -> Response:
-    form = await check_csrf(request)
-    return await run_in_threadpool(_add_guest, request, session_id, user, uow, now, form)
-
-
-def _add_guest(request: Request, session_id: str, user: PageUser, uow: Any, now: Any,
-               form: dict[str, Any]) -> Response:
+def add_guest(request: Request, session_id: str, user: Coordinator, uow: Uow, now: Now, form: CsrfForm) -> Response:
     scope.session_for_coordinator(uow, user, session_id)
     values = {k: str(form.get(k) or "").strip() for k in ("name", "kind", "affiliation", "mode")}
     values["mode"] = values["mode"] or "present"
@@ -114,13 +110,8 @@ def _guest_error(exc: ValidationError) -> str:
 
 
 @router.post("/invites/{guest_id}/retirer", response_class=HTMLResponse)
-async def remove_guest(request: Request, session_id: str, guest_id: str, user: Coordinator, uow: Uow,
-                       now: Now) -> Response:
-    await check_csrf(request)
-    return await run_in_threadpool(_remove_guest, session_id, guest_id, user, uow, now)
-
-
-def _remove_guest(session_id: str, guest_id: str, user: PageUser, uow: Any, now: Any) -> Response:
+def remove_guest(request: Request, session_id: str, guest_id: str, user: Coordinator, uow: Uow, now: Now,
+                 form: CsrfForm) -> Response:
     scope.session_for_coordinator(uow, user, session_id)
     back = f"/coordination/seances/{session_id}/reunion"
     try:
@@ -156,14 +147,8 @@ def decision_form(request: Request, session_id: str, case_id: str, user: Coordin
 
 
 @router.post("/dossiers/{case_id}/decision", response_class=HTMLResponse)
-async def record_decision(request: Request, session_id: str, case_id: str, user: Coordinator, uow: Uow,
-                          now: Now) -> Response:
-    form = await check_csrf(request)
-    return await run_in_threadpool(_record_decision, request, session_id, case_id, user, uow, now, form)
-
-
-def _record_decision(request: Request, session_id: str, case_id: str, user: PageUser, uow: Any, now: Any,
-                     form: dict[str, Any]) -> Response:
+def record_decision(request: Request, session_id: str, case_id: str, user: Coordinator, uow: Uow, now: Now,
+                    form: CsrfForm) -> Response:
     case = _case(uow, user, session_id, case_id)
     values = _decision.posted_values(form)
     error, status = _decision.record(uow, case, values, actor=user.login, now=now)
@@ -177,14 +162,8 @@ def _record_decision(request: Request, session_id: str, case_id: str, user: Page
 
 
 @router.post("/valider", response_class=HTMLResponse)
-async def validate(request: Request, session_id: str, user: Coordinator, uow: Uow, today: Today,
-                   now: Now) -> Response:
-    form = await check_csrf(request)
-    return await run_in_threadpool(_validate, request, session_id, user, uow, today, now, form)
-
-
-def _validate(request: Request, session_id: str, user: PageUser, uow: Any, today: Any, now: Any,
-              form: dict[str, Any]) -> Response:
+def validate(request: Request, session_id: str, user: Coordinator, uow: Uow, today: Today, now: Now,
+             form: CsrfForm) -> Response:
     scope.session_for_coordinator(uow, user, session_id)
     if form.get("confirmation") != "oui":
         ctx = _context(uow, user, session_id) | {"confirming": True}

@@ -16,13 +16,12 @@ from dcc.errors import NotFound, ValidationFailed
 from dcc.services import deliveries as deliveries_service
 from dcc.services import indicators
 from dcc.web.deps import Today, Uow
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, form_list, redirect, render, require_role
+from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, form_list, redirect, render, require_role
 
 router = APIRouter(prefix="/suivi", route_class=PageRoute, include_in_schema=False)
 Viewer = Annotated[PageUser, Depends(require_role("monitor", "coordinator", "admin"))]
 DeliveryViewer = Annotated[PageUser, Depends(require_role("monitor", "coordinator"))]
 # the posted form, CSRF checked (an async dependency: the handlers touching the database stay plain `def`)
-PageForm = Annotated[dict[str, Any], Depends(check_csrf)]
 
 STATES = deliveries_service.STATES
 plain_error = deliveries_service.plain_error  # (kept for callers of the former page helper)
@@ -46,7 +45,7 @@ def _requeue_ids(form: dict[str, Any]) -> list[str]:
 
 
 @router.post("/envois/relancer", response_class=HTMLResponse)
-def requeue_many(request: Request, user: DeliveryViewer, uow: Uow, form: PageForm) -> Response:
+def requeue_many(request: Request, user: DeliveryViewer, uow: Uow, form: CsrfForm) -> Response:
     """Step 1 (no `confirme`): the chosen dead letters, to confirm; step 2 (`confirme=oui`): requeue them."""
     ids = _requeue_ids(form)
     if not ids:
@@ -69,7 +68,7 @@ def requeue_many(request: Request, user: DeliveryViewer, uow: Uow, form: PageFor
 
 
 @router.post("/envois/{message_id}/relancer", response_class=HTMLResponse)
-def requeue(request: Request, message_id: str, user: DeliveryViewer, uow: Uow, form: PageForm) -> Response:
+def requeue(request: Request, message_id: str, user: DeliveryViewer, uow: Uow, form: CsrfForm) -> Response:
     """One dead letter: the same confirmation step as a batch."""
     return requeue_many(request, user, uow, {**form, "envoi": [message_id]})
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from dcc.errors import DccError, NotFound
@@ -16,7 +15,7 @@ from dcc.services.documents import sign_documents
 from dcc.web.deps import Now, Today, Uow
 from dcc.web.pages import _decision
 from dcc.web.pages import _scope as scope
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, form_list, redirect, render, require_role
+from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, form_list, redirect, render, require_role
 
 router = APIRouter(prefix="/medecin", route_class=PageRoute, include_in_schema=False)
 Physician = Annotated[PageUser, Depends(require_role("physician"))]
@@ -41,12 +40,7 @@ def home(request: Request, user: Physician, uow: Uow, today: Today) -> Response:
 
 
 @router.post("/documents/{document_id}/annonce", response_class=HTMLResponse)
-async def announce(request: Request, document_id: str, user: Physician, uow: Uow) -> Response:
-    await check_csrf(request)
-    return await run_in_threadpool(_announce, document_id, user, uow)
-
-
-def _announce(document_id: str, user: PageUser, uow: Any) -> Response:
+def announce(request: Request, document_id: str, user: Physician, uow: Uow, form: CsrfForm) -> Response:
     access.require(uow, user, "document", document_id, access.consent_document_filter(user), action="announcement")
     doc = queries.get_document(uow, document_id)
     try:
@@ -75,13 +69,7 @@ def decision_form(request: Request, case_id: str, user: Physician, uow: Uow) -> 
 
 
 @router.post("/dossiers/{case_id}/decision", response_class=HTMLResponse)
-async def record_decision(request: Request, case_id: str, user: Physician, uow: Uow, now: Now) -> Response:
-    form = await check_csrf(request)
-    return await run_in_threadpool(_record_decision, request, case_id, user, uow, now, form)
-
-
-def _record_decision(request: Request, case_id: str, user: PageUser, uow: Any, now: Any,
-                     form: dict[str, Any]) -> Response:
+def record_decision(request: Request, case_id: str, user: Physician, uow: Uow, now: Now, form: CsrfForm) -> Response:
     case = scope.case_for_physician(uow, user, case_id)
     values = _decision.posted_values(form)
     error, status = _decision.record(uow, case, values, actor=user.login, now=now)
@@ -132,20 +120,18 @@ def _pin_mode(request: Request) -> str:
 
 
 @router.post("/a-signer/confirmer", response_class=HTMLResponse)
-async def confirm(request: Request, user: Physician, uow: Uow) -> Response:
-    form = await check_csrf(request)
-    selected = await run_in_threadpool(_selected, uow, user, form_list(form, "document_ids"))
+def confirm(request: Request, user: Physician, uow: Uow, form: CsrfForm) -> Response:
+    selected = _selected(uow, user, form_list(form, "document_ids"))
     if not selected:
         return redirect("/medecin/a-signer", "Sélectionnez au moins un document à signer.")
     return render(request, "physician/confirm.html.j2", {"rows": selected, "pin_mode": _pin_mode(request)})
 
 
 @router.post("/a-signer/signer", response_class=HTMLResponse)
-async def sign(request: Request, user: Physician, uow: Uow) -> Response:
-    form = await check_csrf(request)
+def sign(request: Request, user: Physician, uow: Uow, form: CsrfForm) -> Response:
     if form.get("confirmation") != "oui":
         return redirect("/medecin/a-signer", "Signature annulée : elle n'a pas été confirmée.")
-    selected = await run_in_threadpool(_selected, uow, user, form_list(form, "document_ids"))
+    selected = _selected(uow, user, form_list(form, "document_ids"))
     if not selected or not user.professional_id:
         return redirect("/medecin/a-signer", "Aucun document de votre file « à signer » n'a été sélectionné.")
     pin_mode = _pin_mode(request)
@@ -168,15 +154,14 @@ async def sign(request: Request, user: Physician, uow: Uow) -> Response:
     else:
         cda, signers = state.cda_builder, state.signer_directory
     try:
-        # PAdES signing is blocking (and runs its own event loop): off the server's loop.
-        signed = await run_in_threadpool(
-            sign_documents, uow, document_ids=[r["doc"].id for r in selected],
-            signer_professional_id=user.professional_id, cda=cda, signers=signers)
+        # PAdES signing is blocking (and runs its own event loop): this plain `def` runs in the thread pool.
+        signed = sign_documents(uow, document_ids=[r["doc"].id for r in selected],
+                                signer_professional_id=user.professional_id, cda=cda, signers=signers)
     except DccError as exc:
         return redirect("/medecin/a-signer", f"Signature refusée : {exc.message}")
     from dcc.adapters.orchestration import emit_documents_signed
 
-    await run_in_threadpool(emit_documents_signed, signed)  # delivery starts now, not at the next minute
+    emit_documents_signed(signed)  # delivery starts now, not at the next minute
     return redirect("/medecin/a-signer", f"{len(signed)} document(s) signé(s) et mis en file d'envoi.")
 
 

@@ -8,7 +8,6 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from dcc import valuesets
@@ -16,7 +15,7 @@ from dcc.errors import DccError, ValidationFailed
 from dcc.services import access
 from dcc.services import pps as pps_services
 from dcc.web.deps import Today, Uow
-from dcc.web.pages._common import PageRoute, PageUser, check_csrf, redirect, render, require_role
+from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, redirect, render, require_role
 
 router = APIRouter(prefix="/pps", route_class=PageRoute, include_in_schema=False)
 Author = Annotated[PageUser, Depends(require_role("physician", "ide"))]
@@ -73,43 +72,43 @@ def plan_page(request: Request, case_id: str, user: Author, uow: Uow) -> Respons
     return render(request, "pps/plan.html.j2", _context(uow, user, case_id))
 
 
-async def _act(request: Request, case_id: str, uow: Any, user: PageUser, action: Any, done: str) -> Response:
-    form = await check_csrf(request)
-    await run_in_threadpool(_case, uow, user, case_id)
+def _act(request: Request, case_id: str, uow: Any, user: PageUser, form: dict[str, Any], action: Any,
+         done: str) -> Response:
+    _case(uow, user, case_id)
     try:
-        await run_in_threadpool(action, form)
+        action(form)
     except DccError as exc:
         uow.rollback()
-        ctx = await run_in_threadpool(_context, uow, user, case_id, exc.message)
-        return render(request, "pps/plan.html.j2", ctx, status_code=exc.status_code)
+        return render(request, "pps/plan.html.j2", _context(uow, user, case_id, exc.message),
+                      status_code=exc.status_code)
     return redirect(f"/pps/dossiers/{case_id}", done)
 
 
 @router.post("/dossiers/{case_id}/ouvrir", response_class=HTMLResponse)
-async def open_plan(request: Request, case_id: str, user: Author, uow: Uow) -> Response:
-    return await _act(request, case_id, uow, user,
+def open_plan(request: Request, case_id: str, user: Author, uow: Uow, form: CsrfForm) -> Response:
+    return _act(request, case_id, uow, user, form,
                       lambda form: pps_services.open_plan(uow, case_id=case_id, actor=user.login), "PPS ouvert.")
 
 
 @router.post("/dossiers/{case_id}/lignes", response_class=HTMLResponse)
-async def add_item(request: Request, case_id: str, user: Author, uow: Uow) -> Response:
+def add_item(request: Request, case_id: str, user: Author, uow: Uow, form: CsrfForm) -> Response:
     def action(form: dict[str, Any]) -> None:
         item = pps_services.PpsItemInput(
             category=str(form.get("category") or ""), code=str(form.get("code") or ""),
             start=_date(form, "start"), end=_date(form, "end"), place=str(form.get("place") or "")[:500],
             responsible_id=str(form.get("responsible_id") or "") or None, text=str(form.get("text") or "")[:5000])
         pps_services.add_item(uow, case_id=case_id, item=item, actor=user.login)
-    return await _act(request, case_id, uow, user, action, "Ligne ajoutée.")
+    return _act(request, case_id, uow, user, form, action, "Ligne ajoutée.")
 
 
 @router.post("/dossiers/{case_id}/lignes/{item_id}/retirer", response_class=HTMLResponse)
-async def remove_item(request: Request, case_id: str, item_id: str, user: Author, uow: Uow) -> Response:
-    return await _act(request, case_id, uow, user, lambda form: pps_services.remove_item(
+def remove_item(request: Request, case_id: str, item_id: str, user: Author, uow: Uow, form: CsrfForm) -> Response:
+    return _act(request, case_id, uow, user, form, lambda form: pps_services.remove_item(
         uow, case_id=case_id, item_id=item_id, actor=user.login), "Ligne retirée.")
 
 
 @router.post("/dossiers/{case_id}/contact", response_class=HTMLResponse)
-async def contact(request: Request, case_id: str, user: Author, uow: Uow) -> Response:
+def contact(request: Request, case_id: str, user: Author, uow: Uow, form: CsrfForm) -> Response:
     def action(form: dict[str, Any]) -> None:
         plan = pps_services.plan_of_case(uow, case_id)
         if plan is None:
@@ -118,23 +117,23 @@ async def contact(request: Request, case_id: str, user: Author, uow: Uow) -> Res
         pps_services.update_plan(uow, case_id=case_id, actor=user.login, data=pps_services.PlanInput(
             items=current.items, contact_name=str(form.get("contact_name") or "")[:500],
             contact_phone=str(form.get("contact_phone") or "")[:100]))
-    return await _act(request, case_id, uow, user, action, "Contact enregistré.")
+    return _act(request, case_id, uow, user, form, action, "Contact enregistré.")
 
 
 @router.post("/dossiers/{case_id}/soumettre", response_class=HTMLResponse)
-async def submit(request: Request, case_id: str, user: Author, uow: Uow) -> Response:
+def submit(request: Request, case_id: str, user: Author, uow: Uow, form: CsrfForm) -> Response:
     from dcc import bootstrap
 
-    return await _act(request, case_id, uow, user, lambda form: pps_services.submit_plan(
+    return _act(request, case_id, uow, user, form, lambda form: pps_services.submit_plan(
         uow, case_id=case_id, actor=user.login, cda=bootstrap.cda_builder(), pdf=bootstrap.pdf_renderer()),
         "PPS soumis à la signature du médecin responsable.")
 
 
 @router.post("/dossiers/{case_id}/remise", response_class=HTMLResponse)
-async def handover(request: Request, case_id: str, user: Author, uow: Uow, today: Today) -> Response:
+def handover(request: Request, case_id: str, user: Author, uow: Uow, today: Today, form: CsrfForm) -> Response:
     def action(form: dict[str, Any]) -> None:
         when = _date(form, "handed_at")
         if when is None:
             raise ValidationFailed("Indiquez la date de remise du PPS au patient.", field="handed_at")
         pps_services.record_handover(uow, case_id=case_id, handed_at=when, actor=user.login, today=today)
-    return await _act(request, case_id, uow, user, action, "Date de remise au patient enregistrée.")
+    return _act(request, case_id, uow, user, form, action, "Date de remise au patient enregistrée.")
