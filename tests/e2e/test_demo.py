@@ -20,6 +20,7 @@ from lxml import etree
 from dcc.adapters.cda.validate import KitValidator, find_kit
 from dcc.adapters.signing.pades import verify_pdf
 from tests import pdfsig as pdfsig_tool
+from tests.e2e.conftest import DemoRun
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DCC = [sys.executable, "-m", "dcc.cli"]
@@ -252,16 +253,11 @@ def test_serving_the_demo_shows_each_demo_user_their_data_within_their_rights(
     db.dispose()
 
 
-def test_demo_with_injected_faults_delivers_everything_exactly_once(tmp_path: Path) -> None:
+def test_demo_with_injected_faults_delivers_everything_exactly_once(faulty_demo: DemoRun) -> None:
     """Acceptance of the delivery issue: failures and ambiguous drops are retried, nothing dead-lettered,
     each document stored once with the bytes written, retries counted; every request dumped."""
-    out, dump = tmp_path / "out", tmp_path / "dump"
-    proc = run_dcc(["demo", "--seed", "3", "--patients", "12", "--out", str(out), "--json",
-                    "--dmp-faults", "fail=0.3,drop_after_commit=0.1,seed=5", "--dmp-dump", str(dump)],
-                   tmp_path / "var")
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "Traceback" not in proc.stderr
-    summary = json.loads(proc.stdout)
+    assert "Traceback" not in faulty_demo.stderr
+    summary, out = faulty_demo.summary, faulty_demo.out
     delivery = summary["stages"]["delivery"]
     assert delivery["dead_letters"] == 0 and delivery["retried"] > 0
     national = {e["unique_id"]: e for e in summary["national_record"]}
@@ -269,4 +265,4 @@ def test_demo_with_injected_faults_delivers_everything_exactly_once(tmp_path: Pa
     for d in summary["documents"]:
         assert d["status"] in ("delivered", "superseded")
         assert national[d["unique_id"]]["sha256"] == hashlib.sha256((out / d["cda_path"]).read_bytes()).hexdigest()
-    assert len(list(dump.iterdir())) >= len(national)
+    assert len(list(faulty_demo.dump.iterdir())) >= len(national)

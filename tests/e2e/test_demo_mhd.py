@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_demo import run_dcc
+from tests.e2e.conftest import DemoRun
 from tests.pdsm_profile import pdsm_violations
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -23,13 +23,11 @@ def _bundles(dump: Path) -> list[tuple[str, dict]]:
     return out
 
 
-def test_every_mhd_bundle_of_the_demo_meets_the_pdsm_constraints(tmp_path: Path) -> None:
-    out, dump = tmp_path / "out", tmp_path / "dump"
-    proc = run_dcc(["demo", "--seed", "3", "--patients", "12", "--out", str(out), "--json", "--dmp-dump", str(dump)],
-                   tmp_path / "var")
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    summary = json.loads(proc.stdout)
-    bundles = _bundles(dump)
+def test_every_mhd_bundle_of_the_demo_meets_the_pdsm_constraints(faulty_demo: DemoRun) -> None:
+    """The demo run of tests/e2e/conftest.py (faults injected: a failed or dropped bundle is sent again, and
+    every copy is dumped and checked)."""
+    summary = faulty_demo.summary
+    bundles = _bundles(faulty_demo.dump)
     assert bundles, "the demo sent no MHD bundle"
     problems = {name: found for name, bundle in bundles if (found := pdsm_violations(bundle))}
     assert problems == {}

@@ -5,15 +5,14 @@ JSON or not: Prefect's own lines too)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.conftest import DemoRun
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -31,17 +30,9 @@ def _identities(db_path: Path) -> list[tuple[str, list[str]]]:
     return out
 
 
-def test_demo_json_logs_carry_ids_and_no_patient_identity(tmp_path: Path) -> None:
-    var = tmp_path / "var"
-    env = {**os.environ, "DCC_VAR_DIR": str(var), "DCC_DATABASE_URL": "", "DCC_LOG_FORMAT": "json",
-           "DCC_LOG_LEVEL": "DEBUG", "PREFECT_LOGGING_LEVEL": "INFO",
-           "PREFECT_LOGGING_HANDLERS_CONSOLE_FORMATTER": "json",  # as deploy/dcc.env.example
-           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"}
-    proc = subprocess.run([sys.executable, "-m", "dcc.cli", "demo", "--seed", "5", "--patients", "8", "--json",
-                           "--reset", "--dmp-faults", "fail=0.3,seed=2"],
-                          capture_output=True, text=True, env=env, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+def test_demo_json_logs_carry_ids_and_no_patient_identity(faulty_demo: DemoRun) -> None:
+    """The demo run of tests/e2e/conftest.py: production JSON logs at DEBUG, faults injected (so retries log)."""
+    lines = [line for line in faulty_demo.stderr.splitlines() if line.strip()]
     events = []
     for line in lines:
         try:
@@ -53,8 +44,8 @@ def test_demo_json_logs_carry_ids_and_no_patient_identity(tmp_path: Path) -> Non
     assert attempts, "no delivery.attempt line in the JSON logs"
     assert all(e.get("document_id") and e.get("message_id") and e.get("timestamp") for e in attempts)
     assert any(e.get("flow_run_id") for e in attempts), "delivery lines do not carry the Prefect flow run id"
-    identities = _identities(var / "dcc.sqlite3")
-    assert len(identities) == 8
+    identities = _identities(faulty_demo.var / "dcc.sqlite3")
+    assert len(identities) == faulty_demo.patients
     leaks = []
     for pid, needles in identities:
         for needle in needles:
