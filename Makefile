@@ -4,6 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
+# test workers (pytest-xdist, modules kept whole: tests/conftest.py); 0 = in this process (the default until
+# `JOBS=2` has been seen green twice in a row on the CI machine)
+JOBS   ?= 0
 
 .PHONY: demo test bench serve lint install system-deps test-deps clean
 
@@ -27,7 +30,7 @@ demo: install
 
 test: install test-deps
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest $(ARGS)
+	$(VENV)/bin/pytest -n $(JOBS) --dist loadscope $(ARGS)
 
 bench: install test-deps
 	DCC_BENCH=1 $(VENV)/bin/pytest tests/benchmarks -s -p no:cacheprovider $(ARGS)

@@ -20,6 +20,27 @@ from dcc.services.uow import Database
 PG_URL = os.environ.get("DCC_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
+# Under pytest-xdist (`make test JOBS=2` runs `-n 2 --dist loadscope`), each worker is its own session: its own
+# SQLite template, its own PostgreSQL database (a fresh name per session, below), its own tmp dirs. A test
+# module goes whole to one worker (its module-scoped set-ups run once); these modules share the session-scoped
+# `faulty_demo` run of tests/e2e/conftest.py, so they go to the same worker and the demo runs once.
+SHARED_SCOPES = {f"tests/e2e/{name}.py": "tests/e2e/faulty-demo"
+                 for name in ("test_demo", "test_demo_mhd", "test_logs_privacy")}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedSetupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return SHARED_SCOPES.get(module) or super()._split_scope(nodeid)
+
+    return SharedSetupScheduling(config, log)
+
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
