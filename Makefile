@@ -38,7 +38,7 @@ bench: install test-deps
 serve: install
 	$(VENV)/bin/dcc db upgrade
 	@echo "Documents des séances validées : générés par le déploiement Prefect generate-pending-documents, ou par « dcc documents drain » sans serveur Prefect."
-	$(VENV)/bin/uvicorn dcc.web.app:create_app --factory --host 127.0.0.1 --port $${PORT:-8000}
+	$(VENV)/bin/uvicorn dcc.web.app:create_app --factory --host 127.0.0.1 --port $${PORT:-8000} --workers $${WORKERS:-1}
 
 lint: install
 	$(VENV)/bin/ruff check dcc flows tests scripts

@@ -385,5 +385,6 @@ def run(clients: int, seconds: float, *, database_url: str | None = None, worker
         # what the server itself burnt: requests per CPU-second hardly depend on what else runs on the machine
         "server_cpu_s": round(server_cpu, 1),
         "requests_per_server_cpu_s": round(len(samples) / server_cpu, 1) if server_cpu else None,
+        "server_cpu_ms_per_request": round(1000 * server_cpu / len(samples), 2) if samples else None,
         "cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
     }

@@ -36,6 +36,10 @@ class UnitOfWork:
             self._session.close()
             self._session = None
 
+    def idle(self) -> bool:
+        """True when no transaction is open (nothing to roll back: closing does no I/O)."""
+        return self._session is None or not self._session.in_transaction()
+
     def commit(self) -> None:
         self.session.commit()
 

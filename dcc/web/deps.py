@@ -6,11 +6,12 @@ audit log records it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from dcc.domain.calendar import PARIS
 from dcc.domain.clock import now_utc
@@ -18,8 +19,11 @@ from dcc.domain.ports import CdaBuilder, PdfRenderer
 from dcc.services.uow import Database, UnitOfWork
 from dcc.web.auth import User, current_user
 
+# The dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the thread pool, one
+# thread hand-over each (a wake-up and a fight for the interpreter lock), which under load cost more CPU than
+# the dependency itself.
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     db: Database = request.app.state.database
     return db
 
@@ -27,29 +31,39 @@ def get_database(request: Request) -> Database:
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def get_uow(request: Request, db: Annotated[Database, Depends(get_database)]) -> Iterator[UnitOfWork]:
+async def get_uow(request: Request, db: Annotated[Database, Depends(get_database)]) -> AsyncIterator[UnitOfWork]:
     """One unit of work per request; services commit, anything left uncommitted is rolled back.
 
     A request that may write starts its transaction as a write transaction (SQLite: `BEGIN IMMEDIATE`, taken
-    here in the thread pool, waiting at most the busy timeout): its reads and writes then see one state and
+    in the thread pool, waiting at most the busy timeout): its reads and writes then see one state and
     the commit cannot fail half-way on "database is locked". Reads (GET) start deferred and never take the
-    write lock; the audit entry of a read gets its own short write transaction (`access.record_read`)."""
-    with db.uow() as uow:
+    write lock; the audit entry of a read gets its own short write transaction (`access.record_read`).
+
+    Opening the unit of work does no I/O (the session connects on its first query): only `BEGIN IMMEDIATE`
+    and the final rollback, when a transaction is open, go to the thread pool."""
+    uow = db.uow()
+    uow.__enter__()
+    try:
         if request.method in WRITE_METHODS:
-            uow.begin_write()
+            await run_in_threadpool(uow.begin_write)
         yield uow
+    finally:
+        if uow.idle():
+            uow.__exit__(None, None, None)  # nothing to roll back: no I/O
+        else:
+            await run_in_threadpool(uow.__exit__, None, None, None)
 
 
-def get_actor(user: Annotated[User, Depends(current_user)]) -> str:
+async def get_actor(user: Annotated[User, Depends(current_user)]) -> str:
     """The login the audit log records for this request's user."""
     return user.login
 
 
-def get_today() -> date:
+async def get_today() -> date:
     return datetime.now(PARIS).date()
 
 
-def get_now() -> datetime:
+async def get_now() -> datetime:
     """The real time (aware, UTC): the clock the board services check the session's start against."""
     return now_utc()
 
@@ -66,8 +80,20 @@ def get_document_builders(request: Request) -> tuple[CdaBuilder, PdfRenderer]:
     return cda, pdf
 
 
+async def get_cda_builder(request: Request) -> CdaBuilder:
+    """The CDA builder alone (pages that only read documents need no PDF renderer: loading WeasyPrint costs
+    about a second of CPU in a process that would not otherwise need it)."""
+    cda: CdaBuilder | None = getattr(request.app.state, "cda_builder", None)
+    if cda is None:
+        from dcc import bootstrap
+
+        cda = bootstrap.cda_builder()
+    return cda
+
+
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
 DocumentBuilders = Annotated[tuple[CdaBuilder, PdfRenderer], Depends(get_document_builders)]
+CdaBuilderDep = Annotated[CdaBuilder, Depends(get_cda_builder)]
 CurrentUser = Annotated[User, Depends(current_user)]
 Actor = Annotated[str, Depends(get_actor)]
 Today = Annotated[date, Depends(get_today)]

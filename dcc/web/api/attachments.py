@@ -17,9 +17,10 @@ from dcc.services import attachments as service
 from dcc.services.uow import UnitOfWork
 from dcc.web.auth import User
 from dcc.web.deps import CurrentUser, Uow
+from dcc.web.routing import ApiRoute
 from dcc.web.schemas import error_responses
 
-router = APIRouter(tags=["Pièces jointes"])
+router = APIRouter(tags=["Pièces jointes"], route_class=ApiRoute)
 
 
 class AttachmentOut(BaseModel):

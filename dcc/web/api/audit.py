@@ -16,9 +16,10 @@ from dcc.services import access, audit_trail
 from dcc.services.uow import UnitOfWork
 from dcc.web.auth import User
 from dcc.web.deps import CurrentUser, Uow
+from dcc.web.routing import ApiRoute
 from dcc.web.schemas import error_responses
 
-router = APIRouter(prefix="/api/v1/audit", tags=["Audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["Audit"], route_class=ApiRoute)
 
 
 class AuditEntryOut(BaseModel):

@@ -8,9 +8,10 @@ from dcc.errors import ValidationFailed
 from dcc.services import access, directory, queries
 from dcc.services.directory import BoardCreation
 from dcc.web.deps import CurrentUser, Uow
+from dcc.web.routing import ApiRoute
 from dcc.web.schemas import BoardDetailOut, BoardOut, CreatedOut, MemberOut, error_responses
 
-router = APIRouter(prefix="/api/v1/boards", tags=["RCP"])
+router = APIRouter(prefix="/api/v1/boards", tags=["RCP"], route_class=ApiRoute)
 
 
 @router.get("", response_model=list[BoardOut], summary="Lister les RCP")

@@ -16,9 +16,10 @@ from dcc.services.uow import UnitOfWork
 from dcc.web.api.patients import hits_out
 from dcc.web.auth import User
 from dcc.web.deps import CurrentUser, DocumentBuilders, Now, Today, Uow
+from dcc.web.routing import ApiRoute
 from dcc.web.schemas import CaseCreatedOut, CaseOut, DecisionOut, DocumentSummaryOut, error_responses
 
-router = APIRouter(prefix="/api/v1/cases", tags=["Dossiers"])
+router = APIRouter(prefix="/api/v1/cases", tags=["Dossiers"], route_class=ApiRoute)
 
 
 @router.post("", response_model=CaseCreatedOut, status_code=status.HTTP_201_CREATED,

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query
 
 from dcc.services import access, deliveries, delivery, queries
 from dcc.web.deps import CurrentUser, Uow
+from dcc.web.routing import ApiRoute
 from dcc.web.schemas import DeliveryOut, error_responses
 
-router = APIRouter(prefix="/api/v1/deliveries", tags=["Envois"])
+router = APIRouter(prefix="/api/v1/deliveries", tags=["Envois"], route_class=ApiRoute)
 
 DeliveryState = Literal["pending", "delivered", "dead", "held", "blocked"]
 

@@ -14,9 +14,10 @@ from dcc.services import access, consent, queries
 from dcc.services.uow import UnitOfWork
 from dcc.web.auth import User
 from dcc.web.deps import CurrentUser, Uow
+from dcc.web.routing import ApiRoute
 from dcc.web.schemas import DocumentOut, error_responses
 
-router = APIRouter(prefix="/api/v1/documents", tags=["Documents"])
+router = APIRouter(prefix="/api/v1/documents", tags=["Documents"], route_class=ApiRoute)
 
 
 def _read(uow: UnitOfWork, user: User, document_id: str, what: str) -> queries.DocumentRecord:

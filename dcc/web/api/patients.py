@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from dcc.config import get_settings
 from dcc.services import access, consent, identity, queries
 from dcc.web.deps import CurrentUser, DocumentBuilders, Uow
+from dcc.web.routing import ApiRoute
 from dcc.web.schemas import DocumentSummaryOut, error_responses
 
-router = APIRouter(prefix="/api/v1/patients", tags=["Patients"])
+router = APIRouter(prefix="/api/v1/patients", tags=["Patients"], route_class=ApiRoute)
 
 
 class BreakGlassIn(BaseModel):

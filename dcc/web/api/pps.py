@@ -17,9 +17,10 @@ from dcc.services.corrections import CorrectionInput, correct_document
 from dcc.services.uow import UnitOfWork
 from dcc.web.auth import User
 from dcc.web.deps import CurrentUser, Today, Uow
+from dcc.web.routing import ApiRoute
 from dcc.web.schemas import error_responses
 
-router = APIRouter(prefix="/api/v1", tags=["PPS"])
+router = APIRouter(prefix="/api/v1", tags=["PPS"], route_class=ApiRoute)
 
 CategoryIn = Literal["treatment", "follow_up", "supportive", "social"]
 

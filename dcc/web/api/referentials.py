@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 
 from dcc.services import access, referentials
 from dcc.web.deps import CurrentUser, Uow
+from dcc.web.routing import ApiRoute
 from dcc.web.schemas import error_responses
 
-router = APIRouter(prefix="/api/v1/referentials", tags=["Référentiels"])
+router = APIRouter(prefix="/api/v1/referentials", tags=["Référentiels"], route_class=ApiRoute)
 
 
 class VersionOut(BaseModel):

@@ -18,9 +18,10 @@ from dcc.services.schemas import AttendanceInput
 from dcc.services.uow import UnitOfWork
 from dcc.web.auth import User
 from dcc.web.deps import CurrentUser, Now, Today, Uow
+from dcc.web.routing import ApiRoute
 from dcc.web.schemas import AgendaOut, AttendanceOut, SentBackOut, SessionOut, ValidationOut, error_responses
 
-router = APIRouter(prefix="/api/v1/sessions", tags=["Séances"])
+router = APIRouter(prefix="/api/v1/sessions", tags=["Séances"], route_class=ApiRoute)
 
 MIN_YEAR, MAX_YEAR = 2000, 2100  # beyond: not a session date (and out of the calendar's range)
 

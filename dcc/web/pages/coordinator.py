@@ -30,7 +30,7 @@ from dcc.services import attachments as attachment_services
 from dcc.services import boards as board_services
 from dcc.services.documents import regenerate_case_documents
 from dcc.services.schemas import AttendanceInput, CaseRegistration
-from dcc.web.deps import DocumentBuilders, Now, Today, Uow
+from dcc.web.deps import CdaBuilderDep, DocumentBuilders, Now, Today, Uow
 from dcc.web.pages import _scope as scope
 from dcc.web.pages._common import (
     CsrfForm,
@@ -459,7 +459,7 @@ def _coherence(form: dict[str, Any], name: str, value: str) -> tuple[bool, str]:
 
 @router.get("/dossiers/{case_id}", response_class=HTMLResponse)
 def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today: Today,
-              builders: DocumentBuilders) -> Response:
+              cda: CdaBuilderDep) -> Response:
     case, board = scope.case_for_coordinator(uow, user, case_id)
     view = queries.get_case(uow, case_id)
     sessions = [s for s in queries.list_sessions(uow, board_id=board.id, start=today, end=None)
@@ -480,4 +480,4 @@ def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today
                                                             uow, case_id),
                                                         "attachment_categories": attachment_services.CATEGORIES,
                                                         "documents": worklists.case_documents(
-                                                            uow, case_id, cda=builders[0])})
+                                                            uow, case_id, cda=cda)})
