@@ -58,6 +58,7 @@ from dcc.simulator.ns import (
 from dcc.simulator.reference import INS_OIDS, nir_problem
 from dcc.simulator.registry import Candidate, Registry, SoapFault, StoredDocument, XdsError, _err
 from dcc.simulator.soap import ParsedRequest, _check_action, _soap_envelope, verify_vihf
+from dcc.simulator.trust import TrustStore
 
 
 def _slots(obj: etree._Element) -> dict[str, list[str]]:
@@ -217,12 +218,12 @@ def validate_entry(
     )
 
 
-def validate_submission(request: ParsedRequest) -> tuple[str, list[Candidate]]:
+def validate_submission(request: ParsedRequest, trust: TrustStore) -> tuple[str, list[Candidate]]:
     envelope = request.envelope
     action = envelope.findtext("soap:Header/wsa:Action", "", NS).strip()
     if action != ACTION:
         raise SoapFault("wsa:ActionNotSupported", f"Action WS-Addressing « {action} » non prise en charge.")
-    vihf = verify_vihf(envelope)
+    vihf = verify_vihf(envelope, trust)
     pnr = envelope.find("soap:Body/xdsb:ProvideAndRegisterDocumentSetRequest", NS)
     if pnr is None:
         raise SoapFault("InvalidMessage", "ProvideAndRegisterDocumentSetRequest absent du corps SOAP.")
@@ -377,11 +378,11 @@ def entry_metadata(doc: StoredDocument) -> etree._Element:
     return obj
 
 
-def handle_get_documents(request: ParsedRequest, registry: Registry) -> bytes:
+def handle_get_documents(request: ParsedRequest, registry: Registry, trust: TrustStore) -> bytes:
     """ITI-18 GetDocuments by $XDSDocumentEntryUniqueId, restricted to the VIHF's patient (resource-id)."""
     envelope = request.envelope
     _check_action(envelope, ACTION_ITI18)
-    vihf = verify_vihf(envelope)
+    vihf = verify_vihf(envelope, trust)
     query = envelope.find(f"soap:Body/{{{QUERY_NS}}}AdhocQueryRequest/rim:AdhocQuery", NS)
     response = etree.Element(f"{{{QUERY_NS}}}AdhocQueryResponse", nsmap={"query": QUERY_NS, "rim": RIM, "rs": RS})
     errors: list[tuple[str, str, str]] = []
@@ -410,14 +411,14 @@ def handle_get_documents(request: ParsedRequest, registry: Registry) -> bytes:
     return _soap_envelope(request.message_id, response, ACTION_ITI18_RESPONSE)
 
 
-def handle_update(request: ParsedRequest, registry: Registry) -> None:
+def handle_update(request: ParsedRequest, registry: Registry, trust: TrustStore) -> None:
     """ITI-57 Update Document Set, DocumentEntry metadata update only (new version, same uniqueId).
 
     The new version is validated like an ITI-41 DocumentEntry against the stored bytes (hash, size),
     then must name the current version: `lid` = logicalId, HasMember slot `PreviousVersion`."""
     envelope = request.envelope
     _check_action(envelope, ACTION_ITI57)
-    vihf = verify_vihf(envelope)
+    vihf = verify_vihf(envelope, trust)
     objects = envelope.find(f"soap:Body/{{{LCM_NS}}}SubmitObjectsRequest/rim:RegistryObjectList", NS)
     if objects is None:
         raise _err("XDSRegistryMetadataError", "SubmitObjectsRequest/RegistryObjectList absent")

@@ -48,8 +48,9 @@ def dump_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def server(dump_dir: Path) -> Iterator[RunningServer]:
-    with start_in_thread(create_app(dump_dir=dump_dir)) as running:
+def server(dump_dir: Path, identity: SenderIdentity) -> Iterator[RunningServer]:
+    # the simulator trusts the demo CA that issued the sender's seal certificate
+    with start_in_thread(create_app(dump_dir=dump_dir, trust_store=identity.trust_anchor)) as running:
         yield running
 
 
@@ -201,7 +202,7 @@ def test_fault_spec_parse() -> None:
 
 def test_seeded_faults_are_reproducible(identity: SenderIdentity) -> None:
     def statuses() -> list[int]:
-        with start_in_thread(create_app(faults="fail=0.5,seed=11")) as running:
+        with start_in_thread(create_app(faults="fail=0.5,seed=11", trust_store=identity.trust_anchor)) as running:
             out = []
             for i in range(8):
                 cda = sample_cda(unique_id=f"1.2.250.1.213.1.1.9.99.3{i}")
@@ -214,7 +215,7 @@ def test_seeded_faults_are_reproducible(identity: SenderIdentity) -> None:
 
 
 def test_latency(identity: SenderIdentity) -> None:
-    with start_in_thread(create_app(faults="latency_ms=150")) as running:
+    with start_in_thread(create_app(faults="latency_ms=150", trust_store=identity.trust_anchor)) as running:
         cda = sample_cda()
         started = time.monotonic()
         assert _post(running, identity, cda, entry_from_cda(cda)).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email.policy
 import hashlib
 from email.parser import BytesParser
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
 from lxml import etree
 from signxml import XMLVerifier
 from signxml.exceptions import InvalidSignature
@@ -197,8 +199,11 @@ def test_invisible_to_patient(server: RunningServer, identity: SenderIdentity) -
     assert stored["confidentiality"] == ["N", "INVISIBLE_PATIENT"]
 
 
-def test_structure_must_match_the_author_institution(server: RunningServer, tmp_path: Path) -> None:
-    other = make_demo_identity(tmp_path / "other", "Clinique X", "1330798765")
+def test_structure_must_match_the_author_institution(server: RunningServer, identity: SenderIdentity,
+                                                     tmp_path: Path) -> None:
+    # another structure's seal, issued by the same (trusted) CA: authenticated, but not the document's author
+    assert identity.trust_anchor is not None
+    other = make_demo_identity(tmp_path / "other", "Clinique X", "1330798765", ca_dir=identity.trust_anchor.parent)
     cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.109")
     with pytest.raises(DeliveryError) as caught:
         _transport(server, other).submit(cda, entry_from_cda(cda))
@@ -237,6 +242,27 @@ def test_vihf_signature_verifies_with_identity_cert(identity: SenderIdentity) ->
         NS,
     )
     assert purpose is not None and purpose.get("code") == "normal"
+    # the agency's "Mapping VIHF pour le DMP" table: VIHF_Version 4.0, INDIRECTE, subject-id "Nom, Prénom"
+    # under the xspa name, roles: profession (TRE_G15) then the physician's know-how (TRE_R01)
+    assert attrs["VIHF_Version"] == "4.0"
+    assert attrs["Authentification_Mode"] == "INDIRECTE"
+    assert attrs["urn:oasis:names:tc:xspa:1.0:subject:subject-id"] == "MULLER, Charles"
+    assert "urn:oasis:names:tc:xacml:1.0:subject:subject-id" not in attrs
+    roles = signed.findall(
+        "saml:AttributeStatement/saml:Attribute[@Name='urn:oasis:names:tc:xacml:2.0:subject:role']"
+        "/saml:AttributeValue/*", NS)
+    assert [(r.get("code"), r.get("codeSystem")) for r in roles] == [
+        ("10", "1.2.250.1.71.1.2.7"), ("SM36", "1.2.250.1.71.4.2.5")]
+    # validity window: NotBefore = IssueInstant, NotOnOrAfter a few minutes later; no AudienceRestriction
+    conditions = signed.find("saml:Conditions", NS)
+    assert conditions is not None and len(conditions) == 0
+    not_before = dt.datetime.fromisoformat(conditions.get("NotBefore").replace("Z", "+00:00"))
+    not_after = dt.datetime.fromisoformat(conditions.get("NotOnOrAfter").replace("Z", "+00:00"))
+    assert conditions.get("NotBefore") == signed.get("IssueInstant")
+    assert dt.timedelta(0) < not_after - not_before <= dt.timedelta(minutes=10)
+    # Issuer = the DN of the seal certificate that signs the assertion
+    seal = x509.load_pem_x509_certificate(identity.cert_pem())
+    assert signed.findtext("saml:Issuer", namespaces=NS) == seal.subject.rfc4514_string()
     # Signature element sits right after Issuer (SAML schema order).
     assert etree.QName(standalone[1]).localname == "Signature"
 
