@@ -12,6 +12,7 @@ import uuid
 from lxml import etree
 
 from dcc.simulator import reference as valuesets
+from dcc.simulator.dsg import SIGNATURE_TYPE, verify_signature_document
 from dcc.simulator.ns import (
     ACTION,
     ACTION_ITI18,
@@ -218,6 +219,12 @@ def validate_entry(
     )
 
 
+def _is_signature(obj: etree._Element) -> bool:
+    """A DocumentEntry of the IHE DSG signature document (typeCode E1762, ASTM)."""
+    return any((cl.get("nodeRepresentation"), _slots(cl).get("codingScheme", [""])[0]) == SIGNATURE_TYPE
+               for cl in _classifications(obj, DE_TYPE))
+
+
 def validate_submission(request: ParsedRequest, trust: TrustStore) -> tuple[str, list[Candidate]]:
     envelope = request.envelope
     action = envelope.findtext("soap:Header/wsa:Action", "", NS).strip()
@@ -295,8 +302,21 @@ def validate_submission(request: ParsedRequest, trust: TrustStore) -> tuple[str,
         if a.get("associationType") == RPLC
     }
     entries = objects.findall("rim:ExtrinsicObject", NS)
+    # the submission set's XAdES signature document (IHE DSG, typeCode E1762): checked, not stored
+    signatures = [o for o in entries if _is_signature(o)]
+    entries = [o for o in entries if not _is_signature(o)]
     if not entries:
         errors.append(("XDSRegistryMetadataError", "aucun DocumentEntry dans la soumission", ss_id))
+    if len(signatures) != 1:
+        errors.append(("XDSRegistryError", "lot de soumission non signé : un document de signature XAdES "
+                       "(typeCode E1762) attendu" if not signatures else "plusieurs documents de signature",
+                       ss_id))
+    else:
+        sig_id = signatures[0].get("id", "")
+        if sig_id not in members:
+            errors.append(("XDSRegistryMetadataError", f"{sig_id} n'est pas membre du lot (HasMember)", sig_id))
+        signed = {_external_ids(o).get(DE_UNIQUE_ID, ""): documents.get(o.get("id", ""), b"") for o in entries}
+        errors += verify_signature_document(documents.pop(sig_id, None), signed, trust, sig_id)
     seen: set[str] = set()
     candidates: list[Candidate] = []
     for obj in entries:

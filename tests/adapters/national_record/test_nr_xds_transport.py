@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.policy
 import hashlib
@@ -14,6 +15,7 @@ from cryptography import x509
 from lxml import etree
 from signxml import XMLVerifier
 from signxml.exceptions import InvalidSignature
+from signxml.xades import XAdESVerifier
 
 from dcc.adapters.national_record import (
     SenderIdentity,
@@ -45,6 +47,7 @@ STANDARD_DE_SCHEMES = {
     "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead",  # practiceSettingCode
     "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d",  # author
 }
+DS = "http://www.w3.org/2000/09/xmldsig#"
 STRUCTURE = "1750100125"
 
 
@@ -101,7 +104,7 @@ def test_raw_request_is_mtom_with_standard_metadata(
         f"Content-Type: {content_type}\r\n\r\n".encode() + body
     )
     parts = list(message.iter_parts())
-    assert len(parts) == 2
+    assert len(parts) == 3  # SOAP, the CDA, the submission set's signature document
     start = message.get_param("start")
     assert parts[0]["Content-ID"] == start
     assert parts[0].get_content_type() == "application/xop+xml"
@@ -113,7 +116,7 @@ def test_raw_request_is_mtom_with_standard_metadata(
     assert soap.findtext("soap:Header/wsa:MessageID", namespaces=NS).startswith("urn:uuid:")
     assert soap.findtext("soap:Header/wsa:To", namespaces=NS).endswith("/xds/iti41")
 
-    [extrinsic] = soap.findall(".//rim:ExtrinsicObject", NS)
+    extrinsic, signature_entry = soap.findall(".//rim:ExtrinsicObject", NS)
     assert extrinsic.get("objectType") == "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"
     assert extrinsic.get("mimeType") == "text/xml"
     schemes = {c.get("classificationScheme") for c in extrinsic.findall("rim:Classification", NS)}
@@ -150,12 +153,11 @@ def test_raw_request_is_mtom_with_standard_metadata(
         c.get("classificationNode") == "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"
         for c in soap.findall(".//rim:RegistryObjectList/rim:Classification", NS)
     )
-    [member] = soap.findall(".//rim:Association", NS)
-    assert member.get("associationType") == "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
-    assert (member.get("sourceObject"), member.get("targetObject")) == (
-        package.get("id"),
-        extrinsic.get("id"),
-    )
+    members = soap.findall(".//rim:Association", NS)
+    assert {m.get("associationType") for m in members} == {
+        "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"}
+    assert [(m.get("sourceObject"), m.get("targetObject")) for m in members] == [
+        (package.get("id"), extrinsic.get("id")), (package.get("id"), signature_entry.get("id"))]
 
     include = soap.find(".//xdsb:Document/xop:Include", NS)
     assert include is not None
@@ -166,6 +168,27 @@ def test_raw_request_is_mtom_with_standard_metadata(
     assert document == cda
     assert slots["hash"] == [hashlib.sha1(document).hexdigest()]
     assert slots["size"] == [str(len(document))]
+
+    # the signature document (IHE DSG): typeCode E1762 (ASTM, JDV_J07), XAdES by the structure's seal, issued
+    # by the trusted CA, over a Manifest holding the CDA's uniqueId and SHA-256
+    codes = {c.get("classificationScheme"): (c.get("nodeRepresentation"), c.findtext("rim:Slot/rim:ValueList/rim:Value",
+                                                                                    namespaces=NS))
+             for c in signature_entry.findall("rim:Classification", NS)}
+    assert codes["urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"] == ("E1762", "ASTM")
+    [sig_include] = [d.find("xop:Include", NS) for d in soap.findall(".//xdsb:Document", NS)
+                     if d.get("id") == signature_entry.get("id")]
+    assert parts[2]["Content-ID"] == f"<{sig_include.get('href').removeprefix('cid:')}>"
+    signature = etree.fromstring(parts[2].get_payload(decode=True))
+    seal_b64 = signature.findtext(".//ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces={"ds": DS})
+    seal = x509.load_der_x509_certificate(base64.b64decode("".join(seal_b64.split())))
+    assert identity.trust_anchor is not None
+    seal.verify_directly_issued_by(x509.load_pem_x509_certificate(identity.trust_anchor.read_bytes()))
+    results = XAdESVerifier().verify(signature, x509_cert=seal)
+    [manifest] = [r.signed_xml.find(f"{{{DS}}}Manifest") for r in results
+                  if r.signed_xml.tag == f"{{{DS}}}Object"]
+    assert [(ref.get("URI"), ref.findtext(f"{{{DS}}}DigestValue")) for ref in manifest] == [
+        ("urn:oid:1.2.250.1.213.1.1.9.99.101", base64.b64encode(hashlib.sha256(cda).digest()).decode())]
+    assert signature.find(".//{http://uri.etsi.org/01903/v1.3.2#}SigningTime") is not None
 
 
 def test_replacement_marks_the_old_entry(server: RunningServer, identity: SenderIdentity) -> None:

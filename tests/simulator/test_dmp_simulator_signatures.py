@@ -1,11 +1,14 @@
-"""The simulator checks the VIHF as the DMP does: against its trust store (not the certificate the request
-carries), inside the assertion's validity window, with the agency's VIHF version and attributes; each refusal
-is a SOAP fault with its WS-Security code and nothing is stored."""
+"""The simulator checks the signatures as the DMP does, against its trust store (not the certificate the request
+carries): the VIHF (inside its validity window, with the agency's version and attributes; refusals are SOAP
+faults with their WS-Security code) and the submission set's XAdES signature document (refusals are
+XDSRegistryError in the RegistryResponse). Nothing is stored when a request is refused."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +21,9 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from dcc.adapters.national_record import SenderIdentity, entry_from_cda, make_demo_identity
+from dcc.adapters.national_record import iti41 as iti41_module
 from dcc.adapters.national_record import vihf as vihf_module
+from dcc.adapters.national_record.xds import build_envelope, pack_mtom, submission_signature
 from dcc.adapters.signing.pki import init_demo_pki
 from dcc.simulator.app import create_app
 from dcc.simulator.samples import sample_cda
@@ -28,6 +33,7 @@ from tests.simulator.test_dmp_simulator import _post, _soap
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 DS = "http://www.w3.org/2000/09/xmldsig#"
+RS = "urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0"
 STRUCTURE = "1750100125"
 
 
@@ -188,3 +194,88 @@ def test_without_trust_store_every_signed_request_is_refused(identity: SenderIde
         code, reason = _fault(response)
         assert (response.status_code, code) == (400, "wsse:FailedAuthentication")
         assert "aucun magasin de confiance" in reason
+
+
+# --- the submission set's XAdES signature document (IHE DSG) -----------------------------------------------
+
+
+def _post_lot(server: RunningServer, identity: SenderIdentity, cda: bytes,
+              signature: tuple[SenderIdentity, bytes] | None) -> httpx.Response:
+    """An ITI-41 request whose VIHF is signed by `identity` and whose signature document is made by
+    `signature[0]` over `signature[1]` (None: no signature document)."""
+    entry = entry_from_cda(cda)
+    cid = f"doc.{uuid.uuid4().hex}@test"
+    extra: list[tuple[str, bytes, str]] = []
+    sig = None
+    if signature is not None:
+        sig_entry, sig_bytes, sig_cid = submission_signature(signature[0], signature[1], entry)
+        sig, extra = (sig_entry, sig_cid), [(sig_cid, sig_bytes, "text/xml")]
+    envelope = build_envelope(entry, identity=identity, endpoint=f"{server.url}/xds/iti41", document_cid=cid,
+                              message_id=f"urn:uuid:{uuid.uuid4()}",
+                              submission_set_unique_id=f"2.25.{uuid.uuid4().int}", signature=sig)
+    soap = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+    body, content_type = pack_mtom(soap, cda, document_cid=cid, mime_type="text/xml", extra=extra)
+    return httpx.post(f"{server.url}/xds/iti41", content=body, headers={"Content-Type": content_type})
+
+
+def _registry_errors(response: httpx.Response) -> list[tuple[str, str]]:
+    assert response.status_code == 200
+    registry = _soap(response).find(f".//{{{RS}}}RegistryResponse")
+    assert registry is not None and registry.get("status", "").endswith(":Failure")
+    return [(e.get("errorCode", ""), e.get("codeContext", "")) for e in registry.iter(f"{{{RS}}}RegistryError")]
+
+
+def test_unsigned_submission_set_is_refused(server: RunningServer, identity: SenderIdentity) -> None:
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.97.20")
+    [(code, context)] = _registry_errors(_post_lot(server, identity, cda, None))
+    assert code == "XDSRegistryError" and "non signé" in context
+    assert _stored(server) == []
+
+
+def test_submission_set_signed_by_an_untrusted_seal_is_refused(server: RunningServer, identity: SenderIdentity,
+                                                               tmp_path: Path) -> None:
+    stranger = make_demo_identity(tmp_path / "other", "Centre Hospitalier d'Angers", STRUCTURE)
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.97.21")
+    [(code, context)] = _registry_errors(_post_lot(server, identity, cda, (stranger, cda)))
+    assert code == "XDSRegistryError" and "signataire du lot refusé" in context
+    assert _stored(server) == []
+
+
+def test_submission_set_signed_by_an_expired_seal_is_refused(server: RunningServer, identity: SenderIdentity,
+                                                             ca_dir: Path, tmp_path: Path) -> None:
+    now = dt.datetime.now(dt.UTC)
+    expired = _seal(tmp_path / "expired", ca_dir, not_before=now - dt.timedelta(days=400),
+                    not_after=now - dt.timedelta(days=1))
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.97.22")
+    [(code, context)] = _registry_errors(_post_lot(server, identity, cda, (expired, cda)))
+    assert code == "XDSRegistryError" and "expiré" in context
+    assert _stored(server) == []
+
+
+def test_signature_over_other_bytes_is_refused(server: RunningServer, identity: SenderIdentity) -> None:
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.97.23")
+    other = sample_cda(unique_id="1.2.250.1.213.1.1.9.97.23", note="autre version")
+    [(code, context)] = _registry_errors(_post_lot(server, identity, cda, (identity, other)))
+    assert code == "XDSRegistryError" and "≠ celle signée dans le lot" in context
+    assert _stored(server) == []
+
+
+def test_tampered_signature_document_is_refused(server: RunningServer, identity: SenderIdentity,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Manifest edited after signing (digest of other bytes): the XAdES signature no longer verifies."""
+    from dcc.adapters.national_record import dsg
+
+    sign = dsg.sign_submission_set
+    other = sample_cda(unique_id="1.2.250.1.213.1.1.9.97.24", note="autre version")
+
+    def tampered(identity: SenderIdentity, documents: list[tuple[str, bytes]]) -> bytes:
+        signed = sign(identity, documents)
+        good = base64.b64encode(hashlib.sha256(documents[0][1]).digest())
+        return signed.replace(good, base64.b64encode(hashlib.sha256(other).digest()))
+
+    monkeypatch.setattr(iti41_module, "sign_submission_set", tampered)
+    cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.97.24")
+    errors = _registry_errors(_post_lot(server, identity, cda, (identity, cda)))
+    assert [code for code, _ in errors] == ["XDSRegistryError"]
+    assert "signature XAdES du lot invalide" in errors[0][1]
+    assert _stored(server) == []
