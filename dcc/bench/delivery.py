@@ -103,6 +103,10 @@ def prepare_database(tmp: Path, n: int, *, seed: int = SEED) -> Prepared:
                 uow.session.add(m.OutboxMessage(document_id=doc.id, destination=destination,
                                                 next_attempt_at=now))
             uow.commit()
+            # the demo seal and its CA, created once here: the dispatcher processes only read them
+            from dcc.adapters.national_record.vihf import make_demo_identity
+
+            make_demo_identity(tmp / "identity", est.name, "1" + est.finess)
             return Prepared(url, destination, tmp / "identity", est.name, "1" + est.finess, 1, size)
     finally:
         db.dispose()
