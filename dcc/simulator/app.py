@@ -25,7 +25,8 @@ Fault spec: "fail=0.3,drop_after_commit=0.1,latency_ms=50,outage_s=30,seed=7":
 - seed: seeds the fault RNG.
 
 Modules: `registry` (stored documents and versions), `faults` (fault injection), `soap` (MTOM/SOAP parsing,
-VIHF check, SOAP answers), `xds` (ITI-41 metadata checks, ITI-18/57 handlers), `mhd` (ITI-65/67), `dump`
+VIHF check, SOAP answers), `trust` (the trust store signers are checked against), `dsg` (the submission set's
+XAdES signature document), `xds` (ITI-41 metadata checks, ITI-18/57 handlers), `mhd` (ITI-65/67), `dump`
 (raw request dump), `ns` (IHE constants); this module wires them into routers.
 """
 
