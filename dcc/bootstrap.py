@@ -384,8 +384,9 @@ def sender_identity(settings: Settings, region_code: str, structure_name: str,
 
             raise ConfigurationError(f"Région {region_code} : certificat de cachet serveur manquant "
                                      "(DCC_DMP_SEAL_P12 ou DCC_DMP_SEAL_P12_BY_REGION), obligatoire en production.")
+        # issued by the demo CA (the physicians' one): a receiver trusts <pki_dir>/ca.pem, not this certificate
         demo = make_demo_identity(settings.resolved_pki_dir / "regions" / region_code, structure_name,
-                                  structure_id_nat)
+                                  structure_id_nat, ca_dir=settings.resolved_pki_dir)
         return dataclasses.replace(demo, lps_name=settings.lps_name, lps_version=settings.lps_version,
                                    lps_homologation_id=settings.lps_homologation_id)
     return SenderIdentity(id_nat=structure_id_nat, name=structure_name, p12_path=p12, p12_password=password,

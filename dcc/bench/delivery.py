@@ -103,6 +103,10 @@ def prepare_database(tmp: Path, n: int, *, seed: int = SEED) -> Prepared:
                 uow.session.add(m.OutboxMessage(document_id=doc.id, destination=destination,
                                                 next_attempt_at=now))
             uow.commit()
+            # the demo seal and its CA, created once here: the dispatcher processes only read them
+            from dcc.adapters.national_record.vihf import make_demo_identity
+
+            make_demo_identity(tmp / "identity", est.name, "1" + est.finess)
             return Prepared(url, destination, tmp / "identity", est.name, "1" + est.finess, 1, size)
     finally:
         db.dispose()
@@ -111,11 +115,11 @@ def prepare_database(tmp: Path, n: int, *, seed: int = SEED) -> Prepared:
 # ---------------------------------------------------------------- simulator in its own process
 
 
-def _serve_simulator(port_q: Any, stop: Any) -> None:
+def _serve_simulator(port_q: Any, stop: Any, trust_store: Path) -> None:
     from dcc.simulator.app import create_app
     from dcc.simulator.server import start_in_thread
 
-    with start_in_thread(create_app(), log_level="critical") as sim:
+    with start_in_thread(create_app(trust_store=trust_store), log_level="critical") as sim:
         port_q.put(sim.port)
         stop.wait()
 
@@ -123,10 +127,12 @@ def _serve_simulator(port_q: Any, stop: Any) -> None:
 class SimulatorProcess:
     """The DMP simulator served by uvicorn in a spawned process (not sharing the benchmark's GIL)."""
 
-    def __init__(self) -> None:
+    def __init__(self, trust_store: Path) -> None:
+        """`trust_store`: the demo CA(s) the sender identities are issued by (a file or directory)."""
         ctx = mp.get_context("spawn")
         self._port_q, self._stop = ctx.Queue(), ctx.Event()
-        self._proc = ctx.Process(target=_serve_simulator, args=(self._port_q, self._stop), daemon=True)
+        self._proc = ctx.Process(target=_serve_simulator, args=(self._port_q, self._stop, trust_store),
+                                 daemon=True)
 
     def __enter__(self) -> SimulatorProcess:
         self._proc.start()
@@ -230,7 +236,7 @@ def run(n: int = 1000, dispatchers: int = 1, *, floor: bool = True, seed: int = 
         t = time.perf_counter()
         prepared = prepare_database(Path(tmp), n, seed=seed)
         setup_s = time.perf_counter() - t
-        with SimulatorProcess() as sim:
+        with SimulatorProcess(prepared.identity_dir) as sim:
             endpoint = sim.url + ENDPOINT_PATH
             floor_run = None
             if floor:

@@ -155,7 +155,8 @@ def run(docs: int = 400, workers: int = 2, *, database_url: str | None = None, s
     url = base.set(database=name).render_as_string(hide_password=False)
     previous_var = os.environ.get("DCC_VAR_DIR")
     try:
-        with tempfile.TemporaryDirectory(prefix="dcc-bench-national-") as tmp, SimulatorProcess() as sim, \
+        with tempfile.TemporaryDirectory(prefix="dcc-bench-national-") as tmp, SimulatorProcess(
+                Path(tmp) / "var" / "pki" / "ca.pem") as sim, \
                 MailSink() as mss:
             var_dir = Path(tmp) / "var"
             os.environ["DCC_VAR_DIR"] = str(var_dir)  # the spawned processes inherit it

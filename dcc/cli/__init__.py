@@ -176,11 +176,15 @@ def dmp_simulator(
     port: int = typer.Option(8765, help="Port."),
     faults: str = typer.Option("", help="Pannes injectées, ex. fail=0.3,drop_after_commit=0.1,latency_ms=50"),
     dump: Path | None = typer.Option(None, help="Dossier où écrire chaque requête brute reçue."),
+    trust_store: Path | None = typer.Option(
+        None, "--trust-store", envvar="DCC_SIM_TRUST_STORE",
+        help="Certificats d'autorité (PEM) dont doivent émaner les signataires des VIHF et des lots ; sans lui, "
+             "toute requête signée est refusée (démo : var/pki/ca.pem)."),
 ) -> None:
     """Run the national-record (DMP) simulator standalone."""
     from dcc.cli.simulator import dmp_simulator as run
 
-    run(host=host, port=port, faults=faults, dump=dump)
+    run(host=host, port=port, faults=faults, dump=dump, trust_store=trust_store)
 
 
 @pki_app.command("init")

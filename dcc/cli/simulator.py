@@ -17,12 +17,17 @@ def dmp_simulator(
         "", help="Pannes simulées, ex. « fail=0.3,drop_after_commit=0.1,latency_ms=50,outage_s=30,seed=1 »."
     ),
     dump: Path | None = typer.Option(None, help="Dossier où écrire chaque requête HTTP brute reçue."),
+    trust_store: Path | None = typer.Option(
+        None, "--trust-store", envvar="DCC_SIM_TRUST_STORE",
+        help="Certificats d'autorité (PEM, fichier ou dossier) dont doivent émaner les signataires des VIHF et "
+             "des lots de soumission ; sans lui, toute requête signée est refusée (démo : var/pki/ca.pem).",
+    ),
 ) -> None:
     """Lance le simulateur du DMP (ITI-41 sur POST /xds/iti41, état sur GET /_state)."""
     try:
         FaultSpec.parse(faults)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from exc
-    app = create_app(faults=faults or None, dump_dir=dump)
+    app = create_app(faults=faults or None, dump_dir=dump, trust_store=trust_store)
     typer.echo(f"Simulateur DMP : http://{host}:{port}/xds/iti41 (état : http://{host}:{port}/_state)")
     uvicorn.run(app, host=host, port=port, log_level="info")

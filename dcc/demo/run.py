@@ -80,7 +80,9 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
 
     db = database(url)
     errors: list[str] = []
-    with start_in_thread(create_app(faults=opts.dmp_faults or None, dump_dir=opts.dmp_dump),
+    # the simulator trusts the demo CA, which issues the regions' demo seal certificates (bootstrap)
+    with start_in_thread(create_app(faults=opts.dmp_faults or None, dump_dir=opts.dmp_dump,
+                                    trust_store=settings.resolved_pki_dir / "ca.pem"),
                          log_level="critical") as sim, MailSink() as mss:
         step("Données de démonstration")
         with db.uow() as uow:

@@ -1,7 +1,9 @@
 """A DMP simulator: an XDS.b document repository + registry answering ITI-41 and MHD ITI-65 over real HTTP.
 
 It shares no Python objects with the sender: it reads the raw MTOM body with the stdlib email
-parser, the SOAP with a hardened lxml parser, verifies the VIHF signature, validates the metadata
+parser, the SOAP with a hardened lxml parser, verifies the VIHF and submission-set signatures against its
+trust store (`trust_store`: the CA certificates it accepts; never the certificate a request carries alone),
+validates the metadata
 as a registry does and answers a SOAP 1.2 RegistryResponse with the standard XDS error codes.
 Documents are kept in memory, keyed by DocumentEntry.uniqueId.
 
@@ -23,7 +25,8 @@ Fault spec: "fail=0.3,drop_after_commit=0.1,latency_ms=50,outage_s=30,seed=7":
 - seed: seeds the fault RNG.
 
 Modules: `registry` (stored documents and versions), `faults` (fault injection), `soap` (MTOM/SOAP parsing,
-VIHF check, SOAP answers), `xds` (ITI-41 metadata checks, ITI-18/57 handlers), `mhd` (ITI-65/67), `dump`
+VIHF check, SOAP answers), `trust` (the trust store signers are checked against), `dsg` (the submission set's
+XAdES signature document), `xds` (ITI-41 metadata checks, ITI-18/57 handlers), `mhd` (ITI-65/67), `dump`
 (raw request dump), `ns` (IHE constants); this module wires them into routers.
 """
 
@@ -67,12 +70,18 @@ from dcc.simulator.soap import (
     registry_response,
     soap_fault,
 )
+from dcc.simulator.trust import TrustStore
 from dcc.simulator.xds import handle_get_documents, handle_update, validate_submission
 
 
 def _registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
+
+
+def _trust(request: Request) -> TrustStore:
+    trust: TrustStore = request.app.state.trust_store
+    return trust
 
 
 def _faults(request: Request) -> _Faults:
@@ -120,7 +129,7 @@ async def iti41(request: Request) -> Response:
     try:
         parsed = parse_mtom(request.headers.get("content-type", ""), body)
         relates_to = parsed.message_id
-        ss_unique_id, candidates = validate_submission(parsed)
+        ss_unique_id, candidates = validate_submission(parsed, _trust(request))
         _registry(request).commit(ss_unique_id, candidates)
     except SoapFault as fault:
         return mtom_response(soap_fault(fault, relates_to), status=400 if fault.sender else 500)
@@ -140,7 +149,7 @@ async def iti18(request: Request) -> Response:
     try:
         parsed = parse_soap(request.headers.get("content-type", ""), body)
         relates_to = parsed.message_id
-        answer = handle_get_documents(parsed, _registry(request))
+        answer = handle_get_documents(parsed, _registry(request), _trust(request))
     except SoapFault as fault:
         return mtom_response(soap_fault(fault, relates_to), status=400 if fault.sender else 500)
     return mtom_response(answer)
@@ -159,7 +168,7 @@ async def iti57(request: Request) -> Response:
     try:
         parsed = parse_soap(request.headers.get("content-type", ""), body)
         relates_to = parsed.message_id
-        handle_update(parsed, _registry(request))
+        handle_update(parsed, _registry(request), _trust(request))
     except SoapFault as fault:
         return mtom_response(soap_fault(fault, relates_to), status=400 if fault.sender else 500)
     except XdsError as exc:
@@ -322,14 +331,18 @@ def document(request: Request, unique_id: str) -> Response:
 # --- application -----------------------------------------------------------------------------------
 
 
-def create_app(*, faults: str | None = None, dump_dir: Path | None = None, kit: Path | None = None) -> FastAPI:
+def create_app(*, faults: str | None = None, dump_dir: Path | None = None, kit: Path | None = None,
+               trust_store: Path | str | list[Path] | None = None) -> FastAPI:
     """The DMP simulator as a FastAPI app (see module docstring). Its value sets come from the ANS kit (`kit`,
-    else $DCC_ANS_KIT, else ../shared/ans-cda-kit; see dcc.simulator.reference)."""
+    else $DCC_ANS_KIT, else ../shared/ans-cda-kit; see dcc.simulator.reference). `trust_store`: the PEM CA
+    certificates (file, directory or list) a VIHF / submission-set signer must be issued by; without one every
+    signed request is refused (dcc.simulator.trust)."""
     value_sets_source = load_value_sets(kit)
     app = FastAPI(title="Simulateur DMP (XDS.b ITI-41)", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.registry = Registry()
     app.state.faults = _Faults(FaultSpec.parse(faults))
     app.state.value_sets_source = value_sets_source
+    app.state.trust_store = TrustStore.from_setting(trust_store)
     if dump_dir is not None:
         app.add_middleware(DumpRequests, directory=dump_dir)
     app.include_router(xds_router)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email.policy
 import math
 import uuid
@@ -28,6 +29,7 @@ from dcc.simulator.ns import (
     WSA,
 )
 from dcc.simulator.registry import SoapFault
+from dcc.simulator.trust import TrustStore, UntrustedSigner, certificate_from_base64
 
 # --- MTOM / SOAP parsing ------------------------------------------------------------------------------
 
@@ -83,8 +85,29 @@ def _envelope_request(xml: bytes, parts: dict[str, bytes]) -> ParsedRequest:
     )
 
 
-def verify_vihf(envelope: etree._Element) -> dict[str, list[str]]:
-    """Verify the VIHF signature (against the certificate it carries) and return its attributes."""
+# The VIHF as the agency's mapping table sets it (ansforge/IG-hl7v2-volet-transmission-document-cda-r2,
+# mapping.md "Mapping VIHF pour le DMP"): VIHF_Version "4.0", Authentification_Mode "INDIRECTE" (a structure
+# with its seal certificate), Ressource_URN "urn:dmp", subject-id under the xspa name, 1st role mandatory.
+VIHF_VERSION = "4.0"
+SUBJECT_ID = "urn:oasis:names:tc:xspa:1.0:subject:subject-id"
+SUBJECT_ROLE = "urn:oasis:names:tc:xacml:2.0:subject:role"
+CLOCK_SKEW = dt.timedelta(minutes=1)
+
+
+def _instant(value: str) -> dt.datetime | None:
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def verify_vihf(envelope: etree._Element, trust: TrustStore) -> dict[str, list[str]]:
+    """Verify the VIHF and return its attributes. The signer certificate must be issued by a CA of the trust
+    store and valid now (the certificate the request carries is not trusted by itself), the signature must
+    cover the assertion, the assertion must be inside its Conditions window and its attributes those of
+    VIHF 4.0. Refusals are SOAP faults with the WS-Security 1.1 fault codes (§12) IHE XUA uses [U: the DMP's
+    own reason texts are not public]."""
     assertion = envelope.find("soap:Header/wsse:Security/saml:Assertion", NS)
     if assertion is None:
         raise SoapFault(
@@ -93,12 +116,34 @@ def verify_vihf(envelope: etree._Element) -> dict[str, list[str]]:
     cert_text = assertion.findtext("ds:Signature/ds:KeyInfo/ds:X509Data/ds:X509Certificate", "", NS)
     if not cert_text.strip():
         raise SoapFault("wsse:InvalidSecurity", "Le VIHF n'est pas signé (certificat absent).")
-    pem = "-----BEGIN CERTIFICATE-----\n" + "".join(cert_text.split()) + "\n-----END CERTIFICATE-----\n"
+    try:
+        cert = certificate_from_base64(cert_text)
+    except ValueError as exc:
+        raise SoapFault("wsse:InvalidSecurityToken", f"Certificat du VIHF illisible : {exc}") from exc
+    try:
+        trust.check(cert)
+    except UntrustedSigner as exc:
+        raise SoapFault("wsse:FailedAuthentication", f"Signataire du VIHF refusé : {exc.reason}.") from exc
     standalone = etree.fromstring(etree.tostring(assertion), parser=_PARSER)
     try:
-        XMLVerifier().verify(standalone, x509_cert=pem, id_attribute="ID", expect_references=1)
+        XMLVerifier().verify(standalone, x509_cert=cert, id_attribute="ID", expect_references=1)
     except (InvalidSignature, InvalidInput) as exc:
         raise SoapFault("wsse:FailedCheck", f"Signature du VIHF invalide : {exc}") from exc
+    issuer = assertion.findtext("saml:Issuer", "", NS).strip()
+    if issuer != cert.subject.rfc4514_string():
+        raise SoapFault("wsse:InvalidSecurityToken",
+                        "Issuer du VIHF ≠ DN du certificat de cachet qui le signe.")
+    conditions = assertion.find("saml:Conditions", NS)
+    if conditions is not None:
+        now = dt.datetime.now(dt.UTC)
+        not_before = _instant(conditions.get("NotBefore", "")) if conditions.get("NotBefore") else None
+        not_after = _instant(conditions.get("NotOnOrAfter", "")) if conditions.get("NotOnOrAfter") else None
+        if (conditions.get("NotBefore") and not_before is None) or (
+                conditions.get("NotOnOrAfter") and not_after is None):
+            raise SoapFault("wsse:InvalidSecurityToken", "Conditions du VIHF : date illisible.")
+        if (not_before is not None and now + CLOCK_SKEW < not_before) or (
+                not_after is not None and now - CLOCK_SKEW >= not_after):
+            raise SoapFault("wsse:MessageExpired", "VIHF hors de sa période de validité (Conditions).")
     attributes: dict[str, list[str]] = {}
     name_id = assertion.findtext("saml:Subject/saml:NameID", "", NS)
     attributes["NameID"] = [name_id]
@@ -108,8 +153,24 @@ def verify_vihf(envelope: etree._Element) -> dict[str, list[str]]:
             child = next(iter(value), None)
             values.append(child.get("code", "") if child is not None else (value.text or "").strip())
         attributes[attr.get("Name", "")] = values
+    problems: list[str] = []
+    version = attributes.get("VIHF_Version", [""])[0]
+    if version != VIHF_VERSION:
+        problems.append(f"VIHF_Version « {version} » (attendu {VIHF_VERSION})")
+    if attributes.get("Authentification_Mode", [""])[0] != "INDIRECTE":
+        problems.append("Authentification_Mode ≠ INDIRECTE")
+    if attributes.get("Ressource_URN", [""])[0] != "urn:dmp":
+        problems.append("Ressource_URN ≠ urn:dmp")
+    for required in ("Identifiant_Structure", "Secteur_Activite", SUBJECT_ID, SUBJECT_ROLE,
+                     "urn:oasis:names:tc:xacml:2.0:resource:resource-id", "LPS_Nom", "LPS_Version",
+                     "LPS_ID_HOMOLOGATION_DMP"):
+        if not any(attributes.get(required, [])):
+            problems.append(f"attribut {required} absent")
+    if not name_id.strip():
+        problems.append("Subject/NameID absent")
+    if problems:
+        raise SoapFault("wsse:InvalidSecurityToken", "VIHF non conforme : " + " ; ".join(problems) + ".")
     return attributes
-
 
 
 def parse_soap(content_type: str, body: bytes) -> ParsedRequest:

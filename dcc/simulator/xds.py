@@ -12,6 +12,7 @@ import uuid
 from lxml import etree
 
 from dcc.simulator import reference as valuesets
+from dcc.simulator.dsg import SIGNATURE_TYPE, verify_signature_document
 from dcc.simulator.ns import (
     ACTION,
     ACTION_ITI18,
@@ -58,6 +59,7 @@ from dcc.simulator.ns import (
 from dcc.simulator.reference import INS_OIDS, nir_problem
 from dcc.simulator.registry import Candidate, Registry, SoapFault, StoredDocument, XdsError, _err
 from dcc.simulator.soap import ParsedRequest, _check_action, _soap_envelope, verify_vihf
+from dcc.simulator.trust import TrustStore
 
 
 def _slots(obj: etree._Element) -> dict[str, list[str]]:
@@ -217,12 +219,18 @@ def validate_entry(
     )
 
 
-def validate_submission(request: ParsedRequest) -> tuple[str, list[Candidate]]:
+def _is_signature(obj: etree._Element) -> bool:
+    """A DocumentEntry of the IHE DSG signature document (typeCode E1762, ASTM)."""
+    return any((cl.get("nodeRepresentation"), _slots(cl).get("codingScheme", [""])[0]) == SIGNATURE_TYPE
+               for cl in _classifications(obj, DE_TYPE))
+
+
+def validate_submission(request: ParsedRequest, trust: TrustStore) -> tuple[str, list[Candidate]]:
     envelope = request.envelope
     action = envelope.findtext("soap:Header/wsa:Action", "", NS).strip()
     if action != ACTION:
         raise SoapFault("wsa:ActionNotSupported", f"Action WS-Addressing « {action} » non prise en charge.")
-    vihf = verify_vihf(envelope)
+    vihf = verify_vihf(envelope, trust)
     pnr = envelope.find("soap:Body/xdsb:ProvideAndRegisterDocumentSetRequest", NS)
     if pnr is None:
         raise SoapFault("InvalidMessage", "ProvideAndRegisterDocumentSetRequest absent du corps SOAP.")
@@ -294,8 +302,21 @@ def validate_submission(request: ParsedRequest) -> tuple[str, list[Candidate]]:
         if a.get("associationType") == RPLC
     }
     entries = objects.findall("rim:ExtrinsicObject", NS)
+    # the submission set's XAdES signature document (IHE DSG, typeCode E1762): checked, not stored
+    signatures = [o for o in entries if _is_signature(o)]
+    entries = [o for o in entries if not _is_signature(o)]
     if not entries:
         errors.append(("XDSRegistryMetadataError", "aucun DocumentEntry dans la soumission", ss_id))
+    if len(signatures) != 1:
+        errors.append(("XDSRegistryError", "lot de soumission non signé : un document de signature XAdES "
+                       "(typeCode E1762) attendu" if not signatures else "plusieurs documents de signature",
+                       ss_id))
+    else:
+        sig_id = signatures[0].get("id", "")
+        if sig_id not in members:
+            errors.append(("XDSRegistryMetadataError", f"{sig_id} n'est pas membre du lot (HasMember)", sig_id))
+        signed = {_external_ids(o).get(DE_UNIQUE_ID, ""): documents.get(o.get("id", ""), b"") for o in entries}
+        errors += verify_signature_document(documents.pop(sig_id, None), signed, trust, sig_id)
     seen: set[str] = set()
     candidates: list[Candidate] = []
     for obj in entries:
@@ -377,11 +398,11 @@ def entry_metadata(doc: StoredDocument) -> etree._Element:
     return obj
 
 
-def handle_get_documents(request: ParsedRequest, registry: Registry) -> bytes:
+def handle_get_documents(request: ParsedRequest, registry: Registry, trust: TrustStore) -> bytes:
     """ITI-18 GetDocuments by $XDSDocumentEntryUniqueId, restricted to the VIHF's patient (resource-id)."""
     envelope = request.envelope
     _check_action(envelope, ACTION_ITI18)
-    vihf = verify_vihf(envelope)
+    vihf = verify_vihf(envelope, trust)
     query = envelope.find(f"soap:Body/{{{QUERY_NS}}}AdhocQueryRequest/rim:AdhocQuery", NS)
     response = etree.Element(f"{{{QUERY_NS}}}AdhocQueryResponse", nsmap={"query": QUERY_NS, "rim": RIM, "rs": RS})
     errors: list[tuple[str, str, str]] = []
@@ -410,14 +431,14 @@ def handle_get_documents(request: ParsedRequest, registry: Registry) -> bytes:
     return _soap_envelope(request.message_id, response, ACTION_ITI18_RESPONSE)
 
 
-def handle_update(request: ParsedRequest, registry: Registry) -> None:
+def handle_update(request: ParsedRequest, registry: Registry, trust: TrustStore) -> None:
     """ITI-57 Update Document Set, DocumentEntry metadata update only (new version, same uniqueId).
 
     The new version is validated like an ITI-41 DocumentEntry against the stored bytes (hash, size),
     then must name the current version: `lid` = logicalId, HasMember slot `PreviousVersion`."""
     envelope = request.envelope
     _check_action(envelope, ACTION_ITI57)
-    vihf = verify_vihf(envelope)
+    vihf = verify_vihf(envelope, trust)
     objects = envelope.find(f"soap:Body/{{{LCM_NS}}}SubmitObjectsRequest/rim:RegistryObjectList", NS)
     if objects is None:
         raise _err("XDSRegistryMetadataError", "SubmitObjectsRequest/RegistryObjectList absent")

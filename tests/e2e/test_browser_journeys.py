@@ -198,7 +198,7 @@ def _dispatch(scenario: Scenario) -> None:
 
     db = scenario.database
     settings = Settings(env="test", var_dir=scenario.var_dir)
-    with start_in_thread(simulator_app(), log_level="critical") as sim:
+    with start_in_thread(simulator_app(trust_store=settings.resolved_pki_dir / "ca.pem"), log_level="critical") as sim:
         with db.uow() as uow:
             for region in uow.session.scalars(select(m.Region)):
                 region.endpoint = sim.url

@@ -182,7 +182,8 @@ def _dispatch(scenario: Scenario, *, run_id: str, faults: str | None = None, max
 
     db = scenario.database
     settings = Settings(env="test", var_dir=scenario.var_dir)
-    with start_in_thread(simulator_app(faults=faults), log_level="critical") as sim:
+    with start_in_thread(simulator_app(faults=faults, trust_store=settings.resolved_pki_dir / "ca.pem"),
+                         log_level="critical") as sim:
         with db.uow() as uow:
             for region in uow.session.scalars(select(m.Region)):
                 region.endpoint = sim.url

@@ -36,8 +36,9 @@ NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def sim() -> Iterator[RunningServer]:
-    with start_in_thread(create_app(), log_level="critical") as server:
+def sim(tmp_path: Path) -> Iterator[RunningServer]:
+    # trusts the demo CA each test's sender identity creates under tmp_path
+    with start_in_thread(create_app(trust_store=tmp_path), log_level="critical") as server:
         yield server
 
 

@@ -51,13 +51,15 @@ def identity_dir(tmp_path: Path) -> Path:
     return tmp_path / "identity"
 
 
-def simulator(faults: str = "", dump_dir: Path | None = None) -> RunningServer:
-    return start_in_thread(create_app(faults=faults or None, dump_dir=dump_dir), log_level="critical")
+def simulator(trust_store: Path, faults: str = "", dump_dir: Path | None = None) -> RunningServer:
+    """The DMP simulator trusting the demo CA(s) created under `trust_store` by the tests' sender identities."""
+    return start_in_thread(create_app(faults=faults or None, dump_dir=dump_dir, trust_store=trust_store),
+                           log_level="critical")
 
 
 @pytest.fixture
-def sim() -> Iterator[RunningServer]:
-    with simulator() as server:
+def sim(identity_dir: Path) -> Iterator[RunningServer]:
+    with simulator(identity_dir) as server:
         yield server
 
 
@@ -90,7 +92,7 @@ def assert_exactly_once(db: Database, server: RunningServer) -> dict[str, dict]:
 def test_retries_with_backoff_deliver_real_documents_exactly_once(signed_chain: Any, identity_dir: Path) -> None:
     """Real FRCP/PPS generated and signed by the document services (tests/services/conftest.py)."""
     db = signed_chain.db
-    with simulator("fail=0.5,seed=3") as server:
+    with simulator(identity_dir, "fail=0.5,seed=3") as server:
         with db.uow() as uow:
             destinations = {o.destination for o in uow.session.scalars(select(m.OutboxMessage))}
         sender = transport(endpoint(server), identity_dir)
@@ -135,7 +137,7 @@ def test_ambiguous_failure_is_retried_with_identical_bytes(database: Database, i
                                                           tmp_path: Path) -> None:
     make_documents(database, 4)
     dump = tmp_path / "dump"
-    with simulator("drop_after_commit=1", dump_dir=dump) as server:
+    with simulator(identity_dir, "drop_after_commit=1", dump_dir=dump) as server:
         sender = transport(endpoint(server), identity_dir)
         slow = RetryPolicy(max_attempts=5, base_s=1.0, max_s=1.0, lease_s=30)  # no retry within the pass
         first = dispatch_pending(database, transports={DESTINATION: sender}, policy=slow, until_idle=False)
@@ -168,7 +170,7 @@ def test_outage_with_retry_after_honoured(database: Database, identity_dir: Path
         slept.append(seconds)
         time.sleep(seconds)
 
-    with simulator() as server:
+    with simulator(identity_dir) as server:
         sender = transport(endpoint(server), identity_dir)
         set_faults(server, "outage_s=2")  # the outage starts now
         stats = dispatch_pending(database, transports={DESTINATION: sender}, policy=FAST, sleep=sleep,
@@ -226,7 +228,7 @@ def test_permanent_metadata_error_goes_to_dead_letter_after_one_attempt(database
 
 def test_requeue_of_a_dead_letter_is_audited_then_delivered(database: Database, identity_dir: Path) -> None:
     make_documents(database, 2)
-    with simulator("fail=1") as server:
+    with simulator(identity_dir, "fail=1") as server:
         sender = transport(endpoint(server), identity_dir)
         policy = RetryPolicy(max_attempts=2, base_s=0.01, max_s=0.02, lease_s=30)
         stats = dispatch_pending(database, transports={DESTINATION: sender}, policy=policy, max_seconds=30)
@@ -301,7 +303,7 @@ def test_circuit_breaker_isolates_a_failing_region(database: Database, identity_
     cases = seed_cases(database)
     make_documents(database, 8, destinations=("dmp:A",), case_ids=cases)
     make_documents(database, 8, destinations=("dmp:B",), case_ids=cases)
-    with simulator("fail=1") as down, simulator() as up:
+    with simulator(identity_dir, "fail=1") as down, simulator(identity_dir) as up:
         a, b = transport(endpoint(down), identity_dir), transport(endpoint(up), identity_dir / "b")
         breaker = CircuitBreaker(threshold=3, cooldown_s=60)
         stats = dispatch_pending(database, transports={"dmp:A": a, "dmp:B": b}, policy=FAST, breaker=breaker,
@@ -344,7 +346,7 @@ def test_concurrent_dispatchers_never_send_a_message_twice(database: Database, i
     make_demo_identity(identity_dir, "Centre de démonstration", "1750100125")  # created once, then shared
     errors: list[BaseException] = []
     results = {}
-    with simulator("latency_ms=2") as server:
+    with simulator(identity_dir, "latency_ms=2") as server:
         start = threading.Barrier(workers)
 
         def run(i: int) -> None:

@@ -43,7 +43,7 @@ def test_sigkill_at_named_points_and_random_moments_loses_and_duplicates_nothing
     make_demo_identity(identity_dir, "Centre de démonstration", "1750100125")
     dump = tmp_path / "dump"
     kills = 0
-    with start_in_thread(create_app(dump_dir=dump), log_level="critical") as sim:
+    with start_in_thread(create_app(dump_dir=dump, trust_store=identity_dir / "ca.pem"), log_level="critical") as sim:
         base = [sys.executable, "-m", "tests.services.delivery_worker", "--db", database.url,
                 "--endpoint", f"{sim.url}/xds/iti41", "--identity-dir", str(identity_dir), "--lease-s", "2"]
         runs = [*PLAN, ("none", 0), ("none", 0)]

@@ -23,7 +23,7 @@ from dcc.adapters.national_record import (
     entry_from_cda,
     make_demo_identity,
 )
-from dcc.adapters.national_record.xds import build_envelope, pack_mtom
+from dcc.adapters.national_record.xds import build_envelope, pack_mtom, submission_signature
 from dcc.cli.simulator import dmp_simulator
 from dcc.simulator.app import FaultSpec, create_app
 from dcc.simulator.samples import sample_cda
@@ -48,8 +48,9 @@ def dump_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def server(dump_dir: Path) -> Iterator[RunningServer]:
-    with start_in_thread(create_app(dump_dir=dump_dir)) as running:
+def server(dump_dir: Path, identity: SenderIdentity) -> Iterator[RunningServer]:
+    # the simulator trusts the demo CA that issued the sender's seal certificate
+    with start_in_thread(create_app(dump_dir=dump_dir, trust_store=identity.trust_anchor)) as running:
         yield running
 
 
@@ -62,8 +63,10 @@ def _post(
     edit_envelope: Callable[[etree._Element], None] | None = None,
     document: bytes | None = None,
 ) -> httpx.Response:
-    """Send a hand-built ITI-41 request (no client-side checks), optionally altered."""
+    """Send a hand-built ITI-41 request (no client-side checks), optionally altered; the submission set is
+    signed over `cda` (what the metadata describes)."""
     cid = f"doc.{uuid.uuid4().hex}@test"
+    sig_entry, sig_bytes, sig_cid = submission_signature(identity, cda, entry)
     envelope = build_envelope(
         entry,
         identity=identity,
@@ -71,12 +74,14 @@ def _post(
         document_cid=cid,
         message_id=f"urn:uuid:{uuid.uuid4()}",
         submission_set_unique_id=f"2.25.{uuid.uuid4().int}",
+        signature=(sig_entry, sig_cid),
     )
     if edit_envelope is not None:
         edit_envelope(envelope)
     soap = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
     body, content_type = pack_mtom(
-        soap, document if document is not None else cda, document_cid=cid, mime_type="text/xml"
+        soap, document if document is not None else cda, document_cid=cid, mime_type="text/xml",
+        extra=[(sig_cid, sig_bytes, "text/xml")],
     )
     return httpx.post(f"{server.url}/xds/iti41", content=body, headers={"Content-Type": content_type})
 
@@ -151,8 +156,10 @@ def test_code_outside_value_set_is_a_metadata_error(server: RunningServer, ident
 
 def test_missing_classification_is_a_metadata_error(server: RunningServer, identity: SenderIdentity) -> None:
     def drop_type_code(envelope: etree._Element) -> None:
+        document_id = next(envelope.iter(f"{{{RIM}}}ExtrinsicObject")).get("id")  # the CDA's, not the signature's
         for cl in envelope.iter(f"{{{RIM}}}Classification"):
-            if cl.get("classificationScheme") == "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983":
+            if (cl.get("classificationScheme") == "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"
+                    and cl.get("classifiedObject") == document_id):
                 cl.getparent().remove(cl)
 
     cda = sample_cda()
@@ -166,7 +173,8 @@ def test_hash_and_size_are_checked_against_received_bytes(
     cda = sample_cda()
     altered = cda.replace(b"Chimioth", b"Radioth\xc3\xa9")  # other bytes, other size
     codes = _error_codes(_post(server, identity, cda, entry_from_cda(cda), document=altered))
-    assert codes == ["XDSRepositoryMetadataError", "XDSRepositoryMetadataError"]
+    # the bytes are not those the submission set's signature covers either
+    assert codes == ["XDSRegistryError", "XDSRepositoryMetadataError", "XDSRepositoryMetadataError"]
 
 
 def test_reset_clears_state(server: RunningServer, identity: SenderIdentity) -> None:
@@ -201,7 +209,7 @@ def test_fault_spec_parse() -> None:
 
 def test_seeded_faults_are_reproducible(identity: SenderIdentity) -> None:
     def statuses() -> list[int]:
-        with start_in_thread(create_app(faults="fail=0.5,seed=11")) as running:
+        with start_in_thread(create_app(faults="fail=0.5,seed=11", trust_store=identity.trust_anchor)) as running:
             out = []
             for i in range(8):
                 cda = sample_cda(unique_id=f"1.2.250.1.213.1.1.9.99.3{i}")
@@ -214,7 +222,7 @@ def test_seeded_faults_are_reproducible(identity: SenderIdentity) -> None:
 
 
 def test_latency(identity: SenderIdentity) -> None:
-    with start_in_thread(create_app(faults="latency_ms=150")) as running:
+    with start_in_thread(create_app(faults="latency_ms=150", trust_store=identity.trust_anchor)) as running:
         cda = sample_cda()
         started = time.monotonic()
         assert _post(running, identity, cda, entry_from_cda(cda)).status_code == 200

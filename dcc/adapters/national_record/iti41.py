@@ -3,7 +3,8 @@
 - `build_envelope` builds the SOAP envelope with lxml: WS-Addressing headers, the VIHF (a SAML 2
   assertion signed with the sending structure's key, enveloped XML-DSig via signxml) in
   `wsse:Security`, and the ebRIM 3.0 SubmitObjectsRequest (DocumentEntry, SubmissionSet, HasMember,
-  optional RPLC association).
+  optional RPLC association), with the submission set's XAdES signature document (dsg) as a second
+  member of the set.
 - `pack_mtom` writes the `multipart/related; type="application/xop+xml"` body byte for byte (the
   stdlib email generator rewrites bare LF as CRLF inside binary parts, which would change the
   document's hash, so the body is written by hand; the receiving side parses it with `email`).
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import httpx
 from lxml import etree
 
+from dcc.adapters.national_record.dsg import sign_submission_set, signature_entry
 from dcc.adapters.national_record.ebrim import (
     ACTION_ITI41,
     ASSOC_HAS_MEMBER,
@@ -80,8 +82,11 @@ def build_envelope(
     submission_set_unique_id: str,
     replaced_entry_uuid: str | None = None,
     submission_time: str | None = None,
+    signature: tuple[DocumentEntry, str] | None = None,
 ) -> etree._Element:
-    """The SOAP 1.2 envelope of the ProvideAndRegisterDocumentSetRequest (document as xop:Include)."""
+    """The SOAP 1.2 envelope of the ProvideAndRegisterDocumentSetRequest (document as xop:Include).
+    `signature`: the DocumentEntry and Content-ID of the submission set's signature document (dsg), a
+    member of the same set."""
     envelope = _soap_envelope(ACTION_ITI41, message_id=message_id, endpoint=endpoint,
                               vihf=build_vihf(identity, entry), nsmap=ITI41_NSMAP)
     body = envelope.find(_q(SOAP, "Body"))
@@ -101,9 +106,26 @@ def build_envelope(
             raise ValueError("RPLC: the replaced entry's entryUUID must come from the registry (ITI-18)")
         add_association(objects, ASSOC_RPLC, doc_id, replaced_entry_uuid)
 
+    sig_id = ""
+    if signature is not None:
+        sig_id = _new_id()
+        add_document_entry(objects, signature[0], entry_id=sig_id)
+        add_association(objects, ASSOC_HAS_MEMBER, ss_id, sig_id, SubmissionSetStatus="Original")
+
     document = etree.SubElement(request, _q(XDSB, "Document"), id=doc_id)
     etree.SubElement(document, _q(XOP, "Include"), href=f"cid:{document_cid}")
+    if signature is not None:
+        sig_document = etree.SubElement(request, _q(XDSB, "Document"), id=sig_id)
+        etree.SubElement(sig_document, _q(XOP, "Include"), href=f"cid:{signature[1]}")
     return envelope
+
+
+def submission_signature(identity: SenderIdentity, cda: bytes, entry: DocumentEntry,
+                         ) -> tuple[DocumentEntry, bytes, str]:
+    """The submission set's XAdES signature document over `cda` (TD2): its DocumentEntry, bytes and a fresh
+    Content-ID."""
+    signature = sign_submission_set(identity, [(entry.unique_id, cda)])
+    return signature_entry(entry, signature), signature, f"sig.{uuid.uuid4().hex}@dcc"
 
 
 def check_sendable(cda: bytes, entry: DocumentEntry) -> None:
@@ -131,6 +153,7 @@ def build_submission(
     document_cid = f"doc.{uuid.uuid4().hex}@dcc"
     message_id = f"urn:uuid:{uuid.uuid4()}"
     ss_unique_id = new_oid()
+    sig_entry, sig_bytes, sig_cid = submission_signature(identity, cda, entry)
     envelope = build_envelope(
         entry,
         identity=identity,
@@ -139,9 +162,11 @@ def build_submission(
         message_id=message_id,
         submission_set_unique_id=ss_unique_id,
         replaced_entry_uuid=replaced_entry_uuid,
+        signature=(sig_entry, sig_cid),
     )
     soap = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
-    body, content_type = pack_mtom(soap, cda, document_cid=document_cid, mime_type=entry.mime_type)
+    body, content_type = pack_mtom(soap, cda, document_cid=document_cid, mime_type=entry.mime_type,
+                                   extra=[(sig_cid, sig_bytes, sig_entry.mime_type)])
     return Submission(
         body=body,
         content_type=content_type,

@@ -8,6 +8,7 @@ import email.message
 import email.policy
 import email.utils
 import uuid
+from collections.abc import Sequence
 from email.parser import BytesParser
 
 from dcc.adapters.national_record.ebrim import ACTION_ITI41
@@ -15,11 +16,14 @@ from dcc.adapters.national_record.ebrim import ACTION_ITI41
 # --- MTOM/XOP ---------------------------------------------------------------------------------------
 
 
-def pack_mtom(soap: bytes, document: bytes, *, document_cid: str, mime_type: str) -> tuple[bytes, str]:
-    """(body, Content-Type) of a two-part MTOM message: the SOAP root part, then the document."""
+def pack_mtom(soap: bytes, document: bytes, *, document_cid: str, mime_type: str,
+              extra: Sequence[tuple[str, bytes, str]] = ()) -> tuple[bytes, str]:
+    """(body, Content-Type) of an MTOM message: the SOAP root part, the document, then each `extra`
+    (Content-ID, bytes, MIME type) part (the submission set's signature document)."""
     boundary = f"MIMEBoundary_{uuid.uuid4().hex}"
     root_cid = f"root.{uuid.uuid4().hex}@dcc"
-    while boundary.encode() in soap or boundary.encode() in document:  # pragma: no cover - 2^-128
+    while boundary.encode() in soap or boundary.encode() in document or any(
+            boundary.encode() in payload for _, payload, _ in extra):  # pragma: no cover - 2^-128
         boundary = f"MIMEBoundary_{uuid.uuid4().hex}"
     parts = [
         (
@@ -33,6 +37,10 @@ def pack_mtom(soap: bytes, document: bytes, *, document_cid: str, mime_type: str
             f"Content-Type: {mime_type}\r\nContent-Transfer-Encoding: binary\r\n"
             f"Content-ID: <{document_cid}>\r\n",
             document,
+        ),
+        *(
+            (f"Content-Type: {mime}\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <{cid}>\r\n", payload)
+            for cid, payload, mime in extra
         ),
     ]
     body = (

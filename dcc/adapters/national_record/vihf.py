@@ -18,16 +18,31 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner, methods
 
-from dcc.adapters.national_record.ebrim import DS, HL7, SAML, XSD, XSI, _q, _utc_now
+from dcc.adapters.national_record.ebrim import DS, HL7, SAML, XSD, XSI, _q
 from dcc.adapters.national_record.metadata import CodedValue, DocumentEntry
 from dcc.errors import ConfigurationError
 
-# VIHF (CI-SIS "Volet transport synchrone pour client lourd", v3/v4).
-VIHF_VERSION = "3.0"
+# VIHF: CI-SIS "Volet transport synchrone pour client lourd" and the agency's "Mapping VIHF pour le DMP" table
+# (ansforge/IG-hl7v2-volet-transmission-document-cda-r2, input/pagecontent/mapping.md): "VIHF_Version :
+# Constante 4.0", "Authentification_Mode : Constante INDIRECTE", "Ressource_URN : Constante urn:dmp".
+VIHF_VERSION = "4.0"
+AUTHENTICATION_MODE = "INDIRECTE"
+RESOURCE_URN = "urn:dmp"
+# Same table: subject-id is "urn:oasis:names:tc:xspa:1.0:subject:subject-id" = "Nom, Prénom et Service de
+# l'utilisateur"; the roles are urn:oasis:names:tc:xacml:2.0:subject:role, 1st occurrence from TRE_G15
+# (profession), 2nd "uniquement et obligatoirement pour les médecins" from TRE_R01_EnsembleSavoirFaire_CISIS.
+SUBJECT_ID = "urn:oasis:names:tc:xspa:1.0:subject:subject-id"
+SUBJECT_ROLE = "urn:oasis:names:tc:xacml:2.0:subject:role"
+PURPOSE_OF_USE = "urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"
+RESOURCE_ID = "urn:oasis:names:tc:xacml:2.0:resource:resource-id"
 PURPOSE_OF_USE_SYSTEM = "1.2.250.1.213.1.1.4.248"  # TRE_R248-ModeAcces
 ACTIVITY_SECTOR_SYSTEM = "1.2.250.1.71.4.2.4"
-PROFESSION_SYSTEM = "1.2.250.1.71.1.2.7"  # TRE_G15-ProfessionSante [U: J65 rows not in the kit]
-SPECIALTY_SYSTEM = "1.2.250.1.71.1.2.8"  # TRE_R38-SpecialiteOrdinale [U]
+PROFESSION_SYSTEM = "1.2.250.1.71.1.2.7"  # TRE_G15-ProfessionSante
+SPECIALTY_SYSTEM = "1.2.250.1.71.4.2.5"  # TRE_R01-EnsembleSavoirFaire-CISIS [U: OID not in the kit]
+PHYSICIAN = "10"  # TRE_G15 "Médecin": the only profession (with pharmacists) that carries the 2nd role
+# Conditions/@NotBefore and @NotOnOrAfter ("Facultatif" in the table): the assertion is valid from its
+# issue instant for this long; the receiver refuses it outside the window.
+VALIDITY = dt.timedelta(minutes=5)
 
 
 # --- sending identity -------------------------------------------------------------------------------
@@ -50,7 +65,8 @@ class SenderIdentity:
     # instead of key_path / cert_path when set
     p12_path: Path | None = None
     p12_password: str = field(default="", repr=False)
-    demo: bool = False  # a self-signed demo key (make_demo_identity): refused in production
+    demo: bool = False  # the demo seal (make_demo_identity): refused in production
+    trust_anchor: Path | None = None  # the CA that issued the demo seal (what a receiver must trust)
 
     @property
     def source_oid(self) -> str:
@@ -111,26 +127,31 @@ def _load_p12(path: str, mtime_ns: int, password: str) -> tuple[RSAPrivateKey | 
     return key, cert.public_bytes(serialization.Encoding.PEM)
 
 
-def make_demo_identity(directory: Path, name: str, id_nat: str) -> SenderIdentity:
-    """A SenderIdentity with a self-signed RSA certificate in `directory` (created once, then reused)."""
+def make_demo_identity(directory: Path, name: str, id_nat: str, *, ca_dir: Path | None = None) -> SenderIdentity:
+    """A SenderIdentity whose seal certificate (RSA, in `directory`) is issued by the demo CA of `ca_dir`
+    (default `directory`; created when absent, see dcc.adapters.signing.pki). A receiver trusts it by trusting
+    that CA (`trust_anchor`), as the DMP trusts the IGC Santé; created once, then reused while valid."""
+    from dcc.adapters.signing.pki import init_demo_pki
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    pki = init_demo_pki(Path(ca_dir) if ca_dir is not None else directory, [])
     key_path, cert_path = directory / "vihf-key.pem", directory / "vihf-cert.pem"
-    if not (key_path.exists() and cert_path.exists()):
+    if not (key_path.exists() and cert_path.exists() and _issued_by(cert_path, pki.ca_cert)):
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
                 x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, id_nat),
-                x509.NameAttribute(NameOID.COMMON_NAME, f"{name} (démonstration)"),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"{name} (cachet de démonstration)"),
             ]
         )
         now = dt.datetime.now(dt.UTC)
         cert = (
             x509.CertificateBuilder()
             .subject_name(subject)
-            .issuer_name(subject)
+            .issuer_name(pki.ca_cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
@@ -150,7 +171,10 @@ def make_demo_identity(directory: Path, name: str, id_nat: str) -> SenderIdentit
                 ),
                 critical=True,
             )
-            .sign(key, hashes.SHA256())
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(pki.ca_key.public_key()),
+                           critical=False)
+            .sign(pki.ca_key, hashes.SHA256())
         )
         key_path.write_bytes(
             key.private_bytes(
@@ -159,8 +183,22 @@ def make_demo_identity(directory: Path, name: str, id_nat: str) -> SenderIdentit
         )
         key_path.chmod(0o600)
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return SenderIdentity(id_nat=id_nat, name=name, key_path=key_path, cert_path=cert_path, demo=True)
+    return SenderIdentity(id_nat=id_nat, name=name, key_path=key_path, cert_path=cert_path, demo=True,
+                          trust_anchor=pki.ca_path)
 
+
+def _issued_by(cert_path: Path, ca: x509.Certificate) -> bool:
+    """Whether the certificate at `cert_path` is still valid and issued by `ca` (else a new one is issued)."""
+    from cryptography.exceptions import InvalidSignature
+
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    if cert.not_valid_after_utc <= dt.datetime.now(dt.UTC) + dt.timedelta(days=1):
+        return False
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 # --- VIHF -------------------------------------------------------------------------------------------
@@ -186,23 +224,36 @@ def _ce(tag: str, code: str, system: str, display: str) -> etree._Element:
 
 
 def _roles(specialty: CodedValue | None) -> list[etree._Element]:
-    """subject:role values: the profession (G15) then, when present, the specialty (R38)."""
+    """subject:role values: the profession (G15), then the physician's know-how (R01) when the author is a
+    physician with a specialty (mapping table: 2nd occurrence "uniquement et obligatoirement pour les
+    médecins et pharmaciens")."""
     if specialty is None:
         return [_ce("Role", "AUTOMATE", "1.2.250.1.213.1.1.4.6", "Automate")]
     profession, _, speciality = specialty.code.partition("/")
     profession = profession.removeprefix("G15_")
     roles = [_ce("Role", profession, PROFESSION_SYSTEM, "")]
-    if speciality:
+    if speciality and profession == PHYSICIAN:
         roles.append(_ce("Role", speciality, SPECIALTY_SYSTEM, specialty.display))
     return roles
+
+
+def subject_name(author_person: str) -> str:
+    """subject-id "Nom, Prénom" from the author's XCN (id^family^given^...). The user's service is not known
+    to dcc and is left out rather than invented."""
+    parts = author_person.split("^")
+    family = parts[1] if len(parts) > 1 else ""
+    given = parts[2] if len(parts) > 2 else ""
+    return f"{family}, {given}" if given else family
 
 
 def build_vihf(
     identity: SenderIdentity, entry: DocumentEntry, *, purpose_of_use: str = "normal"
 ) -> etree._Element:
-    """The VIHF SAML 2 assertion, signed (enveloped XML-DSig, RSA-SHA256, exc-c14n) by the structure."""
+    """The VIHF SAML 2 assertion, signed (enveloped XML-DSig, RSA-SHA256, exc-c14n) by the structure's seal
+    certificate ("Signature XML-DSIG avec le certificat de cachet de la structure de soins")."""
     assertion_id = f"_{uuid.uuid4().hex}"
-    now = _utc_now()
+    issued = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = issued.strftime("%Y-%m-%dT%H:%M:%SZ")
     assertion = etree.Element(
         _q(SAML, "Assertion"),
         nsmap={"saml": SAML, "xsi": XSI, "xs": XSD},
@@ -222,6 +273,9 @@ def build_vihf(
         subject, _q(SAML, "NameID"), Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
     )
     name_id.text = entry.author_id
+    # no AudienceRestriction ("Ne pas renseigner")
+    etree.SubElement(assertion, _q(SAML, "Conditions"), NotBefore=now,
+                     NotOnOrAfter=(issued + VALIDITY).strftime("%Y-%m-%dT%H:%M:%SZ"))
     authn = etree.SubElement(assertion, _q(SAML, "AuthnStatement"), AuthnInstant=now)
     context = etree.SubElement(authn, _q(SAML, "AuthnContext"))
     etree.SubElement(
@@ -230,21 +284,17 @@ def build_vihf(
     statement = etree.SubElement(assertion, _q(SAML, "AttributeStatement"))
     _vihf_attribute(statement, "Identifiant_Structure", identity.id_nat)
     _vihf_attribute(statement, "Secteur_Activite", f"{identity.activity_sector}^{ACTIVITY_SECTOR_SYSTEM}")
-    _vihf_attribute(
-        statement, "urn:oasis:names:tc:xacml:1.0:subject:subject-id", entry.author_person.split("^")[1]
-    )
-    role_attr = etree.SubElement(
-        statement, _q(SAML, "Attribute"), Name="urn:oasis:names:tc:xacml:2.0:subject:role"
-    )
+    _vihf_attribute(statement, SUBJECT_ID, subject_name(entry.author_person))
+    role_attr = etree.SubElement(statement, _q(SAML, "Attribute"), Name=SUBJECT_ROLE)
     for role in _roles(entry.author_specialty):
         etree.SubElement(role_attr, _q(SAML, "AttributeValue")).append(role)
     _vihf_attribute(statement, "VIHF_Version", VIHF_VERSION)
-    _vihf_attribute(statement, "Authentification_Mode", "INDIRECTE")
-    _vihf_attribute(statement, "urn:oasis:names:tc:xacml:2.0:resource:resource-id", entry.patient_id)
-    _vihf_attribute(statement, "Ressource_URN", "urn:dmp")
+    _vihf_attribute(statement, "Authentification_Mode", AUTHENTICATION_MODE)
+    _vihf_attribute(statement, RESOURCE_ID, entry.patient_id)
+    _vihf_attribute(statement, "Ressource_URN", RESOURCE_URN)
     _vihf_attribute(
         statement,
-        "urn:oasis:names:tc:xspa:1.0:subject:purposeofuse",
+        PURPOSE_OF_USE,
         _ce(
             "PurposeOfUse",
             purpose_of_use,

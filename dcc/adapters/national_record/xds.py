@@ -65,6 +65,7 @@ from dcc.adapters.national_record.iti41 import (
     build_envelope,
     build_submission,
     check_sendable,
+    submission_signature,
 )
 from dcc.adapters.national_record.iti57 import (
     ACTION_ITI18,
@@ -183,6 +184,7 @@ __all__ = [
     "add_document_entry",
     "add_submission_set",
     "build_envelope",
+    "submission_signature",
     "build_get_documents_query",
     "build_metadata_update",
     "build_submission",

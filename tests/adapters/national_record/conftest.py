@@ -26,6 +26,7 @@ def dump_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def server(dump_dir: Path) -> Iterator[RunningServer]:
-    with start_in_thread(create_app(dump_dir=dump_dir)) as running:
+def server(dump_dir: Path, identity: SenderIdentity) -> Iterator[RunningServer]:
+    # the simulator trusts the demo CA that issued the sender's seal certificate
+    with start_in_thread(create_app(dump_dir=dump_dir, trust_store=identity.trust_anchor)) as running:
         yield running

@@ -186,7 +186,7 @@ def test_xds_national_record_update_visibility_and_masking(
     cda = sample_cda(unique_id=UNIQUE_ID)
     record = XdsNationalRecord(
         server.url, identity_dir=tmp_path / "id", structure_name="Centre Hospitalier d'Angers",
-        structure_id_nat=STRUCTURE, cda_lookup={UNIQUE_ID: cda}.get,
+        structure_id_nat=STRUCTURE, cda_lookup={UNIQUE_ID: cda}.get, identity=identity,
     )
     try:
         _submit_invisible(server, identity, cda)
@@ -224,7 +224,7 @@ def test_replacement_targets_the_entry_uuid_the_registry_gives_after_an_update(
     v2 = sample_cda(unique_id=UNIQUE_ID + ".2", replaces=UNIQUE_ID, note="v2")
     record = XdsNationalRecord(
         server.url, identity_dir=tmp_path / "id", structure_name="Centre Hospitalier d'Angers",
-        structure_id_nat=STRUCTURE, cda_lookup={UNIQUE_ID: v1}.get,
+        structure_id_nat=STRUCTURE, cda_lookup={UNIQUE_ID: v1}.get, identity=identity,
     )
     try:
         _submit_invisible(server, identity, v1)

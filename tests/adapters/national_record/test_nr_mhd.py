@@ -16,14 +16,14 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
-from dcc.adapters.national_record import entry_from_cda, entry_uuid_for, make_demo_identity
+from dcc.adapters.national_record import entry_from_cda, entry_uuid_for
 from dcc.adapters.national_record.mhd import (
     FHIR_JSON,
     MhdTransport,
     build_bundle,
     security_label_patch,
 )
-from dcc.adapters.national_record.xds import XdsTransport
+from dcc.adapters.national_record.xds import SenderIdentity, XdsTransport
 from dcc.bootstrap import MhdNationalRecord, XdsNationalRecord, mhd_base_url, national_record_transports, xds_endpoint
 from dcc.config import Settings
 from dcc.domain.ports import Submission
@@ -304,8 +304,7 @@ def test_response_classification_with_mock_transport() -> None:
     assert (unreadable.value.permanent, unreadable.value.error_code) == (False, "reponse_illisible")
 
 
-def test_xds_and_mhd_feed_the_same_national_record(server: RunningServer, tmp_path: Path) -> None:
-    identity = make_demo_identity(tmp_path / "vihf", "Centre Hospitalier d'Angers", "1750100125")
+def test_xds_and_mhd_feed_the_same_national_record(server: RunningServer, identity: SenderIdentity) -> None:
     frcp = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.115")
     pps = sample_cda(unique_id="1.2.250.1.213.1.1.9.98.116", kind="PPS")
     XdsTransport(f"{server.url}/xds/iti41", identity=identity, timeout=10.0).submit(frcp, entry_from_cda(frcp))

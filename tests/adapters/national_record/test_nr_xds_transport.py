@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import email.policy
 import hashlib
 from email.parser import BytesParser
@@ -9,9 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
 from lxml import etree
 from signxml import XMLVerifier
 from signxml.exceptions import InvalidSignature
+from signxml.xades import XAdESVerifier
 
 from dcc.adapters.national_record import (
     SenderIdentity,
@@ -43,6 +47,7 @@ STANDARD_DE_SCHEMES = {
     "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead",  # practiceSettingCode
     "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d",  # author
 }
+DS = "http://www.w3.org/2000/09/xmldsig#"
 STRUCTURE = "1750100125"
 
 
@@ -99,7 +104,7 @@ def test_raw_request_is_mtom_with_standard_metadata(
         f"Content-Type: {content_type}\r\n\r\n".encode() + body
     )
     parts = list(message.iter_parts())
-    assert len(parts) == 2
+    assert len(parts) == 3  # SOAP, the CDA, the submission set's signature document
     start = message.get_param("start")
     assert parts[0]["Content-ID"] == start
     assert parts[0].get_content_type() == "application/xop+xml"
@@ -111,7 +116,7 @@ def test_raw_request_is_mtom_with_standard_metadata(
     assert soap.findtext("soap:Header/wsa:MessageID", namespaces=NS).startswith("urn:uuid:")
     assert soap.findtext("soap:Header/wsa:To", namespaces=NS).endswith("/xds/iti41")
 
-    [extrinsic] = soap.findall(".//rim:ExtrinsicObject", NS)
+    extrinsic, signature_entry = soap.findall(".//rim:ExtrinsicObject", NS)
     assert extrinsic.get("objectType") == "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"
     assert extrinsic.get("mimeType") == "text/xml"
     schemes = {c.get("classificationScheme") for c in extrinsic.findall("rim:Classification", NS)}
@@ -148,12 +153,11 @@ def test_raw_request_is_mtom_with_standard_metadata(
         c.get("classificationNode") == "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"
         for c in soap.findall(".//rim:RegistryObjectList/rim:Classification", NS)
     )
-    [member] = soap.findall(".//rim:Association", NS)
-    assert member.get("associationType") == "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
-    assert (member.get("sourceObject"), member.get("targetObject")) == (
-        package.get("id"),
-        extrinsic.get("id"),
-    )
+    members = soap.findall(".//rim:Association", NS)
+    assert {m.get("associationType") for m in members} == {
+        "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"}
+    assert [(m.get("sourceObject"), m.get("targetObject")) for m in members] == [
+        (package.get("id"), extrinsic.get("id")), (package.get("id"), signature_entry.get("id"))]
 
     include = soap.find(".//xdsb:Document/xop:Include", NS)
     assert include is not None
@@ -164,6 +168,27 @@ def test_raw_request_is_mtom_with_standard_metadata(
     assert document == cda
     assert slots["hash"] == [hashlib.sha1(document).hexdigest()]
     assert slots["size"] == [str(len(document))]
+
+    # the signature document (IHE DSG): typeCode E1762 (ASTM, JDV_J07), XAdES by the structure's seal, issued
+    # by the trusted CA, over a Manifest holding the CDA's uniqueId and SHA-256
+    codes = {c.get("classificationScheme"): (c.get("nodeRepresentation"), c.findtext("rim:Slot/rim:ValueList/rim:Value",
+                                                                                    namespaces=NS))
+             for c in signature_entry.findall("rim:Classification", NS)}
+    assert codes["urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"] == ("E1762", "ASTM")
+    [sig_include] = [d.find("xop:Include", NS) for d in soap.findall(".//xdsb:Document", NS)
+                     if d.get("id") == signature_entry.get("id")]
+    assert parts[2]["Content-ID"] == f"<{sig_include.get('href').removeprefix('cid:')}>"
+    signature = etree.fromstring(parts[2].get_payload(decode=True))
+    seal_b64 = signature.findtext(".//ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces={"ds": DS})
+    seal = x509.load_der_x509_certificate(base64.b64decode("".join(seal_b64.split())))
+    assert identity.trust_anchor is not None
+    seal.verify_directly_issued_by(x509.load_pem_x509_certificate(identity.trust_anchor.read_bytes()))
+    results = XAdESVerifier().verify(signature, x509_cert=seal)
+    [manifest] = [r.signed_xml.find(f"{{{DS}}}Manifest") for r in results
+                  if r.signed_xml.tag == f"{{{DS}}}Object"]
+    assert [(ref.get("URI"), ref.findtext(f"{{{DS}}}DigestValue")) for ref in manifest] == [
+        ("urn:oid:1.2.250.1.213.1.1.9.99.101", base64.b64encode(hashlib.sha256(cda).digest()).decode())]
+    assert signature.find(".//{http://uri.etsi.org/01903/v1.3.2#}SigningTime") is not None
 
 
 def test_replacement_marks_the_old_entry(server: RunningServer, identity: SenderIdentity) -> None:
@@ -197,8 +222,11 @@ def test_invisible_to_patient(server: RunningServer, identity: SenderIdentity) -
     assert stored["confidentiality"] == ["N", "INVISIBLE_PATIENT"]
 
 
-def test_structure_must_match_the_author_institution(server: RunningServer, tmp_path: Path) -> None:
-    other = make_demo_identity(tmp_path / "other", "Clinique X", "1330798765")
+def test_structure_must_match_the_author_institution(server: RunningServer, identity: SenderIdentity,
+                                                     tmp_path: Path) -> None:
+    # another structure's seal, issued by the same (trusted) CA: authenticated, but not the document's author
+    assert identity.trust_anchor is not None
+    other = make_demo_identity(tmp_path / "other", "Clinique X", "1330798765", ca_dir=identity.trust_anchor.parent)
     cda = sample_cda(unique_id="1.2.250.1.213.1.1.9.99.109")
     with pytest.raises(DeliveryError) as caught:
         _transport(server, other).submit(cda, entry_from_cda(cda))
@@ -237,6 +265,27 @@ def test_vihf_signature_verifies_with_identity_cert(identity: SenderIdentity) ->
         NS,
     )
     assert purpose is not None and purpose.get("code") == "normal"
+    # the agency's "Mapping VIHF pour le DMP" table: VIHF_Version 4.0, INDIRECTE, subject-id "Nom, Prénom"
+    # under the xspa name, roles: profession (TRE_G15) then the physician's know-how (TRE_R01)
+    assert attrs["VIHF_Version"] == "4.0"
+    assert attrs["Authentification_Mode"] == "INDIRECTE"
+    assert attrs["urn:oasis:names:tc:xspa:1.0:subject:subject-id"] == "MULLER, Charles"
+    assert "urn:oasis:names:tc:xacml:1.0:subject:subject-id" not in attrs
+    roles = signed.findall(
+        "saml:AttributeStatement/saml:Attribute[@Name='urn:oasis:names:tc:xacml:2.0:subject:role']"
+        "/saml:AttributeValue/*", NS)
+    assert [(r.get("code"), r.get("codeSystem")) for r in roles] == [
+        ("10", "1.2.250.1.71.1.2.7"), ("SM36", "1.2.250.1.71.4.2.5")]
+    # validity window: NotBefore = IssueInstant, NotOnOrAfter a few minutes later; no AudienceRestriction
+    conditions = signed.find("saml:Conditions", NS)
+    assert conditions is not None and len(conditions) == 0
+    not_before = dt.datetime.fromisoformat(conditions.get("NotBefore").replace("Z", "+00:00"))
+    not_after = dt.datetime.fromisoformat(conditions.get("NotOnOrAfter").replace("Z", "+00:00"))
+    assert conditions.get("NotBefore") == signed.get("IssueInstant")
+    assert dt.timedelta(0) < not_after - not_before <= dt.timedelta(minutes=10)
+    # Issuer = the DN of the seal certificate that signs the assertion
+    seal = x509.load_pem_x509_certificate(identity.cert_pem())
+    assert signed.findtext("saml:Issuer", namespaces=NS) == seal.subject.rfc4514_string()
     # Signature element sits right after Issuer (SAML schema order).
     assert etree.QName(standalone[1]).localname == "Signature"
 
