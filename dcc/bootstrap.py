@@ -105,11 +105,52 @@ class DemoSignerDirectory:
                             crl=pki.crl_path, tsa_url=self.tsa_url or None)
 
 
+def signing_trust_problems(settings: Settings) -> list[str]:
+    """What DCC_ENV=production refuses in the physicians' signing configuration (French, one item each): the
+    demo PKCS#12 files, and a missing or unreadable trust anchor (DCC_SIGNING_TRUST_CA) or CRL
+    (DCC_SIGNING_CRL) for the card / HSM / esignsante certificates. Empty outside production."""
+    if settings.env != "production":
+        return []
+    from dcc.adapters.signing.pades import _load_cert, _load_crl
+
+    problems: list[str] = []
+    if settings.signer == "pkcs12":
+        problems.append("signature par fichiers PKCS#12 de démonstration (DCC_SIGNER=pkcs12) : choisissez "
+                        "pkcs11 ou esignsante")
+    for path, variable, what, load in (
+            (settings.signing_trust_ca, "DCC_SIGNING_TRUST_CA", "autorité de certification des signataires",
+             _load_cert),
+            (settings.signing_crl, "DCC_SIGNING_CRL", "liste de révocation des signataires", _load_crl)):
+        if path is None or not Path(path).is_file():
+            problems.append(f"{what} absente ({variable})")
+            continue
+        try:
+            load(Path(path))
+        except ValueError:
+            problems.append(f"{what} illisible ({variable} : {path})")
+    return problems
+
+
+def check_production_signing(settings: Settings) -> None:
+    """With DCC_ENV=production, refuses at start-up (ConfigurationError, in French) a signing configuration
+    whose certificates would not be checked against a trust anchor and its CRL before each signature."""
+    from dcc.errors import ConfigurationError
+
+    problems = signing_trust_problems(settings)
+    if problems:
+        raise ConfigurationError("Configuration de la signature refusée en production (DCC_ENV=production) : "
+                                 + " ; ".join(problems) + ".")
+
+
 def _signing_trust(settings: Settings) -> tuple[Path | None, Path | None]:
-    """CA and CRL the token / remote signers' certificates are checked against before use: the demo PKI's
-    when present outside production (production trust anchors are not configurable yet)."""
+    """CA and CRL the token / remote signers' certificates are checked against before each signature:
+    DCC_SIGNING_TRUST_CA / DCC_SIGNING_CRL when configured (required in production), else, outside
+    production, the demo PKI's when present."""
     if settings.env == "production":
-        return None, None
+        check_production_signing(settings)
+        return settings.signing_trust_ca, settings.signing_crl
+    if settings.signing_trust_ca is not None or settings.signing_crl is not None:
+        return settings.signing_trust_ca, settings.signing_crl
     pki_dir = settings.resolved_pki_dir
     ca, crl = pki_dir / "ca.pem", pki_dir / "crl.pem"
     return (ca if ca.exists() else None), (crl if crl.exists() else None)

@@ -49,6 +49,15 @@ class Settings(BaseSettings):
         False, description="The card reader has a PIN pad: the sign page asks for no PIN (protected path); "
         "otherwise, with DCC_SIGNER=pkcs11, the sign page asks the physician for their card PIN.",
     )
+    signing_trust_ca: Path | None = Field(
+        None, description="PEM certificate of the CA that issues the physicians' signing certificates (IGC Santé): "
+        "every card, HSM or esignsante certificate is checked against it before signing; required in production "
+        "(elsewhere: the demo CA when present).",
+    )
+    signing_crl: Path | None = Field(
+        None, description="CRL of DCC_SIGNING_TRUST_CA (PEM or DER, kept fresh by the operator): a revoked "
+        "certificate, or an outdated CRL, refuses the signature; required in production.",
+    )
     esignsante_url: str = Field(
         "", description="Base URL of the esignsante service (PAdES at <url>/signatures/padesbaselineb)."
     )
@@ -123,7 +132,8 @@ class Settings(BaseSettings):
         "", description="Key signing session cookies and dev tokens; default: a key generated in <var_dir>/session.key."
     )
 
-    @field_validator("dmp_seal_p12", "dmp_tls_cert", "dmp_tls_key", "dmp_trust_store", mode="before")
+    @field_validator("dmp_seal_p12", "dmp_tls_cert", "dmp_tls_key", "dmp_trust_store", "signing_trust_ca",
+                     "signing_crl", mode="before")
     @classmethod
     def _empty_path(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

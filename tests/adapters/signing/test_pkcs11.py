@@ -222,3 +222,45 @@ def test_signer_directory_pkcs11(pki: DemoPki, token: str, unsigned: bytes, tmp_
     result = verify_pdf(s.sign(unsigned, signer_name="Dr Luc BERNARD", reason="r", location="l"),
                         trust_roots=[pki.ca_path])
     assert result.ok and result.signer_id_nat == BERNARD[1]
+
+
+def _crl_revoking(pki: DemoPki, serial: int, path: Path) -> Path:
+    """A CRL of the demo CA that revokes `serial` (the operator's fresh CRL), written to `path`."""
+    from cryptography.hazmat.primitives import hashes
+
+    now = datetime.now(UTC)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(pki.ca_cert.subject)
+           .last_update(now - timedelta(minutes=5)).next_update(now + timedelta(days=1))
+           .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(serial)
+                                    .revocation_date(now - timedelta(minutes=1)).build())
+           .sign(pki.ca_key, hashes.SHA256()))
+    path.write_bytes(crl.public_bytes(Encoding.PEM))
+    return path
+
+
+def test_production_checks_the_token_certificate_against_the_configured_ca_and_crl(
+        pki: DemoPki, token: str, unsigned: bytes, tmp_path: Path) -> None:
+    """In production the trust anchor and CRL come from DCC_SIGNING_TRUST_CA / DCC_SIGNING_CRL (no demo PKI is
+    looked for): a certificate of another CA, or one the configured CRL revokes, signs nothing."""
+    from dcc.bootstrap import signer_directory
+    from dcc.config import Settings
+    from dcc.errors import ConfigurationError
+
+    def production(**kw: object) -> Settings:
+        return Settings(env="production", var_dir=tmp_path / "var", signer="pkcs11", pkcs11_lib=SOFTHSM_LIB,
+                        pkcs11_token_label=TOKEN, pkcs11_pin=PIN, **kw)
+
+    def sign_as_bernard(settings: Settings) -> bytes:
+        s = signer_directory(settings).signer_for(id_nat=BERNARD[1], name="Luc Bernard")
+        return s.sign(unsigned, signer_name="Dr Luc BERNARD", reason="r", location="l")
+
+    assert verify_pdf(sign_as_bernard(production(signing_trust_ca=pki.ca_path, signing_crl=pki.crl_path)),
+                      trust_roots=[pki.ca_path]).ok
+    other = init_demo_pki(tmp_path / "other-ca", [], ca_name="Autre AC")
+    with pytest.raises(SignatureRefused, match="autorité de certification reconnue"):
+        sign_as_bernard(production(signing_trust_ca=other.ca_path, signing_crl=other.crl_path))
+    crl = _crl_revoking(pki, pki.credential(BERNARD[1]).serial_number, tmp_path / "crl.pem")
+    with pytest.raises(SignatureRefused, match="révoqué"):
+        sign_as_bernard(production(signing_trust_ca=pki.ca_path, signing_crl=crl))
+    with pytest.raises(ConfigurationError, match="DCC_SIGNING_TRUST_CA"):
+        signer_directory(production(signing_crl=pki.crl_path))
