@@ -371,6 +371,13 @@ class XdsNationalRecord:
             return self._update(unique_id, add=("MASQUE_PS",))
         return self._update(unique_id, remove=("MASQUE_PS",))
 
+    def update_legal_representatives_visibility(self, unique_id: str, hidden: bool) -> SubmitOutcome:
+        """A minor's secret from their legal representatives recorded, or lifted: ITI-57 with or without
+        INVISIBLE_REPRESENTANTS_LEGAUX."""
+        if hidden:
+            return self._update(unique_id, add=("INVISIBLE_REPRESENTANTS_LEGAUX",))
+        return self._update(unique_id, remove=("INVISIBLE_REPRESENTANTS_LEGAUX",))
+
     def close(self) -> None:
         self._client.close()
 
@@ -400,6 +407,12 @@ class MhdNationalRecord:
     def update_masking(self, unique_id: str, masked: bool) -> SubmitOutcome:
         """Masking from professionals asked by the patient, or lifted: PATCH securityLabel (MASQUE_PS)."""
         result = self._transport.set_security_label(unique_id, "MASQUE_PS", present=masked)
+        return SubmitOutcome(status_code=result.status_code, excerpt=result.excerpt[:500])
+
+    def update_legal_representatives_visibility(self, unique_id: str, hidden: bool) -> SubmitOutcome:
+        """A minor's secret from their legal representatives recorded, or lifted: PATCH securityLabel
+        (INVISIBLE_REPRESENTANTS_LEGAUX, JDV_J110)."""
+        result = self._transport.set_security_label(unique_id, "INVISIBLE_REPRESENTANTS_LEGAUX", present=hidden)
         return SubmitOutcome(status_code=result.status_code, excerpt=result.excerpt[:500])
 
     def close(self) -> None:
