@@ -431,6 +431,8 @@ def sender_identity(settings: Settings, region_code: str, structure_name: str,
 
     from dcc.adapters.national_record.vihf import SenderIdentity, make_demo_identity
 
+    if settings.dmp_seal_pkcs11_lib and region_code not in settings.dmp_seal_p12_by_region:
+        return seal_pkcs11_identity(settings, structure_name, structure_id_nat)
     p12, password = settings.seal_p12_for(region_code)
     if p12 is None:
         if settings.env == "production":
@@ -445,6 +447,21 @@ def sender_identity(settings: Settings, region_code: str, structure_name: str,
     return SenderIdentity(id_nat=structure_id_nat, name=structure_name, p12_path=p12, p12_password=password,
                           lps_name=settings.lps_name, lps_version=settings.lps_version,
                           lps_homologation_id=settings.lps_homologation_id)
+
+
+def seal_pkcs11_identity(settings: Settings, structure_name: str, structure_id_nat: str) -> SenderIdentity:
+    """The sending identity whose seal key is on a PKCS#11 token (DCC_DMP_SEAL_PKCS11_*)."""
+    from dcc.adapters.national_record.seal import Pkcs11SenderIdentity
+    from dcc.errors import ConfigurationError
+
+    if not settings.dmp_seal_pkcs11_token_label or not settings.dmp_seal_pkcs11_key_label:
+        raise ConfigurationError("Cachet serveur sur support PKCS#11 : DCC_DMP_SEAL_PKCS11_TOKEN_LABEL et "
+                                 "DCC_DMP_SEAL_PKCS11_KEY_LABEL sont obligatoires avec DCC_DMP_SEAL_PKCS11_LIB.")
+    return Pkcs11SenderIdentity(
+        id_nat=structure_id_nat, name=structure_name, lps_name=settings.lps_name, lps_version=settings.lps_version,
+        lps_homologation_id=settings.lps_homologation_id, pkcs11_lib=settings.dmp_seal_pkcs11_lib,
+        pkcs11_token_label=settings.dmp_seal_pkcs11_token_label, pkcs11_key_label=settings.dmp_seal_pkcs11_key_label,
+        pkcs11_cert_label=settings.dmp_seal_pkcs11_cert_label, pkcs11_pin=settings.dmp_seal_pkcs11_pin or None)
 
 
 def dmp_http_client(settings: Settings) -> httpx.Client:
@@ -486,22 +503,31 @@ def check_production_identity(settings: Settings) -> None:
         problems.append("numéro d'homologation DMP de démonstration ou absent (DCC_LPS_HOMOLOGATION_ID)")
     if settings.dmp_trust_store is None or not Path(settings.dmp_trust_store).is_file():
         problems.append("magasin de confiance absent (DCC_DMP_TRUST_STORE)")
-    seals: list[tuple[Path | None, str]] = (
-        [(settings.dmp_seal_p12, settings.dmp_seal_p12_password)] if settings.dmp_seal_p12 else [])
-    seals += [settings.seal_p12_for(code) for code in settings.dmp_seal_p12_by_region]
-    if not seals:
-        problems.append("certificat de cachet serveur absent (DCC_DMP_SEAL_P12)")
-    for p12, password in seals:
-        if p12 is None:
-            continue
+    seals: list[tuple[str, Path | None, SenderIdentity]] = (
+        [(str(settings.dmp_seal_p12), settings.dmp_seal_p12,
+          SenderIdentity(id_nat="", name="", p12_path=settings.dmp_seal_p12,
+                         p12_password=settings.dmp_seal_p12_password))] if settings.dmp_seal_p12 else [])
+    for code in settings.dmp_seal_p12_by_region:
+        p12, password = settings.seal_p12_for(code)
+        seals.append((str(p12), p12, SenderIdentity(id_nat="", name="", p12_path=p12, p12_password=password)))
+    if settings.dmp_seal_pkcs11_lib:
         try:
-            pem = SenderIdentity(id_nat="", name="", p12_path=p12, p12_password=password).cert_pem()
+            seals.append((f"PKCS#11 {settings.dmp_seal_pkcs11_token_label}/{settings.dmp_seal_pkcs11_key_label}",
+                          None, seal_pkcs11_identity(settings, "", "")))
+        except ConfigurationError as exc:
+            problems.append(exc.message.rstrip("."))
+    if not seals and not settings.dmp_seal_pkcs11_lib:
+        problems.append("certificat de cachet serveur absent (DCC_DMP_SEAL_P12 ou DCC_DMP_SEAL_PKCS11_LIB)")
+    for where, p12, identity in seals:
+        try:
+            pem = identity.cert_pem()
         except ConfigurationError as exc:
             problems.append(exc.message.rstrip("."))
             continue
         cert = x509.load_pem_x509_certificate(pem)
-        if cert.issuer == cert.subject or Path(p12).resolve().is_relative_to(settings.resolved_pki_dir.resolve()):
-            problems.append(f"clé VIHF de démonstration refusée ({p12})")
+        if cert.issuer == cert.subject or (
+                p12 is not None and Path(p12).resolve().is_relative_to(settings.resolved_pki_dir.resolve())):
+            problems.append(f"clé VIHF de démonstration refusée ({where})")
     if problems:
         raise ConfigurationError("Configuration refusée en production (DCC_ENV=production) : "
                                  + " ; ".join(problems) + ".")

@@ -79,6 +79,19 @@ class Settings(BaseSettings):
     dmp_seal_p12_password_by_region: dict[str, str] = Field(
         default_factory=dict, description="Per-region passwords of DCC_DMP_SEAL_P12_BY_REGION, as JSON.",
     )
+    dmp_seal_pkcs11_lib: str = Field(
+        "", description="PKCS#11 module of the HSM holding the seal key (instead of DCC_DMP_SEAL_P12; a region's "
+        "own DCC_DMP_SEAL_P12_BY_REGION still wins), e.g. the HSM vendor's library.",
+    )
+    dmp_seal_pkcs11_token_label: str = Field("", description="Label of the token (HSM partition) of the seal key.")
+    dmp_seal_pkcs11_key_label: str = Field("", description="Label (CKA_LABEL) of the seal's RSA private key.")
+    dmp_seal_pkcs11_cert_label: str = Field(
+        "", description="Label of the seal certificate on the token; empty: the key's label."
+    )
+    dmp_seal_pkcs11_pin: str = Field(
+        "", description="User PIN of the seal's token (a secret: credential file dcc_dmp_seal_pkcs11_pin); empty: "
+        "the token's protected authentication path.",
+    )
     dmp_tls_cert: Path | None = Field(None, description="PEM client certificate for mutual TLS with the DMP.")
     dmp_tls_key: Path | None = Field(None, description="PEM private key of DCC_DMP_TLS_CERT.")
     dmp_trust_store: Path | None = Field(

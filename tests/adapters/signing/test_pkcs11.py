@@ -7,10 +7,6 @@ are imported with python-pkcs11, as an HSM or a provisioned smart card would hol
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,11 +21,7 @@ from dcc.adapters.signing import init_demo_pki, verify_pdf
 from dcc.adapters.signing.pki import Credential, DemoPki
 from dcc.errors import SignatureRefused
 from tests import pdfsig as pdfsig_tool
-
-SOFTHSM_LIBS = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-                "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so", "/usr/local/lib/softhsm/libsofthsm2.so")
-SOFTHSM_LIB = next((p for p in SOFTHSM_LIBS if Path(p).exists()), "")
-SOFTHSM_UTIL = shutil.which("softhsm2-util")
+from tests.softhsm import PIN, SOFTHSM_LIB, SOFTHSM_UTIL, TOKEN, softhsm_token
 
 pytestmark = pytest.mark.skipif(
     not (SOFTHSM_LIB and SOFTHSM_UTIL),
@@ -39,9 +31,6 @@ pkcs11 = pytest.importorskip("pkcs11", reason="python-pkcs11 absent (pip install
 
 from dcc.adapters.signing.pkcs11 import Pkcs11Signer  # noqa: E402
 
-TOKEN = "dcc-test"
-PIN = "123456"
-SO_PIN = "12345678"
 MARTIN = ("Claire Martin", "810000000001")
 BERNARD = ("Luc Bernard", "810000000002")
 HTML = (
@@ -91,34 +80,19 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
 
 
 @pytest.fixture(scope="module")
-def token(tmp_path_factory: pytest.TempPathFactory, pki: DemoPki) -> Iterator[str]:
-    """A SoftHSM token holding Martin's, Bernard's and a revoked and an expired credential."""
-    base = tmp_path_factory.mktemp("softhsm")
-    (base / "tokens").mkdir()
-    conf = base / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\n", encoding="utf-8")
-    previous = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)  # read by the library when python-pkcs11 loads it
-    try:
-        assert SOFTHSM_UTIL
-        subprocess.run([SOFTHSM_UTIL, "--init-token", "--free", "--label", TOKEN, "--so-pin", SO_PIN,
-                        "--pin", PIN], check=True, capture_output=True, env=os.environ)
-        import_credential(pki.credential(MARTIN[1]), "martin", b"\x01")
-        import_credential(pki.credential(BERNARD[1]), "bernard", b"\x02")
-        now = datetime.now(UTC)
-        revoked = pki.issue(*MARTIN, filename="revoked-martin", register=False)
-        pki.revoke(revoked.serial_number)
-        import_credential(revoked, "revoked", b"\x03")
-        expired = pki.issue(*MARTIN, not_before=now - timedelta(days=400), not_after=now - timedelta(days=1),
-                            filename="expired-martin", register=False)
-        import_credential(expired, "expired", b"\x04")
-        yield TOKEN
-    finally:
-        if previous is None:
-            os.environ.pop("SOFTHSM2_CONF", None)
-        else:
-            os.environ["SOFTHSM2_CONF"] = previous
+def token(pki: DemoPki) -> str:
+    """The SoftHSM token holding Martin's, Bernard's and a revoked and an expired credential."""
+    softhsm_token()
+    import_credential(pki.credential(MARTIN[1]), "martin", b"\x01")
+    import_credential(pki.credential(BERNARD[1]), "bernard", b"\x02")
+    now = datetime.now(UTC)
+    revoked = pki.issue(*MARTIN, filename="revoked-martin", register=False)
+    pki.revoke(revoked.serial_number)
+    import_credential(revoked, "revoked", b"\x03")
+    expired = pki.issue(*MARTIN, not_before=now - timedelta(days=400), not_after=now - timedelta(days=1),
+                        filename="expired-martin", register=False)
+    import_credential(expired, "expired", b"\x04")
+    return TOKEN
 
 
 @pytest.fixture(scope="module")
