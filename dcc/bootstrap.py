@@ -105,11 +105,52 @@ class DemoSignerDirectory:
                             crl=pki.crl_path, tsa_url=self.tsa_url or None)
 
 
+def signing_trust_problems(settings: Settings) -> list[str]:
+    """What DCC_ENV=production refuses in the physicians' signing configuration (French, one item each): the
+    demo PKCS#12 files, and a missing or unreadable trust anchor (DCC_SIGNING_TRUST_CA) or CRL
+    (DCC_SIGNING_CRL) for the card / HSM / esignsante certificates. Empty outside production."""
+    if settings.env != "production":
+        return []
+    from dcc.adapters.signing.pades import _load_cert, _load_crl
+
+    problems: list[str] = []
+    if settings.signer == "pkcs12":
+        problems.append("signature par fichiers PKCS#12 de démonstration (DCC_SIGNER=pkcs12) : choisissez "
+                        "pkcs11 ou esignsante")
+    for path, variable, what, load in (
+            (settings.signing_trust_ca, "DCC_SIGNING_TRUST_CA", "autorité de certification des signataires",
+             _load_cert),
+            (settings.signing_crl, "DCC_SIGNING_CRL", "liste de révocation des signataires", _load_crl)):
+        if path is None or not Path(path).is_file():
+            problems.append(f"{what} absente ({variable})")
+            continue
+        try:
+            load(Path(path))
+        except ValueError:
+            problems.append(f"{what} illisible ({variable} : {path})")
+    return problems
+
+
+def check_production_signing(settings: Settings) -> None:
+    """With DCC_ENV=production, refuses at start-up (ConfigurationError, in French) a signing configuration
+    whose certificates would not be checked against a trust anchor and its CRL before each signature."""
+    from dcc.errors import ConfigurationError
+
+    problems = signing_trust_problems(settings)
+    if problems:
+        raise ConfigurationError("Configuration de la signature refusée en production (DCC_ENV=production) : "
+                                 + " ; ".join(problems) + ".")
+
+
 def _signing_trust(settings: Settings) -> tuple[Path | None, Path | None]:
-    """CA and CRL the token / remote signers' certificates are checked against before use: the demo PKI's
-    when present outside production (production trust anchors are not configurable yet)."""
+    """CA and CRL the token / remote signers' certificates are checked against before each signature:
+    DCC_SIGNING_TRUST_CA / DCC_SIGNING_CRL when configured (required in production), else, outside
+    production, the demo PKI's when present."""
     if settings.env == "production":
-        return None, None
+        check_production_signing(settings)
+        return settings.signing_trust_ca, settings.signing_crl
+    if settings.signing_trust_ca is not None or settings.signing_crl is not None:
+        return settings.signing_trust_ca, settings.signing_crl
     pki_dir = settings.resolved_pki_dir
     ca, crl = pki_dir / "ca.pem", pki_dir / "crl.pem"
     return (ca if ca.exists() else None), (crl if crl.exists() else None)
@@ -330,6 +371,13 @@ class XdsNationalRecord:
             return self._update(unique_id, add=("MASQUE_PS",))
         return self._update(unique_id, remove=("MASQUE_PS",))
 
+    def update_legal_representatives_visibility(self, unique_id: str, hidden: bool) -> SubmitOutcome:
+        """A minor's secret from their legal representatives recorded, or lifted: ITI-57 with or without
+        INVISIBLE_REPRESENTANTS_LEGAUX."""
+        if hidden:
+            return self._update(unique_id, add=("INVISIBLE_REPRESENTANTS_LEGAUX",))
+        return self._update(unique_id, remove=("INVISIBLE_REPRESENTANTS_LEGAUX",))
+
     def close(self) -> None:
         self._client.close()
 
@@ -361,6 +409,12 @@ class MhdNationalRecord:
         result = self._transport.set_security_label(unique_id, "MASQUE_PS", present=masked)
         return SubmitOutcome(status_code=result.status_code, excerpt=result.excerpt[:500])
 
+    def update_legal_representatives_visibility(self, unique_id: str, hidden: bool) -> SubmitOutcome:
+        """A minor's secret from their legal representatives recorded, or lifted: PATCH securityLabel
+        (INVISIBLE_REPRESENTANTS_LEGAUX, JDV_J110)."""
+        result = self._transport.set_security_label(unique_id, "INVISIBLE_REPRESENTANTS_LEGAUX", present=hidden)
+        return SubmitOutcome(status_code=result.status_code, excerpt=result.excerpt[:500])
+
     def close(self) -> None:
         self._client.close()
 
@@ -377,6 +431,8 @@ def sender_identity(settings: Settings, region_code: str, structure_name: str,
 
     from dcc.adapters.national_record.vihf import SenderIdentity, make_demo_identity
 
+    if settings.dmp_seal_pkcs11_lib and region_code not in settings.dmp_seal_p12_by_region:
+        return seal_pkcs11_identity(settings, structure_name, structure_id_nat)
     p12, password = settings.seal_p12_for(region_code)
     if p12 is None:
         if settings.env == "production":
@@ -392,6 +448,21 @@ def sender_identity(settings: Settings, region_code: str, structure_name: str,
     return SenderIdentity(id_nat=structure_id_nat, name=structure_name, p12_path=p12, p12_password=password,
                           lps_name=settings.lps_name, lps_version=settings.lps_version,
                           lps_homologation_id=settings.lps_homologation_id)
+
+
+def seal_pkcs11_identity(settings: Settings, structure_name: str, structure_id_nat: str) -> SenderIdentity:
+    """The sending identity whose seal key is on a PKCS#11 token (DCC_DMP_SEAL_PKCS11_*)."""
+    from dcc.adapters.national_record.seal import Pkcs11SenderIdentity
+    from dcc.errors import ConfigurationError
+
+    if not settings.dmp_seal_pkcs11_token_label or not settings.dmp_seal_pkcs11_key_label:
+        raise ConfigurationError("Cachet serveur sur support PKCS#11 : DCC_DMP_SEAL_PKCS11_TOKEN_LABEL et "
+                                 "DCC_DMP_SEAL_PKCS11_KEY_LABEL sont obligatoires avec DCC_DMP_SEAL_PKCS11_LIB.")
+    return Pkcs11SenderIdentity(
+        id_nat=structure_id_nat, name=structure_name, lps_name=settings.lps_name, lps_version=settings.lps_version,
+        lps_homologation_id=settings.lps_homologation_id, pkcs11_lib=settings.dmp_seal_pkcs11_lib,
+        pkcs11_token_label=settings.dmp_seal_pkcs11_token_label, pkcs11_key_label=settings.dmp_seal_pkcs11_key_label,
+        pkcs11_cert_label=settings.dmp_seal_pkcs11_cert_label, pkcs11_pin=settings.dmp_seal_pkcs11_pin or None)
 
 
 def dmp_http_client(settings: Settings) -> httpx.Client:
@@ -433,22 +504,31 @@ def check_production_identity(settings: Settings) -> None:
         problems.append("numéro d'homologation DMP de démonstration ou absent (DCC_LPS_HOMOLOGATION_ID)")
     if settings.dmp_trust_store is None or not Path(settings.dmp_trust_store).is_file():
         problems.append("magasin de confiance absent (DCC_DMP_TRUST_STORE)")
-    seals: list[tuple[Path | None, str]] = (
-        [(settings.dmp_seal_p12, settings.dmp_seal_p12_password)] if settings.dmp_seal_p12 else [])
-    seals += [settings.seal_p12_for(code) for code in settings.dmp_seal_p12_by_region]
-    if not seals:
-        problems.append("certificat de cachet serveur absent (DCC_DMP_SEAL_P12)")
-    for p12, password in seals:
-        if p12 is None:
-            continue
+    seals: list[tuple[str, Path | None, SenderIdentity]] = (
+        [(str(settings.dmp_seal_p12), settings.dmp_seal_p12,
+          SenderIdentity(id_nat="", name="", p12_path=settings.dmp_seal_p12,
+                         p12_password=settings.dmp_seal_p12_password))] if settings.dmp_seal_p12 else [])
+    for code in settings.dmp_seal_p12_by_region:
+        p12, password = settings.seal_p12_for(code)
+        seals.append((str(p12), p12, SenderIdentity(id_nat="", name="", p12_path=p12, p12_password=password)))
+    if settings.dmp_seal_pkcs11_lib:
         try:
-            pem = SenderIdentity(id_nat="", name="", p12_path=p12, p12_password=password).cert_pem()
+            seals.append((f"PKCS#11 {settings.dmp_seal_pkcs11_token_label}/{settings.dmp_seal_pkcs11_key_label}",
+                          None, seal_pkcs11_identity(settings, "", "")))
+        except ConfigurationError as exc:
+            problems.append(exc.message.rstrip("."))
+    if not seals and not settings.dmp_seal_pkcs11_lib:
+        problems.append("certificat de cachet serveur absent (DCC_DMP_SEAL_P12 ou DCC_DMP_SEAL_PKCS11_LIB)")
+    for where, p12, identity in seals:
+        try:
+            pem = identity.cert_pem()
         except ConfigurationError as exc:
             problems.append(exc.message.rstrip("."))
             continue
         cert = x509.load_pem_x509_certificate(pem)
-        if cert.issuer == cert.subject or Path(p12).resolve().is_relative_to(settings.resolved_pki_dir.resolve()):
-            problems.append(f"clé VIHF de démonstration refusée ({p12})")
+        if cert.issuer == cert.subject or (
+                p12 is not None and Path(p12).resolve().is_relative_to(settings.resolved_pki_dir.resolve())):
+            problems.append(f"clé VIHF de démonstration refusée ({where})")
     if problems:
         raise ConfigurationError("Configuration refusée en production (DCC_ENV=production) : "
                                  + " ; ".join(problems) + ".")

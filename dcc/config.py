@@ -49,6 +49,15 @@ class Settings(BaseSettings):
         False, description="The card reader has a PIN pad: the sign page asks for no PIN (protected path); "
         "otherwise, with DCC_SIGNER=pkcs11, the sign page asks the physician for their card PIN.",
     )
+    signing_trust_ca: Path | None = Field(
+        None, description="PEM certificate of the CA that issues the physicians' signing certificates (IGC Santé): "
+        "every card, HSM or esignsante certificate is checked against it before signing; required in production "
+        "(elsewhere: the demo CA when present).",
+    )
+    signing_crl: Path | None = Field(
+        None, description="CRL of DCC_SIGNING_TRUST_CA (PEM or DER, kept fresh by the operator): a revoked "
+        "certificate, or an outdated CRL, refuses the signature; required in production.",
+    )
     esignsante_url: str = Field(
         "", description="Base URL of the esignsante service (PAdES at <url>/signatures/padesbaselineb)."
     )
@@ -69,6 +78,19 @@ class Settings(BaseSettings):
     )
     dmp_seal_p12_password_by_region: dict[str, str] = Field(
         default_factory=dict, description="Per-region passwords of DCC_DMP_SEAL_P12_BY_REGION, as JSON.",
+    )
+    dmp_seal_pkcs11_lib: str = Field(
+        "", description="PKCS#11 module of the HSM holding the seal key (instead of DCC_DMP_SEAL_P12; a region's "
+        "own DCC_DMP_SEAL_P12_BY_REGION still wins), e.g. the HSM vendor's library.",
+    )
+    dmp_seal_pkcs11_token_label: str = Field("", description="Label of the token (HSM partition) of the seal key.")
+    dmp_seal_pkcs11_key_label: str = Field("", description="Label (CKA_LABEL) of the seal's RSA private key.")
+    dmp_seal_pkcs11_cert_label: str = Field(
+        "", description="Label of the seal certificate on the token; empty: the key's label."
+    )
+    dmp_seal_pkcs11_pin: str = Field(
+        "", description="User PIN of the seal's token (a secret: credential file dcc_dmp_seal_pkcs11_pin); empty: "
+        "the token's protected authentication path.",
     )
     dmp_tls_cert: Path | None = Field(None, description="PEM client certificate for mutual TLS with the DMP.")
     dmp_tls_key: Path | None = Field(None, description="PEM private key of DCC_DMP_TLS_CERT.")
@@ -123,7 +145,8 @@ class Settings(BaseSettings):
         "", description="Key signing session cookies and dev tokens; default: a key generated in <var_dir>/session.key."
     )
 
-    @field_validator("dmp_seal_p12", "dmp_tls_cert", "dmp_tls_key", "dmp_trust_store", mode="before")
+    @field_validator("dmp_seal_p12", "dmp_tls_cert", "dmp_tls_key", "dmp_trust_store", "signing_trust_ca",
+                     "signing_crl", mode="before")
     @classmethod
     def _empty_path(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

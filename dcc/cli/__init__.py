@@ -94,6 +94,7 @@ def demo(
     reset: bool = typer.Option(False, help="Repart d'une base vide."),
     dmp_faults: str = typer.Option("", help="Pannes injectées dans le simulateur DMP (ex. fail=0.3)."),
     dmp_dump: Path | None = typer.Option(None, help="Écrit chaque requête HTTP reçue par le simulateur."),
+    dmp_tls: bool = typer.Option(False, "--dmp-tls", help="Simulateur DMP en HTTPS, TLS mutuel (AC de démonstration)."),
 ) -> None:
     """Run the whole chain on synthetic data: seed, sessions, meeting, documents, signature, delivery."""
     from dcc.demo.run import DemoOptions, run_demo
@@ -102,7 +103,7 @@ def demo(
         seed=_int_option(seed, "seed", minimum=0, maximum=2**31), reset=reset,
         patients=_int_option(patients, "patients", minimum=1, maximum=5000),
         regions=_int_option(regions, "regions", minimum=1, maximum=4), out=out, dmp_faults=dmp_faults,
-        dmp_dump=dmp_dump, today=date.today(),
+        dmp_dump=dmp_dump, dmp_tls=dmp_tls, today=date.today(),
     )
     if out is not None:
         _check_writable(out)
@@ -180,11 +181,12 @@ def dmp_simulator(
         None, "--trust-store", envvar="DCC_SIM_TRUST_STORE",
         help="Certificats d'autorité (PEM) dont doivent émaner les signataires des VIHF et des lots ; sans lui, "
              "toute requête signée est refusée (démo : var/pki/ca.pem)."),
+    tls: bool = typer.Option(False, "--tls", help="HTTPS avec certificat client obligatoire (AC de démonstration)."),
 ) -> None:
     """Run the national-record (DMP) simulator standalone."""
     from dcc.cli.simulator import dmp_simulator as run
 
-    run(host=host, port=port, faults=faults, dump=dump, trust_store=trust_store)
+    run(host=host, port=port, faults=faults, dump=dump, trust_store=trust_store, tls=tls)
 
 
 @pki_app.command("init")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
@@ -22,12 +23,27 @@ def dmp_simulator(
         help="Certificats d'autorité (PEM, fichier ou dossier) dont doivent émaner les signataires des VIHF et "
              "des lots de soumission ; sans lui, toute requête signée est refusée (démo : var/pki/ca.pem).",
     ),
+    tls: bool = typer.Option(False, "--tls", help="HTTPS avec certificat client obligatoire (AC de démonstration)."),
 ) -> None:
-    """Lance le simulateur du DMP (ITI-41 sur POST /xds/iti41, état sur GET /_state)."""
+    """Lance le simulateur du DMP (ITI-41 sur POST /xds/iti41, état sur GET /_state).
+
+    Avec --tls : HTTPS, certificat serveur et certificat client émis par l'AC de démonstration (sous
+    <DCC_PKI_DIR>/tls/) ; une connexion sans certificat client de cette AC est refusée."""
     try:
         FaultSpec.parse(faults)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from exc
     app = create_app(faults=faults or None, dump_dir=dump, trust_store=trust_store)
-    typer.echo(f"Simulateur DMP : http://{host}:{port}/xds/iti41 (état : http://{host}:{port}/_state)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    options: dict[str, Any] = {}
+    scheme = "http"
+    if tls:
+        from dcc.config import get_settings
+        from dcc.demo.tls import demo_tls
+
+        material = demo_tls(get_settings().resolved_pki_dir)
+        options, scheme = material.uvicorn_options(), "https"
+        typer.echo("TLS mutuel : certificat client obligatoire. Pour dcc :")
+        for name, value in material.client_environment().items():
+            typer.echo(f"  {name}={value}")
+    typer.echo(f"Simulateur DMP : {scheme}://{host}:{port}/xds/iti41 (état : {scheme}://{host}:{port}/_state)")
+    uvicorn.run(app, host=host, port=port, log_level="info", **options)

@@ -16,7 +16,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
@@ -37,6 +36,7 @@ class DemoOptions:
     reset: bool = False
     dmp_faults: str = ""
     dmp_dump: Path | None = None
+    dmp_tls: bool = False  # the simulator over HTTPS, client certificate required; dcc connects with mutual TLS
     today: date = field(default_factory=date.today)
 
 
@@ -70,7 +70,7 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
         reset_database(url)
     upgrade(url)
 
-    from dcc.bootstrap import database, signer_directory
+    from dcc.bootstrap import database, dmp_http_client, signer_directory
     from dcc.services import demo as demo_services
     from dcc.services.documents import sign_documents
     from dcc.services.seed import seed_directory, seed_patients, seed_users
@@ -80,10 +80,22 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
 
     db = database(url)
     errors: list[str] = []
+    tls = None
+    if opts.dmp_tls:
+        from dcc.config import get_settings
+        from dcc.demo.tls import demo_tls
+
+        # the demo CA issues the simulator's server certificate and dcc's client certificate; the delivery
+        # flow reads its settings from the environment (DCC_DMP_TLS_CERT / _KEY, DCC_DMP_TRUST_STORE)
+        tls = demo_tls(settings.resolved_pki_dir)
+        os.environ.update(tls.client_environment())
+        get_settings.cache_clear()
+        settings = settings.model_copy(update={"dmp_tls_cert": tls.client_cert, "dmp_tls_key": tls.client_key,
+                                               "dmp_trust_store": tls.ca})
     # the simulator trusts the demo CA, which issues the regions' demo seal certificates (bootstrap)
     with start_in_thread(create_app(faults=opts.dmp_faults or None, dump_dir=opts.dmp_dump,
                                     trust_store=settings.resolved_pki_dir / "ca.pem"),
-                         log_level="critical") as sim, MailSink() as mss:
+                         log_level="critical", tls=tls) as sim, MailSink() as mss:
         step("Données de démonstration")
         with db.uow() as uow:
             seeded = seed_directory(uow, seed=opts.seed, regions=opts.regions)
@@ -153,7 +165,8 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
 
         step("Envoi au DMP et par MSSanté (Prefect, outbox)")
         delivery = distribute_pending(max_seconds=300.0)
-        state = httpx.get(f"{sim.url}/_state", timeout=10).json()
+        with dmp_http_client(settings) as client:  # mutual TLS with --dmp-tls
+            state = client.get(f"{sim.url}/_state").json()
         mssante_messages = len(mss.messages)
 
     summary = _summary(db, opts, created, state, planned=planned, case_ids=case_ids, assignment=assignment,

@@ -75,3 +75,8 @@ class NationalRecord(Transport, Protocol):
         """Masked from professionals (the patient's choice) or not: confidentiality code MASQUE_PS added or
         removed."""
         ...
+
+    def update_legal_representatives_visibility(self, unique_id: str, hidden: bool) -> SubmitOutcome:
+        """Hidden from the legal representatives of a minor patient (the minor's recorded choice) or not:
+        confidentiality code INVISIBLE_REPRESENTANTS_LEGAUX added or removed."""
+        ...

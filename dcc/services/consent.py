@@ -8,6 +8,10 @@
   it enqueues a metadata update (same uniqueId, no resubmission) for each destination.
 - Masking from professionals (`MASQUE_PS`) when the patient asks: carried by the (re)submission, or by a
   metadata update once the document is in the DMP.
+- A minor's secret from their legal representatives (CSP art. L1111-5; DMP integration guide EX_2.1-1050: a
+  minor's document says whether the legal representatives see it): recorded on the patient, only for a minor
+  on the day it is recorded, never inferred from the age alone; every document of the patient then carries
+  `INVISIBLE_REPRESENTANTS_LEGAUX` (submission, or metadata update once in the DMP); lifting it removes it.
 
 The dispatcher (dcc.services.delivery) checks consent and identity again right before each send, so a
 decision recorded while a message is already claimed still applies. Every decision is audited.
@@ -15,7 +19,8 @@ decision recorded while a message is already claimed still applies. Every decisi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 
@@ -208,5 +213,40 @@ def record_masking(uow: UnitOfWork, *, document_id: str, actor: str, masked: boo
     return ids
 
 
-__all__ = ["qualify_identity", "record_announcement", "record_masking", "record_opposition",
+MAJORITY_AGE = 18  # Code civil art. 388 / 414
+
+
+def _age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def record_minor_secret(uow: UnitOfWork, *, patient_id: str, actor: str, secret: bool = True,
+                        now: datetime | None = None) -> list[str]:
+    """The minor patient asks that their documents stay invisible to their legal representatives (secret of
+    CSP art. L1111-5), or lifts that request. Refused (409, French) for a patient who is not a minor today:
+    the DMP's legal representatives' access only exists for minors. Every signed document of the patient
+    gets a metadata update towards the national record (the code is added, or removed); documents not sent
+    yet carry it with their submission. Returns the ids of the metadata-update messages."""
+    now = now or datetime.now(UTC)
+    patient = _patient(uow, patient_id)
+    if patient.secret_from_legal_representatives == secret:
+        return []
+    today = now.astimezone(ZoneInfo("Europe/Paris")).date()
+    if secret and _age_on(patient.birth_date, today) >= MAJORITY_AGE:
+        raise Conflict("Le patient est majeur : ses représentants légaux n'ont pas accès à son DMP, le secret "
+                       "vis-à-vis d'eux ne s'applique qu'à un patient mineur.")
+    patient.secret_from_legal_representatives = secret
+    record_audit(uow, actor=actor, action="patient.minor_secret" if secret else "patient.minor_secret_lifted",
+                 entity="patient", entity_id=patient.id, patient_id=patient.id, detail={})
+    ids: list[str] = []
+    docs = uow.session.scalars(select(m.Document).where(m.Document.patient_id == patient.id,
+                                                        m.Document.status != "draft")
+                               .order_by(m.Document.id)).all()
+    for doc in docs:
+        ids += _enqueue_metadata_updates(uow, doc, now)
+    uow.commit()
+    return ids
+
+
+__all__ = ["qualify_identity", "record_announcement", "record_masking", "record_minor_secret", "record_opposition",
            "regenerate_identity_documents"]

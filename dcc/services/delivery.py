@@ -50,6 +50,9 @@ SUBMIT = "submit"
 METADATA_UPDATE = "metadata_update"
 INVISIBLE_PATIENT = "INVISIBLE_PATIENT"
 MASQUE_PS = "MASQUE_PS"
+# TRE_A07 / JDV_J08 (1.2.250.1.213.1.1.4.13): DMP integration guide EX_2.1-1050, a minor's document says whether
+# it is visible to the legal representatives; sent when the minor asked for the secret (CSP art. L1111-5)
+INVISIBLE_REPRESENTANTS_LEGAUX = "INVISIBLE_REPRESENTANTS_LEGAUX"
 
 DMP_PREFIX = "dmp:"  # national-record destinations ("mss:<region>": secure messaging to the care team)
 REASON_OPPOSITION = ("Opposition du patient à l'alimentation de son DMP : le document n'y est pas déposé "
@@ -195,14 +198,17 @@ def reconcile_leases(db: Database, *, now: datetime) -> int:
 # ------------------------------------------------------------------------------------ consent and identity
 
 
-def desired_confidentiality(doc: m.Document) -> tuple[str, ...]:
+def desired_confidentiality(doc: m.Document, patient: m.Patient) -> tuple[str, ...]:
     """Extra JDV_J08 codes the document must carry now: invisible to the patient until the announcement
-    consultation, masked from professionals when the patient asked."""
+    consultation, masked from professionals when the patient asked, invisible to the legal representatives
+    when the minor patient asked for the secret (recorded by services.consent.record_minor_secret)."""
     codes: list[str] = []
     if doc.announced_at is None:
         codes.append(INVISIBLE_PATIENT)
     if doc.masked_ps:
         codes.append(MASQUE_PS)
+    if patient.secret_from_legal_representatives:
+        codes.append(INVISIBLE_REPRESENTANTS_LEGAUX)
     return tuple(codes)
 
 
@@ -217,6 +223,7 @@ class _Decision:
     until: datetime | None = None  # wait: when to look again
     visible: bool | None = None  # metadata update: new visibility to the patient, if it changes
     masked: bool | None = None  # metadata update: new masking, if it changes
+    hidden_from_representatives: bool | None = None  # metadata update: a minor's secret, if it changes
 
 
 def _submit_message(session: Session, msg: m.OutboxMessage) -> m.OutboxMessage | None:
@@ -254,16 +261,19 @@ def _gate(session: Session, msg: m.OutboxMessage, doc: m.Document, patient: m.Pa
         if submit.state == OutboxState.PENDING:
             return _Decision("wait", until=max(submit.next_attempt_at, now) + timedelta(seconds=1))
         return _Decision("hold", REASON_WAIT_SUBMISSION)
-    sent, wanted = _codes(submit.confidentiality), desired_confidentiality(doc)
+    sent, wanted = _codes(submit.confidentiality), desired_confidentiality(doc, patient)
     visible = (INVISIBLE_PATIENT not in wanted) if (INVISIBLE_PATIENT in sent) != (INVISIBLE_PATIENT in wanted) \
         else None
     masked = (MASQUE_PS in wanted) if (MASQUE_PS in sent) != (MASQUE_PS in wanted) else None
-    if visible is None and masked is None:
+    hidden = INVISIBLE_REPRESENTANTS_LEGAUX in wanted
+    hidden_from_representatives = hidden if (INVISIBLE_REPRESENTANTS_LEGAUX in sent) != hidden else None
+    if visible is None and masked is None and hidden_from_representatives is None:
         return _Decision("done", "Métadonnées du DMP déjà à jour.")
     if not isinstance(transport, NationalRecord):
-        what = "visibilité pour le patient" if visible is not None else "masquage aux professionnels"
+        what = ("visibilité pour le patient" if visible is not None else "masquage aux professionnels"
+                if masked is not None else "visibilité pour les représentants légaux")
         return _Decision("hold", _reason_unsupported(msg.destination, what))
-    return _Decision("send", visible=visible, masked=masked)
+    return _Decision("send", visible=visible, masked=masked, hidden_from_representatives=hidden_from_representatives)
 
 
 def _park(uow: UnitOfWork, msg: m.OutboxMessage, doc: m.Document, state: str, reason: str, actor: str) -> None:
@@ -320,6 +330,7 @@ class _Prepared:
     unique_id: str = ""
     visible: bool | None = None
     masked: bool | None = None
+    hidden_from_representatives: bool | None = None
     codes: tuple[str, ...] = ()  # extra confidentiality after this send
 
 
@@ -366,9 +377,10 @@ def _prepare(db: Database, *, msg_id: str, owner: str, now: datetime, lease_s: i
             uow.commit()
             return _Prepared("send", msg.destination, METADATA_UPDATE, unique_id=doc.unique_id,
                              visible=decision.visible, masked=decision.masked,
-                             codes=desired_confidentiality(doc))
+                             hidden_from_representatives=decision.hidden_from_representatives,
+                             codes=desired_confidentiality(doc, patient))
         if msg.confidentiality is None:  # first attempt: every retry sends exactly these codes
-            msg.confidentiality = " ".join(desired_confidentiality(doc))
+            msg.confidentiality = " ".join(desired_confidentiality(doc, patient))
         replaces = s.get(m.Document, doc.replaces_id) if doc.replaces_id else None
         submission = Submission(unique_id=doc.unique_id, cda=doc.cda, pdf=doc.pdf, kind=doc.kind,
                                 extra_confidentiality=_codes(msg.confidentiality),
@@ -386,6 +398,8 @@ def _send_update(transport: Transport, prep: _Prepared) -> SubmitOutcome | None:
         result = transport.update_visibility(prep.unique_id, prep.visible)
     if prep.masked is not None:
         result = transport.update_masking(prep.unique_id, prep.masked)
+    if prep.hidden_from_representatives is not None:
+        result = transport.update_legal_representatives_visibility(prep.unique_id, prep.hidden_from_representatives)
     return result
 
 

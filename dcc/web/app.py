@@ -449,9 +449,10 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     install_auth(app, settings)  # refuses dev auth in production; session cookie; /login, /logout
-    from dcc.bootstrap import check_production_identity
+    from dcc.bootstrap import check_production_identity, check_production_signing
 
     check_production_identity(settings or get_settings())  # production: no demo VIHF key, trust store required
+    check_production_signing(settings or get_settings())  # production: signers checked against a CA and CRL
     app.include_router(api_v1)
     from dcc.web.pages import mount_static, pages_router
 

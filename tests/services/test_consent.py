@@ -64,6 +64,10 @@ class Updating:
         self.updates.append(("masking", unique_id, masked))
         return SubmitOutcome(status_code=200, excerpt="ok")
 
+    def update_legal_representatives_visibility(self, unique_id: str, hidden: bool) -> SubmitOutcome:
+        self.updates.append(("legal_representatives", unique_id, hidden))
+        return SubmitOutcome(status_code=200, excerpt="ok")
+
     def close(self) -> None:
         self.inner.close()
 

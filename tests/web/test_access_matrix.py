@@ -206,6 +206,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/patients/{patient_id}/break-glass"): BREAK_GLASS,
     ("POST", "/api/v1/patients/{patient_id}/dmp-opposition"): CONSENT,
     ("POST", "/api/v1/patients/{patient_id}/identity-qualification"): CONSENT,
+    ("POST", "/api/v1/patients/{patient_id}/legal-representatives-secret"): CONSENT,
     ("POST", "/api/v1/documents/{document_id}/announcement"): VISIBILITY,
     ("POST", "/api/v1/documents/{document_id}/masking"): VISIBILITY,
     ("GET", "/api/v1/audit"): AUDIT_TRAIL,
@@ -259,6 +260,8 @@ def _body(w: World, method: str, path: str, obj: str) -> dict[str, Any] | None:
         return {"opposed": True, "reason": "refus exprimé en consultation"}
     if path.endswith("/masking"):
         return {"masked": True}
+    if path.endswith("/legal-representatives-secret"):
+        return {"secret": True}
     if path.endswith("/announcement"):
         return {}
     if path.endswith("/cases/{case_id}/pps") and method == "PUT":

@@ -113,3 +113,29 @@ def test_bad_input_is_refused_in_plain_words(client: TestClient, seeded: Seeded,
     for path, body in (("announcement", {}), ("masking", {"masked": True})):
         r = client.post(f"/api/v1/documents/{draft_id}/{path}", json=body)
         assert r.status_code == 409 and "brouillon" in r.json()["message"], r.text
+
+
+def test_a_minor_s_secret_from_legal_representatives_is_recorded_an_adult_s_refused(
+        client: TestClient, seeded: Seeded, signed: dict[str, str]) -> None:
+    url = f"/api/v1/patients/{signed['patient']}/legal-representatives-secret"
+    with seeded.database.uow() as uow:
+        patient = uow.session.get(m.Patient, signed["patient"])
+        assert patient is not None
+        patient.birth_date = datetime.now(UTC).date().replace(year=datetime.now(UTC).year - 30, day=1)
+        uow.commit()
+    r = client.post(url, json={"secret": True})
+    assert r.status_code == 409 and "majeur" in r.json()["message"]
+    with seeded.database.uow() as uow:
+        patient = uow.session.get(m.Patient, signed["patient"])
+        assert patient is not None and patient.secret_from_legal_representatives is False
+        patient.birth_date = datetime.now(UTC).date().replace(year=datetime.now(UTC).year - 12, day=1)
+        uow.commit()
+    r = client.post(url, json={"secret": True})
+    assert r.status_code == 200, r.text
+    # the document is not in the DMP yet: its submission carries the code, and the queued update is closed as
+    # already up to date once it is delivered
+    assert r.json()["secret_from_legal_representatives"] is True and r.json()["metadata_updates"] == 1
+    assert "patient.minor_secret" in _audit_actions(seeded, signed["patient"])
+    with seeded.database.uow() as uow:
+        patient = uow.session.get(m.Patient, signed["patient"])
+        assert patient is not None and patient.secret_from_legal_representatives is True

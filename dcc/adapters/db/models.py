@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -142,6 +143,10 @@ class Patient(Base):
     city: Mapped[str] = mapped_column(String(100), default="")
     referring_gp_id: Mapped[str | None] = mapped_column(ForeignKey("professional.id"), nullable=True)
     dmp_opposition: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 0010: a minor asked that their health information be kept secret from their legal representatives (CSP
+    # art. L1111-5): documents go to the DMP with INVISIBLE_REPRESENTANTS_LEGAUX (recorded, never inferred)
+    secret_from_legal_representatives: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                                    server_default=false())
 
 
 class PatientIdentifier(Base):

@@ -23,7 +23,8 @@ from types import TracebackType
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import AsymmetricPadding, PKCS1v15
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.sign import timestamps
 
@@ -284,3 +285,77 @@ class Pkcs11Signer(LocalSigner):
         finally:
             if not batch:
                 self.close()
+
+
+# -------------------------------------------------------------------------- seal key on a token (VIHF, XAdES)
+
+_RSA_MECHANISMS = {"sha256": "SHA256_RSA_PKCS", "sha384": "SHA384_RSA_PKCS", "sha512": "SHA512_RSA_PKCS"}
+
+
+def token_certificate(lib_path: str, token_label: str, pin: str | None, label: str) -> x509.Certificate:
+    """The certificate labelled `label` on the token (the structure's seal certificate)."""
+    for found in token_certificates(lib_path, token_label, pin):
+        if found.label == label:
+            return found.certificate
+    raise SignatureRefused(f"Certificat « {label} » introuvable sur le support « {token_label} ».")
+
+
+class Pkcs11RsaKey(rsa.RSAPrivateKey):
+    """The structure's seal key (certificat de cachet serveur) on a PKCS#11 token (HSM): an RSA private key
+    object for signxml (VIHF, XAdES) whose `sign` runs on the token (CKM_SHA*_RSA_PKCS, PKCS#1 v1.5); the key
+    never leaves it. A session is opened for each signature (python-pkcs11 sessions are not shared between
+    threads). A token that cannot sign makes the send fail as transient (DeliveryError), with the reason."""
+
+    def __init__(self, lib_path: str, token_label: str, pin: str | None, *, key_label: str,
+                 certificate: x509.Certificate) -> None:
+        public = certificate.public_key()
+        if not isinstance(public, rsa.RSAPublicKey):
+            raise SignatureRefused(f"Le certificat « {key_label} » du support « {token_label} » doit porter une "
+                                   "clé RSA (signature RSA-SHA256 du VIHF).")
+        self.lib_path, self.token_label, self._pin, self.key_label = lib_path, token_label, pin, key_label
+        self._public = public
+
+    def sign(self, data: bytes, padding: AsymmetricPadding, algorithm: Any) -> bytes:
+        from dcc.errors import DeliveryError
+
+        if not isinstance(padding, PKCS1v15) or getattr(algorithm, "name", "") not in _RSA_MECHANISMS:
+            raise ValueError("Seal key on a token: PKCS#1 v1.5 with SHA-256, SHA-384 or SHA-512 only")
+        _, _, pkcs11 = _pkcs11_modules()
+        mechanism = getattr(pkcs11.Mechanism, _RSA_MECHANISMS[algorithm.name])
+        try:
+            session = open_session(self.lib_path, self.token_label, self._pin)
+        except SignatureRefused as exc:
+            raise DeliveryError(f"Cachet serveur indisponible : {exc.message}", error_code="cachet_indisponible") \
+                from exc
+        try:
+            key = session.get_key(object_class=pkcs11.ObjectClass.PRIVATE_KEY, key_type=pkcs11.KeyType.RSA,
+                                  label=self.key_label)
+            return bytes(key.sign(data, mechanism=mechanism))
+        except pkcs11.exceptions.PKCS11Error as exc:
+            raise DeliveryError(f"Cachet serveur : le support « {self.token_label} » n'a pas signé avec la clé "
+                                f"« {self.key_label} » ({type(exc).__name__}).", error_code="cachet_indisponible") \
+                from exc
+        finally:
+            session.close()
+
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self._public
+
+    @property
+    def key_size(self) -> int:
+        return self._public.key_size
+
+    def decrypt(self, ciphertext: bytes, padding: AsymmetricPadding) -> bytes:
+        raise TypeError("the seal key on a token only signs")
+
+    def private_numbers(self) -> rsa.RSAPrivateNumbers:
+        raise TypeError("a key on a PKCS#11 token is not extractable")
+
+    def private_bytes(self, encoding: Any, format: Any, encryption_algorithm: Any) -> bytes:  # noqa: A002
+        raise TypeError("a key on a PKCS#11 token is not extractable")
+
+    def __copy__(self) -> Pkcs11RsaKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Pkcs11RsaKey:
+        return self

@@ -158,6 +158,60 @@ class DemoPki:
         )
         return cert, key
 
+    def issue_tls(self, common_name: str, *, server: bool, hosts: tuple[str, ...] = (),
+                  stem: str) -> tuple[Path, Path]:
+        """A TLS certificate (EC P-256) for the simulator's HTTPS (`server`: serverAuth, `hosts` as DNS names
+        or IP addresses in the subjectAltName) or for dcc's connection to it (clientAuth). Written as
+        `tls/<stem>.pem` and `tls/<stem>.key` (PEM, key 0600); returns (certificate path, key path)."""
+        import ipaddress
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = _now()
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "DCC démonstration"),
+                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            ]))
+            .issuer_name(self.ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True, content_commitment=False, key_encipherment=False,
+                    data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                    encipher_only=False, decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()), critical=False
+            )
+        )
+        if hosts:
+            names: list[x509.GeneralName] = []
+            for host in hosts:
+                try:
+                    names.append(x509.IPAddress(ipaddress.ip_address(host)))
+                except ValueError:
+                    names.append(x509.DNSName(host))
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        cert = builder.sign(self.ca_key, hashes.SHA256())
+        folder = self.directory / "tls"
+        folder.mkdir(exist_ok=True)
+        cert_path, key_path = folder / f"{stem}.pem", folder / f"{stem}.key"
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        key_path.chmod(0o600)
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return cert_path, key_path
+
     # -- revocation
 
     def revoke(self, serial_number: int, *, when: datetime | None = None) -> None:

@@ -130,6 +130,19 @@ class OppositionOut(BaseModel):
     messages_changed: int = Field(description="Envois vers le DMP bloqués (opposition) ou relancés (levée)")
 
 
+class MinorSecretIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    secret: bool = Field(True, description="true : le patient mineur demande le secret vis-à-vis de ses "
+                         "représentants légaux ; false : il le lève")
+
+
+class MinorSecretOut(BaseModel):
+    patient_id: str
+    secret_from_legal_representatives: bool
+    metadata_updates: int = Field(description="Mises à jour des métadonnées des documents déjà au DMP, en file")
+
+
 class IdentityOut(BaseModel):
     patient_id: str
     ins_qualified: bool
@@ -146,6 +159,21 @@ def dmp_opposition(patient_id: str, data: OppositionIn, uow: Uow, user: CurrentU
     changed = consent.record_opposition(uow, patient_id=patient_id, actor=user.login, opposed=data.opposed,
                                         reason=data.reason.strip())
     return OppositionOut(patient_id=patient_id, dmp_opposition=data.opposed, messages_changed=changed)
+
+
+@router.post("/{patient_id}/legal-representatives-secret", response_model=MinorSecretOut,
+             summary="Secret du mineur vis-à-vis de ses représentants légaux",
+             description="Le patient mineur demande que ses documents restent invisibles à ses représentants "
+             "légaux (art. L1111-5 du code de la santé publique) : ils sont déposés au DMP avec le code "
+             "INVISIBLE_REPRESENTANTS_LEGAUX, ceux déjà déposés sont mis à jour ; false lève le secret. Refusé "
+             "(409) pour un patient majeur. Coordonnateur ou équipe de soins.",
+             responses=error_responses(404, 409, 413, 422))
+def legal_representatives_secret(patient_id: str, data: MinorSecretIn, uow: Uow,
+                                 user: CurrentUser) -> MinorSecretOut:
+    access.require(uow, user, "patient", patient_id, access.consent_filter(user), action="minor_secret")
+    updates = consent.record_minor_secret(uow, patient_id=patient_id, actor=user.login, secret=data.secret)
+    return MinorSecretOut(patient_id=patient_id, secret_from_legal_representatives=data.secret,
+                          metadata_updates=len(updates))
 
 
 @router.post("/{patient_id}/identity-qualification", response_model=IdentityOut,

@@ -402,3 +402,20 @@ def test_designation_type_outside_jdv_j59_is_refused_by_the_simulator(server: Ru
     assert any(i["details"]["coding"][0]["code"] == "XDSRegistryMetadataError" and "designationType" in
                i["details"].get("text", "") + i.get("diagnostics", "") for i in issues)
     assert _state(server) == []
+
+
+def test_mhd_carries_the_minor_secret_from_legal_representatives(server: RunningServer) -> None:
+    """INVISIBLE_REPRESENTANTS_LEGAUX (JDV_J110) in the bundle's securityLabel, then removed and added again by
+    PATCH: the simulator accepts it in both."""
+    uid = "1.2.250.1.213.1.1.9.98.119"
+    record = MhdNationalRecord(server.url, timeout=10.0)
+    try:
+        record.submit(Submission(unique_id=uid, cda=sample_cda(unique_id=uid), pdf=b"", kind="frcp",
+                                 extra_confidentiality=("INVISIBLE_REPRESENTANTS_LEGAUX",)))
+        assert _state(server)[0]["confidentiality"] == ["N", "INVISIBLE_REPRESENTANTS_LEGAUX"]
+        assert record.update_legal_representatives_visibility(uid, False).status_code == 200
+        assert _state(server)[0]["confidentiality"] == ["N"]
+        record.update_legal_representatives_visibility(uid, True)
+        assert _state(server)[0]["confidentiality"] == ["N", "INVISIBLE_REPRESENTANTS_LEGAUX"]
+    finally:
+        record.close()

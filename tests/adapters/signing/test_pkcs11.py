@@ -7,10 +7,6 @@ are imported with python-pkcs11, as an HSM or a provisioned smart card would hol
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,11 +21,7 @@ from dcc.adapters.signing import init_demo_pki, verify_pdf
 from dcc.adapters.signing.pki import Credential, DemoPki
 from dcc.errors import SignatureRefused
 from tests import pdfsig as pdfsig_tool
-
-SOFTHSM_LIBS = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-                "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so", "/usr/local/lib/softhsm/libsofthsm2.so")
-SOFTHSM_LIB = next((p for p in SOFTHSM_LIBS if Path(p).exists()), "")
-SOFTHSM_UTIL = shutil.which("softhsm2-util")
+from tests.softhsm import PIN, SOFTHSM_LIB, SOFTHSM_UTIL, TOKEN, softhsm_token
 
 pytestmark = pytest.mark.skipif(
     not (SOFTHSM_LIB and SOFTHSM_UTIL),
@@ -39,9 +31,6 @@ pkcs11 = pytest.importorskip("pkcs11", reason="python-pkcs11 absent (pip install
 
 from dcc.adapters.signing.pkcs11 import Pkcs11Signer  # noqa: E402
 
-TOKEN = "dcc-test"
-PIN = "123456"
-SO_PIN = "12345678"
 MARTIN = ("Claire Martin", "810000000001")
 BERNARD = ("Luc Bernard", "810000000002")
 HTML = (
@@ -91,34 +80,19 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
 
 
 @pytest.fixture(scope="module")
-def token(tmp_path_factory: pytest.TempPathFactory, pki: DemoPki) -> Iterator[str]:
-    """A SoftHSM token holding Martin's, Bernard's and a revoked and an expired credential."""
-    base = tmp_path_factory.mktemp("softhsm")
-    (base / "tokens").mkdir()
-    conf = base / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\n", encoding="utf-8")
-    previous = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)  # read by the library when python-pkcs11 loads it
-    try:
-        assert SOFTHSM_UTIL
-        subprocess.run([SOFTHSM_UTIL, "--init-token", "--free", "--label", TOKEN, "--so-pin", SO_PIN,
-                        "--pin", PIN], check=True, capture_output=True, env=os.environ)
-        import_credential(pki.credential(MARTIN[1]), "martin", b"\x01")
-        import_credential(pki.credential(BERNARD[1]), "bernard", b"\x02")
-        now = datetime.now(UTC)
-        revoked = pki.issue(*MARTIN, filename="revoked-martin", register=False)
-        pki.revoke(revoked.serial_number)
-        import_credential(revoked, "revoked", b"\x03")
-        expired = pki.issue(*MARTIN, not_before=now - timedelta(days=400), not_after=now - timedelta(days=1),
-                            filename="expired-martin", register=False)
-        import_credential(expired, "expired", b"\x04")
-        yield TOKEN
-    finally:
-        if previous is None:
-            os.environ.pop("SOFTHSM2_CONF", None)
-        else:
-            os.environ["SOFTHSM2_CONF"] = previous
+def token(pki: DemoPki) -> str:
+    """The SoftHSM token holding Martin's, Bernard's and a revoked and an expired credential."""
+    softhsm_token()
+    import_credential(pki.credential(MARTIN[1]), "martin", b"\x01")
+    import_credential(pki.credential(BERNARD[1]), "bernard", b"\x02")
+    now = datetime.now(UTC)
+    revoked = pki.issue(*MARTIN, filename="revoked-martin", register=False)
+    pki.revoke(revoked.serial_number)
+    import_credential(revoked, "revoked", b"\x03")
+    expired = pki.issue(*MARTIN, not_before=now - timedelta(days=400), not_after=now - timedelta(days=1),
+                        filename="expired-martin", register=False)
+    import_credential(expired, "expired", b"\x04")
+    return TOKEN
 
 
 @pytest.fixture(scope="module")
@@ -222,3 +196,45 @@ def test_signer_directory_pkcs11(pki: DemoPki, token: str, unsigned: bytes, tmp_
     result = verify_pdf(s.sign(unsigned, signer_name="Dr Luc BERNARD", reason="r", location="l"),
                         trust_roots=[pki.ca_path])
     assert result.ok and result.signer_id_nat == BERNARD[1]
+
+
+def _crl_revoking(pki: DemoPki, serial: int, path: Path) -> Path:
+    """A CRL of the demo CA that revokes `serial` (the operator's fresh CRL), written to `path`."""
+    from cryptography.hazmat.primitives import hashes
+
+    now = datetime.now(UTC)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(pki.ca_cert.subject)
+           .last_update(now - timedelta(minutes=5)).next_update(now + timedelta(days=1))
+           .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(serial)
+                                    .revocation_date(now - timedelta(minutes=1)).build())
+           .sign(pki.ca_key, hashes.SHA256()))
+    path.write_bytes(crl.public_bytes(Encoding.PEM))
+    return path
+
+
+def test_production_checks_the_token_certificate_against_the_configured_ca_and_crl(
+        pki: DemoPki, token: str, unsigned: bytes, tmp_path: Path) -> None:
+    """In production the trust anchor and CRL come from DCC_SIGNING_TRUST_CA / DCC_SIGNING_CRL (no demo PKI is
+    looked for): a certificate of another CA, or one the configured CRL revokes, signs nothing."""
+    from dcc.bootstrap import signer_directory
+    from dcc.config import Settings
+    from dcc.errors import ConfigurationError
+
+    def production(**kw: object) -> Settings:
+        return Settings(env="production", var_dir=tmp_path / "var", signer="pkcs11", pkcs11_lib=SOFTHSM_LIB,
+                        pkcs11_token_label=TOKEN, pkcs11_pin=PIN, **kw)
+
+    def sign_as_bernard(settings: Settings) -> bytes:
+        s = signer_directory(settings).signer_for(id_nat=BERNARD[1], name="Luc Bernard")
+        return s.sign(unsigned, signer_name="Dr Luc BERNARD", reason="r", location="l")
+
+    assert verify_pdf(sign_as_bernard(production(signing_trust_ca=pki.ca_path, signing_crl=pki.crl_path)),
+                      trust_roots=[pki.ca_path]).ok
+    other = init_demo_pki(tmp_path / "other-ca", [], ca_name="Autre AC")
+    with pytest.raises(SignatureRefused, match="autorité de certification reconnue"):
+        sign_as_bernard(production(signing_trust_ca=other.ca_path, signing_crl=other.crl_path))
+    crl = _crl_revoking(pki, pki.credential(BERNARD[1]).serial_number, tmp_path / "crl.pem")
+    with pytest.raises(SignatureRefused, match="révoqué"):
+        sign_as_bernard(production(signing_trust_ca=pki.ca_path, signing_crl=crl))
+    with pytest.raises(ConfigurationError, match="DCC_SIGNING_TRUST_CA"):
+        signer_directory(production(signing_crl=pki.crl_path))

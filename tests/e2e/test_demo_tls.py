@@ -1,0 +1,33 @@
+"""`dcc demo --dmp-tls`: the simulator serves HTTPS and requires a client certificate from the demo CA; dcc
+delivers over mutual TLS (ITI-41 and MHD), checking the simulator's certificate against that CA."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_demo import run_dcc
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_demo_delivers_over_mutual_tls(tmp_path: Path) -> None:
+    var, dump = tmp_path / "var", tmp_path / "dump"
+    proc = run_dcc(["demo", "--seed", "3", "--patients", "6", "--json", "--dmp-tls", "--dmp-dump", str(dump)], var)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    summary = json.loads(proc.stdout)
+    delivery = summary["stages"]["delivery"]
+    assert delivery["dead_letters"] == 0
+    delivered = [d for d in summary["documents"] if d["status"] in ("delivered", "superseded")]
+    assert delivered and len(delivered) == len(summary["documents"])
+    assert {d["unique_id"] for d in delivered} <= {e["unique_id"] for e in summary["national_record"]}
+    # both transports went over the TLS connection
+    names = [p.name for p in dump.iterdir()]
+    assert any(n.endswith("-POST-xds_iti41.http") for n in names) and any(n.endswith("-POST-fhir.http") for n in names)
+    with sqlite3.connect(var / "dcc.sqlite3") as conn:
+        endpoints = {row[0] for row in conn.execute("select endpoint from region")}
+    assert endpoints and all(e.startswith("https://127.0.0.1:") for e in endpoints)
+    assert (var / "pki" / "tls" / "dmp-client.pem").is_file() and (var / "pki" / "tls" / "dmp-server.pem").is_file()
