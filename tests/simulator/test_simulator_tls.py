@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from dcc.adapters.signing.pki import init_demo_pki
+from dcc.adapters.national_record.xds import SenderIdentity, make_demo_identity
 from dcc.bootstrap import XdsNationalRecord, dmp_http_client
 from dcc.config import Settings
 from dcc.demo.tls import demo_tls
@@ -26,9 +27,15 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> SimulatorTls:
     return demo_tls(tmp_path_factory.mktemp("pki"))
 
 
+@pytest.fixture(scope="module")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> SenderIdentity:
+    return make_demo_identity(tmp_path_factory.mktemp("vihf"), "CH d'Angers", "1750100125")
+
+
 @pytest.fixture()
-def server(tls: SimulatorTls) -> Iterator[RunningServer]:
-    with start_in_thread(create_app(), tls=tls) as running:
+def server(tls: SimulatorTls, identity: SenderIdentity) -> Iterator[RunningServer]:
+    # the simulator trusts the demo CA that issued the sender's seal certificate
+    with start_in_thread(create_app(trust_store=identity.trust_anchor), tls=tls) as running:
         yield running
 
 
@@ -40,13 +47,14 @@ def _settings(tls: SimulatorTls, **kw: object) -> Settings:
 
 
 def test_mutual_tls_client_reaches_the_simulator_and_delivers(server: RunningServer, tls: SimulatorTls,
-                                                              tmp_path: Path) -> None:
+                                                              identity: SenderIdentity, tmp_path: Path) -> None:
     assert server.url.startswith("https://127.0.0.1:")
     with dmp_http_client(_settings(tls)) as client:
         assert client.get(f"{server.url}/_state").json() == []
     cda = sample_cda()
     record = XdsNationalRecord(server.url, identity_dir=tmp_path / "id", structure_name="CH d'Angers",
-                               structure_id_nat="1750100125", client=dmp_http_client(_settings(tls)))
+                               structure_id_nat="1750100125", identity=identity,
+                               client=dmp_http_client(_settings(tls)))
     try:
         outcome = record.submit(Submission(unique_id="", cda=cda, pdf=b"", kind="FRCP"))
     finally:

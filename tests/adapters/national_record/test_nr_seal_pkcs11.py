@@ -117,7 +117,8 @@ def test_a_region_with_its_own_pkcs12_keeps_it(hsm: dict[str, Any], tmp_path: Pa
 
 def test_the_simulator_accepts_a_submission_sealed_on_the_token(hsm: dict[str, Any], tmp_path: Path) -> None:
     settings = _settings(hsm, env="development")
-    with start_in_thread(create_app(), log_level="critical") as server:
+    # the simulator trusts the CA that issued the seal on the token
+    with start_in_thread(create_app(trust_store=hsm["trust"]), log_level="critical") as server:
         record = XdsNationalRecord(server.url, identity_dir=tmp_path / "id", structure_name="CHU de test",
                                    structure_id_nat="11234567890",
                                    identity=sender_identity(settings, "ARA", "CHU de test", "11234567890"))
