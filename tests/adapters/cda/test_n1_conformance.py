@@ -21,7 +21,8 @@ from dcc.domain.documents import DocumentIds
 pytestmark = pytest.mark.integration
 KIT = find_kit()
 NS = {"h": "urn:hl7-org:v3"}
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+       b"trailer<</Root 1 0 R>>\n%%EOF\n")
 
 
 @pytest.fixture(scope="module")
