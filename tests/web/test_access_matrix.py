@@ -227,7 +227,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
 }
 EXPECTED[("DELETE", "/api/v1/attachments/{attachment_id}")] = EXPECTED[("GET", "/api/v1/attachments/{attachment_id}")]
 # sharing with the DMP: whoever sees the attachment reaches the service, which lets only a physician share (422)
-EXPECTED[("POST", "/api/v1/attachments/{attachment_id}/share")] = EXPECTED[("GET", "/api/v1/attachments/{attachment_id}")]
+EXPECTED[("POST", "/api/v1/attachments/{attachment_id}/share")] = EXPECTED[
+    ("GET", "/api/v1/attachments/{attachment_id}")]
 # routes whose object is named by a required query parameter
 QUERY_OBJECT = {"/api/v1/audit": ("patient", "patient_id"), "/api/v1/audit/fhir": ("patient", "patient_id")}
 # routes without an object: checked by test_lists_are_scoped / test_creation_rights
