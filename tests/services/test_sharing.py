@@ -161,3 +161,17 @@ def test_patient_choices_and_identity_refuse_with_nothing_written(database: Data
     assert _counts(database) == before
     with database.uow() as uow:
         assert uow.session.get(m.Attachment, world["pdf"]).shared_document_id is None
+
+
+def test_a_shared_attachment_is_not_corrected_as_a_board_document(database: Database, world: dict[str, str]) -> None:
+    from dcc.bootstrap import cda_builder
+    from dcc.services.corrections import CorrectionInput, correct_document
+
+    unique_id = _share(database, world, "pdf")
+    with database.uow() as uow:
+        doc_id = uow.session.scalars(select(m.Document.id).where(m.Document.unique_id == unique_id)).one()
+    before = _counts(database)
+    with database.uow() as uow, pytest.raises(ValidationFailed, match="ne se corrige pas"):
+        correct_document(uow, document_id=doc_id, actor="dr", changes=CorrectionInput(reason="erreur de fichier"),
+                         cda=cda_builder(), pdf=None)  # type: ignore[arg-type]
+    assert _counts(database) == before
