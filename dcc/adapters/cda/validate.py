@@ -1,4 +1,5 @@
-"""Conformance of a CDA document to the ANS (CI-SIS) test kit: XSD + five schematrons.
+"""Conformance of a CDA document to the ANS (CI-SIS) test kit: XSD + five schematrons (the volet's, FRCP or PPS,
+or for an N1 document the generic structuration-minimale one, see STRUCMIN; then the three cross-cutting ones).
 
 The schematrons declare `queryBinding="xslt2"`, so lxml's own (XSLT 1.0) schematron support cannot
 run them. They are compiled with the ISO skeleton stylesheets that ship with lxml
@@ -433,10 +434,13 @@ def _strucmin_sch(kit_dir: Path) -> Path:
     with _lock:
         folder = _strucmin_dirs.get(kit_dir)
         if folder is None:
+            import atexit
             import shutil
             import tempfile
 
-            folder = Path(tempfile.mkdtemp(prefix="dcc-strucmin-")) / "structurationMinimale"
+            top = Path(tempfile.mkdtemp(prefix="dcc-strucmin-"))
+            atexit.register(shutil.rmtree, top, ignore_errors=True)
+            folder = top / "structurationMinimale"
             shutil.copytree(sch.parent, folder)
             (folder / _STRUCMIN_MISSING).write_bytes(_artdecor_value_set(kit_dir / _STRUCMIN_SOURCE))
             _strucmin_dirs[kit_dir] = folder
