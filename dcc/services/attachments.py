@@ -38,6 +38,7 @@ class AttachmentView:
     created_by: str
     created_at: datetime
     locked: bool
+    shared_document_id: str | None = None  # the N1 document it was shared to the DMP as (dcc.services.sharing)
 
 
 def _discussed(uow: UnitOfWork, case: m.Case) -> bool:
@@ -61,7 +62,8 @@ def _case(uow: UnitOfWork, case_id: str) -> m.Case:
 def _view(a: m.Attachment, locked: bool) -> AttachmentView:
     return AttachmentView(id=a.id, case_id=a.case_id, category=a.category, title=a.title, filename=a.filename,
                           media_type=a.media_type, size=a.size, sha256=a.sha256, viewer_url=a.viewer_url,
-                          created_by=a.created_by, created_at=a.created_at, locked=locked)
+                          created_by=a.created_by, created_at=a.created_at, locked=locked,
+                          shared_document_id=a.shared_document_id)
 
 
 def add_attachment(uow: UnitOfWork, *, case_id: str, data: bytes, filename: str, title: str, category: str,

@@ -66,6 +66,9 @@ PROPOSAL_LOCKED = "la proposition de la RCP ne peut être modifiée que par une 
 
 
 def _check(doc: m.Document, changes: CorrectionInput) -> None:
+    if doc.kind not in (d.DocumentKind.FRCP.value, d.DocumentKind.PPS.value):  # an attachment shared as N1
+        raise ValidationFailed("Une pièce jointe partagée avec le DMP ne se corrige pas dans dcc : c'est le "
+                               "document de son auteur, tel qu'il a été joint au dossier.", field="document")
     if not changes.reason.strip():
         raise ValidationFailed("Indiquez le motif de la correction.", field="reason")
     # A correction fixes how a decision was written down, never the decision itself (INCa: a proposal

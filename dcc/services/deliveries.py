@@ -22,7 +22,7 @@ from dcc.services.uow import UnitOfWork
 STATES = ("dead", "pending", "held", "blocked", "delivered")
 REQUEUE_ROLES: tuple[access.Role, ...] = ("coordinator", "monitor")
 MAX_BATCH = 200
-DOC_KINDS = {"FRCP": "Fiche RCP", "PPS": "PPS"}
+DOC_KINDS = {"FRCP": "Fiche RCP", "PPS": "PPS", "N1": "Pièce jointe partagée"}
 
 # Plain-French explanation of a delivery error code (the adapters' codes); `{cible}` is the destination.
 ERROR_EXPLANATIONS = {

@@ -18,7 +18,7 @@ from dcc.services import access
 from dcc.services.queries import display_name, list_sessions, session_agenda
 from dcc.services.uow import UnitOfWork
 
-DOCUMENT_KINDS = {"FRCP": "Fiche RCP", "PPS": "PPS"}
+DOCUMENT_KINDS = {"FRCP": "Fiche RCP", "PPS": "PPS", "N1": "Pièce jointe partagée"}
 
 
 def document_kind_label(kind: str) -> str:

@@ -45,7 +45,9 @@ CLASS_SYSTEM = "1.2.250.1.213.1.1.4.1"
 FORMAT_CODES = {
     ("urn:asip:ci-sis:frcp:2011", "1.2.250.1.213.1.1.4.2.282"),
     ("urn:asip:ci-sis:pps-cancer:2017", "1.2.250.1.213.1.1.4.2.282"),
+    # CDA N1 (non-structured body): ASS_A12 media type -> TRE_A11-IheFormatCode
     ("urn:ihe:iti:xds-sd:pdf:2008", "1.3.6.1.4.1.19376.1.2.3"),
+    ("urn:ihe:iti-fr:xds-sd:jpeg:2010", "1.3.6.1.4.1.19376.1.2.3"),
 }
 CODED = {
     DE_TYPE: ("typeCode", "JDV_J07_XdsTypeCode_CISIS"),

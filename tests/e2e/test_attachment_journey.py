@@ -1,7 +1,8 @@
 """Acceptance, in Debian's Chromium driven by Playwright: a coordinator attaches a pathology report (PDF) and an
 imaging report (JPEG with GPS metadata, with a link to the region's image viewer) to a case from its page; a
 hostile PDF (JavaScript) is refused in French; meeting mode lists the attachments of the case and downloads
-one. Every page passes axe-core (no serious or critical violation) and fits 390 px (tests/e2e/a11y.py)."""
+one; a physician confirms and shares a report with the DMP. Every page passes axe-core (no serious or critical
+violation) and fits 390 px (tests/e2e/a11y.py)."""
 
 from __future__ import annotations
 
@@ -111,3 +112,54 @@ def test_coordinator_attaches_reports_and_meeting_mode_shows_them(chromium_brows
     finally:
         context.close()
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_physician_shares_a_report_with_the_dmp(chromium_browser: Any, app_url: str, scenario: Scenario) -> None:
+    """The physician opens a case's attachments, confirms and shares a report: it is queued once for the DMP,
+    and the page says it is shared. Without the confirmation box checked, the browser does not send."""
+    from playwright.sync_api import expect
+
+    _, case_id = _session_and_case(scenario)
+    data = pdf_bytes()
+    with scenario.database.uow() as uow:
+        case = uow.session.get(m.Case, case_id)
+        patient = uow.session.get(m.Patient, case.patient_id)
+        patient.ins_qualified, patient.dmp_opposition = bool(patient.ins_matricule), False
+        login = uow.session.scalars(
+            select(m.AppUser.login).join(m.BoardMember, m.BoardMember.professional_id == m.AppUser.professional_id)
+            .where(m.BoardMember.board_id == case.board_id, m.AppUser.role == "physician")
+            .order_by(m.AppUser.login)).first()
+        assert login is not None, "no physician account sits on the case's board"
+        report = m.Attachment(case_id=case_id, patient_id=case.patient_id, category="pathology",
+                              title="CR ACP à partager", filename="acp.pdf", media_type="application/pdf",
+                              size=len(data), sha256=hashlib.sha256(data).hexdigest(), content=data,
+                              viewer_url="", created_by="coord-a")
+        uow.session.add(report)
+        uow.commit()
+        report_id = report.id
+    context = chromium_browser.new_context(base_url=app_url, locale="fr-FR")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        url = f"/medecin/dossiers/{case_id}/pieces-jointes"
+        page.goto(f"/login?next={url}")
+        page.get_by_role("button", name=f"Se connecter en tant que {login}", exact=True).click()
+        page.wait_for_url(re.compile(url))
+        item = page.locator(f"#piece-{report_id}")
+        expect(item).to_contain_text("CR ACP à partager")
+        assert_accessible(page, label="médecin : pièces jointes du dossier")
+        item.get_by_role("button", name=re.compile("^Partager avec le DMP")).click()  # box unchecked: not sent
+        expect(page.locator(f"#piece-{report_id}")).not_to_contain_text("Partagée avec le DMP")
+        item.get_by_label(re.compile("^Je confirme le partage")).check()
+        item.get_by_role("button", name=re.compile("^Partager avec le DMP")).click()
+        expect(page.locator(".flash")).to_contain_text("Pièce jointe partagée avec le DMP (CR d")
+        expect(page.locator(f"#piece-{report_id}")).to_contain_text("Partagée avec le DMP")
+        assert_accessible(page, label="médecin : pièce jointe partagée")
+    finally:
+        context.close()
+    with scenario.database.uow() as uow:
+        shared = uow.session.get(m.Attachment, report_id)
+        assert shared is not None and shared.shared_document_id is not None
+        messages = uow.session.scalars(select(m.OutboxMessage.destination)
+                                       .where(m.OutboxMessage.document_id == shared.shared_document_id)).all()
+        assert [d.startswith("dmp:") for d in messages] == [True]

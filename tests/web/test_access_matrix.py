@@ -227,6 +227,9 @@ EXPECTED: dict[tuple[str, str], Rule] = {
                                                         "ide-a": {"attachment_a"}}),
 }
 EXPECTED[("DELETE", "/api/v1/attachments/{attachment_id}")] = EXPECTED[("GET", "/api/v1/attachments/{attachment_id}")]
+# sharing with the DMP: whoever sees the attachment reaches the service, which lets only a physician share (422)
+EXPECTED[("POST", "/api/v1/attachments/{attachment_id}/share")] = EXPECTED[
+    ("GET", "/api/v1/attachments/{attachment_id}")]
 # routes whose object is named by a required query parameter
 QUERY_OBJECT = {"/api/v1/audit": ("patient", "patient_id"), "/api/v1/audit/fhir": ("patient", "patient_id")}
 # routes without an object: checked by test_lists_are_scoped / test_creation_rights
@@ -264,6 +267,8 @@ def _body(w: World, method: str, path: str, obj: str) -> dict[str, Any] | None:
         return {"secret": True}
     if path.endswith("/announcement"):
         return {}
+    if path.endswith("/attachments/{attachment_id}/share"):
+        return {"confirm": True}
     if path.endswith("/cases/{case_id}/pps") and method == "PUT":
         return {"items": []}
     if path.endswith("/pps/items"):

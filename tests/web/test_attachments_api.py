@@ -147,3 +147,32 @@ def test_unknown_objects_are_404(client: TestClient, seeded: Seeded) -> None:
     assert client.get("/api/v1/cases/inconnu/attachments").status_code == 404
     r = client.get("/api/v1/attachments/inconnu")
     assert r.status_code == 404 and r.json()["message"] == "Pièce jointe « inconnu » introuvable."
+
+
+def test_a_physician_shares_an_attachment_once(client: TestClient, seeded: Seeded, database: Database) -> None:
+    from dcc.web.auth import issue_dev_token
+    from tests.web.helpers_web import web_settings
+
+    case_id = _case(client, seeded)
+    attachment_id = _upload(client, case_id, pdf_bytes()).json()["id"]  # type: ignore[attr-defined]
+    with database.uow() as uow:
+        case = uow.session.get(m.Case, case_id)
+        board = uow.session.get(m.Board, case.board_id)
+        patient = uow.session.get(m.Patient, case.patient_id)
+        patient.ins_qualified = bool(patient.ins_matricule)
+        uow.session.add(m.AppUser(login="phys-share", role="physician", professional_id=board.responsible_id,
+                                  display_name="Dr Partage", active=True))
+        uow.commit()
+    url = f"/api/v1/attachments/{attachment_id}/share"
+    r = client.post(url, json={"confirm": True})  # the coordinator is not a physician of the directory
+    assert r.status_code == 422 and "Seul un médecin" in r.text, r.text
+    doctor = {"Authorization": f"Bearer {issue_dev_token('phys-share', settings=web_settings())}"}
+    r = client.post(url, json={}, headers=doctor)
+    assert r.status_code == 422 and "Confirmez" in r.text, r.text
+    r = client.post(url, json={"confirm": True}, headers=doctor)
+    assert r.status_code == 201, r.text
+    assert r.json()["type_code"] == "60568-3" and r.json()["shared_by"] == "phys-share"
+    assert client.post(url, json={"confirm": True}, headers=doctor).status_code == 409
+    listed = client.get(f"/api/v1/cases/{case_id}/attachments").json()
+    assert listed[0]["shared_document_id"] == r.json()["document_id"]
+    assert _audit(database, "attachment.share") == [attachment_id]

@@ -1,4 +1,5 @@
-"""Conformance of a CDA document to the ANS (CI-SIS) test kit: XSD + five schematrons.
+"""Conformance of a CDA document to the ANS (CI-SIS) test kit: XSD + five schematrons (the volet's, FRCP or PPS,
+or for an N1 document the generic structuration-minimale one, see STRUCMIN; then the three cross-cutting ones).
 
 The schematrons declare `queryBinding="xslt2"`, so lxml's own (XSLT 1.0) schematron support cannot
 run them. They are compiled with the ISO skeleton stylesheets that ship with lxml
@@ -49,6 +50,7 @@ HL7_NS = "urn:hl7-org:v3"
 
 FRCP_TEMPLATE_ID = "1.2.250.1.213.1.1.1.8"
 PPS_TEMPLATE_ID = "1.2.250.1.213.1.1.1.26"
+N1_TEMPLATE_ID = "1.3.6.1.4.1.19376.1.2.20"  # IHE XDS-SD: a non-structured (N1) document
 
 VOLETS: dict[str, str] = {
     FRCP_TEMPLATE_ID: "CI-SIS_CANCER-FRCP_2022.01.sch",
@@ -60,6 +62,14 @@ COMMON_SCHEMATRONS = (
     "profils/terminologies/schematron/terminologie.sch",
 )
 XSD_PATH = "infrastructure/cda/CDA_extended.xsd"
+# The generic model of the CI-SIS ("structuration minimale"), the one an N1 document follows. As shipped it
+# cannot run: it reads `include/voc-1.2.250.1.213.1.1.5.471-DYNAMIC.xml`, which the agency's repository lacks.
+# That file is the art-decor export of value set 1.2.250.1.213.1.1.5.471, JDV_J07_XdsTypeCode_CISIS, which the
+# kit does hold (jeuxDeValeurs/, SVS format, same OID): `_strucmin_sch` runs the schematron from a copy of its
+# folder where the missing file is written from the kit's own JDV_J07 (the kit itself is never changed).
+STRUCMIN = "profils/structurationMinimale/ASIP-STRUCT-MIN-StrucMin.sch"
+_STRUCMIN_MISSING = "include/voc-1.2.250.1.213.1.1.5.471-DYNAMIC.xml"
+_STRUCMIN_SOURCE = "jeuxDeValeurs/JDV_J07_XdsTypeCode_CISIS.xml"
 
 _SKELETON_DIR = Path(lxml.__file__).parent / "isoschematron/resources/xsl/iso-schematron-xslt1"
 
@@ -94,6 +104,7 @@ class Failure:
     message: str  # the agency's own text (or the XSD error message)
     test: str = ""  # the XPath test that failed
     pattern: str = ""  # schematron pattern the assertion belongs to
+    role: str = ""  # the assert's role, when it declares one (error, warning)
 
     def __str__(self) -> str:
         ident = f" [{self.assertion_id}]" if self.assertion_id else ""
@@ -102,8 +113,9 @@ class Failure:
 
 @dataclass
 class ValidationReport:
-    kind: str  # "FRCP", "PPS" or "" when the document's model is not recognised
+    kind: str  # "FRCP", "PPS", "N1" or "" when the document's model is not recognised
     failures: list[Failure] = field(default_factory=list)
+    warnings: list[Failure] = field(default_factory=list)  # role="warning" asserts of the N1 model
     checks: list[str] = field(default_factory=list)  # checks that ran
 
     @property
@@ -405,7 +417,50 @@ def document_kind(root: etree._Element) -> str:
             return "FRCP"
         if t.get("root") == PPS_TEMPLATE_ID:
             return "PPS"
+        if t.get("root") == N1_TEMPLATE_ID:
+            return "N1"
     return ""
+
+
+_strucmin_dirs: dict[Path, Path] = {}
+
+
+def _strucmin_sch(kit_dir: Path) -> Path:
+    """The structuration-minimale schematron, runnable (see STRUCMIN): the kit's own file when its value set
+    files are all there, else a copy of its folder (once per process) completed from the kit's JDV_J07."""
+    sch = kit_dir / "schematrons" / STRUCMIN
+    if (sch.parent / _STRUCMIN_MISSING).is_file():
+        return sch
+    with _lock:
+        folder = _strucmin_dirs.get(kit_dir)
+        if folder is None:
+            import atexit
+            import shutil
+            import tempfile
+
+            top = Path(tempfile.mkdtemp(prefix="dcc-strucmin-"))
+            atexit.register(shutil.rmtree, top, ignore_errors=True)
+            folder = top / "structurationMinimale"
+            shutil.copytree(sch.parent, folder)
+            (folder / _STRUCMIN_MISSING).write_bytes(_artdecor_value_set(kit_dir / _STRUCMIN_SOURCE))
+            _strucmin_dirs[kit_dir] = folder
+        return folder / sch.name
+
+
+def _artdecor_value_set(svs: Path) -> bytes:
+    """An IHE SVS value set file in the art-decor `valueSets/valueSet/conceptList/concept` layout the
+    structuration-minimale schematron reads (`doc(...)/*/valueSet/conceptList/concept/@code`)."""
+    svs_ns = "urn:ihe:iti:svs:2008"
+    src = etree.parse(str(svs)).getroot()
+    vs = src.find(f"{{{svs_ns}}}ValueSet")
+    assert vs is not None
+    out = etree.Element(f"{{{HL7_NS}}}valueSets", nsmap={"hl7": HL7_NS})  # children in no namespace
+    value_set = etree.SubElement(out, "valueSet", id=vs.get("id", ""), name=vs.get("displayName", ""))
+    concepts = etree.SubElement(value_set, "conceptList")
+    for c in vs.iter(f"{{{svs_ns}}}Concept"):
+        etree.SubElement(concepts, "concept", code=c.get("code", ""), codeSystem=c.get("codeSystem", ""),
+                         displayName=c.get("displayName", ""))
+    return bytes(etree.tostring(out, xml_declaration=True, encoding="UTF-8"))
 
 
 class KitValidator:
@@ -422,6 +477,12 @@ class KitValidator:
         self._xsd = _load_xsd(self.kit_dir / XSD_PATH)
         self._common = [(rel, _compile_schematron(sch_dir / rel, fast)) for rel in COMMON_SCHEMATRONS]
         self._volets = {tid: (rel, _compile_schematron(sch_dir / rel, fast)) for tid, rel in VOLETS.items()}
+        self._n1: tuple[str, _Stylesheet] | None = None  # compiled on the first N1 document
+
+    def _strucmin(self) -> tuple[str, _Stylesheet]:
+        if self._n1 is None:
+            self._n1 = (STRUCMIN, _compile_schematron(_strucmin_sch(self.kit_dir), self.fast))
+        return self._n1
 
     def validate(self, xml: bytes) -> ValidationReport:
         try:
@@ -448,13 +509,19 @@ class KitValidator:
                     "modèle",
                     "templateId",
                     "/ClinicalDocument",
-                    "Le document ne déclare ni le modèle FRCP (1.2.250.1.213.1.1.1.8) "
-                    "ni le modèle PPS (1.2.250.1.213.1.1.1.26).",
+                    "Le document ne déclare ni le modèle FRCP (1.2.250.1.213.1.1.1.8), ni le modèle PPS "
+                    "(1.2.250.1.213.1.1.1.26), ni un corps non structuré N1 (1.3.6.1.4.1.19376.1.2.20).",
                 )
             )
         for rel, svrl in self._svrl(root):
             report.checks.append(rel)
-            report.failures.extend(_failures(rel, svrl))
+            found = _failures(rel, svrl)
+            if rel == STRUCMIN:
+                # art-decor's generated rules: role="error" is a non-conformance; role="warning" (elements
+                # the closed template does not list) is reported, not counted
+                report.warnings.extend(f for f in found if f.role in ("warning", "info"))
+                found = [f for f in found if f.role not in ("warning", "info")]
+            report.failures.extend(found)
         return report
 
     def _svrl(self, root: etree._Element) -> list[tuple[str, str]]:
@@ -462,7 +529,9 @@ class KitValidator:
         (FRCP or PPS, when the document declares one) then the cross-cutting ones."""
         kind = document_kind(root)
         schematrons = list(self._common)
-        if kind:
+        if kind == "N1":
+            schematrons.insert(0, self._strucmin())
+        elif kind:
             schematrons.insert(0, self._volets[FRCP_TEMPLATE_ID if kind == "FRCP" else PPS_TEMPLATE_ID])
         text = etree.tostring(root, encoding="unicode")
         raw = text.encode("utf-8")
@@ -490,6 +559,7 @@ def _failures(check: str, svrl: str) -> list[Failure]:
                 message=message,
                 test=fa.get("test") or "",
                 pattern=pattern,
+                role=fa.get("role") or "",
             )
         )
     return out

@@ -285,7 +285,7 @@ class Document(Base):
     id: Mapped[str] = _id()
     case_id: Mapped[str] = mapped_column(ForeignKey("rcp_case.id"))
     patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
-    kind: Mapped[str] = mapped_column(String(8))  # FRCP | PPS
+    kind: Mapped[str] = mapped_column(String(8))  # FRCP | PPS | N1 (a shared attachment, dcc.services.sharing)
     set_id: Mapped[str] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer, default=1)
     unique_id: Mapped[str] = mapped_column(String(100), unique=True)
@@ -589,6 +589,8 @@ class Attachment(Base):
     viewer_url: Mapped[str] = mapped_column(String(500), default="")  # region's image viewer (no DICOM stored)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # 0010: the N1 document it was shared to the national record as (once: unique)
+    shared_document_id: Mapped[str | None] = mapped_column(ForeignKey("document.id"), unique=True, nullable=True)
 
 
 class GenerationTask(Base):

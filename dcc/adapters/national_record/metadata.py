@@ -57,8 +57,26 @@ FORMAT_BY_TYPE: dict[str, tuple[str, str]] = {
     "34794-8": ("urn:asip:ci-sis:frcp:2011", "CI-SIS Fiche de RCP"),
     "18776-5": ("urn:asip:ci-sis:pps-cancer:2017", "CI-SIS Programme personnalisé de soins en cancérologie"),
 }
-CLASS_CODES = {code: label for code, label in CLASS_BY_TYPE.values()}
+# N1 documents (a case attachment shared as a non-structured CDA, dcc.adapters.cda.n1): the types a physician may
+# share (JDV_J07), with their class. [U: the ASS_X04 rows could not be read: these reports and letters are
+# filed under TRE_A03 "10 Compte rendu", the class JDV_J57-ClassCode-DMP labels "Compte rendu".]
+N1_CLASS_BY_TYPE: dict[str, tuple[str, str]] = {
+    "60568-3": ("10", "Compte rendu"),  # CR d'anatomie et de cytologie pathologiques
+    "18748-4": ("10", "Compte rendu"),  # CR d'imagerie médicale
+    "96349-6": ("10", "Compte rendu"),  # Lettre d'adressage
+    "11488-4": ("10", "Compte rendu"),  # CR ou fiche de consultation ou de visite
+}
+# formatCode of an N1 document from its body's media type: ASS_A12-CorresMediaTypeCDANonStructure-XdsFormatCode-
+# CISIS ("déduire l'attribut XDS formatCode à partir de component/nonXMLBody/text@mediaType du CDA N1"), codes of
+# TRE_A11-IheFormatCode (OID 1.3.6.1.4.1.19376.1.2.3).
+IHE_FORMAT_CODE_SYSTEM = "1.3.6.1.4.1.19376.1.2.3"
+N1_FORMAT_BY_MEDIA_TYPE: dict[str, tuple[str, str]] = {
+    "application/pdf": ("urn:ihe:iti:xds-sd:pdf:2008", "Document à corps non structuré en Pdf/A-1"),
+    "image/jpeg": ("urn:ihe:iti-fr:xds-sd:jpeg:2010", "Document à corps non structuré en format jpeg"),
+}
+CLASS_CODES = {code: label for code, label in [*CLASS_BY_TYPE.values(), *N1_CLASS_BY_TYPE.values()]}
 FORMAT_CODES = {code: label for code, label in FORMAT_BY_TYPE.values()}
+N1_FORMAT_CODES = {code: label for code, label in N1_FORMAT_BY_MEDIA_TYPE.values()}
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
@@ -253,16 +271,30 @@ def entry_from_cda(
     type_code = _coded(_first(root, "h:code"))
     if type_code is None:
         raise IncompleteData(["type du document (code)"], what="les métadonnées DMP")
-    if type_code.code not in CLASS_BY_TYPE:
+    body = _first(root, "h:component/h:nonXMLBody/h:text")
+    if body is not None:  # N1: class from the type, format from the body's media type (ASS_A12)
+        media_type = body.get("mediaType", "")
+        if type_code.code not in N1_CLASS_BY_TYPE or media_type not in N1_FORMAT_BY_MEDIA_TYPE:
+            raise ValidationFailed(
+                f"Le document non structuré de type « {type_code.code} » ({media_type or 'sans type de fichier'}) "
+                f"n'est pas pris en charge pour l'envoi au DMP (types : {', '.join(N1_CLASS_BY_TYPE)} ; "
+                f"fichiers : {', '.join(N1_FORMAT_BY_MEDIA_TYPE)}).",
+                field="typeCode",
+            )
+        class_value, class_label = N1_CLASS_BY_TYPE[type_code.code]
+        format_value, format_label = N1_FORMAT_BY_MEDIA_TYPE[media_type]
+        format_code = CodedValue(format_value, IHE_FORMAT_CODE_SYSTEM, format_label)
+    elif type_code.code in CLASS_BY_TYPE:
+        class_value, class_label = CLASS_BY_TYPE[type_code.code]
+        format_value, format_label = FORMAT_BY_TYPE[type_code.code]
+        format_code = CodedValue(format_value, FORMAT_CODE_SYSTEM, format_label)
+    else:
         raise ValidationFailed(
             f"Le type de document « {type_code.code} » n'est pas pris en charge pour l'envoi au DMP "
             f"(attendu : {', '.join(CLASS_BY_TYPE)}).",
             field="typeCode",
         )
-    class_value, class_label = CLASS_BY_TYPE[type_code.code]
-    format_value, format_label = FORMAT_BY_TYPE[type_code.code]
     class_code = CodedValue(class_value, CLASS_CODE_SYSTEM, class_label)
-    format_code = CodedValue(format_value, FORMAT_CODE_SYSTEM, format_label)
 
     conf = _coded(_first(root, "h:confidentialityCode"))
     if conf is None:
@@ -453,9 +485,12 @@ def check_codes(entry: DocumentEntry) -> None:
         _check(VS_SPECIALTY, entry.author_specialty, "authorSpecialty")
     if entry.class_code.code not in CLASS_CODES or entry.class_code.scheme != CLASS_CODE_SYSTEM:
         raise UnknownCode(field="classCode", value=entry.class_code.code, value_set="TRE_A03-ClasseDocument")
-    if entry.format_code.code not in FORMAT_CODES or entry.format_code.scheme != FORMAT_CODE_SYSTEM:
+    n1 = entry.format_code.scheme == IHE_FORMAT_CODE_SYSTEM
+    if n1 and entry.format_code.code not in N1_FORMAT_CODES:
+        raise UnknownCode(field="formatCode", value=entry.format_code.code, value_set="TRE_A11-IheFormatCode")
+    if not n1 and (entry.format_code.code not in FORMAT_CODES or entry.format_code.scheme != FORMAT_CODE_SYSTEM):
         raise UnknownCode(field="formatCode", value=entry.format_code.code, value_set="TRE_A06-FormatCode")
-    expected = CLASS_BY_TYPE.get(entry.type_code.code, ("", ""))[0]
+    expected = (N1_CLASS_BY_TYPE if n1 else CLASS_BY_TYPE).get(entry.type_code.code, ("", ""))[0]
     if entry.class_code.code != expected:
         raise ValidationFailed(
             f"La classe « {entry.class_code.code} » ne correspond pas au type « {entry.type_code.code} ».",

@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from pydantic import BaseModel
 
 from dcc.errors import NotFound
-from dcc.services import access
+from dcc.services import access, sharing
 from dcc.services import attachments as service
 from dcc.services.uow import UnitOfWork
 from dcc.web.auth import User
@@ -37,6 +37,22 @@ class AttachmentOut(BaseModel):
     created_by: str
     created_at: datetime
     locked: bool
+    shared_document_id: str | None = None
+
+
+class ShareIn(BaseModel):
+    confirm: bool = False
+    type_code: str | None = None
+
+
+class ShareOut(BaseModel):
+    attachment_id: str
+    document_id: str
+    unique_id: str
+    type_code: str
+    type_label: str
+    shared_at: datetime
+    shared_by: str
 
 
 def attachment_out(a: service.AttachmentView) -> AttachmentOut:
@@ -101,3 +117,19 @@ def remove(attachment_id: str, uow: Uow, user: CurrentUser) -> Response:
     require_attachment(uow, user, attachment_id, action="attachment.remove")
     service.remove_attachment(uow, attachment_id, actor=user.login)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/api/v1/attachments/{attachment_id}/share", response_model=ShareOut,
+             status_code=status.HTTP_201_CREATED, summary="Partager une pièce jointe avec le DMP (document CDA N1)",
+             description="Réservé à un médecin de l'annuaire, qui devient l'auteur du document ; `confirm` doit "
+             "valoir `true`. Types : compte rendu d'anatomopathologie (60568-3), compte rendu d'imagerie "
+             "(18748-4), courrier (`type_code` 96349-6 lettre d'adressage ou 11488-4 compte rendu de "
+             "consultation) ; « autre » n'est pas partageable. Refusé (409) si déjà partagée, si l'identité n'est "
+             "pas qualifiée (INS) ou si le patient s'est opposé à l'alimentation de son DMP. Le dépôt passe par "
+             "la file d'envoi (visibilité et masquage comme pour les autres documents).",
+             responses=error_responses(404, 409, 422))
+def share(attachment_id: str, body: ShareIn, uow: Uow, user: CurrentUser) -> ShareOut:
+    require_attachment(uow, user, attachment_id, action="attachment")
+    shared = sharing.share_attachment(uow, attachment_id=attachment_id, professional_id=user.professional_id,
+                                      actor=user.login, type_code=body.type_code, confirm=body.confirm)
+    return ShareOut(**shared.__dict__)

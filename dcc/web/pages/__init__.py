@@ -27,6 +27,7 @@ from dcc.web.pages import (
     monitor,
     monitor_audit,
     physician,
+    physician_attachments,
     pps,
     referential_suggestions,
 )
@@ -48,7 +49,8 @@ def home(request: Request) -> RedirectResponse:
 
 for _module in (coordinator_boards, coordinator_sessions, coordinator_cases, coordinator, meeting, case_documents,
                 case_attachments,
-                physician, monitor, pps, monitor_audit, emergency, generation, calendar, referential_suggestions):
+                physician, physician_attachments, monitor, pps, monitor_audit, emergency, generation, calendar,
+                referential_suggestions):
     pages_router.include_router(_module.router)
 pages_router.include_router(calendar.feed_router)
 

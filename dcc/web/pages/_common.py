@@ -47,7 +47,7 @@ CASE_STATUS = states.labels(states.CaseStatus)
 DOC_STATUS = states.labels(states.DocumentStatus)
 DELIVERY_STATE = states.labels(states.OutboxState)
 ATTENDANCE_MODE = {"present": "présent", "remote": "à distance", "absent": "absent"}
-DOC_KIND = {"FRCP": "Fiche RCP", "PPS": "PPS"}
+DOC_KIND = {"FRCP": "Fiche RCP", "PPS": "PPS", "N1": "Pièce jointe partagée"}
 
 
 # Every date and time a person reads is Europe/Paris: instants go through dcc.domain.clock.paris (also the
