@@ -271,8 +271,11 @@ class Report:
 
 
 def _counts(row: m.IndicatorMonth) -> Counts:
-    return Counts(**{name: (list(getattr(row, name)) if name.startswith("delays_") else getattr(row, name))
-                     for name in COUNT_NAMES})
+    c = Counts()
+    for name in COUNT_NAMES:
+        value = getattr(row, name)
+        setattr(c, name, list(value) if isinstance(value, list) else value)
+    return c
 
 
 def report(uow: UnitOfWork, user: access.User, *, start: date, end: date, region_id: str | None = None,
