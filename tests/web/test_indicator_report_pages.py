@@ -119,3 +119,37 @@ def test_first_treatment_date_over_the_api(client: TestClient, seeded: Seeded) -
     assert ok.json() == {"case_id": case_id, "first_treatment_date": "2026-02-20", "recorded_by": "coord-test"}
     assert client.put(url, json={"first_treatment_date": "hier"}).status_code == 422
     assert client.put("/api/v1/cases/inconnu/first-treatment", json={"first_treatment_date": None}).status_code == 404
+
+
+def test_care_team_enters_the_first_treatment_date_on_the_pps_page(as_user: Any, app: Any) -> None:
+    from sqlalchemy import select
+
+    from tests.web.test_pages import TODAY, csrf
+
+    db = app.state.database
+    with db.uow() as uow:
+        nurse = uow.session.scalars(select(m.AppUser).where(m.AppUser.login == "ide-a")).one()
+        case = uow.session.scalars(select(m.Case).join(m.Board, m.Board.id == m.Case.board_id)
+                                   .where(m.Board.establishment_id == nurse.establishment_id,
+                                          m.Case.status == "decided").order_by(m.Case.id)).first()
+        assert case is not None
+        case_id, diagnosed = case.id, case.diagnosis_date
+    client = as_user("ide-a")
+    page = client.get(f"/pps/dossiers/{case_id}")
+    assert page.status_code == 200
+    assert '<span id="date-premier-traitement">non renseignée</span>' in page.text
+    url = f"/pps/dossiers/{case_id}/premier-traitement"
+    future = client.post(url, data={"csrf_token": csrf(page.text), "first_treatment_date": "2026-03-03"})
+    assert future.status_code == 422  # the pages' today is 2 March 2026
+    assert "La date du premier traitement ne peut pas être dans le futur." in future.text
+    assert diagnosed is not None  # the scenario's cases carry their diagnosis date
+    day_before = date.fromordinal(diagnosed.toordinal() - 1).isoformat()
+    before = client.post(url, data={"csrf_token": csrf(page.text), "first_treatment_date": day_before})
+    assert before.status_code == 422 and "précède la date du diagnostic" in before.text
+    done = client.post(url, data={"csrf_token": csrf(page.text), "first_treatment_date": TODAY.isoformat()})
+    assert done.status_code == 303
+    assert '<span id="date-premier-traitement">02/03/2026</span> (saisie par ide-a)' in client.get(
+        f"/pps/dossiers/{case_id}").text
+    with db.uow() as uow:
+        stored = uow.session.get(m.Case, case_id)
+        assert stored is not None and stored.first_treatment_date == TODAY
