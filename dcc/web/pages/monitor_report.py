@@ -102,7 +102,8 @@ def chart_spec(name: str, rep: indicator_table.Report) -> dict[str, Any]:
     import altair as alt
 
     axis = alt.Axis(labelColor=GREY, titleColor=GREY, labelFontSize=12, titleFontSize=12)
-    x = alt.X("mois:N", sort=alt.SortField("ordre"), title="Mois", axis=axis)
+    x = alt.X("mois:N", sort=alt.SortField("ordre"), title="Mois",
+              axis=alt.Axis(labelColor=GREY, titleColor=GREY, labelFontSize=12, titleFontSize=12, labelAngle=0))
     if name == "activite":
         data = _points(rep, (("Nouveaux dossiers", lambda c: c.new_cases), ("Avis rendus", lambda c: c.opinions),
                              ("Représentations", lambda c: c.re_presentations)))
@@ -117,8 +118,8 @@ def chart_spec(name: str, rep: indicator_table.Report) -> dict[str, Any]:
                              ("RCP → 1er traitement, 90e centile", lambda c: c.rcp_treatment_p90)))
         chart = alt.Chart(alt.Data(values=data)).mark_line(point=True).encode(
             x=x, y=alt.Y("valeur:Q", title="Jours", axis=axis),
-            color=alt.Color("indicateur:N", scale=alt.Scale(range=[BLUE, BLUE, ORANGE, ORANGE]), title=None),
-            strokeDash=alt.StrokeDash("indicateur:N", legend=None))
+            color=alt.Color("indicateur:N", scale=alt.Scale(range=[BLUE, GREEN, ORANGE, GREY]), title=None),
+            shape=alt.Shape("indicateur:N", legend=None))
         title = "Délais (jours) : médiane et 90e centile, par mois"
     elif name == "qualite":
         data = _points(rep, (("Quorum", lambda c: _pct(c.quorum_rate)),
@@ -127,12 +128,14 @@ def chart_spec(name: str, rep: indicator_table.Report) -> dict[str, Any]:
                              ("Versés au DMP sous 7 jours", lambda c: _pct(c.dmp_rate))))
         chart = alt.Chart(alt.Data(values=data)).mark_line(point=True).encode(
             x=x, y=alt.Y("valeur:Q", title="%", scale=alt.Scale(domain=[0, 100]), axis=axis),
-            color=alt.Color("indicateur:N", scale=alt.Scale(range=[BLUE, ORANGE, GREEN, GREY]), title=None))
+            color=alt.Color("indicateur:N", scale=alt.Scale(range=[BLUE, ORANGE, GREEN, GREY]), title=None),
+            shape=alt.Shape("indicateur:N", legend=None))
         title = "Taux (%) par mois"
     else:
         raise NotFound("Graphique introuvable.")
     spec: dict[str, Any] = chart.properties(title=title, width=520, height=220).configure(
-        background="#ffffff", font="DejaVu Sans").configure_title(color="#1a1a1a", fontSize=14).to_dict()
+        background="#ffffff", font="DejaVu Sans").configure_title(color="#1a1a1a", fontSize=14).configure_legend(
+        labelLimit=320, labelFontSize=12, orient="bottom", columns=2).to_dict()
     return spec
 
 
