@@ -117,6 +117,7 @@ def test_first_treatment_date_over_the_api(client: TestClient, seeded: Seeded) -
     ok = client.put(url, json={"first_treatment_date": "2026-02-20"})
     assert ok.status_code == 200, ok.text
     assert ok.json() == {"case_id": case_id, "first_treatment_date": "2026-02-20", "recorded_by": "coord-test"}
+    assert client.get(f"/api/v1/cases/{case_id}").json()["first_treatment_date"] == "2026-02-20"
     assert client.put(url, json={"first_treatment_date": "hier"}).status_code == 422
     assert client.put("/api/v1/cases/inconnu/first-treatment", json={"first_treatment_date": None}).status_code == 404
 
