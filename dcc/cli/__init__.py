@@ -41,6 +41,10 @@ from dcc.cli.referentials import app as referentials_app  # noqa: E402
 
 app.add_typer(referentials_app, name="referentials")
 
+from dcc.cli.indicators import app as indicators_app  # noqa: E402
+
+app.add_typer(indicators_app, name="indicators")
+
 err = Console(stderr=True)
 
 

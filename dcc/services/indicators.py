@@ -121,17 +121,20 @@ def month_start(today: date, months: int) -> date:
     return first
 
 
-def compute(uow: UnitOfWork, user: access.User, *, start: date, end: date, region_id: str | None = None,
-            establishment_id: str | None = None, board_id: str | None = None) -> Indicators:
-    """The indicators of the boards in the user's scope for [start, end] (see the module docstring).
+@dataclass
+class Scope:
+    """The boards a user may read, narrowed by the filters, and the choices of the filters."""
 
-    A filter naming something outside the scope (or unknown) is refused with a French message."""
-    access.require_role(user, "monitor", "coordinator", "admin",
-                        message="Les indicateurs sont réservés aux observateurs, coordinateurs et administrateurs.")
-    if end < start:
-        raise ValidationFailed("La date de fin précède la date de début.", field="au")
-    if (end - start).days > MAX_DAYS:
-        raise ValidationFailed("La période ne peut dépasser trois ans.", field="du")
+    rows: list[tuple[Any, Any, Any]]  # (Board, Establishment, Region), ordered by region, establishment, board
+    regions: list[tuple[str, str]]
+    establishments: list[tuple[str, str]]
+    boards: list[tuple[str, str]]
+
+
+def scoped_boards(uow: UnitOfWork, user: access.User, *, region_id: str | None = None,
+                  establishment_id: str | None = None, board_id: str | None = None) -> Scope:
+    """The boards in the user's scope (`access.board_filter`) narrowed to a region, an establishment or a
+    board; a filter naming something outside the scope (or unknown) is refused with a French message."""
     scoped = (select(m.Board, m.Establishment, m.Region)
               .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
               .join(m.Region, m.Region.id == m.Establishment.region_id)
@@ -151,6 +154,23 @@ def compute(uow: UnitOfWork, user: access.User, *, start: date, end: date, regio
         if board_id not in {c[0] for c in board_choices}:
             raise ValidationFailed("RCP inconnue ou hors de votre périmètre.", field="rcp")
         boards_rows = [row for row in boards_rows if row[0].id == board_id]
+    return Scope(rows=boards_rows, regions=regions, establishments=establishments, boards=board_choices)
+
+
+def compute(uow: UnitOfWork, user: access.User, *, start: date, end: date, region_id: str | None = None,
+            establishment_id: str | None = None, board_id: str | None = None) -> Indicators:
+    """The indicators of the boards in the user's scope for [start, end] (see the module docstring).
+
+    A filter naming something outside the scope (or unknown) is refused with a French message."""
+    access.require_role(user, "monitor", "coordinator", "admin",
+                        message="Les indicateurs sont réservés aux observateurs, coordinateurs et administrateurs.")
+    if end < start:
+        raise ValidationFailed("La date de fin précède la date de début.", field="au")
+    if (end - start).days > MAX_DAYS:
+        raise ValidationFailed("La période ne peut dépasser trois ans.", field="du")
+    scope = scoped_boards(uow, user, region_id=region_id, establishment_id=establishment_id, board_id=board_id)
+    boards_rows, regions, establishments, board_choices = (scope.rows, scope.regions, scope.establishments,
+                                                           scope.boards)
     board_ids = [b.id for b, _, _ in boards_rows]
 
     per_board: dict[str, Figures] = {bid: Figures() for bid in board_ids}

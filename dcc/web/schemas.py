@@ -214,6 +214,7 @@ class CaseOut(_Out):
     tnm_stage: str | None = None
     laterality: str | None = None
     diagnosis_date: date | None = None
+    first_treatment_date: date | None = None  # entered afterwards by the care team (None: non renseignée)
     phase: str
     performance_status: int | None
     motive: str

@@ -218,6 +218,10 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/cases/{case_id}/pps/items/remove"): PPS_AUTHOR,
     ("POST", "/api/v1/cases/{case_id}/pps/submit"): PPS_AUTHOR,
     ("POST", "/api/v1/cases/{case_id}/pps/handover"): PPS_AUTHOR,
+    # the first-treatment date: the care team (as the PPS) or the board's coordinator
+    ("PUT", "/api/v1/cases/{case_id}/first-treatment"): allow({"coord-a": {"case_a"}, "phys-a1": {"case_a"},
+                                                              "phys-a2": {"case_a"}, "phys-b1": {"case_b"},
+                                                              "ide-a": {"case_a"}}),
     ("POST", "/api/v1/documents/{document_id}/corrections"): CORRECT,
     # attachments: same access as their case (coordinator of the board, care team, establishment's nurse)
     ("GET", "/api/v1/cases/{case_id}/attachments"): CASE_READ,
@@ -277,6 +281,8 @@ def _body(w: World, method: str, path: str, obj: str) -> dict[str, Any] | None:
         return {"item_id": "inconnu"}
     if path.endswith("/pps/handover"):
         return {"handed_at": TODAY.isoformat()}
+    if path.endswith("/first-treatment"):
+        return {"first_treatment_date": TODAY.isoformat()}
     if path.endswith("/corrections"):
         return {"reason": "Erreur de saisie.", "comment": "Commentaire corrigé."}
     if path.endswith("/break-glass"):

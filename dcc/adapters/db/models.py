@@ -259,6 +259,11 @@ class Case(Base):
     # quorum); the re-presented entry has status "represented"
     represented_from_id: Mapped[str | None] = mapped_column(ForeignKey("rcp_case.id"), nullable=True,
                                                             index=True)
+    # 0010: the day the first treatment started, entered afterwards by the care team or imported (None: not
+    # known, « non renseigné »), who recorded it and when
+    first_treatment_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    first_treatment_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    first_treatment_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Decision(Base):
@@ -612,3 +617,39 @@ class GenerationTask(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")  # French, shown to monitors
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class IndicatorMonth(Base):
+    """The network's indicators of one board for one month (0010), written by the nightly flow
+    (dcc.services.indicator_table); re-computing a month replaces its rows. `delays_*`: the day counts, sorted
+    (no patient, no case id), so that medians and p90 of any group are exact."""
+
+    __tablename__ = "indicator_month"
+    __table_args__ = (UniqueConstraint("board_id", "month"), Index("ix_indicator_month_month", "month"))
+    id: Mapped[str] = _id()
+    board_id: Mapped[str] = mapped_column(ForeignKey("board.id"))
+    month: Mapped[date] = mapped_column(Date)  # first day of the month
+    new_cases: Mapped[int] = mapped_column(Integer, default=0)
+    re_presentations: Mapped[int] = mapped_column(Integer, default=0)
+    sessions_held: Mapped[int] = mapped_column(Integer, default=0)
+    quorum_met: Mapped[int] = mapped_column(Integer, default=0)
+    quorum_unknown: Mapped[int] = mapped_column(Integer, default=0)
+    opinions: Mapped[int] = mapped_column(Integer, default=0)
+    discussed: Mapped[int] = mapped_column(Integer, default=0)
+    registered_only: Mapped[int] = mapped_column(Integer, default=0)
+    conform_yes: Mapped[int] = mapped_column(Integer, default=0)
+    conform_no: Mapped[int] = mapped_column(Integer, default=0)
+    conform_missing: Mapped[int] = mapped_column(Integer, default=0)
+    trial_proposed: Mapped[int] = mapped_column(Integer, default=0)
+    before_treatment: Mapped[int] = mapped_column(Integer, default=0)
+    after_treatment: Mapped[int] = mapped_column(Integer, default=0)
+    treatment_missing: Mapped[int] = mapped_column(Integer, default=0)
+    diagnosis_missing: Mapped[int] = mapped_column(Integer, default=0)
+    dmp_expected: Mapped[int] = mapped_column(Integer, default=0)
+    dmp_within_7d: Mapped[int] = mapped_column(Integer, default=0)
+    dmp_late: Mapped[int] = mapped_column(Integer, default=0)
+    dmp_not_delivered: Mapped[int] = mapped_column(Integer, default=0)
+    dead_letters: Mapped[int] = mapped_column(Integer, default=0)
+    delays_diagnosis_rcp: Mapped[list[int]] = mapped_column(JSON, default=list)
+    delays_rcp_treatment: Mapped[list[int]] = mapped_column(JSON, default=list)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,12 +3,14 @@ Scoped by the user; every read is audited."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from dcc.errors import IdentityConflict, ValidationFailed
-from dcc.services import access, identity, queries
+from dcc.services import access, identity, queries, treatment_start
 from dcc.services import boards as board_services
 from dcc.services.documents import complete_tumour, regenerate_case_documents
 from dcc.services.schemas import CaseRegistration, DecisionInput, TumourUpdate
@@ -180,3 +182,31 @@ def update_tumour(case_id: str, data: TumourUpdate, uow: Uow, user: CurrentUser,
     cda, pdf = builders
     complete_tumour(uow, case_id=case_id, data=data, today=today, actor=user.login, cda=cda, pdf=pdf)
     return get_case(case_id, uow, user)
+
+
+class FirstTreatmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_treatment_date: date | None = Field(description="Jour de début du premier traitement (vide : non "
+                                              "renseigné) ; ni avant le diagnostic, ni dans le futur")
+
+
+class FirstTreatmentOut(BaseModel):
+    case_id: str
+    first_treatment_date: date | None
+    recorded_by: str | None
+
+
+@router.put("/{case_id}/first-treatment", response_model=FirstTreatmentOut,
+            summary="Date du premier traitement",
+            description="Saisie après coup par l'équipe de soins (médecin de l'équipe, infirmier(e) de "
+            "coordination) ou le coordinateur de la RCP ; sert aux indicateurs (dossier discuté avant le premier "
+            "traitement, délai RCP → premier traitement). Refusée avant la date du diagnostic ou dans le futur "
+            "(422), sur un dossier représenté ou retiré (409). `null` efface la date (non renseignée).",
+            responses=error_responses(404, 409, 422))
+def record_first_treatment(case_id: str, data: FirstTreatmentIn, uow: Uow, user: CurrentUser,
+                           today: Today) -> FirstTreatmentOut:
+    treatment_start.record_first_treatment(uow, user, case_id=case_id, when=data.first_treatment_date,
+                                           today=today)
+    case = treatment_start.first_treatment(uow, case_id)
+    return FirstTreatmentOut(case_id=case_id, first_treatment_date=case[0], recorded_by=case[1])

@@ -26,6 +26,7 @@ from dcc.web.pages import (
     meeting,
     monitor,
     monitor_audit,
+    monitor_report,
     physician,
     physician_attachments,
     pps,
@@ -48,9 +49,8 @@ def home(request: Request) -> RedirectResponse:
 
 
 for _module in (coordinator_boards, coordinator_sessions, coordinator_cases, coordinator, meeting, case_documents,
-                case_attachments,
-                physician, physician_attachments, monitor, pps, monitor_audit, emergency, generation, calendar,
-                referential_suggestions):
+                case_attachments, physician, physician_attachments, monitor, monitor_report, pps, monitor_audit,
+                emergency, generation, calendar, referential_suggestions):
     pages_router.include_router(_module.router)
 pages_router.include_router(calendar.feed_router)
 

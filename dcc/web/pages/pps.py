@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from dcc import valuesets
 from dcc.errors import DccError, ValidationFailed
-from dcc.services import access
+from dcc.services import access, treatment_start
 from dcc.services import pps as pps_services
 from dcc.web.deps import Today, Uow
 from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, redirect, render, require_role
@@ -137,3 +137,13 @@ def handover(request: Request, case_id: str, user: Author, uow: Uow, today: Toda
             raise ValidationFailed("Indiquez la date de remise du PPS au patient.", field="handed_at")
         pps_services.record_handover(uow, case_id=case_id, handed_at=when, actor=user.login, today=today)
     return _act(request, case_id, uow, user, form, action, "Date de remise au patient enregistrée.")
+
+
+@router.post("/dossiers/{case_id}/premier-traitement", response_class=HTMLResponse)
+def first_treatment(request: Request, case_id: str, user: Author, uow: Uow, today: Today,
+                    form: CsrfForm) -> Response:
+    """The day the first treatment started (empty: clear it, « non renseignée »), for the network's indicators."""
+    def action(form: dict[str, Any]) -> None:
+        treatment_start.record_first_treatment(uow, user, case_id=case_id, when=_date(form, "first_treatment_date"),
+                                               today=today)
+    return _act(request, case_id, uow, user, form, action, "Date du premier traitement enregistrée.")
