@@ -144,7 +144,7 @@ def _cap(codes: Sequence[Any]) -> list[Any]:
 
 
 def _apply(uow: UnitOfWork, parsed: ref.ParsedReferential, *, actor: str, effective: date,
-           version: str) -> ImportReport:
+           version: str, audit: bool = True) -> ImportReport:
     s = uow.session
     if s.scalar(select(m.ReferentialVersion.id).where(m.ReferentialVersion.system == parsed.system,
                                                       m.ReferentialVersion.checksum == parsed.checksum)):
@@ -211,9 +211,10 @@ def _apply(uow: UnitOfWork, parsed: ref.ParsedReferential, *, actor: str, effect
     _add_tokens(uow, parsed.system, [(ids[code], code, incoming[code].label) for code in touched])
     if parsed.kind == "guidelines":
         _sync_guidelines(uow, parsed.guidelines, v.id)
-    record_audit(uow, actor=actor, action="referential.import", entity="referential_version", entity_id=v.id,
-                 detail={"system": parsed.system, "version": version, "source": parsed.source[:200],
-                         "added": len(d.added), "retired": len(d.retired), "relabelled": len(d.relabelled)})
+    if audit:
+        record_audit(uow, actor=actor, action="referential.import", entity="referential_version", entity_id=v.id,
+                     detail={"system": parsed.system, "version": version, "source": parsed.source[:200],
+                             "added": len(d.added), "retired": len(d.retired), "relabelled": len(d.relabelled)})
     return ImportReport(parsed.system, parsed.kind, version, effective, parsed.source,
                         "nouveau" if first else "mis_a_jour", len(incoming), d, v.id)
 
@@ -238,14 +239,16 @@ def _sync_guidelines(uow: UnitOfWork, guidelines: Sequence[ref.Guideline], versi
 
 
 def import_referentials(uow: UnitOfWork, parsed: Sequence[ref.ParsedReferential], *, actor: str,
-                        today: date, version: str | None = None,
-                        effective_date: date | None = None) -> list[ImportReport]:
-    """Import parsed source files as new versions, all in one transaction (all or nothing)."""
+                        today: date, version: str | None = None, effective_date: date | None = None,
+                        audit: bool = True) -> list[ImportReport]:
+    """Import parsed source files as new versions, all in one transaction (all or nothing). `audit` False only
+    for the package's baseline (part of the installed software, loaded by `dcc db upgrade`; its versions
+    still record who loaded them and when)."""
     if version is not None and not version.strip():
         raise ValidationFailed("Le numéro de version ne peut pas être vide.", field="version")
     uow.begin_write()
     reports = [_apply(uow, p, actor=actor, effective=effective_date or p.effective_date or today,
-                      version=(version or p.version)[:60]) for p in parsed]
+                      version=(version or p.version)[:60], audit=audit) for p in parsed]
     uow.commit()
     return reports
 
@@ -298,7 +301,7 @@ def load_baseline(uow: UnitOfWork, *, actor: str = "dcc", today: date) -> list[I
         ))
     if not parsed:
         return []
-    return import_referentials(uow, parsed, actor=actor, today=today)
+    return import_referentials(uow, parsed, actor=actor, today=today, audit=False)
 
 
 # ------------------------------------------------------------------ versions in force
