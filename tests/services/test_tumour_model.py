@@ -295,16 +295,18 @@ def test_the_fiche_rcp_needs_tnm_only_where_it_applies() -> None:
     assert "classification TNM" not in missing_fields_frcp(replace(discussed, tumour=cns))
 
 
-def test_the_tumour_of_the_documents_is_the_one_entered() -> None:
+def test_the_tumour_of_the_documents_is_the_one_entered(sqlite_database: Database) -> None:
     case = m.Case(topography_code="C71.1", morphology_code="9440/3", tnm_t="T2", tnm_n="N0", tnm_m="M0",
                   laterality="gauche", diagnosis_date=date(2025, 1, 6))
-    cns = content._tumour(case, "21483005")
+    with sqlite_database.uow() as uow:  # the labels come from the referentials in the database
+        cns = content._tumour(content.Loader(uow), case, "21483005")
     assert cns.tnm is None and cns.tnm_applicable is False  # a stray TNM never reaches a CNS document
     assert cns.laterality == "Gauche" and cns.laterality_code is not None
     assert cns.laterality_code.code == "7771000" and cns.diagnosis_date == date(2025, 1, 6)
     breast = m.Case(topography_code="C50.9", morphology_code="8500/3", tnm_t="pT1c", tnm_n="pN0", tnm_m="cM0",
                     tnm_edition=8, tnm_stage="IA", laterality="non_precisee")
-    t = content._tumour(breast, "76752008")
+    with sqlite_database.uow() as uow:
+        t = content._tumour(content.Loader(uow), breast, "76752008")
     assert t.tnm is not None and (t.tnm.t, t.tnm.edition, t.tnm.stage) == ("pT1c", 8, "IA")
     assert t.laterality == "Non précisée" and t.laterality_code is None and t.diagnosis_date is None
 
