@@ -20,7 +20,8 @@ from dcc.bootstrap import migrate
 from dcc.services.referentials import BASELINE_SOURCE, load_baseline
 from dcc.services.uow import Database
 
-REFERENTIAL_TABLES = ("referential_token", "regional_guideline", "referential_concept", "referential_version")
+REFERENTIAL_TABLES = ("referential_prefix", "referential_token", "regional_guideline", "referential_concept",
+                      "referential_version")
 
 
 def _baseline_count() -> int:

@@ -97,6 +97,7 @@ def run_on(url: str, *, n: int = 40000, rounds: int = 3,
         with db.uow() as uow:  # a previous run's corpus on the same database
             ids = select(m.ReferentialConcept.id).where(m.ReferentialConcept.system == SYSTEM)
             uow.session.execute(delete(m.ReferentialToken).where(m.ReferentialToken.concept_id.in_(ids)))
+            uow.session.execute(delete(m.ReferentialPrefix).where(m.ReferentialPrefix.concept_id.in_(ids)))
             uow.session.execute(delete(m.ReferentialConcept).where(m.ReferentialConcept.system == SYSTEM))
             uow.session.execute(delete(m.ReferentialVersion).where(m.ReferentialVersion.system == SYSTEM))
             uow.commit()
@@ -108,9 +109,10 @@ def run_on(url: str, *, n: int = 40000, rounds: int = 3,
         import_s = time.perf_counter() - t0
         if db.engine.dialect.name == "postgresql":  # what autovacuum does soon after a large import
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE referential_token, referential_concept")
+                conn.exec_driver_sql("VACUUM ANALYZE referential_token, referential_prefix, referential_concept")
         with db.uow() as uow:
             tokens = uow.session.query(m.ReferentialToken).filter(m.ReferentialToken.system == SYSTEM).count()
+            prefixes = uow.session.query(m.ReferentialPrefix).filter(m.ReferentialPrefix.system == SYSTEM).count()
         typed = [k for q in QUERIES for k in keystrokes(q)]
         say(f"{len(typed)} requêtes × {rounds}")
         latencies: list[float] = []
@@ -129,7 +131,8 @@ def run_on(url: str, *, n: int = 40000, rounds: int = 3,
                     per_query[q] = max(per_query.get(q, 0.0), latencies[-1])
                     hits += bool(found)
         slowest = sorted(per_query.items(), key=lambda kv: -kv[1])[:5]
-        return {"backend": db.engine.dialect.name, "codes": n, "tokens": tokens, "import_s": round(import_s, 2),
+        return {"backend": db.engine.dialect.name, "codes": n, "tokens": tokens, "prefix_rows": prefixes,
+                "import_s": round(import_s, 2),
                 "queries": len(latencies), "queries_with_hits": hits,
                 "p50_ms": round(statistics.median(latencies), 2), "p95_ms": round(_pct(latencies, 95), 2),
                 "max_ms": round(max(latencies), 2),

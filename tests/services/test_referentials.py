@@ -56,7 +56,8 @@ def bare(database: Database) -> Database:
     """A database without any referential version (`dcc db upgrade` loads the package's baseline; these tests
     start from nothing to see a first import)."""
     with database.uow() as uow:
-        for model in (m.ReferentialToken, m.RegionalGuideline, m.ReferentialConcept, m.ReferentialVersion):
+        for model in (m.ReferentialPrefix, m.ReferentialToken, m.RegionalGuideline, m.ReferentialConcept,
+                      m.ReferentialVersion):
             uow.session.execute(delete(model))
         uow.commit()
     return database
