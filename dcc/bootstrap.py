@@ -34,6 +34,24 @@ def database(url: str | None = None) -> Database:
     return Database(url or get_settings().resolved_database_url)
 
 
+def migrate(url: str) -> int:
+    """Apply the migrations, then load the package's baseline referentials where the database has no version
+    of them (forms validate coded fields against the versions in the database). Returns how many value sets
+    the baseline loaded (0 when every one already has a version)."""
+    from datetime import date
+
+    from dcc.adapters.db.engine import upgrade
+    from dcc.services.referentials import load_baseline
+
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.uow() as uow:
+            return len(load_baseline(uow, actor="dcc db upgrade", today=date.today()))
+    finally:
+        db.dispose()
+
+
 class LxmlCdaBuilder:
     """CdaBuilder port over dcc.adapters.cda.builder."""
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,22 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 import dcc.bootstrap  # noqa: F401  (wires the signed-document guard to the audit service, as the app does)
-from dcc.adapters.db.engine import make_engine, upgrade
+from dcc.adapters.db.engine import make_engine
 from dcc.adapters.db.models import Base
+from dcc.bootstrap import migrate
+from dcc.services.referentials import BASELINE_SOURCE, load_baseline
 from dcc.services.uow import Database
+
+REFERENTIAL_TABLES = ("referential_prefix", "referential_token", "regional_guideline", "referential_concept",
+                      "referential_version")
+
+
+def _baseline_count() -> int:
+    import json
+    from importlib import resources
+
+    return len(json.loads(resources.files("dcc.data").joinpath("valuesets.json").read_text(encoding="utf-8")))
+
 
 PG_URL = os.environ.get("DCC_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -45,7 +59,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("db") / "template.sqlite3"
-    upgrade(f"sqlite:///{path}")
+    migrate(f"sqlite:///{path}")  # as `dcc db upgrade`: migrations and the package's baseline referentials
     return path
 
 
@@ -61,7 +75,7 @@ def pg_database_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = base.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
+    migrate(url)
     yield url
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -81,8 +95,19 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     url = request.getfixturevalue("pg_database_url")
     db = Database(url)
     with db.engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name not in REFERENTIAL_TABLES)
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))  # row triggers do not fire
+        # the baseline referentials stay loaded unless a test imported a version (then loaded again)
+        if conn.execute(text("SELECT count(*) FROM referential_version WHERE source <> :s OR imported_by <> :a"),
+                        {"s": BASELINE_SOURCE, "a": "dcc db upgrade"}).scalar() or conn.execute(
+                text("SELECT count(*) FROM referential_version")).scalar() != _baseline_count():
+            conn.execute(text(f"TRUNCATE {', '.join(REFERENTIAL_TABLES)} RESTART IDENTITY CASCADE"))
+            reload = True
+        else:
+            reload = False
+    if reload:
+        with db.uow() as uow:
+            load_baseline(uow, actor="dcc db upgrade", today=date.today())
     yield db
     db.dispose()
 

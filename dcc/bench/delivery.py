@@ -62,7 +62,7 @@ def prepare_database(tmp: Path, n: int, *, seed: int = SEED) -> Prepared:
     from sqlalchemy import select
 
     from dcc.adapters.db import models as m
-    from dcc.adapters.db.engine import upgrade
+    from dcc.bootstrap import migrate
     from dcc.services import demo
     from dcc.services.content import new_oid
     from dcc.services.documents import sha256
@@ -70,7 +70,7 @@ def prepare_database(tmp: Path, n: int, *, seed: int = SEED) -> Prepared:
     from dcc.services.uow import Database
 
     url = f"sqlite:///{tmp / 'delivery.sqlite3'}"
-    upgrade(url)
+    migrate(url)
     db = Database(url)
     try:
         with db.uow() as uow:

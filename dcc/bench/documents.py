@@ -162,13 +162,13 @@ def build_cases(url: str, n_docs: int, *, seed: int = SEED, docs_per_patient: fl
     """`build_database` on any empty database URL (SQLite or PostgreSQL); `docs_per_patient`: how many
     patients to seed per wanted document (fewer per document: more cases decided, a slower set-up)."""
     from dcc.adapters.db import repositories as repo
-    from dcc.adapters.db.engine import upgrade
+    from dcc.bootstrap import migrate
     from dcc.demo.data import REGIONS
     from dcc.services import boards, demo
     from dcc.services.seed import seed_directory, seed_patients
     from dcc.services.uow import Database
 
-    upgrade(url)
+    migrate(url)
     db = Database(url)
     try:
         # ~1.5 documents per decided case; sessions get scarcer as cases grow: add regions (as many as the

@@ -5,12 +5,15 @@ so the corpus is synthetic: ~40,000 CIM-10-shaped codes (letter, two digits, dot
 built from an oncology and general-medicine vocabulary (accents, ligatures, shared first words: the hard
 case for prefix search). It is imported through the service (one version), then a fixed list of queries as
 typed keystroke by keystroke ("tu", "tum", "tume"... "c5", "c50", "c50.9") runs in process through
-`dcc.services.referentials.search`, and the latencies are reported (p50, p95, max): figures, no threshold.
+`dcc.services.referentials.search`, and the latencies are
+reported (p50, p95, max; wall time and this process's CPU time, the load average, the slowest queries):
+figures, no threshold.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import statistics
 import tempfile
@@ -94,6 +97,7 @@ def run_on(url: str, *, n: int = 40000, rounds: int = 3,
         with db.uow() as uow:  # a previous run's corpus on the same database
             ids = select(m.ReferentialConcept.id).where(m.ReferentialConcept.system == SYSTEM)
             uow.session.execute(delete(m.ReferentialToken).where(m.ReferentialToken.concept_id.in_(ids)))
+            uow.session.execute(delete(m.ReferentialPrefix).where(m.ReferentialPrefix.concept_id.in_(ids)))
             uow.session.execute(delete(m.ReferentialConcept).where(m.ReferentialConcept.system == SYSTEM))
             uow.session.execute(delete(m.ReferentialVersion).where(m.ReferentialVersion.system == SYSTEM))
             uow.commit()
@@ -105,26 +109,36 @@ def run_on(url: str, *, n: int = 40000, rounds: int = 3,
         import_s = time.perf_counter() - t0
         if db.engine.dialect.name == "postgresql":  # what autovacuum does soon after a large import
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE referential_token, referential_concept")
+                conn.exec_driver_sql("VACUUM ANALYZE referential_token, referential_prefix, referential_concept")
         with db.uow() as uow:
             tokens = uow.session.query(m.ReferentialToken).filter(m.ReferentialToken.system == SYSTEM).count()
+            prefixes = uow.session.query(m.ReferentialPrefix).filter(m.ReferentialPrefix.system == SYSTEM).count()
         typed = [k for q in QUERIES for k in keystrokes(q)]
         say(f"{len(typed)} requêtes × {rounds}")
         latencies: list[float] = []
+        cpu: list[float] = []
+        per_query: dict[str, float] = {}
         hits = 0
         with db.uow() as uow:
             for q in typed[:10]:  # warm-up
                 svc.search(uow, SYSTEM, q)
             for _ in range(rounds):
                 for q in typed:
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), time.process_time()
                     found = svc.search(uow, SYSTEM, q)
+                    cpu.append((time.process_time() - c) * 1000)
                     latencies.append((time.perf_counter() - t) * 1000)
+                    per_query[q] = max(per_query.get(q, 0.0), latencies[-1])
                     hits += bool(found)
-        return {"backend": db.engine.dialect.name, "codes": n, "tokens": tokens, "import_s": round(import_s, 2),
+        slowest = sorted(per_query.items(), key=lambda kv: -kv[1])[:5]
+        return {"backend": db.engine.dialect.name, "codes": n, "tokens": tokens, "prefix_rows": prefixes,
+                "import_s": round(import_s, 2),
                 "queries": len(latencies), "queries_with_hits": hits,
                 "p50_ms": round(statistics.median(latencies), 2), "p95_ms": round(_pct(latencies, 95), 2),
-                "max_ms": round(max(latencies), 2)}
+                "max_ms": round(max(latencies), 2),
+                # CPU time of this process (the client side of PostgreSQL: the server's work is not counted)
+                "cpu_p50_ms": round(statistics.median(cpu), 2), "cpu_p95_ms": round(_pct(cpu, 95), 2),
+                "slowest": [[q, round(ms, 2)] for q, ms in slowest], "load_average": os.getloadavg()}
     finally:
         db.dispose()
 

@@ -84,13 +84,13 @@ def seed(url: str, *, patients: int, progress: Callable[[str], None]) -> None:
     from sqlalchemy import func, select
 
     from dcc.adapters.db import models as m
-    from dcc.adapters.db.engine import upgrade
+    from dcc.bootstrap import migrate
     from dcc.services import boards as board_services
     from dcc.services import demo as demo_services
     from dcc.services.seed import seed_directory, seed_patients, seed_users
     from dcc.services.uow import Database
 
-    upgrade(url)
+    migrate(url)
     db = Database(url)
     try:
         with db.uow() as uow:

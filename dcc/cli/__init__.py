@@ -74,18 +74,13 @@ def _check_writable(path: Path) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply the database migrations (Alembic)."""
-    from dcc.adapters.db.engine import upgrade
+    """Apply the database migrations (Alembic) and load the package's baseline referentials."""
+    from dcc.bootstrap import migrate
 
     url = get_settings().resolved_database_url
-    upgrade(url)
-    from dcc.bootstrap import database
-    from dcc.services.referentials import load_baseline
-
-    with database(url).uow() as uow:
-        loaded = load_baseline(uow, actor="dcc db upgrade", today=date.today())
+    loaded = migrate(url)
     typer.echo(f"Base à jour : {url.split('@')[-1]}"
-               + (f" ; référentiel de base : {len(loaded)} jeu(x) de valeurs chargé(s)" if loaded else ""))
+               + (f" ; référentiel de base : {loaded} jeu(x) de valeurs chargé(s)" if loaded else ""))
 
 
 @app.command()

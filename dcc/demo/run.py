@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
-from dcc.adapters.db.engine import upgrade
+from dcc.bootstrap import migrate
 from dcc.config import Settings, configure_prefect
 from dcc.domain.clock import now_utc
 
@@ -68,7 +68,7 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
     if opts.reset:
         step("Remise à zéro de la base")
         reset_database(url)
-    upgrade(url)
+    migrate(url)
 
     from dcc.bootstrap import database, dmp_http_client, signer_directory
     from dcc.services import demo as demo_services

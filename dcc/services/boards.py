@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from dcc import valuesets
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain import assignment as solver
@@ -17,7 +16,7 @@ from dcc.domain.clock import fr_datetime, not_started, now_utc
 from dcc.domain.quorum import Attendee, QuorumRule, compute_quorum
 from dcc.domain.states import CaseStatus, GenerationState, SessionStatus, advance
 from dcc.errors import Conflict, NotFound, UndecidedCases, ValidationFailed
-from dcc.services import identity
+from dcc.services import codes, identity
 from dcc.services.audit import record_audit
 from dcc.services.schemas import AttendanceInput, CaseRegistration, DecisionInput, ReadinessKind, TumourUpdate
 from dcc.services.uow import UnitOfWork
@@ -87,6 +86,7 @@ def register_case(uow: UnitOfWork, *, data: CaseRegistration, actor: str = "syst
             raise ValidationFailed(f"Aucun professionnel avec le RPPS {data.presenter_rpps}.",
                                    field="presenter_rpps")
     check_tumour_for_board(board, data)
+    check_case_codes(uow, data)
     # Identity vigilance (INS rules): never merge, match patients without INS, one open case per board.
     patient = identity.resolve_patient(uow, data, actor=actor)
     identity.refuse_duplicate_open_case(uow, patient_id=patient.id, board_id=board.id, board_name=board.name)
@@ -122,6 +122,38 @@ def check_tumour_for_board(board: m.Board, data: CaseRegistration) -> None:
                                "laissez T, N et M vides.", field="tnm_t")
 
 
+TOPOGRAPHY = ("topography_code", "topographie (CIM-10)", "JDV_Tumeur_CISIS")
+MORPHOLOGY = ("morphology_code", "morphologie (CIM-O-3)", "JDV_Morphologie_CISIS")
+SPECIALTIES = "JDV_J01_XdsAuthorSpecialty_CISIS"
+TREATMENTS = "JDV_TypeTraitement_FRCP_CISIS"
+
+
+def _tumour_codes(uow: UnitOfWork, topography: str, morphology: str | None,
+                  extra: Sequence[codes.CodedEntry] = ()) -> tuple[str, str]:
+    """Topography and morphology in force in the database, and coherent (a morphology of the site's kind);
+    returns their labels."""
+    entries = [codes.CodedEntry(TOPOGRAPHY[0], TOPOGRAPHY[1], TOPOGRAPHY[2], topography)]
+    if morphology:
+        entries.append(codes.CodedEntry(MORPHOLOGY[0], MORPHOLOGY[1], MORPHOLOGY[2], morphology))
+    found = codes.check(uow, [*entries, *extra])
+    topo_label = found[(TOPOGRAPHY[2], topography)].display
+    morph_label = found[(MORPHOLOGY[2], morphology)].display if morphology else ""
+    if morphology:
+        problem = tumour_rules.morphology_problem(topography, topo_label, morphology, morph_label)
+        if problem:
+            raise ValidationFailed(problem, field="morphology_code")
+    return topo_label, morph_label
+
+
+def check_case_codes(uow: UnitOfWork, data: CaseRegistration) -> None:
+    """The coded fields of a registration in the referentials in force (dcc.services.codes). Reads only."""
+    from dcc.domain.quorum import SPECIALTY_GROUPS
+
+    specialties = [codes.CodedEntry("required_specialties", "spécialités requises", SPECIALTIES, code)
+                   for code in data.required_specialties if code not in SPECIALTY_GROUPS]
+    _tumour_codes(uow, data.topography_code, data.morphology_code, specialties)
+
+
 def update_tumour(uow: UnitOfWork, *, case_id: str, data: TumourUpdate, today: date, actor: str) -> None:
     """Enter a case's tumour again (e.g. the missing TNM): the registration's rules, audited. Refused once a
     document describing it has been signed (that goes through the document's correction)."""
@@ -133,12 +165,10 @@ def update_tumour(uow: UnitOfWork, *, case_id: str, data: TumourUpdate, today: d
     board = uow.session.get(m.Board, case.board_id)
     patient = uow.session.get(m.Patient, case.patient_id)
     assert board is not None and patient is not None
+    topography_label, morphology_label = _tumour_codes(uow, data.topography_code, data.morphology_code)
     problem = tumour_rules.tumour_problem(
-        topography=data.topography_code,
-        topography_label=valuesets.lookup("JDV_Tumeur_CISIS", data.topography_code).display,
-        morphology=data.morphology_code,
-        morphology_label=valuesets.lookup("JDV_Morphologie_CISIS", data.morphology_code).display
-        if data.morphology_code else "",
+        topography=data.topography_code, topography_label=topography_label,
+        morphology=data.morphology_code, morphology_label=morphology_label,
         t=data.tnm_t, n=data.tnm_n, m=data.tnm_m, edition=data.tnm_edition, stage=data.tnm_stage,
         laterality=data.laterality, diagnosis_date=data.diagnosis_date, birth_date=patient.birth_date, today=today,
         organ_group=board.organe_code or board.appareil_code)
@@ -643,8 +673,8 @@ def record_decision(uow: UnitOfWork, *, case_id: str, data: DecisionInput, actor
     _require_started(session, now, "la décision ne peut pas être enregistrée")
     if session.status == SessionStatus.VALIDATED:
         raise Conflict("La séance est validée : ses décisions sont verrouillées.")
-    for code in data.proposal_codes:
-        valuesets.lookup("JDV_TypeTraitement_FRCP_CISIS", code, field="proposal_codes")
+    codes.check(uow, [codes.CodedEntry("proposal_codes", "proposition de traitement", TREATMENTS, code)
+                      for code in data.proposal_codes])
     if data.case_status == "registered" and not case.standard:
         raise ValidationFailed("Seul un dossier standard (conforme à un référentiel) peut être simplement "
                                "enregistré.", field="case_status")

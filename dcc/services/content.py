@@ -12,6 +12,7 @@ from dcc.domain import documents as d
 from dcc.domain import tumour as tumour_rules
 from dcc.domain.clock import paris_day
 from dcc.domain.identifiers import ps_id_nat, struct_id_nat
+from dcc.services import codes
 from dcc.services.uow import UnitOfWork
 
 # FRCP treatment kind -> PPS treatment kind where the two CI-SIS value sets use different codes
@@ -40,6 +41,15 @@ class Loader:
         self.uow = uow
         self._est: dict[str, m.Establishment] = {}
         self._prof: dict[str, d.Professional] = {}
+        self._codes: dict[tuple[str, str], d.Code] = {}
+
+    def code(self, system: str, code: str, *, field: str = "code") -> d.Code:
+        """A code the users entered (tumour, treatments, plan entries), with its label from the referential
+        in the database (a code retired since keeps its label: the document says what was entered)."""
+        key = (system, code)
+        if key not in self._codes:
+            self._codes[key] = codes.concept(self.uow, system, code, field=field)
+        return self._codes[key]
 
     def establishment(self, id_: str) -> m.Establishment:
         if id_ not in self._est:
@@ -88,7 +98,7 @@ class Loader:
         )
 
 
-def _tumour(case: m.Case, organ_group: str | None = None) -> d.Tumour:
+def _tumour(loader: Loader, case: m.Case, organ_group: str | None = None) -> d.Tumour:
     """The tumour as entered. TNM only where UICC classifies the tumour (`tumour_rules.tnm_applies`)."""
     applicable = tumour_rules.tnm_applies(case.topography_code, organ_group)
     tnm = None
@@ -97,8 +107,8 @@ def _tumour(case: m.Case, organ_group: str | None = None) -> d.Tumour:
     lat = case.laterality
     lat_code = tumour_rules.LATERALITY_CODES.get(lat) if lat else None
     return d.Tumour(
-        topography=valuesets.lookup("JDV_Tumeur_CISIS", case.topography_code, field="topography_code"),
-        morphology=valuesets.lookup("JDV_Morphologie_CISIS", case.morphology_code, field="morphology_code")
+        topography=loader.code("JDV_Tumeur_CISIS", case.topography_code, field="topography_code"),
+        morphology=loader.code("JDV_Morphologie_CISIS", case.morphology_code, field="morphology_code")
         if case.morphology_code else None,
         tnm=tnm, tnm_applicable=applicable, diagnosis_date=case.diagnosis_date,
         laterality=tumour_rules.LATERALITY_LABELS.get(lat, "") if lat else "",
@@ -128,11 +138,11 @@ def frcp_content(loader: Loader, case: m.Case, decision: m.Decision, *, ids: d.D
         requester=loader.professional(case.requester_id), presenter=loader.professional(case.presenter_id),
         quorum_members=quorum_members,
         referring_gp=loader.professional(patient.referring_gp_id) if patient.referring_gp_id else None,
-        tumour=_tumour(case, board.organe_code or board.appareil_code), motive=case.motive,
+        tumour=_tumour(loader, case, board.organe_code or board.appareil_code), motive=case.motive,
         discovery_mode=case.discovery_mode,
         case_status=decision.case_status, referential=referential, quorum=decision.quorum, phase=case.phase,
         performance_status=case.performance_status, case_summary=case.summary, question=case.question,
-        proposal_treatments=tuple(valuesets.lookup("JDV_TypeTraitement_FRCP_CISIS", c)
+        proposal_treatments=tuple(loader.code("JDV_TypeTraitement_FRCP_CISIS", c)
                                   for c in decision.proposal_codes),
         proposal_text=decision.proposal_text, conform_to_referential=decision.conform_to_referential,
         departure_justification=decision.departure_justification, trial_proposed=decision.trial_proposed,
@@ -158,7 +168,7 @@ def pps_treatment_codes(frcp_codes: list[str]) -> list[str]:
 
 def _plan_item(loader: Loader, item: m.PpsItem, value_set: str) -> d.PlannedTreatment:
     return d.PlannedTreatment(
-        kind=valuesets.lookup(value_set, item.code), start=item.start, end=item.end, text=item.text,
+        kind=loader.code(value_set, item.code), start=item.start, end=item.end, text=item.text,
         place=item.place, responsible=loader.professional(item.responsible_id) if item.responsible_id else None)
 
 
@@ -179,19 +189,19 @@ def pps_content(loader: Loader, case: m.Case, decision: m.Decision, *, ids: d.Do
     by = {cat: [i for i in ordered if i.category == cat] for cat in ("treatment", "follow_up", "supportive", "social")}
     treatments = tuple(_plan_item(loader, i, "JDV_TypeTraitementPPS_CISIS") for i in by["treatment"])
     follow_up = tuple(_plan_item(loader, i, "JDV_TypeDeSuivi_CISIS") for i in by["follow_up"])
-    supportive = tuple(d.SupportCare(valuesets.lookup("JDV_SoinsOncoDeSupport_CISIS", i.code), i.text)
+    supportive = tuple(d.SupportCare(loader.code("JDV_SoinsOncoDeSupport_CISIS", i.code), i.text)
                        for i in by["supportive"])
-    social = tuple(d.SupportCare(valuesets.lookup("JDV_TypeAccompagnementSocioPro_CISIS", i.code), i.text)
+    social = tuple(d.SupportCare(loader.code("JDV_TypeAccompagnementSocioPro_CISIS", i.code), i.text)
                    for i in by["social"])
     # the care team: the professionals the plan names as responsible for an item, and the referent
     team_ids = list(dict.fromkeys([i.responsible_id for i in ordered if i.responsible_id] + [plan.referent_id]))
     return d.PpsContent(
         ids=ids, created_at=now, patient=loader.patient(patient, est), author=responsible,
         legal=d.Signature(signer=responsible, signed_at=now), custodian=_org(est), board=loader.board(board),
-        rcp_date=paris_day(session.starts_at), frcp_unique_id=frcp_unique_id, tumour=_tumour(case),
+        rcp_date=paris_day(session.starts_at), frcp_unique_id=frcp_unique_id, tumour=_tumour(loader, case),
         phase=case.phase, treatments=treatments, follow_up=follow_up, supportive_care=supportive,
         social_support=social, handed_to_patient=plan.handed_at,
-        update_motive=valuesets.lookup("JDV_MotifMiseAJour_CISIS", update_motive) if update_motive else None,
+        update_motive=loader.code("JDV_MotifMiseAJour_CISIS", update_motive) if update_motive else None,
         referring_gp=loader.professional(patient.referring_gp_id) if patient.referring_gp_id else None,
         care_team=tuple(loader.professional(pid) for pid in team_ids),
         contact_name=plan.contact_name, contact_phone=plan.contact_phone,

@@ -26,7 +26,8 @@ from dcc.adapters.db.guards import set_actor
 from dcc.domain import documents as d
 from dcc.domain.clock import aware, now_utc
 from dcc.domain.ports import CdaBuilder, PdfRenderer, SignerDirectory
-from dcc.errors import Conflict, IncompleteData, NotFound, UnknownCode, ValidationFailed
+from dcc.errors import Conflict, IncompleteData, NotFound, ValidationFailed
+from dcc.services import codes
 from dcc.services import pps as pps_services
 from dcc.services.audit import record_audit
 from dcc.services.content import Loader, frcp_content, new_oid
@@ -65,7 +66,7 @@ class CorrectionInput:
 PROPOSAL_LOCKED = "la proposition de la RCP ne peut être modifiée que par une nouvelle présentation en RCP"
 
 
-def _check(doc: m.Document, changes: CorrectionInput) -> None:
+def _check(uow: UnitOfWork, doc: m.Document, changes: CorrectionInput) -> None:
     if doc.kind not in (d.DocumentKind.FRCP.value, d.DocumentKind.PPS.value):  # an attachment shared as N1
         raise ValidationFailed("Une pièce jointe partagée avec le DMP ne se corrige pas dans dcc : c'est le "
                                "document de son auteur, tel qu'il a été joint au dossier.", field="document")
@@ -83,12 +84,10 @@ def _check(doc: m.Document, changes: CorrectionInput) -> None:
         if not changes.update_motive:
             raise ValidationFailed("Le motif de mise à jour du PPS est obligatoire "
                                    "(JDV_MotifMiseAJour_CISIS).", field="update_motive")
-        if not valuesets.contains(PPS_UPDATE_MOTIVES, changes.update_motive):
-            raise UnknownCode(field="update_motive", value=changes.update_motive,
-                              value_set=PPS_UPDATE_MOTIVES)
-        for code in changes.treatment_codes or ():
-            if not valuesets.contains(PPS_TREATMENTS, code):
-                raise UnknownCode(field="treatment_codes", value=code, value_set=PPS_TREATMENTS)
+        codes.check(uow, [codes.CodedEntry("update_motive", "motif de mise à jour", PPS_UPDATE_MOTIVES,
+                                           changes.update_motive)]
+                    + [codes.CodedEntry("treatment_codes", "traitements programmés", PPS_TREATMENTS, code)
+                       for code in changes.treatment_codes or ()])
         if changes.treatment_codes is not None and not changes.treatment_codes:
             raise ValidationFailed("Le PPS corrigé doit contenir au moins un traitement programmé.",
                                    field="treatment_codes")
@@ -159,7 +158,7 @@ def correct_document(uow: UnitOfWork, *, document_id: str, actor: str, changes: 
     if latest.id != old.id:
         raise Conflict(f"Une version plus récente (version {latest.version}, statut « {latest.status} ») "
                        "de ce document existe déjà : corrigez la dernière version.")
-    _check(old, changes)
+    _check(uow, old, changes)
     case = uow.session.get(m.Case, old.case_id)
     if case is None:
         raise NotFound(f"Dossier « {old.case_id} » introuvable.")

@@ -24,12 +24,12 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
-from dcc import valuesets
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain import documents as d
 from dcc.domain.ports import CdaBuilder, PdfRenderer
-from dcc.errors import Conflict, IncompleteData, NotFound, UnknownCode, ValidationFailed
+from dcc.errors import Conflict, IncompleteData, NotFound, ValidationFailed
+from dcc.services import codes
 from dcc.services.audit import record_audit
 from dcc.services.content import Loader, new_oid, paris_day, pps_content, pps_treatment_codes
 from dcc.services.uow import UnitOfWork
@@ -124,10 +124,10 @@ def validate_plan(uow: UnitOfWork, decision: m.Decision, data: PlanInput) -> Non
                                    "traitement, suivi, soin de support ou accompagnement social).",
                                    field=f"{where}.category")
         label = CATEGORY_LABELS[item.category]
-        if not valuesets.contains(VALUE_SETS[item.category], item.code):
-            raise UnknownCode(field=f"{where}.code", value=item.code, value_set=VALUE_SETS[item.category])
+        found = codes.check(uow, [codes.CodedEntry(f"{where}.code", f"ligne {i + 1}, {label}",
+                                                   VALUE_SETS[item.category], item.code)])
         if item.category == "treatment" and item.code not in allowed:
-            display = valuesets.lookup(VALUE_SETS["treatment"], item.code).display
+            display = found[(VALUE_SETS["treatment"], item.code)].display
             raise ValidationFailed(
                 f"Ligne {i + 1} : le traitement « {display} » ne fait pas partie de la proposition de la RCP ; "
                 "la proposition de la RCP ne peut être modifiée que par une nouvelle présentation en RCP.",

@@ -13,7 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case as sql_case
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import aliased
 
@@ -27,6 +26,7 @@ from dcc.services.uow import UnitOfWork
 BASELINE_SOURCE = "dcc/data/valuesets.json (référentiel de base du paquet)"
 MIN_QUERY = 2
 MAX_LIMIT = 50
+DRIVER_CAP = 300  # counting a word's concepts stops there: past it, the longer word drives
 MAX_DIFF_CODES = 5000  # a diff report keeps at most this many codes per list (counts are always exact)
 
 # Fields of a case (or of its decision) checked against a value set for retired codes
@@ -122,21 +122,44 @@ def _concept_tokens(code: str, label: str) -> list[tuple[str, int]]:
     return out
 
 
+def _prefixes(code: str, label: str) -> dict[str, int]:
+    """The concept's penalty (40 - score) for each prefix of its tokens: a query word `w` scores, on a concept,
+    the best of its tokens starting with `w`: weight × 10 (3 the code, 2 the label's first word, 1 another),
+    + 5 when the token is `w` itself."""
+    out: dict[str, int] = {}
+    for tok, weight in _concept_tokens(code, label):
+        for i in range(1, len(tok) + 1):
+            penalty = 40 - weight * 10 - (5 if i == len(tok) else 0)
+            prefix = tok[:i]
+            if penalty < out.get(prefix, 99):
+                out[prefix] = penalty
+    return out
+
+
 def _add_tokens(uow: UnitOfWork, system: str, rows: Iterable[tuple[int, str, str]]) -> None:
     batch: list[dict[str, Any]] = []
+    prefixes: list[dict[str, Any]] = []
     for concept_id, code, label in rows:
         batch.extend({"system": system, "token": t, "concept_id": concept_id, "weight": w, "label_len": len(label)}
                      for t, w in _concept_tokens(code, label))
+        prefixes.extend({"system": system, "prefix": p, "concept_id": concept_id, "penalty": penalty,
+                         "label_len": len(label)} for p, penalty in _prefixes(code, label).items())
         if len(batch) >= 20000:
             uow.session.execute(insert(m.ReferentialToken), batch)
             batch = []
+        if len(prefixes) >= 20000:
+            uow.session.execute(insert(m.ReferentialPrefix), prefixes)
+            prefixes = []
     if batch:
         uow.session.execute(insert(m.ReferentialToken), batch)
+    if prefixes:
+        uow.session.execute(insert(m.ReferentialPrefix), prefixes)
 
 
 def _drop_tokens(uow: UnitOfWork, ids: Sequence[int]) -> None:
     for i in range(0, len(ids), 5000):
         uow.session.execute(delete(m.ReferentialToken).where(m.ReferentialToken.concept_id.in_(ids[i:i + 5000])))
+        uow.session.execute(delete(m.ReferentialPrefix).where(m.ReferentialPrefix.concept_id.in_(ids[i:i + 5000])))
 
 
 def _cap(codes: Sequence[Any]) -> list[Any]:
@@ -144,7 +167,7 @@ def _cap(codes: Sequence[Any]) -> list[Any]:
 
 
 def _apply(uow: UnitOfWork, parsed: ref.ParsedReferential, *, actor: str, effective: date,
-           version: str) -> ImportReport:
+           version: str, audit: bool = True) -> ImportReport:
     s = uow.session
     if s.scalar(select(m.ReferentialVersion.id).where(m.ReferentialVersion.system == parsed.system,
                                                       m.ReferentialVersion.checksum == parsed.checksum)):
@@ -211,9 +234,10 @@ def _apply(uow: UnitOfWork, parsed: ref.ParsedReferential, *, actor: str, effect
     _add_tokens(uow, parsed.system, [(ids[code], code, incoming[code].label) for code in touched])
     if parsed.kind == "guidelines":
         _sync_guidelines(uow, parsed.guidelines, v.id)
-    record_audit(uow, actor=actor, action="referential.import", entity="referential_version", entity_id=v.id,
-                 detail={"system": parsed.system, "version": version, "source": parsed.source[:200],
-                         "added": len(d.added), "retired": len(d.retired), "relabelled": len(d.relabelled)})
+    if audit:
+        record_audit(uow, actor=actor, action="referential.import", entity="referential_version", entity_id=v.id,
+                     detail={"system": parsed.system, "version": version, "source": parsed.source[:200],
+                             "added": len(d.added), "retired": len(d.retired), "relabelled": len(d.relabelled)})
     return ImportReport(parsed.system, parsed.kind, version, effective, parsed.source,
                         "nouveau" if first else "mis_a_jour", len(incoming), d, v.id)
 
@@ -238,14 +262,16 @@ def _sync_guidelines(uow: UnitOfWork, guidelines: Sequence[ref.Guideline], versi
 
 
 def import_referentials(uow: UnitOfWork, parsed: Sequence[ref.ParsedReferential], *, actor: str,
-                        today: date, version: str | None = None,
-                        effective_date: date | None = None) -> list[ImportReport]:
-    """Import parsed source files as new versions, all in one transaction (all or nothing)."""
+                        today: date, version: str | None = None, effective_date: date | None = None,
+                        audit: bool = True) -> list[ImportReport]:
+    """Import parsed source files as new versions, all in one transaction (all or nothing). `audit` False only
+    for the package's baseline (part of the installed software, loaded by `dcc db upgrade`; its versions
+    still record who loaded them and when)."""
     if version is not None and not version.strip():
         raise ValidationFailed("Le numéro de version ne peut pas être vide.", field="version")
     uow.begin_write()
     reports = [_apply(uow, p, actor=actor, effective=effective_date or p.effective_date or today,
-                      version=(version or p.version)[:60]) for p in parsed]
+                      version=(version or p.version)[:60], audit=audit) for p in parsed]
     uow.commit()
     return reports
 
@@ -298,7 +324,7 @@ def load_baseline(uow: UnitOfWork, *, actor: str = "dcc", today: date) -> list[I
         ))
     if not parsed:
         return []
-    return import_referentials(uow, parsed, actor=actor, today=today)
+    return import_referentials(uow, parsed, actor=actor, today=today, audit=False)
 
 
 # ------------------------------------------------------------------ versions in force
@@ -351,39 +377,31 @@ def search(uow: UnitOfWork, system: str, q: str, *, limit: int = 20) -> list[Sea
     if sum(len(w) for w in words) < MIN_QUERY:
         raise ValidationFailed(f"Saisissez au moins {MIN_QUERY} lettres ou chiffres pour rechercher.", field="q")
     _require_system(uow, system)
-    t = m.ReferentialToken
+    p = m.ReferentialPrefix
 
-    def bounds(word: str) -> tuple[str, str]:
-        return word, word[:-1] + chr(ord(word[-1]) + 1)
-
-    def score(tok: Any, word: str) -> Any:
-        return tok.weight * 10 + sql_case((tok.token == word, 5), else_=0)
-
-    # the word with the fewest matching tokens drives (an index range), each other word is an index probe
-    # per candidate; the ranking reads only the token index, the labels of the first `limit` concepts last
-    def matches(word: str) -> int:
-        lo, hi = bounds(word)
-        capped = select(t.id).where(t.system == system, t.token >= lo, t.token < hi).limit(2000).subquery()
-        return int(uow.session.scalar(select(func.count()).select_from(capped)) or 0)
-
-    ordered = sorted(words, key=lambda w: (matches(w) if len(words) > 1 else 0, -len(w)))
-    driver, others = ordered[0], ordered[1:]
-    lo, hi = bounds(driver)
-    candidates = (select(t.concept_id.label("cid"), func.max(score(t, driver)).label("s"),
-                         func.max(t.label_len).label("n"))
-                  .where(t.system == system, t.token >= lo, t.token < hi).group_by(t.concept_id).subquery())
-    total: Any = candidates.c.s
-    where = []
-    for word in others:
-        other = aliased(m.ReferentialToken)
-        olo, ohi = bounds(word)
-        probe = (select(func.max(score(other, word))).where(other.concept_id == candidates.c.cid,
-                                                            other.token >= olo, other.token < ohi)
-                 .scalar_subquery())
-        where.append(probe.is_not(None))
-        total = total + probe
-    top = uow.session.execute(select(candidates.c.cid, total.label("score")).where(*where)
-                              .order_by(total.desc(), candidates.c.n, candidates.c.cid).limit(limit)).all()
+    # One row per concept and prefix of its tokens, with the concept's rank for that prefix (`_prefixes`):
+    # the index (system, prefix, penalty, label_len, concept_id) gives a word's concepts best first, so a
+    # one-word query reads `limit` rows whatever the number of concepts it matches. With several words, the
+    # one matching the fewest concepts drives and every other word is an equality probe of the primary key
+    # (system, prefix, concept_id) per candidate.
+    counts = [0] * len(words)
+    if len(words) > 1:  # how many concepts each word matches, up to DRIVER_CAP, in one statement
+        counts = list(uow.session.execute(select(*(
+            select(func.count()).select_from(select(p.concept_id).where(p.system == system, p.prefix == word)
+                                              .limit(DRIVER_CAP).subquery()).scalar_subquery()
+            for word in words))).one())
+    ordered = [w for _, _, w in sorted(zip(counts, (-len(w) for w in words), words, strict=True))]
+    driver = aliased(m.ReferentialPrefix)
+    penalty: Any = driver.penalty
+    stmt = select(driver.concept_id).where(driver.system == system, driver.prefix == ordered[0])
+    for word in ordered[1:]:
+        other = aliased(m.ReferentialPrefix)
+        stmt = stmt.join(other, (other.system == system) & (other.prefix == word)
+                         & (other.concept_id == driver.concept_id))
+        penalty = penalty + other.penalty
+    total = 40 * len(ordered) - penalty
+    top = uow.session.execute(stmt.add_columns(total.label("score"))
+                              .order_by(penalty, driver.label_len, driver.concept_id).limit(limit)).all()
     if not top:
         return []
     c = m.ReferentialConcept

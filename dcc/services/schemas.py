@@ -1,4 +1,7 @@
-"""Validated inputs of the use cases (pydantic). Messages are in French and name the field."""
+"""Validated inputs of the use cases (pydantic). Messages are in French and name the field.
+
+Coded fields (topography, morphology, specialties, treatments) are checked by the use case against the
+referentials in force in the database (`dcc.services.codes`), not here: a schema has no database."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from dcc import valuesets
 from dcc.domain import tumour as tumour_rules
 from dcc.domain.identifiers import (
     nir_birth_incoherence,
@@ -100,21 +102,6 @@ def _coherent(check: Any, info: ValidationInfo, value: Any) -> Any:
             raise ValueError(message)
 
 
-def _topography_in_jdv(code: str) -> str:
-    """A tumour's topography is a CIM-10 code of JDV_Tumeur_CISIS (registration and tumour update alike)."""
-    if not valuesets.contains("JDV_Tumeur_CISIS", code):
-        raise ValueError(f"Le code CIM-10 « {code} » n'appartient pas au jeu de valeurs JDV_Tumeur_CISIS.")
-    return code
-
-
-def _morphology_in_jdv(code: str | None) -> str | None:
-    """A morphology, when given, is an ICD-O-3 code of JDV_Morphologie_CISIS."""
-    if code is not None and not valuesets.contains("JDV_Morphologie_CISIS", code):
-        raise ValueError(f"Le code de morphologie « {code} » n'appartient pas au jeu de valeurs "
-                         "JDV_Morphologie_CISIS.")
-    return code
-
-
 class TumourUpdate(BaseModel):
     """The tumour of a case, entered again in full (completing a missing TNM, correcting a laterality...).
 
@@ -131,16 +118,6 @@ class TumourUpdate(BaseModel):
     tnm_stage: str | None = Field(None, max_length=10)
     laterality: Literal["droite", "gauche", "bilaterale", "non_precisee"] | None = None
     diagnosis_date: date | None = None
-
-    @field_validator("topography_code")
-    @classmethod
-    def _topo(cls, v: str) -> str:
-        return _topography_in_jdv(v)
-
-    @field_validator("morphology_code")
-    @classmethod
-    def _morpho(cls, v: str | None) -> str | None:
-        return _morphology_in_jdv(v)
 
 
 class CaseRegistration(BaseModel):
@@ -196,24 +173,6 @@ class CaseRegistration(BaseModel):
     @classmethod
     def _rpps(cls, v: str | None) -> str | None:
         return None if v is None else str(_check(validate_rpps, v, "requester_rpps"))
-
-    @field_validator("topography_code")
-    @classmethod
-    def _topo(cls, v: str) -> str:
-        return _topography_in_jdv(v)
-
-    @field_validator("morphology_code")
-    @classmethod
-    def _morpho(cls, v: str | None, info: ValidationInfo) -> str | None:
-        _morphology_in_jdv(v)
-        topo = info.data.get("topography_code")
-        if v is not None and topo:
-            problem = tumour_rules.morphology_problem(
-                topo, valuesets.lookup("JDV_Tumeur_CISIS", topo).display, v,
-                valuesets.lookup("JDV_Morphologie_CISIS", v).display)
-            if problem:
-                raise ValueError(problem)
-        return v
 
     @field_validator("tnm_t", "tnm_n", "tnm_m")
     @classmethod
@@ -275,16 +234,6 @@ class CaseRegistration(BaseModel):
             raise ValueError("La date du diagnostic précède la date de naissance du patient.")
         return v
 
-    @field_validator("required_specialties")
-    @classmethod
-    def _specialties(cls, v: list[str]) -> list[str]:
-        from dcc.domain.quorum import SPECIALTY_GROUPS
-
-        for code in v:
-            if code not in SPECIALTY_GROUPS and not valuesets.contains("JDV_J01_XdsAuthorSpecialty_CISIS", code):
-                raise ValueError(f"La spécialité « {code} » est inconnue.")
-        return v
-
     @model_validator(mode="after")
     def _patient_given(self) -> CaseRegistration:
         if self.patient is None and not self.patient_id:
@@ -343,15 +292,6 @@ class DecisionInput(BaseModel):
     comment: str = Field("", max_length=4000)
     referential_name: str = Field("", max_length=200, description="Référentiel appliqué (texte libre ; vide : "
                                   "celui du dossier est gardé)")
-
-    @field_validator("proposal_codes")
-    @classmethod
-    def _codes(cls, v: list[str]) -> list[str]:
-        for code in v:
-            if not valuesets.contains("JDV_TypeTraitement_FRCP_CISIS", code):
-                raise ValueError(f"Le traitement « {code} » n'appartient pas au jeu de valeurs "
-                                 "JDV_TypeTraitement_FRCP_CISIS.")
-        return v
 
     @model_validator(mode="after")
     def _justify(self) -> DecisionInput:

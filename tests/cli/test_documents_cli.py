@@ -18,10 +18,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from dcc.adapters.db import models as m
-from dcc.adapters.db.engine import upgrade
 from dcc.adapters.rendering import PdfRenderer
 from dcc.adapters.signing.pki import init_demo_pki
-from dcc.bootstrap import DemoSignerDirectory, cda_builder, pdf_renderer
+from dcc.bootstrap import DemoSignerDirectory, cda_builder, migrate, pdf_renderer
 from dcc.cli.documents import app
 from dcc.config import get_settings
 from dcc.services import boards as board_services
@@ -46,7 +45,7 @@ class Signed:
 def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
     root = tmp_path_factory.mktemp("documents-cli")
     db_path, pki_dir = root / "dcc.sqlite3", root / "pki"
-    upgrade(f"sqlite:///{db_path}")
+    migrate(f"sqlite:///{db_path}")
     db = Database(f"sqlite:///{db_path}")
     with db.uow() as uow:
         seeded = seed_directory(uow, seed=3, regions=1)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
-from dcc.adapters.db.engine import upgrade
+from dcc.bootstrap import migrate
 from dcc.services import boards as board_services
 from dcc.services import demo as demo_services
 from dcc.services.documents import generate_documents
@@ -55,7 +55,7 @@ def build_scenario(var_dir: Path, *, today: date, patients: int = 10, seed: int 
     meetings, draft documents), stopping before the signature so the physicians have a "à signer" queue."""
     var_dir.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{var_dir / 'dcc.sqlite3'}"
-    upgrade(url)
+    migrate(url)
     db = Database(url)
     with db.uow() as uow:
         seeded = seed_directory(uow, seed=seed, regions=2)

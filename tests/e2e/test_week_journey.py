@@ -31,7 +31,7 @@ import pytest
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
-from dcc.adapters.db.engine import upgrade
+from dcc.bootstrap import migrate
 from dcc.domain.identifiers import nir_key
 from dcc.services.seed import seed_directory, seed_patients, seed_users
 from dcc.services.uow import Database
@@ -69,7 +69,7 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Scenario, C
 
     var_dir = tmp_path_factory.mktemp("week")
     url = f"sqlite:///{var_dir / 'dcc.sqlite3'}"
-    upgrade(url)
+    migrate(url)
     db = Database(url)
     with db.uow() as uow:
         seeded = seed_directory(uow, seed=5, regions=2)

@@ -14,6 +14,7 @@ from dcc.domain.identifiers import nir_key, with_luhn_key
 from dcc.errors import ValidationFailed
 from dcc.services import boards as svc
 from dcc.services.schemas import CaseRegistration, PatientIdentity
+from dcc.services.uow import Database
 
 FIRST13 = "2750344109123"
 PATIENT: dict[str, Any] = {
@@ -55,23 +56,22 @@ def test_nir_with_a_wrong_key_is_refused_naming_the_field() -> None:
     assert loc == ("patient", "ins_matricule") and "NIR" in msg
 
 
-def test_unknown_icd10_topography_is_refused_naming_the_value_set() -> None:
-    with pytest.raises(ValidationError) as exc:
-        registration(topography_code="C99.9")
-    loc, msg = only_error(exc)
-    assert loc == ("topography_code",)
-    assert "C99.9" in msg and "JDV_Tumeur_CISIS" in msg
+def test_unknown_icd10_topography_is_refused_naming_the_value_set(sqlite_database: Database) -> None:
+    # the codes are checked by the use case against the referentials in the database (test_coded_fields.py)
+    with sqlite_database.uow() as uow, pytest.raises(ValidationFailed) as exc:
+        svc.check_case_codes(uow, registration(topography_code="C99.9", laterality=None))
+    assert exc.value.field == "topography_code"
+    assert "C99.9" in exc.value.message and "JDV_Tumeur_CISIS" in exc.value.message
 
 
-def test_rpps_with_a_wrong_key_and_unknown_specialty_are_refused() -> None:
+def test_rpps_with_a_wrong_key_and_unknown_specialty_are_refused(sqlite_database: Database) -> None:
     rpps = with_luhn_key("1000000001")
     with pytest.raises(ValidationError) as exc:
         registration(requester_rpps=rpps[:-1] + str((int(rpps[-1]) + 1) % 10))
     assert only_error(exc)[0] == ("requester_rpps",)
-    with pytest.raises(ValidationError) as exc:
-        registration(required_specialties=["XX"])
-    loc, msg = only_error(exc)
-    assert loc == ("required_specialties",) and "inconnue" in msg
+    with sqlite_database.uow() as uow, pytest.raises(ValidationFailed) as failed:
+        svc.check_case_codes(uow, registration(required_specialties=["XX"]))
+    assert failed.value.field == "required_specialties" and "« XX »" in failed.value.message
 
 
 def test_standard_case_needs_its_referential() -> None:

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from dcc.adapters.db import models as m
 from dcc.adapters.referentials import read_path
@@ -51,6 +51,18 @@ V2 = [
 ]
 
 
+@pytest.fixture
+def bare(database: Database) -> Database:
+    """A database without any referential version (`dcc db upgrade` loads the package's baseline; these tests
+    start from nothing to see a first import)."""
+    with database.uow() as uow:
+        for model in (m.ReferentialPrefix, m.ReferentialToken, m.RegionalGuideline, m.ReferentialConcept,
+                      m.ReferentialVersion):
+            uow.session.execute(delete(model))
+        uow.commit()
+    return database
+
+
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -67,13 +79,13 @@ def codes(db: Database, system: str, q: str, limit: int = 20) -> list[str]:
         return [h.code for h in svc.search(uow, system, q, limit=limit)]
 
 
-def test_two_versions_diff_and_search(database: Database, tmp_path: Path) -> None:
-    first = do_import(database, write(tmp_path, "v1.xml", svs("JDV_Tumeur_CISIS", "2024-06-01", V1)))
+def test_two_versions_diff_and_search(bare: Database, tmp_path: Path) -> None:
+    first = do_import(bare, write(tmp_path, "v1.xml", svs("JDV_Tumeur_CISIS", "2024-06-01", V1)))
     assert [(r.system, r.status, r.concept_count, r.effective_date) for r in first] == [
         ("JDV_Tumeur_CISIS", "nouveau", 4, date(2024, 6, 1))]
-    assert codes(database, "JDV_Tumeur_CISIS", "seminome") == ["C62.9"]
+    assert codes(bare, "JDV_Tumeur_CISIS", "seminome") == ["C62.9"]
 
-    second = do_import(database, write(tmp_path, "v2.xml", svs("JDV_Tumeur_CISIS", "2025-02-01", V2)))
+    second = do_import(bare, write(tmp_path, "v2.xml", svs("JDV_Tumeur_CISIS", "2025-02-01", V2)))
     (report,) = second
     assert report.status == "mis_a_jour"
     assert report.diff.added == ("C43.9",)
@@ -83,12 +95,12 @@ def test_two_versions_diff_and_search(database: Database, tmp_path: Path) -> Non
     assert "1 ajouté(s), 2 retiré(s), 1 libellé(s) modifié(s)" in report.summary()
 
     # search sees the version in force only
-    assert codes(database, "JDV_Tumeur_CISIS", "seminome") == []
-    assert codes(database, "JDV_Tumeur_CISIS", "poumon") == []
-    assert codes(database, "JDV_Tumeur_CISIS", "precision") == ["C50.9"]
-    assert codes(database, "JDV_Tumeur_CISIS", "MÉLANOME") == ["C43.9"]
+    assert codes(bare, "JDV_Tumeur_CISIS", "seminome") == []
+    assert codes(bare, "JDV_Tumeur_CISIS", "poumon") == []
+    assert codes(bare, "JDV_Tumeur_CISIS", "precision") == ["C50.9"]
+    assert codes(bare, "JDV_Tumeur_CISIS", "MÉLANOME") == ["C43.9"]
 
-    with database.uow() as uow:
+    with bare.uow() as uow:
         (in_force,) = svc.versions_in_force(uow)
         history = svc.version_history(uow, "JDV_Tumeur_CISIS")
         retired = dict(uow.session.execute(select(m.ReferentialConcept.code, m.ReferentialConcept.active)
@@ -99,16 +111,16 @@ def test_two_versions_diff_and_search(database: Database, tmp_path: Path) -> Non
     assert retired == {"C50.9": True, "C34.1": False, "C15.9": True, "C62.9": False, "C43.9": True}
 
     # the same file again changes nothing; a code coming back is active again
-    again = do_import(database, tmp_path / "v2.xml")
+    again = do_import(bare, tmp_path / "v2.xml")
     assert again[0].status == "inchange"
-    third = do_import(database, write(tmp_path, "v3.xml", svs("JDV_Tumeur_CISIS", "2025-03-01", V1)))
+    third = do_import(bare, write(tmp_path, "v3.xml", svs("JDV_Tumeur_CISIS", "2025-03-01", V1)))
     assert set(third[0].diff.added) == {"C34.1", "C62.9"} and third[0].diff.retired == ("C43.9",)
-    assert codes(database, "JDV_Tumeur_CISIS", "seminome") == ["C62.9"]
+    assert codes(bare, "JDV_Tumeur_CISIS", "seminome") == ["C62.9"]
 
 
-def test_retired_code_flags_open_case(database: Database, tmp_path: Path) -> None:
-    do_import(database, write(tmp_path, "v1.xml", svs("JDV_Tumeur_CISIS", "2024-06-01", V1)))
-    with database.uow() as uow:
+def test_retired_code_flags_open_case(bare: Database, tmp_path: Path) -> None:
+    do_import(bare, write(tmp_path, "v1.xml", svs("JDV_Tumeur_CISIS", "2024-06-01", V1)))
+    with bare.uow() as uow:
         seeded = seed_directory(uow, seed=1, regions=1)
         patients = seed_patients(uow, seed=1, count=2, region_codes=seeded.regions)
         prof = uow.session.scalars(select(m.Professional).order_by(m.Professional.rpps)).first()
@@ -121,10 +133,10 @@ def test_retired_code_flags_open_case(database: Database, tmp_path: Path) -> Non
             uow.session.flush()
             ids.append(case.id)
         uow.commit()
-    with database.uow() as uow:
+    with bare.uow() as uow:
         assert svc.retired_code_flags(uow) == []
-    do_import(database, write(tmp_path, "v2.xml", svs("JDV_Tumeur_CISIS", "2025-02-01", V2)))
-    with database.uow() as uow:
+    do_import(bare, write(tmp_path, "v2.xml", svs("JDV_Tumeur_CISIS", "2025-02-01", V2)))
+    with bare.uow() as uow:
         flags = svc.retired_code_flags(uow)
         assert svc.count_retired_code_flags(uow, board_ids=[seeded.boards[0]]) == 1
         assert svc.count_retired_code_flags(uow, board_ids=["another-board"]) == 0
@@ -167,31 +179,31 @@ SEARCH = [
 ]
 
 
-def test_search_ranking_and_accents(database: Database, tmp_path: Path) -> None:
-    do_import(database, write(tmp_path, "s.xml", svs("JDV_Tumeur_CISIS", "2024-06-01", SEARCH)))
+def test_search_ranking_and_accents(bare: Database, tmp_path: Path) -> None:
+    do_import(bare, write(tmp_path, "s.xml", svs("JDV_Tumeur_CISIS", "2024-06-01", SEARCH)))
     s = "JDV_Tumeur_CISIS"
     # the label's first word before another word; equal scores: shorter label, then code
-    assert codes(database, s, "sein") == ["Q83.1", "C50.9", "D24"]
-    assert codes(database, s, "Sein", limit=1) == ["Q83.1"]
+    assert codes(bare, s, "sein") == ["Q83.1", "C50.9", "D24"]
+    assert codes(bare, s, "Sein", limit=1) == ["Q83.1"]
     # every word must match (prefixes), accents and case ignored, œ folded
-    assert codes(database, s, "tum sein") == ["C50.9", "D24"]
-    assert codes(database, s, "BENIGNE") == ["D24"]
-    assert codes(database, s, "bénig") == ["D24"]
-    assert codes(database, s, "oesoph") == ["C15.9"]
-    assert codes(database, s, "ŒSOPHAGE") == ["C15.9"]
-    assert codes(database, s, "encephale") == ["C71.9"]
-    assert codes(database, s, "sém") == ["C62.9"]
+    assert codes(bare, s, "tum sein") == ["C50.9", "D24"]
+    assert codes(bare, s, "BENIGNE") == ["D24"]
+    assert codes(bare, s, "bénig") == ["D24"]
+    assert codes(bare, s, "oesoph") == ["C15.9"]
+    assert codes(bare, s, "ŒSOPHAGE") == ["C15.9"]
+    assert codes(bare, s, "encephale") == ["C71.9"]
+    assert codes(bare, s, "sém") == ["C62.9"]
     # codes: prefix, with or without the dot; an exact code first
-    assert codes(database, s, "c50") == ["C50.9", "C50.0"]
-    assert codes(database, s, "C50.0") == ["C50.0"]
-    assert codes(database, s, "c500") == ["C50.0"]
-    assert codes(database, s, "maligne")[:1] == ["C50.9"]  # "maligne" is never a first word: shortest label
-    assert codes(database, s, "xyz") == []
+    assert codes(bare, s, "c50") == ["C50.9", "C50.0"]
+    assert codes(bare, s, "C50.0") == ["C50.0"]
+    assert codes(bare, s, "c500") == ["C50.0"]
+    assert codes(bare, s, "maligne")[:1] == ["C50.9"]  # "maligne" is never a first word: shortest label
+    assert codes(bare, s, "xyz") == []
 
 
-def test_search_errors_in_french(database: Database, tmp_path: Path) -> None:
-    do_import(database, write(tmp_path, "s.xml", svs("JDV_Tumeur_CISIS", "2024-06-01", SEARCH)))
-    with database.uow() as uow:
+def test_search_errors_in_french(bare: Database, tmp_path: Path) -> None:
+    do_import(bare, write(tmp_path, "s.xml", svs("JDV_Tumeur_CISIS", "2024-06-01", SEARCH)))
+    with bare.uow() as uow:
         with pytest.raises(NotFound, match="Référentiel inconnu : « CIM-99 »"):
             svc.search(uow, "CIM-99", "sein")
         with pytest.raises(ValidationFailed, match="au moins 2 lettres"):
@@ -200,7 +212,7 @@ def test_search_errors_in_french(database: Database, tmp_path: Path) -> None:
             svc.search(uow, "JDV_Tumeur_CISIS", "sein", limit=500)
 
 
-def test_bad_files_write_nothing(database: Database, tmp_path: Path) -> None:
+def test_bad_files_write_nothing(bare: Database, tmp_path: Path) -> None:
     (tmp_path / "ok").mkdir()
     write(tmp_path / "ok", "a.xml", svs("JDV_A", "2024-06-01", SEARCH[:2]))
     write(tmp_path / "ok", "b.xml", "<RetrieveValueSetResponse xmlns='urn:ihe:iti:svs:2008'><oops")
@@ -211,25 +223,25 @@ def test_bad_files_write_nothing(database: Database, tmp_path: Path) -> None:
         read_path(bad_csv)
     with pytest.raises(ValidationFailed, match="n'existe pas"):
         read_path(tmp_path / "absent")
-    with database.uow() as uow:
+    with bare.uow() as uow:
         assert uow.session.scalars(select(m.ReferentialVersion)).all() == []
 
 
-def test_same_version_other_content_refused(database: Database, tmp_path: Path) -> None:
-    do_import(database, write(tmp_path, "v1.xml", svs("JDV_A", "2024-06-01", V1)))
+def test_same_version_other_content_refused(bare: Database, tmp_path: Path) -> None:
+    do_import(bare, write(tmp_path, "v1.xml", svs("JDV_A", "2024-06-01", V1)))
     with pytest.raises(ValidationFailed, match="déjà importée avec un contenu différent"):
-        do_import(database, write(tmp_path, "v1b.xml", svs("JDV_A", "2024-06-01", V2)))
-    with database.uow() as uow:
+        do_import(bare, write(tmp_path, "v1b.xml", svs("JDV_A", "2024-06-01", V2)))
+    with bare.uow() as uow:
         assert len(svc.version_history(uow, "JDV_A")) == 1
 
 
-def test_drugs_and_guidelines_csv(database: Database, tmp_path: Path) -> None:
+def test_drugs_and_guidelines_csv(bare: Database, tmp_path: Path) -> None:
     drugs = write(tmp_path, "ucd.csv", "ucd;cip13;libelle;atc\n"
                   "3400893826706;3400930000001;PACLITAXEL 6 MG/ML SOL INJ;L01CD01\n"
                   "9261234;;CARBOPLATINE 10 MG/ML SOL INJ;L01XA02\n")
-    (report,) = do_import(database, drugs, version="2025-01")
+    (report,) = do_import(bare, drugs, version="2025-01")
     assert (report.system, report.version, report.concept_count) == ("UCD", "2025-01", 2)
-    with database.uow() as uow:
+    with bare.uow() as uow:
         (hit,) = svc.search(uow, "UCD", "carbo")
     assert (hit.code, hit.attributes) == ("9261234", {"cip13": "", "atc": "L01XA02"})
 
@@ -237,8 +249,8 @@ def test_drugs_and_guidelines_csv(database: Database, tmp_path: Path) -> None:
                "Cancer du sein (OncoIdF);2024;2024-05-01;76752008;https://example.org/sein\n"
                "Soins de support;3;01/02/2023;;\n"
                "Cancer du poumon;2023;2023-09-01;39607008;\n")
-    do_import(database, v1, version="2024")
-    with database.uow() as uow:
+    do_import(bare, v1, version="2024")
+    with bare.uow() as uow:
         sein = [(g.name, g.version, g.date) for g in svc.list_guidelines(uow, organ="76752008")]
         everything = svc.list_guidelines(uow)
     assert sein == [("Cancer du sein (OncoIdF)", "2024", date(2024, 5, 1)), ("Soins de support", "3", date(2023, 2, 1))]
@@ -247,36 +259,36 @@ def test_drugs_and_guidelines_csv(database: Database, tmp_path: Path) -> None:
                "Cancer du sein (OncoIdF);2025;2025-04-01;76752008;\n"
                "Soins de support;3;2023-02-01;;\n"
                "Cancer du poumon;2023;2023-09-01;39607008;\n")
-    (update,) = do_import(database, v2, version="2025")
+    (update,) = do_import(bare, v2, version="2025")
     assert update.diff.added == ("Cancer du sein (OncoIdF)|2025",)
     assert update.diff.retired == ("Cancer du sein (OncoIdF)|2024",)
-    with database.uow() as uow:
+    with bare.uow() as uow:
         assert [(g.name, g.version) for g in svc.list_guidelines(uow, organ="76752008")] == [
             ("Cancer du sein (OncoIdF)", "2025"), ("Soins de support", "3")]
 
 
-def test_baseline_is_idempotent_and_matches_the_kit_file(database: Database, tmp_path: Path) -> None:
-    with database.uow() as uow:
+def test_baseline_is_idempotent_and_matches_the_kit_file(bare: Database, tmp_path: Path) -> None:
+    with bare.uow() as uow:
         loaded = svc.load_baseline(uow, today=TODAY)
         assert svc.load_baseline(uow, today=TODAY) == []
     assert "JDV_RCP_Organe_CISIS" in {r.system for r in loaded}
-    with database.uow() as uow:
+    with bare.uow() as uow:
         hits = svc.search(uow, "JDV_RCP_Organe_CISIS", "non hodgkinien")
     assert [(h.code, h.label) for h in hits] == [("C3211", "lymphome non hodgkinien")]
 
 
-def test_refresh_folder_imports_new_files_once(database: Database, tmp_path: Path) -> None:
+def test_refresh_folder_imports_new_files_once(bare: Database, tmp_path: Path) -> None:
     folder = tmp_path / "drop"
     folder.mkdir()
     write(folder, "tumeur.xml", svs("JDV_Tumeur_CISIS", "2024-06-01", V1))
     write(folder, "notes.txt", "pas un référentiel")
     write(folder, "broken.csv", "colonne;inconnue\n1;2\n")
-    summary = svc.refresh_folder(database.uow, folder, actor="prefect", today=TODAY)
+    summary = svc.refresh_folder(bare.uow, folder, actor="prefect", today=TODAY)
     assert [(r.system, r.status) for r in summary.reports] == [("JDV_Tumeur_CISIS", "nouveau")]
     assert len(summary.errors) == 1 and "« broken.csv »" in summary.errors[0] and "en-tête CSV inconnu" in \
         summary.errors[0]
     (folder / "broken.csv").unlink()
-    again = svc.refresh_folder(database.uow, folder, actor="prefect", today=TODAY)
+    again = svc.refresh_folder(bare.uow, folder, actor="prefect", today=TODAY)
     assert [(r.system, r.status) for r in again.reports] == [("JDV_Tumeur_CISIS", "inchange")] and not again.errors
     with pytest.raises(ValidationFailed, match="n'existe pas"):
-        svc.refresh_folder(database.uow, tmp_path / "absent", actor="prefect", today=TODAY)
+        svc.refresh_folder(bare.uow, tmp_path / "absent", actor="prefect", today=TODAY)

@@ -21,6 +21,7 @@ from dcc.errors import ValidationFailed
 from dcc.services import boards as svc
 from dcc.services import content
 from dcc.services.schemas import CaseRegistration
+from dcc.services.uow import Database
 
 # Each organ group of the boards, a tumour such a board discusses, and whether UICC TNM (8th edition) applies.
 # Written here from the UICC chapters, not read from the code under test.
@@ -112,10 +113,22 @@ def error_of(exc: pytest.ExceptionInfo[ValidationError]) -> tuple[str, str]:
     return ".".join(str(p) for p in error["loc"]), str(error["msg"])
 
 
-def test_ductal_carcinoma_of_the_colon_is_refused_in_french() -> None:
-    with pytest.raises(ValidationError) as exc:
-        registration(topography_code="C18.7", laterality=None, morphology_code="8500/3")
-    field, message = error_of(exc)
+def checked(db: Database, **overrides: Any) -> CaseRegistration:
+    """A registration's coded fields checked as `boards.register_case` does (referentials in the database)."""
+    data = registration(**overrides)
+    with db.uow() as uow:
+        svc.check_case_codes(uow, data)
+    return data
+
+
+def refusal(db: Database, **overrides: Any) -> tuple[str, str]:
+    with pytest.raises(ValidationFailed) as exc:
+        checked(db, **overrides)
+    return str(exc.value.field), exc.value.message
+
+
+def test_ductal_carcinoma_of_the_colon_is_refused_in_french(database: Database) -> None:
+    field, message = refusal(database, topography_code="C18.7", laterality=None, morphology_code="8500/3")
     assert field == "morphology_code"
     assert "La morphologie « Adénocarcinome canalaire infiltrant, SAI » (8500/3) n'est pas compatible avec " \
            "la localisation « C18.7 Tumeur maligne du côlon sigmoïde »" in message
@@ -133,11 +146,9 @@ def test_ductal_carcinoma_of_the_colon_is_refused_in_french() -> None:
     ("C50.9", "8500/2"),  # an in-situ morphology on an invasive code
     ("C18.7", "8312/3"),  # renal cell carcinoma of the colon
 ])
-def test_incompatible_morphologies_are_refused(topography: str, morphology: str) -> None:
+def test_incompatible_morphologies_are_refused(database: Database, topography: str, morphology: str) -> None:
     lat = "gauche" if rules.is_paired(topography) else None
-    with pytest.raises(ValidationError) as exc:
-        registration(topography_code=topography, laterality=lat, morphology_code=morphology)
-    field, message = error_of(exc)
+    field, message = refusal(database, topography_code=topography, laterality=lat, morphology_code=morphology)
     assert field == "morphology_code" and "n'est pas compatible avec la localisation" in message
 
 
@@ -147,10 +158,10 @@ def test_incompatible_morphologies_are_refused(topography: str, morphology: str)
     ("C22.0", "8170/3"), ("C43.5", "8720/3"), ("C83.3", "9680/3"), ("D05.1", "8500/2"), ("C64", "8312/3"),
     ("C62.9", "9061/3"), ("C18.7", "8000/3"), ("C71.1", "8000/3"),
 ])
-def test_compatible_morphologies_are_accepted(topography: str, morphology: str) -> None:
+def test_compatible_morphologies_are_accepted(sqlite_database: Database, topography: str, morphology: str) -> None:
     lat = "droite" if rules.is_paired(topography) else None
-    assert registration(topography_code=topography, laterality=lat, morphology_code=morphology).morphology_code \
-        == morphology
+    assert checked(sqlite_database, topography_code=topography, laterality=lat,
+                   morphology_code=morphology).morphology_code == morphology
 
 
 def test_laterality_is_required_for_a_paired_organ_and_refused_for_an_unpaired_one() -> None:
@@ -284,16 +295,18 @@ def test_the_fiche_rcp_needs_tnm_only_where_it_applies() -> None:
     assert "classification TNM" not in missing_fields_frcp(replace(discussed, tumour=cns))
 
 
-def test_the_tumour_of_the_documents_is_the_one_entered() -> None:
+def test_the_tumour_of_the_documents_is_the_one_entered(sqlite_database: Database) -> None:
     case = m.Case(topography_code="C71.1", morphology_code="9440/3", tnm_t="T2", tnm_n="N0", tnm_m="M0",
                   laterality="gauche", diagnosis_date=date(2025, 1, 6))
-    cns = content._tumour(case, "21483005")
+    with sqlite_database.uow() as uow:  # the labels come from the referentials in the database
+        cns = content._tumour(content.Loader(uow), case, "21483005")
     assert cns.tnm is None and cns.tnm_applicable is False  # a stray TNM never reaches a CNS document
     assert cns.laterality == "Gauche" and cns.laterality_code is not None
     assert cns.laterality_code.code == "7771000" and cns.diagnosis_date == date(2025, 1, 6)
     breast = m.Case(topography_code="C50.9", morphology_code="8500/3", tnm_t="pT1c", tnm_n="pN0", tnm_m="cM0",
                     tnm_edition=8, tnm_stage="IA", laterality="non_precisee")
-    t = content._tumour(breast, "76752008")
+    with sqlite_database.uow() as uow:
+        t = content._tumour(content.Loader(uow), breast, "76752008")
     assert t.tnm is not None and (t.tnm.t, t.tnm.edition, t.tnm.stage) == ("pT1c", 8, "IA")
     assert t.laterality == "Non précisée" and t.laterality_code is None and t.diagnosis_date is None
 

@@ -73,9 +73,9 @@ def test_register_case_nir_with_wrong_key(client: TestClient, seeded: Seeded) ->
 def test_register_case_unknown_icd10(client: TestClient, seeded: Seeded) -> None:
     board = seeded.board(0)
     r = client.post("/api/v1/cases", json=case_payload(board.id, _requester(seeded, board.id),
-                                                       topography_code="C99.9"))
+                                                       topography_code="C99.9", laterality=None))
     assert r.status_code == 422
-    assert r.json()["field"] == "topography_code"
+    assert r.json()["field"] == "topography_code" and r.json()["code"] == "code_inconnu"
     assert "C99.9" in r.json()["message"] and "JDV_Tumeur_CISIS" in r.json()["message"]
 
 

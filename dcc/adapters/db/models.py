@@ -557,6 +557,24 @@ class ReferentialToken(Base):
     label_len: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ReferentialPrefix(Base):
+    """Search index by prefix (0010_referential_prefix): one row per concept and prefix of one of its tokens,
+    with the concept's score for a query word equal to that prefix (the best of its tokens starting with it:
+    weight × 10, + 5 when the token is the whole word) stored as `penalty` = 40 - score, so that the index
+    (system, prefix, penalty, label_len, concept_id) lists a word's concepts best first and a query stops
+    after the first `limit` rows."""
+
+    __tablename__ = "referential_prefix"
+    __table_args__ = (Index("ix_referential_prefix_rank", "system", "prefix", "penalty", "label_len", "concept_id"),
+                      Index("ix_referential_prefix_concept", "concept_id"))
+    system: Mapped[str] = mapped_column(String(80), primary_key=True)
+    prefix: Mapped[str] = mapped_column(_TOKEN, primary_key=True)
+    concept_id: Mapped[int] = mapped_column(ForeignKey("referential_concept.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    penalty: Mapped[int] = mapped_column(Integer)
+    label_len: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class RegionalGuideline(Base):
     """The catalogue of regional guidelines a decision may declare conformity to."""
 
