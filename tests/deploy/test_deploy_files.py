@@ -30,7 +30,8 @@ YAMLS = sorted(DEPLOY.rglob("*.yaml")) + sorted(DEPLOY.rglob("*.yml"))
 
 def test_the_expected_files_are_there() -> None:
     names = {p.relative_to(DEPLOY).as_posix() for p in DEPLOY.rglob("*") if p.is_file()}
-    assert names >= {"README.md", "Containerfile", "compose.yaml", "prefect.yaml", "dcc.env.example",
+    assert names >= {"README.md", "Containerfile", "compose.yaml", "prefect.yaml", "automations.yaml",
+                     "dcc.env.example",
                      "systemd/dcc-web.service", "systemd/prefect-server.service", "systemd/dcc-worker@.service",
                      "helm/prefect-server-values.yaml", "helm/prefect-worker-values.yaml", "nginx/dcc.conf",
                      "backup/dcc-backup.sh"}
