@@ -74,7 +74,7 @@ def distribute_pending(max_seconds: float = 120.0) -> dict[str, int]:
     """Deliver every due outbox message (scheduled every minute, and triggered by signatures)."""
     outcome = dispatch_task(max_seconds)
     publish_artifact(outcome)
-    return dict(outcome["counts"])
+    return {k: int(outcome["counts"][k]) for k in ("delivered", "retried", "dead", "attempts")}
 
 
 @task
