@@ -154,7 +154,7 @@ def _kill_holder(shape: ProductionShape, db: Database, model: Any, progressed: C
     """Wait until a flow run holds leases and has made progress, SIGKILL its worker (and the run), restart the
     worker as systemd would. Returns the killed run's id."""
     owner = wait_for("a drain holding leases and half-way", lambda: progressed() and next(
-        (o for o in _leased_by(db, model) if o.startswith("flow-run-")), None), timeout=240, every=0.2)
+        (o for o in _leased_by(db, model) if o.startswith("flow-run-")), None), timeout=420, every=0.2)
     run_id = owner.removeprefix("flow-run-")
     worker = _worker_of(shape, run_id)
     shape.kill_worker(worker)
@@ -174,8 +174,15 @@ def _artifacts(shape: ProductionShape, key: str) -> dict[str, list[dict[str, Any
 
 def test_production_shape_survives_killed_workers(shape: ProductionShape) -> None:
     db = Database(shape.database_url)
+    phases: dict[str, float] = dict(shape.timings)
+    t0 = time.monotonic()
+
+    def mark(name: str) -> None:
+        phases[name] = round(time.monotonic() - t0, 1)
+
     try:
         sessions = _build_region(db, shape)
+        mark("region_built_s")
         cases = [c for *_, ids in sessions for c in ids]
         assert len(cases) >= 4
 
@@ -196,7 +203,9 @@ def test_production_shape_survives_killed_workers(shape: ProductionShape) -> Non
                                               .where(m.GenerationTask.state == "done")) or 0)
 
         killed_gen = _kill_holder(shape, db, m.GenerationTask, lambda: 0 < generated() < len(cases))
-        wait_for("every case generated after the crash", lambda: generated() == len(cases), timeout=240)
+        mark("generation_worker_killed_s")
+        wait_for("every case generated after the crash", lambda: generated() == len(cases), timeout=420)
+        mark("all_generated_s")
 
         with db.uow() as uow:
             docs = uow.session.execute(select(m.Document.case_id, m.Document.kind)).all()
@@ -216,8 +225,10 @@ def test_production_shape_survives_killed_workers(shape: ProductionShape) -> Non
         with db.uow() as uow:
             messages = int(uow.session.scalar(select(func.count()).select_from(m.OutboxMessage)) or 0)
         killed_del = _kill_holder(shape, db, m.OutboxMessage, lambda: 0 < delivered() < messages)
+        mark("delivery_worker_killed_s")
         httpx.post(f"{shape.simulator_url}/_faults", content="", timeout=10).raise_for_status()
-        wait_for("every message delivered after the crash", lambda: delivered() == messages, timeout=240)
+        wait_for("every message delivered after the crash", lambda: delivered() == messages, timeout=420)
+        mark("all_delivered_s")
 
         # Prefect: the killed runs crashed (no heartbeat), reconcile-leases ran on the crash events
         for run_id in (killed_gen, killed_del):
@@ -239,6 +250,8 @@ def test_production_shape_survives_killed_workers(shape: ProductionShape) -> Non
         assert {d: n for d, n in audit_signs} == {d.id: 1 for d in documents}, "each document signed once"
 
         _check_artifacts(shape, db, killed_gen, killed_del)
+        mark("checked_s")
+        print(f"production shape phases (s; start-up from the launcher, the rest from the test's start): {phases}")
     finally:
         db.dispose()
 
@@ -278,3 +291,43 @@ def _check_artifacts(shape: ProductionShape, db: Database, killed_gen: str, kill
                                                {"artifacts": {"flow_run_id": {"any_": done_gen[:1]}}})}
     assert any(f"/artifacts/artifact/{a}" in page.text for a in artifact_ids), page.text[-3000:]
     assert "interrompu" in page.text, "the crashed runs are shown as interrupted"
+
+
+class _FailingDeploy(ProductionShape):
+    started: list[subprocess.Popen[Any]]
+    children: list[int]
+
+    def deploy(self, prefect: str) -> None:
+        from dcc.bench.shape import _descendants
+
+        self.started = list(self.procs.values())
+        self.children = [c for p in self.started for c in _descendants(p.pid)]
+        raise RuntimeError("deploy refused (test)")
+
+
+def test_a_failed_start_leaves_nothing_behind() -> None:
+    """The Prefect server, the simulator, the web app and the workers are running when the deployment fails:
+    every process started is gone afterwards, both databases are dropped and the working directory removed."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from dcc.adapters.db.engine import make_engine
+
+    shape = _FailingDeploy(PG_URL, workers=2)
+    with pytest.raises(RuntimeError, match="deploy refused"):
+        with shape:
+            pass
+    assert len(shape.started) == 5 and shape.children, "server, simulator, web app and 2 workers were running"
+    assert all(p.poll() is not None for p in shape.started)
+    assert [pid for pid in shape.children if os.path.exists(f"/proc/{pid}")
+            and open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] != "Z"] == []
+    assert shape.procs == {} and shape.mail is None
+    admin = make_engine(make_url(PG_URL).set(database="postgres").render_as_string(hide_password=False))
+    try:
+        with admin.connect() as conn:
+            left = conn.execute(text("SELECT datname FROM pg_database WHERE datname = ANY(:names)"),
+                                {"names": list(shape.db_names.values())}).scalars().all()
+    finally:
+        admin.dispose()
+    assert left == []
+    assert not shape.tmp.exists() or os.environ.get("DCC_SHAPE_KEEP_LOGS")
