@@ -1,46 +1,98 @@
-"""Delivery flows: drain the outbox (our database holds the state) and reclaim expired leases."""
+"""Delivery flows: drain the outbox (our database holds the state) and reclaim the leases of dead runs. Each
+dispatch run publishes a table artifact: its counts and its failures with their French reasons (ids only)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from prefect import flow, task
 
+from dcc.adapters import orchestration
 from dcc.bootstrap import database, delivery_transports
 from dcc.config import get_settings
-from dcc.services import delivery
+from dcc.logging import get_logger
+from dcc.services import delivery, generation
 from flows.hooks import HOOKS
+
+log = get_logger(__name__)
+ARTIFACT_KEY = "distribution-envois"
+LABELS = {"delivered": "envois remis", "retried": "échecs, nouvel essai prévu", "dead": "lettres mortes",
+          "attempts": "tentatives", "held": "envois en attente d'une condition", "blocked": "envois bloqués",
+          "lost_leases": "baux perdus"}
 
 
 @task
-def dispatch_task(max_seconds: float) -> dict[str, int]:
+def dispatch_task(max_seconds: float) -> dict[str, Any]:
     settings = get_settings()
     db = database()
     transports = delivery_transports(db, settings)
     policy = delivery.RetryPolicy(max_attempts=settings.outbox_max_attempts, base_s=settings.outbox_backoff_base_s,
                                   max_s=settings.outbox_backoff_max_s, lease_s=settings.outbox_lease_s)
+    owner = orchestration.lease_owner() or f"dispatcher-{uuid.uuid4().hex[:8]}"
     try:
-        stats = delivery.dispatch_pending(db, transports=transports, policy=policy, max_seconds=max_seconds)
+        stats = delivery.dispatch_pending(db, transports=transports, policy=policy, max_seconds=max_seconds,
+                                          owner=owner)
     finally:
         for t in transports.values():
             close = getattr(t, "close", None)
             if close:
                 close()
-    return {"delivered": stats.delivered, "retried": stats.retried, "dead": stats.dead, "attempts": stats.attempts}
+    with db.uow() as uow:
+        failures = delivery.failures_of(uow, owner)
+    return {"counts": {"delivered": stats.delivered, "retried": stats.retried, "dead": stats.dead,
+                       "attempts": stats.attempts, "held": stats.held, "blocked": stats.blocked,
+                       "lost_leases": stats.lost_leases},
+            "failures": failures}
+
+
+def artifact_rows(outcome: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [{"résultat": LABELS.get(k, k), "nombre": n, "envoi": "", "destination": "",
+                                   "motif": ""} for k, n in outcome["counts"].items()]
+    rows += [{"résultat": f["etat"], "nombre": 1, "envoi": f["message_id"], "destination": f["destination"],
+              "motif": f["motif"]} for f in outcome["failures"]]
+    return rows
+
+
+def publish_artifact(outcome: dict[str, Any]) -> str | None:
+    """The run's table artifact (versioned under ARTIFACT_KEY); a failure to publish is logged, not raised."""
+    from prefect.artifacts import create_table_artifact
+
+    try:
+        artifact_id = create_table_artifact(
+            key=ARTIFACT_KEY, table=artifact_rows(outcome),
+            description="Distribution des documents signés (DMP, MSSanté) : compteurs et échecs (motifs en français).")
+    except Exception:
+        log.exception("delivery.artifact_not_published")
+        return None
+    return str(artifact_id)
 
 
 @flow(name="distribute_pending", **HOOKS)
 def distribute_pending(max_seconds: float = 120.0) -> dict[str, int]:
     """Deliver every due outbox message (scheduled every minute, and triggered by signatures)."""
-    return dispatch_task(max_seconds)
+    outcome = dispatch_task(max_seconds)
+    publish_artifact(outcome)
+    return {k: int(outcome["counts"][k]) for k in ("delivered", "retried", "dead", "attempts")}
 
 
 @task
-def reconcile_task() -> int:
-    return delivery.reconcile_leases(database(), now=datetime.now(UTC))
+def reconcile_task() -> dict[str, int]:
+    db = database()
+    owners = orchestration.crashed_lease_owners()
+    released = {"generation": generation.release_leases_of(db, owners),
+                "outbox": delivery.release_leases_of(db, owners)}
+    expired = delivery.reconcile_leases(db, now=datetime.now(UTC))
+    released["outbox"] += expired
+    released["generation"] += generation.reclaim_expired_leases(db)
+    for kind, count in released.items():
+        orchestration.emit_leases_released(kind, count)
+    return released
 
 
 @flow(name="reconcile_leases", **HOOKS)
-def reconcile_leases() -> int:
-    """Release leases of dispatchers that died mid-flight."""
+def reconcile_leases() -> dict[str, int]:
+    """Release the leases of runs that died mid-flight (crashed runs at once, the others when expired) and
+    have the drains run again now."""
     return reconcile_task()

@@ -8,6 +8,7 @@ from typing import Any, TypedDict
 
 from prefect import flow, task
 
+from dcc.adapters.orchestration import lease_owner
 from dcc.bootstrap import cda_builder, database, pdf_renderer
 from dcc.logging import get_logger
 from dcc.services import generation
@@ -30,7 +31,7 @@ class DrainOutcome(TypedDict):
 def drain_task(limit: int, lease_seconds: int, max_attempts: int) -> DrainOutcome:
     policy = generation.GenerationPolicy(max_attempts=max_attempts, lease_s=lease_seconds)
     result = generation.generate_pending_documents(database(), cda=cda_builder(), pdf=pdf_renderer(),
-                                                   policy=policy, limit=limit)
+                                                   policy=policy, limit=limit, owner=lease_owner())
     return {"counts": result.counts(), "failures": dict(result.failures), "created": list(result.created)}
 
 

@@ -19,6 +19,7 @@ class PrefectRun:
     start_time: datetime | None
     end_time: datetime | None
     duration_s: float | None
+    artifact_id: str | None = None  # the run's (last) table artifact, when it published one
 
 
 def configured_api_url() -> str | None:
@@ -43,7 +44,13 @@ def ui_url(api_url: str) -> str:
 def read_recent_runs(limit: int = 50) -> list[PrefectRun]:
     """The most recent flow runs (newest start first) with their flow's name."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterId
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterType,
+        FlowFilter,
+        FlowFilterId,
+    )
     from prefect.client.schemas.sorting import FlowRunSort
 
     with get_client(sync_client=True) as client:
@@ -51,6 +58,9 @@ def read_recent_runs(limit: int = 50) -> list[PrefectRun]:
         flow_ids = list({r.flow_id for r in runs})
         names = {f.id: f.name for f in client.read_flows(flow_filter=FlowFilter(id=FlowFilterId(any_=flow_ids)))} \
             if flow_ids else {}
+        artifacts = {a.flow_run_id: str(a.id) for a in client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[r.id for r in runs]),
+                                           type=ArtifactFilterType(any_=["table"])))} if runs else {}
     out = []
     for r in runs:
         duration = r.total_run_time.total_seconds() if r.total_run_time else None
@@ -59,5 +69,5 @@ def read_recent_runs(limit: int = 50) -> list[PrefectRun]:
         out.append(PrefectRun(id=str(r.id), flow=names.get(r.flow_id, str(r.flow_id)), name=r.name,
                               state_type=str(r.state_type.value if r.state_type else ""),
                               state_name=r.state_name or "", start_time=r.start_time, end_time=r.end_time,
-                              duration_s=duration))
+                              duration_s=duration, artifact_id=artifacts.get(r.id)))
     return out

@@ -195,6 +195,33 @@ def reconcile_leases(db: Database, *, now: datetime) -> int:
         return int(_rowcount(res))
 
 
+def release_leases_of(db: Database, owners: list[str]) -> int:
+    """Release the leases of dispatchers known to be dead (Prefect marked their run crashed), without waiting
+    for them to expire; the messages become due again. A message sent just before the crash is sent again with
+    the same uniqueId and bytes: the national record stores it once."""
+    if not owners:
+        return 0
+    with db.uow() as uow:
+        res = uow.session.execute(update(OM).where(OM.state == OutboxState.PENDING, OM.lease_owner.in_(owners))
+                                  .values(lease_owner=None, lease_until=None))
+        uow.commit()
+        return int(_rowcount(res))
+
+
+OUTCOME_LABELS = {"transient": "échec temporaire (nouvel essai prévu)", "permanent": "échec définitif"}
+
+
+def failures_of(uow: UnitOfWork, owner: str, limit: int = 200) -> list[dict[str, str]]:
+    """The failed attempts of one dispatcher (a flow run): message, destination, French outcome and reason
+    (the national record's or the relay's error as recorded; ids only, never patient data)."""
+    rows = uow.session.scalars(select(m.DeliveryAttempt).where(m.DeliveryAttempt.owner == owner,
+                                                               m.DeliveryAttempt.outcome != "delivered")
+                               .order_by(m.DeliveryAttempt.at).limit(limit)).all()
+    return [{"message_id": a.message_id, "destination": a.destination,
+             "etat": OUTCOME_LABELS.get(a.outcome, a.outcome),
+             "motif": a.excerpt[:300] or a.error_code or "non renseigné"} for a in rows]
+
+
 # ------------------------------------------------------------------------------------ consent and identity
 
 

@@ -54,6 +54,7 @@ class FlowRunView:
     duration_s: float | None
     counts: dict[str, int] = field(default_factory=dict)
     ui_url: str = ""
+    artifact_url: str = ""  # the run's table artifact (counts, failures) in Prefect's UI
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,9 @@ def recent_runs(uow: UnitOfWork, user: access.User, *, limit: int = 50,
                 flow=pr.flow, run_id=pr.id, state=STATE_LABELS.get(pr.state_type, pr.state_name or pr.state_type),
                 failed=pr.state_type in ("FAILED", "CRASHED"), started_at=pr.start_time, ended_at=pr.end_time,
                 duration_s=pr.duration_s, counts=counts,
-                ui_url=f"{prefect_ui}/runs/flow-run/{pr.id}" if prefect_ui else ""))
+                ui_url=f"{prefect_ui}/runs/flow-run/{pr.id}" if prefect_ui else "",
+                artifact_url=f"{prefect_ui}/artifacts/artifact/{artifact}"
+                if prefect_ui and (artifact := getattr(pr, "artifact_id", None)) else ""))
         return FlowRuns(source="prefect", runs=runs)
     runs = []
     for r in rows:

@@ -112,6 +112,22 @@ def reclaim_expired_leases(db: Database, *, now: datetime | None = None) -> int:
     return count
 
 
+def release_leases_of(db: Database, owners: list[str]) -> int:
+    """Reconciliation of drains known to be dead (Prefect marked their run crashed): their leased rows become
+    pending again at once, without waiting for the lease to expire."""
+    if not owners:
+        return 0
+    with _write_uow(db) as uow:
+        res = uow.session.execute(update(GT).where(GT.state == G.LEASED.value, GT.lease_owner.in_(owners))
+                                  .values(state=G.PENDING.value, lease_owner=None, lease_until=None,
+                                          last_error=REASON_INTERRUPTED))
+        uow.commit()
+    count = int(res.rowcount or 0)  # type: ignore[attr-defined]
+    if count:
+        log.warning("generation.leases_released", count=count)
+    return count
+
+
 def _bury_exhausted(db: Database, *, now: datetime, policy: GenerationPolicy) -> list[tuple[str, str]]:
     """Due rows that used up their attempts without finishing (their drains died): dead letters."""
     buried: list[tuple[str, str]] = []

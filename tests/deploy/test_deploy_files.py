@@ -30,7 +30,8 @@ YAMLS = sorted(DEPLOY.rglob("*.yaml")) + sorted(DEPLOY.rglob("*.yml"))
 
 def test_the_expected_files_are_there() -> None:
     names = {p.relative_to(DEPLOY).as_posix() for p in DEPLOY.rglob("*") if p.is_file()}
-    assert names >= {"README.md", "Containerfile", "compose.yaml", "prefect.yaml", "dcc.env.example",
+    assert names >= {"README.md", "Containerfile", "compose.yaml", "prefect.yaml", "automations.yaml",
+                     "dcc.env.example",
                      "systemd/dcc-web.service", "systemd/prefect-server.service", "systemd/dcc-worker@.service",
                      "helm/prefect-server-values.yaml", "helm/prefect-worker-values.yaml", "nginx/dcc.conf",
                      "backup/dcc-backup.sh"}
@@ -271,3 +272,24 @@ def test_helm_values_structure() -> None:
     for values in (server, worker):
         for key in _paths(values):
             assert not re.search(r"(?i)(password|apikey|token)$", key), f"secret inline: {key}"
+
+
+def test_zombie_automation_is_a_valid_prefect_automation_on_the_workers_heartbeat() -> None:
+    """deploy/automations.yaml validates as Prefect automations; its proactive trigger waits for more than two
+    heartbeats of the workers (the frequency set in the worker unit, compose file and Helm values) before
+    marking a run CRASHED, and reconcile-leases runs on that crash."""
+    from prefect.events.schemas.automations import AutomationCore
+
+    spec = yaml.safe_load((DEPLOY / "automations.yaml").read_text(encoding="utf-8"))
+    autos = [AutomationCore.model_validate(a) for a in spec["automations"]]
+    zombie = next(a for a in autos if a.name == "dcc-zombie-flow-runs")
+    trigger = zombie.trigger.model_dump(mode="json")
+    assert trigger["posture"] == "Proactive" and trigger["after"] == ["prefect.flow-run.heartbeat"]
+    assert [a.type for a in zombie.actions] == ["change-flow-run-state"]
+    assert zombie.actions[0].model_dump()["state"] == "CRASHED"
+    unit = (DEPLOY / "systemd" / "dcc-worker@.service").read_text(encoding="utf-8")
+    heartbeat = int(re.search(r"PREFECT_FLOWS_HEARTBEAT_FREQUENCY=(\d+)", unit).group(1))  # type: ignore[union-attr]
+    assert trigger["within"] > 2 * heartbeat
+    assert f'PREFECT_FLOWS_HEARTBEAT_FREQUENCY: "{heartbeat}"' in (DEPLOY / "compose.yaml").read_text()
+    deployments = {d["name"]: d for d in yaml.safe_load((DEPLOY / "prefect.yaml").read_text())["deployments"]}
+    assert deployments["reconcile-leases"]["triggers"][0]["expect"] == ["prefect.flow-run.Crashed"]

@@ -76,7 +76,13 @@ def test_runs_from_a_real_prefect_api(prefect_server: None, sqlite_database: Dat
 
     @flow(name="distribute_pending", **hooks.HOOKS)
     def succeeding() -> dict[str, int]:
+        from prefect.artifacts import create_table_artifact
+
+        published.append(str(create_table_artifact(key="distribution-envois", table=[{"résultat": "envois remis",
+                                                                                     "nombre": 3}])))
         return {"delivered": 3, "dead": 1}
+
+    published: list[str] = []
 
     @flow(name="plan_sessions", retries=0, **hooks.HOOKS)
     def failing() -> None:
@@ -97,3 +103,6 @@ def test_runs_from_a_real_prefect_api(prefect_server: None, sqlite_database: Dat
     assert ok.counts == {"delivered": 3, "dead": 1}  # recorded by the hook, matched by the run id
     assert ok.duration_s is not None and ok.duration_s >= 0
     assert ok.ui_url.endswith(f"/runs/flow-run/{ok.run_id}") and not ok.ui_url.startswith(api_url + "/runs")
+    assert len(published) == 1 and ok.artifact_url == ok.ui_url.split("/runs/")[0] + \
+        f"/artifacts/artifact/{published[0]}"
+    assert ko.artifact_url == ""  # the failing run published nothing
