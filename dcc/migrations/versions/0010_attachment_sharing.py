@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_attachment_sharing"
-down_revision: str | None = "0009_generation_queue"
+down_revision: str | None = "0010_minor_secret"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_referential_prefix"
-down_revision: str | None = "0009_generation_queue"
+down_revision: str | None = "0010_indicators"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
