@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dcc.adapters.signing.pki import init_demo_pki
 from dcc.adapters.national_record.xds import SenderIdentity, make_demo_identity
+from dcc.adapters.signing.pki import init_demo_pki
 from dcc.bootstrap import XdsNationalRecord, dmp_http_client
 from dcc.config import Settings
 from dcc.demo.tls import demo_tls
