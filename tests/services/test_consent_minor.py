@@ -26,8 +26,9 @@ NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def sim() -> Iterator[RunningServer]:
-    with start_in_thread(create_app(), log_level="critical") as server:
+def sim(tmp_path: Path) -> Iterator[RunningServer]:
+    # the simulator trusts the demo CA(s) the test's sender identities create there (read at each request)
+    with start_in_thread(create_app(trust_store=tmp_path / "id"), log_level="critical") as server:
         yield server
 
 

@@ -33,8 +33,9 @@ SENDER = "rcp@000000000.mssante.fr"
 
 
 @pytest.fixture
-def sim() -> Iterator[RunningServer]:
-    with start_in_thread(create_app(), log_level="critical") as server:
+def sim(tmp_path: Path) -> Iterator[RunningServer]:
+    # the simulator trusts the demo CA(s) the test's sender identities create there (read at each request)
+    with start_in_thread(create_app(trust_store=tmp_path / "var"), log_level="critical") as server:
         yield server
 
 

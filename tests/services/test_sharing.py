@@ -30,8 +30,9 @@ NS = {"h": "urn:hl7-org:v3"}
 
 
 @pytest.fixture
-def sim() -> Iterator[RunningServer]:
-    with start_in_thread(create_app(), log_level="critical") as server:
+def sim(tmp_path: Path) -> Iterator[RunningServer]:
+    # the simulator trusts the demo CA(s) the test's sender identities create there (read at each request)
+    with start_in_thread(create_app(trust_store=tmp_path / "id"), log_level="critical") as server:
         yield server
 
 
