@@ -94,20 +94,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         return
     url = request.getfixturevalue("pg_database_url")
     db = Database(url)
-    with db.engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name not in REFERENTIAL_TABLES)
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))  # row triggers do not fire
-        # the baseline referentials stay loaded unless a test imported a version (then loaded again)
-        if conn.execute(text("SELECT count(*) FROM referential_version WHERE source <> :s OR imported_by <> :a"),
-                        {"s": BASELINE_SOURCE, "a": "dcc db upgrade"}).scalar() or conn.execute(
-                text("SELECT count(*) FROM referential_version")).scalar() != _baseline_count():
-            conn.execute(text(f"TRUNCATE {', '.join(REFERENTIAL_TABLES)} RESTART IDENTITY CASCADE"))
-            reload = True
-        else:
-            reload = False
-    if reload:
-        with db.uow() as uow:
-            load_baseline(uow, actor="dcc db upgrade", today=date.today())
+    reset_postgresql(db)
     yield db
     db.dispose()
 
@@ -125,3 +112,22 @@ def kit_dir() -> Path | None:
     from dcc.adapters.cda.validate import find_kit
 
     return find_kit()
+
+
+def reset_postgresql(db: Database) -> None:
+    """Empty a migrated PostgreSQL test database, keeping the baseline referentials (reloaded when a test
+    imported a version)."""
+    with db.engine.begin() as conn:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name not in REFERENTIAL_TABLES)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))  # row triggers do not fire
+        # the baseline referentials stay loaded unless a test imported a version (then loaded again)
+        if conn.execute(text("SELECT count(*) FROM referential_version WHERE source <> :s OR imported_by <> :a"),
+                        {"s": BASELINE_SOURCE, "a": "dcc db upgrade"}).scalar() or conn.execute(
+                text("SELECT count(*) FROM referential_version")).scalar() != _baseline_count():
+            conn.execute(text(f"TRUNCATE {', '.join(REFERENTIAL_TABLES)} RESTART IDENTITY CASCADE"))
+            reload = True
+        else:
+            reload = False
+    if reload:
+        with db.uow() as uow:
+            load_baseline(uow, actor="dcc db upgrade", today=date.today())

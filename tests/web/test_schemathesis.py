@@ -22,15 +22,14 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, status_code_conformance
-from sqlalchemy import text
 
 from dcc.adapters.db import repositories as repo
-from dcc.adapters.db.models import Base
 from dcc.services.uow import Database
 from dcc.web.app import create_app
 from dcc.web.auth import issue_dev_token
 from dcc.web.deps import get_today
 from dcc.web.ratelimit import RateLimiter, RateLimitSettings
+from tests.conftest import reset_postgresql
 from tests.web.helpers_web import TODAY, web_settings
 from tests.web.test_access_matrix import World, build_world
 
@@ -55,9 +54,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         db = Database(f"sqlite:///{path}")
     else:
         db = Database(request.getfixturevalue("pg_database_url"))
-        with db.engine.begin() as conn:
-            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        reset_postgresql(db)  # the baseline referentials stay: the forms validate codes against them
     yield build_world(db)
     db.dispose()
 
