@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from pydantic import BaseModel
@@ -17,6 +16,7 @@ from dcc.services import attachments as service
 from dcc.services.uow import UnitOfWork
 from dcc.web.auth import User
 from dcc.web.deps import CurrentUser, Uow
+from dcc.web.downloads import content_disposition
 from dcc.web.routing import ApiRoute
 from dcc.web.schemas import error_responses
 
@@ -69,11 +69,6 @@ def require_attachment(uow: UnitOfWork, user: User, attachment_id: str, *, actio
     except NotFound:
         raise missing from None
     return case_id
-
-
-def content_disposition(filename: str) -> str:
-    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
-    return f"attachment; filename=\"{ascii_name or 'piece-jointe'}\"; filename*=UTF-8''{quote(filename)}"
 
 
 @router.post("/api/v1/cases/{case_id}/attachments", response_model=AttachmentOut,

@@ -4,28 +4,23 @@ comes back to the case page with its French message and nothing stored."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
-from dcc.errors import DccError, NotFound
+from dcc.errors import DccError
 from dcc.services import attachments as service
 from dcc.web.deps import Uow
+from dcc.web.downloads import content_disposition
 from dcc.web.pages import _scope as scope
+from dcc.web.pages._attachments import attachment_in_case
 from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, redirect, require_role
 
 router = APIRouter(prefix="/coordination/dossiers/{case_id}/pieces-jointes", route_class=PageRoute,
                    include_in_schema=False)
 Coordinator = Annotated[PageUser, Depends(require_role("coordinator"))]
-
-
-def _content_disposition(filename: str) -> str:
-    from urllib.parse import quote
-
-    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
-    return f"attachment; filename=\"{ascii_name or 'piece-jointe'}\"; filename*=UTF-8''{quote(filename)}"
 
 
 @router.post("")
@@ -46,28 +41,19 @@ def upload(case_id: str, user: Coordinator, uow: Uow, form: CsrfForm) -> Respons
     return redirect(back, f"Pièce jointe « {view.title} » ajoutée au dossier.")
 
 
-def _in_case(uow: Any, case_id: str, attachment_id: str) -> None:
-    try:
-        owner = service.attachment_case_id(uow, attachment_id)
-    except NotFound:
-        owner = ""
-    if owner != case_id:
-        raise NotFound(f"Pièce jointe « {attachment_id} » introuvable.")
-
-
 @router.get("/{attachment_id}/fichier")
 def download(case_id: str, attachment_id: str, user: Coordinator, uow: Uow) -> Response:
     case, _ = scope.case_for_coordinator(uow, user, case_id)
-    _in_case(uow, case.id, attachment_id)
+    attachment_in_case(uow, case.id, attachment_id)
     view, content = service.read_attachment(uow, attachment_id, actor=user.login)
     return Response(content, media_type=view.media_type, headers={
-        "Content-Disposition": _content_disposition(view.filename), "Cache-Control": "no-store"})
+        "Content-Disposition": content_disposition(view.filename), "Cache-Control": "no-store"})
 
 
 @router.post("/{attachment_id}/retirer")
 def remove(case_id: str, attachment_id: str, user: Coordinator, uow: Uow, form: CsrfForm) -> Response:
     case, _ = scope.case_for_coordinator(uow, user, case_id)
-    _in_case(uow, case.id, attachment_id)
+    attachment_in_case(uow, case.id, attachment_id)
     back = f"/coordination/dossiers/{case.id}"
     try:
         service.remove_attachment(uow, attachment_id, actor=user.login)

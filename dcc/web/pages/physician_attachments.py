@@ -6,37 +6,23 @@ this page with their French message and nothing written."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dcc.errors import DccError, NotFound
+from dcc.errors import DccError
 from dcc.services import attachments as service
 from dcc.services import sharing
 from dcc.web.deps import Uow
+from dcc.web.downloads import content_disposition
 from dcc.web.pages import _scope as scope
+from dcc.web.pages._attachments import attachment_in_case
 from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, redirect, render, require_role
 
 router = APIRouter(prefix="/medecin/dossiers/{case_id}/pieces-jointes", route_class=PageRoute,
                    include_in_schema=False)
 Physician = Annotated[PageUser, Depends(require_role("physician"))]
-
-
-def _content_disposition(filename: str) -> str:
-    from urllib.parse import quote
-
-    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
-    return f"attachment; filename=\"{ascii_name or 'piece-jointe'}\"; filename*=UTF-8''{quote(filename)}"
-
-
-def _in_case(uow: Any, case_id: str, attachment_id: str) -> None:
-    try:
-        owner = service.attachment_case_id(uow, attachment_id)
-    except NotFound:
-        owner = ""
-    if owner != case_id:
-        raise NotFound(f"Pièce jointe « {attachment_id} » introuvable.")
 
 
 @router.get("", response_class=HTMLResponse)
@@ -50,16 +36,16 @@ def attachments_page(request: Request, case_id: str, user: Physician, uow: Uow) 
 @router.get("/{attachment_id}/fichier")
 def download(case_id: str, attachment_id: str, user: Physician, uow: Uow) -> Response:
     case = scope.case_for_physician(uow, user, case_id)
-    _in_case(uow, case.id, attachment_id)
+    attachment_in_case(uow, case.id, attachment_id)
     view, content = service.read_attachment(uow, attachment_id, actor=user.login)
     return Response(content, media_type=view.media_type, headers={
-        "Content-Disposition": _content_disposition(view.filename), "Cache-Control": "no-store"})
+        "Content-Disposition": content_disposition(view.filename), "Cache-Control": "no-store"})
 
 
 @router.post("/{attachment_id}/partager")
 def share(case_id: str, attachment_id: str, user: Physician, uow: Uow, form: CsrfForm) -> Response:
     case = scope.case_for_physician(uow, user, case_id)
-    _in_case(uow, case.id, attachment_id)
+    attachment_in_case(uow, case.id, attachment_id)
     back = f"/medecin/dossiers/{case.id}/pieces-jointes"
     try:
         shared = sharing.share_attachment(uow, attachment_id=attachment_id, professional_id=user.professional_id,
