@@ -195,6 +195,29 @@ def dmp_opposition(request: Request, case_id: str, user: Coordinator, uow: Uow, 
     return redirect(back, f"Opposition levée : {changed} envoi(s) vers le DMP relancé(s).")
 
 
+@router.post("/dossiers/{case_id}/secret-mineur", response_class=HTMLResponse)
+def minor_secret(request: Request, case_id: str, user: Coordinator, uow: Uow, now: Now, form: CsrfForm) -> Response:
+    """The minor patient's secret from their legal representatives (CSP art. L1111-5), recorded or lifted
+    after an explicit confirmation; the service refuses it for an adult (French message shown)."""
+    case, _ = scope.case_for_coordinator(uow, user, case_id)
+    secret = form.get("secret") == "oui"
+    back = f"/coordination/dossiers/{case_id}"
+    if form.get("confirmation") != "oui":
+        return redirect(back, "Cochez la case de confirmation : rien n'a été enregistré.")
+    try:
+        updates = consent.record_minor_secret(uow, patient_id=case.patient_id, actor=user.login, secret=secret,
+                                              now=now)
+    except DccError as exc:
+        return redirect(back, f"Secret non enregistré : {exc.message}")
+    queued = (f"{len(updates)} mise(s) à jour des métadonnées au DMP en file d'envoi ; les documents pas encore "
+              "déposés le porteront à leur dépôt.")
+    if secret:
+        return redirect(back, "Secret vis-à-vis des représentants légaux enregistré : les documents du patient "
+                              f"sont invisibles à ses représentants légaux dans le DMP. {queued}")
+    return redirect(back, "Secret vis-à-vis des représentants légaux levé : ses représentants légaux voient à "
+                          f"nouveau les documents du patient dans le DMP. {queued}")
+
+
 @router.post("/dossiers/{case_id}/identite", response_class=HTMLResponse)
 def identity_qualified(request: Request, case_id: str, user: Coordinator, uow: Uow,
                        builders: DocumentBuilders, form: CsrfForm) -> Response:
@@ -475,6 +498,8 @@ def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today
                                                         "sessions": sessions, "current": current,
                                                         "topography_label": label,
                                                         "has_ins": view.has_ins,
+                                                        "minor_secret": identity.get_patient(
+                                                            uow, case.patient_id).secret_from_legal_representatives,
                                                         "regenerable": regenerable,
                                                         "attachments": attachment_services.list_attachments(
                                                             uow, case_id),
