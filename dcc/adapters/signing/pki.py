@@ -83,36 +83,15 @@ class DemoPki:
         not_before = not_before or now - timedelta(days=1)
         not_after = not_after or now + timedelta(days=3 * 365)
         key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "DCC démonstration"),
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
-            x509.NameAttribute(NameOID.SERIAL_NUMBER, id_nat),
-            x509.NameAttribute(NameOID.PSEUDONYM, id_nat),
-        ])
+        subject = _demo_name(name, x509.NameAttribute(NameOID.SERIAL_NUMBER, id_nat),
+                             x509.NameAttribute(NameOID.PSEUDONYM, id_nat))
         serial = x509.random_serial_number()
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(serial)
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True, content_commitment=non_repudiation, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                    encipher_only=False, decipher_only=False,
-                ),
-                critical=True,
-            )
+            self._end_entity(subject, key, serial=serial, not_before=not_before, not_after=not_after,
+                             non_repudiation=non_repudiation)
             .add_extension(_cdp(), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()), critical=False
-            )
+            .add_extension(self._authority_key_id(), critical=False)
             .sign(self.ca_key, hashes.SHA256())
         )
         passphrase = secrets.token_urlsafe(18)
@@ -168,31 +147,11 @@ class DemoPki:
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
         builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "DCC démonstration"),
-                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            ]))
-            .issuer_name(self.ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                    encipher_only=False, decipher_only=False,
-                ),
-                critical=True,
-            )
+            self._end_entity(_demo_name(common_name), key, serial=x509.random_serial_number(),
+                             not_before=now - timedelta(days=1), not_after=now + timedelta(days=365))
             .add_extension(x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()), critical=False
-            )
+            .add_extension(self._authority_key_id(), critical=False)
         )
         if hosts:
             names: list[x509.GeneralName] = []
@@ -211,6 +170,34 @@ class DemoPki:
         key_path.chmod(0o600)
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return cert_path, key_path
+
+    def _end_entity(self, subject: x509.Name, key: ec.EllipticCurvePrivateKey, *, serial: int,
+                    not_before: datetime, not_after: datetime,
+                    non_repudiation: bool = False) -> x509.CertificateBuilder:
+        """What every end-entity certificate of the demo CA starts with (physician signing, TLS): subject,
+        issuer, key, serial, validity, not a CA, a digital-signature key usage (with non-repudiation for a
+        signature that commits its author). The caller adds its own extensions, then signs."""
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(serial)
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True, content_commitment=non_repudiation, key_encipherment=False,
+                    data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                    encipher_only=False, decipher_only=False,
+                ),
+                critical=True,
+            )
+        )
+
+    def _authority_key_id(self) -> x509.AuthorityKeyIdentifier:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key())
 
     # -- revocation
 
@@ -235,9 +222,7 @@ class DemoPki:
             .last_update(now - timedelta(minutes=5))
             .next_update(now + CRL_LIFETIME)
             .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()), critical=False
-            )
+            .add_extension(self._authority_key_id(), critical=False)
         )
         for serial, when in self._revoked().items():
             builder = builder.add_revoked_certificate(
@@ -260,13 +245,19 @@ def _cdp() -> x509.CRLDistributionPoints:
     ])
 
 
-def _new_ca(name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([
+def _demo_name(common_name: str, *extra: x509.NameAttribute) -> x509.Name:
+    """A subject of the demo PKI: country FR, organisation "DCC démonstration", the common name, then `extra`."""
+    return x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "DCC démonstration"),
-        x509.NameAttribute(NameOID.COMMON_NAME, name),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        *extra,
     ])
+
+
+def _new_ca(name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = _demo_name(name)
     now = _now()
     cert = (
         x509.CertificateBuilder()
