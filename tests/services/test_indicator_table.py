@@ -19,13 +19,10 @@ from dcc.errors import Conflict, NotFound, ValidationFailed
 from dcc.services import indicator_table, treatment_start
 from dcc.services.access import AccessDenied, User
 from dcc.services.uow import Database
+from tests.services.indicator_network import ADMIN, MONITOR_A, add_network, add_sessions
 
 PARIS = ZoneInfo("Europe/Paris")
 MARCH = date(2026, 3, 1)
-MONITOR_A = User(login="obs-a", role="monitor", region_code="RA", establishment_id=None, professional_id=None,
-                 display_name="Observateur A")
-ADMIN = User(login="admin", role="admin", region_code=None, establishment_id=None, professional_id=None,
-             display_name="Admin")
 
 
 def paris(y: int, mo: int, d: int, h: int = 12, mi: int = 0) -> datetime:
@@ -69,55 +66,23 @@ def build(db: Database) -> dict[str, str]:
       C10 v1 (February) an MSSanté message dead (February: not a March dead letter)
     Document generation: C4's task dead (S1, March); C10's task dead (S5, February).
     """
-    ids: dict[str, str] = {}
     with db.uow() as uow:
         s = uow.session
-        ra = m.Region(code="RA", name="Région A", dsrc_id="DA", dsrc_name="DSRC A")
-        rb = m.Region(code="RB", name="Région B", dsrc_id="DB", dsrc_name="DSRC B")
-        s.add_all([ra, rb])
-        s.flush()
-        ids["RA"], ids["RB"] = ra.id, rb.id
-        ests = {}
-        for key, region, finess in (("E1", ra, "100000001"), ("E2", ra, "100000002"), ("E3", rb, "100000003")):
-            e = m.Establishment(region_id=region.id, finess=finess, name=f"Hôpital {key}", gestionnaire_id="G",
-                                gestionnaire_name="3C")
-            s.add(e)
-            s.flush()
-            ests[key] = e
-            ids[key] = e.id
-        doc = m.Professional(rpps="10000000001", family="Martin", given="Anne", specialty_code="SM54",
-                             establishment_id=ests["E1"].id)
+        net = add_network(s)
+        ids, doc, pat, boards = net.ids, net.doc, net.patient, net.boards
         other = m.Professional(rpps="10000000002", family="Durand", given="Luc", specialty_code="SM54",
-                               establishment_id=ests["E1"].id)
-        s.add_all([doc, other])
+                               establishment_id=ids["E1"])
+        s.add(other)
         s.flush()
-        ids["doc"], ids["other"] = doc.id, other.id
-        pat = m.Patient(birth_family="DUPONT", birth_given_first="Jean", birth_given_all="Jean",
-                        birth_date=date(1950, 1, 1), sex="M", birthplace_insee="75056")
-        s.add(pat)
-        s.flush()
-        boards = {}
-        for key, est in (("B1", "E1"), ("B2", "E1"), ("B3", "E2"), ("B4", "E3")):
-            b = m.Board(establishment_id=ests[est].id, rcp_id=f"RCP-{key}", name=f"RCP {key}", kind="organ",
-                        recurrence="FREQ=WEEKLY", start_time="12:00", responsible_id=doc.id, coordinator_id=doc.id)
-            s.add(b)
-            s.flush()
-            boards[key] = b
-            ids[key] = b.id
-        sessions = {}
-        for key, board, when, status, quorum in (
+        ids["other"] = other.id
+        sessions = add_sessions(s, boards, (
                 ("S1", "B1", paris(2026, 3, 5), "held", "met"),
                 ("S2", "B1", paris(2026, 3, 19), "validated", "not_met"),
                 ("S3", "B1", paris(2026, 3, 26), "held", "unknown"),
                 ("S4", "B1", paris(2026, 3, 12), "cancelled", "met"),
                 ("S5", "B1", paris(2026, 2, 26), "validated", "met"),
                 ("S6", "B2", paris(2026, 3, 31, 23, 30), "validated", "met"),
-                ("S7", "B4", paris(2026, 3, 10), "validated", "met")):
-            se = m.Session(board_id=boards[board].id, occurrence=when, starts_at=when,
-                           registration_deadline=when.date(), capacity=10, status=status, quorum=quorum)
-            s.add(se)
-            s.flush()
-            sessions[key] = se
+                ("S7", "B4", paris(2026, 3, 10), "validated", "met")))
         cases: dict[str, m.Case] = {}
         for key, board, created, session, dx, treated, status in (
                 ("C1", "B1", utc(2026, 2, 10), "S1", date(2026, 2, 3), date(2026, 3, 20), "decided"),

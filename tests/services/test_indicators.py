@@ -14,11 +14,7 @@ from dcc.errors import ValidationFailed
 from dcc.services import indicators
 from dcc.services.access import AccessDenied, User
 from dcc.services.uow import Database
-
-MONITOR_A = User(login="obs-a", role="monitor", region_code="RA", establishment_id=None, professional_id=None,
-                 display_name="Observateur A")
-ADMIN = User(login="admin", role="admin", region_code=None, establishment_id=None, professional_id=None,
-             display_name="Admin")
+from tests.services.indicator_network import ADMIN, MONITOR_A, add_network, add_sessions
 
 
 def at(y: int, mo: int, d: int, h: int = 10) -> datetime:
@@ -42,49 +38,15 @@ def build(db: Database) -> dict[str, str]:
       C6 B3 created 30 Dec 2025 -> S6 (25 Feb): discussed  delay 57 (created before the period)
       C7 B4 created 10 Jan -> S7 (3 Feb): discussed        (region RB: outside monitor A's scope)
     """
-    ids: dict[str, str] = {}
     with db.uow() as uow:
         s = uow.session
-        ra = m.Region(code="RA", name="Région A", dsrc_id="DA", dsrc_name="DSRC A")
-        rb = m.Region(code="RB", name="Région B", dsrc_id="DB", dsrc_name="DSRC B")
-        s.add_all([ra, rb])
-        s.flush()
-        ests = {}
-        for key, region, finess in (("E1", ra, "100000001"), ("E2", ra, "100000002"), ("E3", rb, "100000003")):
-            e = m.Establishment(region_id=region.id, finess=finess, name=f"Hôpital {key}", gestionnaire_id="G",
-                                gestionnaire_name="3C")
-            s.add(e)
-            s.flush()
-            ests[key] = e
-            ids[key] = e.id
-        ids["RA"], ids["RB"] = ra.id, rb.id
-        doc = m.Professional(rpps="10000000001", family="Martin", given="Anne", specialty_code="SM54",
-                             establishment_id=ests["E1"].id)
-        s.add(doc)
-        s.flush()
-        pat = m.Patient(birth_family="DUPONT", birth_given_first="Jean", birth_given_all="Jean",
-                        birth_date=date(1950, 1, 1), sex="M", birthplace_insee="75056")
-        s.add(pat)
-        s.flush()
-        boards = {}
-        for key, est in (("B1", "E1"), ("B2", "E1"), ("B3", "E2"), ("B4", "E3")):
-            b = m.Board(establishment_id=ests[est].id, rcp_id=f"RCP-{key}", name=f"RCP {key}", kind="organ",
-                        recurrence="FREQ=WEEKLY", start_time="12:00", responsible_id=doc.id, coordinator_id=doc.id)
-            s.add(b)
-            s.flush()
-            boards[key] = b
-            ids[key] = b.id
-        sessions = {}
-        for key, board, when, status, quorum in (
+        net = add_network(s)
+        ids, doc, pat, boards = net.ids, net.doc, net.patient, net.boards
+        sessions = add_sessions(s, boards, (
                 ("S1", "B1", at(2026, 1, 15), "held", "met"), ("S2", "B1", at(2026, 2, 12), "validated", "not_met"),
                 ("S3", "B1", at(2026, 3, 10), "planned", "unknown"), ("S4", "B1", at(2026, 1, 20), "cancelled", "met"),
                 ("S5", "B2", at(2026, 2, 5), "held", "met"), ("S6", "B3", at(2026, 2, 25), "validated", "met"),
-                ("S7", "B4", at(2026, 2, 3), "held", "met")):
-            se = m.Session(board_id=boards[board].id, occurrence=when, starts_at=when,
-                           registration_deadline=when.date(), capacity=10, status=status, quorum=quorum)
-            s.add(se)
-            s.flush()
-            sessions[key] = se
+                ("S7", "B4", at(2026, 2, 3), "held", "met")))
         for _key, board, created, session, decision in (
                 ("C1", "B1", at(2026, 1, 2), "S1", "discussed"), ("C2", "B1", at(2026, 1, 8), "S1", "registered"),
                 ("C3", "B1", at(2026, 2, 1), "S2", "discussed"), ("C4", "B1", at(2026, 3, 1), "S3", None),
