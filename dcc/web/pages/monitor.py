@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -17,6 +16,7 @@ from dcc.services import deliveries as deliveries_service
 from dcc.services import indicators
 from dcc.web.deps import Today, Uow
 from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, form_list, redirect, render, require_role
+from dcc.web.pages._monitor_filters import Scope, ScopeFilters
 
 router = APIRouter(prefix="/suivi", route_class=PageRoute, include_in_schema=False)
 Viewer = Annotated[PageUser, Depends(require_role("monitor", "coordinator", "admin"))]
@@ -77,23 +77,18 @@ def requeue(request: Request, message_id: str, user: DeliveryViewer, uow: Uow, f
 
 
 @dataclass
-class Period:
+class Period(ScopeFilters):
     """The dashboard's filters, read from the query string (also carried by the chart and CSV links)."""
 
     start: date
     end: date
     mois: int | None
-    region: str
-    etablissement: str
-    rcp: str
 
     def query(self) -> str:
-        params = {"du": self.start.isoformat(), "au": self.end.isoformat(), "region": self.region,
-                  "etablissement": self.etablissement, "rcp": self.rcp}
-        return urlencode({k: v for k, v in params.items() if v})
+        return self.query_with(self.start.isoformat(), self.end.isoformat())
 
 
-def _period(today: date, mois: int | None, du: str, au: str, region: str, etablissement: str, rcp: str) -> Period:
+def _period(today: date, mois: int | None, du: str, au: str, scope: ScopeFilters) -> Period:
     try:
         start = date.fromisoformat(du) if du else None
         end = date.fromisoformat(au) if au else None
@@ -101,24 +96,20 @@ def _period(today: date, mois: int | None, du: str, au: str, region: str, etabli
         raise ValidationFailed("Date invalide : utilisez le format JJ/MM/AAAA.", field="du") from exc
     if start is None:
         start = indicators.month_start(end or today, mois or 12)
-    return Period(start=start, end=end or today, mois=None if du else (mois or 12), region=region,
-                  etablissement=etablissement, rcp=rcp)
+    return Period(start=start, end=end or today, mois=None if du else (mois or 12), region=scope.region,
+                  etablissement=scope.etablissement, rcp=scope.rcp)
 
 
-def _filters(today: Today, mois: Annotated[int | None, Query(ge=1, le=36)] = None,
-             du: Annotated[str, Query(max_length=10)] = "", au: Annotated[str, Query(max_length=10)] = "",
-             region: Annotated[str, Query(max_length=40)] = "",
-             etablissement: Annotated[str, Query(max_length=40)] = "",
-             rcp: Annotated[str, Query(max_length=40)] = "") -> Period:
-    return _period(today, mois, du, au, region, etablissement, rcp)
+def _filters(today: Today, scope: Scope, mois: Annotated[int | None, Query(ge=1, le=36)] = None,
+             du: Annotated[str, Query(max_length=10)] = "", au: Annotated[str, Query(max_length=10)] = "") -> Period:
+    return _period(today, mois, du, au, scope)
 
 
 Filters = Annotated[Period, Depends(_filters)]
 
 
 def _compute(uow: Any, user: PageUser, period: Period) -> indicators.Indicators:
-    return indicators.compute(uow, user, start=period.start, end=period.end, region_id=period.region or None,
-                              establishment_id=period.etablissement or None, board_id=period.rcp or None)
+    return indicators.compute(uow, user, start=period.start, end=period.end, **period.scope_ids())
 
 
 MONTH_ABBR = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]

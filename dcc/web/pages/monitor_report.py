@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,6 +18,7 @@ from dcc.services import indicator_table
 from dcc.services.indicators import LEVEL_LABELS
 from dcc.web.deps import Today, Uow
 from dcc.web.pages._common import PageRoute, PageUser, render, require_role
+from dcc.web.pages._monitor_filters import Scope, ScopeFilters
 
 router = APIRouter(prefix="/suivi", route_class=PageRoute, include_in_schema=False)
 Viewer = Annotated[PageUser, Depends(require_role("monitor", "coordinator", "admin"))]
@@ -26,19 +26,14 @@ BLUE, ORANGE, GREY, GREEN = "#1f4e79", "#a04000", "#595959", "#2e6b30"
 
 
 @dataclass
-class Months:
+class Months(ScopeFilters):
     """The page's filters: a range of months and the scope (also carried by the chart and CSV links)."""
 
     start: date
     end: date
-    region: str
-    etablissement: str
-    rcp: str
 
     def query(self) -> str:
-        params = {"du": f"{self.start:%Y-%m}", "au": f"{self.end:%Y-%m}", "region": self.region,
-                  "etablissement": self.etablissement, "rcp": self.rcp}
-        return urlencode({k: v for k, v in params.items() if v})
+        return self.query_with(f"{self.start:%Y-%m}", f"{self.end:%Y-%m}")
 
 
 def _month(value: str, field: str) -> date:
@@ -49,19 +44,15 @@ def _month(value: str, field: str) -> date:
         raise ValidationFailed("Mois invalide : utilisez le format AAAA-MM.", field=field) from exc
 
 
-def _filters(today: Today, du: Annotated[str, Query(max_length=10)] = "",
-             au: Annotated[str, Query(max_length=10)] = "",
-             region: Annotated[str, Query(max_length=40)] = "",
-             etablissement: Annotated[str, Query(max_length=40)] = "",
-             rcp: Annotated[str, Query(max_length=40)] = "") -> Months:
+def _filters(today: Today, scope: Scope, du: Annotated[str, Query(max_length=10)] = "",
+             au: Annotated[str, Query(max_length=10)] = "") -> Months:
     end = _month(au, "au") if au else ind.first_of_month(today)
     start = _month(du, "du") if du else indicator_table.months_to_refresh(end, 11)[0]
-    return Months(start=start, end=end, region=region, etablissement=etablissement, rcp=rcp)
+    return Months(start=start, end=end, region=scope.region, etablissement=scope.etablissement, rcp=scope.rcp)
 
 
 def _read(uow: Any, user: PageUser, f: Months) -> indicator_table.Report:
-    return indicator_table.report(uow, user, start=f.start, end=f.end, region_id=f.region or None,
-                                  establishment_id=f.etablissement or None, board_id=f.rcp or None)
+    return indicator_table.report(uow, user, start=f.start, end=f.end, **f.scope_ids())
 
 
 Filters = Annotated[Months, Depends(_filters)]
