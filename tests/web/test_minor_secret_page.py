@@ -33,53 +33,54 @@ def _secret(app: Any, patient_id: str) -> tuple[bool, list[str]]:  # noqa: F811
         return patient.secret_from_legal_representatives, actions
 
 
-def test_coordinator_records_and_lifts_a_minor_s_secret_with_confirmation(as_user: Any, app: Any) -> None:  # noqa: F811
+def _coordinator_on_case(app: Any, as_user: Any, age: int) -> tuple[str, Any, str, str]:  # noqa: F811
+    """A case of coord-a whose patient is `age` this year: (patient id, coord-a's client, case URL, page)."""
     case, patient = _region_a_case(app, decided=True)
-    today = date.today()
-    _born(app, patient.id, date(today.year - 13, 1, 1))
+    _born(app, patient.id, date(date.today().year - age, 1, 1))
     client = as_user("coord-a")
     url = f"/coordination/dossiers/{case.id}"
     page = client.get(url)
     assert page.status_code == 200
-    assert "Aucun secret vis-à-vis des représentants légaux" in page.text and RECORD in page.text
-    token = csrf(page.text)
+    return patient.id, client, url, page.text
+
+
+def test_coordinator_records_and_lifts_a_minor_s_secret_with_confirmation(as_user: Any, app: Any) -> None:  # noqa: F811
+    patient_id, client, url, page = _coordinator_on_case(app, as_user, 13)
+    assert "Aucun secret vis-à-vis des représentants légaux" in page and RECORD in page
+    token = csrf(page)
 
     # without the confirmation box: nothing recorded, a French message
     answer = client.post(f"{url}/secret-mineur", data={"csrf_token": token, "secret": "oui"})
     assert answer.status_code == 303
     assert "Cochez la case de confirmation" in client.get(answer.headers["location"]).text
-    assert _secret(app, patient.id) == (False, [])
+    assert _secret(app, patient_id) == (False, [])
 
     answer = client.post(f"{url}/secret-mineur", data={"csrf_token": token, "secret": "oui", "confirmation": "oui"})
     after = client.get(answer.headers["location"]).text
     assert "Secret vis-à-vis des représentants légaux enregistré" in after
     assert "Le patient mineur a demandé le secret" in after and LIFT in after and RECORD not in after
-    assert _secret(app, patient.id) == (True, ["patient.minor_secret"])
+    assert _secret(app, patient_id) == (True, ["patient.minor_secret"])
 
     answer = client.post(f"{url}/secret-mineur", data={"csrf_token": token, "secret": "non", "confirmation": "oui"})
     after = client.get(answer.headers["location"]).text
     assert "Secret vis-à-vis des représentants légaux levé" in after and RECORD in after
-    assert _secret(app, patient.id) == (False, ["patient.minor_secret", "patient.minor_secret_lifted"])
+    assert _secret(app, patient_id) == (False, ["patient.minor_secret", "patient.minor_secret_lifted"])
 
 
 def test_an_adult_s_secret_is_refused_in_french_and_other_regions_cannot_post(as_user: Any, app: Any) -> None:  # noqa: F811
-    case, patient = _region_a_case(app, decided=True)
-    today = date.today()
-    _born(app, patient.id, date(today.year - 40, 1, 1))
-    client = as_user("coord-a")
-    url = f"/coordination/dossiers/{case.id}"
-    token = csrf(client.get(url).text)
+    patient_id, client, url, page = _coordinator_on_case(app, as_user, 40)
+    token = csrf(page)
     answer = client.post(f"{url}/secret-mineur", data={"csrf_token": token, "secret": "oui", "confirmation": "oui"})
     assert answer.status_code == 303
     after = client.get(answer.headers["location"]).text
     assert "Secret non enregistré : Le patient est majeur" in after
-    assert _secret(app, patient.id) == (False, [])
+    assert _secret(app, patient_id) == (False, [])
 
-    _born(app, patient.id, date(today.year - 13, 1, 1))
+    _born(app, patient_id, date(date.today().year - 13, 1, 1))
     for who in ("coord-b", "phys-b1"):  # another region's coordinator; a physician has no coordination pages
         other = as_user(who)
         home = other.get("/accueil", follow_redirects=True)
         answer = other.post(f"{url}/secret-mineur", data={"csrf_token": csrf(home.text), "secret": "oui",
                                                            "confirmation": "oui"})
         assert answer.status_code in (403, 404), (who, answer.status_code)
-    assert _secret(app, patient.id) == (False, [])
+    assert _secret(app, patient_id) == (False, [])

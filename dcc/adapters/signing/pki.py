@@ -186,14 +186,7 @@ class DemoPki:
             .not_valid_before(not_before)
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True, content_commitment=non_repudiation, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                    encipher_only=False, decipher_only=False,
-                ),
-                critical=True,
-            )
+            .add_extension(_key_usage(digital_signature=True, content_commitment=non_repudiation), critical=True)
         )
 
     def _authority_key_id(self) -> x509.AuthorityKeyIdentifier:
@@ -245,6 +238,14 @@ def _cdp() -> x509.CRLDistributionPoints:
     ])
 
 
+def _key_usage(*, digital_signature: bool = False, content_commitment: bool = False, key_cert_sign: bool = False,
+               crl_sign: bool = False) -> x509.KeyUsage:
+    """A key usage with only the named bits set (the demo PKI never enciphers nor agrees keys)."""
+    return x509.KeyUsage(digital_signature=digital_signature, content_commitment=content_commitment,
+                         key_encipherment=False, data_encipherment=False, key_agreement=False,
+                         key_cert_sign=key_cert_sign, crl_sign=crl_sign, encipher_only=False, decipher_only=False)
+
+
 def _demo_name(common_name: str, *extra: x509.NameAttribute) -> x509.Name:
     """A subject of the demo PKI: country FR, organisation "DCC démonstration", the common name, then `extra`."""
     return x509.Name([
@@ -268,14 +269,7 @@ def _new_ca(name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=10 * 365))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
