@@ -16,7 +16,7 @@ from dcc.services import deliveries as deliveries_service
 from dcc.services import indicators
 from dcc.web.deps import Today, Uow
 from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, form_list, redirect, render, require_role
-from dcc.web.pages._monitor_filters import Scope, ScopeFilters
+from dcc.web.pages._monitor_common import Scope, ScopeFilters, csv_download
 
 router = APIRouter(prefix="/suivi", route_class=PageRoute, include_in_schema=False)
 Viewer = Annotated[PageUser, Depends(require_role("monitor", "coordinator", "admin"))]
@@ -135,9 +135,7 @@ def dashboard(request: Request, user: Viewer, uow: Uow, period: Filters) -> Resp
 @router.get("/indicateurs.csv")
 def indicators_csv(user: Viewer, uow: Uow, period: Filters) -> Response:
     text = indicators.to_csv(_compute(uow, user, period))
-    name = f"indicateurs-rcp-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
-    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    return csv_download(text, f"indicateurs-rcp-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv")
 
 
 # ----------------------------------------------------------------------------------------- charts

@@ -18,7 +18,7 @@ from dcc.services import indicator_table
 from dcc.services.indicators import LEVEL_LABELS
 from dcc.web.deps import Today, Uow
 from dcc.web.pages._common import PageRoute, PageUser, render, require_role
-from dcc.web.pages._monitor_filters import Scope, ScopeFilters
+from dcc.web.pages._monitor_common import Scope, ScopeFilters, csv_download
 
 router = APIRouter(prefix="/suivi", route_class=PageRoute, include_in_schema=False)
 Viewer = Annotated[PageUser, Depends(require_role("monitor", "coordinator", "admin"))]
@@ -73,9 +73,7 @@ def report_page(request: Request, user: Viewer, uow: Uow, months: Filters) -> Re
 @router.get("/rapport.csv")
 def report_csv(user: Viewer, uow: Uow, months: Filters) -> Response:
     text = indicator_table.to_report_csv(_read(uow, user, months))
-    name = f"rapport-activite-rcp-{months.start:%Y%m}-{months.end:%Y%m}.csv"
-    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    return csv_download(text, f"rapport-activite-rcp-{months.start:%Y%m}-{months.end:%Y%m}.csv")
 
 
 # ----------------------------------------------------------------------------------------- charts

@@ -1,5 +1,6 @@
-"""The scope filters the monitor's indicator pages share (dashboard `/suivi/`, activity report `/suivi/rapport`):
-region, establishment and board, read from the query string and carried by the chart and CSV links."""
+"""What the monitor's indicator pages share (dashboard `/suivi/`, activity report `/suivi/rapport`): the scope
+filters (region, establishment, board), read from the query string and carried by the chart and CSV links, and
+the CSV download."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query
+from fastapi.responses import Response
 
 
 @dataclass
@@ -36,3 +38,9 @@ def _scope(region: Annotated[str, Query(max_length=40)] = "",
 
 
 Scope = Annotated[ScopeFilters, Depends(_scope)]
+
+
+def csv_download(text: str, filename: str) -> Response:
+    """A CSV export (UTF-8, as the services write it: BOM and `;`), downloaded as `filename`, never cached."""
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
