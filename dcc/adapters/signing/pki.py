@@ -159,9 +159,10 @@ class DemoPki:
         return cert, key
 
     def issue_tls(self, common_name: str, *, server: bool, hosts: tuple[str, ...] = (),
-                  stem: str) -> tuple[Path, Path]:
+                  stem: str, organization: str = "DCC démonstration", unit: str = "") -> tuple[Path, Path]:
         """A TLS certificate (EC P-256) for the simulator's HTTPS (`server`: serverAuth, `hosts` as DNS names
-        or IP addresses in the subjectAltName) or for dcc's connection to it (clientAuth). Written as
+        or IP addresses in the subjectAltName) or for dcc's connection to it (clientAuth; a region's names its
+        structure: `organization` and its identifier as `unit`, as the seal certificate does). Written as
         `tls/<stem>.pem` and `tls/<stem>.key` (PEM, key 0600); returns (certificate path, key path)."""
         import ipaddress
 
@@ -171,7 +172,8 @@ class DemoPki:
             x509.CertificateBuilder()
             .subject_name(x509.Name([
                 x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "DCC démonstration"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+                *([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit)] if unit else []),
                 x509.NameAttribute(NameOID.COMMON_NAME, common_name),
             ]))
             .issuer_name(self.ca_cert.subject)
