@@ -84,8 +84,10 @@ def client_certificate(scope: Any) -> x509.Certificate | None:
 
 def structure_of(cert: x509.Certificate) -> str:
     """The structure a certificate names: its subject's OU, where the IGC Santé's organisation certificates
-    carry the structure's identifier [U: the DMP's exact matching rule between the TLS and seal certificates
-    is not public; the simulator compares this identifier]."""
+    carry the structure's identifier. The DMP integration guide's rule EX_GEN-1450 (as quoted on the DMP
+    homologation tracker, bitbucket.org/devbox-sante/homologation/issues/29) has the care structure hold two
+    IGC Santé organisation certificates: ORG_AUTH_CLI for the mutual-TLS connection and ORG_SIGN (the seal) for
+    the VIHF. [U: how the DMP matches the two is not public; the simulator compares this identifier.]"""
     values = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
     return values[0] if len(values) == 1 else ""
 
