@@ -9,6 +9,13 @@ from typing import TYPE_CHECKING
 
 from dcc.adapters.db import guards
 from dcc.config import Settings, get_settings
+from dcc.dmp_identity import (  # noqa: F401 - re-exported: the national record's identity lives there
+    DEMO_HOMOLOGATION_ID,
+    check_production_identity,
+    dmp_http_client,
+    seal_pkcs11_identity,
+    sender_identity,
+)
 from dcc.domain.documents import FrcpContent, PpsContent
 from dcc.domain.identifiers import struct_id_nat
 from dcc.domain.ports import PdfSigner, SignerDirectory, Submission, SubmitOutcome, Transport
@@ -437,121 +444,6 @@ class MhdNationalRecord:
         self._client.close()
 
 
-DEMO_HOMOLOGATION_ID = "DCC-DEMO"
-
-
-def sender_identity(settings: Settings, region_code: str, structure_name: str,
-                    structure_id_nat: str) -> SenderIdentity:
-    """The region's sending identity from its seal certificate (DCC_DMP_SEAL_P12[_BY_REGION]) and the
-    software's homologation number, name and version (DCC_LPS_*); without a seal, the demo key under
-    <pki_dir>/regions/<code> (refused in production)."""
-    import dataclasses
-
-    from dcc.adapters.national_record.vihf import SenderIdentity, make_demo_identity
-
-    if settings.dmp_seal_pkcs11_lib and region_code not in settings.dmp_seal_p12_by_region:
-        return seal_pkcs11_identity(settings, structure_name, structure_id_nat)
-    p12, password = settings.seal_p12_for(region_code)
-    if p12 is None:
-        if settings.env == "production":
-            from dcc.errors import ConfigurationError
-
-            raise ConfigurationError(f"Région {region_code} : certificat de cachet serveur manquant "
-                                     "(DCC_DMP_SEAL_P12 ou DCC_DMP_SEAL_P12_BY_REGION), obligatoire en production.")
-        # issued by the demo CA (the physicians' one): a receiver trusts <pki_dir>/ca.pem, not this certificate
-        demo = make_demo_identity(settings.resolved_pki_dir / "regions" / region_code, structure_name,
-                                  structure_id_nat, ca_dir=settings.resolved_pki_dir)
-        return dataclasses.replace(demo, lps_name=settings.lps_name, lps_version=settings.lps_version,
-                                   lps_homologation_id=settings.lps_homologation_id)
-    return SenderIdentity(id_nat=structure_id_nat, name=structure_name, p12_path=p12, p12_password=password,
-                          lps_name=settings.lps_name, lps_version=settings.lps_version,
-                          lps_homologation_id=settings.lps_homologation_id)
-
-
-def seal_pkcs11_identity(settings: Settings, structure_name: str, structure_id_nat: str) -> SenderIdentity:
-    """The sending identity whose seal key is on a PKCS#11 token (DCC_DMP_SEAL_PKCS11_*)."""
-    from dcc.adapters.national_record.seal import Pkcs11SenderIdentity
-    from dcc.errors import ConfigurationError
-
-    if not settings.dmp_seal_pkcs11_token_label or not settings.dmp_seal_pkcs11_key_label:
-        raise ConfigurationError("Cachet serveur sur support PKCS#11 : DCC_DMP_SEAL_PKCS11_TOKEN_LABEL et "
-                                 "DCC_DMP_SEAL_PKCS11_KEY_LABEL sont obligatoires avec DCC_DMP_SEAL_PKCS11_LIB.")
-    return Pkcs11SenderIdentity(
-        id_nat=structure_id_nat, name=structure_name, lps_name=settings.lps_name, lps_version=settings.lps_version,
-        lps_homologation_id=settings.lps_homologation_id, pkcs11_lib=settings.dmp_seal_pkcs11_lib,
-        pkcs11_token_label=settings.dmp_seal_pkcs11_token_label, pkcs11_key_label=settings.dmp_seal_pkcs11_key_label,
-        pkcs11_cert_label=settings.dmp_seal_pkcs11_cert_label, pkcs11_pin=settings.dmp_seal_pkcs11_pin or None)
-
-
-def dmp_http_client(settings: Settings) -> httpx.Client:
-    """The HTTP client to the national record: mutual TLS with DCC_DMP_TLS_CERT / DCC_DMP_TLS_KEY and the
-    server checked against DCC_DMP_TRUST_STORE when configured (else the system's trust anchors)."""
-    import ssl
-
-    import httpx
-
-    from dcc.errors import ConfigurationError
-
-    timeout = httpx.Timeout(settings.dmp_timeout_s, connect=5.0)
-    if settings.dmp_trust_store is None and settings.dmp_tls_cert is None:
-        return httpx.Client(timeout=timeout)
-    try:
-        context = ssl.create_default_context(
-            cafile=str(settings.dmp_trust_store) if settings.dmp_trust_store else None)
-        if settings.dmp_tls_cert is not None:
-            context.load_cert_chain(str(settings.dmp_tls_cert),
-                                    str(settings.dmp_tls_key) if settings.dmp_tls_key else None)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(f"Certificats TLS du DMP illisibles (DCC_DMP_TLS_CERT, DCC_DMP_TLS_KEY, "
-                                 f"DCC_DMP_TRUST_STORE) : {exc}.") from exc
-    return httpx.Client(timeout=timeout, verify=context)
-
-
-def check_production_identity(settings: Settings) -> None:
-    """With DCC_ENV=production, refuses (ConfigurationError, in French) what only the demo may use: no seal
-    certificate, a self-signed (demo) seal, no trust store, the demo homologation number."""
-    if settings.env != "production":
-        return
-    from cryptography import x509
-
-    from dcc.adapters.national_record.vihf import SenderIdentity
-    from dcc.errors import ConfigurationError
-
-    problems: list[str] = []
-    if not settings.lps_homologation_id.strip() or settings.lps_homologation_id == DEMO_HOMOLOGATION_ID:
-        problems.append("numéro d'homologation DMP de démonstration ou absent (DCC_LPS_HOMOLOGATION_ID)")
-    if settings.dmp_trust_store is None or not Path(settings.dmp_trust_store).is_file():
-        problems.append("magasin de confiance absent (DCC_DMP_TRUST_STORE)")
-    seals: list[tuple[str, Path | None, SenderIdentity]] = (
-        [(str(settings.dmp_seal_p12), settings.dmp_seal_p12,
-          SenderIdentity(id_nat="", name="", p12_path=settings.dmp_seal_p12,
-                         p12_password=settings.dmp_seal_p12_password))] if settings.dmp_seal_p12 else [])
-    for code in settings.dmp_seal_p12_by_region:
-        p12, password = settings.seal_p12_for(code)
-        seals.append((str(p12), p12, SenderIdentity(id_nat="", name="", p12_path=p12, p12_password=password)))
-    if settings.dmp_seal_pkcs11_lib:
-        try:
-            seals.append((f"PKCS#11 {settings.dmp_seal_pkcs11_token_label}/{settings.dmp_seal_pkcs11_key_label}",
-                          None, seal_pkcs11_identity(settings, "", "")))
-        except ConfigurationError as exc:
-            problems.append(exc.message.rstrip("."))
-    if not seals and not settings.dmp_seal_pkcs11_lib:
-        problems.append("certificat de cachet serveur absent (DCC_DMP_SEAL_P12 ou DCC_DMP_SEAL_PKCS11_LIB)")
-    for where, p12, identity in seals:
-        try:
-            pem = identity.cert_pem()
-        except ConfigurationError as exc:
-            problems.append(exc.message.rstrip("."))
-            continue
-        cert = x509.load_pem_x509_certificate(pem)
-        if cert.issuer == cert.subject or (
-                p12 is not None and Path(p12).resolve().is_relative_to(settings.resolved_pki_dir.resolve())):
-            problems.append(f"clé VIHF de démonstration refusée ({where})")
-    if problems:
-        raise ConfigurationError("Configuration refusée en production (DCC_ENV=production) : "
-                                 + " ; ".join(problems) + ".")
-
-
 def national_record_transports(db: Database, settings: Settings | None = None) -> dict[str, Transport]:
     """One transport per region (`dmp:<code>`), each with its own sending identity and endpoint.
 
@@ -571,7 +463,7 @@ def national_record_transports(db: Database, settings: Settings | None = None) -
                 continue
             if region.transport == "mhd":
                 out[f"dmp:{region.code}"] = MhdNationalRecord(region.endpoint, timeout=settings.dmp_timeout_s,
-                                                              client=dmp_http_client(settings))
+                                                              client=dmp_http_client(settings, region.code))
                 continue
             est = uow.session.scalars(select(m.Establishment).where(m.Establishment.region_id == region.id)
                                       .order_by(m.Establishment.finess).limit(1)).first()
@@ -582,7 +474,7 @@ def national_record_transports(db: Database, settings: Settings | None = None) -
                 structure_name=est.name, structure_id_nat=struct_id_nat(est.finess), timeout=settings.dmp_timeout_s,
                 cda_lookup=database_cda_lookup(db),
                 identity=sender_identity(settings, region.code, est.name, struct_id_nat(est.finess)),
-                client=dmp_http_client(settings))
+                client=dmp_http_client(settings, region.code))
     return out
 
 

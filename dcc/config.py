@@ -7,10 +7,58 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class RegionPkcs11Seal(BaseModel):
+    """A region's own seal key on a PKCS#11 token (one entry of DCC_DMP_SEAL_PKCS11_BY_REGION). No secret here:
+    the token's PIN comes from DCC_DMP_SEAL_PKCS11_PIN_BY_REGION (else DCC_DMP_SEAL_PKCS11_PIN)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key_label: str = ""  # CKA_LABEL of the RSA private key
+    key_id: str = ""  # CKA_ID of the key (and of its certificate), hexadecimal; instead of or with key_label
+    cert_label: str = ""  # label of the certificate; empty: the key's label, else the key's id
+    token_label: str = ""  # empty: DCC_DMP_SEAL_PKCS11_TOKEN_LABEL
+    lib: str = ""  # PKCS#11 module; empty: DCC_DMP_SEAL_PKCS11_LIB
+
+    @field_validator("key_id")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        value = value.strip().lower().removeprefix("0x")
+        bytes.fromhex(value)  # ValueError: not hexadecimal
+        return value
+
+
+class Pkcs11Seal(BaseModel):
+    """A seal key on a PKCS#11 token, resolved for one region (its own entry over the defaults)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lib: str
+    token_label: str
+    key_label: str
+    key_id: str
+    cert_label: str
+    pin: str = Field("", repr=False)
+    region_code: str = ""  # the region whose own entry this is; empty: DCC_DMP_SEAL_PKCS11_*
+
+    @property
+    def where(self) -> str:
+        """The settings this seal comes from (French messages)."""
+        return f"DCC_DMP_SEAL_PKCS11_BY_REGION[{self.region_code}]" if self.region_code else "DCC_DMP_SEAL_PKCS11_*"
+
+
+class RegionTls(BaseModel):
+    """A region's own TLS client certificate for the connection to the DMP (one entry of DCC_DMP_TLS_BY_REGION)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cert: Path
+    key: Path | None = None  # empty: the key is in `cert`
 
 
 class Settings(BaseSettings):
@@ -92,8 +140,23 @@ class Settings(BaseSettings):
         "", description="User PIN of the seal's token (a secret: credential file dcc_dmp_seal_pkcs11_pin); empty: "
         "the token's protected authentication path.",
     )
+    dmp_seal_pkcs11_key_id: str = Field(
+        "", description="CKA_ID (hexadecimal) of the seal's key and certificate, instead of or with its label.")
+    dmp_seal_pkcs11_by_region: dict[str, RegionPkcs11Seal] = Field(
+        default_factory=dict, description='Per-region seal key on a PKCS#11 token, as JSON keyed by region code: '
+        '{"ARA": {"key_label": "cachet-ara"}, "BRE": {"key_id": "0b12", "token_label": "hsm-bre", "lib": "…"}} '
+        "(token_label and lib default to DCC_DMP_SEAL_PKCS11_TOKEN_LABEL / _LIB). No PIN here.",
+    )
+    dmp_seal_pkcs11_pin_by_region: dict[str, str] = Field(
+        default_factory=dict, description="Per-region PINs of DCC_DMP_SEAL_PKCS11_BY_REGION, as JSON (a secret: "
+        "credential file dcc_dmp_seal_pkcs11_pin_by_region); a region without one uses DCC_DMP_SEAL_PKCS11_PIN.",
+    )
     dmp_tls_cert: Path | None = Field(None, description="PEM client certificate for mutual TLS with the DMP.")
     dmp_tls_key: Path | None = Field(None, description="PEM private key of DCC_DMP_TLS_CERT.")
+    dmp_tls_by_region: dict[str, RegionTls] = Field(
+        default_factory=dict, description='Per-region TLS client certificate overriding DCC_DMP_TLS_CERT / _KEY, as '
+        'JSON: {"ARA": {"cert": "/etc/dcc/ara-tls.pem", "key": "/etc/dcc/ara-tls.key"}}.',
+    )
     dmp_trust_store: Path | None = Field(
         None, description="PEM bundle of the trust anchors the DMP's server certificate is checked against "
         "(required in production).",
@@ -162,6 +225,33 @@ class Settings(BaseSettings):
             return (self.dmp_seal_p12_by_region[region_code],
                     self.dmp_seal_p12_password_by_region.get(region_code, self.dmp_seal_p12_password))
         return self.dmp_seal_p12, self.dmp_seal_p12_password
+
+    def seal_pkcs11_for(self, region_code: str) -> Pkcs11Seal | None:
+        """The PKCS#11 seal of a region: its own entry of DCC_DMP_SEAL_PKCS11_BY_REGION (module and token
+        defaulting to DCC_DMP_SEAL_PKCS11_LIB / _TOKEN_LABEL, PIN from DCC_DMP_SEAL_PKCS11_PIN_BY_REGION, else
+        DCC_DMP_SEAL_PKCS11_PIN), else the default DCC_DMP_SEAL_PKCS11_* when set (with regional entries, only
+        when it names a key); None: no PKCS#11 seal."""
+        own = self.dmp_seal_pkcs11_by_region.get(region_code)
+        if own is not None:
+            return Pkcs11Seal(lib=own.lib or self.dmp_seal_pkcs11_lib,
+                              token_label=own.token_label or self.dmp_seal_pkcs11_token_label,
+                              key_label=own.key_label, key_id=own.key_id, cert_label=own.cert_label,
+                              pin=self.dmp_seal_pkcs11_pin_by_region.get(region_code, self.dmp_seal_pkcs11_pin),
+                              region_code=region_code)
+        if not self.dmp_seal_pkcs11_lib or (self.dmp_seal_pkcs11_by_region and not (
+                self.dmp_seal_pkcs11_key_label or self.dmp_seal_pkcs11_key_id)):
+            return None  # the module and token serve only as the regions' defaults: no default key named
+        return Pkcs11Seal(lib=self.dmp_seal_pkcs11_lib, token_label=self.dmp_seal_pkcs11_token_label,
+                          key_label=self.dmp_seal_pkcs11_key_label, key_id=self.dmp_seal_pkcs11_key_id,
+                          cert_label=self.dmp_seal_pkcs11_cert_label, pin=self.dmp_seal_pkcs11_pin)
+
+    def tls_client_for(self, region_code: str | None) -> tuple[Path | None, Path | None]:
+        """The TLS client certificate and key of a region's connection: its own (DCC_DMP_TLS_BY_REGION), else
+        DCC_DMP_TLS_CERT / DCC_DMP_TLS_KEY."""
+        own = self.dmp_tls_by_region.get(region_code or "")
+        if own is not None:
+            return own.cert, own.key
+        return self.dmp_tls_cert, self.dmp_tls_key
 
     @property
     def resolved_database_url(self) -> str:

@@ -28,7 +28,8 @@ def dmp_simulator(
     """Lance le simulateur du DMP (ITI-41 sur POST /xds/iti41, état sur GET /_state).
 
     Avec --tls : HTTPS, certificat serveur et certificat client émis par l'AC de démonstration (sous
-    <DCC_PKI_DIR>/tls/) ; une connexion sans certificat client de cette AC est refusée."""
+    <DCC_PKI_DIR>/tls/), dont un par région de la base dcc ; une connexion sans certificat client de cette AC
+    est refusée, et un VIHF doit arriver par la connexion de la structure dont le cachet le signe."""
     try:
         FaultSpec.parse(faults)
     except ValueError as exc:
@@ -40,7 +41,18 @@ def dmp_simulator(
         from dcc.config import get_settings
         from dcc.demo.tls import demo_tls
 
-        material = demo_tls(get_settings().resolved_pki_dir)
+        settings = get_settings()
+        material = demo_tls(settings.resolved_pki_dir)
+        url = settings.resolved_database_url
+        try:  # one client certificate per region of dcc's database, naming the structure its seal names
+            if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+                raise FileNotFoundError(url)
+            from dcc.bootstrap import database
+            from dcc.demo.tls import region_clients, region_structures
+
+            material = region_clients(material, settings.resolved_pki_dir, region_structures(database(url)))
+        except Exception as exc:  # no database yet: the generic certificate only (a VIHF over it is refused)
+            typer.echo(f"Certificats TLS par région non émis (base dcc illisible : {type(exc).__name__}).")
         options, scheme = material.uvicorn_options(), "https"
         typer.echo("TLS mutuel : certificat client obligatoire. Pour dcc :")
         for name, value in material.client_environment().items():

@@ -110,6 +110,8 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
                                              .order_by(m.Establishment.finess).limit(1)).first()
                 region.mss_sender = f"rcp@{finess or region.code.lower()}.mssante.fr"
             uow.commit()
+        if tls is not None:
+            settings = _region_tls(db, settings, tls)
 
         from flows.boards import assign_cases, plan_sessions, register_demo_cases
         from flows.delivery import distribute_pending
@@ -175,6 +177,18 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
     if opts.out is not None:
         _write_out(db, opts.out, summary)
     return summary
+
+
+def _region_tls(db: Any, settings: Settings, tls: Any) -> Settings:
+    """--dmp-tls: each region connects with its own client certificate (demo CA), naming its sending structure
+    as its seal does; the delivery flow reads them from the environment (DCC_DMP_TLS_BY_REGION)."""
+    from dcc.config import get_settings
+    from dcc.demo.tls import region_clients, region_structures
+
+    tls = region_clients(tls, settings.resolved_pki_dir, region_structures(db))
+    os.environ.update(tls.client_environment())
+    get_settings.cache_clear()
+    return settings.model_copy(update={"dmp_tls_by_region": get_settings().dmp_tls_by_region})
 
 
 def _author_pps(db: Any, case_ids: list[str], seed: int, errors: list[str]) -> list[str]:

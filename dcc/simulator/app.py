@@ -37,6 +37,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from cryptography import x509
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fhir.resources.R4B.bundle import Bundle
@@ -70,6 +71,7 @@ from dcc.simulator.soap import (
     registry_response,
     soap_fault,
 )
+from dcc.simulator.tls import client_certificate
 from dcc.simulator.trust import TrustStore
 from dcc.simulator.xds import handle_get_documents, handle_update, validate_submission
 
@@ -82,6 +84,11 @@ def _registry(request: Request) -> Registry:
 def _trust(request: Request) -> TrustStore:
     trust: TrustStore = request.app.state.trust_store
     return trust
+
+
+def _subject(cert: x509.Certificate | None) -> str:
+    """The DN of the TLS client certificate that connected ("" over plain HTTP), kept with what it stored."""
+    return cert.subject.rfc4514_string() if cert is not None else ""
 
 
 def _faults(request: Request) -> _Faults:
@@ -129,8 +136,9 @@ async def iti41(request: Request) -> Response:
     try:
         parsed = parse_mtom(request.headers.get("content-type", ""), body)
         relates_to = parsed.message_id
-        ss_unique_id, candidates = validate_submission(parsed, _trust(request))
-        _registry(request).commit(ss_unique_id, candidates)
+        client = client_certificate(request.scope)
+        ss_unique_id, candidates = validate_submission(parsed, _trust(request), client)
+        _registry(request).commit(ss_unique_id, candidates, client=_subject(client))
     except SoapFault as fault:
         return mtom_response(soap_fault(fault, relates_to), status=400 if fault.sender else 500)
     except XdsError as exc:
@@ -149,7 +157,7 @@ async def iti18(request: Request) -> Response:
     try:
         parsed = parse_soap(request.headers.get("content-type", ""), body)
         relates_to = parsed.message_id
-        answer = handle_get_documents(parsed, _registry(request), _trust(request))
+        answer = handle_get_documents(parsed, _registry(request), _trust(request), client_certificate(request.scope))
     except SoapFault as fault:
         return mtom_response(soap_fault(fault, relates_to), status=400 if fault.sender else 500)
     return mtom_response(answer)
@@ -168,7 +176,7 @@ async def iti57(request: Request) -> Response:
     try:
         parsed = parse_soap(request.headers.get("content-type", ""), body)
         relates_to = parsed.message_id
-        handle_update(parsed, _registry(request), _trust(request))
+        handle_update(parsed, _registry(request), _trust(request), client_certificate(request.scope))
     except SoapFault as fault:
         return mtom_response(soap_fault(fault, relates_to), status=400 if fault.sender else 500)
     except XdsError as exc:
@@ -201,7 +209,7 @@ async def iti65(request: Request) -> Response:
         return gate
     try:
         ss_unique_id, candidates, bundle = validate_mhd_bundle(body)
-        _registry(request).commit(ss_unique_id, candidates)
+        _registry(request).commit(ss_unique_id, candidates, client=_subject(client_certificate(request.scope)))
     except (FhirError, XdsError) as exc:
         return fhir_error_response(exc)
     return _dropped(request, FHIR_JSON) or fhir_response(transaction_response(bundle))

@@ -25,6 +25,7 @@ class StoredDocument:
     replaced_by: str | None = None
     version: int = 1  # ITI-57: bumped by each metadata update; entry_uuid stays the logicalId
     current_entry_uuid: str = ""  # entryUUID of the current version ("" = entry_uuid)
+    tls_client: str = ""  # DN of the TLS client certificate of the first submission ("" over plain HTTP)
 
     def as_state(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,7 @@ class StoredDocument:
             "submissions": self.submissions,
             "visible_to_patient": "INVISIBLE_PATIENT" not in self.confidentiality,
             "replaced_by": self.replaced_by,
+            "tls_client": self.tls_client,
         }
 
 
@@ -135,8 +137,8 @@ class Registry:
             doc.current_entry_uuid = new_entry_uuid
             return doc
 
-    def commit(self, ss_unique_id: str, candidates: list[Candidate]) -> None:
-        """Check against stored state, then store all or nothing."""
+    def commit(self, ss_unique_id: str, candidates: list[Candidate], *, client: str = "") -> None:
+        """Check against stored state, then store all or nothing (`client`: the TLS client's DN, if any)."""
         with self._lock:
             errors: list[tuple[str, str, str]] = []
             if ss_unique_id in self.submission_sets or ss_unique_id in self.documents:
@@ -247,6 +249,7 @@ class Registry:
                     type_code=cand.type_code,
                     confidentiality=cand.confidentiality,
                     submission_set_unique_id=ss_unique_id,
+                    tls_client=client,
                 )
                 if cand.replaces_entry_uuid is not None:
                     for doc in self.documents.values():

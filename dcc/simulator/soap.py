@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
 
+from cryptography import x509
 from fastapi.responses import Response
 from lxml import etree
 from signxml import XMLVerifier
@@ -29,6 +30,7 @@ from dcc.simulator.ns import (
     WSA,
 )
 from dcc.simulator.registry import SoapFault
+from dcc.simulator.tls import ClientMismatch, check_client_binding
 from dcc.simulator.trust import TrustStore, UntrustedSigner, certificate_from_base64
 
 # --- MTOM / SOAP parsing ------------------------------------------------------------------------------
@@ -102,11 +104,14 @@ def _instant(value: str) -> dt.datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
-def verify_vihf(envelope: etree._Element, trust: TrustStore) -> dict[str, list[str]]:
+def verify_vihf(envelope: etree._Element, trust: TrustStore,
+                client_cert: x509.Certificate | None = None) -> dict[str, list[str]]:
     """Verify the VIHF and return its attributes. The signer certificate must be issued by a CA of the trust
     store and valid now (the certificate the request carries is not trusted by itself), the signature must
     cover the assertion, the assertion must be inside its Conditions window and its attributes those of
-    VIHF 4.0. Refusals are SOAP faults with the WS-Security 1.1 fault codes (§12) IHE XUA uses [U: the DMP's
+    VIHF 4.0. Over mutual TLS (`client_cert`: the connection's certificate), the seal and the TLS client
+    certificate must name the same structure (dcc.simulator.tls.check_client_binding). Refusals are SOAP
+    faults with the WS-Security 1.1 fault codes (§12) IHE XUA uses [U: the DMP's
     own reason texts are not public]."""
     assertion = envelope.find("soap:Header/wsse:Security/saml:Assertion", NS)
     if assertion is None:
@@ -133,6 +138,10 @@ def verify_vihf(envelope: etree._Element, trust: TrustStore) -> dict[str, list[s
     if issuer != cert.subject.rfc4514_string():
         raise SoapFault("wsse:InvalidSecurityToken",
                         "Issuer du VIHF ≠ DN du certificat de cachet qui le signe.")
+    try:
+        check_client_binding(client_cert, cert)
+    except ClientMismatch as exc:
+        raise SoapFault("wsse:FailedAuthentication", f"Connexion TLS refusée pour ce VIHF : {exc}.") from exc
     conditions = assertion.find("saml:Conditions", NS)
     if conditions is not None:
         now = dt.datetime.now(dt.UTC)

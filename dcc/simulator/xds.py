@@ -9,6 +9,7 @@ import re
 import urllib.parse
 import uuid
 
+from cryptography import x509
 from lxml import etree
 
 from dcc.simulator import reference as valuesets
@@ -225,12 +226,13 @@ def _is_signature(obj: etree._Element) -> bool:
                for cl in _classifications(obj, DE_TYPE))
 
 
-def validate_submission(request: ParsedRequest, trust: TrustStore) -> tuple[str, list[Candidate]]:
+def validate_submission(request: ParsedRequest, trust: TrustStore,
+                        client_cert: x509.Certificate | None = None) -> tuple[str, list[Candidate]]:
     envelope = request.envelope
     action = envelope.findtext("soap:Header/wsa:Action", "", NS).strip()
     if action != ACTION:
         raise SoapFault("wsa:ActionNotSupported", f"Action WS-Addressing « {action} » non prise en charge.")
-    vihf = verify_vihf(envelope, trust)
+    vihf = verify_vihf(envelope, trust, client_cert)
     pnr = envelope.find("soap:Body/xdsb:ProvideAndRegisterDocumentSetRequest", NS)
     if pnr is None:
         raise SoapFault("InvalidMessage", "ProvideAndRegisterDocumentSetRequest absent du corps SOAP.")
@@ -398,11 +400,12 @@ def entry_metadata(doc: StoredDocument) -> etree._Element:
     return obj
 
 
-def handle_get_documents(request: ParsedRequest, registry: Registry, trust: TrustStore) -> bytes:
+def handle_get_documents(request: ParsedRequest, registry: Registry, trust: TrustStore,
+                         client_cert: x509.Certificate | None = None) -> bytes:
     """ITI-18 GetDocuments by $XDSDocumentEntryUniqueId, restricted to the VIHF's patient (resource-id)."""
     envelope = request.envelope
     _check_action(envelope, ACTION_ITI18)
-    vihf = verify_vihf(envelope, trust)
+    vihf = verify_vihf(envelope, trust, client_cert)
     query = envelope.find(f"soap:Body/{{{QUERY_NS}}}AdhocQueryRequest/rim:AdhocQuery", NS)
     response = etree.Element(f"{{{QUERY_NS}}}AdhocQueryResponse", nsmap={"query": QUERY_NS, "rim": RIM, "rs": RS})
     errors: list[tuple[str, str, str]] = []
@@ -431,14 +434,15 @@ def handle_get_documents(request: ParsedRequest, registry: Registry, trust: Trus
     return _soap_envelope(request.message_id, response, ACTION_ITI18_RESPONSE)
 
 
-def handle_update(request: ParsedRequest, registry: Registry, trust: TrustStore) -> None:
+def handle_update(request: ParsedRequest, registry: Registry, trust: TrustStore,
+                  client_cert: x509.Certificate | None = None) -> None:
     """ITI-57 Update Document Set, DocumentEntry metadata update only (new version, same uniqueId).
 
     The new version is validated like an ITI-41 DocumentEntry against the stored bytes (hash, size),
     then must name the current version: `lid` = logicalId, HasMember slot `PreviousVersion`."""
     envelope = request.envelope
     _check_action(envelope, ACTION_ITI57)
-    vihf = verify_vihf(envelope, trust)
+    vihf = verify_vihf(envelope, trust, client_cert)
     objects = envelope.find(f"soap:Body/{{{LCM_NS}}}SubmitObjectsRequest/rim:RegistryObjectList", NS)
     if objects is None:
         raise _err("XDSRegistryMetadataError", "SubmitObjectsRequest/RegistryObjectList absent")

@@ -31,3 +31,12 @@ def test_demo_delivers_over_mutual_tls(tmp_path: Path) -> None:
         endpoints = {row[0] for row in conn.execute("select endpoint from region")}
     assert endpoints and all(e.startswith("https://127.0.0.1:") for e in endpoints)
     assert (var / "pki" / "tls" / "dmp-client.pem").is_file() and (var / "pki" / "tls" / "dmp-server.pem").is_file()
+    # each region connected with its own client certificate (demo CA), naming its sending structure: the
+    # simulator recorded which one stored each document (and refuses a VIHF sealed by another structure)
+    with sqlite3.connect(var / "dcc.sqlite3") as conn:
+        codes = {row[0] for row in conn.execute("select code from region")}
+    assert len(codes) >= 2
+    for code in codes:
+        assert (var / "pki" / "tls" / f"dmp-client-{code.lower()}.pem").is_file()
+    clients = {e["tls_client"] for e in summary["national_record"]}
+    assert len(clients) == len(codes) and all("OU=1" in c for c in clients), clients

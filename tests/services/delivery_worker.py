@@ -3,8 +3,9 @@
     python -m tests.services.delivery_worker --db URL --endpoint URL [--kill-at POINT --kill-nth K]
 
 POINT is one of `after_claim`, `after_send` (sent, attempt not committed), `after_commit`, or `random`
-(SIGKILL after a random delay, seeded by --seed). The worker drains the outbox (destination `dmp:SIM`) and
-exits 0 when nothing is pending.
+(SIGKILL after a random delay, seeded by --seed). Before a named kill the worker prints
+`killed POINT MESSAGE_ID`; `--spare MESSAGE_ID` (repeatable) makes the named points neither count nor kill
+on that message. The worker drains the outbox (destination `dmp:SIM`) and exits 0 when nothing is pending.
 """
 
 from __future__ import annotations
@@ -128,16 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lease-s", type=int, default=2)
     parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--spare", action="append", default=[])
     args = parser.parse_args(argv)
 
     db = Database(args.db)
     reconcile_leases(db, now=datetime.now(UTC))
     seen = {"n": 0}
 
-    def probe(point: str, _message_id: str) -> None:
-        if point == args.kill_at:
+    def probe(point: str, message_id: str) -> None:
+        if point == args.kill_at and message_id not in args.spare:
             seen["n"] += 1
             if seen["n"] >= args.kill_nth:
+                print(f"killed {point} {message_id}", flush=True)
                 _kill()
 
     sender = transport(args.endpoint, Path(args.identity_dir))

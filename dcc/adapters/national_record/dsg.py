@@ -10,9 +10,21 @@ sending structure signs it, as it signs the VIHF.
 
 Its DocumentEntry: classCode `urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1` "Digital Signature" (URN), typeCode
 `E1762` "Full Document" (ASTM; in the kit's JDV_J07_XdsTypeCode_CISIS), formatCode
-`http://www.w3.org/2000/09/xmldsig#` (URN) [U: DSG 2009 values; the DMP's JDV_J57/J60 rows for it were not
-retrieved], mimeType text/xml; author, patient, confidentiality and facility codes those of the signed
-document.
+`http://www.w3.org/2000/09/xmldsig#` "Default signature style" (URN), mimeType text/xml; author, patient,
+confidentiality and facility codes those of the signed document. The class and format codes are the DMP's own
+(confirmed 2026-12-04, no longer [U]):
+- classCode: JDV_J57_ClassCode_DMP (OID 1.2.250.1.213.1.1.5.6, https://mos.esante.gouv.fr/NOS/JDV_J57-ClassCode-DMP,
+  version 20230922120000, published in ansforge/IG-terminologie-de-sante "Terminologies de Santé" 1.12.0)
+  includes TRE_A10-NomenclatureURN#urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1 "Digital Signature";
+- formatCode: JDV_J60_FormatCode_DMP (OID 1.2.250.1.213.1.1.5.8, version 20260928120000;
+  ansforge/IG-terminologie-de-sante, DM/input/fsh/Done/Ontoserver/JDV_J60_FormatCode_DMP.fsh) includes
+  TRE_A10-NomenclatureURN#http://www.w3.org/2000/09/xmldsig# "Default signature style" (it also lists
+  urn:ihe:iti:dsg:detached:2014 "Signature détachée", from TRE_A11; dcc keeps the former, which the DMP lists);
+- the pair typeCode E1762 -> classCode urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1: the DMP's ASS_X16-CorrespondanceType-
+  Classe-DMP (version 20240223120000; ansforge/IG-terminologie-de-sante, DM/input/fsh/ASS-X16-CorrespondanceType-
+  Classe-DMP.fsh), group TRE_A12-NomenclatureASTM -> TRE_A10-NomenclatureURN;
+- codingScheme `URN`: "TRE_A10-NomenclatureURN, OID : URN" (the ANS PDSm profiles' binding description of
+  DocumentReference.category, e.g. pdsm-comprehensive-document-reference).
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ from dcc.adapters.national_record.vihf import SenderIdentity
 
 DSG_CLASS = CodedValue("urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1", "URN", "Digital Signature")
 DSG_TYPE = CodedValue("E1762", "ASTM", "Full Document")
-DSG_FORMAT = CodedValue("http://www.w3.org/2000/09/xmldsig#", "URN", "Default Signature Style")
+DSG_FORMAT = CodedValue("http://www.w3.org/2000/09/xmldsig#", "URN", "Default signature style")  # JDV_J60's display
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 
 

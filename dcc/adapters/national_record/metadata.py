@@ -46,9 +46,11 @@ CLASS_CODE_SYSTEM = "1.2.250.1.213.1.1.4.1"  # TRE_A03-ClasseDocument
 FORMAT_CODE_SYSTEM = "1.2.250.1.213.1.1.4.2.282"  # TRE_A06-FormatCodeComplementaire
 LOINC = "2.16.840.1.113883.6.1"
 
-# ASS_X04 (typeCode -> classCode) and ASS_A11 (typeCode -> formatCode) rows for the documents dcc
-# produces. The ASS_X04 rows could not be read from the NOS: FRCP -> 10 and PPS -> 44 follow the
-# TRE_A03 labels (domain notes §3).
+# typeCode -> classCode and ASS_A11 (typeCode -> formatCode) rows for the documents dcc produces. The classes are
+# those of the DMP's own correspondence ASS_X16-CorrespondanceType-Classe-DMP (OID 1.2.250.1.213.1.1.5.587,
+# version 20240223120000: "Correspondance entre types et classes de documents, restreinte aux codes des JDV_J66
+# et JDV_J57 du DMP"; ansforge/IG-terminologie-de-sante, DM/input/fsh/ASS-X16-CorrespondanceType-Classe-DMP.fsh):
+# 34794-8 -> 10 and 18776-5 -> 44 (confirmed 2026-12-04).
 CLASS_BY_TYPE: dict[str, tuple[str, str]] = {
     "34794-8": ("10", "Compte rendu"),
     "18776-5": ("44", "Plan de soins, protocole de soins"),
@@ -58,11 +60,11 @@ FORMAT_BY_TYPE: dict[str, tuple[str, str]] = {
     "18776-5": ("urn:asip:ci-sis:pps-cancer:2017", "CI-SIS Programme personnalisé de soins en cancérologie"),
 }
 # N1 documents (a case attachment shared as a non-structured CDA, dcc.adapters.cda.n1): the types a physician may
-# share (JDV_J07), with their class. [U: the ASS_X04 rows could not be read: these reports and letters are
-# filed under TRE_A03 "10 Compte rendu", the class JDV_J57-ClassCode-DMP labels "Compte rendu".]
+# share (JDV_J07), with their class from ASS_X16 (above): 60568-3, 96349-6 and 11488-4 -> 10 "Compte rendu";
+# 18748-4 -> 31 "Imagerie médicale" (until 2026-12-04 dcc sent 10 for it, a guess the ASS_X16 row corrects).
 N1_CLASS_BY_TYPE: dict[str, tuple[str, str]] = {
     "60568-3": ("10", "Compte rendu"),  # CR d'anatomie et de cytologie pathologiques
-    "18748-4": ("10", "Compte rendu"),  # CR d'imagerie médicale
+    "18748-4": ("31", "Imagerie médicale"),  # CR d'imagerie médicale
     "96349-6": ("10", "Compte rendu"),  # Lettre d'adressage
     "11488-4": ("10", "Compte rendu"),  # CR ou fiche de consultation ou de visite
 }

@@ -38,7 +38,10 @@ RESOURCE_ID = "urn:oasis:names:tc:xacml:2.0:resource:resource-id"
 PURPOSE_OF_USE_SYSTEM = "1.2.250.1.213.1.1.4.248"  # TRE_R248-ModeAcces
 ACTIVITY_SECTOR_SYSTEM = "1.2.250.1.71.4.2.4"
 PROFESSION_SYSTEM = "1.2.250.1.71.1.2.7"  # TRE_G15-ProfessionSante
-SPECIALTY_SYSTEM = "1.2.250.1.71.4.2.5"  # TRE_R01-EnsembleSavoirFaire-CISIS [U: OID not in the kit]
+# TRE_R01-EnsembleSavoirFaire-CISIS: not in the kit; its OID is confirmed by the agency's FHIR CodeSystem
+# TRE_R01_EnsembleSavoirFaire_CISIS (ANS, url https://mos.esante.gouv.fr/NOS/TRE_R01-EnsembleSavoirFaire-CISIS/FHIR/
+# TRE-R01-EnsembleSavoirFaire-CISIS, identifier urn:oid:1.2.250.1.71.4.2.5, version 20260730120000)
+SPECIALTY_SYSTEM = "1.2.250.1.71.4.2.5"
 PHYSICIAN = "10"  # TRE_G15 "Médecin": the only profession (with pharmacists) that carries the 2nd role
 # Conditions/@NotBefore and @NotOnOrAfter ("Facultatif" in the table): the assertion is valid from its
 # issue instant for this long; the receiver refuses it outside the window.

@@ -292,12 +292,18 @@ class Pkcs11Signer(LocalSigner):
 _RSA_MECHANISMS = {"sha256": "SHA256_RSA_PKCS", "sha384": "SHA384_RSA_PKCS", "sha512": "SHA512_RSA_PKCS"}
 
 
-def token_certificate(lib_path: str, token_label: str, pin: str | None, label: str) -> x509.Certificate:
-    """The certificate labelled `label` on the token (the structure's seal certificate)."""
-    for found in token_certificates(lib_path, token_label, pin):
-        if found.label == label:
-            return found.certificate
-    raise SignatureRefused(f"Certificat « {label} » introuvable sur le support « {token_label} ».")
+def token_certificate(lib_path: str, token_label: str, pin: str | None, label: str = "", *,
+                      cka_id: bytes = b"") -> x509.Certificate:
+    """The certificate labelled `label` and/or with the CKA_ID `cka_id` on the token (the structure's seal
+    certificate); exactly one must match."""
+    found = [c for c in token_certificates(lib_path, token_label, pin)
+             if (not label or c.label == label) and (not cka_id or c.id == cka_id)]
+    named = " ".join(filter(None, [f"« {label} »" if label else "", f"d'identifiant {cka_id.hex()}" if cka_id else ""]))
+    if len(found) > 1:
+        raise SignatureRefused(f"Certificat {named} ambigu sur le support « {token_label} » ({len(found)} trouvés).")
+    if not found:
+        raise SignatureRefused(f"Certificat {named} introuvable sur le support « {token_label} ».")
+    return found[0].certificate
 
 
 class Pkcs11RsaKey(rsa.RSAPrivateKey):
@@ -306,13 +312,14 @@ class Pkcs11RsaKey(rsa.RSAPrivateKey):
     never leaves it. A session is opened for each signature (python-pkcs11 sessions are not shared between
     threads). A token that cannot sign makes the send fail as transient (DeliveryError), with the reason."""
 
-    def __init__(self, lib_path: str, token_label: str, pin: str | None, *, key_label: str,
-                 certificate: x509.Certificate) -> None:
+    def __init__(self, lib_path: str, token_label: str, pin: str | None, *, key_label: str = "",
+                 key_id: bytes = b"", certificate: x509.Certificate) -> None:
         public = certificate.public_key()
         if not isinstance(public, rsa.RSAPublicKey):
             raise SignatureRefused(f"Le certificat « {key_label} » du support « {token_label} » doit porter une "
                                    "clé RSA (signature RSA-SHA256 du VIHF).")
         self.lib_path, self.token_label, self._pin, self.key_label = lib_path, token_label, pin, key_label
+        self.key_id = key_id
         self._public = public
 
     def sign(self, data: bytes, padding: AsymmetricPadding, algorithm: Any) -> bytes:
@@ -329,12 +336,12 @@ class Pkcs11RsaKey(rsa.RSAPrivateKey):
                 from exc
         try:
             key = session.get_key(object_class=pkcs11.ObjectClass.PRIVATE_KEY, key_type=pkcs11.KeyType.RSA,
-                                  label=self.key_label)
+                                  label=self.key_label or None, id=self.key_id or None)
             return bytes(key.sign(data, mechanism=mechanism))
         except pkcs11.exceptions.PKCS11Error as exc:
             raise DeliveryError(f"Cachet serveur : le support « {self.token_label} » n'a pas signé avec la clé "
-                                f"« {self.key_label} » ({type(exc).__name__}).", error_code="cachet_indisponible") \
-                from exc
+                                f"« {self.key_label or self.key_id.hex()} » ({type(exc).__name__}).",
+                                error_code="cachet_indisponible") from exc
         finally:
             session.close()
 

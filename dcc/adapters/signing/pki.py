@@ -138,17 +138,23 @@ class DemoPki:
         return cert, key
 
     def issue_tls(self, common_name: str, *, server: bool, hosts: tuple[str, ...] = (),
-                  stem: str) -> tuple[Path, Path]:
+                  stem: str, organization: str = "DCC démonstration", unit: str = "") -> tuple[Path, Path]:
         """A TLS certificate (EC P-256) for the simulator's HTTPS (`server`: serverAuth, `hosts` as DNS names
-        or IP addresses in the subjectAltName) or for dcc's connection to it (clientAuth). Written as
+        or IP addresses in the subjectAltName) or for dcc's connection to it (clientAuth; a region's names its
+        structure: `organization` and its identifier as `unit`, as the seal certificate does). Written as
         `tls/<stem>.pem` and `tls/<stem>.key` (PEM, key 0600); returns (certificate path, key path)."""
         import ipaddress
 
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
         builder = (
-            self._end_entity(_demo_name(common_name), key, serial=x509.random_serial_number(),
-                             not_before=now - timedelta(days=1), not_after=now + timedelta(days=365))
+            self._end_entity(x509.Name([
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+                *([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit)] if unit else []),
+                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            ]), key, serial=x509.random_serial_number(),
+                not_before=now - timedelta(days=1), not_after=now + timedelta(days=365))
             .add_extension(x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
             .add_extension(self._authority_key_id(), critical=False)

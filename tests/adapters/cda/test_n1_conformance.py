@@ -85,3 +85,17 @@ def test_the_generic_model_is_not_vacuous(validator: KitValidator) -> None:
     messages = " ".join(f.message for f in report.failures if f.check == STRUCMIN)
     assert "1.2.250.1.213.1.1.1.1" in messages
     assert "JDV_J07_XdsTypeCode_CISIS" in messages
+
+
+@pytest.mark.parametrize(("type_code", "class_code"), [
+    # the DMP's ASS_X16-CorrespondanceType-Classe-DMP (version 20240223120000): an imaging report is filed under
+    # TRE_A03 31 "Imagerie médicale", the pathology report under 10 "Compte rendu"
+    ("18748-4", "31"), ("60568-3", "10"),
+])
+def test_n1_entry_class_follows_the_dmp_type_to_class_correspondence(type_code: str, class_code: str) -> None:
+    from dcc.adapters.national_record.metadata import check_codes, entry_from_cda
+
+    entry = entry_from_cda(build_n1(_content("application/pdf", PDF, type_code)))
+    assert (entry.type_code.code, entry.class_code.code, entry.class_code.scheme) == (
+        type_code, class_code, "1.2.250.1.213.1.1.4.1")
+    check_codes(entry)
