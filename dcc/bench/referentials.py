@@ -97,7 +97,7 @@ def run_on(url: str, *, n: int = 40000, rounds: int = 3,
         with db.uow() as uow:  # a previous run's corpus on the same database
             ids = select(m.ReferentialConcept.id).where(m.ReferentialConcept.system == SYSTEM)
             uow.session.execute(delete(m.ReferentialToken).where(m.ReferentialToken.concept_id.in_(ids)))
-            uow.session.execute(delete(m.ReferentialPrefix).where(m.ReferentialPrefix.concept_id.in_(ids)))
+            uow.session.execute(delete(m.ReferentialPrefix).where(m.ReferentialPrefix.system == SYSTEM))
             uow.session.execute(delete(m.ReferentialConcept).where(m.ReferentialConcept.system == SYSTEM))
             uow.session.execute(delete(m.ReferentialVersion).where(m.ReferentialVersion.system == SYSTEM))
             uow.commit()

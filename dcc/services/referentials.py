@@ -13,10 +13,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case as sql_case
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import aliased
 
 from dcc.adapters.db import models as m
+from dcc.adapters.db.bulk import bulk_insert
 from dcc.domain import referentials as ref
 from dcc.domain.states import CaseStatus, DocumentStatus
 from dcc.errors import DccError, NotFound, ValidationFailed
@@ -27,6 +29,7 @@ BASELINE_SOURCE = "dcc/data/valuesets.json (référentiel de base du paquet)"
 MIN_QUERY = 2
 MAX_LIMIT = 50
 DRIVER_CAP = 300  # counting a word's concepts stops there: past it, the longer word drives
+PREFIX_CHUNK = 20000  # concepts whose prefix rows are built, sorted and written together (~700,000 rows)
 MAX_DIFF_CODES = 5000  # a diff report keeps at most this many codes per list (counts are always exact)
 
 # Fields of a case (or of its decision) checked against a value set for retired codes
@@ -123,11 +126,15 @@ def _concept_tokens(code: str, label: str) -> list[tuple[str, int]]:
 
 
 def _prefixes(code: str, label: str) -> dict[str, int]:
+    return _prefix_penalties(_concept_tokens(code, label))
+
+
+def _prefix_penalties(tokens: Iterable[tuple[str, int]]) -> dict[str, int]:
     """The concept's penalty (40 - score) for each prefix of its tokens: a query word `w` scores, on a concept,
     the best of its tokens starting with `w`: weight × 10 (3 the code, 2 the label's first word, 1 another),
     + 5 when the token is `w` itself."""
     out: dict[str, int] = {}
-    for tok, weight in _concept_tokens(code, label):
+    for tok, weight in tokens:
         for i in range(1, len(tok) + 1):
             penalty = 40 - weight * 10 - (5 if i == len(tok) else 0)
             prefix = tok[:i]
@@ -136,30 +143,45 @@ def _prefixes(code: str, label: str) -> dict[str, int]:
     return out
 
 
-def _add_tokens(uow: UnitOfWork, system: str, rows: Iterable[tuple[int, str, str]]) -> None:
-    batch: list[dict[str, Any]] = []
-    prefixes: list[dict[str, Any]] = []
-    for concept_id, code, label in rows:
-        batch.extend({"system": system, "token": t, "concept_id": concept_id, "weight": w, "label_len": len(label)}
-                     for t, w in _concept_tokens(code, label))
-        prefixes.extend({"system": system, "prefix": p, "concept_id": concept_id, "penalty": penalty,
-                         "label_len": len(label)} for p, penalty in _prefixes(code, label).items())
-        if len(batch) >= 20000:
-            uow.session.execute(insert(m.ReferentialToken), batch)
-            batch = []
-        if len(prefixes) >= 20000:
-            uow.session.execute(insert(m.ReferentialPrefix), prefixes)
-            prefixes = []
-    if batch:
-        uow.session.execute(insert(m.ReferentialToken), batch)
-    if prefixes:
-        uow.session.execute(insert(m.ReferentialPrefix), prefixes)
+def _add_tokens(uow: UnitOfWork, system: str, rows: Sequence[tuple[int, str, str]]) -> None:
+    """The search rows of `rows` (concept id, code, label): its tokens, and the prefixes of its tokens with
+    the concept's penalty for each, written in bulk (COPY on PostgreSQL). The prefix rows go in index order
+    (prefix, penalty, label length, concept), a chunk of concepts at a time: each index then grows at a few
+    places instead of at random ones (3 to 4 times faster on PostgreSQL for a 40,000-code terminology)."""
+    s = uow.session
+    bulk_insert(s, m.ReferentialToken.__table__, ("system", "token", "concept_id", "weight", "label_len"),
+                ((system, t, concept_id, w, len(label)) for concept_id, code, label in rows
+                 for t, w in _concept_tokens(code, label)))
+    columns = ("system", "prefix", "concept_id", "penalty", "label_len")
+    for i in range(0, len(rows), PREFIX_CHUNK):
+        chunk = [(system, p, concept_id, penalty, len(label)) for concept_id, code, label in rows[i:i + PREFIX_CHUNK]
+                 for p, penalty in _prefixes(code, label).items()]
+        chunk.sort(key=_index_order)
+        bulk_insert(s, m.ReferentialPrefix.__table__, columns, chunk)
+
+
+def _index_order(row: tuple[str, str, int, int, int]) -> tuple[str, int, int, int]:
+    return row[1], row[3], row[4], row[2]
 
 
 def _drop_tokens(uow: UnitOfWork, ids: Sequence[int]) -> None:
+    """Delete the search rows of concepts `ids`: their prefix rows by full key (computed from their tokens,
+    the prefix table has no other index), then their tokens."""
+    s = uow.session
+    t, p = m.ReferentialToken, m.ReferentialPrefix
     for i in range(0, len(ids), 5000):
-        uow.session.execute(delete(m.ReferentialToken).where(m.ReferentialToken.concept_id.in_(ids[i:i + 5000])))
-        uow.session.execute(delete(m.ReferentialPrefix).where(m.ReferentialPrefix.concept_id.in_(ids[i:i + 5000])))
+        chunk = ids[i:i + 5000]
+        tokens: dict[tuple[str, int, int], list[tuple[str, int]]] = {}
+        for system, concept_id, label_len, token, weight in s.execute(
+                select(t.system, t.concept_id, t.label_len, t.token, t.weight).where(t.concept_id.in_(chunk))):
+            tokens.setdefault((system, concept_id, label_len), []).append((token, weight))
+        keys = [(system, prefix, penalty, label_len, concept_id)
+                for (system, concept_id, label_len), toks in tokens.items()
+                for prefix, penalty in _prefix_penalties(toks).items()]
+        for j in range(0, len(keys), 1000):
+            s.execute(delete(p).where(tuple_(p.system, p.prefix, p.penalty, p.label_len, p.concept_id)
+                                      .in_(keys[j:j + 1000])))
+        s.execute(delete(t).where(t.concept_id.in_(chunk)))
 
 
 def _cap(codes: Sequence[Any]) -> list[Any]:
@@ -376,14 +398,15 @@ def search(uow: UnitOfWork, system: str, q: str, *, limit: int = 20) -> list[Sea
     words = ref.tokens(q)[:6]
     if sum(len(w) for w in words) < MIN_QUERY:
         raise ValidationFailed(f"Saisissez au moins {MIN_QUERY} lettres ou chiffres pour rechercher.", field="q")
-    _require_system(uow, system)
-    p = m.ReferentialPrefix
+    p, t, c = m.ReferentialPrefix, m.ReferentialToken, m.ReferentialConcept
 
-    # One row per concept and prefix of its tokens, with the concept's rank for that prefix (`_prefixes`):
-    # the index (system, prefix, penalty, label_len, concept_id) gives a word's concepts best first, so a
-    # one-word query reads `limit` rows whatever the number of concepts it matches. With several words, the
-    # one matching the fewest concepts drives and every other word is an equality probe of the primary key
-    # (system, prefix, concept_id) per candidate.
+    # The prefix table has one row per concept and prefix of its tokens, with the concept's rank for that
+    # prefix (`_prefixes`); its key (system, prefix, penalty, label_len, concept_id) gives a word's concepts
+    # best first, so a one-word query reads `limit` rows whatever the number of concepts it matches. With
+    # several words, the one matching the fewest concepts drives and every other word is probed on each
+    # candidate's own tokens (index (concept_id, token, weight), a range of the token column: a C collation
+    # on PostgreSQL, BINARY on SQLite, so that the range is exactly "starts with"). One statement gives the
+    # hits with their codes and labels (a second one, how many concepts each word matches, when several).
     counts = [0] * len(words)
     if len(words) > 1:  # how many concepts each word matches, up to DRIVER_CAP, in one statement
         counts = list(uow.session.execute(select(*(
@@ -391,24 +414,30 @@ def search(uow: UnitOfWork, system: str, q: str, *, limit: int = 20) -> list[Sea
                                               .limit(DRIVER_CAP).subquery()).scalar_subquery()
             for word in words))).one())
     ordered = [w for _, _, w in sorted(zip(counts, (-len(w) for w in words), words, strict=True))]
-    driver = aliased(m.ReferentialPrefix)
-    penalty: Any = driver.penalty
-    stmt = select(driver.concept_id).where(driver.system == system, driver.prefix == ordered[0])
-    for word in ordered[1:]:
-        other = aliased(m.ReferentialPrefix)
-        stmt = stmt.join(other, (other.system == system) & (other.prefix == word)
-                         & (other.concept_id == driver.concept_id))
-        penalty = penalty + other.penalty
-    total = 40 * len(ordered) - penalty
-    top = uow.session.execute(stmt.add_columns(total.label("score"))
-                              .order_by(penalty, driver.label_len, driver.concept_id).limit(limit)).all()
-    if not top:
+    stmt = select(p.concept_id, p.label_len).where(p.system == system, p.prefix == ordered[0])
+    penalty: Any = p.penalty
+    if len(ordered) > 1:
+        for word in ordered[1:]:
+            other = aliased(t)
+            stmt = stmt.join(other, (other.concept_id == p.concept_id) & (other.token >= word)
+                             & (other.token < _successor(word)))
+            penalty = penalty + func.min(40 - other.weight * 10 - sql_case((other.token == word, 5), else_=0))
+        stmt = stmt.group_by(p.concept_id, p.label_len, p.penalty)
+    top = stmt.add_columns(penalty.label("penalty")).order_by(penalty, p.label_len, p.concept_id) \
+        .limit(limit).subquery()
+    rows = uow.session.execute(
+        select(c.code, c.label, c.code_system, c.attributes, top.c.penalty)
+        .join(top, top.c.concept_id == c.id).order_by(top.c.penalty, top.c.label_len, top.c.concept_id)).all()
+    if not rows:
+        _require_system(uow, system)  # an unknown system is an error, a known one without hits is not
         return []
-    c = m.ReferentialConcept
-    rows = {r.id: r for r in uow.session.execute(select(c.id, c.code, c.label, c.code_system, c.attributes)
-                                                 .where(c.id.in_([cid for cid, _ in top])))}
-    return [SearchHit(code=rows[cid].code, label=rows[cid].label, code_system=rows[cid].code_system,
-                      score=int(sc), attributes=dict(rows[cid].attributes or {})) for cid, sc in top]
+    return [SearchHit(code=r.code, label=r.label, code_system=r.code_system, score=40 * len(words) - int(r.penalty),
+                      attributes=dict(r.attributes or {})) for r in rows]
+
+
+def _successor(word: str) -> str:
+    """The first string after every string starting with `word` (in code point order)."""
+    return word[:-1] + chr(ord(word[-1]) + 1)
 
 
 # ------------------------------------------------------------------ retired codes
