@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ from dcc.services.uow import UnitOfWork
 BASELINE_SOURCE = "dcc/data/valuesets.json (référentiel de base du paquet)"
 MIN_QUERY = 2
 MAX_LIMIT = 50
-DRIVER_CAP = 300  # counting a word's concepts stops there: past it, the longer word drives
+DRIVER_CAP = 300  # counting a word's concepts stops there: past it, the longer word drives (SQLite)
+PROBE_CAP = 2000  # PostgreSQL: one-character words are probed on fewer candidates than this, else listed
 PREFIX_CHUNK = 20000  # concepts whose prefix rows are built, sorted and written together (~700,000 rows)
 MAX_DIFF_CODES = 5000  # a diff report keeps at most this many codes per list (counts are always exact)
 
@@ -134,34 +136,37 @@ def _prefix_penalties(tokens: Iterable[tuple[str, int]]) -> dict[str, int]:
     the best of its tokens starting with `w`: weight × 10 (3 the code, 2 the label's first word, 1 another),
     + 5 when the token is `w` itself."""
     out: dict[str, int] = {}
+    get = out.get
     for tok, weight in tokens:
-        for i in range(1, len(tok) + 1):
-            penalty = 40 - weight * 10 - (5 if i == len(tok) else 0)
+        base = 40 - weight * 10
+        for i in range(1, len(tok)):
             prefix = tok[:i]
-            if penalty < out.get(prefix, 99):
-                out[prefix] = penalty
+            if base < get(prefix, 99):
+                out[prefix] = base
+        if base - 5 < get(tok, 99):  # the whole token: + 5
+            out[tok] = base - 5
     return out
 
 
 def _add_tokens(uow: UnitOfWork, system: str, rows: Sequence[tuple[int, str, str]]) -> None:
     """The search rows of `rows` (concept id, code, label): its tokens, and the prefixes of its tokens with
-    the concept's penalty for each, written in bulk (COPY on PostgreSQL). The prefix rows go in index order
-    (prefix, penalty, label length, concept), a chunk of concepts at a time: each index then grows at a few
-    places instead of at random ones (3 to 4 times faster on PostgreSQL for a 40,000-code terminology)."""
+    the concept's penalty for each, written in bulk (COPY on PostgreSQL), a chunk of concepts at a time. The
+    prefix rows of a chunk go sorted by prefix: the table's key (system, prefix, ...) then grows at a few
+    places instead of random ones (on PostgreSQL under load, half the time of unsorted rows for 40,000 codes)."""
     s = uow.session
-    bulk_insert(s, m.ReferentialToken.__table__, ("system", "token", "concept_id", "weight", "label_len"),
-                ((system, t, concept_id, w, len(label)) for concept_id, code, label in rows
-                 for t, w in _concept_tokens(code, label)))
-    columns = ("system", "prefix", "concept_id", "penalty", "label_len")
     for i in range(0, len(rows), PREFIX_CHUNK):
-        chunk = [(system, p, concept_id, penalty, len(label)) for concept_id, code, label in rows[i:i + PREFIX_CHUNK]
-                 for p, penalty in _prefixes(code, label).items()]
-        chunk.sort(key=_index_order)
-        bulk_insert(s, m.ReferentialPrefix.__table__, columns, chunk)
-
-
-def _index_order(row: tuple[str, str, int, int, int]) -> tuple[str, int, int, int]:
-    return row[1], row[3], row[4], row[2]
+        tokens: list[tuple[str, str, int, int, int]] = []
+        prefixes: list[tuple[str, str, int, int, int]] = []
+        for concept_id, code, label in rows[i:i + PREFIX_CHUNK]:
+            toks = _concept_tokens(code, label)
+            n = len(label)
+            tokens.extend((system, t, concept_id, w, n) for t, w in toks)
+            prefixes.extend((system, p, concept_id, penalty, n) for p, penalty in _prefix_penalties(toks).items())
+        bulk_insert(s, m.ReferentialToken.__table__, ("system", "token", "concept_id", "weight", "label_len"),
+                    tokens)
+        prefixes.sort(key=itemgetter(1))  # by prefix: a C-speed sort, enough for the key's locality
+        bulk_insert(s, m.ReferentialPrefix.__table__, ("system", "prefix", "concept_id", "penalty", "label_len"),
+                    prefixes)
 
 
 def _drop_tokens(uow: UnitOfWork, ids: Sequence[int]) -> None:
@@ -402,29 +407,47 @@ def search(uow: UnitOfWork, system: str, q: str, *, limit: int = 20) -> list[Sea
 
     # The prefix table has one row per concept and prefix of its tokens, with the concept's rank for that
     # prefix (`_prefixes`); its key (system, prefix, penalty, label_len, concept_id) gives a word's concepts
-    # best first, so a one-word query reads `limit` rows whatever the number of concepts it matches. With
-    # several words, the one matching the fewest concepts drives and every other word is probed on each
-    # candidate's own tokens (index (concept_id, token, weight), a range of the token column: a C collation
-    # on PostgreSQL, BINARY on SQLite, so that the range is exactly "starts with"). One statement gives the
-    # hits with their codes and labels (a second one, how many concepts each word matches, when several).
-    counts = [0] * len(words)
-    if len(words) > 1:  # how many concepts each word matches, up to DRIVER_CAP, in one statement
-        counts = list(uow.session.execute(select(*(
-            select(func.count()).select_from(select(p.concept_id).where(p.system == system, p.prefix == word)
-                                              .limit(DRIVER_CAP).subquery()).scalar_subquery()
-            for word in words))).one())
-    ordered = [w for _, _, w in sorted(zip(counts, (-len(w) for w in words), words, strict=True))]
-    stmt = select(p.concept_id, p.label_len).where(p.system == system, p.prefix == ordered[0])
-    penalty: Any = p.penalty
-    if len(ordered) > 1:
-        for word in ordered[1:]:
+    # best first, so a one-word query reads `limit` rows whatever the number of concepts it matches.
+    # With several words, some words are "listed" (their prefix rows read, and grouped by concept when more
+    # than one: a concept matching them all has one row per word) and the others are "probed" on each
+    # candidate's own tokens (index (concept_id, token, weight), a range of the token column: C collation on
+    # PostgreSQL, BINARY on SQLite, so that the range is exactly "starts with"). Which words are listed
+    # changes the plan, never the hits nor their order (tests/services/test_referential_search.py):
+    # - SQLite (nested loops over indexes, no hash join): one listed word, the one matching the fewest
+    #   concepts (counted up to DRIVER_CAP in a first statement);
+    # - PostgreSQL (a hash aggregate reads thousands of index entries in a few milliseconds, while each probe
+    #   is an index descent, many times the cost of a listed entry): every word is listed, but a word of one
+    #   character (which may match every concept: "d" of "de", "du") when the other words leave fewer than
+    #   PROBE_CAP candidates (counted up to PROBE_CAP, a first statement, only for such queries).
+    if len(words) == 1:
+        listed, probed = words, []
+    elif uow.session.get_bind().dialect.name == "postgresql":
+        listed = [w for w in words if len(w) > 1] or words
+        probed = [w for w in words if w not in listed]
+        if probed and min(_counts(uow, system, listed, PROBE_CAP)) >= PROBE_CAP:
+            listed, probed = words, []
+    else:
+        counts = _counts(uow, system, words, DRIVER_CAP)
+        ordered = [w for _, _, w in sorted(zip(counts, (-len(w) for w in words), words, strict=True))]
+        listed, probed = ordered[:1], ordered[1:]
+    if len(listed) == 1:
+        cand: Any = select(p.concept_id, p.label_len, p.penalty).where(p.system == system, p.prefix == listed[0])
+    else:
+        cand = (select(p.concept_id, func.min(p.label_len).label("label_len"), func.sum(p.penalty).label("penalty"))
+                .where(p.system == system, p.prefix.in_(listed)).group_by(p.concept_id)
+                .having(func.count() == len(listed)))
+    if probed:
+        g = cand.subquery()
+        penalty: Any = g.c.penalty
+        cand = select(g.c.concept_id, g.c.label_len)
+        for word in probed:
             other = aliased(t)
-            stmt = stmt.join(other, (other.concept_id == p.concept_id) & (other.token >= word)
+            cand = cand.join(other, (other.concept_id == g.c.concept_id) & (other.token >= word)
                              & (other.token < _successor(word)))
             penalty = penalty + func.min(40 - other.weight * 10 - sql_case((other.token == word, 5), else_=0))
-        stmt = stmt.group_by(p.concept_id, p.label_len, p.penalty)
-    top = stmt.add_columns(penalty.label("penalty")).order_by(penalty, p.label_len, p.concept_id) \
-        .limit(limit).subquery()
+        cand = cand.add_columns(penalty.label("penalty")).group_by(g.c.concept_id, g.c.label_len, g.c.penalty)
+    ranked = cand.subquery()
+    top = select(ranked).order_by(ranked.c.penalty, ranked.c.label_len, ranked.c.concept_id).limit(limit).subquery()
     rows = uow.session.execute(
         select(c.code, c.label, c.code_system, c.attributes, top.c.penalty)
         .join(top, top.c.concept_id == c.id).order_by(top.c.penalty, top.c.label_len, top.c.concept_id)).all()
@@ -433,6 +456,15 @@ def search(uow: UnitOfWork, system: str, q: str, *, limit: int = 20) -> list[Sea
         return []
     return [SearchHit(code=r.code, label=r.label, code_system=r.code_system, score=40 * len(words) - int(r.penalty),
                       attributes=dict(r.attributes or {})) for r in rows]
+
+
+def _counts(uow: UnitOfWork, system: str, words: Sequence[str], cap: int) -> list[int]:
+    """How many concepts each word matches, up to `cap`, in one statement."""
+    p = m.ReferentialPrefix
+    return list(uow.session.execute(select(*(
+        select(func.count()).select_from(select(p.concept_id).where(p.system == system, p.prefix == word)
+                                          .limit(cap).subquery()).scalar_subquery()
+        for word in words))).one())
 
 
 def _successor(word: str) -> str:
