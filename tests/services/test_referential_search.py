@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from functools import cache
 
 import pytest
 from sqlalchemy import select
@@ -38,6 +39,7 @@ def active_concepts(db: Database) -> list[tuple[int, str, str]]:
             select(c.id, c.code, c.label).where(c.system == SYSTEM, c.active.is_(True)))]
 
 
+@cache
 def concept_tokens(code: str, label: str) -> list[tuple[str, int]]:
     out: dict[str, int] = {}
     code_token = "".join(ref.tokens(code))
@@ -71,9 +73,9 @@ def test_search_equals_brute_force_ranking(database: Database, caps: tuple[int, 
     # the caps choose which words are listed and which probed (SQLite: the driver; PostgreSQL: one-letter words)
     monkeypatch.setattr(svc, "DRIVER_CAP", caps[0])
     monkeypatch.setattr(svc, "PROBE_CAP", caps[1])
-    import_corpus(database, corpus(1500))
+    import_corpus(database, corpus(1000))
     concepts = active_concepts(database)
-    assert len(concepts) == 1500
+    assert len(concepts) == 1000
     with_hits = 0
     for q in TYPED:
         want = expected(concepts, q)
@@ -86,7 +88,7 @@ def test_sqlite_and_postgresql_give_the_same_hits(sqlite_database: Database, pg_
     pg = Database(pg_database_url)
     try:
         reset_postgresql(pg)
-        parsed = corpus(1500, seed=7)
+        parsed = corpus(1000, seed=7)
         for db in (sqlite_database, pg):
             import_corpus(db, parsed)
         differ = [q for q in TYPED if found(sqlite_database, q) != found(pg, q)]
