@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import FromClause, Table
 from sqlalchemy.orm import Session
 
 _BLOCK = 1 << 20  # bytes of COPY text sent at a time
@@ -28,8 +28,11 @@ def copy_value(value: Any) -> str:
     raise TypeError(f"bulk_insert: unsupported value type {type(value).__name__}")
 
 
-def bulk_insert(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Insert `rows` into `table` in the session's current transaction; returns how many were written."""
+def bulk_insert(session: Session, table: FromClause, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Insert `rows` into `table` (a model's `__table__`) in the session's current transaction; returns how many
+    were written."""
+    if not isinstance(table, Table):
+        raise TypeError("bulk_insert: a table is expected")
     conn = session.connection()
     names = ", ".join(table.c[c].name for c in columns)  # KeyError on a column the table does not have
     raw: Any = conn.connection.driver_connection
