@@ -110,13 +110,16 @@ def bench_referentials(
     rounds: int = typer.Option(3, "--rounds", min=1, max=20, help="Passes sur la liste des requêtes."),
     pg_url: str | None = typer.Option(None, "--pg-url", help="Base PostgreSQL à utiliser aussi (migrée, "
                                       "le corpus y est remplacé)."),
+    import_before: bool = typer.Option(True, "--import-avant/--sans-import-avant",
+                                       help="Chronométrer aussi l'import par l'ancien chemin d'écriture "
+                                            "(ratio avant/après)."),
     as_json: bool = typer.Option(False, "--json"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Recherche dans un référentiel de la taille de la CIM-10 : latences p50/p95 en processus."""
+    """Recherche dans un référentiel de la taille de la CIM-10 : latences p50/p95/p99 en processus."""
     from dcc.bench.referentials import run
 
-    _print(run(n=n, rounds=rounds, pg_url=pg_url, progress=_progress(quiet)), as_json)
+    _print(run(n=n, rounds=rounds, pg_url=pg_url, import_before=import_before, progress=_progress(quiet)), as_json)
 
 
 @app.command("national-day")

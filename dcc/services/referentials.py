@@ -10,13 +10,16 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case as sql_case
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import aliased
 
 from dcc.adapters.db import models as m
+from dcc.adapters.db.bulk import bulk_insert
 from dcc.domain import referentials as ref
 from dcc.domain.states import CaseStatus, DocumentStatus
 from dcc.errors import DccError, NotFound, ValidationFailed
@@ -26,7 +29,9 @@ from dcc.services.uow import UnitOfWork
 BASELINE_SOURCE = "dcc/data/valuesets.json (référentiel de base du paquet)"
 MIN_QUERY = 2
 MAX_LIMIT = 50
-DRIVER_CAP = 300  # counting a word's concepts stops there: past it, the longer word drives
+DRIVER_CAP = 300  # counting a word's concepts stops there: past it, the longer word drives (SQLite)
+PROBE_CAP = 2000  # PostgreSQL: one-character words are probed on fewer candidates than this, else listed
+PREFIX_CHUNK = 20000  # concepts whose prefix rows are built, sorted and written together (~700,000 rows)
 MAX_DIFF_CODES = 5000  # a diff report keeps at most this many codes per list (counts are always exact)
 
 # Fields of a case (or of its decision) checked against a value set for retired codes
@@ -123,43 +128,65 @@ def _concept_tokens(code: str, label: str) -> list[tuple[str, int]]:
 
 
 def _prefixes(code: str, label: str) -> dict[str, int]:
+    return _prefix_penalties(_concept_tokens(code, label))
+
+
+def _prefix_penalties(tokens: Iterable[tuple[str, int]]) -> dict[str, int]:
     """The concept's penalty (40 - score) for each prefix of its tokens: a query word `w` scores, on a concept,
     the best of its tokens starting with `w`: weight × 10 (3 the code, 2 the label's first word, 1 another),
     + 5 when the token is `w` itself."""
     out: dict[str, int] = {}
-    for tok, weight in _concept_tokens(code, label):
-        for i in range(1, len(tok) + 1):
-            penalty = 40 - weight * 10 - (5 if i == len(tok) else 0)
+    get = out.get
+    for tok, weight in tokens:
+        base = 40 - weight * 10
+        for i in range(1, len(tok)):
             prefix = tok[:i]
-            if penalty < out.get(prefix, 99):
-                out[prefix] = penalty
+            if base < get(prefix, 99):
+                out[prefix] = base
+        if base - 5 < get(tok, 99):  # the whole token: + 5
+            out[tok] = base - 5
     return out
 
 
-def _add_tokens(uow: UnitOfWork, system: str, rows: Iterable[tuple[int, str, str]]) -> None:
-    batch: list[dict[str, Any]] = []
-    prefixes: list[dict[str, Any]] = []
-    for concept_id, code, label in rows:
-        batch.extend({"system": system, "token": t, "concept_id": concept_id, "weight": w, "label_len": len(label)}
-                     for t, w in _concept_tokens(code, label))
-        prefixes.extend({"system": system, "prefix": p, "concept_id": concept_id, "penalty": penalty,
-                         "label_len": len(label)} for p, penalty in _prefixes(code, label).items())
-        if len(batch) >= 20000:
-            uow.session.execute(insert(m.ReferentialToken), batch)
-            batch = []
-        if len(prefixes) >= 20000:
-            uow.session.execute(insert(m.ReferentialPrefix), prefixes)
-            prefixes = []
-    if batch:
-        uow.session.execute(insert(m.ReferentialToken), batch)
-    if prefixes:
-        uow.session.execute(insert(m.ReferentialPrefix), prefixes)
+def _add_tokens(uow: UnitOfWork, system: str, rows: Sequence[tuple[int, str, str]]) -> None:
+    """The search rows of `rows` (concept id, code, label): its tokens, and the prefixes of its tokens with
+    the concept's penalty for each, written in bulk (COPY on PostgreSQL), a chunk of concepts at a time. The
+    prefix rows of a chunk go sorted by prefix: the table's key (system, prefix, ...) then grows at a few
+    places instead of random ones (on PostgreSQL under load, half the time of unsorted rows for 40,000 codes)."""
+    s = uow.session
+    for i in range(0, len(rows), PREFIX_CHUNK):
+        tokens: list[tuple[str, str, int, int, int]] = []
+        prefixes: list[tuple[str, str, int, int, int]] = []
+        for concept_id, code, label in rows[i:i + PREFIX_CHUNK]:
+            toks = _concept_tokens(code, label)
+            n = len(label)
+            tokens.extend((system, t, concept_id, w, n) for t, w in toks)
+            prefixes.extend((system, p, concept_id, penalty, n) for p, penalty in _prefix_penalties(toks).items())
+        bulk_insert(s, m.ReferentialToken.__table__, ("system", "token", "concept_id", "weight", "label_len"),
+                    tokens)
+        prefixes.sort(key=itemgetter(1))  # by prefix: a C-speed sort, enough for the key's locality
+        bulk_insert(s, m.ReferentialPrefix.__table__, ("system", "prefix", "concept_id", "penalty", "label_len"),
+                    prefixes)
 
 
 def _drop_tokens(uow: UnitOfWork, ids: Sequence[int]) -> None:
+    """Delete the search rows of concepts `ids`: their prefix rows by full key (computed from their tokens,
+    the prefix table has no other index), then their tokens."""
+    s = uow.session
+    t, p = m.ReferentialToken, m.ReferentialPrefix
     for i in range(0, len(ids), 5000):
-        uow.session.execute(delete(m.ReferentialToken).where(m.ReferentialToken.concept_id.in_(ids[i:i + 5000])))
-        uow.session.execute(delete(m.ReferentialPrefix).where(m.ReferentialPrefix.concept_id.in_(ids[i:i + 5000])))
+        chunk = ids[i:i + 5000]
+        tokens: dict[tuple[str, int, int], list[tuple[str, int]]] = {}
+        for system, concept_id, label_len, token, weight in s.execute(
+                select(t.system, t.concept_id, t.label_len, t.token, t.weight).where(t.concept_id.in_(chunk))):
+            tokens.setdefault((system, concept_id, label_len), []).append((token, weight))
+        keys = [(system, prefix, penalty, label_len, concept_id)
+                for (system, concept_id, label_len), toks in tokens.items()
+                for prefix, penalty in _prefix_penalties(toks).items()]
+        for j in range(0, len(keys), 1000):
+            s.execute(delete(p).where(tuple_(p.system, p.prefix, p.penalty, p.label_len, p.concept_id)
+                                      .in_(keys[j:j + 1000])))
+        s.execute(delete(t).where(t.concept_id.in_(chunk)))
 
 
 def _cap(codes: Sequence[Any]) -> list[Any]:
@@ -376,39 +403,73 @@ def search(uow: UnitOfWork, system: str, q: str, *, limit: int = 20) -> list[Sea
     words = ref.tokens(q)[:6]
     if sum(len(w) for w in words) < MIN_QUERY:
         raise ValidationFailed(f"Saisissez au moins {MIN_QUERY} lettres ou chiffres pour rechercher.", field="q")
-    _require_system(uow, system)
-    p = m.ReferentialPrefix
+    p, t, c = m.ReferentialPrefix, m.ReferentialToken, m.ReferentialConcept
 
-    # One row per concept and prefix of its tokens, with the concept's rank for that prefix (`_prefixes`):
-    # the index (system, prefix, penalty, label_len, concept_id) gives a word's concepts best first, so a
-    # one-word query reads `limit` rows whatever the number of concepts it matches. With several words, the
-    # one matching the fewest concepts drives and every other word is an equality probe of the primary key
-    # (system, prefix, concept_id) per candidate.
-    counts = [0] * len(words)
-    if len(words) > 1:  # how many concepts each word matches, up to DRIVER_CAP, in one statement
-        counts = list(uow.session.execute(select(*(
-            select(func.count()).select_from(select(p.concept_id).where(p.system == system, p.prefix == word)
-                                              .limit(DRIVER_CAP).subquery()).scalar_subquery()
-            for word in words))).one())
-    ordered = [w for _, _, w in sorted(zip(counts, (-len(w) for w in words), words, strict=True))]
-    driver = aliased(m.ReferentialPrefix)
-    penalty: Any = driver.penalty
-    stmt = select(driver.concept_id).where(driver.system == system, driver.prefix == ordered[0])
-    for word in ordered[1:]:
-        other = aliased(m.ReferentialPrefix)
-        stmt = stmt.join(other, (other.system == system) & (other.prefix == word)
-                         & (other.concept_id == driver.concept_id))
-        penalty = penalty + other.penalty
-    total = 40 * len(ordered) - penalty
-    top = uow.session.execute(stmt.add_columns(total.label("score"))
-                              .order_by(penalty, driver.label_len, driver.concept_id).limit(limit)).all()
-    if not top:
+    # The prefix table has one row per concept and prefix of its tokens, with the concept's rank for that
+    # prefix (`_prefixes`); its key (system, prefix, penalty, label_len, concept_id) gives a word's concepts
+    # best first, so a one-word query reads `limit` rows whatever the number of concepts it matches.
+    # With several words, some words are "listed" (their prefix rows read, and grouped by concept when more
+    # than one: a concept matching them all has one row per word) and the others are "probed" on each
+    # candidate's own tokens (index (concept_id, token, weight), a range of the token column: C collation on
+    # PostgreSQL, BINARY on SQLite, so that the range is exactly "starts with"). Which words are listed
+    # changes the plan, never the hits nor their order (tests/services/test_referential_search.py):
+    # - SQLite (nested loops over indexes, no hash join): one listed word, the one matching the fewest
+    #   concepts (counted up to DRIVER_CAP in a first statement);
+    # - PostgreSQL (a hash aggregate reads thousands of index entries in a few milliseconds, while each probe
+    #   is an index descent, many times the cost of a listed entry): every word is listed, but a word of one
+    #   character (which may match every concept: "d" of "de", "du") when the other words leave fewer than
+    #   PROBE_CAP candidates (counted up to PROBE_CAP, a first statement, only for such queries).
+    if len(words) == 1:
+        listed, probed = words, []
+    elif uow.session.get_bind().dialect.name == "postgresql":
+        listed = [w for w in words if len(w) > 1] or words
+        probed = [w for w in words if w not in listed]
+        if probed and min(_counts(uow, system, listed, PROBE_CAP)) >= PROBE_CAP:
+            listed, probed = words, []
+    else:
+        counts = _counts(uow, system, words, DRIVER_CAP)
+        ordered = [w for _, _, w in sorted(zip(counts, (-len(w) for w in words), words, strict=True))]
+        listed, probed = ordered[:1], ordered[1:]
+    if len(listed) == 1:
+        cand: Any = select(p.concept_id, p.label_len, p.penalty).where(p.system == system, p.prefix == listed[0])
+    else:
+        cand = (select(p.concept_id, func.min(p.label_len).label("label_len"), func.sum(p.penalty).label("penalty"))
+                .where(p.system == system, p.prefix.in_(listed)).group_by(p.concept_id)
+                .having(func.count() == len(listed)))
+    if probed:
+        g = cand.subquery()
+        penalty: Any = g.c.penalty
+        cand = select(g.c.concept_id, g.c.label_len)
+        for word in probed:
+            other = aliased(t)
+            cand = cand.join(other, (other.concept_id == g.c.concept_id) & (other.token >= word)
+                             & (other.token < _successor(word)))
+            penalty = penalty + func.min(40 - other.weight * 10 - sql_case((other.token == word, 5), else_=0))
+        cand = cand.add_columns(penalty.label("penalty")).group_by(g.c.concept_id, g.c.label_len, g.c.penalty)
+    ranked = cand.subquery()
+    top = select(ranked).order_by(ranked.c.penalty, ranked.c.label_len, ranked.c.concept_id).limit(limit).subquery()
+    rows = uow.session.execute(
+        select(c.code, c.label, c.code_system, c.attributes, top.c.penalty)
+        .join(top, top.c.concept_id == c.id).order_by(top.c.penalty, top.c.label_len, top.c.concept_id)).all()
+    if not rows:
+        _require_system(uow, system)  # an unknown system is an error, a known one without hits is not
         return []
-    c = m.ReferentialConcept
-    rows = {r.id: r for r in uow.session.execute(select(c.id, c.code, c.label, c.code_system, c.attributes)
-                                                 .where(c.id.in_([cid for cid, _ in top])))}
-    return [SearchHit(code=rows[cid].code, label=rows[cid].label, code_system=rows[cid].code_system,
-                      score=int(sc), attributes=dict(rows[cid].attributes or {})) for cid, sc in top]
+    return [SearchHit(code=r.code, label=r.label, code_system=r.code_system, score=40 * len(words) - int(r.penalty),
+                      attributes=dict(r.attributes or {})) for r in rows]
+
+
+def _counts(uow: UnitOfWork, system: str, words: Sequence[str], cap: int) -> list[int]:
+    """How many concepts each word matches, up to `cap`, in one statement."""
+    p = m.ReferentialPrefix
+    return list(uow.session.execute(select(*(
+        select(func.count()).select_from(select(p.concept_id).where(p.system == system, p.prefix == word)
+                                          .limit(cap).subquery()).scalar_subquery()
+        for word in words))).one())
+
+
+def _successor(word: str) -> str:
+    """The first string after every string starting with `word` (in code point order)."""
+    return word[:-1] + chr(ord(word[-1]) + 1)
 
 
 # ------------------------------------------------------------------ retired codes

@@ -38,4 +38,7 @@ def test_bench_referentials() -> None:
         f = figures[backend]
         assert f["codes"] == 40000 and f["tokens"] > f["codes"]
         assert f["queries_with_hits"] > f["queries"] // 2
-        assert_positive(f, "p50_ms", "p95_ms")
+        assert_positive(f, "p50_ms", "p95_ms", "p99_ms", "best_of_rounds_p95_ms", "import_s", "import_before_s")
+        assert f["prefix_rows"] > f["tokens"]
+    if pg:
+        assert_positive(figures["postgresql_over_sqlite"], "p95_ms", "import_s")

@@ -543,12 +543,12 @@ class ReferentialConcept(Base):
 
 class ReferentialToken(Base):
     """Search index: one row per normalised word of an active concept's code and label (dcc.domain.
-    referentials.tokens). `weight`: 3 the code, 2 the label's first word, 1 another word; `label_len` (the
-    concept's label length, a tie-break) makes the ranking readable from the index alone."""
+    referentials.tokens). `weight`: 3 the code, 2 the label's first word, 1 another word; `label_len` is the
+    concept's label length (a tie-break). The search reads it through (concept_id, token, weight): a query's
+    second and further words are probed on each candidate of the first; the prefix rows are built from it."""
 
     __tablename__ = "referential_token"
-    __table_args__ = (Index("ix_referential_token_lookup", "system", "token", "concept_id", "weight", "label_len"),
-                      Index("ix_referential_token_concept", "concept_id", "token", "weight"))
+    __table_args__ = (Index("ix_referential_token_concept", "concept_id", "token", "weight"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     system: Mapped[str] = mapped_column(String(80))
     token: Mapped[str] = mapped_column(_TOKEN)
@@ -558,21 +558,22 @@ class ReferentialToken(Base):
 
 
 class ReferentialPrefix(Base):
-    """Search index by prefix (0010_referential_prefix): one row per concept and prefix of one of its tokens,
-    with the concept's score for a query word equal to that prefix (the best of its tokens starting with it:
-    weight × 10, + 5 when the token is the whole word) stored as `penalty` = 40 - score, so that the index
-    (system, prefix, penalty, label_len, concept_id) lists a word's concepts best first and a query stops
-    after the first `limit` rows."""
+    """Search index by prefix (0010_referential_prefix, 0011_referential_search): one row per concept and
+    prefix of one of its tokens, with the concept's score for a query word equal to that prefix (the best of
+    its tokens starting with it: weight × 10, + 5 when the token is the whole word) stored as `penalty` =
+    40 - score. The primary key (system, prefix, penalty, label_len, concept_id) is the only index: it lists a
+    word's concepts best first, so a query stops after the first `limit` rows. A derived table (rebuilt from
+    the tokens by the import): no foreign key nor second index, whose upkeep made importing 40,000 codes take
+    minutes; a concept's rows are deleted by their full key, computed from its tokens. SQLite stores it
+    WITHOUT ROWID (the key is the table: one b-tree)."""
 
     __tablename__ = "referential_prefix"
-    __table_args__ = (Index("ix_referential_prefix_rank", "system", "prefix", "penalty", "label_len", "concept_id"),
-                      Index("ix_referential_prefix_concept", "concept_id"))
+    __table_args__ = ({"sqlite_with_rowid": False},)
     system: Mapped[str] = mapped_column(String(80), primary_key=True)
     prefix: Mapped[str] = mapped_column(_TOKEN, primary_key=True)
-    concept_id: Mapped[int] = mapped_column(ForeignKey("referential_concept.id", ondelete="CASCADE"),
-                                            primary_key=True)
-    penalty: Mapped[int] = mapped_column(Integer)
-    label_len: Mapped[int] = mapped_column(Integer, default=0)
+    penalty: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    label_len: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    concept_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class RegionalGuideline(Base):
