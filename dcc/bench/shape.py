@@ -175,7 +175,8 @@ class ProductionShape:
     def start(self) -> None:
         from sqlalchemy import text
 
-        from dcc.adapters.db.engine import make_engine, upgrade
+        from dcc.adapters.db.engine import make_engine
+        from dcc.bootstrap import migrate
 
         admin = make_engine(self.base.set(database="postgres").render_as_string(hide_password=False),
                             isolation_level="AUTOCOMMIT")
@@ -187,7 +188,7 @@ class ProductionShape:
         finally:
             admin.dispose()
         t0 = time.monotonic()
-        upgrade(self.database_url)
+        migrate(self.database_url)  # as `dcc db upgrade`: migrations and the baseline referentials
         self.var_dir.mkdir(parents=True, exist_ok=True)
 
         self.prefect_port, self.web_port, self.sim_port = free_port(), free_port(), free_port()
