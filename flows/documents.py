@@ -120,7 +120,7 @@ def publish_artifact(outcome: DrainOutcome) -> str | None:
 
 
 @flow(name="generate_pending_documents", **HOOKS)
-def generate_pending_documents(limit: int = 500, lease_seconds: int = 300, max_attempts: int = 5) -> DrainOutcome:
+def generate_pending_documents(limit: int = 2000, lease_seconds: int = 300, max_attempts: int = 5) -> DrainOutcome:
     """Generate the documents of the due rows (scheduled, and triggered by session validations); on the Dask
     cluster of DCC_DASK_ADDRESS when it is set."""
     address = dask_address()

@@ -6,12 +6,13 @@ national-record simulator, the MSSanté sink, the web app), builds, untimed, dec
 RCP with the demo's services (their sessions validated: one "documents due" row per case; the rows of cases
 beyond `docs` are removed), creates the demo PKI, then times three stages one after the other:
 
-1. **generate**: `workers` flow runs of the `generate-pending-documents` deployment, created through
-   Prefect's API (as the validation event or the schedule would), each with `limit=docs`: they drain the
-   shared queue (leases, SKIP LOCKED) until it is empty; the stage ends when the last run is final;
+1. **generate**: flow runs of the `generate-pending-documents` deployment with deploy/prefect.yaml's
+   parameters, `workers` at a time, created through Prefect's API (as the validation event or the schedule
+   would; a finished run is followed at once by another while unclaimed rows remain): they drain the shared
+   queue (leases, SKIP LOCKED); the stage ends when the last run is final;
 2. **sign**: a person's act (the signing page, not a flow): `sign_documents` per responsible physician, in
    `workers` processes (the web app's workers), batches of 25 documents per unit of work;
-3. **deliver**: `workers` flow runs of `distribute-pending` (ITI-41 to the simulator, SMTP to the sink).
+3. **deliver**: flow runs of `distribute-pending` likewise (ITI-41 to the simulator, SMTP to the sink).
 
 Stage walls are measured from the request that creates the runs to the last run's end (Prefect's own
 `end_time`; same host clock). **Prefect's share** is measured from Prefect's run timings, like with like:
@@ -67,18 +68,46 @@ class PrefectApi:
     def task_runs(self, flow_run_ids: list[str]) -> list[dict[str, Any]]:
         return list(self.post("/task_runs/filter", {"flow_runs": {"id": {"any_": flow_run_ids}}}))
 
-    def wait_final(self, ids: list[str], timeout_s: float) -> list[dict[str, Any]]:
+    def drain(self, deployment: tuple[str, str], parameters: dict[str, Any], workers: int,
+              left: Callable[[], int], timeout_s: float) -> list[dict[str, Any]]:
+        """`workers` runs of the deployment with its own parameters; while rows are left that no run holds, a
+        finished run is followed by a new one at once (in production the schedule or the next event starts
+        it, up to a minute later: that wait is not counted). Returns every run, all final."""
+        ids = self.create_runs(deployment, parameters, workers)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             runs = self.flow_runs(ids)
-            if len(runs) == len(ids) and all(r["state_type"] in FINAL for r in runs):
-                return runs
+            active = [r for r in runs if r["state_type"] not in FINAL]
+            if len(runs) == len(ids) and not active:
+                if not left():
+                    return runs
+                ids += self.create_runs(deployment, parameters, workers)
+            elif len(active) < workers and left():
+                ids += self.create_runs(deployment, parameters, workers - len(active))
             time.sleep(1.0)
         raise TimeoutError(f"flow runs not final after {timeout_s:.0f} s: "
                            f"{[(r['id'], r['state_type']) for r in self.flow_runs(ids)]}")
 
+    def pickup_s(self, run: dict[str, Any]) -> float | None:
+        """Creation → PENDING (the worker's poll took the run); the rest of the launch is the flow-run process's
+        start (interpreter, imports, engine) until RUNNING."""
+        answer = self.client.get("/flow_run_states/", params={"flow_run_id": run["id"]})
+        answer.raise_for_status()
+        pending = [_ts(st["timestamp"]) for st in answer.json() if st["type"] == "PENDING"]
+        return min(pending) - _ts(run["created"]) if pending else None
+
     def close(self) -> None:
         self.client.close()
+
+
+def deployment_parameters(name: str) -> dict[str, Any]:
+    """The parameters deploy/prefect.yaml gives the deployment (the bench runs what production runs)."""
+    import yaml
+
+    from dcc.bench.shape import REPO
+
+    spec = yaml.safe_load((REPO / "deploy" / "prefect.yaml").read_text())
+    return dict(next(d for d in spec["deployments"] if d["name"] == name).get("parameters") or {})
 
 
 def prefect_timings(api: PrefectApi, runs: list[dict[str, Any]], requested: float) -> dict[str, Any]:
@@ -97,13 +126,14 @@ def prefect_timings(api: PrefectApi, runs: list[dict[str, Any]], requested: floa
             spans.append((start, end))
     life = {r["id"]: _ts(r["end_time"]) - _ts(r["created"]) for r in runs}
     launch = [_ts(r["start_time"]) - _ts(r["created"]) for r in runs]
+    pickup = [api.pickup_s(r) for r in runs]
     end = max(_ts(r["end_time"]) for r in runs)
     wall = end - requested
     busy = _union(spans)  # wall time during which at least one task run was working
     work_s, overhead_s = sum(work.values()), sum(life[r] - work.get(r, 0.0) for r in life)
     return {"wall_s": wall, "runs": len(runs), "task_runs": len(tasks), "work_s": work_s,
             "overhead_s": overhead_s, "outside_tasks_wall_s": max(0.0, wall - busy),
-            "launch_s": launch}
+            "launch_s": launch, "pickup_s": pickup}
 
 
 def _union(spans: list[tuple[float, float]]) -> float:
@@ -172,10 +202,17 @@ def run(docs: int = 400, workers: int = 2, *, database_url: str | None = None, s
         api = PrefectApi(shape.api_url)
         db = Database(shape.database_url)
         try:
-            say(f"generate: {workers} flow runs of generate-pending-documents")
+            def unclaimed(model: Any, *where: Any) -> Callable[[], int]:
+                def count() -> int:
+                    with db.uow() as uow:
+                        return int(uow.session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+                return count
+
+            gen_params = deployment_parameters(GEN_DEPLOYMENT[1])
+            say(f"generate: {workers} flow runs at a time of generate-pending-documents {gen_params}")
             requested = time.time()
-            ids = api.create_runs(GEN_DEPLOYMENT, {"limit": docs}, workers)
-            gen = prefect_timings(api, api.wait_final(ids, timeout_s), requested)
+            gen = prefect_timings(api, api.drain(GEN_DEPLOYMENT, gen_params, workers, unclaimed(
+                m.GenerationTask, m.GenerationTask.state == "pending"), timeout_s), requested)
             with db.uow() as uow:
                 rows = uow.session.execute(select(m.Document.id, m.Document.signer_id)
                                            .where(m.Document.case_id.in_(case_ids))).all()
@@ -196,10 +233,12 @@ def run(docs: int = 400, workers: int = 2, *, database_url: str | None = None, s
                 else:
                     os.environ["DCC_VAR_DIR"] = previous
 
-            say(f"deliver: {workers} flow runs of distribute-pending")
+            del_params = deployment_parameters(DELIVER_DEPLOYMENT[1])
+            say(f"deliver: {workers} flow runs at a time of distribute-pending {del_params}")
             requested = time.time()
-            ids = api.create_runs(DELIVER_DEPLOYMENT, {"max_seconds": timeout_s}, workers)
-            deliver = prefect_timings(api, api.wait_final(ids, timeout_s), requested)
+            deliver = prefect_timings(api, api.drain(DELIVER_DEPLOYMENT, del_params, workers, unclaimed(
+                m.OutboxMessage, m.OutboxMessage.state == "pending", m.OutboxMessage.lease_owner.is_(None)),
+                timeout_s), requested)
             with db.uow() as uow:
                 outbox = dict(uow.session.execute(select(m.OutboxMessage.state, func.count())
                                                   .group_by(m.OutboxMessage.state)).all())
@@ -227,6 +266,7 @@ def run(docs: int = 400, workers: int = 2, *, database_url: str | None = None, s
                 "overhead_s": round(t["overhead_s"], 1),
                 "overhead_pct_of_work": round(100 * t["overhead_s"] / t["work_s"], 2) if t["work_s"] else None,
                 "launch_s": [round(x, 1) for x in t["launch_s"]],
+                "worker_pickup_s": [None if x is None else round(x, 1) for x in t["pickup_s"]],
                 "outside_tasks_wall_s": round(t["outside_tasks_wall_s"], 1)}
 
     return {

@@ -21,7 +21,7 @@ def test_bench_national_day_production_shape() -> None:
     assert figures["delivered_messages"] == figures["stored_by_simulator"] + figures["mssante_messages"]
     for stage in ("generate", "deliver"):
         prefect = figures["prefect"][stage]
-        assert prefect["runs"] == 2 and prefect["task_runs"] >= 2 and prefect["work_s"] > 0
+        assert prefect["runs"] >= 2 and prefect["task_runs"] == prefect["runs"] and prefect["work_s"] > 0
     assert_positive(figures, "generate_docs_per_s", "sign_docs_per_s", "deliver_messages_per_s",
                     "end_to_end_docs_per_s", "prefect_overhead_pct_of_work")
 
