@@ -16,9 +16,9 @@ shared start signal:
 
 Printed: documents/s per stage, the end-to-end time (sum of the three stage walls: the stages run one after
 the other here; in production they overlap) and documents/s end to end, the simulator's stored count.
-This is the **in-process pipeline** (services called directly, no Prefect server): the production shape
-(Prefect server, 2 process workers, flow runs) will be measured by the same command when the durable
-generation flow exists; Prefect's share is then the difference. Figures only, never thresholds.
+This is the **in-process pipeline** (services called directly, no Prefect server), kept to compare: `dcc bench
+national-day` runs the production shape by default (dcc.bench.national_shape: Prefect server, process
+workers, flow runs) and this one with `--shape in-process`. Figures only, never thresholds.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ while starting) kills the groups, then the databases are dropped.
 
 Only what cannot be as in production is changed, and said here: deploy/prefect.yaml's `pull` step points at
 this checkout instead of /opt/dcc, and the zombie automation's window may be shortened for tests
-(`zombie_within_s`). The integration test (tests/integration/test_production_shape.py) and, later,
-`dcc bench national-day` use it."""
+(`zombie_within_s`). The integration test (tests/integration/test_production_shape.py) and `dcc bench national-day`
+(dcc.bench.national_shape) use it."""
 
 from __future__ import annotations
 
@@ -175,7 +175,8 @@ class ProductionShape:
     def start(self) -> None:
         from sqlalchemy import text
 
-        from dcc.adapters.db.engine import make_engine, upgrade
+        from dcc.adapters.db.engine import make_engine
+        from dcc.bootstrap import migrate
 
         admin = make_engine(self.base.set(database="postgres").render_as_string(hide_password=False),
                             isolation_level="AUTOCOMMIT")
@@ -187,7 +188,7 @@ class ProductionShape:
         finally:
             admin.dispose()
         t0 = time.monotonic()
-        upgrade(self.database_url)
+        migrate(self.database_url)  # as `dcc db upgrade`: migrations and the baseline referentials
         self.var_dir.mkdir(parents=True, exist_ok=True)
 
         self.prefect_port, self.web_port, self.sim_port = free_port(), free_port(), free_port()
@@ -199,8 +200,11 @@ class ProductionShape:
         self._start("prefect-server", [prefect, "server", "start", "--host", "127.0.0.1", "--port",
                                        str(self.prefect_port), "--no-ui", "--analytics-off",
                                        "--scheduler" if self.scheduler else "--no-scheduler"], server_env)
+        # the national record trusts the demo CA the senders' identities are issued by (created later, in
+        # var/pki: the simulator re-reads its trust store when the file appears)
         self._start("simulator", [sys.executable, "-m", "dcc.cli", "dmp-simulator", "--port", str(self.sim_port),
-                                  "--faults", self.simulator_faults])
+                                  "--faults", self.simulator_faults,
+                                  "--trust-store", str(self.var_dir / "pki" / "ca.pem")])
         from dcc.simulator.mssante import MailSink
 
         self.mail = MailSink().start()

@@ -125,15 +125,24 @@ def bench_referentials(
 @app.command("national-day")
 def bench_national_day(
     docs: int = typer.Option(400, "--docs", min=1, max=100_000, help="Fiches RCP to generate, sign and deliver."),
-    workers: int = typer.Option(2, "--workers", min=1, max=16, help="Processes per stage."),
+    workers: int = typer.Option(2, "--workers", min=1, max=16, help="Prefect workers (processes per stage)."),
+    shape: str = typer.Option(
+        "production", "--shape",
+        help="production: Prefect server, process workers, flow runs (dcc.bench.national_shape); in-process: the "
+             "same services in spawned processes, no Prefect (dcc.bench.national_day), to compare."),
     database_url: str | None = typer.Option(
         None, "--database-url",
-        help="PostgreSQL server (a temporary database is created there and dropped); default: "
+        help="PostgreSQL server (temporary databases are created there and dropped); default: "
              "DCC_TEST_DATABASE_URL, else postgresql+psycopg://postgres@127.0.0.1:5432/postgres."),
     as_json: bool = typer.Option(False, "--json"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """A national day on PostgreSQL: documents/s per stage (generate, sign, deliver) and end to end."""
-    from dcc.bench.national_day import run
-
+    """A national day on PostgreSQL: documents/s per stage (generate, sign, deliver), end to end, and Prefect's
+    share (production shape)."""
+    if shape == "production":
+        from dcc.bench.national_shape import run
+    elif shape == "in-process":
+        from dcc.bench.national_day import run  # type: ignore[assignment]
+    else:
+        raise typer.BadParameter("--shape : production ou in-process.")
     _print(run(docs, workers, database_url=database_url, progress=_progress(quiet)), as_json)

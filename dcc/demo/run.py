@@ -136,7 +136,7 @@ def run_demo(opts: DemoOptions, settings: Settings, progress: Any = None) -> dic
         step("Génération des documents dus (Prefect, file de génération)")
         # the validations committed one "documents due" row per decided case; the demo drains them in this
         # process (in production the generate-pending-documents deployment does, on its schedule and events)
-        generated = generate_pending_documents(limit=1_000_000)  # every row due (the deployment: 500 a run)
+        generated = generate_pending_documents(limit=1_000_000)  # every row due (the deployment: 2,000 a run)
         for case_id, reason in generated["failures"].items():
             errors.append(f"Dossier {case_id[:8]} : {reason}")
         created: list[str] = list(generated["created"])

@@ -21,7 +21,8 @@ STATE_LABELS = {"COMPLETED": "terminé", "FAILED": "en échec", "CRASHED": "inte
                 "PAUSED": "en pause", "succes": "terminé", "echec": "en échec"}
 COUNT_LABELS = {"delivered": "délivrés", "dead": "lettres mortes", "pending": "en attente", "held": "retenus",
                 "blocked": "bloqués", "assigned": "affectés", "planned": "planifiées", "created": "créées",
-                "generated": "générés", "refused": "refusés", "result": "résultat", "items": "éléments"}
+                "generated": "générés", "refused": "refusés", "result": "résultat", "items": "éléments",
+                "processes": "processus"}
 
 
 class RunLike(Protocol):

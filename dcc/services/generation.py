@@ -83,6 +83,12 @@ class DrainResult:
     created: list[str] = field(default_factory=list)  # document ids
     failures: dict[str, str] = field(default_factory=dict)  # case id -> French reason (retried or dead)
 
+    def merge(self, other: DrainResult) -> None:
+        for name in ("generated", "already", "retried", "dead", "reclaimed", "lost_leases"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.created.extend(other.created)
+        self.failures.update(other.failures)
+
     def counts(self) -> dict[str, int]:
         return {"generated": self.generated, "already": self.already, "retried": self.retried, "dead": self.dead,
                 "reclaimed": self.reclaimed, "lost_leases": self.lost_leases, "documents": len(self.created)}
@@ -221,6 +227,15 @@ def _finish(db: Database, *, task_id: str, owner: str, outcome: str, reason: str
 # ------------------------------------------------------------------------------------------------ drain
 
 
+def begin_drain(db: Database, *, policy: GenerationPolicy, clock: Callable[[], datetime] = now_utc) -> DrainResult:
+    """What every drain does first: expired leases released, rows that used up their attempts buried."""
+    out = DrainResult(reclaimed=reclaim_expired_leases(db, now=clock()))
+    for case_id, reason in _bury_exhausted(db, now=clock(), policy=policy):
+        out.dead += 1
+        out.failures[case_id] = reason
+    return out
+
+
 def generate_pending_documents(db: Database, *, cda: CdaBuilder, pdf: PdfRenderer,
                                policy: GenerationPolicy | None = None, limit: int = 500, batch: int = 20,
                                owner: str | None = None, clock: Callable[[], datetime] = now_utc,
@@ -229,19 +244,26 @@ def generate_pending_documents(db: Database, *, cda: CdaBuilder, pdf: PdfRendere
     once. `probe(point, task_id)` is called at PROBE_POINTS (tests only)."""
     policy = policy or GenerationPolicy()
     owner = owner or f"generation-{uuid.uuid4().hex[:8]}"
-    out = DrainResult(reclaimed=reclaim_expired_leases(db, now=clock()))
-    for case_id, reason in _bury_exhausted(db, now=clock(), policy=policy):
-        out.dead += 1
-        out.failures[case_id] = reason
+    out = begin_drain(db, policy=policy, clock=clock)
     done = 0
     while done < limit:
         ids = claim(db, owner=owner, now=clock(), limit=min(batch, limit - done), policy=policy)
         if not ids:
             break
         done += len(ids)
-        for task_id in ids:
-            _drain_one(db, task_id=task_id, owner=owner, cda=cda, pdf=pdf, policy=policy, clock=clock,
-                       probe=probe, out=out)
+        generate_claimed(db, ids, owner=owner, cda=cda, pdf=pdf, policy=policy, clock=clock, probe=probe, out=out)
+    return out
+
+
+def generate_claimed(db: Database, task_ids: list[str], *, owner: str, cda: CdaBuilder, pdf: PdfRenderer,
+                     policy: GenerationPolicy, clock: Callable[[], datetime] = now_utc,
+                     probe: Callable[[str, str], None] | None = None, out: DrainResult | None = None) -> DrainResult:
+    """Generate the rows `owner` claimed (one case per unit of work, the lease renewed before and checked
+    after); may run in another process than the claim (a Dask worker): only ids cross."""
+    out = out if out is not None else DrainResult()
+    for task_id in task_ids:
+        _drain_one(db, task_id=task_id, owner=owner, cda=cda, pdf=pdf, policy=policy, clock=clock, probe=probe,
+                   out=out)
     return out
 
 
