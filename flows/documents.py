@@ -77,7 +77,7 @@ def fan_out_documents(owner: str, limit: int, lease_seconds: int, max_attempts: 
     pids: set[int] = set()
     claimed, batch, in_flight = 0, DASK_BATCH, DASK_IN_FLIGHT
     while claimed < limit:
-        futures = []
+        futures: list[Any] = []
         while len(futures) < in_flight and claimed < limit:
             ids = generation.claim(db, owner=owner, now=now_utc(), limit=min(batch, limit - claimed), policy=policy)
             if not ids:
@@ -121,7 +121,9 @@ def generate_pending_documents(limit: int = 2000, lease_seconds: int = 300, max_
         from prefect_dask import DaskTaskRunner
 
         owner = lease_owner() or f"generation-{uuid.uuid4().hex[:8]}"
-        fanned = fan_out_documents.with_options(task_runner=DaskTaskRunner(address=address))(
+        # prefect-dask's runner is a TaskRunner of its own futures, which Prefect's annotation does not admit
+        runner = DaskTaskRunner(address=address)
+        fanned = fan_out_documents.with_options(task_runner=runner)(  # type: ignore[arg-type]
             owner, limit, lease_seconds, max_attempts)
         result = fanned["result"]
         outcome: DrainOutcome = {"counts": result.counts(), "failures": dict(result.failures),

@@ -12,7 +12,8 @@ released by `reconcile-leases` and their work redone; every completed drain run 
 and the monitor's flow-run page links to it.
 
 PostgreSQL is required, not optional (as the backup drill): DCC_TEST_DATABASE_URL, else the CI's server at
-127.0.0.1:5432; without it the test fails. The zombie window is shortened to 45 s (production: 90 s) and the workers poll every 2 s (default 10 s)
+127.0.0.1:5432; without it the test fails. The zombie window is shortened to 45 s (production: 90 s)
+and the workers poll every 2 s (default 10 s)
 to keep the test short; the scheduler is off so that only the events start runs."""
 
 from __future__ import annotations
