@@ -14,6 +14,7 @@ from dcc.bootstrap import database, delivery_transports
 from dcc.config import get_settings
 from dcc.logging import get_logger
 from dcc.services import delivery, generation
+from flows.artifacts import publish_table
 from flows.hooks import HOOKS
 
 log = get_logger(__name__)
@@ -57,16 +58,9 @@ def artifact_rows(outcome: dict[str, Any]) -> list[dict[str, Any]]:
 
 def publish_artifact(outcome: dict[str, Any]) -> str | None:
     """The run's table artifact (versioned under ARTIFACT_KEY); a failure to publish is logged, not raised."""
-    from prefect.artifacts import create_table_artifact
-
-    try:
-        artifact_id = create_table_artifact(
-            key=ARTIFACT_KEY, table=artifact_rows(outcome),
-            description="Distribution des documents signés (DMP, MSSanté) : compteurs et échecs (motifs en français).")
-    except Exception:
-        log.exception("delivery.artifact_not_published")
-        return None
-    return str(artifact_id)
+    return publish_table(
+        ARTIFACT_KEY, artifact_rows(outcome), log=log, event="delivery.artifact_not_published",
+        description="Distribution des documents signés (DMP, MSSanté) : compteurs et échecs (motifs en français).")
 
 
 @flow(name="distribute_pending", **HOOKS)

@@ -12,6 +12,7 @@ from dcc.adapters.orchestration import lease_owner
 from dcc.bootstrap import cda_builder, database, pdf_renderer
 from dcc.logging import get_logger
 from dcc.services import generation
+from flows.artifacts import publish_table
 from flows.hooks import HOOKS
 
 log = get_logger(__name__)
@@ -46,16 +47,8 @@ def artifact_rows(outcome: DrainOutcome) -> list[dict[str, Any]]:
 def publish_artifact(outcome: DrainOutcome) -> str | None:
     """The run's table artifact (versioned under ARTIFACT_KEY); a failure to publish is logged, not raised:
     the documents and the rows are already committed."""
-    from prefect.artifacts import create_table_artifact
-
-    try:
-        artifact_id = create_table_artifact(
-            key=ARTIFACT_KEY, table=artifact_rows(outcome),
-            description="Génération des documents dus : compteurs et échecs (motifs en français).")
-    except Exception:
-        log.exception("generation.artifact_not_published")
-        return None
-    return str(artifact_id)
+    return publish_table(ARTIFACT_KEY, artifact_rows(outcome), log=log, event="generation.artifact_not_published",
+                         description="Génération des documents dus : compteurs et échecs (motifs en français).")
 
 
 @flow(name="generate_pending_documents", **HOOKS)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Row, bindparam, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import defer
 
@@ -124,6 +125,41 @@ def decision_of_case(session: DbSession, case_id: str) -> m.Decision | None:
 def documents_of_case(session: DbSession, case_id: str) -> list[m.Document]:
     q = select(m.Document).where(m.Document.case_id == case_id).order_by(m.Document.kind, m.Document.version)
     return list(session.scalars(q).all())
+
+
+# Built once: a case read runs them. Columns only (a document row holds its CDA and PDF).
+_DOCUMENT_SUMMARIES = (select(m.Document.id, m.Document.kind, m.Document.version, m.Document.unique_id,
+                              m.Document.status, m.Document.announced_at, m.Document.masked_ps)
+                       .where(m.Document.case_id == bindparam("case_id"))
+                       .order_by(m.Document.kind, m.Document.version))
+_PATIENT_HEADER = select(m.Patient.birth_family, m.Patient.used_family, m.Patient.used_given,
+                         m.Patient.birth_given_first, m.Patient.ins_qualified, m.Patient.dmp_opposition,
+                         m.Patient.ins_matricule).where(m.Patient.id == bindparam("patient_id"))
+_CASE_LINK = select(m.Case.id, m.Case.session_id, m.Session.starts_at).outerjoin(
+    m.Session, m.Session.id == m.Case.session_id)
+
+
+def document_summaries(session: DbSession, case_id: str) -> list[Row[Any]]:
+    """(id, kind, version, unique_id, status, announced_at, masked_ps) of a case's documents, by kind and
+    version: the columns a case view lists, never the CDA and PDF."""
+    return list(session.execute(_DOCUMENT_SUMMARIES, {"case_id": case_id}).all())
+
+
+def patient_header(session: DbSession, patient_id: str) -> Row[Any] | None:
+    """(birth_family, used_family, used_given, birth_given_first, ins_qualified, dmp_opposition,
+    ins_matricule) of a patient: what a case view shows of them."""
+    return session.execute(_PATIENT_HEADER, {"patient_id": patient_id}).first()
+
+
+def case_link(session: DbSession, *, case_id: str | None = None,
+              represented_from_id: str | None = None) -> Row[Any] | None:
+    """(id, session_id, session start) of the case entry `case_id`, or of the first entry re-presenting
+    `represented_from_id` (its session had no quorum)."""
+    if case_id is not None:
+        q = _CASE_LINK.where(m.Case.id == case_id)
+    else:
+        q = _CASE_LINK.where(m.Case.represented_from_id == represented_from_id).order_by(m.Case.created_at, m.Case.id)
+    return session.execute(q.limit(1)).first()
 
 
 def document_without_content(session: DbSession, document_id: str) -> m.Document | None:
