@@ -33,6 +33,7 @@ from dcc.web.api import api_v1
 from dcc.web.auth import UserCache, install_auth
 from dcc.web.ratelimit import RateLimiter, install_rate_limits
 from dcc.web.request_id import RequestId
+from dcc.web.routing import FlatDispatch
 from dcc.web.schemas import HealthOut, error_responses
 
 log = logging.getLogger("dcc.web")
@@ -461,6 +462,7 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     mount_static(app)
     _use_error_model_in_openapi(app)
     _prepare_routes(app)
+    FlatDispatch.install(app)  # one pass over the routes per request (dcc.web.routing)
     return app
 
 

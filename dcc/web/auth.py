@@ -146,6 +146,35 @@ class UserCache:
             self._entries.pop(login, None)
 
 
+class VerifiedTokens:
+    """Bearer tokens whose signature was checked, with their login and signing time: a client sends the same
+    token with every request, and checking its signature (HMAC, base64, JSON) each time cost more than some
+    requests' own work. The age limit is still checked on every request; only valid tokens are kept."""
+
+    def __init__(self, secret: str, *, max_age: int = TOKEN_MAX_AGE, max_entries: int = 4096) -> None:
+        self.serializer = _serializer(secret)
+        self.max_age = max_age
+        self.max_entries = max_entries
+        self._valid: dict[str, tuple[str | None, float]] = {}
+
+    def login(self, token: str) -> str | None:
+        kept = self._valid.get(token)
+        if kept is not None and time.time() - kept[1] <= self.max_age:
+            return kept[0]
+        try:
+            payload, signed_at = self.serializer.loads(token, max_age=self.max_age, return_timestamp=True)
+        except SignatureExpired:
+            self._valid.pop(token, None)
+            raise NotAuthenticated("Jeton d'accès expiré : demandez-en un nouveau.") from None
+        except BadSignature:
+            raise NotAuthenticated("Jeton d'accès invalide.") from None
+        login = str(payload.get("sub", "")) if isinstance(payload, dict) else None
+        if len(self._valid) >= self.max_entries:
+            self._valid.clear()
+        self._valid[token] = (login, signed_at.timestamp())
+        return login
+
+
 @dataclass
 class AuthState:
     mode: str
@@ -153,6 +182,10 @@ class AuthState:
     settings: Settings
     oauth_client: Any = None  # authlib StarletteOAuth2App in oidc mode
     users: UserCache = field(default_factory=lambda: UserCache(0))
+    tokens: VerifiedTokens = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = VerifiedTokens(self.secret)
 
 
 def install_auth(app: FastAPI, settings: Settings | None = None, *, user_cache: UserCache | None = None) -> None:
@@ -219,13 +252,7 @@ def _login_of(request: Request, state: AuthState) -> tuple[str | None, bool]:
     if token is not None:
         if state.mode != "dev":
             raise NotAuthenticated("Jeton d'accès refusé : connectez-vous par le fournisseur d'identité.")
-        try:
-            payload = _serializer(state.secret).loads(token, max_age=TOKEN_MAX_AGE)
-        except SignatureExpired:
-            raise NotAuthenticated("Jeton d'accès expiré : demandez-en un nouveau.") from None
-        except BadSignature:
-            raise NotAuthenticated("Jeton d'accès invalide.") from None
-        return (str(payload.get("sub", "")) if isinstance(payload, dict) else None), True
+        return state.tokens.login(token), True
     session = request.scope.get("session")
     return (session.get("user") if session else None), False
 
