@@ -450,7 +450,8 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    install_auth(app, settings, user_cache=user_cache)  # refuses dev auth in production; session cookie; /login, /logout
+    # refuses dev auth in production; session cookie; /login, /logout
+    install_auth(app, settings, user_cache=user_cache)
     from dcc.bootstrap import check_production_identity, check_production_signing
 
     check_production_identity(settings or get_settings())  # production: no demo VIHF key, trust store required
