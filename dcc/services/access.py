@@ -36,7 +36,7 @@ from sqlalchemy.sql import Select
 from dcc.adapters.db import models as m
 from dcc.domain.clock import fr_datetime
 from dcc.errors import DccError, NotFound
-from dcc.services.audit import record_audit
+from dcc.services.audit import record_audit, record_audits
 from dcc.services.uow import UnitOfWork
 
 Role = Literal["coordinator", "physician", "ide", "monitor", "admin"]
@@ -488,9 +488,8 @@ def record_read(uow: UnitOfWork, user: User, *, action: str, entity: str, entity
     if not uow.writes_in_read_transaction():
         uow.commit()  # nothing written: ends the read transaction (objects stay loaded, expire_on_commit=False)
         uow.begin_write()
-    for patient_id in dict.fromkeys(patient_ids):
-        record_audit(uow, actor=user.login, action=action, entity=entity, entity_id=entity_id,
-                     patient_id=patient_id, detail=base)
+    record_audits(uow, actor=user.login, action=action, entity=entity, entity_id=entity_id,
+                  patient_ids=list(dict.fromkeys(patient_ids)), detail=base)
     uow.commit()
 
 

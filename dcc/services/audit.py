@@ -131,17 +131,34 @@ def _locked_lane(uow: UnitOfWork) -> _Lane:
 def record_audit(uow: UnitOfWork, *, actor: str, action: str, entity: str, entity_id: str,
                  patient_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
     """Append an entry to the audit log, in the caller's transaction (its lane's next number and hash)."""
+    record_audits(uow, actor=actor, action=action, entity=entity, entity_id=entity_id, patient_ids=[patient_id],
+                  detail=detail)
+
+
+def record_audits(uow: UnitOfWork, *, actor: str, action: str, entity: str, entity_id: str,
+                  patient_ids: list[str | None], detail: dict[str, Any] | None = None) -> None:
+    """Append one entry per patient of `patient_ids` (the same action), in the caller's transaction: the entries
+    take the lane's next numbers in that order, each hash chained to the one before, in one lock of the lane,
+    one insert (executemany) and one move of the lane, whatever their number (a session's agenda names a
+    dozen patients)."""
+    if not patient_ids:
+        return
     if not uow.session.in_transaction():
         uow.begin_write()  # SQLite: take the write lock before reading the lane, not half-way
     lane = _locked_lane(uow)
-    entry = _Entry(at=m.utcnow(), actor=actor, action=action, entity=entity, entity_id=entity_id,
-                   patient_id=patient_id, detail=detail or {}, lane=lane.id, lane_seq=lane.seq + 1)
-    lane_hash = _lane_hash(lane.last_hash, entry)
-    uow.session.execute(_APPEND, {"at": entry.at, "actor": actor, "action": action, "entity": entity,
-                                  "entity_id": entity_id, "patient_id": patient_id, "detail": entry.detail,
-                                  "lane": entry.lane, "lane_seq": entry.lane_seq, "prev_hash": "", "hash": "",
-                                  "lane_hash": lane_hash})  # not asdict(): it deep-copies the detail
-    uow.session.execute(_MOVE_LANE, {"lane_id": lane.id, "new_seq": entry.lane_seq, "new_hash": lane_hash})
+    at, detail_ = m.utcnow(), detail or {}
+    seq, last_hash = lane.seq, lane.last_hash
+    rows: list[dict[str, Any]] = []
+    for patient_id in patient_ids:
+        seq += 1
+        entry = _Entry(at=at, actor=actor, action=action, entity=entity, entity_id=entity_id,
+                       patient_id=patient_id, detail=detail_, lane=lane.id, lane_seq=seq)
+        last_hash = _lane_hash(last_hash, entry)
+        rows.append({"at": at, "actor": actor, "action": action, "entity": entity, "entity_id": entity_id,
+                     "patient_id": patient_id, "detail": detail_, "lane": lane.id, "lane_seq": seq,
+                     "prev_hash": "", "hash": "", "lane_hash": last_hash})  # not asdict(): it deep-copies the detail
+    uow.session.execute(_APPEND, rows if len(rows) > 1 else rows[0])
+    uow.session.execute(_MOVE_LANE, {"lane_id": lane.id, "new_seq": seq, "new_hash": last_hash})
 
 
 def record_refused_changes(engine: Engine, actor: str, attempts: list[dict[str, Any]]) -> None:

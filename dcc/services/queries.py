@@ -173,16 +173,16 @@ def session_agenda(uow: UnitOfWork, session_id: str) -> AgendaView:
     s = _get(uow, m.Session, session_id, "Séance")
     board = _get(uow, m.Board, s.board_id, "RCP")
     cases = repo.cases_of_session(uow.session, session_id)
-    patients = repo.patients_by_ids(uow.session, [c.patient_id for c in cases])
-    decisions = repo.decisions_of_cases(uow.session, [c.id for c in cases])
+    patients = repo.patient_headers(uow.session, [c.patient_id for c in cases])  # columns only
+    decisions = repo.decision_statuses(uow.session, [c.id for c in cases])
     items = [
         AgendaItem(position=i, case_id=c.id, registration_number=c.registration_number,
                    patient_id=c.patient_id,
-                   patient_display_name=display_name(patients[c.patient_id]),
-                   ins_qualified=patients[c.patient_id].ins_qualified, topography_code=c.topography_code,
+                   patient_display_name=_display_name(*patients[c.patient_id][:4]),
+                   ins_qualified=patients[c.patient_id][4], topography_code=c.topography_code,
                    phase=c.phase, question=c.question, urgent=c.urgent, standard=c.standard, status=c.status,
                    assignment_reason=c.assignment_reason, not_ready=list(c.not_ready or []),
-                   decision_status=decisions[c.id].case_status if c.id in decisions else None)
+                   decision_status=decisions.get(c.id))
         for i, c in enumerate(cases, start=1)
     ]
     return AgendaView(session=_session_view(s, board, len(cases)), place=board.place,

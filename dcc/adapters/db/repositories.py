@@ -136,9 +136,10 @@ _DOCUMENT_SUMMARIES = (select(m.Document.id, m.Document.kind, m.Document.version
                               m.Document.status, m.Document.announced_at, m.Document.masked_ps)
                        .where(m.Document.case_id == bindparam("case_id"))
                        .order_by(m.Document.kind, m.Document.version))
-_PATIENT_HEADER = select(m.Patient.birth_family, m.Patient.used_family, m.Patient.used_given,
-                         m.Patient.birth_given_first, m.Patient.ins_qualified, m.Patient.dmp_opposition,
-                         m.Patient.ins_matricule).where(m.Patient.id == bindparam("patient_id"))
+_PATIENT_HEADER_COLUMNS = select(m.Patient.id, m.Patient.birth_family, m.Patient.used_family, m.Patient.used_given,
+                                 m.Patient.birth_given_first, m.Patient.ins_qualified, m.Patient.dmp_opposition,
+                                 m.Patient.ins_matricule)
+_PATIENT_HEADER = select(*_PATIENT_HEADER_COLUMNS.selected_columns[1:]).where(m.Patient.id == bindparam("patient_id"))
 _CASE_LINK = select(m.Case.id, m.Case.session_id, m.Session.starts_at).outerjoin(
     m.Session, m.Session.id == m.Case.session_id)
 _CASE_LINK_BY_ID = _CASE_LINK.where(m.Case.id == bindparam("case_id"))
@@ -233,6 +234,23 @@ def count_outbox_by_state(session: DbSession) -> dict[str, int]:
 def patients_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Patient]:
     rows = session.scalars(select(m.Patient).where(m.Patient.id.in_(list(ids)))).all()
     return {p.id: p for p in rows}
+
+
+def patient_headers(session: DbSession, ids: Sequence[str]) -> dict[str, Row[Any]]:
+    """id -> (birth_family, used_family, used_given, birth_given_first, ins_qualified, dmp_opposition,
+    ins_matricule) of the patients `ids` (columns only: what a list of cases shows)."""
+    if not ids:
+        return {}
+    q = _PATIENT_HEADER_COLUMNS.where(m.Patient.id.in_(list(ids)))
+    return {row[0]: row[1:] for row in session.connection().execute(q).all()}
+
+
+def decision_statuses(session: DbSession, case_ids: Sequence[str]) -> dict[str, str]:
+    """case id -> the case status its decision recorded (columns only)."""
+    if not case_ids:
+        return {}
+    q = select(m.Decision.case_id, m.Decision.case_status).where(m.Decision.case_id.in_(list(case_ids)))
+    return {case_id: status for case_id, status in session.connection().execute(q).all()}
 
 
 def boards_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Board]:
