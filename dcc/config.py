@@ -198,6 +198,12 @@ class Settings(BaseSettings):
         description="Longest wait for a lock: SQLite busy_timeout (the write lock), PostgreSQL lock_timeout; "
         "then the request answers 503 with Retry-After.",
     )
+    auth_user_cache_s: float = Field(
+        5.0, ge=0, le=60,
+        description="How long a web process keeps an authenticated user's account (role, region, active) before "
+        "reading it again: a deactivation or a role change takes effect within this delay (0: read on every "
+        "request).",
+    )
     audit_seal_interval_s: float = Field(
         1.0, description="How often the web process seals new audit entries into the hash chain (0: never)."
     )

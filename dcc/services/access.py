@@ -36,7 +36,7 @@ from sqlalchemy.sql import Select
 from dcc.adapters.db import models as m
 from dcc.domain.clock import fr_datetime
 from dcc.errors import DccError, NotFound
-from dcc.services.audit import record_audit
+from dcc.services.audit import record_audit, record_audits
 from dcc.services.uow import UnitOfWork
 
 Role = Literal["coordinator", "physician", "ide", "monitor", "admin"]
@@ -307,6 +307,22 @@ def _patient_of(uow: UnitOfWork, kind: str, obj: m.Base) -> str | None:
     return None
 
 
+_STATEMENTS: dict[tuple[type[m.Base], int], tuple[ColumnElement[bool], Select[Any]]] = {}
+
+
+def _visible_statement(model: type[m.Base], condition: ColumnElement[bool]) -> Select[Any]:
+    """`model` by id (parameter `dcc_id`) where `condition` holds, built once per filter: the filters are built
+    once per user, and a statement built once also computes its cache key once."""
+    key = (model, id(condition))
+    entry = _STATEMENTS.get(key)
+    if entry is None or entry[0] is not condition:
+        if len(_STATEMENTS) >= 4 * _PER_USER_CACHE:
+            _STATEMENTS.clear()
+        entry = (condition, select(model).where(model.__table__.c.id == bindparam("dcc_id"), condition))
+        _STATEMENTS[key] = entry
+    return entry[1]
+
+
 def require(uow: UnitOfWork, user: User, kind: str, id_: str, condition: ColumnElement[bool],
             *, action: str = "read") -> None:
     """Raise NotFound (same message as a missing object) unless the object exists and `condition` holds.
@@ -315,10 +331,13 @@ def require(uow: UnitOfWork, user: User, kind: str, id_: str, condition: ColumnE
     rollback of the request) before the 404.
     """
     what, model = _WHAT[kind]
-    missing = NotFound(f"{what} « {id_} » introuvable.")
-    # one query when visible (the object is then in the session: the caller's `get` does not query again)
-    if uow.session.scalars(select(model).where(model.__table__.c.id == id_, condition)).first() is not None:
+    # one query when visible; the object is kept in the session (whose identity map holds objects weakly), so
+    # the caller's `get` of it does not query again
+    found = uow.session.scalars(_visible_statement(model, condition), {"dcc_id": id_}).first()
+    if found is not None:
+        uow.session.info.setdefault("dcc.visible", []).append(found)
         return
+    missing = NotFound(f"{what} « {id_} » introuvable.")
     obj = uow.session.get(model, id_)
     if obj is None:
         raise missing
@@ -461,15 +480,16 @@ def record_read(uow: UnitOfWork, user: User, *, action: str, entity: str, entity
     """Audit a read of clinical data (one entry per patient) and commit before the data is returned:
     if the entry cannot be written, the read fails.
 
-    The read transaction is ended first and the entries get a short write transaction of their own
-    (`begin_write`): on SQLite, upgrading a read transaction to a write one fails at once when another
-    writer committed meanwhile, whatever the busy timeout."""
+    On SQLite the read transaction is ended first and the entries get a short write transaction of their own
+    (`begin_write`): upgrading a read transaction to a write one fails at once when another writer committed
+    meanwhile, whatever the busy timeout. PostgreSQL writes them in the read's transaction (row locks: no
+    such failure), which saves a commit, a connection check-out and a new transaction."""
     base = {"role": user.role, "region": user.region_code, **(detail or {})}
-    uow.commit()  # nothing written: ends the read transaction (objects stay loaded, expire_on_commit=False)
-    uow.begin_write()
-    for patient_id in dict.fromkeys(patient_ids):
-        record_audit(uow, actor=user.login, action=action, entity=entity, entity_id=entity_id,
-                     patient_id=patient_id, detail=base)
+    if not uow.writes_in_read_transaction():
+        uow.commit()  # nothing written: ends the read transaction (objects stay loaded, expire_on_commit=False)
+        uow.begin_write()
+    record_audits(uow, actor=user.login, action=action, entity=entity, entity_id=entity_id,
+                  patient_ids=list(dict.fromkeys(patient_ids)), detail=base)
     uow.commit()
 
 

@@ -26,7 +26,7 @@ import json
 import logging
 import random
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -131,14 +131,34 @@ def _locked_lane(uow: UnitOfWork) -> _Lane:
 def record_audit(uow: UnitOfWork, *, actor: str, action: str, entity: str, entity_id: str,
                  patient_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
     """Append an entry to the audit log, in the caller's transaction (its lane's next number and hash)."""
+    record_audits(uow, actor=actor, action=action, entity=entity, entity_id=entity_id, patient_ids=[patient_id],
+                  detail=detail)
+
+
+def record_audits(uow: UnitOfWork, *, actor: str, action: str, entity: str, entity_id: str,
+                  patient_ids: list[str | None], detail: dict[str, Any] | None = None) -> None:
+    """Append one entry per patient of `patient_ids` (the same action), in the caller's transaction: the entries
+    take the lane's next numbers in that order, each hash chained to the one before, in one lock of the lane,
+    one insert (executemany) and one move of the lane, whatever their number (a session's agenda names a
+    dozen patients)."""
+    if not patient_ids:
+        return
     if not uow.session.in_transaction():
         uow.begin_write()  # SQLite: take the write lock before reading the lane, not half-way
     lane = _locked_lane(uow)
-    entry = _Entry(at=m.utcnow(), actor=actor, action=action, entity=entity, entity_id=entity_id,
-                   patient_id=patient_id, detail=detail or {}, lane=lane.id, lane_seq=lane.seq + 1)
-    lane_hash = _lane_hash(lane.last_hash, entry)
-    uow.session.execute(_APPEND, {**asdict(entry), "prev_hash": "", "hash": "", "lane_hash": lane_hash})
-    uow.session.execute(_MOVE_LANE, {"lane_id": lane.id, "new_seq": entry.lane_seq, "new_hash": lane_hash})
+    at, detail_ = m.utcnow(), detail or {}
+    seq, last_hash = lane.seq, lane.last_hash
+    rows: list[dict[str, Any]] = []
+    for patient_id in patient_ids:
+        seq += 1
+        entry = _Entry(at=at, actor=actor, action=action, entity=entity, entity_id=entity_id,
+                       patient_id=patient_id, detail=detail_, lane=lane.id, lane_seq=seq)
+        last_hash = _lane_hash(last_hash, entry)
+        rows.append({"at": at, "actor": actor, "action": action, "entity": entity, "entity_id": entity_id,
+                     "patient_id": patient_id, "detail": detail_, "lane": lane.id, "lane_seq": seq,
+                     "prev_hash": "", "hash": "", "lane_hash": last_hash})  # not asdict(): it deep-copies the detail
+    uow.session.execute(_APPEND, rows if len(rows) > 1 else rows[0])
+    uow.session.execute(_MOVE_LANE, {"lane_id": lane.id, "new_seq": seq, "new_hash": last_hash})
 
 
 def record_refused_changes(engine: Engine, actor: str, attempts: list[dict[str, Any]]) -> None:
@@ -153,6 +173,14 @@ def record_refused_changes(engine: Engine, actor: str, attempts: list[dict[str, 
 
 
 # ------------------------------------------------------------------------------------------- sealer
+
+
+_EVENT = cast(Table, m.AuditEvent.__table__)
+_PENDING = (select(_EVENT.c.id, _EVENT.c.at, _EVENT.c.actor, _EVENT.c.action, _EVENT.c.entity, _EVENT.c.entity_id,
+                   _EVENT.c.patient_id, _EVENT.c.detail, _EVENT.c.lane, _EVENT.c.lane_seq, _EVENT.c.lane_hash)
+            .where(_EVENT.c.seal_seq.is_(None)).order_by(_EVENT.c.id).limit(bindparam("batch")))
+_SEAL = (update(_EVENT).where(_EVENT.c.id == bindparam("s_id"))
+         .values(prev_hash=bindparam("s_prev"), hash=bindparam("s_hash"), seal_seq=bindparam("s_seq")))
 
 
 def _locked_head(uow: UnitOfWork) -> m.AuditHead | None:
@@ -173,13 +201,15 @@ def seal_pending(uow: UnitOfWork, *, batch: int = SEAL_BATCH) -> int:
     if head is None:
         uow.rollback()
         return 0
-    pending = list(uow.session.scalars(select(m.AuditEvent).where(m.AuditEvent.seal_seq.is_(None))
-                                       .order_by(m.AuditEvent.id).limit(batch)).all())
+    pending = uow.session.execute(_PENDING, {"batch": batch}).all()
+    sealed: list[dict[str, Any]] = []
     for ev in pending:
-        ev.prev_hash = head.last_hash
-        ev.seal_seq = head.count + 1
-        ev.hash = _entry_hash(ev.prev_hash, ev)
-        head.last_id, head.last_hash, head.count = ev.id, ev.hash, head.count + 1
+        prev, seq = head.last_hash, head.count + 1
+        digest = _entry_hash(prev, ev)  # type: ignore[arg-type]  # a row with the entry's columns
+        sealed.append({"s_id": ev.id, "s_prev": prev, "s_hash": digest, "s_seq": seq})
+        head.last_id, head.last_hash, head.count = ev.id, digest, seq
+    if sealed:
+        uow.session.execute(_SEAL, sealed)  # one executemany, not one ORM update per entry
     uow.commit()
     return len(pending)
 

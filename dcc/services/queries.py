@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement
 
@@ -33,10 +33,14 @@ def _get(uow: UnitOfWork, model: type[T], id_: str, what: str) -> T:
 
 def display_name(p: m.Patient) -> str:
     """Identity-vigilance display: birth name, used name when it differs, first given name."""
-    name = p.birth_family
-    if p.used_family and p.used_family != p.birth_family:
-        name += f" (nom d'usage {p.used_family})"
-    return f"{name} {p.used_given or p.birth_given_first}".strip()
+    return _display_name(p.birth_family, p.used_family, p.used_given, p.birth_given_first)
+
+
+def _display_name(birth_family: str, used_family: str | None, used_given: str | None, birth_given_first: str) -> str:
+    name = birth_family
+    if used_family and used_family != birth_family:
+        name += f" (nom d'usage {used_family})"
+    return f"{name} {used_given or birth_given_first}".strip()
 
 
 def professional_name(p: m.Professional) -> str:
@@ -169,16 +173,16 @@ def session_agenda(uow: UnitOfWork, session_id: str) -> AgendaView:
     s = _get(uow, m.Session, session_id, "Séance")
     board = _get(uow, m.Board, s.board_id, "RCP")
     cases = repo.cases_of_session(uow.session, session_id)
-    patients = repo.patients_by_ids(uow.session, [c.patient_id for c in cases])
-    decisions = repo.decisions_of_cases(uow.session, [c.id for c in cases])
+    patients = repo.patient_headers(uow.session, [c.patient_id for c in cases])  # columns only
+    decisions = repo.decision_statuses(uow.session, [c.id for c in cases])
     items = [
         AgendaItem(position=i, case_id=c.id, registration_number=c.registration_number,
                    patient_id=c.patient_id,
-                   patient_display_name=display_name(patients[c.patient_id]),
-                   ins_qualified=patients[c.patient_id].ins_qualified, topography_code=c.topography_code,
+                   patient_display_name=_display_name(*patients[c.patient_id][:4]),
+                   ins_qualified=patients[c.patient_id][4], topography_code=c.topography_code,
                    phase=c.phase, question=c.question, urgent=c.urgent, standard=c.standard, status=c.status,
                    assignment_reason=c.assignment_reason, not_ready=list(c.not_ready or []),
-                   decision_status=decisions[c.id].case_status if c.id in decisions else None)
+                   decision_status=decisions.get(c.id))
         for i, c in enumerate(cases, start=1)
     ]
     return AgendaView(session=_session_view(s, board, len(cases)), place=board.place,
@@ -238,27 +242,30 @@ class CaseLink:
     session_starts_at: datetime | None
 
 
-def _case_link(uow: UnitOfWork, case: m.Case | None) -> CaseLink | None:
-    if case is None:
-        return None
-    session = uow.session.get(m.Session, case.session_id) if case.session_id else None
-    return CaseLink(id=case.id, session_id=case.session_id,
-                    session_starts_at=session.starts_at if session is not None else None)
+def _case_link(row: Any) -> CaseLink | None:
+    return CaseLink(id=row[0], session_id=row[1], session_starts_at=row[2]) if row is not None else None
 
 
 def get_case(uow: UnitOfWork, case_id: str) -> CaseView:
+    """The case and what its view shows of the patient, decision, documents (columns only: never their CDA
+    or PDF) and re-presentations."""
     case = _get(uow, m.Case, case_id, "Dossier")
-    patient = _get(uow, m.Patient, case.patient_id, "Patient")
-    docs = [DocumentSummary(id=d.id, kind=d.kind, version=d.version, unique_id=d.unique_id, status=d.status,
-                            announced=d.announced_at is not None, masked=d.masked_ps)
-            for d in repo.documents_of_case(uow.session, case_id)]
-    return CaseView(case=case, patient_display_name=display_name(patient),
-                    ins_qualified=patient.ins_qualified, decision=repo.decision_of_case(uow.session, case_id),
-                    documents=docs, dmp_opposition=patient.dmp_opposition,
-                    represented_from=_case_link(uow, uow.session.get(m.Case, case.represented_from_id)
+    patient = repo.patient_header(uow.session, case.patient_id)
+    if patient is None:
+        raise NotFound(f"Patient « {case.patient_id} » introuvable.")
+    birth_family, used_family, used_given, birth_given_first, ins_qualified, dmp_opposition, ins_matricule = patient
+    docs = [DocumentSummary(id=d_id, kind=kind, version=version, unique_id=unique_id, status=status_,
+                            announced=announced_at is not None, masked=masked)
+            for d_id, kind, version, unique_id, status_, announced_at, masked
+            in repo.document_summaries(uow.session, case_id)]
+    return CaseView(case=case, patient_display_name=_display_name(birth_family, used_family, used_given,
+                                                                  birth_given_first),
+                    ins_qualified=ins_qualified, decision=repo.decision_of_case(uow.session, case_id),
+                    documents=docs, dmp_opposition=dmp_opposition,
+                    represented_from=_case_link(repo.case_link(uow.session, case_id=case.represented_from_id)
                                                 if case.represented_from_id else None),
-                    represented_by=_case_link(uow, repo.representation_of(uow.session, case.id)),
-                    has_ins=bool(patient.ins_matricule))
+                    represented_by=_case_link(repo.case_link(uow.session, represented_from_id=case.id)),
+                    has_ins=bool(ins_matricule))
 
 
 def get_decision(uow: UnitOfWork, case_id: str) -> m.Decision:

@@ -43,6 +43,11 @@ class UnitOfWork:
     def commit(self) -> None:
         self.session.commit()
 
+    def writes_in_read_transaction(self) -> bool:
+        """True when a transaction begun to read may write as well (PostgreSQL); False on SQLite, where
+        upgrading a read transaction to a write one fails at once if another writer committed meanwhile."""
+        return self.session.get_bind().dialect.name != "sqlite"
+
     def begin_write(self) -> None:
         """Start the next transaction as a write transaction: on SQLite `BEGIN IMMEDIATE` takes the write
         lock up front, so a read-then-write cannot fail with "database is locked" half-way; elsewhere a no-op."""

@@ -30,9 +30,10 @@ from dcc.services import queries
 from dcc.services.audit import Sealer
 from dcc.services.uow import Database
 from dcc.web.api import api_v1
-from dcc.web.auth import install_auth
+from dcc.web.auth import UserCache, install_auth
 from dcc.web.ratelimit import RateLimiter, install_rate_limits
 from dcc.web.request_id import RequestId
+from dcc.web.routing import FlatDispatch
 from dcc.web.schemas import HealthOut, error_responses
 
 log = logging.getLogger("dcc.web")
@@ -352,7 +353,7 @@ def _default_database() -> Database:
 
 def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BODY_BYTES,
                settings: Settings | None = None, rate_limiter: RateLimiter | None = None,
-               audit_seal_interval_s: float | None = None) -> FastAPI:
+               audit_seal_interval_s: float | None = None, user_cache: UserCache | None = None) -> FastAPI:
     """Build the app on `database` (default: from the DCC_* settings). Refuses an unmigrated database.
 
     A session's validation only commits its "documents due" rows (and emits a Prefect event): the
@@ -361,7 +362,8 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     limits of expensive endpoints (default: from the DCC_RATE_LIMIT_* settings, see dcc.web.ratelimit).
     `audit_seal_interval_s`: how often a thread of this process seals new audit entries into the chain
     (dcc.services.audit; default: DCC_AUDIT_SEAL_INTERVAL_S when the database comes from the settings,
-    none when the caller passes a database; 0: never).
+    none when the caller passes a database; 0: never). `user_cache`: the accounts kept between requests
+    (dcc.web.auth.UserCache; default: DCC_AUTH_USER_CACHE_S seconds).
     """
     if audit_seal_interval_s is None:
         audit_seal_interval_s = (settings or get_settings()).audit_seal_interval_s if database is None else 0.0
@@ -448,7 +450,8 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    install_auth(app, settings)  # refuses dev auth in production; session cookie; /login, /logout
+    # refuses dev auth in production; session cookie; /login, /logout
+    install_auth(app, settings, user_cache=user_cache)
     from dcc.bootstrap import check_production_identity, check_production_signing
 
     check_production_identity(settings or get_settings())  # production: no demo VIHF key, trust store required
@@ -460,6 +463,7 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     mount_static(app)
     _use_error_model_in_openapi(app)
     _prepare_routes(app)
+    FlatDispatch.install(app)  # one pass over the routes per request (dcc.web.routing)
     return app
 
 

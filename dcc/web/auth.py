@@ -11,8 +11,11 @@
   when `DCC_ENV=production`.
 
 The browser session is a signed cookie (Starlette `SessionMiddleware`: HttpOnly, SameSite=Lax, Secure unless
-dev mode, 8 hours). API clients send `Authorization: Bearer <token>`. Every request reloads the user from the
-database, so a deactivated account loses access at once.
+dev mode, 8 hours). API clients send `Authorization: Bearer <token>`. The account behind a login (active, role,
+region, establishment) is read from the database and kept by the process for `DCC_AUTH_USER_CACHE_S` seconds
+(default 5; `UserCache`): a deactivation or a role change takes effect within that delay, in every process. A
+login or a logout through this process drops the entry at once; a logout clears the session, so the cookie no
+longer names the user.
 
 Public API: `User`, `current_user`, `optional_user`, `csrf_token`, `verify_csrf`, `auth_router`,
 `install_auth`, `issue_dev_token`.
@@ -25,7 +28,10 @@ import html
 import logging
 import os
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -33,6 +39,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from dcc.config import Settings, get_settings
@@ -43,7 +50,7 @@ from dcc.services.audit import record_audit
 from dcc.services.uow import Database
 
 __all__ = ["User", "current_user", "optional_user", "csrf_token", "verify_csrf", "auth_router", "install_auth",
-           "issue_dev_token", "NotAuthenticated"]
+           "issue_dev_token", "NotAuthenticated", "UserCache"]
 
 log = logging.getLogger("dcc.web.auth")
 
@@ -97,22 +104,100 @@ def issue_dev_token(login: str, *, settings: Settings | None = None) -> str:
 # ------------------------------------------------------------------------------------- configuration
 
 
+class UserCache:
+    """Active accounts by login, each kept `ttl_s` seconds from when it was read (0: nothing is kept).
+
+    Reading the account on every request cost a query, a pooled connection and a thread hand-over: more than
+    many requests' own work. The price is the delay: an account deactivated, or whose role or scope changes,
+    keeps its former rights for at most `ttl_s` seconds in a process that read it just before. Unknown and
+    deactivated logins are never kept (a new account works at once). `clock`: monotonic seconds (tests)."""
+
+    def __init__(self, ttl_s: float, *, clock: Callable[[], float] = time.monotonic, max_entries: int = 4096) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, User]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, login: str) -> User | None:
+        entry = self._entries.get(login)
+        if entry is None:
+            return None
+        if self.clock() >= entry[0]:
+            self.drop(login)
+            return None
+        return entry[1]
+
+    def put(self, user: User) -> None:
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                now = self.clock()
+                for login, (expires, _) in list(self._entries.items()):
+                    if now >= expires:
+                        del self._entries[login]
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+            self._entries[user.login] = (self.clock() + self.ttl_s, user)
+
+    def drop(self, login: str) -> None:
+        with self._lock:
+            self._entries.pop(login, None)
+
+
+class VerifiedTokens:
+    """Bearer tokens whose signature was checked, with their login and signing time: a client sends the same
+    token with every request, and checking its signature (HMAC, base64, JSON) each time cost more than some
+    requests' own work. The age limit is still checked on every request; only valid tokens are kept."""
+
+    def __init__(self, secret: str, *, max_age: int = TOKEN_MAX_AGE, max_entries: int = 4096) -> None:
+        self.serializer = _serializer(secret)
+        self.max_age = max_age
+        self.max_entries = max_entries
+        self._valid: dict[str, tuple[str | None, float]] = {}
+
+    def login(self, token: str) -> str | None:
+        kept = self._valid.get(token)
+        if kept is not None and time.time() - kept[1] <= self.max_age:
+            return kept[0]
+        try:
+            payload, signed_at = self.serializer.loads(token, max_age=self.max_age, return_timestamp=True)
+        except SignatureExpired:
+            self._valid.pop(token, None)
+            raise NotAuthenticated("Jeton d'accès expiré : demandez-en un nouveau.") from None
+        except BadSignature:
+            raise NotAuthenticated("Jeton d'accès invalide.") from None
+        login = str(payload.get("sub", "")) if isinstance(payload, dict) else None
+        if len(self._valid) >= self.max_entries:
+            self._valid.clear()
+        self._valid[token] = (login, signed_at.timestamp())
+        return login
+
+
 @dataclass
 class AuthState:
     mode: str
     secret: str
     settings: Settings
     oauth_client: Any = None  # authlib StarletteOAuth2App in oidc mode
+    users: UserCache = field(default_factory=lambda: UserCache(0))
+    tokens: VerifiedTokens = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = VerifiedTokens(self.secret)
 
 
-def install_auth(app: FastAPI, settings: Settings | None = None) -> None:
-    """Check the configuration, add the session middleware and the login routes. Called by create_app."""
+def install_auth(app: FastAPI, settings: Settings | None = None, *, user_cache: UserCache | None = None) -> None:
+    """Check the configuration, add the session middleware and the login routes. Called by create_app.
+    `user_cache`: the accounts kept between requests (default: `DCC_AUTH_USER_CACHE_S` seconds)."""
     settings = settings or get_settings()
     if settings.auth_mode == "dev" and settings.env == "production":
         raise ConfigurationError("Le mode d'authentification « dev » est interdit en production : "
                                  "configurez DCC_AUTH_MODE=oidc.")
     secret = signing_secret(settings)
-    state = AuthState(mode=settings.auth_mode, secret=secret, settings=settings)
+    state = AuthState(mode=settings.auth_mode, secret=secret, settings=settings,
+                      users=user_cache if user_cache is not None else UserCache(settings.auth_user_cache_s))
     if settings.auth_mode == "oidc":
         if not (settings.oidc_discovery_url and settings.oidc_client_id):
             raise ConfigurationError("Le mode OIDC demande DCC_OIDC_DISCOVERY_URL et DCC_OIDC_CLIENT_ID.")
@@ -160,46 +245,64 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+def _login_of(request: Request, state: AuthState) -> tuple[str | None, bool]:
+    """The login the request names (bearer token or session cookie) and whether a token named it; a bad token
+    is an error. No I/O."""
+    token = _bearer(request)
+    if token is not None:
+        if state.mode != "dev":
+            raise NotAuthenticated("Jeton d'accès refusé : connectez-vous par le fournisseur d'identité.")
+        return state.tokens.login(token), True
+    session = request.scope.get("session")
+    return (session.get("user") if session else None), False
+
+
+def cached_user(request: Request) -> User | None:
+    """The request's user when no database read is needed (already identified, or kept by `UserCache`); None
+    otherwise (anonymous, or to be read: `optional_user`). A bad token is an error. No I/O: for the event loop."""
+    user: User | None = request.scope.get("dcc.user")
+    if user is not None:
+        return user
+    state = _state(request)
+    login, _ = _login_of(request, state)
+    user = state.users.get(login) if login else None
+    if user is not None:
+        request.scope["dcc.user"] = user
+    return user
+
+
 def optional_user(request: Request) -> User | None:
     """The user of a bearer token or of the session cookie; None when anonymous. A bad token is an error."""
     cached = request.scope.get("dcc.user")
     if cached is not None:
         return cached
     state = _state(request)
-    token = _bearer(request)
-    login: str | None = None
-    if token is not None:
-        if state.mode != "dev":
-            raise NotAuthenticated("Jeton d'accès refusé : connectez-vous par le fournisseur d'identité.")
-        try:
-            payload = _serializer(state.secret).loads(token, max_age=TOKEN_MAX_AGE)
-        except SignatureExpired:
-            raise NotAuthenticated("Jeton d'accès expiré : demandez-en un nouveau.") from None
-        except BadSignature:
-            raise NotAuthenticated("Jeton d'accès invalide.") from None
-        login = str(payload.get("sub", "")) if isinstance(payload, dict) else None
-    else:
-        session = request.scope.get("session")
-        if session:
-            login = session.get("user")
+    login, by_token = _login_of(request, state)
     if not login:
         return None
-    user = load_user(request.app.state.database, login)
+    user = state.users.get(login)
     if user is None:
-        if token is not None:
-            raise NotAuthenticated("Compte inconnu ou désactivé.")
-        _session(request).pop("user", None)
-        return None
+        user = load_user(request.app.state.database, login)
+        if user is None:
+            if by_token:
+                raise NotAuthenticated("Compte inconnu ou désactivé.")
+            _session(request).pop("user", None)
+            return None
+        state.users.put(user)
     request.scope["dcc.user"] = user
     return user
 
 
-def current_user(request: Request) -> User:
-    """The authenticated user; 401 (French JSON) when there is none."""
-    user = optional_user(request)
+NOT_AUTHENTICATED = ("Authentification requise : connectez-vous (/login) ou fournissez un jeton "
+                     "(en-tête Authorization: Bearer).")
+
+
+async def current_user(request: Request) -> User:
+    """The authenticated user; 401 (French JSON) when there is none. On the event loop when the user is kept
+    (`UserCache`), else read in the thread pool."""
+    user = cached_user(request) or await run_in_threadpool(optional_user, request)
     if user is None:
-        raise NotAuthenticated("Authentification requise : connectez-vous (/login) ou fournissez un jeton "
-                               "(en-tête Authorization: Bearer).")
+        raise NotAuthenticated(NOT_AUTHENTICATED)
     return user
 
 
@@ -321,6 +424,7 @@ async def login_dev(request: Request) -> Response:
         return _page("Connexion refusée", "      <p>Compte inconnu ou désactivé.</p>\n"
                      '      <p><a href="/login">Revenir à la connexion</a></p>', status_code=403)
     _audit_login(request, login=user.login, ok=True, detail={"mode": "dev", "role": user.role})
+    state.users.drop(user.login)  # a new login reads the account afresh
     session = _session(request)
     session.clear()
     session["user"] = user.login
@@ -393,6 +497,7 @@ async def auth_callback(request: Request) -> Response:
         return _refused(request, "Aucun compte dcc actif n'est associé à votre identité professionnelle.",
                         claims_sub=str(claims.get("sub", "")), reason=f"no account for {claim}")
     _audit_login(request, login=found, ok=True, detail={"mode": "oidc", "sub": str(claims.get("sub", ""))})
+    state.users.drop(found)  # a new login reads the account afresh
     session = _session(request)
     target = _safe_next(session.get("next"))
     session.clear()
@@ -408,6 +513,7 @@ async def logout(request: Request) -> Response:
     login_ = session.get("user")
     session.clear()
     if login_:
+        _state(request).users.drop(str(login_))
         db: Database = request.app.state.database
         with db.uow() as uow:
             record_audit(uow, actor=str(login_), action="auth.logout", entity="app_user", entity_id=str(login_))

@@ -35,3 +35,74 @@ class ApiRoute(APIRoute):
         plain = not (inspect.iscoroutinefunction(endpoint) or inspect.isgeneratorfunction(endpoint)
                      or inspect.isasyncgenfunction(endpoint))
         super().__init__(path, in_threadpool(endpoint) if plain else endpoint, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------ flat dispatch
+
+
+class FlatDispatch:
+    """The app's routes matched in one pass, in FastAPI's own order.
+
+    FastAPI 0.150 keeps each included router as a branch: a request walks the branches, and each level matches
+    the path again when it hands the request down (the API's and the pages' routers are included in one
+    router each, so a page's request matched the hundred API routes two or three times; a 404 walked every
+    route several times). The tree is fixed once the app is built, so its leaves — FastAPI's effective
+    route contexts, the same objects it dispatches to — are listed once and matched once per request; the
+    selected route is handled exactly as FastAPI hands it over. No FULL match (404, redirect of a trailing
+    slash, routes added after the app was built): FastAPI's router answers, as before.
+    """
+
+    def __init__(self, router: Any, leaves: list[tuple[Any, Any]]) -> None:
+        self.router = router
+        self.fallback = router.app
+        self.leaves = leaves
+
+    @classmethod
+    def install(cls, app: Any) -> bool:
+        """Dispatch `app`'s requests through a flat list of its routes; False (nothing changed) when the
+        router holds something this does not know how to hand over."""
+        from fastapi.routing import _IncludedRouter
+        from starlette.routing import Mount, Route
+
+        router = app.router
+        if getattr(router, "middleware_stack", None) != router.app:
+            return False
+        leaves: list[tuple[Any, Any]] = []
+        for route in router.routes:
+            if isinstance(route, _IncludedRouter):
+                for context in route.effective_route_contexts():
+                    if not isinstance(context.original_route, APIRoute) or context.app is None:
+                        return False
+                    leaves.append((context.original_route, context))
+            elif isinstance(route, APIRoute | Mount | Route):
+                leaves.append((route, None))
+            else:
+                return False
+        router.middleware_stack = cls(router, leaves)
+        return True
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from fastapi.routing import _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY, _get_fastapi_scope
+        from starlette.routing import Match
+
+        if scope["type"] != "http":
+            await self.fallback(scope, receive, send)
+            return
+        partial: tuple[Any, Any, dict[str, Any]] | None = None
+        for route, context in self.leaves:
+            match, child_scope = (context or route).matches(scope)
+            if match == Match.FULL:
+                break
+            if match == Match.PARTIAL and partial is None:
+                partial = (route, context, child_scope)
+        else:
+            if partial is None:
+                await self.fallback(scope, receive, send)
+                return
+            route, context, child_scope = partial
+        scope.setdefault("router", self.router)
+        scope.update(child_scope)
+        if context is not None:
+            scope["route"] = route
+            _get_fastapi_scope(scope)[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = context
+        await route.handle(scope, receive, send)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from dcc.services.audit import pending_count, record_audit, seal_all, verify_chain
+from dcc.services.audit import pending_count, record_audit, record_audits, seal_all, verify_chain
 from dcc.services.uow import Database
 
 
@@ -253,3 +253,23 @@ def test_concurrent_writers_and_a_sealer_keep_every_entry_and_the_chain(database
         ids = {r[0] for r in conn.execute(text("SELECT entity_id FROM audit_event")).all()}
         assert conn.execute(text("SELECT COUNT(*) FROM audit_event WHERE seal_seq IS NULL")).scalar() == 0
     assert ids == {f"{k}-{i}{s}" for k in range(6) for i in range(15) for s in ("", "b")}
+
+
+def test_one_read_of_several_patients_appends_consecutive_entries_of_one_lane(database: Database) -> None:
+    """An agenda read audits one entry per patient in one append: consecutive numbers of one lane, in the
+    order given; the chain verifies before and after sealing, and an entry deleted from the middle of the
+    append is still detected."""
+    with database.uow() as uow:
+        record_audits(uow, actor="coord-a", action="session.agenda_read", entity="session", entity_id="s-1",
+                      patient_ids=["p-1", "p-2", "p-3"], detail={"role": "coordinator"})
+        uow.commit()
+    with database.uow() as uow:
+        rows = uow.session.execute(text("SELECT id, lane, lane_seq, patient_id FROM audit_event ORDER BY id")).all()
+    assert [r.patient_id for r in rows] == ["p-1", "p-2", "p-3"]
+    assert len({r.lane for r in rows}) == 1
+    assert [r.lane_seq for r in rows] == [rows[0].lane_seq, rows[0].lane_seq + 1, rows[0].lane_seq + 2]
+    assert _verify(database) == []
+    assert seal_all(database) == 3
+    assert _verify(database) == []
+    _tamper(database, f"DELETE FROM audit_event WHERE id = {rows[1].id}")
+    assert _verify(database)

@@ -13,7 +13,7 @@ from dcc.errors import ConfigurationError
 from dcc.services.seed import seed_directory, seed_users
 from dcc.services.uow import Database
 from dcc.web.app import create_app
-from dcc.web.auth import issue_dev_token
+from dcc.web.auth import UserCache, issue_dev_token
 from tests.web.helpers_web import web_settings
 
 
@@ -39,7 +39,13 @@ def test_api_requires_authentication(app_client: TestClient) -> None:
         assert client.get("/healthz").status_code == 200  # public
 
 
-def test_dev_token_authenticates_and_audit_names_the_user(app_client: TestClient, database: Database) -> None:
+def test_dev_token_authenticates_and_audit_names_the_user(database: Database) -> None:
+    with database.uow() as uow:
+        seed_directory(uow, seed=1, regions=2)
+        seed_users(uow, region_codes=["A", "B"])
+        uow.commit()
+    # no account kept between requests: a deactivation takes effect at the next request
+    app_client = TestClient(create_app(database=database, settings=web_settings(), user_cache=UserCache(0)))
     token = issue_dev_token("coord-a", settings=web_settings())
     with app_client as client:
         r = client.get("/api/v1/boards", headers={"Authorization": f"Bearer {token}"})
@@ -47,13 +53,68 @@ def test_dev_token_authenticates_and_audit_names_the_user(app_client: TestClient
         unknown = issue_dev_token("personne", settings=web_settings())
         r = client.get("/api/v1/boards", headers={"Authorization": f"Bearer {unknown}"})
         assert r.status_code == 401
-    # a deactivated account loses access at once
+    # a deactivated account loses access at the next request
     with database.uow() as uow:
         user = uow.session.query(m.AppUser).filter(m.AppUser.login == "coord-a").one()
         user.active = False
         uow.commit()
     with app_client as client:
         assert client.get("/api/v1/boards", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def _set_account(database: Database, login: str, **values: object) -> None:
+    with database.uow() as uow:
+        user = uow.session.query(m.AppUser).filter(m.AppUser.login == login).one()
+        for name, value in values.items():
+            setattr(user, name, value)
+        uow.commit()
+
+
+def test_role_change_and_deactivation_take_effect_within_the_cache_delay(app_client: TestClient,
+                                                                         database: Database) -> None:
+    """A process keeps an account DELAY seconds after reading it: a role change or a deactivation is seen
+    within that delay, never later; a new account is seen at once."""
+    delay = 5.0
+    now = [100.0]
+    app = create_app(database=database, settings=web_settings(), user_cache=UserCache(delay, clock=lambda: now[0]))
+    headers = {"Authorization": f"Bearer {issue_dev_token('coord-a', settings=web_settings())}"}
+    with TestClient(app) as client:
+        assert client.get("/coordination/", headers=headers).status_code == 200  # read at t=100, kept until 105
+        _set_account(database, "coord-a", role="monitor")
+        now[0] = 104.9  # within the delay: the account as read
+        assert client.get("/coordination/", headers=headers).status_code == 200
+        now[0] = 105.0  # the delay has run out: read again, now a monitor (page refused to the role)
+        r = client.get("/coordination/", headers=headers)
+        assert r.status_code == 403 and "rôle" in r.text
+        assert client.get("/api/v1/boards", headers=headers).status_code == 200  # still a user (monitor)
+        _set_account(database, "coord-a", active=False)
+        now[0] = 109.9  # read again at t=105: kept until 110
+        assert client.get("/api/v1/boards", headers=headers).status_code == 200
+        now[0] = 110.0
+        r = client.get("/api/v1/boards", headers=headers)
+        assert r.status_code == 401 and r.json()["code"] == "non_authentifie"
+        now[0] = 111.0  # a deactivated account is not kept: reactivated, it works at the next request
+        _set_account(database, "coord-a", active=True, role="coordinator")
+        assert client.get("/coordination/", headers=headers).status_code == 200
+
+
+def test_logout_drops_the_kept_account(app_client: TestClient, database: Database) -> None:
+    """Logging out ends the session at once, and the next login reads the account afresh (not the kept one)."""
+    now = [0.0]
+    app = create_app(database=database, settings=web_settings(), user_cache=UserCache(60, clock=lambda: now[0]))
+    with TestClient(app) as client:
+        r = client.post("/login/dev", data={"login": "coord-a", "csrf_token": _csrf(client.get("/login").text)},
+                        follow_redirects=False)
+        assert r.status_code == 303
+        assert client.get("/coordination/").status_code == 200  # kept for 60 s
+        _set_account(database, "coord-a", role="monitor")
+        r = client.post("/logout", data={"csrf_token": _csrf(client.get("/login").text)}, follow_redirects=False)
+        assert r.status_code == 303
+        assert client.get("/api/v1/boards").status_code == 401  # the session no longer names the user
+        r = client.post("/login/dev", data={"login": "coord-a", "csrf_token": _csrf(client.get("/login").text)},
+                        follow_redirects=False)
+        assert r.status_code == 303
+        assert client.get("/coordination/").status_code == 403  # read afresh: a monitor now
 
 
 def _csrf(page: str) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Row, bindparam, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import defer
 
@@ -117,13 +118,53 @@ def attendance(session: DbSession, session_id: str) -> list[m.Attendance]:
     return list(session.scalars(select(m.Attendance).where(m.Attendance.session_id == session_id)).all())
 
 
+_DECISION_OF_CASE = select(m.Decision).where(m.Decision.case_id == bindparam("case_id"))
+
+
 def decision_of_case(session: DbSession, case_id: str) -> m.Decision | None:
-    return session.scalars(select(m.Decision).where(m.Decision.case_id == case_id)).one_or_none()
+    return session.scalars(_DECISION_OF_CASE, {"case_id": case_id}).one_or_none()
 
 
 def documents_of_case(session: DbSession, case_id: str) -> list[m.Document]:
     q = select(m.Document).where(m.Document.case_id == case_id).order_by(m.Document.kind, m.Document.version)
     return list(session.scalars(q).all())
+
+
+# Built once: a case read runs them. Columns only (a document row holds its CDA and PDF), run on the session's
+# connection (Core: no ORM loading for plain rows).
+_DOCUMENT_SUMMARIES = (select(m.Document.id, m.Document.kind, m.Document.version, m.Document.unique_id,
+                              m.Document.status, m.Document.announced_at, m.Document.masked_ps)
+                       .where(m.Document.case_id == bindparam("case_id"))
+                       .order_by(m.Document.kind, m.Document.version))
+_PATIENT_HEADER_COLUMNS = select(m.Patient.id, m.Patient.birth_family, m.Patient.used_family, m.Patient.used_given,
+                                 m.Patient.birth_given_first, m.Patient.ins_qualified, m.Patient.dmp_opposition,
+                                 m.Patient.ins_matricule)
+_PATIENT_HEADER = select(*_PATIENT_HEADER_COLUMNS.selected_columns[1:]).where(m.Patient.id == bindparam("patient_id"))
+_CASE_LINK = select(m.Case.id, m.Case.session_id, m.Session.starts_at).outerjoin(
+    m.Session, m.Session.id == m.Case.session_id)
+_CASE_LINK_BY_ID = _CASE_LINK.where(m.Case.id == bindparam("case_id"))
+_CASE_LINK_REPRESENTING = (_CASE_LINK.where(m.Case.represented_from_id == bindparam("case_id"))
+                           .order_by(m.Case.created_at, m.Case.id).limit(1))
+
+
+def document_summaries(session: DbSession, case_id: str) -> list[Row[Any]]:
+    """(id, kind, version, unique_id, status, announced_at, masked_ps) of a case's documents, by kind and
+    version: the columns a case view lists, never the CDA and PDF."""
+    return list(session.connection().execute(_DOCUMENT_SUMMARIES, {"case_id": case_id}).all())
+
+
+def patient_header(session: DbSession, patient_id: str) -> Row[Any] | None:
+    """(birth_family, used_family, used_given, birth_given_first, ins_qualified, dmp_opposition,
+    ins_matricule) of a patient: what a case view shows of them."""
+    return session.connection().execute(_PATIENT_HEADER, {"patient_id": patient_id}).first()
+
+
+def case_link(session: DbSession, *, case_id: str | None = None,
+              represented_from_id: str | None = None) -> Row[Any] | None:
+    """(id, session_id, session start) of the case entry `case_id`, or of the first entry re-presenting
+    `represented_from_id` (its session had no quorum)."""
+    q, key = (_CASE_LINK_BY_ID, case_id) if case_id is not None else (_CASE_LINK_REPRESENTING, represented_from_id)
+    return session.connection().execute(q, {"case_id": key}).first()
 
 
 def document_without_content(session: DbSession, document_id: str) -> m.Document | None:
@@ -193,6 +234,23 @@ def count_outbox_by_state(session: DbSession) -> dict[str, int]:
 def patients_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Patient]:
     rows = session.scalars(select(m.Patient).where(m.Patient.id.in_(list(ids)))).all()
     return {p.id: p for p in rows}
+
+
+def patient_headers(session: DbSession, ids: Sequence[str]) -> dict[str, Row[Any]]:
+    """id -> (birth_family, used_family, used_given, birth_given_first, ins_qualified, dmp_opposition,
+    ins_matricule) of the patients `ids` (columns only: what a list of cases shows)."""
+    if not ids:
+        return {}
+    q = _PATIENT_HEADER_COLUMNS.where(m.Patient.id.in_(list(ids)))
+    return {row[0]: row[1:] for row in session.connection().execute(q).all()}
+
+
+def decision_statuses(session: DbSession, case_ids: Sequence[str]) -> dict[str, str]:
+    """case id -> the case status its decision recorded (columns only)."""
+    if not case_ids:
+        return {}
+    q = select(m.Decision.case_id, m.Decision.case_status).where(m.Decision.case_id.in_(list(case_ids)))
+    return {case_id: status for case_id, status in session.connection().execute(q).all()}
 
 
 def boards_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Board]:

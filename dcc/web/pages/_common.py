@@ -18,6 +18,7 @@ from fastapi import Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2_fragments.fastapi import Jinja2Blocks
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dcc.domain import clock, states
@@ -131,11 +132,20 @@ def page_user(request: Request) -> PageUser | None:
         return None
 
 
-def require_role(*roles: str) -> Callable[[Request], PageUser]:
-    """Dependency: the signed-in user with one of `roles` (else a login redirect or a French 403 page)."""
+def _kept_page_user(request: Request) -> PageUser | None:
+    """The signed-in user when no database read is needed (see `dcc.web.auth.cached_user`), else None."""
+    try:
+        return _auth.cached_user(request)
+    except (DccError, HTTPException, StarletteHTTPException):
+        return None
 
-    def dependency(request: Request) -> PageUser:
-        user = page_user(request)
+
+def require_role(*roles: str) -> Callable[[Request], Coroutine[Any, Any, PageUser]]:
+    """Dependency: the signed-in user with one of `roles` (else a login redirect or a French 403 page). On the
+    event loop when the account is kept by the process, else read in the thread pool."""
+
+    async def dependency(request: Request) -> PageUser:
+        user = _kept_page_user(request) or await run_in_threadpool(page_user, request)
         if user is None:
             raise LoginRequired()
         request.state.page_user = user
