@@ -22,6 +22,13 @@ from dcc.services.uow import Database
 
 REFERENTIAL_TABLES = ("referential_prefix", "referential_token", "regional_guideline", "referential_concept",
                       "referential_version")
+# the baseline referentials as `dcc db upgrade` loaded them in the session's PostgreSQL database, copied once into
+# this schema (parents first, the order they are restored in): a test that imported a version gets them back by an
+# INSERT … SELECT on the server (~0.5 s) instead of a new load through the ORM (110 000 rows, ~9 s under load)
+BASELINE_SCHEMA = "dcc_test_baseline"
+BASELINE_COPY_ORDER = ("referential_version", "referential_concept", "referential_token", "referential_prefix",
+                       "regional_guideline")
+SERIAL_IDS = ("referential_concept", "referential_token")
 
 
 def _baseline_count() -> int:
@@ -76,6 +83,7 @@ def pg_database_url() -> Iterator[str]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = base.set(database=name).render_as_string(hide_password=False)
     migrate(url)
+    copy_baseline(url)
     yield url
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -128,6 +136,33 @@ def reset_postgresql(db: Database) -> None:
             reload = True
         else:
             reload = False
-    if reload:
+    if reload and not restore_baseline(db):
         with db.uow() as uow:
             load_baseline(uow, actor="dcc db upgrade", today=date.today())
+
+
+def copy_baseline(url: str) -> None:
+    """Keep a copy of the freshly migrated database's baseline referentials (BASELINE_SCHEMA)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{BASELINE_SCHEMA}"'))
+            for table in BASELINE_COPY_ORDER:
+                conn.execute(text(f'CREATE TABLE "{BASELINE_SCHEMA}"."{table}" AS TABLE public."{table}"'))
+    finally:
+        engine.dispose()
+
+
+def restore_baseline(db: Database) -> bool:
+    """Put back the baseline referentials copied by `copy_baseline` into the (emptied) referential tables, with
+    their very rows and ids; False when the database has no copy."""
+    with db.engine.begin() as conn:
+        if conn.execute(text("SELECT to_regclass(:t)"), {"t": f"{BASELINE_SCHEMA}.referential_version"}).scalar() \
+                is None:
+            return False
+        for table in BASELINE_COPY_ORDER:
+            conn.execute(text(f'INSERT INTO public."{table}" SELECT * FROM "{BASELINE_SCHEMA}"."{table}"'))
+        for table in SERIAL_IDS:  # the next id after the copied ones, as after the load
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('public.{table}', 'id'), "
+                              f"COALESCE(max(id), 1), max(id) IS NOT NULL) FROM public.\"{table}\""))
+    return True

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -340,15 +341,17 @@ def document(request: Request, unique_id: str) -> Response:
 
 
 def create_app(*, faults: str | None = None, dump_dir: Path | None = None, kit: Path | None = None,
-               trust_store: Path | str | list[Path] | None = None) -> FastAPI:
+               trust_store: Path | str | list[Path] | None = None,
+               monotonic: Callable[[], float] = time.monotonic) -> FastAPI:
     """The DMP simulator as a FastAPI app (see module docstring). Its value sets come from the ANS kit (`kit`,
     else $DCC_ANS_KIT, else ../shared/ans-cda-kit; see dcc.simulator.reference). `trust_store`: the PEM CA
     certificates (file, directory or list) a VIHF / submission-set signer must be issued by; without one every
-    signed request is refused (dcc.simulator.trust)."""
+    signed request is refused (dcc.simulator.trust). `monotonic`: the clock an outage is counted on (tests pass
+    their own, so that an outage ends when the test's clock says so)."""
     value_sets_source = load_value_sets(kit)
     app = FastAPI(title="Simulateur DMP (XDS.b ITI-41)", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.registry = Registry()
-    app.state.faults = _Faults(FaultSpec.parse(faults))
+    app.state.faults = _Faults(FaultSpec.parse(faults), monotonic)
     app.state.value_sets_source = value_sets_source
     app.state.trust_store = TrustStore.from_setting(trust_store)
     if dump_dir is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 # --- faults ----------------------------------------------------------------------------------------
@@ -46,16 +46,19 @@ class FaultSpec:
 
 
 class _Faults:
-    def __init__(self, spec: FaultSpec) -> None:
+    """The current fault spec; `monotonic` is the clock the outage is counted on (a test's clock in tests)."""
+
+    def __init__(self, spec: FaultSpec, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.monotonic = monotonic
         self.set(spec)
 
     def set(self, spec: FaultSpec) -> None:
         self.spec = spec
         self.rng = random.Random(spec.seed)
-        self.started = time.monotonic()
+        self.started = self.monotonic()
 
     def outage_remaining(self) -> float:
-        return max(0.0, self.spec.outage_s - (time.monotonic() - self.started))
+        return max(0.0, self.spec.outage_s - (self.monotonic() - self.started))
 
     def roll(self, probability: float) -> bool:
         return probability > 0 and self.rng.random() < probability

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +94,8 @@ def two_patients(db: Database) -> tuple[list[str], list[str], str, str]:
     return [d for d in ids if by_doc[d] == p1], [d for d in ids if by_doc[d] == p2], p1, p2
 
 
-def run(db: Database, sender: Any) -> Any:
-    return dispatch_pending(db, transports={DESTINATION: sender}, policy=FAST, max_seconds=30)
+def run(db: Database, sender: Any, **options: Any) -> Any:
+    return dispatch_pending(db, transports={DESTINATION: sender}, policy=FAST, max_seconds=30, **options)
 
 
 def msgs_of(db: Database, doc_ids: list[str], kind: str = "submit") -> list[m.OutboxMessage]:
@@ -310,8 +309,9 @@ def test_metadata_update_waits_for_the_submission(database: Database, sim: Runni
     with database.uow() as uow:
         consent.record_announcement(uow, document_id=ids[0], when=NOW, actor="ide.test")
     httpx.post(f"{sim.url}/_faults", content="", timeout=10).raise_for_status()
-    time.sleep(1.05)  # the retry is due
-    run(database, updating)
+    # the retry is due at most 1 s after the first attempt (backoff of 1 s, jittered): the dispatcher runs 1.05 s
+    # later on its own clock
+    run(database, updating, clock=lambda: datetime.now(UTC) + timedelta(seconds=1.05))
     updating.close()
     (stored,) = state(sim).values()
     assert stored["confidentiality"] == ["N", "INVISIBLE_PATIENT"]  # frozen at the first attempt

@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,10 +51,42 @@ def identity_dir(tmp_path: Path) -> Path:
     return tmp_path / "identity"
 
 
-def simulator(trust_store: Path, faults: str = "", dump_dir: Path | None = None) -> RunningServer:
-    """The DMP simulator trusting the demo CA(s) created under `trust_store` by the tests' sender identities."""
-    return start_in_thread(create_app(faults=faults or None, dump_dir=dump_dir, trust_store=trust_store),
-                           log_level="critical")
+def simulator(trust_store: Path, faults: str = "", dump_dir: Path | None = None,
+              monotonic: Callable[[], float] = time.monotonic) -> RunningServer:
+    """The DMP simulator trusting the demo CA(s) created under `trust_store` by the tests' sender identities;
+    its outages are counted on `monotonic`."""
+    return start_in_thread(create_app(faults=faults or None, dump_dir=dump_dir, trust_store=trust_store,
+                                      monotonic=monotonic), log_level="critical")
+
+
+class TestClock:
+    """The time of a test, shared by the dispatcher (instants, circuit breaker, sleeps) and the simulator
+    (outage): it starts at the real time and moves only when the dispatcher sleeps (or the test says so),
+    so waits cost nothing and every instant the test compares is exact."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self) -> None:
+        self.start = datetime.now(UTC)
+        self.elapsed = 0.0
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self.start + timedelta(seconds=self.elapsed)
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self.elapsed
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.elapsed += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
 
 
 @pytest.fixture
@@ -137,16 +169,20 @@ def test_ambiguous_failure_is_retried_with_identical_bytes(database: Database, i
                                                           tmp_path: Path) -> None:
     make_documents(database, 4)
     dump = tmp_path / "dump"
+    clock = TestClock()
     with simulator(identity_dir, "drop_after_commit=1", dump_dir=dump) as server:
         sender = transport(endpoint(server), identity_dir)
         slow = RetryPolicy(max_attempts=5, base_s=1.0, max_s=1.0, lease_s=30)  # no retry within the pass
-        first = dispatch_pending(database, transports={DESTINATION: sender}, policy=slow, until_idle=False)
+        first = dispatch_pending(database, transports={DESTINATION: sender}, policy=slow, until_idle=False,
+                                 clock=clock.now, sleep=clock.sleep)
         assert first.delivered == 0 and first.retried == 4
         assert all(o.state == "pending" and o.attempts == 1 for o in outbox(database))
         assert {a.error_code for a in attempts(database)} <= {"connexion_interrompue", "reponse_illisible"}
+        assert all(o.next_attempt_at is not None and o.next_attempt_at > clock.now() for o in outbox(database))
         set_faults(server, "")
-        time.sleep(1.05)  # the retries are due
-        dispatch_pending(database, transports={DESTINATION: sender}, policy=FAST, max_seconds=30)
+        clock.advance(1.05)  # the retries are due (backoff of at most 1 s)
+        dispatch_pending(database, transports={DESTINATION: sender}, policy=FAST, max_seconds=30,
+                         clock=clock.now, sleep=clock.sleep)
         sender.close()
         stored = assert_exactly_once(database, server)
     assert all(s["submissions"] == 2 for s in stored.values())  # stored once, submitted twice
@@ -164,17 +200,13 @@ def test_ambiguous_failure_is_retried_with_identical_bytes(database: Database, i
 
 def test_outage_with_retry_after_honoured(database: Database, identity_dir: Path) -> None:
     make_documents(database, 5)
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        time.sleep(seconds)
-
-    with simulator(identity_dir) as server:
+    clock = TestClock()  # the dispatcher's and the simulator's: the 2 s outage lasts 2 s of this clock
+    with simulator(identity_dir, monotonic=clock.monotonic) as server:
         sender = transport(endpoint(server), identity_dir)
         set_faults(server, "outage_s=2")  # the outage starts now
-        stats = dispatch_pending(database, transports={DESTINATION: sender}, policy=FAST, sleep=sleep,
-                                 breaker=CircuitBreaker(threshold=3, cooldown_s=0.5), max_seconds=30)
+        stats = dispatch_pending(database, transports={DESTINATION: sender}, policy=FAST, clock=clock.now,
+                                 sleep=clock.sleep, max_seconds=30,
+                                 breaker=CircuitBreaker(threshold=3, cooldown_s=0.5, monotonic=clock.monotonic))
         sender.close()
         assert_exactly_once(database, server)
     assert stats.delivered == 5 and stats.dead == 0
@@ -195,7 +227,8 @@ def test_outage_with_retry_after_honoured(database: Database, identity_dir: Path
     assert waited >= 5  # every document met the outage at least once
     # far fewer requests than a tight loop would make: about one per Retry-After second per document
     assert len(rows) <= 5 * 4
-    assert slept and max(slept) <= 2.0
+    assert clock.slept and max(clock.slept) <= 2.0
+    assert clock.monotonic() >= 2.0  # the dispatcher waited the outage out (on the test's clock)
 
 
 # -------------------------------------------------------------------------------------- permanent errors

@@ -10,7 +10,8 @@ file's own folder as base URI, so that `document('../jeuxDeValeurs/...')` resolv
 Two traps (see the kit README): Saxon's optimiser must be switched off (optimizationLevel 0, else
 SaxonC crashes compiling the generated stylesheet), and there must be one PySaxonProcessor per
 process, kept alive as long as any compiled stylesheet is used. Both are handled here: the
-processor and the compiled stylesheets are module-level caches.
+processor and the compiled stylesheets are module-level caches. The generated stylesheets (text) are also
+kept on disk between processes, keyed by the kit's files (dcc.adapters.cda.stylesheet_cache).
 
 Fast path (default, `KitValidator(kit)`; `KitValidator(kit, fast=False)` runs the generated
 stylesheets as they are). The skeleton's stylesheet walks the whole document twice per schematron
@@ -35,6 +36,7 @@ The SVRL output of both paths is identical (tests/adapters/cda/test_validate_spe
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -44,6 +46,8 @@ from typing import Any
 
 import lxml
 from lxml import etree
+
+from dcc.adapters.cda import stylesheet_cache
 
 SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
 HL7_NS = "urn:hl7-org:v3"
@@ -155,20 +159,42 @@ def _parse(text: str, base_uri: str) -> Any:
     return builder.parse_xml(xml_text=text, encoding="UTF-8")
 
 
+def _cache_key(sch: Path) -> str:
+    return stylesheet_cache.entry_key(sch, skeleton_dir=_SKELETON_DIR,
+                                      sources=(Path(__file__), Path(stylesheet_cache.__file__)))
+
+
 def _generate_validator(sch: Path) -> str:
-    """The SVRL validator stylesheet the ISO skeleton generates for one .sch file."""
+    """The SVRL validator stylesheet the ISO skeleton generates for one .sch file (kept on disk between
+    processes: dcc.adapters.cda.stylesheet_cache)."""
     with _lock:
         xsl = _validator_xsl.get(sch)
         if xsl is None:
-            proc = _saxon()
-            base = sch.as_uri()
-            node = proc.parse_xml(xml_file_name=str(sch))
-            included = _run(_skeleton("iso_dsdl_include.xsl"), node)
-            expanded = _run(_skeleton("iso_abstract_expand.xsl"), _parse(included, base))
-            expanded = expanded.replace('queryBinding="xslt2"', 'queryBinding="xslt"')
-            xsl = _run(_skeleton("iso_svrl_for_xslt1.xsl"), _parse(expanded, base))
+            key = _cache_key(sch)
+            xsl = stylesheet_cache.load(key, "validator.xsl")
+            if xsl is None:
+                proc = _saxon()
+                base = sch.as_uri()
+                node = proc.parse_xml(xml_file_name=str(sch))
+                included = _run(_skeleton("iso_dsdl_include.xsl"), node)
+                expanded = _run(_skeleton("iso_abstract_expand.xsl"), _parse(included, base))
+                expanded = expanded.replace('queryBinding="xslt2"', 'queryBinding="xslt"')
+                xsl = _run(_skeleton("iso_svrl_for_xslt1.xsl"), _parse(expanded, base))
+                stylesheet_cache.store(key, "validator.xsl", xsl)
             _validator_xsl[sch] = xsl
         return xsl
+
+
+def _fast_validator(sch: Path, xsl: str) -> tuple[str, list[str]]:
+    """`_fast_stylesheet` of the validator of `sch` (kept on disk between processes, as the validator)."""
+    key = _cache_key(sch)
+    fast_xsl, literals = stylesheet_cache.load(key, "fast.xsl"), stylesheet_cache.load(key, "literals.json")
+    if fast_xsl is not None and literals is not None:
+        return fast_xsl, list(json.loads(literals))
+    fast_xsl, found = _fast_stylesheet(xsl)
+    stylesheet_cache.store(key, "literals.json", json.dumps(found))
+    stylesheet_cache.store(key, "fast.xsl", fast_xsl)
+    return fast_xsl, found
 
 
 class _Stylesheet:
@@ -180,7 +206,7 @@ class _Stylesheet:
         self.on_demand: dict[str, tuple[Path, bytes]] = {}  # key -> (file, name the document must contain)
         self.loaded: dict[str, Any] = {}  # key -> PyXdmNode
         if fast:
-            fast_xsl, literals = _fast_stylesheet(xsl)
+            fast_xsl, literals = _fast_validator(sch, xsl)
             self._find_documents(sch.parent, literals, xsl)
             xsl = fast_xsl
         self.exe = _saxon().new_xslt30_processor().compile_stylesheet(stylesheet_node=_parse(xsl, sch.as_uri()))
