@@ -285,6 +285,10 @@ class DecisionInput(BaseModel):
     case_status: Literal["discussed", "registered"]
     proposal_codes: list[str] = Field(default_factory=list)
     proposal_text: str = Field("", max_length=20000)
+    drug_codes: list[str] = Field(default_factory=list, max_length=40, description="Médicaments proposés : codes "
+                                  "ATC (ex. L01CD01) ou UCD (7 ou 13 chiffres) en vigueur dans la base")
+    act_codes: list[str] = Field(default_factory=list, max_length=40, description="Actes proposés : codes CCAM "
+                                 "en vigueur dans la base")
     conform_to_referential: bool | None = None
     departure_justification: str = Field("", max_length=4000)
     trial_proposed: bool = False
