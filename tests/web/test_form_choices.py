@@ -219,3 +219,93 @@ def test_a_physician_cannot_post_the_coordinator_form(world: World, signed_in: A
     answer = client.post(f"/coordination/dossiers/{world.decided[0]}/premier-traitement",
                          data={"csrf_token": token, "first_treatment_date": "2026-02-27"})
     assert answer.status_code == 403 and "pas accessible avec votre rôle" in answer.text
+
+
+# ------------------------------------------------------------------------------ drugs and acts in the proposal
+
+
+def _load_drugs_and_acts(world: World, tmp_path: Path) -> dict[str, str]:
+    from tests.services.test_proposal_entries import load_drugs_and_acts
+
+    return load_drugs_and_acts(world.db, tmp_path)
+
+
+def test_physician_adds_drugs_and_acts_then_records_the_decision(world: World, signed_in: Any,
+                                                                 tmp_path: Path) -> None:
+    versions = _load_drugs_and_acts(world, tmp_path)
+    client = signed_in("phys-a1")
+    case_id = _undecided_case(world, "phys-a1")
+    url = f"/medecin/dossiers/{case_id}/decision"
+    page = client.get(url).text
+    assert '<label for="f-drug_query">Ajouter un médicament</label>' in page
+    assert '<label for="f-act_query">Ajouter un acte</label>' in page
+    token = csrf(page)
+    # suggestions as you type: ATC then UCD for drugs, from the referential search
+    hints = client.get("/decision/suggestions/medicament", params={"drug_query": "carbo"})
+    assert hints.status_code == 200
+    assert hints.text.split("\n")[:2] == ['<option value="L01XA02">L01XA02 — carboplatine (ATC)</option>',
+                                          '<option value="9261234">9261234 — CARBOPLATINE 10 MG/ML SOL INJ (UCD)'
+                                          '</option>']
+    assert "QEFA005" in client.get("/decision/suggestions/acte", params={"act_query": "tumorect"}).text
+    assert client.get("/decision/suggestions/inconnu", params={"q": "x"}).status_code == 404
+    # htmx « Ajouter »: the block comes back with the entry (a hidden field) and a status message
+    htmx = {"HX-Request": "true", "X-CSRF-Token": token}
+    added = client.post("/decision/entrees/medicament", headers=htmx,
+                        data={"ajouter": "drug", "drug_query": "L01CD01 — paclitaxel (ATC)"})
+    assert added.status_code == 200, added.text
+    assert '<input type="hidden" name="drug_codes" value="L01CD01">' in added.text
+    assert "Ajouté : paclitaxel (ATC L01CD01)." in added.text and f"version {versions['ATC']}" in added.text
+    refused = client.post("/decision/entrees/medicament", headers=htmx,
+                          data={"ajouter": "drug", "drug_query": "L01ZZ99", "drug_codes": "L01CD01"})
+    assert "le code « L01ZZ99 » n&#39;appartient pas au référentiel ATC en vigueur" in refused.text
+    assert 'aria-invalid="true"' in refused.text and 'value="L01CD01"' in refused.text
+    removed = client.post("/decision/entrees/medicament", headers=htmx,
+                          data={"retirer_drug": "L01CD01", "drug_codes": ["L01CD01", "9261234"]})
+    assert 'name="drug_codes" value="L01CD01"' not in removed.text and 'value="9261234"' in removed.text
+    # without JavaScript the same button posts the whole form: the form comes back, nothing recorded
+    form = {"csrf_token": token, "case_status": "discussed", "proposal_codes": "387713003", "proposal_text": "",
+            "conform": "", "drug_codes": "9261234", "act_query": "QEFA005", "ajouter": "act"}
+    again = client.post(url, data=form)
+    assert again.status_code == 200
+    assert '<input type="hidden" name="act_codes" value="QEFA005">' in again.text
+    with world.db.uow() as uow:
+        assert uow.session.scalars(select(m.Decision).where(m.Decision.case_id == case_id)).first() is None
+    # recorded: unknown code refused with the French message and nothing written, then the good ones stored
+    bad = client.post(url, data={**{k: v for k, v in form.items() if k not in ("ajouter", "act_query")},
+                                 "act_codes": ["QEFA005", "ZZZZ999"]})
+    assert bad.status_code == 422
+    assert "Acte (CCAM) (act_codes) : le code « ZZZZ999 » n&#39;appartient pas" in bad.text
+    with world.db.uow() as uow:
+        assert uow.session.scalars(select(m.Decision).where(m.Decision.case_id == case_id)).first() is None
+    done = client.post(url, data={**{k: v for k, v in form.items() if k not in ("ajouter", "act_query")},
+                                  "act_codes": "QEFA005"})
+    assert done.status_code == 303, done.text
+    with world.db.uow() as uow:
+        entries = uow.session.scalars(select(m.Decision.proposal_entries).where(m.Decision.case_id == case_id)).one()
+    assert [(e["system"], e["code"], e["version"]) for e in entries] == [
+        ("UCD", "9261234", "2025-01"), ("CCAM", "QEFA005", versions["CCAM"])]
+    shown = client.get(url).text  # the form shows what was recorded
+    assert '<input type="hidden" name="drug_codes" value="9261234">' in shown
+    assert "Tumorectomie du sein" in shown
+
+
+def test_a_locked_decision_page_shows_its_drugs_and_acts(world: World, signed_in: Any, tmp_path: Path) -> None:
+    from dcc.services import proposal_entries
+
+    _load_drugs_and_acts(world, tmp_path)
+    with world.db.uow() as uow:
+        decision = uow.session.scalars(select(m.Decision).where(m.Decision.case_id.in_(world.decided))
+                                       .order_by(m.Decision.id)).first()
+        assert decision is not None and decision.locked
+        decision.proposal_entries = proposal_entries.resolve(uow, drugs=["L01CD01"], acts=["QEFA003"])
+        case_id = decision.case_id
+        member = uow.session.scalars(
+            select(m.AppUser.login).join(m.BoardMember, m.BoardMember.professional_id == m.AppUser.professional_id)
+            .join(m.Case, m.Case.board_id == m.BoardMember.board_id)
+            .where(m.Case.id == case_id, m.AppUser.role == "physician")).first()
+        uow.commit()
+    assert member is not None
+    page = signed_in(member).get(f"/medecin/dossiers/{case_id}/decision").text
+    assert "la décision est verrouillée" in page
+    listed = page.split('id="entrees-enregistrees"', 1)[1].split("</ul>", 1)[0]
+    assert "Médicament : paclitaxel" in listed and "Acte : Mastectomie totale" in listed
