@@ -125,6 +125,16 @@ def test_decision_form_offers_the_treatment_kinds_in_force(world: World, signed_
     with world.db.uow() as uow:
         assert uow.session.scalars(select(m.Decision.proposal_codes).where(m.Decision.case_id == case_id)).one() \
             == ["TEST-RT-01"]
+        session_id, establishment = uow.session.execute(
+            select(m.Case.session_id, m.Board.establishment_id).join(m.Board, m.Board.id == m.Case.board_id)
+            .where(m.Case.id == case_id)).one()
+        coordinator = uow.session.scalars(select(m.AppUser.login).where(
+            m.AppUser.role == "coordinator", m.AppUser.establishment_id == establishment)).first()
+    assert coordinator is not None
+    # the meeting mode names it with the database's label too
+    meeting = signed_in(coordinator).get(f"/coordination/seances/{session_id}/reunion")
+    assert meeting.status_code == 200, meeting.text
+    assert "discuté en séance : Protonthérapie régionale (test)" in meeting.text
 
 
 def _decided_case_of(world: World, login_name: str) -> str:
