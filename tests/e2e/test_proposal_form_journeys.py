@@ -144,7 +144,13 @@ def test_physician_names_drugs_and_acts_in_the_proposal(new_page: Any, scenario:
     expect(page.get_by_label("Curiethérapie", exact=True)).to_have_count(0)
     page.get_by_label("Protonthérapie régionale (test)", exact=True).check()
     page.get_by_label("Texte de la proposition").fill("Tumorectomie puis carboplatine.")
+    # the refused code is still typed in its field: saving says so instead of dropping it silently
+    page.get_by_role("button", name="Enregistrer la décision").click()
+    expect(page.get_by_role("alert")).to_contain_text("« L01ZZ99 » a été saisi mais pas ajouté")
+    expect(page.get_by_role("group", name="Médicaments proposés").get_by_role("listitem")).to_contain_text(
+        ["CARBOPLATINE 10 MG/ML SOL INJ"])  # the form comes back as it was posted
     assert_accessible(page, label="formulaire de décision complété")
+    page.get_by_label("Ajouter un médicament").fill("")
     page.get_by_role("button", name="Enregistrer la décision").click()
     page.wait_for_url(re.compile(r"/medecin/\?"))
     expect(page.locator(".flash")).to_contain_text("Décision enregistrée")

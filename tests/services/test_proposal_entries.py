@@ -173,6 +173,13 @@ def test_the_fiche_rcp_carries_them_in_its_narrative_and_passes_the_kit(decided_
     assert rows == [["Médicament", "paclitaxel", "L01CD01", f"ATC ({version['ATC']})"],
                     ["Médicament", "CARBOPLATINE 10 MG/ML SOL INJ", "9261234", "UCD (2025-01)"],
                     ["Acte", "Tumorectomie du sein", "QEFA005", f"CCAM ({version['CCAM']})"]]
+    # the PDF of the Fiche RCP lists them too
+    from dcc.bootstrap import pdf_renderer
+    from tests.services.test_pps_authoring import pdf_text
+
+    text = pdf_text(pdf_renderer().render_frcp(frcp))
+    assert f"Médicament : paclitaxel (ATC L01CD01, version {version['ATC']})" in text
+    assert f"Acte : Tumorectomie du sein (CCAM QEFA005, version {version['CCAM']})" in text
     # no coded entry carries them: every procedure code of the care plan stays a treatment kind
     assert not root.xpath("//*[@code='L01CD01' or @code='9261234' or @code='QEFA005']")
     kit = find_kit()

@@ -287,6 +287,9 @@ def test_physician_adds_drugs_and_acts_then_records_the_decision(world: World, s
     assert "Acte (CCAM) (act_codes) : le code « ZZZZ999 » n&#39;appartient pas" in bad.text
     with world.db.uow() as uow:
         assert uow.session.scalars(select(m.Decision).where(m.Decision.case_id == case_id)).first() is None
+    typed = client.post(url, data={**{k: v for k, v in form.items() if k != "ajouter"}, "act_codes": "QEFA005"})
+    assert typed.status_code == 422  # a code typed but not added is not silently dropped
+    assert "« QEFA005 » a été saisi mais pas ajouté" in typed.text
     done = client.post(url, data={**{k: v for k, v in form.items() if k not in ("ajouter", "act_query")},
                                   "act_codes": "QEFA005"})
     assert done.status_code == 303, done.text

@@ -145,6 +145,11 @@ def topography_label(uow: Any, code: str) -> str:
 
 def record(uow: Any, case: Any, values: dict[str, Any], *, actor: str, now: datetime) -> tuple[str, int]:
     """Record the posted decision; ("", 0) when written, else (French message, HTTP status)."""
+    for block in ENTRY_BLOCKS.values():  # a code typed but not added is not silently dropped
+        typed = str(values.get(block["query"]) or "").strip()
+        if typed:
+            return (f"{block['add_label']} : « {typed[:40]} » a été saisi mais pas ajouté ; cliquez « "
+                    f"{block['button']} » ou videz le champ. Rien n'a été enregistré."), 422
     try:
         data = DecisionInput(
             session_id=case.session_id or "", case_status=values["case_status"],
