@@ -37,7 +37,7 @@ def suggestions(request: Request, slug: str, user: Decider, uow: Uow) -> Respons
     kind = _kind(slug)
     q = str(request.query_params.get(_decision.ENTRY_BLOCKS[kind]["query"]) or request.query_params.get("q")
             or "")[:100]
-    hits = []
+    hits: list[tuple[str, referentials.SearchHit]] = []
     for system in SYSTEMS[kind]:
         try:
             found = referentials.search(uow, system, q, limit=LIMIT)
