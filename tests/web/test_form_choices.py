@@ -322,3 +322,25 @@ def test_a_locked_decision_page_shows_its_drugs_and_acts(world: World, signed_in
     assert "la décision est verrouillée" in page
     listed = page.split('id="entrees-enregistrees"', 1)[1].split("</ul>", 1)[0]
     assert "Médicament : paclitaxel" in listed and "Acte : Mastectomie totale" in listed
+
+
+def test_the_decision_api_takes_and_returns_drugs_and_acts(world: World, signed_in: Any, tmp_path: Path) -> None:
+    versions = _load_drugs_and_acts(world, tmp_path)
+    client = signed_in("phys-a1")
+    case_id = _undecided_case(world, "phys-a1")
+    with world.db.uow() as uow:
+        session_id = uow.session.scalars(select(m.Case.session_id).where(m.Case.id == case_id)).one()
+    headers = {"X-CSRF-Token": csrf(client.get("/medecin/").text)}
+    body = {"session_id": session_id, "case_status": "discussed", "proposal_codes": ["387713003"],
+            "drug_codes": ["L01CD01"], "act_codes": ["QEFA003", "QEFA999"]}
+    refused = client.post(f"/api/v1/cases/{case_id}/decision", json=body, headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert "le code « QEFA999 » n'appartient pas au référentiel CCAM" in refused.json()["message"]
+    body["act_codes"] = ["QEFA003"]
+    answer = client.post(f"/api/v1/cases/{case_id}/decision", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["proposal_entries"] == [
+        {"kind": "drug", "system": "ATC", "code": "L01CD01", "code_system": "2.16.840.1.113883.6.73",
+         "label": "paclitaxel", "version": versions["ATC"]},
+        {"kind": "act", "system": "CCAM", "code": "QEFA003", "code_system": "1.2.250.1.213.2.5",
+         "label": "Mastectomie totale avec curage lymphonodal axillaire", "version": versions["CCAM"]}]
