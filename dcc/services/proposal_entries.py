@@ -9,13 +9,14 @@ before anything is written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
 from dcc.adapters.db import models as m
+from dcc.domain.states import DocumentStatus
 from dcc.errors import ValidationFailed
 from dcc.services import codes
 from dcc.services.uow import UnitOfWork
@@ -124,3 +125,23 @@ def recorded(entries: Iterable[dict[str, Any]], kind: str) -> list[EntryView]:
 
 def codes_of(entries: Iterable[dict[str, Any]], kind: str) -> list[str]:
     return [e["code"] for e in entries if e.get("kind") == kind]
+
+
+def retired_in_drafts(uow: UnitOfWork, *, board_ids: Collection[str] | None = None
+                      ) -> list[tuple[str, str, str, str, str, str]]:
+    """Unsigned Fiches RCP whose decision names a drug or act a later referential version retired: (document
+    id, case id, board id, French field label, code, referential), for the coordinator's retired-code list."""
+    c = m.ReferentialConcept
+    retired = set(uow.session.execute(select(c.system, c.code).where(
+        c.system.in_(DRUG_SYSTEMS + ACT_SYSTEMS), c.active.is_(False))).tuples())
+    if not retired:
+        return []
+    scope = [] if board_ids is None else [m.Case.board_id.in_(list(board_ids))]
+    rows = uow.session.execute(
+        select(m.Document.id, m.Case.id, m.Case.board_id, m.Decision.proposal_entries)
+        .join(m.Case, m.Case.id == m.Document.case_id).join(m.Decision, m.Decision.case_id == m.Case.id)
+        .where(m.Document.status == DocumentStatus.DRAFT.value, m.Document.kind == "FRCP", *scope)
+        .order_by(m.Document.created_at, m.Document.id))
+    return [(doc_id, case_id, board_id, LABELS.get(e.get("kind", ""), "médicament ou acte"), e["code"], e["system"])
+            for doc_id, case_id, board_id, entries in rows for e in (entries or [])
+            if (e.get("system"), e.get("code")) in retired]

@@ -134,6 +134,7 @@ def test_physician_names_drugs_and_acts_in_the_proposal(new_page: Any, scenario:
     expect(drugs.get_by_role("listitem")).to_have_count(2)
     assert_accessible(page, label="médicament refusé")
     drugs.get_by_role("button", name="Retirer carboplatine (ATC L01XA02)").click()
+    expect(drugs.get_by_role("status")).to_have_text("Retiré : carboplatine (ATC L01XA02).")
     expect(drugs.get_by_role("listitem")).to_have_count(1)
     expect(drugs.get_by_role("listitem")).to_contain_text(["CARBOPLATINE 10 MG/ML SOL INJ"])
     acts = page.get_by_role("group", name="Actes proposés (CCAM)")

@@ -187,3 +187,29 @@ def test_the_fiche_rcp_carries_them_in_its_narrative_and_passes_the_kit(decided_
         pytest.skip("Kit de test CDA de l'ANS introuvable (DCC_ANS_KIT ou ../shared/ans-cda-kit)")
     report = KitValidator(kit).validate(cda)
     assert report.kind == "FRCP" and report.ok, "\n".join(str(f) for f in report.failures)
+
+
+def test_a_drug_retired_under_an_unsigned_fiche_rcp_is_flagged(decided_chain: Any, tmp_path: Path) -> None:
+    db = decided_chain.db
+    load_drugs_and_acts(db, tmp_path)
+    with db.uow() as uow:
+        draft = uow.session.scalars(select(m.Document).where(m.Document.kind == "FRCP", m.Document.status == "draft")
+                                    .order_by(m.Document.id)).first()
+        assert draft is not None
+        decision = uow.session.scalars(select(m.Decision).where(m.Decision.case_id == draft.case_id)).one()
+        decision.proposal_entries = proposal_entries.resolve(uow, drugs=["L02BA01", "L01CD01"], acts=["QEFA005"])
+        doc_id, case_id = draft.id, draft.case_id
+        board_id = uow.session.scalars(select(m.Case.board_id).where(m.Case.id == case_id)).one()
+        uow.commit()
+    with db.uow() as uow:
+        assert referentials.retired_code_flags(uow) == []
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / f"{ATC_OID}.rdf").write_text(rdf([c for c in ATC if c[0] != "L02BA01"]), encoding="utf-8")
+    import_file(db, v2 / f"{ATC_OID}.rdf")
+    with db.uow() as uow:
+        flags = referentials.retired_code_flags(uow)
+        elsewhere = referentials.retired_code_flags(uow, board_ids=["autre-rcp"])
+    assert [(f.kind, f.id, f.case_id, f.board_id, f.field, f.code, f.system) for f in flags] == [
+        ("document", doc_id, case_id, board_id, "médicament", "L02BA01", "ATC")]
+    assert elsewhere == []

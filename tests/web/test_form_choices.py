@@ -92,13 +92,18 @@ def import_version(db: Database, tmp_path: Path, system: str, *, drop: str, add:
     assert report.diff.added == (add[0],) and report.diff.retired == (drop,)
 
 
-def _undecided_case(world: World, login_name: str) -> str:
-    """An assigned case of a board `login_name` (a physician) is a member of."""
+def _undecided_case(world: World, login_name: str, coordinator: str = "coord-a") -> str:
+    """An assigned case of a board `login_name` (a physician) is a member of and `coordinator` coordinates
+    (the board of the coordinator's establishment)."""
     with world.db.uow() as uow:
         prof = uow.session.scalars(select(m.AppUser.professional_id).where(m.AppUser.login == login_name)).one()
+        establishment = uow.session.scalars(select(m.AppUser.establishment_id)
+                                            .where(m.AppUser.login == coordinator)).one()
         case_id = uow.session.scalars(
             select(m.Case.id).join(m.BoardMember, m.BoardMember.board_id == m.Case.board_id)
+            .join(m.Board, m.Board.id == m.Case.board_id)
             .where(m.BoardMember.professional_id == prof, m.Case.status == "assigned",
+                   m.Board.establishment_id == establishment,
                    m.Case.session_id.is_not(None)).order_by(m.Case.id)).first()
     assert case_id is not None
     return case_id
@@ -184,7 +189,7 @@ def test_pps_form_offers_the_supportive_care_in_force(world: World, signed_in: A
 
 def test_coordinator_enters_the_first_treatment_date_on_the_case_page(world: World, signed_in: Any) -> None:
     client = signed_in("coord-a")
-    case_id = world.decided[0]
+    case_id = _decided_case_of(world, "coord-a")
     with world.db.uow() as uow:
         case = uow.session.get(m.Case, case_id)
         assert case is not None and case.diagnosis_date is not None and case.first_treatment_date is None
@@ -307,17 +312,18 @@ def test_a_locked_decision_page_shows_its_drugs_and_acts(world: World, signed_in
 
     _load_drugs_and_acts(world, tmp_path)
     with world.db.uow() as uow:
-        decision = uow.session.scalars(select(m.Decision).where(m.Decision.case_id.in_(world.decided))
-                                       .order_by(m.Decision.id)).first()
-        assert decision is not None and decision.locked
+        found = uow.session.execute(
+            select(m.Decision, m.AppUser.login).join(m.Case, m.Case.id == m.Decision.case_id)
+            .join(m.BoardMember, m.BoardMember.board_id == m.Case.board_id)
+            .join(m.AppUser, m.AppUser.professional_id == m.BoardMember.professional_id)
+            .where(m.Decision.case_id.in_(world.decided), m.AppUser.role == "physician")
+            .order_by(m.Decision.id)).first()
+        assert found is not None, "no decided case of a board with a physician login"
+        decision, member = found
+        assert decision.locked
         decision.proposal_entries = proposal_entries.resolve(uow, drugs=["L01CD01"], acts=["QEFA003"])
         case_id = decision.case_id
-        member = uow.session.scalars(
-            select(m.AppUser.login).join(m.BoardMember, m.BoardMember.professional_id == m.AppUser.professional_id)
-            .join(m.Case, m.Case.board_id == m.BoardMember.board_id)
-            .where(m.Case.id == case_id, m.AppUser.role == "physician")).first()
         uow.commit()
-    assert member is not None
     page = signed_in(member).get(f"/medecin/dossiers/{case_id}/decision").text
     assert "la décision est verrouillée" in page
     listed = page.split('id="entrees-enregistrees"', 1)[1].split("</ul>", 1)[0]

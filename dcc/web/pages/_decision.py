@@ -74,7 +74,9 @@ def edit_entries(uow: Any, values: dict[str, Any], form: dict[str, Any]) -> tupl
         removed = str(form.get(f"retirer_{kind}") or "")
         if removed:
             values[field] = [c for c in values[field] if pe.normalise(c) != pe.normalise(removed)]
-            return kind, f"Retiré : {removed[:40]}.", False
+            gone = pe.describe(uow, kind, [removed])
+            name = f"{gone[0].label} ({gone[0].system} {gone[0].code})" if gone and gone[0].known else removed[:40]
+            return kind, f"Retiré : {name}.", False
         if str(form.get("ajouter") or "") == kind:
             code = pe.normalise(values[query])
             if not code:
