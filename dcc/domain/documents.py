@@ -127,6 +127,18 @@ class PastTreatment:
 
 
 @dataclass(frozen=True)
+class ProposedEntry:
+    """A drug (ATC or UCD) or an act (CCAM) the board's proposal names, as entered with its referential
+    version. The Fiche RCP model has no coded entry for them (its FR-Acte codes are bound to
+    JDV_TypeTraitement_FRCP_CISIS): the CDA carries them in the narrative of the care-plan section only."""
+
+    kind: str  # "drug" | "act"
+    code: Code
+    referential: str  # ATC | UCD | CCAM
+    version: str  # version of the referential in force when entered
+
+
+@dataclass(frozen=True)
 class Referential:
     name: str
     version: str
@@ -181,6 +193,7 @@ class FrcpContent:
     question: str = ""
     proposal_treatments: tuple[Code, ...] = ()  # JDV_TypeTraitement_FRCP_CISIS
     proposal_text: str = ""
+    proposal_entries: tuple[ProposedEntry, ...] = ()  # drugs and acts named (narrative only in the CDA)
     conform_to_referential: bool | None = None
     departure_justification: str = ""
     trial_proposed: bool = False

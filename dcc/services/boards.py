@@ -16,7 +16,7 @@ from dcc.domain.clock import fr_datetime, not_started, now_utc
 from dcc.domain.quorum import Attendee, QuorumRule, compute_quorum
 from dcc.domain.states import CaseStatus, GenerationState, SessionStatus, advance
 from dcc.errors import Conflict, NotFound, UndecidedCases, ValidationFailed
-from dcc.services import codes, identity
+from dcc.services import codes, identity, proposal_entries
 from dcc.services.audit import record_audit
 from dcc.services.schemas import AttendanceInput, CaseRegistration, DecisionInput, ReadinessKind, TumourUpdate
 from dcc.services.uow import UnitOfWork
@@ -675,6 +675,7 @@ def record_decision(uow: UnitOfWork, *, case_id: str, data: DecisionInput, actor
         raise Conflict("La séance est validée : ses décisions sont verrouillées.")
     codes.check(uow, [codes.CodedEntry("proposal_codes", "proposition de traitement", TREATMENTS, code)
                       for code in data.proposal_codes])
+    entries = proposal_entries.resolve(uow, drugs=data.drug_codes, acts=data.act_codes)
     if data.case_status == "registered" and not case.standard:
         raise ValidationFailed("Seul un dossier standard (conforme à un référentiel) peut être simplement "
                                "enregistré.", field="case_status")
@@ -685,6 +686,7 @@ def record_decision(uow: UnitOfWork, *, case_id: str, data: DecisionInput, actor
     decision.case_status = data.case_status
     decision.proposal_codes = list(data.proposal_codes)
     decision.proposal_text = data.proposal_text
+    decision.proposal_entries = entries
     decision.conform_to_referential = data.conform_to_referential
     decision.departure_justification = data.departure_justification
     decision.trial_proposed = data.trial_proposed

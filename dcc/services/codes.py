@@ -105,3 +105,46 @@ def active_concepts(uow: UnitOfWork, system: str) -> list[Code]:
     c = m.ReferentialConcept
     return [Code(code=r.code, system=r.code_system, display=r.label) for r in uow.session.execute(
         select(c.code, c.label, c.code_system, c.id).where(c.system == system, c.active.is_(True)).order_by(c.id))]
+
+
+@dataclass(frozen=True)
+class Choice:
+    code: str
+    display: str
+    active: bool  # False: retired since it was entered (shown on what was entered, refused for a new entry)
+
+
+def choices(uow: UnitOfWork, system: str, *, keep: Iterable[str] = ()) -> list[Choice]:
+    """The choices a form offers for a value set: its active codes in the version in force in the database
+    (an import that adds or retires codes changes the form), plus the codes of `keep` (what the record being
+    edited holds) that a later version retired, marked inactive, so the form still shows them."""
+    offered = [Choice(c.code, c.display, True) for c in active_concepts(uow, system)]
+    present = {c.code for c in offered}
+    missing = [code for code in dict.fromkeys(keep) if code and code not in present]
+    if missing:
+        c = m.ReferentialConcept
+        labels = dict(uow.session.execute(select(c.code, c.label).where(c.system == system, c.code.in_(missing))).all())
+        offered.extend(Choice(code, labels.get(code, code), False) for code in missing)
+    return offered
+
+
+def labels(uow: UnitOfWork, system: str, wanted: Iterable[str]) -> dict[str, str]:
+    """The database's label of each code of `wanted` (active or retired); a code the database never had
+    keeps its code as label."""
+    wanted = [w for w in dict.fromkeys(wanted) if w]
+    if not wanted:
+        return {}
+    c = m.ReferentialConcept
+    found = dict(uow.session.execute(select(c.code, c.label).where(c.system == system, c.code.in_(wanted))).all())
+    return {code: found.get(code, code) for code in wanted}
+
+
+def versions_in_force(uow: UnitOfWork, systems: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """(version id, version) of the version in force (last imported) of each system that has one."""
+    v = m.ReferentialVersion
+    wanted = list(dict.fromkeys(systems))
+    last = (select(v.system, func.max(v.imported_at).label("at")).where(v.system.in_(wanted))
+            .group_by(v.system).subquery())
+    rows = uow.session.execute(select(v.system, v.id, v.version).join(
+        last, (last.c.system == v.system) & (last.c.at == v.imported_at)))
+    return {system: (id_, version) for system, id_, version in rows}

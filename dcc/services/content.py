@@ -144,7 +144,12 @@ def frcp_content(loader: Loader, case: m.Case, decision: m.Decision, *, ids: d.D
         performance_status=case.performance_status, case_summary=case.summary, question=case.question,
         proposal_treatments=tuple(loader.code("JDV_TypeTraitement_FRCP_CISIS", c)
                                   for c in decision.proposal_codes),
-        proposal_text=decision.proposal_text, conform_to_referential=decision.conform_to_referential,
+        proposal_text=decision.proposal_text,
+        proposal_entries=tuple(d.ProposedEntry(kind=e["kind"], code=d.Code(code=e["code"], system=e["code_system"],
+                                                                            display=e["label"]),
+                                               referential=e["system"], version=e["version"])
+                               for e in (decision.proposal_entries or [])),
+        conform_to_referential=decision.conform_to_referential,
         departure_justification=decision.departure_justification, trial_proposed=decision.trial_proposed,
         trial_name=decision.trial_name, comment=decision.comment,
         document_status=valuesets.lookup("JDV_StatutDoc_CISIS", STATUS_APPROVED),

@@ -11,12 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dcc import valuesets
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.domain.states import SessionStatus
 from dcc.errors import Conflict, NotFound, ValidationFailed
-from dcc.services import boards
+from dcc.services import boards, codes
 from dcc.services.attachments import AttachmentView, attachments_of_cases
 from dcc.services.audit import record_audit
 from dcc.services.queries import AgendaView, professional_name, session_agenda
@@ -148,19 +147,17 @@ class MeetingView:
 NOT_GIVEN = "non renseigné"
 
 
-def _label(value_set: str, code: str | None) -> str:
+def _label(labels: dict[str, str], code: str | None) -> str:
+    """« code — label » with the database's label (the version in force, or the one that retired it)."""
     if not code:
         return NOT_GIVEN
-    if valuesets.contains(value_set, code):
-        return f"{code} — {valuesets.lookup(value_set, code).display}"
-    return code
+    label = labels.get(code, code)
+    return f"{code} — {label}" if label != code else code
 
 
-def treatment_label(code: str) -> str:
-    """The value set's display with a capital first letter (the set mixes both)."""
-    if not valuesets.contains("JDV_TypeTraitement_FRCP_CISIS", code):
-        return code
-    text = valuesets.lookup("JDV_TypeTraitement_FRCP_CISIS", code).display
+def treatment_label(code: str, labels: dict[str, str]) -> str:
+    """The value set's display (from the database) with a capital first letter (the set mixes both)."""
+    text = labels.get(code, code)
     return text[:1].upper() + text[1:]
 
 
@@ -196,19 +193,24 @@ def meeting_view(uow: UnitOfWork, session_id: str) -> MeetingView:
     decisions = repo.decisions_of_cases(uow.session, list(cases))
     presenters = repo.professionals_by_ids(uow.session, list({c.presenter_id for c in cases.values()}))
     attached = attachments_of_cases(uow, list(cases))
+    labels = {vs: codes.labels(uow, vs, wanted) for vs, wanted in (
+        ("JDV_Tumeur_CISIS", [c.topography_code for c in cases.values()]),
+        ("JDV_Morphologie_CISIS", [c.morphology_code for c in cases.values() if c.morphology_code]),
+        ("JDV_TypeTraitement_FRCP_CISIS", [code for d in decisions.values() for code in d.proposal_codes]))}
     summaries = {}
     for case_id, c in cases.items():
         d = decisions.get(case_id)
         presenter = presenters.get(c.presenter_id)
         summaries[case_id] = CaseSummary(
-            case_id=case_id, topography=_label("JDV_Tumeur_CISIS", c.topography_code),
-            morphology=_label("JDV_Morphologie_CISIS", c.morphology_code), tnm=_tnm(c),
+            case_id=case_id, topography=_label(labels["JDV_Tumeur_CISIS"], c.topography_code),
+            morphology=_label(labels["JDV_Morphologie_CISIS"], c.morphology_code), tnm=_tnm(c),
             laterality=c.laterality or NOT_GIVEN, phase="rechute" if c.phase == "relapse" else "initiale",
             motive=c.motive or NOT_GIVEN, summary=c.summary or NOT_GIVEN, question=c.question or NOT_GIVEN,
             presenter=f"Dr {professional_name(presenter)}" if presenter else NOT_GIVEN,
             attachments=attached[case_id],
             decision_status=d.case_status if d else None,
-            decision_codes=[treatment_label(code) for code in (d.proposal_codes if d else [])],
+            decision_codes=[treatment_label(code, labels["JDV_TypeTraitement_FRCP_CISIS"])
+                            for code in (d.proposal_codes if d else [])],
             decision_text=d.proposal_text if d else "")
     return MeetingView(agenda=agenda, members=members, guests=guests_of(uow, session_id), summaries=summaries,
                        required_specialties=list(board.required_specialties))

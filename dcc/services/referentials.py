@@ -23,6 +23,7 @@ from dcc.adapters.db.bulk import bulk_insert
 from dcc.domain import referentials as ref
 from dcc.domain.states import CaseStatus, DocumentStatus
 from dcc.errors import DccError, NotFound, ValidationFailed
+from dcc.services import proposal_entries
 from dcc.services.audit import record_audit
 from dcc.services.uow import UnitOfWork
 
@@ -489,8 +490,11 @@ def retired_code_flags(uow: UnitOfWork, *, board_ids: Collection[str] | None = N
     """Cases not yet discussed and unsigned documents whose codes a later referential version retired: the
     coordinator corrects the case (and the document is generated again) before it goes further."""
     retired = _retired(uow)
+    # drugs and acts of the decisions under unsigned Fiches RCP (dcc.services.proposal_entries)
+    entry_flags = [RetiredFlag("document", *row)
+                   for row in proposal_entries.retired_in_drafts(uow, board_ids=board_ids)]
     if not any(retired.values()):
-        return []
+        return entry_flags
     s = uow.session
     flags: list[RetiredFlag] = []
     topo_sys, topo_label = CHECKED_FIELDS["topography_code"]
@@ -523,7 +527,7 @@ def retired_code_flags(uow: UnitOfWork, *, board_ids: Collection[str] | None = N
                                     if code in retired[prop_sys]]
         flags.extend(RetiredFlag("document", doc_id, case.id, case.board_id, f, code, system)
                      for f, code, system in found)
-    return flags
+    return flags + entry_flags
 
 
 def count_retired_code_flags(uow: UnitOfWork, *, board_ids: Collection[str] | None = None) -> int:

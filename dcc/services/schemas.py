@@ -6,7 +6,7 @@ referentials in force in the database (`dcc.services.codes`), not here: a schema
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -278,6 +278,9 @@ class AttendanceInput(BaseModel):
     attendance: dict[str, Literal["present", "remote", "absent"]]
 
 
+EntryCode = Annotated[str, Field(max_length=200)]  # a code, or a suggestion's « code — libellé »
+
+
 class DecisionInput(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -285,6 +288,10 @@ class DecisionInput(BaseModel):
     case_status: Literal["discussed", "registered"]
     proposal_codes: list[str] = Field(default_factory=list)
     proposal_text: str = Field("", max_length=20000)
+    drug_codes: list[EntryCode] = Field(default_factory=list, max_length=40, description="Médicaments proposés : codes "
+                                  "ATC (ex. L01CD01) ou UCD (7 ou 13 chiffres) en vigueur dans la base")
+    act_codes: list[EntryCode] = Field(default_factory=list, max_length=40, description="Actes proposés : codes CCAM "
+                                 "en vigueur dans la base")
     conform_to_referential: bool | None = None
     departure_justification: str = Field("", max_length=4000)
     trial_proposed: bool = False

@@ -171,6 +171,15 @@ class CaseCreatedOut(BaseModel):
     not_ready: list[str]
 
 
+class ProposalEntryOut(BaseModel):
+    kind: str = Field(description="drug (médicament) ou act (acte)")
+    system: str = Field(description="Référentiel : ATC, UCD ou CCAM")
+    code: str
+    code_system: str = Field(description="OID du système de codes")
+    label: str
+    version: str = Field(description="Version du référentiel en vigueur à la saisie")
+
+
 class DecisionOut(_Out):
     id: str
     case_id: str
@@ -178,6 +187,8 @@ class DecisionOut(_Out):
     case_status: str
     proposal_codes: list[str]
     proposal_text: str
+    proposal_entries: list[ProposalEntryOut] = Field(default_factory=list, description="Médicaments et actes "
+                                                     "codés de la proposition")
     conform_to_referential: bool | None
     departure_justification: str
     trial_proposed: bool

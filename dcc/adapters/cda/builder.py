@@ -1185,6 +1185,8 @@ def _care_plan_section(ctx: _Ctx, body: etree._Element, c: FrcpContent) -> None:
     if not rows:
         rows.append(("Proposition de la RCP", "Aucun traitement proposé", None))
     _table(text, rows)
+    if c.proposal_entries:
+        _proposed_entries_table(text, c)
     if r_recours:
         enc = _s(_s(section, "entry"), "encounter", classCode="ENC", moodCode="ARQ")
         _templates(enc, T_ENCOUNTER_ARQ)
@@ -1203,6 +1205,28 @@ def _care_plan_section(ctx: _Ctx, body: etree._Element, c: FrcpContent) -> None:
     if r_comment:
         act = _comment(ctx, _s(section, "entry"), r_comment)
         _s(act, "effectiveTime", value=_ts(_day(c.session_date)))
+
+
+_ENTRY_KINDS = {"drug": "Médicament", "act": "Acte"}
+
+
+def _proposed_entries_table(text: etree._Element, c: FrcpContent) -> None:
+    """The drugs and acts the proposal names, in the narrative only: the FRCP model's care-plan entries are
+    FR-Acte whose code is bound to JDV_TypeTraitement_FRCP_CISIS (kit schematron JDV_TypeTraitement-FRCP-CISIS
+    on section/entry/procedure/code) and it has no medication entry, so an ATC, UCD or CCAM code has no coded
+    place in this document."""
+    table = _s(text, "table", border="1")
+    _s(table, "caption", "Médicaments et actes proposés")
+    tr = _s(_s(table, "thead"), "tr")
+    for h in ("Type", "Libellé", "Code", "Référentiel (version)"):
+        _s(tr, "th", h)
+    tbody = _s(table, "tbody")
+    for e in c.proposal_entries:
+        row = _s(tbody, "tr")
+        _s(row, "td", _ENTRY_KINDS.get(e.kind, e.kind))
+        _s(row, "td", e.code.display or "-")
+        _s(row, "td", e.code.code)
+        _s(row, "td", f"{e.referential} ({e.version})" if e.version else e.referential)
 
 
 def _framework_section(ctx: _Ctx, body: etree._Element, c: FrcpContent) -> None:

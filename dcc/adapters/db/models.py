@@ -274,6 +274,9 @@ class Decision(Base):
     case_status: Mapped[str] = mapped_column(String(12))  # discussed | registered
     proposal_codes: Mapped[list[str]] = mapped_column(JSON, default=list)  # JDV_TypeTraitement_FRCP
     proposal_text: Mapped[str] = mapped_column(Text, default="")
+    # drugs (ATC, UCD) and acts (CCAM) the proposal names (0011): [{kind, system, code, code_system, label,
+    # version, version_id, atc}], each with the referential version in force when it was entered
+    proposal_entries: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     conform_to_referential: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     departure_justification: Mapped[str] = mapped_column(Text, default="")
     trial_proposed: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -30,6 +30,7 @@ from dcc.web.pages import (
     physician,
     physician_attachments,
     pps,
+    proposal_entry_fields,
     referential_suggestions,
 )
 from dcc.web.pages._common import ROLE_HOME, STATIC_DIR, page_user
@@ -50,7 +51,7 @@ def home(request: Request) -> RedirectResponse:
 
 for _module in (coordinator_boards, coordinator_sessions, coordinator_cases, coordinator, meeting, case_documents,
                 case_attachments, physician, physician_attachments, monitor, monitor_report, pps, monitor_audit,
-                emergency, generation, calendar, referential_suggestions):
+                emergency, generation, calendar, referential_suggestions, proposal_entry_fields):
     pages_router.include_router(_module.router)
 pages_router.include_router(calendar.feed_router)
 

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from dcc import valuesets
 from dcc.domain.identifiers import (
     nir_birth_incoherence,
     nir_birthplace_incoherence,
@@ -25,12 +24,23 @@ from dcc.domain.identifiers import (
 from dcc.domain.quorum import requirement_label
 from dcc.domain.states import CaseStatus, SessionStatus
 from dcc.errors import DccError, IdentityConflict, NotFound, UndecidedCases
-from dcc.services import access, consent, coordination, identity, queries, worklists
+from dcc.services import (
+    access,
+    codes,
+    consent,
+    coordination,
+    identity,
+    queries,
+    referentials,
+    treatment_start,
+    worklists,
+)
 from dcc.services import attachments as attachment_services
 from dcc.services import boards as board_services
 from dcc.services.documents import regenerate_case_documents
 from dcc.services.schemas import AttendanceInput, CaseRegistration
 from dcc.web.deps import CdaBuilderDep, DocumentBuilders, Now, Today, Uow
+from dcc.web.pages import _decision
 from dcc.web.pages import _scope as scope
 from dcc.web.pages._common import (
     CsrfForm,
@@ -430,11 +440,10 @@ def _check_one(uow: Any, name: str, value: str, form: dict[str, Any]) -> tuple[b
             if prof is None:
                 return False, f"Aucun professionnel avec le RPPS {rpps} dans l'annuaire."
             return True, f"Dr {prof.given} {prof.family}."
-        if name == "topography_code":
-            code = valuesets.lookup("JDV_Tumeur_CISIS", value.upper(), field=name)
-            return True, f"{code.code} : {code.display}."
-        if name == "morphology_code":
-            code = valuesets.lookup("JDV_Morphologie_CISIS", value, field=name)
+        if name in ("topography_code", "morphology_code"):  # the version in force in the database
+            system, label = referentials.CHECKED_FIELDS[name]
+            value = value.upper() if name == "topography_code" else value
+            code = codes.check(uow, [codes.CodedEntry(name, label, system, value)])[(system, value)]
             return True, f"{code.code} : {code.display}."
         if name == "birthplace_insee":
             if not re.fullmatch(r"\d{5}|2[AB]\d{3}", value):
@@ -480,29 +489,60 @@ def _coherence(form: dict[str, Any], name: str, value: str) -> tuple[bool, str]:
     return (False, message) if message else (True, "")
 
 
-@router.get("/dossiers/{case_id}", response_class=HTMLResponse)
-def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today: Today,
-              cda: CdaBuilderDep) -> Response:
+def _case_context(uow: Any, user: PageUser, case_id: str, today: date, cda: Any,
+                  error: str = "", first_treatment_value: str | None = None) -> dict[str, Any]:
     case, board = scope.case_for_coordinator(uow, user, case_id)
     view = queries.get_case(uow, case_id)
     sessions = [s for s in queries.list_sessions(uow, board_id=board.id, start=today, end=None)
                 if s.status == SessionStatus.PLANNED and s.id != case.session_id]
     current = queries.session_status(uow, case.session_id) if case.session_id else None
-    topo = valuesets.contains("JDV_Tumeur_CISIS", case.topography_code)
-    label = valuesets.lookup("JDV_Tumeur_CISIS", case.topography_code).display if topo else ""
+    label = _decision.topography_label(uow, case.topography_code)
     decision = view.decision
     regenerable = (case.status == CaseStatus.DECIDED and decision is not None and decision.locked
                    and all(d.status == "draft" for d in view.documents)
                    and bool(view.documents or case.documents_missing))
-    return render(request, "coordinator/case.html.j2", {"view": view, "case": case, "board": board,
-                                                        "sessions": sessions, "current": current,
-                                                        "topography_label": label,
-                                                        "has_ins": view.has_ins,
-                                                        "minor_secret": identity.get_patient(
-                                                            uow, case.patient_id).secret_from_legal_representatives,
-                                                        "regenerable": regenerable,
-                                                        "attachments": attachment_services.list_attachments(
-                                                            uow, case_id),
-                                                        "attachment_categories": attachment_services.CATEGORIES,
-                                                        "documents": worklists.case_documents(
-                                                            uow, case_id, cda=cda)})
+    if first_treatment_value is None:
+        first_treatment_value = case.first_treatment_date.isoformat() if case.first_treatment_date else ""
+    return {"view": view, "case": case, "board": board, "sessions": sessions, "current": current,
+            "topography_label": label, "has_ins": view.has_ins, "regenerable": regenerable,
+            "minor_secret": identity.get_patient(uow, case.patient_id).secret_from_legal_representatives,
+            "attachments": attachment_services.list_attachments(uow, case_id),
+            "attachment_categories": attachment_services.CATEGORIES,
+            "documents": worklists.case_documents(uow, case_id, cda=cda),
+            "today": today, "first_treatment_error": error, "first_treatment_value": first_treatment_value}
+
+
+@router.get("/dossiers/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: str, user: Coordinator, uow: Uow, today: Today,
+              cda: CdaBuilderDep) -> Response:
+    return render(request, "coordinator/case.html.j2", _case_context(uow, user, case_id, today, cda))
+
+
+@router.post("/dossiers/{case_id}/premier-traitement", response_class=HTMLResponse)
+def first_treatment(request: Request, case_id: str, user: Coordinator, uow: Uow, today: Today,
+                    cda: CdaBuilderDep, form: CsrfForm) -> Response:
+    """The day the case's first treatment started (empty: cleared, « non renseignée »), for the network's
+    indicators; refused before the diagnosis date or in the future (French message on the page)."""
+    scope.case_for_coordinator(uow, user, case_id)
+    raw = str(form.get("first_treatment_date") or "").strip()
+    try:
+        when = date.fromisoformat(raw) if raw else None
+    except ValueError:
+        when, error = None, f"Date du premier traitement invalide : « {raw[:20]} » (attendu AAAA-MM-JJ)."
+    else:
+        error = ""
+    if not error:
+        try:
+            treatment_start.record_first_treatment(uow, user, case_id=case_id, when=when, today=today)
+        except DccError as exc:
+            uow.rollback()
+            error = exc.message
+            status = exc.status_code
+        else:
+            return redirect(f"/coordination/dossiers/{case_id}", "Date du premier traitement enregistrée."
+                            if when else "Date du premier traitement effacée (non renseignée).")
+    else:
+        status = 422
+    return render(request, "coordinator/case.html.j2",
+                  _case_context(uow, user, case_id, today, cda, error=error, first_treatment_value=raw[:20]),
+                  status_code=status)

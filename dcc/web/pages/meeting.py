@@ -133,9 +133,10 @@ def _case(uow: Any, user: PageUser, session_id: str, case_id: str) -> Any:
 
 
 def _decision_context(uow: Any, user: PageUser, session_id: str, case_id: str,
-                      values: dict[str, Any] | None = None, error: str = "") -> dict[str, Any]:
+                      values: dict[str, Any] | None = None, error: str = "",
+                      edited: tuple[str, str, bool] | None = None) -> dict[str, Any]:
     case = _case(uow, user, session_id, case_id)
-    return _decision.context(uow, case, values=values, error=error,
+    return _decision.context(uow, case, values=values, error=error, edited=edited,
                              form_action=f"/coordination/seances/{session_id}/reunion/dossiers/{case_id}/decision",
                              back=f"/coordination/seances/{session_id}/reunion#dossier-{case_id}",
                              back_label="Retour à la réunion")
@@ -151,6 +152,10 @@ def record_decision(request: Request, session_id: str, case_id: str, user: Coord
                     form: CsrfForm) -> Response:
     case = _case(uow, user, session_id, case_id)
     values = _decision.posted_values(form)
+    edited = _decision.edit_entries(uow, values, form)  # « Ajouter » / « Retirer » a drug or act without htmx
+    if edited:
+        return render(request, "physician/decision.html.j2",
+                      _decision_context(uow, user, session_id, case_id, values, edited=edited))
     error, status = _decision.record(uow, case, values, actor=user.login, now=now)
     if error:
         return render(request, "physician/decision.html.j2",

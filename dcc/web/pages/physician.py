@@ -55,12 +55,12 @@ def announce(request: Request, document_id: str, user: Physician, uow: Uow, form
 # -------------------------------------------------------------------------------------- decision
 
 def _decision_context(uow: Any, user: PageUser, case_id: str, values: dict[str, Any] | None = None,
-                      error: str = "") -> dict[str, Any]:
+                      error: str = "", edited: tuple[str, str, bool] | None = None) -> dict[str, Any]:
     case = scope.case_for_physician(uow, user, case_id)
     if case.session_id is None:
         raise NotFound("Ce dossier n'est inscrit à aucune séance.")
     return _decision.context(uow, case, values=values, error=error, form_action=f"/medecin/dossiers/{case_id}/decision",
-                             back="/medecin/", back_label="Mes dossiers")
+                             back="/medecin/", back_label="Mes dossiers", edited=edited)
 
 
 @router.get("/dossiers/{case_id}/decision", response_class=HTMLResponse)
@@ -72,6 +72,10 @@ def decision_form(request: Request, case_id: str, user: Physician, uow: Uow) -> 
 def record_decision(request: Request, case_id: str, user: Physician, uow: Uow, now: Now, form: CsrfForm) -> Response:
     case = scope.case_for_physician(uow, user, case_id)
     values = _decision.posted_values(form)
+    edited = _decision.edit_entries(uow, values, form)  # « Ajouter » / « Retirer » a drug or act without htmx
+    if edited:
+        return render(request, "physician/decision.html.j2",
+                      _decision_context(uow, user, case_id, values, edited=edited))
     error, status = _decision.record(uow, case, values, actor=user.login, now=now)
     if error:
         return render(request, "physician/decision.html.j2", _decision_context(uow, user, case_id, values, error),

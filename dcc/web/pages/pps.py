@@ -10,9 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dcc import valuesets
 from dcc.errors import DccError, ValidationFailed
-from dcc.services import access, treatment_start
+from dcc.services import access, codes, treatment_start
 from dcc.services import pps as pps_services
 from dcc.web.deps import Today, Uow
 from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, redirect, render, require_role
@@ -58,13 +57,17 @@ def _context(uow: Any, user: PageUser, case_id: str, error: str = "") -> dict[st
     page = pps_services.page_data(uow, case_id, view)
     case, members, people = page.case, page.members, page.people
     groups = {cat: [i for i in view.items if i.category == cat] for cat in CATEGORY_TITLES} if view else {}
-    options = {cat: valuesets.concepts(vs) for cat, vs in pps_services.VALUE_SETS.items()}
+    # the choices from the value-set versions in force in the database (an import changes them), and the
+    # labels of the entered lines from the database too (a line whose code was retired since keeps its label)
+    options = {cat: [c for c in codes.choices(uow, vs) if c.active] for cat, vs in pps_services.VALUE_SETS.items()}
     if view:
         options["treatment"] = [c for c in options["treatment"] if c.code in view.allowed_treatments]
+    entered = {cat: codes.labels(uow, vs, [i.code for i in view.items if i.category == cat] if view else [])
+               for cat, vs in pps_services.VALUE_SETS.items()}
     return {"case": case, "patient": page.patient, "view": view,
             "groups": groups, "titles": CATEGORY_TITLES, "options": options, "people": people,
             "members": members, "error": error, "labels": pps_services.STATUS_LABELS,
-            "display": lambda cat, code: valuesets.lookup(pps_services.VALUE_SETS[cat], code).display}
+            "display": lambda cat, code: entered[cat].get(code, code)}
 
 
 @router.get("/dossiers/{case_id}", response_class=HTMLResponse)
