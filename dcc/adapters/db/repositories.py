@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import defer
 
@@ -147,20 +147,20 @@ _CASE_LINK_REPRESENTING = (_CASE_LINK.where(m.Case.represented_from_id == bindpa
                            .order_by(m.Case.created_at, m.Case.id).limit(1))
 
 
-def document_summaries(session: DbSession, case_id: str) -> list[Row[Any]]:
+def document_summaries(session: DbSession, case_id: str) -> list[Any]:
     """(id, kind, version, unique_id, status, announced_at, masked_ps) of a case's documents, by kind and
     version: the columns a case view lists, never the CDA and PDF."""
     return list(session.connection().execute(_DOCUMENT_SUMMARIES, {"case_id": case_id}).all())
 
 
-def patient_header(session: DbSession, patient_id: str) -> Row[Any] | None:
+def patient_header(session: DbSession, patient_id: str) -> Any:
     """(birth_family, used_family, used_given, birth_given_first, ins_qualified, dmp_opposition,
     ins_matricule) of a patient: what a case view shows of them."""
     return session.connection().execute(_PATIENT_HEADER, {"patient_id": patient_id}).first()
 
 
 def case_link(session: DbSession, *, case_id: str | None = None,
-              represented_from_id: str | None = None) -> Row[Any] | None:
+              represented_from_id: str | None = None) -> Any:
     """(id, session_id, session start) of the case entry `case_id`, or of the first entry re-presenting
     `represented_from_id` (its session had no quorum)."""
     q, key = (_CASE_LINK_BY_ID, case_id) if case_id is not None else (_CASE_LINK_REPRESENTING, represented_from_id)
@@ -236,7 +236,7 @@ def patients_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Patie
     return {p.id: p for p in rows}
 
 
-def patient_headers(session: DbSession, ids: Sequence[str]) -> dict[str, Row[Any]]:
+def patient_headers(session: DbSession, ids: Sequence[str]) -> dict[str, Any]:
     """id -> (birth_family, used_family, used_given, birth_given_first, ins_qualified, dmp_opposition,
     ins_matricule) of the patients `ids` (columns only: what a list of cases shows)."""
     if not ids:
