@@ -2,7 +2,7 @@
 referential version in force when they were entered (a JSON list on the decision; empty for older decisions).
 
 Revision ID: 0011_proposal_entries
-Revises: 0010_referential_prefix
+Revises: 0011_referential_search
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_proposal_entries"
-down_revision: str | None = "0010_referential_prefix"
+down_revision: str | None = "0011_referential_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
