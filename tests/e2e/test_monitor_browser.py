@@ -86,3 +86,7 @@ def test_flow_runs_page(new_page: Any, scenario: Scenario) -> None:
     page.get_by_role("link", name=re.compile("^Alertes$")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Alertes à examiner")
     assert_accessible(page, label="alertes (observateur A)")
+    page.get_by_role("link", name=re.compile("^Référentiels$")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Référentiels en vigueur")
+    expect(page.locator("#referentiels tbody tr").first).to_contain_text("première version chargée")
+    assert_accessible(page, label="référentiels en vigueur")

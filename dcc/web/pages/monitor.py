@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from dcc.errors import NotFound, ValidationFailed
 from dcc.services import deliveries as deliveries_service
-from dcc.services import indicators
+from dcc.services import indicators, referentials
 from dcc.web.deps import Today, Uow
 from dcc.web.pages._common import CsrfForm, PageRoute, PageUser, form_list, redirect, render, require_role
 from dcc.web.pages._monitor_common import Scope, ScopeFilters, csv_download
@@ -25,6 +25,18 @@ DeliveryViewer = Annotated[PageUser, Depends(require_role("monitor", "coordinato
 
 STATES = deliveries_service.STATES
 plain_error = deliveries_service.plain_error  # (kept for callers of the former page helper)
+
+
+# ------------------------------------------------------------------------------------- referentials
+
+
+@router.get("/referentiels", response_class=HTMLResponse)
+def referential_versions(request: Request, user: Viewer, uow: Uow) -> Response:
+    """The version of each referential in force (one set per database: the region's, as `dcc referentials
+    import` and the refresh_referentials flow left it), with what its import changed, and the regional
+    guidelines the decision form offers."""
+    return render(request, "monitor/referentials.html.j2", {
+        "versions": referentials.versions_in_force(uow), "guidelines": referentials.list_guidelines(uow)})
 
 
 # ------------------------------------------------------------------------------------- deliveries
