@@ -104,10 +104,22 @@ def prepare_delivery(db_url: str, var_dir: str) -> Callable[[], Any]:
     return work
 
 
-def _setup(url: str, var_dir: Path, docs: int, seed: int, sim_url: str, relay: str) -> list[str]:
+def point_regions_at(uow: Any, sim_url: str, relay: str) -> list[tuple[str, str]]:
+    """Send every region's documents to the simulator at `sim_url` and its mails through `relay`; returns the
+    physicians (name, RPPS-based identifier) the demo PKI issues signing certificates for."""
     from sqlalchemy import select
 
     from dcc.adapters.db import models as m
+
+    for region in uow.session.scalars(select(m.Region)).all():
+        region.endpoint = sim_url
+        region.mss_relay = relay
+        region.mss_sender = f"rcp@{region.code.lower()}.mssante.fr"
+    return [(f"{p.given} {p.family}", "8" + p.rpps)
+            for p in uow.session.scalars(select(m.Professional).where(m.Professional.is_physician))]
+
+
+def _setup(url: str, var_dir: Path, docs: int, seed: int, sim_url: str, relay: str) -> list[str]:
     from dcc.adapters.signing.pki import init_demo_pki
     from dcc.services.uow import Database
 
@@ -115,12 +127,7 @@ def _setup(url: str, var_dir: Path, docs: int, seed: int, sim_url: str, relay: s
     db = Database(url)
     try:
         with db.uow() as uow:
-            for region in uow.session.scalars(select(m.Region)).all():
-                region.endpoint = sim_url
-                region.mss_relay = relay
-                region.mss_sender = f"rcp@{region.code.lower()}.mssante.fr"
-            physicians = [(f"{p.given} {p.family}", "8" + p.rpps)
-                          for p in uow.session.scalars(select(m.Professional).where(m.Professional.is_physician))]
+            physicians = point_regions_at(uow, sim_url, relay)
             uow.commit()
     finally:
         db.dispose()

@@ -153,10 +153,11 @@ def _union(spans: list[tuple[float, float]]) -> float:
 def _prepare_database(shape: Any, docs: int, seed: int) -> list[str]:
     """Decided cases for `docs` documents in the shape's dcc database (their sessions validated), regions
     pointed at the simulator and the sink, the demo PKI; only the selected cases keep their due rows."""
-    from sqlalchemy import delete, select
+    from sqlalchemy import delete
 
     from dcc.adapters.db import models as m
     from dcc.adapters.signing.pki import init_demo_pki
+    from dcc.bench.national_day import point_regions_at
     from dcc.services.uow import Database
 
     case_ids = build_cases(shape.database_url, docs, seed=seed, docs_per_patient=0.7)
@@ -164,12 +165,7 @@ def _prepare_database(shape: Any, docs: int, seed: int) -> list[str]:
     try:
         with db.uow() as uow:
             uow.session.execute(delete(m.GenerationTask).where(m.GenerationTask.case_id.not_in(case_ids)))
-            for region in uow.session.scalars(select(m.Region)).all():
-                region.endpoint = shape.simulator_url
-                region.mss_relay = shape.mail.relay
-                region.mss_sender = f"rcp@{region.code.lower()}.mssante.fr"
-            physicians = [(f"{p.given} {p.family}", "8" + p.rpps)
-                          for p in uow.session.scalars(select(m.Professional).where(m.Professional.is_physician))]
+            physicians = point_regions_at(uow, shape.simulator_url, shape.mail.relay)
             uow.commit()
     finally:
         db.dispose()

@@ -128,3 +128,29 @@ def serve(app: Any) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+def logged_in_pages(chromium_browser: Any, app_url: str) -> Iterator[Any]:
+    """The body of a `new_page` fixture: yields `open_page(login, path)`, a fresh browser context logged in
+    as `login` (the development login) and landed on `path`; closes them all afterwards and fails the test if
+    the CSP (default-src 'self', no inline script or style) blocked anything on our pages."""
+    import re
+
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def open_page(login: str, path: str) -> Any:
+        context = chromium_browser.new_context(base_url=app_url, locale="fr-FR")
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.goto(f"/login?next={path}")
+        page.get_by_role("button", name=f"Se connecter en tant que {login}", exact=True).click()
+        page.wait_for_url(re.compile(re.escape(path.split("?")[0])))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert not [e for e in errors if "Content Security Policy" in e], errors

@@ -26,6 +26,7 @@ from tests.e2e.browser_scenario import (
     build_scenario,
     chromium_missing_reason,
     drafts_of,
+    logged_in_pages,
     make_app,
     serve,
 )
@@ -48,25 +49,7 @@ def app_url(scenario: Scenario) -> Iterator[str]:
 
 @pytest.fixture
 def new_page(chromium_browser: Any, app_url: str) -> Iterator[Any]:
-    contexts: list[Any] = []
-    errors: list[str] = []
-
-    def open_page(login: str, path: str) -> Any:
-        context = chromium_browser.new_context(base_url=app_url, locale="fr-FR")
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.goto(f"/login?next={path}")
-        page.get_by_role("button", name=f"Se connecter en tant que {login}", exact=True).click()
-        page.wait_for_url(re.compile(re.escape(path.split("?")[0])))
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-    # The CSP (default-src 'self', no inline script or style) must not block anything on our pages.
-    assert not [e for e in errors if "Content Security Policy" in e], errors
+    yield from logged_in_pages(chromium_browser, app_url)
 
 
 def test_coordinator_registers_a_case_and_sees_it_on_an_agenda(new_page: Any, scenario: Scenario) -> None:

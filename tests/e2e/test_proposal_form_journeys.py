@@ -24,7 +24,14 @@ from sqlalchemy import select
 
 from dcc.adapters.db import models as m
 from tests.e2e.a11y import assert_accessible
-from tests.e2e.browser_scenario import Scenario, build_scenario, chromium_missing_reason, make_app, serve
+from tests.e2e.browser_scenario import (
+    Scenario,
+    build_scenario,
+    chromium_missing_reason,
+    logged_in_pages,
+    make_app,
+    serve,
+)
 
 _missing = chromium_missing_reason()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(_missing is not None, reason=_missing or "")]
@@ -58,24 +65,7 @@ def app_url(scenario: Scenario) -> Iterator[str]:
 
 @pytest.fixture
 def new_page(chromium_browser: Any, app_url: str) -> Iterator[Any]:
-    contexts: list[Any] = []
-    errors: list[str] = []
-
-    def open_page(login: str, path: str) -> Any:
-        context = chromium_browser.new_context(base_url=app_url, locale="fr-FR")
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.goto(f"/login?next={path}")
-        page.get_by_role("button", name=f"Se connecter en tant que {login}", exact=True).click()
-        page.wait_for_url(re.compile(re.escape(path.split("?")[0])))
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-    assert not [e for e in errors if "Content Security Policy" in e], errors
+    yield from logged_in_pages(chromium_browser, app_url)
 
 
 def _undecided_case_of(scenario: Scenario, login: str) -> str:
