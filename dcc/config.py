@@ -198,6 +198,11 @@ class Settings(BaseSettings):
         description="Longest wait for a lock: SQLite busy_timeout (the write lock), PostgreSQL lock_timeout; "
         "then the request answers 503 with Retry-After.",
     )
+    dask_address: str = Field(
+        "",
+        description="A Dask scheduler (tcp://host:8786): the generate_pending_documents flow fans batches of due "
+        "rows out to that cluster through prefect-dask; empty: the flow run generates in its own process.",
+    )
     auth_user_cache_s: float = Field(
         5.0, ge=0, le=60,
         description="How long a web process keeps an authenticated user's account (role, region, active) before "

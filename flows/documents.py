@@ -17,6 +17,7 @@ from prefect import flow, task
 
 from dcc.adapters.orchestration import lease_owner
 from dcc.bootstrap import cda_builder, database, pdf_renderer
+from dcc.config import get_settings
 from dcc.logging import get_logger
 from dcc.services import generation
 from flows.artifacts import publish_table
@@ -36,13 +37,17 @@ class DrainOutcome(TypedDict):
     processes: list[int]  # the processes that generated (this run's, or the Dask workers')
 
 
+def _outcome(result: generation.DrainResult, processes: list[int]) -> DrainOutcome:
+    return {"counts": result.counts(), "failures": dict(result.failures), "created": list(result.created),
+            "processes": processes}
+
+
 @task
 def drain_task(limit: int, lease_seconds: int, max_attempts: int) -> DrainOutcome:
     policy = generation.GenerationPolicy(max_attempts=max_attempts, lease_s=lease_seconds)
     result = generation.generate_pending_documents(database(), cda=cda_builder(), pdf=pdf_renderer(),
                                                    policy=policy, limit=limit, owner=lease_owner())
-    return {"counts": result.counts(), "failures": dict(result.failures), "created": list(result.created),
-            "processes": [os.getpid()]}
+    return _outcome(result, [os.getpid()])
 
 
 class ClaimedOutcome(TypedDict):
@@ -94,7 +99,7 @@ def fan_out_documents(owner: str, limit: int, lease_seconds: int, max_attempts: 
 
 
 def dask_address() -> str:
-    return os.environ.get("DCC_DASK_ADDRESS", "").strip()
+    return get_settings().dask_address.strip()
 
 
 def artifact_rows(outcome: DrainOutcome) -> list[dict[str, Any]]:
@@ -126,8 +131,7 @@ def generate_pending_documents(limit: int = 2000, lease_seconds: int = 300, max_
         fanned = fan_out_documents.with_options(task_runner=runner)(  # type: ignore[arg-type]
             owner, limit, lease_seconds, max_attempts)
         result = fanned["result"]
-        outcome: DrainOutcome = {"counts": result.counts(), "failures": dict(result.failures),
-                                 "created": list(result.created), "processes": fanned["pids"]}
+        outcome = _outcome(result, fanned["pids"])
         log.info("generation.dask", address=address, processes=len(fanned["pids"]))
         publish_artifact(outcome)
         return outcome

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dcc.adapters.db import models as m
+from dcc.config import get_settings
 from dcc.services import demo as demo_services
 from dcc.services.uow import Database
 from tests.services.conftest import TODAY
@@ -62,6 +63,7 @@ def test_generation_fans_out_over_a_dask_cluster(prefect_server: None, configure
         worker_pids = set(client.run(os.getpid).values())  # each worker process answers
         assert len(worker_pids) == 2 and os.getpid() not in worker_pids
         monkeypatch.setenv("DCC_DASK_ADDRESS", cluster.scheduler_address)
+        get_settings.cache_clear()
         outcome = documents.generate_pending_documents(limit=100)
         again = documents.generate_pending_documents(limit=100)
 
@@ -84,6 +86,7 @@ def test_without_dask_the_run_generates_in_its_own_process(prefect_server: None,
     _prepare(database, patients=3)
     meeting = demo_services.hold_meetings(database, seed=1, today=TODAY, quorum_failure_rate=0.0)
     monkeypatch.delenv("DCC_DASK_ADDRESS", raising=False)
+    get_settings.cache_clear()
     outcome = documents.generate_pending_documents(limit=100)
     assert outcome["processes"] == [os.getpid()]
     assert frcp_per_case(database) == {c: 1 for c in meeting.decided_cases}
