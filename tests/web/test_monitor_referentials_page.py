@@ -38,6 +38,9 @@ def test_monitor_sees_each_version_in_force_and_what_its_import_changed(app: Any
     assert "<td>3</td>" in cells and "par coord-a" in cells
     # the package's baseline stays listed, as first versions
     assert page.text.count('<tr id="ref-') > 1 and "première version chargée" in page.text
+    # a baseline value set whose display name is its file name shows its system name once, not the file
+    baseline = re.search(r'<tr id="ref-JDV_J07_XdsTypeCode_CISIS">(.*?)</th>', page.text, re.S)
+    assert baseline and ".tabs" not in baseline.group(1) and "<small>" not in baseline.group(1), baseline
     assert 'href="/suivi/referentiels" aria-current="page"' in page.text
 
 
