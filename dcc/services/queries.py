@@ -33,10 +33,11 @@ def _get(uow: UnitOfWork, model: type[T], id_: str, what: str) -> T:
 
 def display_name(p: m.Patient) -> str:
     """Identity-vigilance display: birth name, used name when it differs, first given name."""
-    return _display_name(p.birth_family, p.used_family, p.used_given, p.birth_given_first)
+    return display_name_from(p.birth_family, p.used_family, p.used_given, p.birth_given_first)
 
 
-def _display_name(birth_family: str, used_family: str | None, used_given: str | None, birth_given_first: str) -> str:
+def display_name_from(birth_family: str, used_family: str | None, used_given: str | None,
+                      birth_given_first: str) -> str:
     name = birth_family
     if used_family and used_family != birth_family:
         name += f" (nom d'usage {used_family})"
@@ -124,12 +125,15 @@ def list_sessions(uow: UnitOfWork, *, board_id: str | None, start: date | None,
         raise ValidationFailed("La date de fin précède la date de début.", field="to")
     if board_id is not None:
         _get(uow, m.Board, board_id, "RCP")
-    sessions = repo.sessions_between(
+    rows = repo.session_rows_between(
         uow.session, board_id=board_id, start=_paris_midnight(start) if start else None,
         end=_paris_midnight(end + timedelta(days=1)) if end else None, where=scope)
-    boards = repo.boards_by_ids(uow.session, list({s.board_id for s in sessions}))
-    load = repo.session_load(uow.session, [s.id for s in sessions])
-    return [_session_view(s, boards[s.board_id], load.get(s.id, 0)) for s in sessions]
+    load = repo.session_load(uow.session, [row[0] for row in rows])
+    return [SessionView(id=sid, board_id=bid, board_name=name, starts_at=starts_at,
+                        ends_at=starts_at + timedelta(minutes=duration), registration_deadline=deadline,
+                        capacity=capacity, status=status, quorum=quorum, quorum_missing=list(detail or []),
+                        cases=load.get(sid, 0))
+            for sid, bid, starts_at, deadline, capacity, status, quorum, detail, name, duration in rows]
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,7 @@ def session_agenda(uow: UnitOfWork, session_id: str) -> AgendaView:
     items = [
         AgendaItem(position=i, case_id=c.id, registration_number=c.registration_number,
                    patient_id=c.patient_id,
-                   patient_display_name=_display_name(*patients[c.patient_id][:4]),
+                   patient_display_name=display_name_from(*patients[c.patient_id][:4]),
                    ins_qualified=patients[c.patient_id][4], topography_code=c.topography_code,
                    phase=c.phase, question=c.question, urgent=c.urgent, standard=c.standard, status=c.status,
                    assignment_reason=c.assignment_reason, not_ready=list(c.not_ready or []),
@@ -258,7 +262,7 @@ def get_case(uow: UnitOfWork, case_id: str) -> CaseView:
                             announced=announced_at is not None, masked=masked)
             for d_id, kind, version, unique_id, status_, announced_at, masked
             in repo.document_summaries(uow.session, case_id)]
-    return CaseView(case=case, patient_display_name=_display_name(birth_family, used_family, used_given,
+    return CaseView(case=case, patient_display_name=display_name_from(birth_family, used_family, used_given,
                                                                   birth_given_first),
                     ins_qualified=ins_qualified, decision=repo.decision_of_case(uow.session, case_id),
                     documents=docs, dmp_opposition=dmp_opposition,

@@ -19,6 +19,11 @@ def coordinator_boards(uow: UnitOfWork, user: User) -> list[m.Board]:
     return access.visible_boards(uow, user)
 
 
+def coordinator_board_refs(uow: UnitOfWork, user: User) -> list[access.BoardRef]:
+    """`coordinator_boards` as (id, name) read models (menus and filters)."""
+    return access.visible_board_refs(uow, user)
+
+
 def stats_board_ids(uow: UnitOfWork, user: User) -> list[str]:
     """Boards counted in the indicators: the region's for a monitor, their own for a coordinator."""
     return list(uow.session.scalars(select(m.Board.id).where(access.board_filter(user))).all())

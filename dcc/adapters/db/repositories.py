@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import aliased, defer
 
 from dcc.adapters.db import models as m
 from dcc.errors import NotFound
@@ -85,6 +85,30 @@ def sessions_between(session: DbSession, *, board_id: str | None, start: datetim
     return list(session.scalars(q.order_by(m.Session.starts_at)).all())
 
 
+_SESSION_BOARD = aliased(m.Board)  # built once: an alias proxies every column of its table
+
+
+def session_rows_between(session: DbSession, *, board_id: str | None, start: datetime | None,
+                         end: datetime | None, where: ColumnElement[bool] | None = None) -> list[Any]:
+    """`sessions_between` as plain rows (no ORM objects: list reads): the session's columns with its board's
+    name and duration. The board is joined under an alias, so that a `where` with its own subquery on the
+    board table is never correlated with it."""
+    board = _SESSION_BOARD
+    q = (select(m.Session.id, m.Session.board_id, m.Session.starts_at, m.Session.registration_deadline,
+                m.Session.capacity, m.Session.status, m.Session.quorum, m.Session.quorum_detail, board.name,
+                board.duration_min)
+         .join(board, board.id == m.Session.board_id))
+    if where is not None:
+        q = q.where(where)
+    if board_id:
+        q = q.where(m.Session.board_id == board_id)
+    if start is not None:
+        q = q.where(m.Session.starts_at >= start)
+    if end is not None:
+        q = q.where(m.Session.starts_at < end)
+    return list(session.connection().execute(q.order_by(m.Session.starts_at)).all())
+
+
 def open_sessions(session: DbSession, *, from_date: date) -> list[m.Session]:
     q = (select(m.Session).where(m.Session.status == "planned", m.Session.registration_deadline >= from_date)
          .order_by(m.Session.starts_at))
@@ -92,9 +116,11 @@ def open_sessions(session: DbSession, *, from_date: date) -> list[m.Session]:
 
 
 def session_load(session: DbSession, session_ids: Sequence[str]) -> dict[str, int]:
+    if not session_ids:
+        return {}
     q = (select(m.Case.session_id, func.count()).where(m.Case.session_id.in_(list(session_ids)))
          .group_by(m.Case.session_id))
-    return {sid: n for sid, n in session.execute(q).all() if sid is not None}
+    return {sid: n for sid, n in session.connection().execute(q).all() if sid is not None}
 
 
 def pending_cases(session: DbSession) -> list[m.Case]:
