@@ -33,8 +33,13 @@ def professional_by_rpps(session: DbSession, rpps: str) -> m.Professional | None
     return session.scalars(select(m.Professional).where(m.Professional.rpps == rpps)).one_or_none()
 
 
+_PROFESSIONALS_BY_IDS = select(m.Professional).where(m.Professional.id.in_(bindparam("ids", expanding=True)))
+
+
 def professionals_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Professional]:
-    rows = session.scalars(select(m.Professional).where(m.Professional.id.in_(list(ids)))).all()
+    if not ids:
+        return {}
+    rows = session.scalars(_PROFESSIONALS_BY_IDS, {"ids": list(ids)}).all()
     return {p.id: p for p in rows}
 
 
@@ -86,27 +91,42 @@ def sessions_between(session: DbSession, *, board_id: str | None, start: datetim
 
 
 _SESSION_BOARD = aliased(m.Board)  # built once: an alias proxies every column of its table
+_SESSION_ROWS = (select(m.Session.id, m.Session.board_id, m.Session.starts_at, m.Session.registration_deadline,
+                        m.Session.capacity, m.Session.status, m.Session.quorum, m.Session.quorum_detail,
+                        _SESSION_BOARD.name, _SESSION_BOARD.duration_min)
+                 .join(_SESSION_BOARD, _SESSION_BOARD.id == m.Session.board_id))
+_SESSION_ROWS_BY_SHAPE: dict[tuple[int, bool, bool, bool], tuple[ColumnElement[bool] | None, Any]] = {}
+
+
+def _session_rows_statement(where: ColumnElement[bool] | None, board: bool, start: bool, end: bool) -> Any:
+    """The statement of `session_rows_between` for one shape of its filters (the values are parameters), built
+    once: the access filters are built once per user, and a statement built once computes its cache key
+    once."""
+    key = (id(where), board, start, end)
+    entry = _SESSION_ROWS_BY_SHAPE.get(key)
+    if entry is None or entry[0] is not where:
+        if len(_SESSION_ROWS_BY_SHAPE) >= 4096:
+            _SESSION_ROWS_BY_SHAPE.clear()
+        q = _SESSION_ROWS if where is None else _SESSION_ROWS.where(where)
+        if board:
+            q = q.where(m.Session.board_id == bindparam("board_id"))
+        if start:
+            q = q.where(m.Session.starts_at >= bindparam("start", type_=m.Session.starts_at.type))
+        if end:
+            q = q.where(m.Session.starts_at < bindparam("end", type_=m.Session.starts_at.type))
+        entry = (where, q.order_by(m.Session.starts_at))
+        _SESSION_ROWS_BY_SHAPE[key] = entry
+    return entry[1]
 
 
 def session_rows_between(session: DbSession, *, board_id: str | None, start: datetime | None,
                          end: datetime | None, where: ColumnElement[bool] | None = None) -> list[Any]:
     """`sessions_between` as plain rows (no ORM objects: list reads): the session's columns with its board's
     name and duration. The board is joined under an alias, so that a `where` with its own subquery on the
-    board table is never correlated with it."""
-    board = _SESSION_BOARD
-    q = (select(m.Session.id, m.Session.board_id, m.Session.starts_at, m.Session.registration_deadline,
-                m.Session.capacity, m.Session.status, m.Session.quorum, m.Session.quorum_detail, board.name,
-                board.duration_min)
-         .join(board, board.id == m.Session.board_id))
-    if where is not None:
-        q = q.where(where)
-    if board_id:
-        q = q.where(m.Session.board_id == board_id)
-    if start is not None:
-        q = q.where(m.Session.starts_at >= start)
-    if end is not None:
-        q = q.where(m.Session.starts_at < end)
-    return list(session.connection().execute(q.order_by(m.Session.starts_at)).all())
+    board table is never correlated with it. Run on the session's connection: changes of the session not yet
+    flushed are not seen (a read of committed state, as the pages' and the API's lists are)."""
+    q = _session_rows_statement(where, bool(board_id), start is not None, end is not None)
+    return list(session.connection().execute(q, {"board_id": board_id, "start": start, "end": end}).all())
 
 
 def open_sessions(session: DbSession, *, from_date: date) -> list[m.Session]:
@@ -115,12 +135,15 @@ def open_sessions(session: DbSession, *, from_date: date) -> list[m.Session]:
     return list(session.scalars(q).all())
 
 
+_SESSION_LOAD = (select(m.Case.session_id, func.count())
+                 .where(m.Case.session_id.in_(bindparam("ids", expanding=True))).group_by(m.Case.session_id))
+
+
 def session_load(session: DbSession, session_ids: Sequence[str]) -> dict[str, int]:
     if not session_ids:
         return {}
-    q = (select(m.Case.session_id, func.count()).where(m.Case.session_id.in_(list(session_ids)))
-         .group_by(m.Case.session_id))
-    return {sid: n for sid, n in session.connection().execute(q).all() if sid is not None}
+    rows = session.execute(_SESSION_LOAD, {"ids": list(session_ids)}).all()  # autoflush: assignment counts
+    return {sid: n for sid, n in rows if sid is not None}
 
 
 def pending_cases(session: DbSession) -> list[m.Case]:
@@ -154,6 +177,18 @@ def decision_of_case(session: DbSession, case_id: str) -> m.Decision | None:
 def documents_of_case(session: DbSession, case_id: str) -> list[m.Document]:
     q = select(m.Document).where(m.Document.case_id == case_id).order_by(m.Document.kind, m.Document.version)
     return list(session.scalars(q).all())
+
+
+_DOCUMENTS_OF_CASE_WITHOUT_PDF = (select(m.Document)
+                                  .options(defer(m.Document.cda), defer(m.Document.pdf, raiseload=True))
+                                  .where(m.Document.case_id == bindparam("case_id"))
+                                  .order_by(m.Document.kind, m.Document.version))
+
+
+def documents_of_case_without_pdf(session: DbSession, case_id: str) -> list[m.Document]:
+    """`documents_of_case` for a listing: the PDF is not read (it raises if touched), the CDA only when
+    touched."""
+    return list(session.scalars(_DOCUMENTS_OF_CASE_WITHOUT_PDF, {"case_id": case_id}).all())
 
 
 # Built once: a case read runs them. Columns only (a document row holds its CDA and PDF), run on the session's
@@ -226,9 +261,14 @@ def all_documents(session: DbSession) -> list[m.Document]:
     return list(session.scalars(select(m.Document).order_by(m.Document.created_at)).all())
 
 
+_OUTBOX_FOR_DOCUMENTS = select(m.OutboxMessage).where(
+    m.OutboxMessage.document_id.in_(bindparam("ids", expanding=True)))
+
+
 def outbox_for_documents(session: DbSession, document_ids: Sequence[str]) -> list[m.OutboxMessage]:
-    q = select(m.OutboxMessage).where(m.OutboxMessage.document_id.in_(list(document_ids)))
-    return list(session.scalars(q).all())
+    if not document_ids:
+        return []
+    return list(session.scalars(_OUTBOX_FOR_DOCUMENTS, {"ids": list(document_ids)}).all())
 
 
 def last_audit_event(session: DbSession) -> m.AuditEvent | None:
