@@ -176,32 +176,27 @@ def session_agenda(uow: UnitOfWork, session_id: str) -> AgendaView:
     """The session and its cases in presentation order (urgent first, then by registration)."""
     s = _get(uow, m.Session, session_id, "Séance")
     board = _get(uow, m.Board, s.board_id, "RCP")
-    cases = repo.cases_of_session(uow.session, session_id)
-    patients = repo.patient_headers(uow.session, [c.patient_id for c in cases])  # columns only
-    decisions = repo.decision_statuses(uow.session, [c.id for c in cases])
+    rows = repo.agenda_rows(uow.session, session_id)  # columns only, with the patient and the decision
     items = [
-        AgendaItem(position=i, case_id=c.id, registration_number=c.registration_number,
-                   patient_id=c.patient_id,
-                   patient_display_name=display_name_from(*patients[c.patient_id][:4]),
-                   ins_qualified=patients[c.patient_id][4], topography_code=c.topography_code,
-                   phase=c.phase, question=c.question, urgent=c.urgent, standard=c.standard, status=c.status,
-                   assignment_reason=c.assignment_reason, not_ready=list(c.not_ready or []),
-                   decision_status=decisions.get(c.id))
-        for i, c in enumerate(cases, start=1)
+        AgendaItem(position=i, case_id=case_id, registration_number=number, patient_id=patient_id,
+                   patient_display_name=display_name_from(birth_family, used_family, used_given, given),
+                   ins_qualified=ins_qualified, topography_code=topography, phase=phase, question=question,
+                   urgent=urgent, standard=standard, status=status, assignment_reason=reason,
+                   not_ready=list(not_ready or []), decision_status=decision_status)
+        for i, (case_id, number, patient_id, birth_family, used_family, used_given, given, ins_qualified,
+                topography, phase, question, urgent, standard, status, reason, not_ready, decision_status)
+        in enumerate(rows, start=1)
     ]
-    return AgendaView(session=_session_view(s, board, len(cases)), place=board.place,
+    return AgendaView(session=_session_view(s, board, len(rows)), place=board.place,
                       video_link=board.video_link, items=items, attendance=session_attendance(uow, session_id))
 
 
 def session_attendance(uow: UnitOfWork, session_id: str) -> list[AttendanceView]:
     """Who is recorded at a session (expected or actual), by name."""
-    rows = repo.attendance(uow.session, session_id)
-    profs = repo.professionals_by_ids(uow.session, [a.professional_id for a in rows])
-    return sorted(
-        (AttendanceView(professional_id=a.professional_id, name=professional_name(profs[a.professional_id]),
-                        specialty_code=profs[a.professional_id].specialty_code, mode=a.mode)
-         for a in rows if a.professional_id in profs),
-        key=lambda a: (a.name, a.professional_id))
+    return sorted((AttendanceView(professional_id=pid, name=f"{given} {family}".strip(), specialty_code=specialty,
+                                  mode=mode)
+                   for pid, given, family, specialty, mode in repo.attendance_rows(uow.session, session_id)),
+                  key=lambda a: (a.name, a.professional_id))
 
 
 def session_status(uow: UnitOfWork, session_id: str) -> SessionView:

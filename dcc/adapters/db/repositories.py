@@ -163,6 +163,35 @@ def cases_of_session(session: DbSession, session_id: str) -> list[m.Case]:
     return list(session.scalars(q).all())
 
 
+_AGENDA_ROWS = (select(m.Case.id, m.Case.registration_number, m.Case.patient_id, m.Patient.birth_family,
+                       m.Patient.used_family, m.Patient.used_given, m.Patient.birth_given_first,
+                       m.Patient.ins_qualified, m.Case.topography_code, m.Case.phase, m.Case.question, m.Case.urgent,
+                       m.Case.standard, m.Case.status, m.Case.assignment_reason, m.Case.not_ready,
+                       m.Decision.case_status)
+                .join(m.Patient, m.Patient.id == m.Case.patient_id)
+                .outerjoin(m.Decision, m.Decision.case_id == m.Case.id)
+                .where(m.Case.session_id == bindparam("session_id"))
+                .order_by(m.Case.urgent.desc(), m.Case.created_at, m.Case.id))
+_ATTENDANCE_ROWS = (select(m.Attendance.professional_id, m.Professional.given, m.Professional.family,
+                           m.Professional.specialty_code, m.Attendance.mode)
+                    .join(m.Professional, m.Professional.id == m.Attendance.professional_id)
+                    .where(m.Attendance.session_id == bindparam("session_id")))
+
+
+def agenda_rows(session: DbSession, session_id: str) -> list[Any]:
+    """The cases of a session in `cases_of_session`'s order as plain rows, in one query: (id,
+    registration_number, patient_id, birth_family, used_family, used_given, birth_given_first, ins_qualified,
+    topography_code, phase, question, urgent, standard, status, assignment_reason, not_ready, decision's
+    case status or None)."""
+    return list(session.execute(_AGENDA_ROWS, {"session_id": session_id}).all())
+
+
+def attendance_rows(session: DbSession, session_id: str) -> list[Any]:
+    """(professional_id, given, family, specialty_code, mode) of who is recorded at a session (a professional
+    missing from the directory is left out)."""
+    return list(session.execute(_ATTENDANCE_ROWS, {"session_id": session_id}).all())
+
+
 def attendance(session: DbSession, session_id: str) -> list[m.Attendance]:
     return list(session.scalars(select(m.Attendance).where(m.Attendance.session_id == session_id)).all())
 
