@@ -364,20 +364,6 @@ def visible_boards(uow: UnitOfWork, user: User) -> list[m.Board]:
     return list(uow.session.scalars(select(m.Board).where(board_filter(user)).order_by(m.Board.name)).all())
 
 
-@dataclass(frozen=True)
-class BoardRef:
-    """A board as a list or a menu shows it."""
-
-    id: str
-    name: str
-
-
-def visible_board_refs(uow: UnitOfWork, user: User) -> list[BoardRef]:
-    """`visible_boards` as (id, name) read models, in the same order (a column read: no ORM objects)."""
-    q = select(m.Board.id, m.Board.name).where(board_filter(user)).order_by(m.Board.name)
-    return [BoardRef(id=id_, name=name) for id_, name in uow.session.connection().execute(q).all()]
-
-
 def visible_session_ids(uow: UnitOfWork, user: User, ids: Sequence[str]) -> set[str]:
     if not ids:
         return set()
@@ -390,17 +376,6 @@ def visible_document_ids(uow: UnitOfWork, user: User, ids: Sequence[str]) -> set
         return set()
     q = select(m.Document.id).where(m.Document.id.in_(list(ids)), document_filter(user))
     return set(uow.session.scalars(q).all())
-
-
-def visible_deliveries(uow: UnitOfWork, user: User, *, state: str | None, limit: int,
-                       offset: int) -> list[tuple[m.OutboxMessage, str]]:
-    q = (select(m.OutboxMessage, m.Document.unique_id)
-         .join(m.Document, m.Document.id == m.OutboxMessage.document_id)
-         .where(delivery_filter(user)))
-    if state is not None:
-        q = q.where(m.OutboxMessage.state == state)
-    q = q.order_by(m.OutboxMessage.created_at.desc(), m.OutboxMessage.id).limit(limit).offset(offset)
-    return [(msg, str(uid)) for msg, uid in uow.session.execute(q).all()]
 
 
 def visible_cases_of_patient(uow: UnitOfWork, user: User, patient_id: str) -> list[m.Case]:
