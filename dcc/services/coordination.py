@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Integer, bindparam, func, select
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
@@ -85,6 +86,41 @@ _CASE_LIST_COLUMNS = (m.Case.id, m.Case.registration_number, m.Case.urgent, m.Ca
                       m.Patient.ins_matricule, m.Board.name, m.Session.starts_at)
 
 
+_CASE_LIST_STATEMENTS: dict[tuple[bool, ...], tuple[Any, Any]] = {}
+
+
+def _case_list_statements(*shape: bool) -> tuple[Any, Any]:
+    """(count, page) statements of the case list for one shape of its filters (patients found, board, status,
+    session, from, to), built once: the values, the scope's boards and the offset are parameters."""
+    statements = _CASE_LIST_STATEMENTS.get(shape)
+    if statements is None:
+        patients, board, status, session, date_from, date_to = shape
+        conditions: list[ColumnElement[bool]] = [m.Case.board_id.in_(bindparam("boards", expanding=True))]
+        if patients:
+            conditions.append(m.Case.patient_id.in_(bindparam("patients", expanding=True)))
+        if board:
+            conditions.append(m.Case.board_id == bindparam("board_id"))
+        if status:
+            conditions.append(m.Case.status == bindparam("status"))
+        if session:
+            conditions.append(m.Case.session_id == bindparam("session_id"))
+        if date_from:
+            conditions.append(m.Session.starts_at >= bindparam("date_from", type_=m.Session.starts_at.type))
+        if date_to:
+            conditions.append(m.Session.starts_at < bindparam("date_to", type_=m.Session.starts_at.type))
+        counted = select(func.count()).select_from(m.Case)
+        if date_from or date_to:
+            counted = counted.join(m.Session, m.Session.id == m.Case.session_id)
+        query = (select(*_CASE_LIST_COLUMNS)
+                 .join(m.Patient, m.Patient.id == m.Case.patient_id).join(m.Board, m.Board.id == m.Case.board_id)
+                 .outerjoin(m.Session, m.Session.id == m.Case.session_id)
+                 .where(*conditions)
+                 .order_by(m.Case.created_at.desc(), m.Case.id).limit(PAGE_SIZE)
+                 .offset(bindparam("offset", type_=Integer)))
+        statements = _CASE_LIST_STATEMENTS[shape] = (counted.where(*conditions), query)
+    return statements
+
+
 def search_cases(uow: UnitOfWork, *, board_ids: set[str], q: str = "", board_id: str = "", status: str = "",
                  session_id: str = "", date_from: date | None = None, date_to: date | None = None,
                  page: int = 1) -> CasePage:
@@ -98,42 +134,29 @@ def search_cases(uow: UnitOfWork, *, board_ids: set[str], q: str = "", board_id:
         raise ValidationFailed("Statut de dossier inconnu.", field="statut")
     if date_from and date_to and date_to < date_from:
         raise ValidationFailed("La date de fin précède la date de début.", field="au")
-    conditions: list[ColumnElement[bool]] = [m.Case.board_id.in_(sorted(board_ids))]
+    hits: list[str] = []
     if q.strip():  # the registration's patient search (names, birth date, INS), within these boards' patients
         scope = m.Patient.id.in_(select(m.Case.patient_id).where(m.Case.board_id.in_(sorted(board_ids))))
-        hits = identity.search_patients(uow, q=q, scope=scope)
-        conditions.append(m.Case.patient_id.in_([h.id for h in hits]))
-    if board_id:
-        conditions.append(m.Case.board_id == board_id)
-    if status:
-        conditions.append(m.Case.status == status)
-    if session_id:
-        conditions.append(m.Case.session_id == session_id)
-    if date_from:
-        conditions.append(m.Session.starts_at >= datetime.combine(date_from, time.min, tzinfo=PARIS))
-    if date_to:
-        conditions.append(m.Session.starts_at < datetime.combine(date_to + timedelta(days=1), time.min,
-                                                                 tzinfo=PARIS))
-    dated = bool(date_from or date_to)
-    counted = select(func.count()).select_from(m.Case)
-    if dated:
-        counted = counted.join(m.Session, m.Session.id == m.Case.session_id)
+        hits = [h.id for h in identity.search_patients(uow, q=q, scope=scope)]
+    counted, query = _case_list_statements(bool(q.strip()), bool(board_id), bool(status), bool(session_id),
+                                           date_from is not None, date_to is not None)
+    params: dict[str, Any] = {
+        "boards": sorted(board_ids), "patients": hits, "board_id": board_id, "status": status,
+        "session_id": session_id,
+        "date_from": datetime.combine(date_from, time.min, tzinfo=PARIS) if date_from else None,
+        "date_to": datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=PARIS) if date_to else None}
     connection = uow.session.connection()
-    total = connection.execute(counted.where(*conditions)).scalar() or 0
+    total = connection.execute(counted, params).scalar() or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 1), pages)
-    query = (select(*_CASE_LIST_COLUMNS)
-             .join(m.Patient, m.Patient.id == m.Case.patient_id).join(m.Board, m.Board.id == m.Case.board_id)
-             .outerjoin(m.Session, m.Session.id == m.Case.session_id)
-             .where(*conditions)
-             .order_by(m.Case.created_at.desc(), m.Case.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+    params["offset"] = (page - 1) * PAGE_SIZE
     rows = [CaseRow(case=CaseListItem(id=cid, registration_number=number, urgent=urgent, status=st,
                                       session_id=sid, assignment_reason=assignment, withdrawal_reason=withdrawal,
                                       not_ready=list(not_ready or [])),
                     patient=display_name_from(birth_family, used_family, used_given, given), ins=ins or "",
                     board=name, session_starts_at=at)
             for (cid, number, urgent, st, sid, assignment, withdrawal, not_ready, birth_family, used_family,
-                 used_given, given, ins, name, at) in connection.execute(query).all()]
+                 used_given, given, ins, name, at) in connection.execute(query, params).all()]
     return CasePage(rows=rows, total=int(total), page=page, pages=pages)
 
 
