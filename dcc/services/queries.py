@@ -129,11 +129,16 @@ def list_sessions(uow: UnitOfWork, *, board_id: str | None, start: date | None,
         uow.session, board_id=board_id, start=_paris_midnight(start) if start else None,
         end=_paris_midnight(end + timedelta(days=1)) if end else None, where=scope)
     load = repo.session_load(uow.session, [row[0] for row in rows])
-    return [SessionView(id=sid, board_id=bid, board_name=name, starts_at=starts_at,
-                        ends_at=starts_at + timedelta(minutes=duration), registration_deadline=deadline,
-                        capacity=capacity, status=status, quorum=quorum, quorum_missing=list(detail or []),
-                        cases=load.get(sid, 0))
-            for sid, bid, starts_at, deadline, capacity, status, quorum, detail, name, duration in rows]
+    return [_session_view_of_row(row, load.get(row[0], 0)) for row in rows]
+
+
+def _session_view_of_row(row: Any, cases: int) -> SessionView:
+    """The view of a row of `repo.session_rows_between`."""
+    sid, bid, starts_at, deadline, capacity, status, quorum, detail, name, duration = row
+    return SessionView(id=sid, board_id=bid, board_name=name, starts_at=starts_at,
+                       ends_at=starts_at + timedelta(minutes=duration), registration_deadline=deadline,
+                       capacity=capacity, status=status, quorum=quorum, quorum_missing=list(detail or []),
+                       cases=cases)
 
 
 @dataclass(frozen=True)
@@ -200,9 +205,11 @@ def session_attendance(uow: UnitOfWork, session_id: str) -> list[AttendanceView]
 
 
 def session_status(uow: UnitOfWork, session_id: str) -> SessionView:
-    s = _get(uow, m.Session, session_id, "Séance")
-    board = _get(uow, m.Board, s.board_id, "RCP")
-    return _session_view(s, board, repo.session_load(uow.session, [s.id]).get(s.id, 0))
+    """One session's view (columns only, with its board's name and duration and its number of cases)."""
+    row = repo.session_row(uow.session, session_id)
+    if row is None:
+        raise NotFound(f"Séance « {session_id} » introuvable.")
+    return _session_view_of_row(row, repo.session_load(uow.session, [session_id]).get(session_id, 0))
 
 
 # ------------------------------------------------------------------------------------------- cases

@@ -95,6 +95,7 @@ _SESSION_ROWS = (select(m.Session.id, m.Session.board_id, m.Session.starts_at, m
                         m.Session.capacity, m.Session.status, m.Session.quorum, m.Session.quorum_detail,
                         _SESSION_BOARD.name, _SESSION_BOARD.duration_min)
                  .join(_SESSION_BOARD, _SESSION_BOARD.id == m.Session.board_id))
+_SESSION_ROW = _SESSION_ROWS.where(m.Session.id == bindparam("session_id"))
 _SESSION_ROWS_BY_SHAPE: dict[tuple[int, bool, bool, bool], tuple[ColumnElement[bool] | None, Any]] = {}
 
 
@@ -117,6 +118,12 @@ def _session_rows_statement(where: ColumnElement[bool] | None, board: bool, star
         entry = (where, q.order_by(m.Session.starts_at))
         _SESSION_ROWS_BY_SHAPE[key] = entry
     return entry[1]
+
+
+def session_row(session: DbSession, session_id: str) -> Any:
+    """One session as a row of `session_rows_between` (None when there is no such session); through the ORM
+    session, so that its changes not yet flushed are seen."""
+    return session.execute(_SESSION_ROW, {"session_id": session_id}).first()
 
 
 def session_rows_between(session: DbSession, *, board_id: str | None, start: datetime | None,
