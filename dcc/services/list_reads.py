@@ -70,10 +70,19 @@ class BoardRef:
     name: str
 
 
+_BOARD_REF_STATEMENTS: dict[int, tuple[ColumnElement[bool], Any]] = {}
+
+
 def visible_board_refs(uow: UnitOfWork, user: User) -> list[BoardRef]:
-    """`visible_boards` as (id, name) read models, in the same order (a column read: no ORM objects)."""
-    q = select(m.Board.id, m.Board.name).where(access.board_filter(user)).order_by(m.Board.name)
-    return [BoardRef(id=id_, name=name) for id_, name in uow.session.connection().execute(q).all()]
+    """`access.visible_boards` as (id, name) read models, in the same order."""
+    condition = access.board_filter(user)
+    entry = _BOARD_REF_STATEMENTS.get(id(condition))
+    if entry is None or entry[0] is not condition:
+        if len(_BOARD_REF_STATEMENTS) >= _MAX_STATEMENTS:
+            _BOARD_REF_STATEMENTS.clear()
+        entry = (condition, select(m.Board.id, m.Board.name).where(condition).order_by(m.Board.name))
+        _BOARD_REF_STATEMENTS[id(condition)] = entry
+    return [BoardRef(id=id_, name=name) for id_, name in uow.session.connection().execute(entry[1]).all()]
 
 
 @dataclass(frozen=True)
