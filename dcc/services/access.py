@@ -378,17 +378,6 @@ def visible_document_ids(uow: UnitOfWork, user: User, ids: Sequence[str]) -> set
     return set(uow.session.scalars(q).all())
 
 
-def visible_deliveries(uow: UnitOfWork, user: User, *, state: str | None, limit: int,
-                       offset: int) -> list[tuple[m.OutboxMessage, str]]:
-    q = (select(m.OutboxMessage, m.Document.unique_id)
-         .join(m.Document, m.Document.id == m.OutboxMessage.document_id)
-         .where(delivery_filter(user)))
-    if state is not None:
-        q = q.where(m.OutboxMessage.state == state)
-    q = q.order_by(m.OutboxMessage.created_at.desc(), m.OutboxMessage.id).limit(limit).offset(offset)
-    return [(msg, str(uid)) for msg, uid in uow.session.execute(q).all()]
-
-
 def visible_cases_of_patient(uow: UnitOfWork, user: User, patient_id: str) -> list[m.Case]:
     q = (select(m.Case).where(m.Case.patient_id == patient_id, case_filter(user))
          .order_by(m.Case.created_at, m.Case.id))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlparse
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defer
 
 from dcc.adapters.attachments import check_file
@@ -41,13 +41,21 @@ class AttachmentView:
     shared_document_id: str | None = None  # the N1 document it was shared to the DMP as (dcc.services.sharing)
 
 
+# built once (the case page lists the attachments on every read)
+_DECISION_OF = select(m.Decision.id).where(m.Decision.case_id == bindparam("case_id"))
+_SESSION_STATUS = select(m.Session.status).where(m.Session.id == bindparam("session_id"))
+_ATTACHMENTS_OF = (select(m.Attachment).options(defer(m.Attachment.content))
+                   .where(m.Attachment.case_id == bindparam("case_id"))
+                   .order_by(m.Attachment.created_at, m.Attachment.id))
+
+
 def _discussed(uow: UnitOfWork, case: m.Case) -> bool:
     if case.status in (CaseStatus.DECIDED.value, CaseStatus.REPRESENTED.value):
         return True
-    if uow.session.scalar(select(m.Decision.id).where(m.Decision.case_id == case.id)) is not None:
+    if uow.session.scalar(_DECISION_OF, {"case_id": case.id}) is not None:
         return True
     if case.session_id:
-        status = uow.session.scalar(select(m.Session.status).where(m.Session.id == case.session_id))
+        status = uow.session.scalar(_SESSION_STATUS, {"session_id": case.session_id})
         return status in (SessionStatus.HELD.value, SessionStatus.VALIDATED.value)
     return False
 
@@ -101,9 +109,7 @@ def add_attachment(uow: UnitOfWork, *, case_id: str, data: bytes, filename: str,
 def list_attachments(uow: UnitOfWork, case_id: str) -> list[AttachmentView]:
     case = _case(uow, case_id)
     locked = _discussed(uow, case)
-    return [_view(a, locked) for a in uow.session.scalars(
-        select(m.Attachment).options(defer(m.Attachment.content)).where(m.Attachment.case_id == case_id)
-        .order_by(m.Attachment.created_at, m.Attachment.id))]
+    return [_view(a, locked) for a in uow.session.scalars(_ATTACHMENTS_OF, {"case_id": case_id})]
 
 
 def attachments_of_cases(uow: UnitOfWork, case_ids: list[str]) -> dict[str, list[AttachmentView]]:

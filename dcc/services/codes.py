@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from dcc.adapters.db import models as m
 from dcc.domain.documents import Code
@@ -128,14 +128,18 @@ def choices(uow: UnitOfWork, system: str, *, keep: Iterable[str] = ()) -> list[C
     return offered
 
 
+_LABELS = select(m.ReferentialConcept.code, m.ReferentialConcept.label).where(
+    m.ReferentialConcept.system == bindparam("system"),
+    m.ReferentialConcept.code.in_(bindparam("codes", expanding=True)))  # built once: every case page asks
+
+
 def labels(uow: UnitOfWork, system: str, wanted: Iterable[str]) -> dict[str, str]:
     """The database's label of each code of `wanted` (active or retired); a code the database never had
     keeps its code as label."""
     wanted = [w for w in dict.fromkeys(wanted) if w]
     if not wanted:
         return {}
-    c = m.ReferentialConcept
-    found = dict(uow.session.execute(select(c.code, c.label).where(c.system == system, c.code.in_(wanted))).all())
+    found = dict(uow.session.connection().execute(_LABELS, {"system": system, "codes": wanted}).all())
     return {code: found.get(code, code) for code in wanted}
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Integer, bindparam, func, select
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
@@ -18,7 +19,7 @@ from dcc.errors import Conflict, NotFound, ValidationFailed
 from dcc.services import boards as board_services
 from dcc.services import identity
 from dcc.services.audit import record_audit
-from dcc.services.queries import display_name
+from dcc.services.queries import display_name, display_name_from
 from dcc.services.schemas import CaseRegistration
 from dcc.services.uow import UnitOfWork
 
@@ -49,8 +50,22 @@ PAGE_SIZE = 25
 
 
 @dataclass(frozen=True)
+class CaseListItem:
+    """What a row of the case list shows of a case (read as columns, not as an ORM object)."""
+
+    id: str
+    registration_number: str
+    urgent: bool
+    status: str
+    session_id: str | None
+    assignment_reason: str
+    withdrawal_reason: str
+    not_ready: list[str]
+
+
+@dataclass(frozen=True)
 class CaseRow:
-    case: m.Case
+    case: CaseListItem
     patient: str
     ins: str
     board: str
@@ -65,6 +80,47 @@ class CasePage:
     pages: int
 
 
+_CASE_LIST_COLUMNS = (m.Case.id, m.Case.registration_number, m.Case.urgent, m.Case.status, m.Case.session_id,
+                      m.Case.assignment_reason, m.Case.withdrawal_reason, m.Case.not_ready, m.Patient.birth_family,
+                      m.Patient.used_family, m.Patient.used_given, m.Patient.birth_given_first,
+                      m.Patient.ins_matricule, m.Board.name, m.Session.starts_at)
+
+
+_CASE_LIST_STATEMENTS: dict[tuple[bool, ...], tuple[Any, Any]] = {}
+
+
+def _case_list_statements(*shape: bool) -> tuple[Any, Any]:
+    """(count, page) statements of the case list for one shape of its filters (patients found, board, status,
+    session, from, to), built once: the values, the scope's boards and the offset are parameters."""
+    statements = _CASE_LIST_STATEMENTS.get(shape)
+    if statements is None:
+        patients, board, status, session, date_from, date_to = shape
+        conditions: list[ColumnElement[bool]] = [m.Case.board_id.in_(bindparam("boards", expanding=True))]
+        if patients:
+            conditions.append(m.Case.patient_id.in_(bindparam("patients", expanding=True)))
+        if board:
+            conditions.append(m.Case.board_id == bindparam("board_id"))
+        if status:
+            conditions.append(m.Case.status == bindparam("status"))
+        if session:
+            conditions.append(m.Case.session_id == bindparam("session_id"))
+        if date_from:
+            conditions.append(m.Session.starts_at >= bindparam("date_from", type_=m.Session.starts_at.type))
+        if date_to:
+            conditions.append(m.Session.starts_at < bindparam("date_to", type_=m.Session.starts_at.type))
+        counted = select(func.count()).select_from(m.Case)
+        if date_from or date_to:
+            counted = counted.join(m.Session, m.Session.id == m.Case.session_id)
+        query = (select(*_CASE_LIST_COLUMNS)
+                 .join(m.Patient, m.Patient.id == m.Case.patient_id).join(m.Board, m.Board.id == m.Case.board_id)
+                 .outerjoin(m.Session, m.Session.id == m.Case.session_id)
+                 .where(*conditions)
+                 .order_by(m.Case.created_at.desc(), m.Case.id).limit(PAGE_SIZE)
+                 .offset(bindparam("offset", type_=Integer)))
+        statements = _CASE_LIST_STATEMENTS[shape] = (counted.where(*conditions), query)
+    return statements
+
+
 def search_cases(uow: UnitOfWork, *, board_ids: set[str], q: str = "", board_id: str = "", status: str = "",
                  session_id: str = "", date_from: date | None = None, date_to: date | None = None,
                  page: int = 1) -> CasePage:
@@ -72,37 +128,35 @@ def search_cases(uow: UnitOfWork, *, board_ids: set[str], q: str = "", board_id:
 
     `q`: the registration's patient search (every word: a name, accents and case ignored, a birth date or the
     start of an INS; its first SEARCH_LIMIT patients); the dates bound the day (Europe/Paris) of the case's
-    session (cases without a session are then left out)."""
+    session (cases without a session are then left out). The rows are read as columns (a list read builds
+    no ORM objects)."""
     if status and status not in {s.value for s in CaseStatus}:
         raise ValidationFailed("Statut de dossier inconnu.", field="statut")
     if date_from and date_to and date_to < date_from:
         raise ValidationFailed("La date de fin précède la date de début.", field="au")
-    query = (select(m.Case, m.Patient, m.Board.name, m.Session.starts_at)
-             .join(m.Patient, m.Patient.id == m.Case.patient_id).join(m.Board, m.Board.id == m.Case.board_id)
-             .outerjoin(m.Session, m.Session.id == m.Case.session_id)
-             .where(m.Case.board_id.in_(sorted(board_ids))))
+    hits: list[str] = []
     if q.strip():  # the registration's patient search (names, birth date, INS), within these boards' patients
         scope = m.Patient.id.in_(select(m.Case.patient_id).where(m.Case.board_id.in_(sorted(board_ids))))
-        hits = identity.search_patients(uow, q=q, scope=scope)
-        query = query.where(m.Case.patient_id.in_([h.id for h in hits]))
-    if board_id:
-        query = query.where(m.Case.board_id == board_id)
-    if status:
-        query = query.where(m.Case.status == status)
-    if session_id:
-        query = query.where(m.Case.session_id == session_id)
-    if date_from:
-        query = query.where(m.Session.starts_at >= datetime.combine(date_from, time.min, tzinfo=PARIS))
-    if date_to:
-        query = query.where(m.Session.starts_at < datetime.combine(date_to + timedelta(days=1), time.min,
-                                                                   tzinfo=PARIS))
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        hits = [h.id for h in identity.search_patients(uow, q=q, scope=scope)]
+    counted, query = _case_list_statements(bool(q.strip()), bool(board_id), bool(status), bool(session_id),
+                                           date_from is not None, date_to is not None)
+    params: dict[str, Any] = {
+        "boards": sorted(board_ids), "patients": hits, "board_id": board_id, "status": status,
+        "session_id": session_id,
+        "date_from": datetime.combine(date_from, time.min, tzinfo=PARIS) if date_from else None,
+        "date_to": datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=PARIS) if date_to else None}
+    connection = uow.session.connection()
+    total = connection.execute(counted, params).scalar() or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 1), pages)
-    result = uow.session.execute(query.order_by(m.Case.created_at.desc(), m.Case.id)
-                                 .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-    rows = [CaseRow(case=c, patient=display_name(p), ins=p.ins_matricule or "", board=name, session_starts_at=at)
-            for c, p, name, at in result]
+    params["offset"] = (page - 1) * PAGE_SIZE
+    rows = [CaseRow(case=CaseListItem(id=cid, registration_number=number, urgent=urgent, status=st,
+                                      session_id=sid, assignment_reason=assignment, withdrawal_reason=withdrawal,
+                                      not_ready=list(not_ready or [])),
+                    patient=display_name_from(birth_family, used_family, used_given, given), ins=ins or "",
+                    board=name, session_starts_at=at)
+            for (cid, number, urgent, st, sid, assignment, withdrawal, not_ready, birth_family, used_family,
+                 used_given, given, ins, name, at) in connection.execute(query, params).all()]
     return CasePage(rows=rows, total=int(total), page=page, pages=pages)
 
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
@@ -209,6 +209,19 @@ def search_patients(uow: UnitOfWork, *, q: str, scope: object) -> list[PatientHi
             if len(hits) >= SEARCH_LIMIT:
                 break
     return hits
+
+
+_MINOR_SECRET = (select(m.Patient.secret_from_legal_representatives)
+                 .where(m.Patient.id == bindparam("patient_id")))
+
+
+def minor_secret(uow: UnitOfWork, patient_id: str) -> bool:
+    """Whether the patient (a minor) asked for secrecy from their legal representatives (NotFound in French
+    when there is no such patient); the caller has checked the user's scope. One column, not the patient."""
+    row = uow.session.connection().execute(_MINOR_SECRET, {"patient_id": patient_id}).first()
+    if row is None:
+        raise NotFound(f"Patient « {patient_id} » introuvable.")
+    return bool(row[0])
 
 
 def get_patient(uow: UnitOfWork, patient_id: str) -> m.Patient:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, ColumnElement, bindparam, select
 
 from dcc.adapters.db import models as m
 from dcc.domain.calendar import PARIS
@@ -121,25 +121,51 @@ def month_start(today: date, months: int) -> date:
     return first
 
 
+@dataclass(frozen=True)
+class Named:
+    """A board or an establishment as the indicators name it."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class RegionRef:
+    id: str
+    code: str
+    name: str
+
+
 @dataclass
 class Scope:
     """The boards a user may read, narrowed by the filters, and the choices of the filters."""
 
-    rows: list[tuple[Any, Any, Any]]  # (Board, Establishment, Region), ordered by region, establishment, board
+    rows: list[tuple[Named, Named, RegionRef]]  # (board, establishment, region), by region, establishment, board
     regions: list[tuple[str, str]]
     establishments: list[tuple[str, str]]
     boards: list[tuple[str, str]]
+
+
+_SCOPE = (select(m.Board.id, m.Board.name, m.Establishment.id, m.Establishment.name, m.Region.id, m.Region.code,
+                 m.Region.name)
+          .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
+          .join(m.Region, m.Region.id == m.Establishment.region_id))
+_SCOPE_STATEMENTS: dict[int, tuple[ColumnElement[bool], Any]] = {}
 
 
 def scoped_boards(uow: UnitOfWork, user: access.User, *, region_id: str | None = None,
                   establishment_id: str | None = None, board_id: str | None = None) -> Scope:
     """The boards in the user's scope (`access.board_filter`) narrowed to a region, an establishment or a
     board; a filter naming something outside the scope (or unknown) is refused with a French message."""
-    scoped = (select(m.Board, m.Establishment, m.Region)
-              .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
-              .join(m.Region, m.Region.id == m.Establishment.region_id)
-              .where(access.board_filter(user)).order_by(m.Region.code, m.Establishment.name, m.Board.name))
-    all_boards = list(uow.session.execute(scoped).all())
+    condition = access.board_filter(user)
+    entry = _SCOPE_STATEMENTS.get(id(condition))
+    if entry is None or entry[0] is not condition:  # built once per user's filter (see access)
+        if len(_SCOPE_STATEMENTS) >= 4096:
+            _SCOPE_STATEMENTS.clear()
+        entry = (condition, _SCOPE.where(condition).order_by(m.Region.code, m.Establishment.name, m.Board.name))
+        _SCOPE_STATEMENTS[id(condition)] = entry
+    all_boards = [(Named(bid, bname), Named(eid, ename), RegionRef(rid, rcode, rname))
+                  for bid, bname, eid, ename, rid, rcode, rname in uow.session.connection().execute(entry[1])]
     regions = sorted({(r.id, f"{r.code} — {r.name}") for _, _, r in all_boards}, key=lambda x: x[1])
     establishments = sorted({(e.id, e.name) for _, e, r in all_boards if not region_id or r.id == region_id},
                             key=lambda x: x[1])
@@ -155,6 +181,25 @@ def scoped_boards(uow: UnitOfWork, user: access.User, *, region_id: str | None =
             raise ValidationFailed("RCP inconnue ou hors de votre périmètre.", field="rcp")
         boards_rows = [row for row in boards_rows if row[0].id == board_id]
     return Scope(rows=boards_rows, regions=regions, establishments=establishments, boards=board_choices)
+
+
+# The statements of `compute`, built once (the dashboard is a frequent page): boards, period and sessions are
+# parameters.
+_BOARDS: BindParameter[list[str]] = bindparam("boards", expanding=True)
+_START = bindparam("start", type_=m.Session.starts_at.type)
+_END = bindparam("end", type_=m.Session.starts_at.type)
+_HELD = ("held", "validated")
+_HELD_SESSIONS = select(m.Session.id, m.Session.board_id, m.Session.starts_at, m.Session.quorum).where(
+    m.Session.board_id.in_(_BOARDS), m.Session.starts_at >= _START, m.Session.starts_at < _END,
+    m.Session.status.in_(_HELD))
+_DECISIONS_OF_SESSIONS = select(m.Decision.session_id, m.Decision.case_status).where(
+    m.Decision.session_id.in_(bindparam("ids", expanding=True)))
+_CASES_REGISTERED = select(m.Case.board_id, m.Case.created_at).where(
+    m.Case.board_id.in_(_BOARDS), m.Case.created_at >= _START, m.Case.created_at < _END)
+_CASES_DISCUSSED = (select(m.Case.board_id, m.Case.created_at, m.Session.starts_at)
+                    .join(m.Session, m.Session.id == m.Case.session_id)
+                    .where(m.Case.board_id.in_(_BOARDS), m.Session.status.in_(_HELD),
+                           m.Session.starts_at >= _START, m.Session.starts_at < _END))
 
 
 def compute(uow: UnitOfWork, user: access.User, *, start: date, end: date, region_id: str | None = None,
@@ -182,9 +227,9 @@ def compute(uow: UnitOfWork, user: access.User, *, start: date, end: date, regio
     start_dt = datetime.combine(start, datetime.min.time(), tzinfo=PARIS)
     end_dt = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=PARIS)
 
-    sessions = list(uow.session.scalars(select(m.Session).where(
-        m.Session.board_id.in_(board_ids), m.Session.starts_at >= start_dt, m.Session.starts_at < end_dt,
-        m.Session.status.in_(["held", "validated"])))) if board_ids else []
+    connection = uow.session.connection()
+    period = {"boards": board_ids, "start": start_dt, "end": end_dt}
+    sessions = list(connection.execute(_HELD_SESSIONS, period)) if board_ids else []
     held_by_id = {s.id: s for s in sessions}
     for s in sessions:
         groups = (per_board[s.board_id], months[_month(_day(s.starts_at))])
@@ -192,8 +237,7 @@ def compute(uow: UnitOfWork, user: access.User, *, start: date, end: date, regio
             g.held += 1
             g.quorum_met += s.quorum == "met"
     if held_by_id:
-        for session_id, case_status in uow.session.execute(select(m.Decision.session_id, m.Decision.case_status)
-                                                           .where(m.Decision.session_id.in_(list(held_by_id)))):
+        for session_id, case_status in connection.execute(_DECISIONS_OF_SESSIONS, {"ids": list(held_by_id)}):
             s = held_by_id[session_id]
             for g in (per_board[s.board_id], months[_month(_day(s.starts_at))]):
                 if case_status == "discussed":
@@ -201,22 +245,17 @@ def compute(uow: UnitOfWork, user: access.User, *, start: date, end: date, regio
                 else:
                     g.registered_only += 1
     if board_ids:
-        for board_of_case, created in uow.session.execute(select(m.Case.board_id, m.Case.created_at).where(
-                m.Case.board_id.in_(board_ids), m.Case.created_at >= start_dt, m.Case.created_at < end_dt)):
+        for board_of_case, created in connection.execute(_CASES_REGISTERED, period):
             per_board[board_of_case].cases_registered += 1
             months[_month(_day(created))].cases_registered += 1
-        for board_of_case, created, starts in uow.session.execute(
-                select(m.Case.board_id, m.Case.created_at, m.Session.starts_at)
-                .join(m.Session, m.Session.id == m.Case.session_id)
-                .where(m.Case.board_id.in_(board_ids), m.Session.status.in_(["held", "validated"]),
-                       m.Session.starts_at >= start_dt, m.Session.starts_at < end_dt)):
+        for board_of_case, created, starts in connection.execute(_CASES_DISCUSSED, period):
             delay = max(0, (_day(starts) - _day(created)).days)
             per_board[board_of_case].delays.append(delay)
             months[_month(_day(starts))].delays.append(delay)
 
     rows: list[Row] = []
     total = Figures()
-    by_region: dict[str, list[tuple[Any, Any, Any]]] = {}
+    by_region: dict[str, list[tuple[Named, Named, RegionRef]]] = {}
     for b, e, r in boards_rows:
         by_region.setdefault(r.id, []).append((b, e, r))
     for region_rows in by_region.values():
@@ -224,7 +263,7 @@ def compute(uow: UnitOfWork, user: access.User, *, start: date, end: date, regio
         region_fig = Figures()
         region_row = Row("region", r.id, f"{r.code} — {r.name}", r.name, "", region_fig)
         rows.append(region_row)
-        by_est: dict[str, list[tuple[Any, Any, Any]]] = {}
+        by_est: dict[str, list[tuple[Named, Named, RegionRef]]] = {}
         for b, e, _ in region_rows:
             by_est.setdefault(e.id, []).append((b, e, r))
         for est_rows in by_est.values():

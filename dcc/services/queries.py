@@ -33,10 +33,11 @@ def _get(uow: UnitOfWork, model: type[T], id_: str, what: str) -> T:
 
 def display_name(p: m.Patient) -> str:
     """Identity-vigilance display: birth name, used name when it differs, first given name."""
-    return _display_name(p.birth_family, p.used_family, p.used_given, p.birth_given_first)
+    return display_name_from(p.birth_family, p.used_family, p.used_given, p.birth_given_first)
 
 
-def _display_name(birth_family: str, used_family: str | None, used_given: str | None, birth_given_first: str) -> str:
+def display_name_from(birth_family: str, used_family: str | None, used_given: str | None,
+                      birth_given_first: str) -> str:
     name = birth_family
     if used_family and used_family != birth_family:
         name += f" (nom d'usage {used_family})"
@@ -124,12 +125,20 @@ def list_sessions(uow: UnitOfWork, *, board_id: str | None, start: date | None,
         raise ValidationFailed("La date de fin précède la date de début.", field="to")
     if board_id is not None:
         _get(uow, m.Board, board_id, "RCP")
-    sessions = repo.sessions_between(
+    rows = repo.session_rows_between(
         uow.session, board_id=board_id, start=_paris_midnight(start) if start else None,
         end=_paris_midnight(end + timedelta(days=1)) if end else None, where=scope)
-    boards = repo.boards_by_ids(uow.session, list({s.board_id for s in sessions}))
-    load = repo.session_load(uow.session, [s.id for s in sessions])
-    return [_session_view(s, boards[s.board_id], load.get(s.id, 0)) for s in sessions]
+    load = repo.session_load(uow.session, [row[0] for row in rows])
+    return [_session_view_of_row(row, load.get(row[0], 0)) for row in rows]
+
+
+def _session_view_of_row(row: Any, cases: int) -> SessionView:
+    """The view of a row of `repo.session_rows_between`."""
+    sid, bid, starts_at, deadline, capacity, status, quorum, detail, name, duration = row
+    return SessionView(id=sid, board_id=bid, board_name=name, starts_at=starts_at,
+                       ends_at=starts_at + timedelta(minutes=duration), registration_deadline=deadline,
+                       capacity=capacity, status=status, quorum=quorum, quorum_missing=list(detail or []),
+                       cases=cases)
 
 
 @dataclass(frozen=True)
@@ -172,38 +181,35 @@ def session_agenda(uow: UnitOfWork, session_id: str) -> AgendaView:
     """The session and its cases in presentation order (urgent first, then by registration)."""
     s = _get(uow, m.Session, session_id, "Séance")
     board = _get(uow, m.Board, s.board_id, "RCP")
-    cases = repo.cases_of_session(uow.session, session_id)
-    patients = repo.patient_headers(uow.session, [c.patient_id for c in cases])  # columns only
-    decisions = repo.decision_statuses(uow.session, [c.id for c in cases])
+    rows = repo.agenda_rows(uow.session, session_id)  # columns only, with the patient and the decision
     items = [
-        AgendaItem(position=i, case_id=c.id, registration_number=c.registration_number,
-                   patient_id=c.patient_id,
-                   patient_display_name=_display_name(*patients[c.patient_id][:4]),
-                   ins_qualified=patients[c.patient_id][4], topography_code=c.topography_code,
-                   phase=c.phase, question=c.question, urgent=c.urgent, standard=c.standard, status=c.status,
-                   assignment_reason=c.assignment_reason, not_ready=list(c.not_ready or []),
-                   decision_status=decisions.get(c.id))
-        for i, c in enumerate(cases, start=1)
+        AgendaItem(position=i, case_id=case_id, registration_number=number, patient_id=patient_id,
+                   patient_display_name=display_name_from(birth_family, used_family, used_given, given),
+                   ins_qualified=ins_qualified, topography_code=topography, phase=phase, question=question,
+                   urgent=urgent, standard=standard, status=status, assignment_reason=reason,
+                   not_ready=list(not_ready or []), decision_status=decision_status)
+        for i, (case_id, number, patient_id, birth_family, used_family, used_given, given, ins_qualified,
+                topography, phase, question, urgent, standard, status, reason, not_ready, decision_status)
+        in enumerate(rows, start=1)
     ]
-    return AgendaView(session=_session_view(s, board, len(cases)), place=board.place,
+    return AgendaView(session=_session_view(s, board, len(rows)), place=board.place,
                       video_link=board.video_link, items=items, attendance=session_attendance(uow, session_id))
 
 
 def session_attendance(uow: UnitOfWork, session_id: str) -> list[AttendanceView]:
     """Who is recorded at a session (expected or actual), by name."""
-    rows = repo.attendance(uow.session, session_id)
-    profs = repo.professionals_by_ids(uow.session, [a.professional_id for a in rows])
-    return sorted(
-        (AttendanceView(professional_id=a.professional_id, name=professional_name(profs[a.professional_id]),
-                        specialty_code=profs[a.professional_id].specialty_code, mode=a.mode)
-         for a in rows if a.professional_id in profs),
-        key=lambda a: (a.name, a.professional_id))
+    return sorted((AttendanceView(professional_id=pid, name=f"{given} {family}".strip(), specialty_code=specialty,
+                                  mode=mode)
+                   for pid, given, family, specialty, mode in repo.attendance_rows(uow.session, session_id)),
+                  key=lambda a: (a.name, a.professional_id))
 
 
 def session_status(uow: UnitOfWork, session_id: str) -> SessionView:
-    s = _get(uow, m.Session, session_id, "Séance")
-    board = _get(uow, m.Board, s.board_id, "RCP")
-    return _session_view(s, board, repo.session_load(uow.session, [s.id]).get(s.id, 0))
+    """One session's view (columns only, with its board's name and duration and its number of cases)."""
+    row = repo.session_row(uow.session, session_id)
+    if row is None:
+        raise NotFound(f"Séance « {session_id} » introuvable.")
+    return _session_view_of_row(row, repo.session_load(uow.session, [session_id]).get(session_id, 0))
 
 
 # ------------------------------------------------------------------------------------------- cases
@@ -258,7 +264,7 @@ def get_case(uow: UnitOfWork, case_id: str) -> CaseView:
                             announced=announced_at is not None, masked=masked)
             for d_id, kind, version, unique_id, status_, announced_at, masked
             in repo.document_summaries(uow.session, case_id)]
-    return CaseView(case=case, patient_display_name=_display_name(birth_family, used_family, used_given,
+    return CaseView(case=case, patient_display_name=display_name_from(birth_family, used_family, used_given,
                                                                   birth_given_first),
                     ins_qualified=ins_qualified, decision=repo.decision_of_case(uow.session, case_id),
                     documents=docs, dmp_opposition=dmp_opposition,

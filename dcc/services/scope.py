@@ -9,7 +9,7 @@ from sqlalchemy import select
 from dcc.adapters.db import models as m
 from dcc.adapters.db import repositories as repo
 from dcc.errors import NotFound
-from dcc.services import access
+from dcc.services import access, list_reads
 from dcc.services.access import User
 from dcc.services.uow import UnitOfWork
 
@@ -17,6 +17,11 @@ from dcc.services.uow import UnitOfWork
 def coordinator_boards(uow: UnitOfWork, user: User) -> list[m.Board]:
     """The boards a coordinator runs (their 3C's boards)."""
     return access.visible_boards(uow, user)
+
+
+def coordinator_board_refs(uow: UnitOfWork, user: User) -> list[list_reads.BoardRef]:
+    """`coordinator_boards` as (id, name) read models (menus and filters)."""
+    return list_reads.visible_board_refs(uow, user)
 
 
 def stats_board_ids(uow: UnitOfWork, user: User) -> list[str]:

@@ -226,7 +226,7 @@ def _mss_names(uow: UnitOfWork, docs: list[m.Document], outbox: list[m.OutboxMes
 def case_documents(uow: UnitOfWork, case_id: str, *, cda: CdaBuilder | None = None) -> list[CaseDocument]:
     """Every version of every document of the case (latest first within a kind), with its delivery state
     per recipient (`cda`: reads the MSSanté recipients a document names)."""
-    docs = repo.documents_of_case(uow.session, case_id)
+    docs = repo.documents_of_case_without_pdf(uow.session, case_id)
     outbox = repo.outbox_for_documents(uow.session, [d.id for d in docs])
     by_doc: dict[str, list[m.OutboxMessage]] = {}
     for msg in outbox:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import aliased, defer
 
 from dcc.adapters.db import models as m
 from dcc.errors import NotFound
@@ -33,8 +33,13 @@ def professional_by_rpps(session: DbSession, rpps: str) -> m.Professional | None
     return session.scalars(select(m.Professional).where(m.Professional.rpps == rpps)).one_or_none()
 
 
+_PROFESSIONALS_BY_IDS = select(m.Professional).where(m.Professional.id.in_(bindparam("ids", expanding=True)))
+
+
 def professionals_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Professional]:
-    rows = session.scalars(select(m.Professional).where(m.Professional.id.in_(list(ids)))).all()
+    if not ids:
+        return {}
+    rows = session.scalars(_PROFESSIONALS_BY_IDS, {"ids": list(ids)}).all()
     return {p.id: p for p in rows}
 
 
@@ -85,16 +90,67 @@ def sessions_between(session: DbSession, *, board_id: str | None, start: datetim
     return list(session.scalars(q.order_by(m.Session.starts_at)).all())
 
 
+_SESSION_BOARD = aliased(m.Board)  # built once: an alias proxies every column of its table
+_SESSION_ROWS = (select(m.Session.id, m.Session.board_id, m.Session.starts_at, m.Session.registration_deadline,
+                        m.Session.capacity, m.Session.status, m.Session.quorum, m.Session.quorum_detail,
+                        _SESSION_BOARD.name, _SESSION_BOARD.duration_min)
+                 .join(_SESSION_BOARD, _SESSION_BOARD.id == m.Session.board_id))
+_SESSION_ROW = _SESSION_ROWS.where(m.Session.id == bindparam("session_id"))
+_SESSION_ROWS_BY_SHAPE: dict[tuple[int, bool, bool, bool], tuple[ColumnElement[bool] | None, Any]] = {}
+
+
+def _session_rows_statement(where: ColumnElement[bool] | None, board: bool, start: bool, end: bool) -> Any:
+    """The statement of `session_rows_between` for one shape of its filters (the values are parameters), built
+    once: the access filters are built once per user, and a statement built once computes its cache key
+    once."""
+    key = (id(where), board, start, end)
+    entry = _SESSION_ROWS_BY_SHAPE.get(key)
+    if entry is None or entry[0] is not where:
+        if len(_SESSION_ROWS_BY_SHAPE) >= 4096:
+            _SESSION_ROWS_BY_SHAPE.clear()
+        q = _SESSION_ROWS if where is None else _SESSION_ROWS.where(where)
+        if board:
+            q = q.where(m.Session.board_id == bindparam("board_id"))
+        if start:
+            q = q.where(m.Session.starts_at >= bindparam("start", type_=m.Session.starts_at.type))
+        if end:
+            q = q.where(m.Session.starts_at < bindparam("end", type_=m.Session.starts_at.type))
+        entry = (where, q.order_by(m.Session.starts_at))
+        _SESSION_ROWS_BY_SHAPE[key] = entry
+    return entry[1]
+
+
+def session_row(session: DbSession, session_id: str) -> Any:
+    """One session as a row of `session_rows_between` (None when there is no such session); through the ORM
+    session, so that its changes not yet flushed are seen."""
+    return session.execute(_SESSION_ROW, {"session_id": session_id}).first()
+
+
+def session_rows_between(session: DbSession, *, board_id: str | None, start: datetime | None,
+                         end: datetime | None, where: ColumnElement[bool] | None = None) -> list[Any]:
+    """`sessions_between` as plain rows (no ORM objects: list reads): the session's columns with its board's
+    name and duration. The board is joined under an alias, so that a `where` with its own subquery on the
+    board table is never correlated with it. Run on the session's connection: changes of the session not yet
+    flushed are not seen (a read of committed state, as the pages' and the API's lists are)."""
+    q = _session_rows_statement(where, bool(board_id), start is not None, end is not None)
+    return list(session.connection().execute(q, {"board_id": board_id, "start": start, "end": end}).all())
+
+
 def open_sessions(session: DbSession, *, from_date: date) -> list[m.Session]:
     q = (select(m.Session).where(m.Session.status == "planned", m.Session.registration_deadline >= from_date)
          .order_by(m.Session.starts_at))
     return list(session.scalars(q).all())
 
 
+_SESSION_LOAD = (select(m.Case.session_id, func.count())
+                 .where(m.Case.session_id.in_(bindparam("ids", expanding=True))).group_by(m.Case.session_id))
+
+
 def session_load(session: DbSession, session_ids: Sequence[str]) -> dict[str, int]:
-    q = (select(m.Case.session_id, func.count()).where(m.Case.session_id.in_(list(session_ids)))
-         .group_by(m.Case.session_id))
-    return {sid: n for sid, n in session.execute(q).all() if sid is not None}
+    if not session_ids:
+        return {}
+    rows = session.execute(_SESSION_LOAD, {"ids": list(session_ids)}).all()  # autoflush: assignment counts
+    return {sid: n for sid, n in rows if sid is not None}
 
 
 def pending_cases(session: DbSession) -> list[m.Case]:
@@ -114,6 +170,35 @@ def cases_of_session(session: DbSession, session_id: str) -> list[m.Case]:
     return list(session.scalars(q).all())
 
 
+_AGENDA_ROWS = (select(m.Case.id, m.Case.registration_number, m.Case.patient_id, m.Patient.birth_family,
+                       m.Patient.used_family, m.Patient.used_given, m.Patient.birth_given_first,
+                       m.Patient.ins_qualified, m.Case.topography_code, m.Case.phase, m.Case.question, m.Case.urgent,
+                       m.Case.standard, m.Case.status, m.Case.assignment_reason, m.Case.not_ready,
+                       m.Decision.case_status)
+                .join(m.Patient, m.Patient.id == m.Case.patient_id)
+                .outerjoin(m.Decision, m.Decision.case_id == m.Case.id)
+                .where(m.Case.session_id == bindparam("session_id"))
+                .order_by(m.Case.urgent.desc(), m.Case.created_at, m.Case.id))
+_ATTENDANCE_ROWS = (select(m.Attendance.professional_id, m.Professional.given, m.Professional.family,
+                           m.Professional.specialty_code, m.Attendance.mode)
+                    .join(m.Professional, m.Professional.id == m.Attendance.professional_id)
+                    .where(m.Attendance.session_id == bindparam("session_id")))
+
+
+def agenda_rows(session: DbSession, session_id: str) -> list[Any]:
+    """The cases of a session in `cases_of_session`'s order as plain rows, in one query: (id,
+    registration_number, patient_id, birth_family, used_family, used_given, birth_given_first, ins_qualified,
+    topography_code, phase, question, urgent, standard, status, assignment_reason, not_ready, decision's
+    case status or None)."""
+    return list(session.execute(_AGENDA_ROWS, {"session_id": session_id}).all())
+
+
+def attendance_rows(session: DbSession, session_id: str) -> list[Any]:
+    """(professional_id, given, family, specialty_code, mode) of who is recorded at a session (a professional
+    missing from the directory is left out)."""
+    return list(session.execute(_ATTENDANCE_ROWS, {"session_id": session_id}).all())
+
+
 def attendance(session: DbSession, session_id: str) -> list[m.Attendance]:
     return list(session.scalars(select(m.Attendance).where(m.Attendance.session_id == session_id)).all())
 
@@ -128,6 +213,18 @@ def decision_of_case(session: DbSession, case_id: str) -> m.Decision | None:
 def documents_of_case(session: DbSession, case_id: str) -> list[m.Document]:
     q = select(m.Document).where(m.Document.case_id == case_id).order_by(m.Document.kind, m.Document.version)
     return list(session.scalars(q).all())
+
+
+_DOCUMENTS_OF_CASE_WITHOUT_PDF = (select(m.Document)
+                                  .options(defer(m.Document.cda), defer(m.Document.pdf, raiseload=True))
+                                  .where(m.Document.case_id == bindparam("case_id"))
+                                  .order_by(m.Document.kind, m.Document.version))
+
+
+def documents_of_case_without_pdf(session: DbSession, case_id: str) -> list[m.Document]:
+    """`documents_of_case` for a listing: the PDF is not read (it raises if touched), the CDA only when
+    touched."""
+    return list(session.scalars(_DOCUMENTS_OF_CASE_WITHOUT_PDF, {"case_id": case_id}).all())
 
 
 # Built once: a case read runs them. Columns only (a document row holds its CDA and PDF), run on the session's
@@ -200,9 +297,14 @@ def all_documents(session: DbSession) -> list[m.Document]:
     return list(session.scalars(select(m.Document).order_by(m.Document.created_at)).all())
 
 
+_OUTBOX_FOR_DOCUMENTS = select(m.OutboxMessage).where(
+    m.OutboxMessage.document_id.in_(bindparam("ids", expanding=True)))
+
+
 def outbox_for_documents(session: DbSession, document_ids: Sequence[str]) -> list[m.OutboxMessage]:
-    q = select(m.OutboxMessage).where(m.OutboxMessage.document_id.in_(list(document_ids)))
-    return list(session.scalars(q).all())
+    if not document_ids:
+        return []
+    return list(session.scalars(_OUTBOX_FOR_DOCUMENTS, {"ids": list(document_ids)}).all())
 
 
 def last_audit_event(session: DbSession) -> m.AuditEvent | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from dcc.errors import ValidationFailed
-from dcc.services import access, directory, queries
+from dcc.services import access, directory, list_reads, queries
 from dcc.services.directory import BoardCreation
 from dcc.web.deps import CurrentUser, Uow
 from dcc.web.routing import ApiRoute
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1/boards", tags=["RCP"], route_class=ApiRoute)
 
 @router.get("", response_model=list[BoardOut], summary="Lister les RCP")
 def list_boards(uow: Uow, user: CurrentUser) -> list[BoardOut]:
-    return [BoardOut.model_validate(b) for b in access.visible_boards(uow, user)]
+    return [BoardOut.model_validate(b) for b in list_reads.visible_board_rows(uow, user)]
 
 
 @router.post("", response_model=CreatedOut, status_code=status.HTTP_201_CREATED, summary="Créer une RCP",

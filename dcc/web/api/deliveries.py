@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from dcc.services import access, deliveries, delivery, queries
+from dcc.services import access, deliveries, delivery, list_reads, queries
 from dcc.web.deps import CurrentUser, Uow
 from dcc.web.routing import ApiRoute
 from dcc.web.schemas import DeliveryOut, error_responses
@@ -27,7 +27,7 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[DeliveryOut]:
-    rows = access.visible_deliveries(uow, user, state=state, limit=limit, offset=offset)
+    rows = list_reads.visible_deliveries(uow, user, state=state, limit=limit, offset=offset)
     return [DeliveryOut.model_validate(queries.DeliveryView(
         id=msg.id, document_id=msg.document_id, document_unique_id=uid, destination=msg.destination,
         state=msg.state, kind=msg.kind, hold_reason=msg.hold_reason or "", attempts=msg.attempts,

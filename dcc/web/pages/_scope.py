@@ -7,6 +7,7 @@ from dcc.services.scope import (
     board_members,
     case_for_coordinator,
     case_for_physician,
+    coordinator_board_refs,
     coordinator_boards,
     delivery_in_scope,
     document_to_sign,
@@ -18,6 +19,7 @@ from dcc.services.scope import (
 
 __all__ = [
     "coordinator_boards",
+    "coordinator_board_refs",
     "stats_board_ids",
     "physician_board_ids",
     "session_for_coordinator",

@@ -505,7 +505,7 @@ def _case_context(uow: Any, user: PageUser, case_id: str, today: date, cda: Any,
         first_treatment_value = case.first_treatment_date.isoformat() if case.first_treatment_date else ""
     return {"view": view, "case": case, "board": board, "sessions": sessions, "current": current,
             "topography_label": label, "has_ins": view.has_ins, "regenerable": regenerable,
-            "minor_secret": identity.get_patient(uow, case.patient_id).secret_from_legal_representatives,
+            "minor_secret": identity.minor_secret(uow, case.patient_id),
             "attachments": attachment_services.list_attachments(uow, case_id),
             "attachment_categories": attachment_services.CATEGORIES,
             "documents": worklists.case_documents(uow, case_id, cda=cda),

@@ -33,7 +33,7 @@ def case_list(request: Request, user: Coordinator, uow: Uow,
               statut: Annotated[str, Query(max_length=20)] = "", seance: Annotated[str, Query(max_length=40)] = "",
               du: Annotated[str, Query(max_length=10)] = "", au: Annotated[str, Query(max_length=10)] = "",
               page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
-    boards = scope.coordinator_boards(uow, user)
+    boards = scope.coordinator_board_refs(uow, user)
     board_ids = {b.id for b in boards}
     filters = {"q": q, "rcp": rcp if rcp in board_ids else "", "statut": statut, "seance": seance, "du": du,
                "au": au}

@@ -1,0 +1,135 @@
+"""User-scoped list reads as plain read models: column selects (no ORM objects, no identity map), statements
+built once per access filter (`dcc.services.access`: the filters are built once per user) and run on the
+session's connection. The lists of the pages and of the JSON API that are read on every visit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, bindparam, select
+from sqlalchemy.sql import Select
+
+from dcc.adapters.db import models as m
+from dcc.services import access
+from dcc.services.access import User
+from dcc.services.uow import UnitOfWork
+
+_MAX_STATEMENTS = 4096
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """A board as the list of boards shows it (every column of the board)."""
+
+    id: str
+    establishment_id: str
+    rcp_id: str
+    name: str
+    kind: str
+    appareil_code: str | None
+    organe_code: str | None
+    transversal_code: str | None
+    recours: bool
+    pediatric: bool
+    recurrence: str
+    start_time: str
+    duration_min: int
+    capacity: int
+    deadline_working_days: int
+    place: str
+    video_link: str
+    required_specialties: list[str]
+    responsible_id: str
+    coordinator_id: str
+    active: bool
+
+
+_BOARD_ROWS = select(*(getattr(m.Board, name) for name in BoardRow.__dataclass_fields__))
+_BOARD_STATEMENTS: dict[int, tuple[ColumnElement[bool], Any]] = {}
+
+
+def visible_board_rows(uow: UnitOfWork, user: User) -> list[BoardRow]:
+    """`access.visible_boards` as read models, in the same order (by name)."""
+    condition = access.board_filter(user)
+    entry = _BOARD_STATEMENTS.get(id(condition))
+    if entry is None or entry[0] is not condition:
+        if len(_BOARD_STATEMENTS) >= _MAX_STATEMENTS:
+            _BOARD_STATEMENTS.clear()
+        entry = (condition, _BOARD_ROWS.where(condition).order_by(m.Board.name))
+        _BOARD_STATEMENTS[id(condition)] = entry
+    return [BoardRow(*row) for row in uow.session.connection().execute(entry[1]).all()]
+
+
+@dataclass(frozen=True)
+class BoardRef:
+    """A board as a list or a menu shows it."""
+
+    id: str
+    name: str
+
+
+_BOARD_REF_STATEMENTS: dict[int, tuple[ColumnElement[bool], Any]] = {}
+
+
+def visible_board_refs(uow: UnitOfWork, user: User) -> list[BoardRef]:
+    """`access.visible_boards` as (id, name) read models, in the same order."""
+    condition = access.board_filter(user)
+    entry = _BOARD_REF_STATEMENTS.get(id(condition))
+    if entry is None or entry[0] is not condition:
+        if len(_BOARD_REF_STATEMENTS) >= _MAX_STATEMENTS:
+            _BOARD_REF_STATEMENTS.clear()
+        entry = (condition, select(m.Board.id, m.Board.name).where(condition).order_by(m.Board.name))
+        _BOARD_REF_STATEMENTS[id(condition)] = entry
+    return [BoardRef(id=id_, name=name) for id_, name in uow.session.connection().execute(entry[1]).all()]
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """What the list of deliveries shows of an outbox message (read as columns, not as an ORM object)."""
+
+    id: str
+    document_id: str
+    destination: str
+    state: str
+    kind: str
+    hold_reason: str
+    attempts: int
+    last_error: str
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+_DELIVERY_ROWS = (select(m.OutboxMessage.id, m.OutboxMessage.document_id, m.OutboxMessage.destination,
+                         m.OutboxMessage.state, m.OutboxMessage.kind, m.OutboxMessage.hold_reason,
+                         m.OutboxMessage.attempts, m.OutboxMessage.last_error, m.OutboxMessage.next_attempt_at,
+                         m.OutboxMessage.created_at, m.OutboxMessage.delivered_at, m.Document.unique_id)
+                  .join(m.Document, m.Document.id == m.OutboxMessage.document_id))
+_DELIVERY_STATEMENTS: dict[tuple[int, bool], tuple[ColumnElement[bool], Select[Any]]] = {}
+
+
+def _deliveries_statement(condition: ColumnElement[bool], by_state: bool) -> Select[Any]:
+    """The list of deliveries under `condition` (a user's filter), with or without a state (the state, limit
+    and offset are parameters), built once per filter (as `access._visible_statement`)."""
+    key = (id(condition), by_state)
+    entry = _DELIVERY_STATEMENTS.get(key)
+    if entry is None or entry[0] is not condition:
+        if len(_DELIVERY_STATEMENTS) >= _MAX_STATEMENTS:
+            _DELIVERY_STATEMENTS.clear()
+        q: Any = _DELIVERY_ROWS.where(condition)
+        if by_state:
+            q = q.where(m.OutboxMessage.state == bindparam("state"))
+        entry = (condition, q.order_by(m.OutboxMessage.created_at.desc(), m.OutboxMessage.id)
+                 .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
+        _DELIVERY_STATEMENTS[key] = entry
+    return entry[1]
+
+
+def visible_deliveries(uow: UnitOfWork, user: User, *, state: str | None, limit: int,
+                       offset: int) -> list[tuple[DeliveryRow, str]]:
+    """The deliveries the user may follow, newest first: (message, its document's unique id)."""
+    q = _deliveries_statement(access.delivery_filter(user), state is not None)
+    rows = uow.session.connection().execute(q, {"state": state, "limit": limit, "offset": offset}).all()
+    return [(DeliveryRow(*row[:-1]), str(row[-1])) for row in rows]
