@@ -219,6 +219,8 @@ class Attendance(Base):
 
 class Case(Base):
     __tablename__ = "rcp_case"
+    # a session's cases (agenda, load counts) and a patient's cases (case page, identity) are read by these
+    __table_args__ = (Index("ix_rcp_case_session_id", "session_id"), Index("ix_rcp_case_patient_id", "patient_id"))
     id: Mapped[str] = _id()
     patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
     board_id: Mapped[str] = mapped_column(ForeignKey("board.id"))
@@ -268,6 +270,7 @@ class Case(Base):
 
 class Decision(Base):
     __tablename__ = "decision"
+    __table_args__ = (Index("ix_decision_session_id", "session_id"),)
     id: Mapped[str] = _id()
     case_id: Mapped[str] = mapped_column(ForeignKey("rcp_case.id"), unique=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("session.id"))
