@@ -36,6 +36,7 @@ from dcc.errors import Conflict, NotFound
 from dcc.logging import get_logger
 from dcc.services import access
 from dcc.services.audit import record_audit
+from dcc.services.content import Loader
 from dcc.services.delivery import _write_uow
 from dcc.services.documents import generate_documents
 from dcc.services.uow import Database, UnitOfWork
@@ -273,16 +274,41 @@ def generate_claimed(db: Database, task_ids: list[str], *, owner: str, cda: CdaB
     if leased_until is not None:
         with db.uow() as uow:
             cases = dict(uow.session.execute(select(GT.id, GT.case_id).where(GT.id.in_(task_ids))).tuples().all())
-    for task_id in task_ids:
-        _drain_one(db, task_id=task_id, owner=owner, cda=cda, pdf=pdf, policy=policy, clock=clock, probe=probe,
-                   out=out, known_case=cases.get(task_id), leased_until=leased_until)
+    shared = _SharedLoader(db)  # one unit of work and content loader for the batch: its caches serve each case
+    try:
+        for task_id in task_ids:
+            _drain_one(db, task_id=task_id, owner=owner, cda=cda, pdf=pdf, policy=policy, clock=clock, probe=probe,
+                       out=out, known_case=cases.get(task_id), leased_until=leased_until, shared=shared)
+    finally:
+        shared.close()
     return out
+
+
+class _SharedLoader:
+    """The unit of work and content loader the rows of one claimed batch are generated in (each case still
+    commits on its own); renewed after a refusal or an error, as generate_documents does."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.uow: UnitOfWork | None = None
+        self.loader: Loader | None = None
+
+    def get(self) -> tuple[UnitOfWork, Loader]:
+        if self.uow is None or self.loader is None:
+            self.uow = self.db.uow().__enter__()
+            self.loader = Loader(self.uow)
+        return self.uow, self.loader
+
+    def close(self) -> None:
+        if self.uow is not None:
+            uow, self.uow, self.loader = self.uow, None, None
+            uow.__exit__(None, None, None)
 
 
 def _drain_one(db: Database, *, task_id: str, owner: str, cda: CdaBuilder, pdf: PdfRenderer,
                policy: GenerationPolicy, clock: Callable[[], datetime],
                probe: Callable[[str, str], None] | None, out: DrainResult, known_case: str | None = None,
-               leased_until: datetime | None = None) -> None:
+               leased_until: datetime | None = None, shared: _SharedLoader | None = None) -> None:
     if probe:
         probe("after_claim", task_id)
     fresh = leased_until is not None and (leased_until - clock()).total_seconds() > policy.lease_s / 2
@@ -292,9 +318,17 @@ def _drain_one(db: Database, *, task_id: str, owner: str, cda: CdaBuilder, pdf: 
         return
     created: list[str] = []
     try:
-        with db.uow() as uow:
-            result = generate_documents(uow, case_ids=[case_id], cda=cda, pdf=pdf)
+        if shared is None:
+            with db.uow() as uow:
+                result = generate_documents(uow, case_ids=[case_id], cda=cda, pdf=pdf)
+        else:
+            uow, loader = shared.get()
+            result = generate_documents(uow, case_ids=[case_id], cda=cda, pdf=pdf, loader=loader)
+            if result.refused:
+                shared.close()
     except Exception as exc:  # a rendering or database error: retried, then a dead letter
+        if shared is not None:
+            shared.close()
         # no traceback: its frames hold the document's clinical content (logs never carry patient data)
         log.error("generation.error", task_id=task_id, error=type(exc).__name__)
         outcome, reason = "error", reason_error(exc)
