@@ -515,7 +515,9 @@ def mssante_transports(db: Database) -> dict[str, Transport]:
                 # as failed, `destination_inconnue`, and can be replayed once the setting is fixed)
                 get_logger(__name__).error("mssante.relay_invalid", region=region.code, error=exc.message)
                 continue
-            out[f"mss:{region.code}"] = MssanteCorrespondents(MssanteMailer(host, port, region.mss_sender))
+            # one SMTP session per relay for the dispatcher's run (closed with the transports)
+            out[f"mss:{region.code}"] = MssanteCorrespondents(MssanteMailer(host, port, region.mss_sender,
+                                                                            keep_alive=True))
     return out
 
 

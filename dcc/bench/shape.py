@@ -33,6 +33,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 POOL = "dcc-process"
 HEARTBEAT_S = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY of the workers (Prefect's minimum), as in deploy/systemd
+WORKER_QUERY_S = 2  # PREFECT_WORKER_QUERY_SECONDS of the workers (Prefect's default 10), as in deploy/systemd
 
 
 def free_port() -> int:
@@ -94,7 +95,8 @@ class ProductionShape:
         self.base, self.workers, self.web_workers, self.scheduler = base, workers, web_workers, scheduler
         self.zombie_within_s, self.simulator_faults, self.extra_env = zombie_within_s, simulator_faults, env or {}
         tag = uuid.uuid4().hex[:8]
-        self.db_names = {"dcc": f"dcc_shape_{tag}", "prefect": f"prefect_shape_{tag}"}
+        prefix = os.environ.get("DCC_SHAPE_DB_PREFIX", "")  # a shared server: whose databases these are
+        self.db_names = {"dcc": f"{prefix}dcc_shape_{tag}", "prefect": f"{prefix}prefect_shape_{tag}"}
         self.procs: dict[str, subprocess.Popen[Any]] = {}
         self.created: list[str] = []
         self.tmp = Path(tempfile.mkdtemp(prefix="dcc-shape-"))
@@ -119,7 +121,8 @@ class ProductionShape:
         env.update({
             "PYTHONPATH": str(REPO), "PREFECT_HOME": str(self.tmp / "prefect-home"),
             "PREFECT_API_URL": self.api_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S), "DCC_VAR_DIR": str(self.var_dir),
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S), "PREFECT_WORKER_QUERY_SECONDS": str(WORKER_QUERY_S),
+            "DCC_VAR_DIR": str(self.var_dir),
             "DCC_DATABASE_URL": self.database_url, "DCC_AUDIT_SEAL_INTERVAL_S": "0",
         })
         for key in ("DCC_ANS_KIT",):

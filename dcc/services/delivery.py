@@ -2,12 +2,13 @@
 
 Delivery state lives in our database, never in Prefect's run state. A dispatcher claims due messages under
 a time-limited lease (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: BEGIN IMMEDIATE and a conditional
-update), then for each message, in its own short transaction, renews the lease, re-checks consent and
-identity and freezes what will be sent; it sends outside any transaction, then records the attempt (its
-own row: owner, start, end, outcome, status, error code, excerpt) and the new state only if it still
-holds the lease. The document's uniqueId and bytes are frozen at signature and the extra confidentiality
-codes at the first attempt, so a retry after an ambiguous failure is byte-identical and the national
-record deduplicates it.
+update), then for each message, just before sending it, renews the lease, re-checks consent and identity
+and freezes what will be sent; it sends outside any transaction, then records the attempt (its own row:
+owner, start, end, outcome, status, error code, excerpt) and the new state only if it still holds the
+lease. Recording one message's attempt and preparing the next claimed one share one short transaction:
+one transaction per message, the checks still made right before each send. The document's uniqueId and
+bytes are frozen at signature and the extra confidentiality codes at the first attempt, so a retry after an
+ambiguous failure is byte-identical and the national record deduplicates it.
 
 Message kinds: `submit` (the document itself) and `metadata_update` (visibility to the patient after the
 announcement consultation, masking from professionals: same uniqueId, no resubmission).
@@ -365,55 +366,61 @@ def _prepare(db: Database, *, msg_id: str, owner: str, now: datetime, lease_s: i
              transports: Mapping[str, Transport],
              allows: Callable[[str], bool] = lambda _destination: True) -> _Prepared | None:
     """Renew our lease, check consent and identity, freeze the confidentiality codes (first attempt) and
-    build what to send. None when the lease was lost; action `skipped` (lease released) when the
-    destination's circuit is open."""
+    build what to send, in a transaction of its own. None when the lease was lost; action `skipped` (lease
+    released) when the destination's circuit is open."""
     with _write_uow(db) as uow:
-        s = uow.session
-        res = s.execute(update(OM).where(OM.id == msg_id, OM.lease_owner == owner, OM.state == OutboxState.PENDING)
-                        .values(lease_until=now + timedelta(seconds=lease_s)))
-        if _rowcount(res) != 1:
-            return None
-        msg = s.get(OM, msg_id)
-        assert msg is not None
-        if not allows(msg.destination):
-            msg.lease_owner, msg.lease_until = None, None
-            uow.commit()
-            return _Prepared("skipped", msg.destination, msg.kind)
-        doc = s.get(m.Document, msg.document_id)
-        assert doc is not None
-        patient = s.get(m.Patient, doc.patient_id)
-        assert patient is not None
-        transport = transports.get(msg.destination)
-        decision = _gate(s, msg, doc, patient, transport, now)
-        if decision.action in ("hold", "block"):
-            _park(uow, msg, doc, "blocked" if decision.action == "block" else "held", decision.reason, "dispatcher")
-            uow.commit()
-            return _Prepared("blocked" if decision.action == "block" else "held", msg.destination, msg.kind)
-        if decision.action == "wait":
-            assert decision.until is not None
-            msg.next_attempt_at, msg.lease_owner, msg.lease_until = decision.until, None, None
-            uow.commit()
-            return _Prepared("wait", msg.destination, msg.kind)
-        if decision.action == "done":
-            advance(msg, OutboxState.DELIVERED)
-            msg.delivered_at, msg.last_error, msg.hold_reason = now, decision.reason, ""
-            msg.lease_owner, msg.lease_until = None, None
-            uow.commit()
-            return _Prepared("done", msg.destination, msg.kind)
-        if msg.kind == METADATA_UPDATE:
-            uow.commit()
-            return _Prepared("send", msg.destination, METADATA_UPDATE, unique_id=doc.unique_id,
-                             visible=decision.visible, masked=decision.masked,
-                             hidden_from_representatives=decision.hidden_from_representatives,
-                             codes=desired_confidentiality(doc, patient))
-        if msg.confidentiality is None:  # first attempt: every retry sends exactly these codes
-            msg.confidentiality = " ".join(desired_confidentiality(doc, patient))
-        replaces = s.get(m.Document, doc.replaces_id) if doc.replaces_id else None
-        submission = Submission(unique_id=doc.unique_id, cda=doc.cda, pdf=doc.pdf, kind=doc.kind,
-                                extra_confidentiality=_codes(msg.confidentiality),
-                                replaces_unique_id=replaces.unique_id if replaces else None)
+        prep = _prepare_in(uow, msg_id=msg_id, owner=owner, now=now, lease_s=lease_s, transports=transports,
+                           allows=allows)
         uow.commit()
-        return _Prepared("send", msg.destination, SUBMIT, submission=submission, unique_id=doc.unique_id)
+    return prep
+
+
+def _prepare_in(uow: UnitOfWork, *, msg_id: str, owner: str, now: datetime, lease_s: int,
+                transports: Mapping[str, Transport], allows: Callable[[str], bool]) -> _Prepared | None:
+    """`_prepare` inside the caller's write transaction (the caller commits)."""
+    s = uow.session
+    res = s.execute(update(OM).where(OM.id == msg_id, OM.lease_owner == owner, OM.state == OutboxState.PENDING)
+                    .values(lease_until=now + timedelta(seconds=lease_s)))
+    if _rowcount(res) != 1:
+        return None
+    msg = s.get(OM, msg_id)
+    assert msg is not None
+    if not allows(msg.destination):
+        msg.lease_owner, msg.lease_until = None, None
+        return _Prepared("skipped", msg.destination, msg.kind)
+    # the previous message's finish, in this transaction, may have loaded the same document without its
+    # content (raiseload): flush its changes, then read the whole row
+    s.flush()
+    doc = s.get(m.Document, msg.document_id, populate_existing=True)
+    assert doc is not None
+    patient = s.get(m.Patient, doc.patient_id)
+    assert patient is not None
+    transport = transports.get(msg.destination)
+    decision = _gate(s, msg, doc, patient, transport, now)
+    if decision.action in ("hold", "block"):
+        _park(uow, msg, doc, "blocked" if decision.action == "block" else "held", decision.reason, "dispatcher")
+        return _Prepared("blocked" if decision.action == "block" else "held", msg.destination, msg.kind)
+    if decision.action == "wait":
+        assert decision.until is not None
+        msg.next_attempt_at, msg.lease_owner, msg.lease_until = decision.until, None, None
+        return _Prepared("wait", msg.destination, msg.kind)
+    if decision.action == "done":
+        advance(msg, OutboxState.DELIVERED)
+        msg.delivered_at, msg.last_error, msg.hold_reason = now, decision.reason, ""
+        msg.lease_owner, msg.lease_until = None, None
+        return _Prepared("done", msg.destination, msg.kind)
+    if msg.kind == METADATA_UPDATE:
+        return _Prepared("send", msg.destination, METADATA_UPDATE, unique_id=doc.unique_id,
+                         visible=decision.visible, masked=decision.masked,
+                         hidden_from_representatives=decision.hidden_from_representatives,
+                         codes=desired_confidentiality(doc, patient))
+    if msg.confidentiality is None:  # first attempt: every retry sends exactly these codes
+        msg.confidentiality = " ".join(desired_confidentiality(doc, patient))
+    replaces = s.get(m.Document, doc.replaces_id) if doc.replaces_id else None
+    submission = Submission(unique_id=doc.unique_id, cda=doc.cda, pdf=doc.pdf, kind=doc.kind,
+                            extra_confidentiality=_codes(msg.confidentiality),
+                            replaces_unique_id=replaces.unique_id if replaces else None)
+    return _Prepared("send", msg.destination, SUBMIT, submission=submission, unique_id=doc.unique_id)
 
 
 def _send_update(transport: Transport, prep: _Prepared) -> SubmitOutcome | None:
@@ -433,8 +440,12 @@ def _send_update(transport: Transport, prep: _Prepared) -> SubmitOutcome | None:
 def _finish(db: Database, *, msg_id: str, owner: str, outcome: str, status_code: int | None, error_code: str,
             excerpt: str, policy: RetryPolicy, retry_after: float | None, rng: random.Random,
             clock: Callable[[], datetime], started_at: datetime | None = None,
-            codes: tuple[str, ...] | None = None) -> str:
-    """Record the attempt and the new state, if we still hold the lease. Returns the new state."""
+            codes: tuple[str, ...] | None = None, then: Callable[[UnitOfWork], None] | None = None) -> str:
+    """Record the attempt and the new state, if we still hold the lease. Returns the new state.
+
+    `then(uow)` runs in the same transaction before it commits: the dispatcher prepares its next message
+    there (lease renewed, consent and identity checked, codes frozen), one transaction per message instead
+    of two, the checks still made just before that message is sent."""
     with _write_uow(db) as uow:
         s = uow.session
         msg = s.get(OM, msg_id, with_for_update=True)
@@ -446,6 +457,8 @@ def _finish(db: Database, *, msg_id: str, owner: str, outcome: str, status_code:
                                 status_code=status_code, error_code=error_code[:80], excerpt=excerpt[:2000],
                                 owner=owner, started_at=started_at))
         if msg.lease_owner != owner or msg.state != OutboxState.PENDING:
+            if then is not None:
+                then(uow)
             uow.commit()  # lost the lease: keep the attempt row, leave the state to the new owner
             return msg.state
         msg.attempts += 1
@@ -479,12 +492,24 @@ def _finish(db: Database, *, msg_id: str, owner: str, outcome: str, status_code:
         else:
             msg.last_error = excerpt[:2000]
             msg.next_attempt_at = now + timedelta(seconds=policy.delay(msg.attempts, retry_after, rng))
+        if then is not None:
+            then(uow)
         uow.commit()
         log.info("delivery.attempt", message_id=msg.id, document_id=msg.document_id,
                  destination=msg.destination, kind=msg.kind,
                  outcome=outcome, status_code=status_code, error_code=error_code, attempts=msg.attempts,
                  state=msg.state)
         return msg.state
+
+
+def _prepare_next(carried: dict[str, _Prepared | None], msg_id: str, *, owner: str,
+                  clock: Callable[[], datetime], lease_s: int, transports: Mapping[str, Transport],
+                  allows: Callable[[str], bool]) -> Callable[[UnitOfWork], None]:
+    """What a message's finish does last in its transaction: prepare the next claimed message."""
+    def then(uow: UnitOfWork) -> None:
+        carried[msg_id] = _prepare_in(uow, msg_id=msg_id, owner=owner, now=clock(), lease_s=lease_s,
+                                      transports=transports, allows=allows)
+    return then
 
 
 def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], policy: RetryPolicy | None = None,
@@ -508,11 +533,17 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
         now = clock()
         closed = frozenset(dst for dst in transports if not breaker.allows(dst))
         ids = claim(db, owner=owner, now=now, limit=batch, lease_s=policy.lease_s, skip_destinations=closed)
-        for msg_id in ids:
+        carried: dict[str, _Prepared | None] = {}  # the next message, prepared in this one's finish
+        for i, msg_id in enumerate(ids):
             if probe:
                 probe("after_claim", msg_id)
-            prep = _prepare(db, msg_id=msg_id, owner=owner, now=clock(), lease_s=policy.lease_s,
-                            transports=transports, allows=breaker.allows)
+            if msg_id in carried:
+                prep = carried.pop(msg_id)
+            else:
+                prep = _prepare(db, msg_id=msg_id, owner=owner, now=clock(), lease_s=policy.lease_s,
+                                transports=transports, allows=breaker.allows)
+            then = _prepare_next(carried, ids[i + 1], owner=owner, clock=clock, lease_s=policy.lease_s,
+                                 transports=transports, allows=breaker.allows) if i + 1 < len(ids) else None
             if prep is None:
                 stats.lost_leases += 1
                 continue
@@ -531,7 +562,7 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
             if transport is None:
                 _finish(db, msg_id=msg_id, owner=owner, outcome="permanent", status_code=None,
                         error_code="destination_inconnue", excerpt=f"Destination inconnue : {destination}",
-                        policy=policy, retry_after=None, rng=rng, clock=clock, started_at=sent_at)
+                        policy=policy, retry_after=None, rng=rng, clock=clock, started_at=sent_at, then=then)
                 stats.dead += 1
                 continue
             try:
@@ -549,7 +580,7 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
                     probe("after_send", msg_id)
                 state = _finish(db, msg_id=msg_id, owner=owner, outcome=outcome, status_code=exc.status,
                                 error_code=exc.error_code, excerpt=exc.message, policy=policy,
-                                retry_after=exc.retry_after, rng=rng, clock=clock, started_at=sent_at)
+                                retry_after=exc.retry_after, rng=rng, clock=clock, started_at=sent_at, then=then)
                 if state == "dead":
                     stats.dead += 1
                 else:
@@ -562,7 +593,7 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
                 breaker.failure(destination)
                 state = _finish(db, msg_id=msg_id, owner=owner, outcome="transient", status_code=None,
                                 error_code="erreur_interne", excerpt=f"Erreur interne d'envoi : {exc!r}",
-                                policy=policy, retry_after=None, rng=rng, clock=clock, started_at=sent_at)
+                                policy=policy, retry_after=None, rng=rng, clock=clock, started_at=sent_at, then=then)
                 stats.dead += state == "dead"
                 stats.retried += state != "dead"
                 continue
@@ -572,7 +603,8 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
             _finish(db, msg_id=msg_id, owner=owner, outcome="delivered",
                     status_code=result.status_code if result else None, error_code="",
                     excerpt=(result.excerpt or "") if result else "", policy=policy, retry_after=None, rng=rng,
-                    clock=clock, started_at=sent_at, codes=prep.codes if prep.kind == METADATA_UPDATE else None)
+                    clock=clock, started_at=sent_at, codes=prep.codes if prep.kind == METADATA_UPDATE else None,
+                    then=then)
             stats.delivered += 1
             if probe:
                 probe("after_commit", msg_id)

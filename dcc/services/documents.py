@@ -42,21 +42,22 @@ def require_meeting_started(uow: UnitOfWork, decision: m.Decision, now: datetime
 
 
 def generate_documents(uow: UnitOfWork, *, case_ids: list[str], cda: CdaBuilder, pdf: PdfRenderer,
-                       now: datetime | None = None) -> GenerationResult:
+                       now: datetime | None = None, loader: Loader | None = None) -> GenerationResult:
     """Generate the Fiche RCP of each decided case (the PPS is authored: dcc.services.pps).
 
     A case with incomplete data is refused with the list of missing fields; the others go on.
     Each case commits on its own, so one refusal never loses the others' documents.
     `now` (the documents' creation time, effectiveTime) defaults to the real time and may not be later than
     it; a case whose session has not started at `now` is refused (a document is never dated before its
-    meeting).
+    meeting). `loader`: a content loader of this unit of work to reuse (its directory and code caches), as
+    the generation queue does across the rows it claimed.
     """
     real = now_utc()
     now = aware(now) if now is not None else real
     if now > real:
         raise ValueError("generate_documents: `now` is in the future (documents are dated when generated)")
     result = GenerationResult()
-    loader = Loader(uow)
+    loader = loader if loader is not None and loader.uow is uow else Loader(uow)
     for case_id in case_ids:
         try:
             created = _generate_case(uow, loader, case_id, cda=cda, pdf=pdf, now=now)

@@ -36,6 +36,7 @@ from dcc.errors import Conflict, NotFound
 from dcc.logging import get_logger
 from dcc.services import access
 from dcc.services.audit import record_audit
+from dcc.services.content import Loader
 from dcc.services.delivery import _write_uow
 from dcc.services.documents import generate_documents
 from dcc.services.uow import Database, UnitOfWork
@@ -237,50 +238,97 @@ def begin_drain(db: Database, *, policy: GenerationPolicy, clock: Callable[[], d
 
 
 def generate_pending_documents(db: Database, *, cda: CdaBuilder, pdf: PdfRenderer,
-                               policy: GenerationPolicy | None = None, limit: int = 500, batch: int = 20,
+                               policy: GenerationPolicy | None = None, limit: int = 500, batch: int = 5,
                                owner: str | None = None, clock: Callable[[], datetime] = now_utc,
                                probe: Callable[[str, str], None] | None = None) -> DrainResult:
     """Generate the documents of due rows (at most `limit` rows this run); safe to run in several processes at
-    once. `probe(point, task_id)` is called at PROBE_POINTS (tests only)."""
+    once. Rows are claimed `batch` at a time: few enough that when the queue runs dry, the drains running
+    side by side finish within a document or two of each other. `probe(point, task_id)` is called at
+    PROBE_POINTS (tests only)."""
     policy = policy or GenerationPolicy()
     owner = owner or f"generation-{uuid.uuid4().hex[:8]}"
     out = begin_drain(db, policy=policy, clock=clock)
     done = 0
     while done < limit:
-        ids = claim(db, owner=owner, now=clock(), limit=min(batch, limit - done), policy=policy)
+        claimed_at = clock()
+        ids = claim(db, owner=owner, now=claimed_at, limit=min(batch, limit - done), policy=policy)
         if not ids:
             break
         done += len(ids)
-        generate_claimed(db, ids, owner=owner, cda=cda, pdf=pdf, policy=policy, clock=clock, probe=probe, out=out)
+        generate_claimed(db, ids, owner=owner, cda=cda, pdf=pdf, policy=policy, clock=clock, probe=probe, out=out,
+                         leased_until=claimed_at + timedelta(seconds=policy.lease_s))
     return out
 
 
 def generate_claimed(db: Database, task_ids: list[str], *, owner: str, cda: CdaBuilder, pdf: PdfRenderer,
                      policy: GenerationPolicy, clock: Callable[[], datetime] = now_utc,
-                     probe: Callable[[str, str], None] | None = None, out: DrainResult | None = None) -> DrainResult:
-    """Generate the rows `owner` claimed (one case per unit of work, the lease renewed before and checked
-    after); may run in another process than the claim (a Dask worker): only ids cross."""
+                     probe: Callable[[str, str], None] | None = None, out: DrainResult | None = None,
+                     leased_until: datetime | None = None) -> DrainResult:
+    """Generate the rows `owner` claimed (one case per unit of work, the lease checked after); may run in
+    another process than the claim (a Dask worker): only ids cross. `leased_until`: when the claim's lease
+    ends, if the caller just claimed: while more than half the lease is left, a row is generated without
+    renewing it first (a transaction saved per document; the finish still checks the lease is ours), else it
+    is renewed before (always, without `leased_until`)."""
     out = out if out is not None else DrainResult()
-    for task_id in task_ids:
-        _drain_one(db, task_id=task_id, owner=owner, cda=cda, pdf=pdf, policy=policy, clock=clock, probe=probe,
-                   out=out)
+    cases: dict[str, str] = {}
+    if leased_until is not None:
+        with db.uow() as uow:
+            cases = dict(uow.session.execute(select(GT.id, GT.case_id).where(GT.id.in_(task_ids))).tuples().all())
+    shared = _SharedLoader(db)  # one unit of work and content loader for the batch: its caches serve each case
+    try:
+        for task_id in task_ids:
+            _drain_one(db, task_id=task_id, owner=owner, cda=cda, pdf=pdf, policy=policy, clock=clock, probe=probe,
+                       out=out, known_case=cases.get(task_id), leased_until=leased_until, shared=shared)
+    finally:
+        shared.close()
     return out
+
+
+class _SharedLoader:
+    """The unit of work and content loader the rows of one claimed batch are generated in (each case still
+    commits on its own); renewed after a refusal or an error, as generate_documents does."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.uow: UnitOfWork | None = None
+        self.loader: Loader | None = None
+
+    def get(self) -> tuple[UnitOfWork, Loader]:
+        if self.uow is None or self.loader is None:
+            self.uow = self.db.uow().__enter__()
+            self.loader = Loader(self.uow)
+        return self.uow, self.loader
+
+    def close(self) -> None:
+        if self.uow is not None:
+            uow, self.uow, self.loader = self.uow, None, None
+            uow.__exit__(None, None, None)
 
 
 def _drain_one(db: Database, *, task_id: str, owner: str, cda: CdaBuilder, pdf: PdfRenderer,
                policy: GenerationPolicy, clock: Callable[[], datetime],
-               probe: Callable[[str, str], None] | None, out: DrainResult) -> None:
+               probe: Callable[[str, str], None] | None, out: DrainResult, known_case: str | None = None,
+               leased_until: datetime | None = None, shared: _SharedLoader | None = None) -> None:
     if probe:
         probe("after_claim", task_id)
-    case_id = _renew(db, task_id=task_id, owner=owner, now=clock(), lease_s=policy.lease_s)
+    fresh = leased_until is not None and (leased_until - clock()).total_seconds() > policy.lease_s / 2
+    case_id = known_case if fresh else _renew(db, task_id=task_id, owner=owner, now=clock(), lease_s=policy.lease_s)
     if case_id is None:
         out.lost_leases += 1
         return
     created: list[str] = []
     try:
-        with db.uow() as uow:
-            result = generate_documents(uow, case_ids=[case_id], cda=cda, pdf=pdf)
+        if shared is None:
+            with db.uow() as uow:
+                result = generate_documents(uow, case_ids=[case_id], cda=cda, pdf=pdf)
+        else:
+            uow, loader = shared.get()
+            result = generate_documents(uow, case_ids=[case_id], cda=cda, pdf=pdf, loader=loader)
+            if result.refused:
+                shared.close()
     except Exception as exc:  # a rendering or database error: retried, then a dead letter
+        if shared is not None:
+            shared.close()
         # no traceback: its frames hold the document's clinical content (logs never carry patient data)
         log.error("generation.error", task_id=task_id, error=type(exc).__name__)
         outcome, reason = "error", reason_error(exc)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -77,7 +78,12 @@ def _reply(value: bytes | str) -> str:
 
 
 class MssanteMailer:
-    """Sends MSSanté mails through an SMTP relay (the MSSanté operator's, or a local one in tests)."""
+    """Sends MSSanté mails through an SMTP relay (the MSSanté operator's, or a local one in tests).
+
+    With `keep_alive`, mails go one after the other over one SMTP session (RSET between them; a session the
+    relay closed meanwhile is replaced before MAIL FROM, when nothing of the mail was sent yet): a
+    dispatcher no longer pays a connection, greeting, EHLO (and TLS) per mail. Any error closes the session
+    (the next mail opens a new one); `close()` ends it."""
 
     def __init__(
         self,
@@ -91,7 +97,11 @@ class MssanteMailer:
         timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
+        keep_alive: bool = False,
     ) -> None:
+        self.keep_alive = keep_alive
+        self._session: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
         self.host = host
         self.port = port
         self.sender = sender
@@ -183,48 +193,95 @@ class MssanteMailer:
                 excerpt=str(exc)[:300],
             ) from exc
 
-    def _transaction(self, to: list[str], payload: bytes, message_id: str, *, utf8: bool) -> SendResult:
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname) as smtp:
+    def _connect(self) -> smtplib.SMTP:
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname)
+        try:
             smtp.ehlo()
             if self.starttls:
                 smtp.starttls(context=self.ssl_context or ssl.create_default_context())
                 smtp.ehlo()
             if self.username:
                 smtp.login(self.username, self.password or "")
-            options: list[str] = []
-            if utf8:
-                if not smtp.has_extn("smtputf8"):
-                    raise DeliveryError(
-                        "Adresse MSSanté non ASCII refusée : le serveur ne prend pas en charge SMTPUTF8.",
-                        permanent=True,
-                        error_code="adresse_non_ascii",
-                    )
-                options.append("SMTPUTF8")
-            code, reply = smtp.mail(self.sender, options)
-            if code != 250:
-                smtp.rset()
-                raise _from_code(code, _reply(reply), "Le serveur MSSanté a refusé l'expéditeur")
-            accepted: list[str] = []
-            refused: dict[str, tuple[int, str]] = {}
-            for address in to:
-                code, reply = smtp.rcpt(address)
-                if code in (250, 251):
-                    accepted.append(address)
-                else:
-                    refused[address] = (code, _reply(reply))
-            if not accepted:
-                smtp.rset()
-                permanent = any(c >= 500 for c, _ in refused.values())
+        except BaseException:
+            _quietly_close(smtp)
+            raise
+        return smtp
+
+    def _reused(self) -> smtplib.SMTP | None:
+        """The kept session if the relay still answers RSET (nothing of the next mail sent yet), else None."""
+        smtp, self._session = self._session, None
+        if smtp is None:
+            return None
+        try:
+            code, _ = smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            code = 0
+        if code == 250:
+            return smtp
+        _quietly_close(smtp)
+        return None
+
+    def close(self) -> None:
+        """End the kept SMTP session, if any (QUIT)."""
+        with self._lock:
+            smtp, self._session = self._session, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                _quietly_close(smtp)
+
+    def _transaction(self, to: list[str], payload: bytes, message_id: str, *, utf8: bool) -> SendResult:
+        if not self.keep_alive:
+            with self._connect() as smtp:
+                return self._mail(smtp, to, payload, message_id, utf8=utf8)
+        with self._lock:
+            smtp = self._reused() or self._connect()
+            try:
+                result = self._mail(smtp, to, payload, message_id, utf8=utf8)
+            except BaseException:
+                _quietly_close(smtp)  # whatever the error, the next mail starts a new session
+                raise
+            self._session = smtp
+            return result
+
+    def _mail(self, smtp: smtplib.SMTP, to: list[str], payload: bytes, message_id: str, *,
+              utf8: bool) -> SendResult:
+        """One SMTP mail transaction (MAIL, RCPT, DATA) on an open session."""
+        options: list[str] = []
+        if utf8:
+            if not smtp.has_extn("smtputf8"):
                 raise DeliveryError(
-                    "Destinataire(s) MSSanté refusé(s) : " + _describe(refused),
-                    permanent=permanent,
-                    status=max(c for c, _ in refused.values()),
-                    error_code="destinataire_refuse" if permanent else "destinataire_indisponible",
-                    excerpt=_describe(refused)[:500],
+                    "Adresse MSSanté non ASCII refusée : le serveur ne prend pas en charge SMTPUTF8.",
+                    permanent=True,
+                    error_code="adresse_non_ascii",
                 )
-            code, reply = smtp.data(payload)
-            if code != 250:
-                raise _from_code(code, _reply(reply), "Le serveur MSSanté a refusé le message")
+            options.append("SMTPUTF8")
+        code, reply = smtp.mail(self.sender, options)
+        if code != 250:
+            smtp.rset()
+            raise _from_code(code, _reply(reply), "Le serveur MSSanté a refusé l'expéditeur")
+        accepted: list[str] = []
+        refused: dict[str, tuple[int, str]] = {}
+        for address in to:
+            code, reply = smtp.rcpt(address)
+            if code in (250, 251):
+                accepted.append(address)
+            else:
+                refused[address] = (code, _reply(reply))
+        if not accepted:
+            smtp.rset()
+            permanent = any(c >= 500 for c, _ in refused.values())
+            raise DeliveryError(
+                "Destinataire(s) MSSanté refusé(s) : " + _describe(refused),
+                permanent=permanent,
+                status=max(c for c, _ in refused.values()),
+                error_code="destinataire_refuse" if permanent else "destinataire_indisponible",
+                excerpt=_describe(refused)[:500],
+            )
+        code, reply = smtp.data(payload)
+        if code != 250:
+            raise _from_code(code, _reply(reply), "Le serveur MSSanté a refusé le message")
         result = SendResult(message_id, tuple(accepted), refused, code, _reply(reply))
         if refused:
             permanent = any(c >= 500 for c, _ in refused.values())
@@ -236,6 +293,13 @@ class MssanteMailer:
                 excerpt=_describe(refused)[:500],
             )
         return result
+
+
+def _quietly_close(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.close()
+    except OSError:
+        pass
 
 
 def _describe(refused: dict[str, tuple[int, str]]) -> str:

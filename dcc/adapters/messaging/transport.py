@@ -152,6 +152,10 @@ class MssanteCorrespondents:
         self.mailer = mailer
         self.read_receipt = read_receipt
 
+    def close(self) -> None:
+        """End the mailer's kept SMTP session (the dispatcher closes its transports after its run)."""
+        self.mailer.close()
+
     def submit(self, submission: Submission) -> SubmitOutcome:
         try:
             root = parse_cda(submission.cda)

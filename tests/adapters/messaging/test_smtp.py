@@ -44,6 +44,7 @@ class Handler:
 
     messages: list[Received] = field(default_factory=list)
     data_reply: str = "250 2.0.0 Message accepté"
+    peers: list[Any] = field(default_factory=list)  # the client address of each accepted mail's session
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
         if address.startswith("inconnu"):
@@ -57,6 +58,7 @@ class Handler:
         if not self.data_reply.startswith("250"):
             return self.data_reply
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        self.peers.append(session.peer)
         return self.data_reply
 
 
@@ -208,6 +210,40 @@ def test_data_replies(
     with pytest.raises(DeliveryError) as caught:
         mailer.send(["gp@cabinet.mssante.fr"], subject="s", xdm_zip=b"PK", pdf=None, body_text="b")
     assert caught.value.permanent is permanent and caught.value.status == int(reply[:3])
+
+
+def test_a_kept_session_carries_several_mails_and_is_replaced_after_an_error(
+    smtp_server: tuple[Controller, Handler]
+) -> None:
+    controller, handler = smtp_server
+    mailer = MssanteMailer(controller.hostname, controller.port, SENDER, timeout=5.0, keep_alive=True)
+    for i in range(3):
+        mailer.send([f"gp{i}@cabinet.mssante.fr"], subject="s", xdm_zip=b"PK", pdf=None, body_text="b")
+    assert len(handler.messages) == 3 and len(set(handler.peers)) == 1  # one session for the three
+    with pytest.raises(DeliveryError):  # a refusal closes the session: the next mail opens another
+        mailer.send(["inconnu@x.mssante.fr"], subject="s", xdm_zip=b"PK", pdf=None, body_text="b")
+    mailer.send(["gp@cabinet.mssante.fr"], subject="s", xdm_zip=b"PK", pdf=None, body_text="b")
+    assert len(set(handler.peers)) == 2 and [m.rcpt_tos for m in handler.messages][-1] == ["gp@cabinet.mssante.fr"]
+    mailer.close()
+    mailer.close()  # idempotent
+    without = MssanteMailer(controller.hostname, controller.port, SENDER, timeout=5.0)
+    for _ in range(2):
+        without.send(["gp@cabinet.mssante.fr"], subject="s", xdm_zip=b"PK", pdf=None, body_text="b")
+    assert len(set(handler.peers)) == 4  # without keep_alive: one session per mail
+
+
+def test_a_kept_session_the_relay_closed_is_replaced_before_the_next_mail(
+    smtp_server: tuple[Controller, Handler]
+) -> None:
+    controller, handler = smtp_server
+    mailer = MssanteMailer(controller.hostname, controller.port, SENDER, timeout=5.0, keep_alive=True)
+    mailer.send(["gp@cabinet.mssante.fr"], subject="s", xdm_zip=b"PK", pdf=None, body_text="b")
+    assert mailer._session is not None
+    mailer._session.sock.shutdown(socket.SHUT_RDWR)  # as a relay's idle timeout would end it
+    mailer.send(["gp2@cabinet.mssante.fr"], subject="s", xdm_zip=b"PK", pdf=None, body_text="b")
+    assert [m.rcpt_tos for m in handler.messages] == [["gp@cabinet.mssante.fr"], ["gp2@cabinet.mssante.fr"]]
+    assert len(set(handler.peers)) == 2
+    mailer.close()
 
 
 def test_connection_refused_is_transient() -> None:
