@@ -354,7 +354,9 @@ def run(clients: int, seconds: float, *, database_url: str | None = None, worker
                 return time.perf_counter() - started
 
             cpu_before = _tree_cpu_seconds(proc.pid)
+            client_before = time.process_time()
             elapsed = asyncio.run(main())
+            client_cpu = time.process_time() - client_before
             server_cpu = _tree_cpu_seconds(proc.pid) - cpu_before
         finally:
             stop_server(proc)
@@ -386,5 +388,8 @@ def run(clients: int, seconds: float, *, database_url: str | None = None, worker
         "server_cpu_s": round(server_cpu, 1),
         "requests_per_server_cpu_s": round(len(samples) / server_cpu, 1) if server_cpu else None,
         "server_cpu_ms_per_request": round(1000 * server_cpu / len(samples), 2) if samples else None,
+        # the clients run on the same cores: what they burn is taken from the server
+        "client_cpu_s": round(client_cpu, 1),
+        "client_cpu_ms_per_request": round(1000 * client_cpu / len(samples), 2) if samples else None,
         "cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
     }

@@ -23,7 +23,6 @@ from dcc.errors import DatabaseBusy, DatabaseNotMigrated, ValidationFailed
 
 log = logging.getLogger("dcc.db")
 
-WRITE_LOCK_KEY = "dcc_write_lock"
 VALUE_REFUSED = ("Une valeur de la requête n'est pas acceptable (caractère ou nombre hors limites).")
 
 
@@ -99,32 +98,57 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # served in turn as soon as the lock is free, instead of polling SQLite's busy handler (which sleeps
         # up to 100 ms between tries and lets a writer starve past the busy timeout under load). The wait
         # is bounded by the same timeout. Other processes (flows, CLI) still meet at SQLite's own lock.
+        # The lock is let go once the COMMIT or ROLLBACK is done, not when SQLAlchemy announces it (its
+        # "commit" event comes before the statement): the next writer's BEGIN IMMEDIATE would otherwise meet
+        # SQLite's lock still held and sleep in the busy handler.
         write_lock = threading.Lock()
+        holder: list[Any] = [None]  # the DBAPI connection holding `write_lock`
+
+        def _raw(connection: Any) -> Any:
+            return getattr(connection, "dbapi_connection", connection)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             mode = conn.info.pop("dcc_begin", "") or conn.get_execution_options().get("dcc_begin", "")
-            if mode == "IMMEDIATE" and not conn.info.get(WRITE_LOCK_KEY):
+            raw = conn.connection.dbapi_connection
+            if mode == "IMMEDIATE" and holder[0] is not raw:
                 if not write_lock.acquire(timeout=busy_ms / 1000):
                     raise DatabaseBusy()
-                conn.info[WRITE_LOCK_KEY] = True
+                holder[0] = raw
             try:
                 if mode:
                     conn.exec_driver_sql(f"BEGIN {mode}")
                 else:  # a read transaction cannot meet a lock: straight to the driver (a third of the cost)
-                    conn.connection.driver_connection.execute("BEGIN")
+                    raw.execute("BEGIN")
             except BaseException:
-                _release(conn.info)
+                _release(raw)
                 raise
 
-        def _release(info: dict[str, Any]) -> None:
-            if info.pop(WRITE_LOCK_KEY, False):
+        def _release(raw: Any) -> None:
+            if raw is not None and holder[0] is raw:
+                holder[0] = None
                 write_lock.release()
 
-        # commit / rollback of the transaction; checkin: a connection returned without either (pool reset)
-        event.listen(engine, "commit", lambda conn: _release(conn.info))
-        event.listen(engine, "rollback", lambda conn: _release(conn.info))
-        event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))
+        dialect = engine.dialect
+        do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+        def _commit_then_release(connection: Any) -> None:
+            try:
+                do_commit(connection)
+            finally:
+                _release(_raw(connection))
+
+        def _rollback_then_release(connection: Any) -> None:
+            try:
+                do_rollback(connection)
+            finally:
+                _release(_raw(connection))
+
+        dialect.do_commit = _commit_then_release  # type: ignore[method-assign,assignment]
+        dialect.do_rollback = _rollback_then_release  # type: ignore[method-assign,assignment]
+        # a connection returned or dropped without either (pool reset disabled, invalidated): let go too
+        event.listen(engine, "checkin", lambda dbapi, _record: _release(dbapi))
+        event.listen(engine, "close", lambda dbapi, _record: _release(dbapi))
 
         event.listen(engine, "handle_error", _raise_busy)
         return engine
