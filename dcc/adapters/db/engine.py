@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
-from dcc.errors import DatabaseBusy, DatabaseNotMigrated, ValidationFailed
+from dcc.errors import DatabaseBusy, DatabaseDisconnected, DatabaseNotMigrated, ValidationFailed
 
 log = logging.getLogger("dcc.db")
 
@@ -62,6 +63,8 @@ def _raise_busy(ctx: Any) -> None:
     a character the column cannot hold)."""
     if _busy_error(ctx.original_exception):
         raise DatabaseBusy() from ctx.sqlalchemy_exception
+    if ctx.is_disconnect and ctx.engine is not None and ctx.engine.dialect.name == "postgresql":
+        raise DatabaseDisconnected() from ctx.sqlalchemy_exception  # the pool is renewed: 503, try again
     if isinstance(ctx.sqlalchemy_exception, sa_exc.DataError):
         log.warning("database refused a value: %s", type(ctx.original_exception).__name__)
         raise ValidationFailed(VALUE_REFUSED) from ctx.sqlalchemy_exception
@@ -157,9 +160,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("options", f"-c lock_timeout={busy_ms}")
         kwargs["connect_args"] = connect_args
-    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
+        engine = create_engine(url, **kwargs)
+        _ping_when_idle(engine, get_settings().db_ping_idle_s)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
     event.listen(engine, "handle_error", _raise_busy)
     return engine
+
+
+POOL_RECYCLE_S = 1800  # PostgreSQL: a connection is replaced after half an hour whatever its use
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Check a pooled connection before use only when it sat idle longer than `idle_s` seconds (SQLAlchemy's
+    `pool_pre_ping` checks it at every checkout: one more round trip for every request, and under load each
+    round trip is also a wait for the interpreter lock). A connection the server dropped (restart, failover,
+    idle timeout) while the application was quiet is replaced before use; one used within `idle_s` is not
+    checked: if it was lost meanwhile, its request answers 503 (`DatabaseDisconnected`) and SQLAlchemy renews
+    the whole pool."""
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get("dcc_used")
+        if last is None or time.monotonic() - last <= idle_s:
+            return
+        try:
+            with dbapi_conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except Exception as exc:  # the pool discards this connection and checks out another (or a new one)
+            raise sa_exc.DisconnectionError() from exc
+
+    @event.listens_for(engine, "checkin")
+    def _used(_dbapi_conn: Any, record: Any) -> None:
+        record.info["dcc_used"] = time.monotonic()
 
 
 def alembic_config(url: str) -> Config:
