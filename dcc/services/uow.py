@@ -43,6 +43,12 @@ class UnitOfWork:
             self._session.close()
             self._session = None
 
+    def release(self) -> None:
+        """End the open transaction, if any, rolling back what was not committed, and give the connection back
+        to the pool; the loaded objects stay readable (detached, not expired). The unit of work stays usable."""
+        if self._session is not None and self._session.in_transaction():
+            self._session.close()
+
     def idle(self) -> bool:
         """True when no transaction is open (nothing to roll back: closing does no I/O)."""
         return self._session is None or not self._session.in_transaction()

@@ -19,15 +19,28 @@ from typing import Any
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from dcc.services.uow import UnitOfWork
+
 
 def in_threadpool(func: Callable[..., Any]) -> Callable[..., Any]:
-    """`func` (a plain `def`) as a coroutine function that runs it in the thread pool."""
+    """`func` (a plain `def`) as a coroutine function that runs it in the thread pool, then, in the same thread,
+    ends the transaction it left open (a read: rolled back, its connection back to the pool), so that the unit
+    of work's exit has no I/O left and needs no second hand-over to the thread pool (`deps.get_uow`)."""
 
     @functools.wraps(func)
     async def endpoint(*args: Any, **kwargs: Any) -> Any:
-        return await run_in_threadpool(func, *args, **kwargs)
+        return await run_in_threadpool(_call_and_release, func, args, kwargs)
 
     return endpoint
+
+
+def _call_and_release(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        return func(*args, **kwargs)
+    finally:
+        for value in kwargs.values():
+            if isinstance(value, UnitOfWork):
+                value.release()
 
 
 class ApiRoute(APIRoute):
