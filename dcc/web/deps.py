@@ -11,13 +11,13 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from dcc.domain.calendar import PARIS
 from dcc.domain.clock import now_utc
 from dcc.domain.ports import CdaBuilder, PdfRenderer
 from dcc.services.uow import Database, UnitOfWork
 from dcc.web.auth import User, current_user
+from dcc.web.routing import to_thread
 
 # The dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the thread pool, one
 # thread hand-over each (a wake-up and a fight for the interpreter lock), which under load cost more CPU than
@@ -48,13 +48,13 @@ async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
     uow.__enter__()
     try:
         if request.method in WRITE_METHODS:
-            await run_in_threadpool(uow.begin_write)
+            await to_thread(uow.begin_write)
         yield uow
     finally:
         if uow.idle():
             uow.__exit__(None, None, None)  # nothing to roll back: no I/O
         else:
-            await run_in_threadpool(uow.__exit__, None, None, None)
+            await to_thread(uow.__exit__, None, None, None)
 
 
 async def get_actor(user: Annotated[User, Depends(current_user)]) -> str:
