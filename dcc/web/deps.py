@@ -11,13 +11,13 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from dcc.domain.calendar import PARIS
 from dcc.domain.clock import now_utc
 from dcc.domain.ports import CdaBuilder, PdfRenderer
 from dcc.services.uow import Database, UnitOfWork
 from dcc.web.auth import User, current_user
-from dcc.web.routing import to_thread
 
 # The dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the thread pool, one
 # thread hand-over each (a wake-up and a fight for the interpreter lock), which under load cost more CPU than
@@ -40,21 +40,22 @@ async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
     write lock; the audit entry of a read gets its own short write transaction (`access.record_read`).
 
     Opening the unit of work does no I/O (the session connects on its first query): only `BEGIN IMMEDIATE`
-    and the final rollback, when a transaction is open, go to the thread pool (an API handler ends its read
-    transaction itself, in its thread: `routing.in_threadpool`). The database is read from the app's state
-    here rather than through `get_database`: one dependency less to resolve on every request."""
+    and the final rollback, when a transaction is open, go to the thread pool — the pages' pool (anyio's),
+    since an API handler ends its read transaction itself, in its own thread (`routing.in_threadpool`). The
+    database is read from the app's state here rather than through `get_database`: one dependency less to
+    resolve on every request."""
     db: Database = request.app.state.database
     uow = db.uow()
     uow.__enter__()
     try:
         if request.method in WRITE_METHODS:
-            await to_thread(uow.begin_write)
+            await run_in_threadpool(uow.begin_write)
         yield uow
     finally:
         if uow.idle():
             uow.__exit__(None, None, None)  # nothing to roll back: no I/O
         else:
-            await to_thread(uow.__exit__, None, None, None)
+            await run_in_threadpool(uow.__exit__, None, None, None)
 
 
 async def get_actor(user: Annotated[User, Depends(current_user)]) -> str:
