@@ -198,6 +198,12 @@ class Settings(BaseSettings):
         description="Longest wait for a lock: SQLite busy_timeout (the write lock), PostgreSQL lock_timeout; "
         "then the request answers 503 with Retry-After.",
     )
+    db_ping_idle_s: float = Field(
+        2.0,
+        description="PostgreSQL: a pooled connection idle longer than this is checked (SELECT 1) before use, and "
+        "replaced when the server dropped it (restart, failover); one used more recently is not (a connection "
+        "lost meanwhile answers 503 once and the pool is renewed).",
+    )
     dask_address: str = Field(
         "",
         description="A Dask scheduler (tcp://host:8786): the generate_pending_documents flow fans batches of due "

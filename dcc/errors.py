@@ -149,3 +149,13 @@ class DatabaseBusy(DccError):
                  "réessayez dans quelques secondes.", *, retry_after: int = 2) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class DatabaseDisconnected(DatabaseBusy):
+    """The connection to the database was lost during the request (server restarted, failover): the pool is
+    renewed, the request may be tried again."""
+
+    code = "base_indisponible"
+
+    def __init__(self) -> None:
+        super().__init__("La connexion à la base de données a été interrompue : réessayez dans quelques secondes.")

@@ -6,7 +6,7 @@ DCC_LOG_FORMAT says otherwise. Both dcc's structlog loggers and the standard `lo
 SQLAlchemy, Prefect's when they propagate) go through the same processors, so every line carries the
 correlation ids bound in context:
 
-- `request_id`: one per HTTP request (dcc.web.request_id middleware, echoed in the `X-Request-ID` header);
+- `request_id`: one per HTTP request (dcc.web.edge middleware, echoed in the `X-Request-ID` header);
 - `flow_run_id` / `task_run_id`: the Prefect run the line was written in (read from Prefect's context);
 - `document_id`, `message_id`, `case_id`: bound by the services around the work on one document.
 

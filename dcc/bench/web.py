@@ -204,10 +204,15 @@ class Sample:
 
 
 async def _client(base: str, users: list[Target], deadline: float, seed_: int, out: list[Sample],
-                  connection_errors: list[str]) -> None:
+                  connection_errors: list[str], mix: dict[str, int] | None = None) -> None:
     rng = random.Random(seed_)
-    ops, weights = list(MIX), list(MIX.values())
-    async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_S) as client:
+    mix = mix or MIX
+    ops, weights = list(mix), list(mix.values())
+    # absolute URLs and headers built once per path and user: the client shares the server's two cores, and
+    # httpx parsing and merging them on every request cost a fifth of its CPU
+    urls: dict[str, httpx.URL] = {}
+    auth = {t.login: httpx.Headers({"Authorization": f"Bearer {t.token}"}) for t in users}
+    async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S) as client:
         first: str | None = ops[seed_ % len(ops)]  # the first requests of the clients cover every operation
         while time.perf_counter() < deadline:
             if first is not None:
@@ -220,10 +225,12 @@ async def _client(base: str, users: list[Target], deadline: float, seed_: int, o
             if req is None:
                 continue
             method, path, body = req
+            url = urls.get(path)
+            if url is None:
+                url = urls[path] = httpx.URL(base + path)
             started = time.perf_counter()
             try:
-                answer = await client.request(method, path, json=body,
-                                              headers={"Authorization": f"Bearer {t.token}"})
+                answer = await client.request(method, url, json=body, headers=auth[t.login])
                 status = answer.status_code
             except httpx.TimeoutException:
                 status = 0
@@ -329,8 +336,15 @@ def audit_check(url: str, case_reads: list[Sample]) -> dict[str, Any]:
 
 
 def run(clients: int, seconds: float, *, database_url: str | None = None, workers: int = 1, patients: int = 60,
-        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        progress: Callable[[str], None] | None = None, ops: list[str] | None = None) -> dict[str, Any]:
+    """`ops`: only these operations of the mix (their own weights), e.g. to measure one kind of request's server
+    CPU; default: the whole mix."""
     from dcc.config import Settings
+
+    unknown = sorted(set(ops or ()) - set(MIX))
+    if unknown:
+        raise ValueError(f"unknown operations: {', '.join(unknown)} (known: {', '.join(MIX)})")
+    mix = {op: w for op, w in MIX.items() if op in ops} if ops else dict(MIX)
 
     say = progress or (lambda _msg: None)
     with tempfile.TemporaryDirectory(prefix="dcc-bench-web-") as tmp_:
@@ -350,11 +364,14 @@ def run(clients: int, seconds: float, *, database_url: str | None = None, worker
             async def main() -> float:
                 started = time.perf_counter()
                 deadline = started + seconds
-                await asyncio.gather(*(_client(base, users, deadline, i, samples, errors) for i in range(clients)))
+                await asyncio.gather(*(_client(base, users, deadline, i, samples, errors, mix)
+                                       for i in range(clients)))
                 return time.perf_counter() - started
 
             cpu_before = _tree_cpu_seconds(proc.pid)
+            client_before = time.process_time()
             elapsed = asyncio.run(main())
+            client_cpu = time.process_time() - client_before
             server_cpu = _tree_cpu_seconds(proc.pid) - cpu_before
         finally:
             stop_server(proc)
@@ -366,13 +383,14 @@ def run(clients: int, seconds: float, *, database_url: str | None = None, worker
         key = {0: "timeout", -1: "connection_error"}.get(s.status, str(s.status))
         statuses[key] = statuses.get(key, 0) + 1
     per_op: dict[str, dict[str, Any]] = {}
-    for op in MIX:
+    for op in mix:
         mine = [s for s in samples if s.op == op]
         if mine:
             per_op[op] = {"n": len(mine), **_percentiles([s.seconds for s in mine])}
     backend = url.split(":", 1)[0].split("+", 1)[0]
     return {
         "backend": backend, "workers": workers, "clients": clients, "seconds": round(elapsed, 1),
+        "operations": list(mix),
         "requests": len(samples), "requests_per_s": round(len(samples) / elapsed, 1),
         **_percentiles([s.seconds for s in samples]),
         "reads": _percentiles([s.seconds for s in samples if s.op in READS]),
@@ -386,5 +404,8 @@ def run(clients: int, seconds: float, *, database_url: str | None = None, worker
         "server_cpu_s": round(server_cpu, 1),
         "requests_per_server_cpu_s": round(len(samples) / server_cpu, 1) if server_cpu else None,
         "server_cpu_ms_per_request": round(1000 * server_cpu / len(samples), 2) if samples else None,
+        # the clients run on the same cores: what they burn is taken from the server
+        "client_cpu_s": round(client_cpu, 1),
+        "client_cpu_ms_per_request": round(1000 * client_cpu / len(samples), 2) if samples else None,
         "cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
     }

@@ -91,6 +91,8 @@ def bench_web(
     workers: int | None = typer.Option(None, "--workers", min=1, max=16,
                                        help="uvicorn processes (default: 1 on SQLite, 2 on PostgreSQL)."),
     patients: int = typer.Option(60, "--patients", min=5, help="Demo patients to seed."),
+    op: list[str] | None = typer.Option(
+        None, "--op", help="Only this operation of the mix (repeatable), e.g. case_read: its server CPU per request."),
     as_json: bool = typer.Option(False, "--json"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -101,7 +103,7 @@ def bench_web(
     if workers is None:
         workers = 2 if database_url and database_url.startswith("postgresql") else 1
     _print(run(clients, seconds, database_url=database_url, workers=workers, patients=patients,
-               progress=_progress(quiet)), as_json)
+               progress=_progress(quiet), ops=op or None), as_json)
 
 
 @app.command("referentials")

@@ -36,7 +36,7 @@ from sqlalchemy.sql import Select
 from dcc.adapters.db import models as m
 from dcc.domain.clock import fr_datetime
 from dcc.errors import DccError, NotFound
-from dcc.services.audit import record_audit, record_audits
+from dcc.services.audit import record_audit, record_audits, record_audits_grouped
 from dcc.services.uow import UnitOfWork
 
 Role = Literal["coordinator", "physician", "ide", "monitor", "admin"]
@@ -469,16 +469,21 @@ def record_read(uow: UnitOfWork, user: User, *, action: str, entity: str, entity
     """Audit a read of clinical data (one entry per patient) and commit before the data is returned:
     if the entry cannot be written, the read fails.
 
-    On SQLite the read transaction is ended first and the entries get a short write transaction of their own
-    (`begin_write`): upgrading a read transaction to a write one fails at once when another writer committed
-    meanwhile, whatever the busy timeout. PostgreSQL writes them in the read's transaction (row locks: no
+    On SQLite the read transaction is ended first and the entries get a short write transaction of their own,
+    shared with the reads of the other threads that append at the same moment (`audit.record_audits_grouped`:
+    one writer at a time, so one BEGIN IMMEDIATE and one COMMIT for a group instead of one each): upgrading a
+    read transaction to a write one fails at once when another writer committed meanwhile, whatever the busy
+    timeout. PostgreSQL writes them in the read's transaction (row locks: no
     such failure), which saves a commit, a connection check-out and a new transaction."""
     base = {"role": user.role, "region": user.region_code, **(detail or {})}
+    ids = list(dict.fromkeys(patient_ids))
     if not uow.writes_in_read_transaction():
         uow.commit()  # nothing written: ends the read transaction (objects stay loaded, expire_on_commit=False)
-        uow.begin_write()
-    record_audits(uow, actor=user.login, action=action, entity=entity, entity_id=entity_id,
-                  patient_ids=list(dict.fromkeys(patient_ids)), detail=base)
+        record_audits_grouped(uow, actor=user.login, action=action, entity=entity, entity_id=entity_id,
+                              patient_ids=ids, detail=base)
+        return
+    record_audits(uow, actor=user.login, action=action, entity=entity, entity_id=entity_id, patient_ids=ids,
+                  detail=base)
     uow.commit()
 
 

@@ -26,6 +26,7 @@ import json
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from dcc.adapters.db import models as m
 from dcc.adapters.db.guards import DETAIL_KEYS
+from dcc.errors import DatabaseBusy
 from dcc.services.uow import Database, UnitOfWork
 
 log = logging.getLogger("dcc.audit")
@@ -141,24 +143,136 @@ def record_audits(uow: UnitOfWork, *, actor: str, action: str, entity: str, enti
     take the lane's next numbers in that order, each hash chained to the one before, in one lock of the lane,
     one insert (executemany) and one move of the lane, whatever their number (a session's agenda names a
     dozen patients)."""
-    if not patient_ids:
-        return
+    if patient_ids:
+        _append(uow, _items(actor=actor, action=action, entity=entity, entity_id=entity_id,
+                            patient_ids=patient_ids, detail=detail))
+
+
+def _items(*, actor: str, action: str, entity: str, entity_id: str, patient_ids: list[str | None],
+           detail: dict[str, Any] | None) -> list[dict[str, Any]]:
+    at, detail_ = m.utcnow(), detail or {}
+    return [{"at": at, "actor": actor, "action": action, "entity": entity, "entity_id": entity_id,
+             "patient_id": patient_id, "detail": detail_} for patient_id in patient_ids]
+
+
+def _append(uow: UnitOfWork, items: list[dict[str, Any]]) -> None:
+    """Write `items` (an entry's content fields each) in the caller's transaction, in that order, as the next
+    entries of one lane."""
     if not uow.session.in_transaction():
         uow.begin_write()  # SQLite: take the write lock before reading the lane, not half-way
     lane = _locked_lane(uow)
-    at, detail_ = m.utcnow(), detail or {}
     seq, last_hash = lane.seq, lane.last_hash
     rows: list[dict[str, Any]] = []
-    for patient_id in patient_ids:
+    for item in items:
         seq += 1
-        entry = _Entry(at=at, actor=actor, action=action, entity=entity, entity_id=entity_id,
-                       patient_id=patient_id, detail=detail_, lane=lane.id, lane_seq=seq)
+        entry = _Entry(**item, lane=lane.id, lane_seq=seq)
         last_hash = _lane_hash(last_hash, entry)
-        rows.append({"at": at, "actor": actor, "action": action, "entity": entity, "entity_id": entity_id,
-                     "patient_id": patient_id, "detail": detail_, "lane": lane.id, "lane_seq": seq,
-                     "prev_hash": "", "hash": "", "lane_hash": last_hash})  # not asdict(): it deep-copies the detail
+        # not asdict(): it deep-copies the detail
+        rows.append({**item, "lane": lane.id, "lane_seq": seq, "prev_hash": "", "hash": "", "lane_hash": last_hash})
     uow.session.execute(_APPEND, rows if len(rows) > 1 else rows[0])
     uow.session.execute(_MOVE_LANE, {"lane_id": lane.id, "new_seq": seq, "new_hash": last_hash})
+
+
+def record_audits_grouped(uow: UnitOfWork, *, actor: str, action: str, entity: str, entity_id: str,
+                          patient_ids: list[str | None], detail: dict[str, Any] | None = None) -> None:
+    """Append the entries as `record_audits` does, committed before this returns, in a write transaction
+    shared with the other threads of this process that append at the same moment (`GroupAppender`); the
+    caller's transaction is not used (end it first). Raises when the entries could not be written: the caller's
+    action (a read) must then fail."""
+    if patient_ids:
+        group_appender(uow).append(_items(actor=actor, action=action, entity=entity, entity_id=entity_id,
+                                          patient_ids=patient_ids, detail=detail))
+
+
+class _Ticket:
+    __slots__ = ("items", "event", "done", "error")
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+        self.event = threading.Event()
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class GroupAppender:
+    """Group commit of audit entries (SQLite, one per database and process).
+
+    SQLite has one writer at a time: with a write transaction of its own for each audited read, every read
+    queued for the write lock, held each time for BEGIN IMMEDIATE, the lane, the insert and the COMMIT (and
+    under load for the interpreter lock between them). Here the thread that finds no write under way writes
+    what is queued — its entries and those of the threads that arrive meanwhile — in one transaction, as the
+    consecutive entries of one lane, in arrival order; the others wait until their entries are committed (or
+    the write failed: each raises, and its read fails), then the first thread still waiting writes the next
+    group. Each caller returns only once its own entries are committed: "no trace, no data" is unchanged.
+    A caller whose entries no writer took within `wait_s` gives up (`DatabaseBusy`, 503) with nothing written.
+    """
+
+    def __init__(self, new_uow: Callable[[], UnitOfWork], *, wait_s: float) -> None:
+        self._new_uow = new_uow
+        self.wait_s = wait_s
+        self._lock = threading.Lock()
+        self._queue: list[_Ticket] = []
+        self._writing = False
+        self.groups = 0  # transactions written (tests, figures)
+
+    def append(self, items: list[dict[str, Any]]) -> None:
+        ticket = _Ticket(items)
+        with self._lock:
+            self._queue.append(ticket)
+            lead = not self._writing
+            self._writing = True
+        if not lead and not ticket.event.wait(self.wait_s):
+            with self._lock:
+                if not ticket.event.is_set():  # neither written nor handed the next write: give up
+                    self._queue.remove(ticket)
+                    raise DatabaseBusy()
+        if not ticket.done:  # this thread writes the next group
+            with self._lock:
+                group, self._queue = self._queue, []
+            try:
+                self._write(group)
+            finally:
+                with self._lock:
+                    if self._queue:
+                        self._queue[0].event.set()  # the first one waiting writes the next group
+                    else:
+                        self._writing = False
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _write(self, group: list[_Ticket]) -> None:
+        error: BaseException | None = None
+        try:
+            with self._new_uow() as uow:
+                uow.begin_write()
+                _append(uow, [item for ticket in group for item in ticket.items])
+                uow.commit()
+            self.groups += 1
+        except BaseException as exc:
+            error = exc
+        for ticket in group:
+            ticket.error, ticket.done = error, True
+            ticket.event.set()
+
+
+_APPENDERS_LOCK = threading.Lock()
+
+
+def group_appender(uow: UnitOfWork) -> GroupAppender:
+    """The database's group appender in this process (created on first use)."""
+    appender: GroupAppender | None = uow.shared.get("audit_appender")
+    if appender is None:
+        from dcc.config import get_settings
+
+        s = get_settings()
+        with _APPENDERS_LOCK:
+            appender = uow.shared.get("audit_appender")
+            if appender is None:
+                # a group waits at most for the write under way, then for its own: each bounded by the busy
+                # timeout (the write lock) and the pool timeout (a connection)
+                wait_s = 2 * (s.db_busy_timeout_ms / 1000 + s.db_pool_timeout_s)
+                appender = uow.shared["audit_appender"] = GroupAppender(uow.fresh, wait_s=wait_s)
+    return appender
 
 
 def record_refused_changes(engine: Engine, actor: str, attempts: list[dict[str, Any]]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,9 +13,16 @@ from dcc.adapters.db.engine import ensure_migrated, make_engine
 
 
 class UnitOfWork:
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
+    """`shared`: objects kept per database for the services (the audit's group appender), given by `Database`."""
+
+    def __init__(self, session_factory: Callable[[], Session], *, shared: dict[str, Any] | None = None) -> None:
         self._factory = session_factory
         self._session: Session | None = None
+        self.shared: dict[str, Any] = shared if shared is not None else {}
+
+    def fresh(self) -> UnitOfWork:
+        """Another unit of work on the same database (its own session and transaction)."""
+        return UnitOfWork(self._factory, shared=self.shared)
 
     @property
     def session(self) -> Session:
@@ -35,6 +42,12 @@ class UnitOfWork:
         finally:
             self._session.close()
             self._session = None
+
+    def release(self) -> None:
+        """End the open transaction, if any, rolling back what was not committed, and give the connection back
+        to the pool; the loaded objects stay readable (detached, not expired). The unit of work stays usable."""
+        if self._session is not None and self._session.in_transaction():
+            self._session.close()
 
     def idle(self) -> bool:
         """True when no transaction is open (nothing to roll back: closing does no I/O)."""
@@ -68,9 +81,10 @@ class Database:
         if check_migrated:
             ensure_migrated(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.shared: dict[str, Any] = {}
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions)
+        return UnitOfWork(self._sessions, shared=self.shared)
 
     def ensure_migrated(self) -> None:
         """Refuse (DatabaseNotMigrated) a database that is not at the latest migration."""

@@ -6,22 +6,18 @@ request validation errors answer 422 in the same shape, naming the field.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dcc.config import Settings, get_settings
 from dcc.errors import DatabaseNotMigrated, DccError
@@ -31,34 +27,12 @@ from dcc.services.audit import Sealer
 from dcc.services.uow import Database
 from dcc.web.api import api_v1
 from dcc.web.auth import UserCache, install_auth
+from dcc.web.edge import HTTP_MESSAGES, MAX_BODY_BYTES, Edge
 from dcc.web.ratelimit import RateLimiter, install_rate_limits
-from dcc.web.request_id import RequestId
 from dcc.web.routing import FlatDispatch
 from dcc.web.schemas import HealthOut, error_responses
 
 log = logging.getLogger("dcc.web")
-
-MAX_BODY_BYTES = 1024 * 1024  # 1 MiB
-
-CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
-# Swagger UI and ReDoc load their scripts from a CDN and run an inline bootstrap script.
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-            "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-            "https://cdn.redoc.ly; worker-src 'self' blob:; frame-ancestors 'none'; object-src 'none'")
-DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
-
-HTTP_MESSAGES = {
-    400: ("requete_invalide", "La requête est invalide."),
-    401: ("non_authentifie", "Authentification requise."),
-    403: ("interdit", "Accès refusé."),
-    404: ("introuvable", "Ressource introuvable."),
-    405: ("methode_non_autorisee", "Méthode HTTP non autorisée pour cette adresse."),
-    413: ("requete_trop_volumineuse",
-          f"Le corps de la requête dépasse la taille maximale autorisée ({MAX_BODY_BYTES // 1024} Kio)."),
-    415: ("type_non_supporte", "Type de contenu non pris en charge."),
-}
-
 
 # ------------------------------------------------------------------------------ validation messages
 
@@ -153,155 +127,6 @@ def validation_error_body(errors: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------- middlewares
-
-
-class RejectNulBytes:
-    """NUL bytes in the path or query string are never valid input (PostgreSQL text cannot even hold them):
-    answer 422 in French before any handler or query runs."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
-            query = scope.get("query_string", b"")
-            if b"\x00" in raw or b"%00" in raw.lower() or b"%00" in query.lower() or "\x00" in scope.get("path", ""):
-                body = json.dumps({"code": "donnee_invalide",
-                                   "message": "La requête contient un caractère nul, refusé."}).encode()
-                await send({"type": "http.response.start", "status": 422,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
-
-
-# Routes that receive a file (multipart) get a larger limit: the attachments service accepts files up to
-# 20 MiB (dcc.services.attachments.MAX_BYTES); the margin covers the multipart envelope and the form fields.
-UPLOAD_MAX_BYTES = 20 * 1024 * 1024 + 256 * 1024
-UPLOAD_ROUTES = (re.compile(r"^/api/v1/cases/[^/]+/attachments$"),
-                 re.compile(r"^/coordination/dossiers/[^/]+/pieces-jointes$"))
-UPLOAD_413 = ("fichier_trop_volumineux", "Le fichier dépasse la taille maximale autorisée (20 Mo).")
-
-
-def _page_413(message: str) -> str:
-    return ('<!doctype html><html lang="fr"><head><meta charset="utf-8"><meta name="viewport" '
-            'content="width=device-width, initial-scale=1"><title>Fichier trop volumineux — dcc</title></head>'
-            f'<body><main><h1>Envoi refusé</h1><p>{message} Rien n\'a été enregistré.</p>'
-            '<p>Revenez à la page précédente pour joindre un fichier plus petit.</p></main></body></html>')
-
-
-class BodySizeLimit:
-    """413 when the request body exceeds `max_bytes` (declared Content-Length or counted while streaming).
-    POST to an upload route (`upload_routes`) is allowed `upload_max_bytes` instead; still refused before the
-    body is read when the declared length exceeds it."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, *,
-                 upload_routes: tuple[re.Pattern[str], ...] = UPLOAD_ROUTES,
-                 upload_max_bytes: int = UPLOAD_MAX_BYTES) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.upload_routes = upload_routes
-        self.upload_max_bytes = upload_max_bytes
-
-    def _limit(self, scope: Scope) -> tuple[int, tuple[str, str]]:
-        path: str = scope.get("path", "")
-        if scope.get("method") == "POST" and any(r.match(path) for r in self.upload_routes):
-            return max(self.upload_max_bytes, self.max_bytes), UPLOAD_413
-        return self.max_bytes, HTTP_MESSAGES[413]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit, (code, message) = self._limit(scope)
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > limit:
-                    answer: Response = JSONResponse({"code": code, "message": message}, status_code=413)
-                    if not str(scope.get("path", "")).startswith("/api/"):  # a page's form: a page
-                        answer = HTMLResponse(_page_413(message), status_code=413)
-                    await answer(scope, receive, send)
-                    return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise StarletteHTTPException(status_code=413)
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        csp = DOCS_CSP if path in DOCS_PATHS else CSP
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {k.lower() for k, _ in headers}
-                extra = [
-                    (b"content-security-policy", csp.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"cross-origin-opener-policy", b"same-origin"),
-                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-                ]
-                if path.startswith("/api/"):
-                    extra.append((b"cache-control", b"no-store"))  # health data: never cached
-                headers += [(k, v) for k, v in extra if k not in present]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class RequestMetrics:
-    """Counts requests per method, route template and status (no ids in labels), and their duration."""
-
-    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
-        self.app = app
-        self.requests = requests
-        self.latency = latency
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        started = time.perf_counter()
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "<autre>"
-            self.requests.labels(scope.get("method", ""), template, str(status)).inc()
-            self.latency.labels(scope.get("method", ""), template).observe(time.perf_counter() - started)
 
 
 class DatabaseCollector(Collector):
@@ -408,11 +233,8 @@ def create_app(*, database: Database | None = None, max_body_bytes: int = MAX_BO
     # Outermost last: security headers on every answer, metrics around the body limit and the rate limits
     # (innermost: inside the session middleware that install_auth adds last).
     install_rate_limits(app, rate_limiter)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    app.add_middleware(RejectNulBytes)
-    app.add_middleware(RequestMetrics, requests=requests, latency=latency)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestId)  # outermost: every log line of the request carries its id
+    # request id, NUL bytes, body size, security headers, metrics: one layer (dcc.web.edge)
+    app.add_middleware(Edge, requests=requests, latency=latency, max_bytes=max_body_bytes)
 
     @app.exception_handler(DccError)
     async def dcc_error(_: Request, exc: DccError) -> JSONResponse:

@@ -39,7 +39,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from dcc.config import Settings, get_settings
@@ -48,6 +47,7 @@ from dcc.services import users
 from dcc.services.access import ROLE_LABELS, AccessDenied, User
 from dcc.services.audit import record_audit
 from dcc.services.uow import Database
+from dcc.web.routing import to_thread
 
 __all__ = ["User", "current_user", "optional_user", "csrf_token", "verify_csrf", "auth_router", "install_auth",
            "issue_dev_token", "NotAuthenticated", "UserCache"]
@@ -300,7 +300,7 @@ NOT_AUTHENTICATED = ("Authentification requise : connectez-vous (/login) ou four
 async def current_user(request: Request) -> User:
     """The authenticated user; 401 (French JSON) when there is none. On the event loop when the user is kept
     (`UserCache`), else read in the thread pool."""
-    user = cached_user(request) or await run_in_threadpool(optional_user, request)
+    user = cached_user(request) or await to_thread(optional_user, request)
     if user is None:
         raise NotAuthenticated(NOT_AUTHENTICATED)
     return user

@@ -31,7 +31,7 @@ async def get_database(request: Request) -> Database:
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-async def get_uow(request: Request, db: Annotated[Database, Depends(get_database)]) -> AsyncIterator[UnitOfWork]:
+async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
     """One unit of work per request; services commit, anything left uncommitted is rolled back.
 
     A request that may write starts its transaction as a write transaction (SQLite: `BEGIN IMMEDIATE`, taken
@@ -40,7 +40,11 @@ async def get_uow(request: Request, db: Annotated[Database, Depends(get_database
     write lock; the audit entry of a read gets its own short write transaction (`access.record_read`).
 
     Opening the unit of work does no I/O (the session connects on its first query): only `BEGIN IMMEDIATE`
-    and the final rollback, when a transaction is open, go to the thread pool."""
+    and the final rollback, when a transaction is open, go to the thread pool — the pages' pool (anyio's),
+    since an API handler ends its read transaction itself, in its own thread (`routing.in_threadpool`). The
+    database is read from the app's state here rather than through `get_database`: one dependency less to
+    resolve on every request."""
+    db: Database = request.app.state.database
     uow = db.uow()
     uow.__enter__()
     try:

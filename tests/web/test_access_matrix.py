@@ -599,6 +599,7 @@ def test_a_read_fails_when_its_audit_entry_cannot_be_written(database: Database,
 
     monkeypatch.setattr(access, "record_audit", broken)
     monkeypatch.setattr(access, "record_audits", broken)  # a read of several patients appends them at once
+    monkeypatch.setattr(access, "record_audits_grouped", broken)  # SQLite: the reads' group commit
     with TestClient(client.app, raise_server_exceptions=False) as c:
         r = c.get(f"/api/v1/documents/{w.ids['signed_a']}/pdf",
                   headers={"Authorization": f"Bearer {tokens['phys-a1']}"})

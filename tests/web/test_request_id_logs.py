@@ -8,13 +8,14 @@ import json
 import logging
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from dcc.logging import configure_logging, get_logger, log_format
-from dcc.web.request_id import RequestId
+from dcc.web.edge import Edge
 
 
 @pytest.fixture
@@ -31,7 +32,10 @@ def _client() -> TestClient:
         logging.getLogger("third.party").warning("stdlib line")
         return PlainTextResponse("ok")
 
-    return TestClient(RequestId(Starlette(routes=[Route("/", hello)])))
+    registry = CollectorRegistry()
+    return TestClient(Edge(Starlette(routes=[Route("/", hello)]),
+                           requests=Counter("r", "r", ["method", "route", "status"], registry=registry),
+                           latency=Histogram("d", "d", ["method", "route"], registry=registry)))
 
 
 def test_every_line_of_a_request_carries_its_id(logs: io.StringIO) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
-from dcc.errors import DatabaseBusy, DatabaseNotMigrated, ValidationFailed
+from dcc.errors import DatabaseBusy, DatabaseDisconnected, DatabaseNotMigrated, ValidationFailed
 
 log = logging.getLogger("dcc.db")
 
-WRITE_LOCK_KEY = "dcc_write_lock"
 VALUE_REFUSED = ("Une valeur de la requête n'est pas acceptable (caractère ou nombre hors limites).")
 
 
@@ -63,6 +63,8 @@ def _raise_busy(ctx: Any) -> None:
     a character the column cannot hold)."""
     if _busy_error(ctx.original_exception):
         raise DatabaseBusy() from ctx.sqlalchemy_exception
+    if ctx.is_disconnect and ctx.engine is not None and ctx.engine.dialect.name == "postgresql":
+        raise DatabaseDisconnected() from ctx.sqlalchemy_exception  # the pool is renewed: 503, try again
     if isinstance(ctx.sqlalchemy_exception, sa_exc.DataError):
         log.warning("database refused a value: %s", type(ctx.original_exception).__name__)
         raise ValidationFailed(VALUE_REFUSED) from ctx.sqlalchemy_exception
@@ -99,32 +101,57 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # served in turn as soon as the lock is free, instead of polling SQLite's busy handler (which sleeps
         # up to 100 ms between tries and lets a writer starve past the busy timeout under load). The wait
         # is bounded by the same timeout. Other processes (flows, CLI) still meet at SQLite's own lock.
+        # The lock is let go once the COMMIT or ROLLBACK is done, not when SQLAlchemy announces it (its
+        # "commit" event comes before the statement): the next writer's BEGIN IMMEDIATE would otherwise meet
+        # SQLite's lock still held and sleep in the busy handler.
         write_lock = threading.Lock()
+        holder: list[Any] = [None]  # the DBAPI connection holding `write_lock`
+
+        def _raw(connection: Any) -> Any:
+            return getattr(connection, "dbapi_connection", connection)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             mode = conn.info.pop("dcc_begin", "") or conn.get_execution_options().get("dcc_begin", "")
-            if mode == "IMMEDIATE" and not conn.info.get(WRITE_LOCK_KEY):
+            raw = conn.connection.dbapi_connection
+            if mode == "IMMEDIATE" and holder[0] is not raw:
                 if not write_lock.acquire(timeout=busy_ms / 1000):
                     raise DatabaseBusy()
-                conn.info[WRITE_LOCK_KEY] = True
+                holder[0] = raw
             try:
                 if mode:
                     conn.exec_driver_sql(f"BEGIN {mode}")
                 else:  # a read transaction cannot meet a lock: straight to the driver (a third of the cost)
-                    conn.connection.driver_connection.execute("BEGIN")
+                    raw.execute("BEGIN")
             except BaseException:
-                _release(conn.info)
+                _release(raw)
                 raise
 
-        def _release(info: dict[str, Any]) -> None:
-            if info.pop(WRITE_LOCK_KEY, False):
+        def _release(raw: Any) -> None:
+            if raw is not None and holder[0] is raw:
+                holder[0] = None
                 write_lock.release()
 
-        # commit / rollback of the transaction; checkin: a connection returned without either (pool reset)
-        event.listen(engine, "commit", lambda conn: _release(conn.info))
-        event.listen(engine, "rollback", lambda conn: _release(conn.info))
-        event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))
+        dialect = engine.dialect
+        do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+        def _commit_then_release(connection: Any) -> None:
+            try:
+                do_commit(connection)
+            finally:
+                _release(_raw(connection))
+
+        def _rollback_then_release(connection: Any) -> None:
+            try:
+                do_rollback(connection)
+            finally:
+                _release(_raw(connection))
+
+        dialect.do_commit = _commit_then_release  # type: ignore[method-assign,assignment]
+        dialect.do_rollback = _rollback_then_release  # type: ignore[method-assign,assignment]
+        # a connection returned or dropped without either (pool reset disabled, invalidated): let go too
+        event.listen(engine, "checkin", lambda dbapi, _record: _release(dbapi))
+        event.listen(engine, "close", lambda dbapi, _record: _release(dbapi))
 
         event.listen(engine, "handle_error", _raise_busy)
         return engine
@@ -133,9 +160,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("options", f"-c lock_timeout={busy_ms}")
         kwargs["connect_args"] = connect_args
-    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
+        engine = create_engine(url, **kwargs)
+        _ping_when_idle(engine, get_settings().db_ping_idle_s)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
     event.listen(engine, "handle_error", _raise_busy)
     return engine
+
+
+POOL_RECYCLE_S = 1800  # PostgreSQL: a connection is replaced after half an hour whatever its use
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Check a pooled connection before use only when it sat idle longer than `idle_s` seconds (SQLAlchemy's
+    `pool_pre_ping` checks it at every checkout: one more round trip for every request, and under load each
+    round trip is also a wait for the interpreter lock). A connection the server dropped (restart, failover,
+    idle timeout) while the application was quiet is replaced before use; one used within `idle_s` is not
+    checked: if it was lost meanwhile, its request answers 503 (`DatabaseDisconnected`) and SQLAlchemy renews
+    the whole pool."""
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get("dcc_used")
+        if last is None or time.monotonic() - last <= idle_s:
+            return
+        try:
+            with dbapi_conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except Exception as exc:  # the pool discards this connection and checks out another (or a new one)
+            raise sa_exc.DisconnectionError() from exc
+
+    @event.listens_for(engine, "checkin")
+    def _used(_dbapi_conn: Any, record: Any) -> None:
+        record.info["dcc_used"] = time.monotonic()
 
 
 def alembic_config(url: str) -> Config:

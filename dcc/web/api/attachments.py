@@ -1,6 +1,6 @@
 """Attachments of a case (PDF, JPEG): upload (multipart), list, download, removal before the discussion.
 Access as the case (`access.case_filter`); every action is audited by the service. The body limit of the app
-lets these uploads through up to 20 Mo (dcc.web.app.UPLOAD_ROUTES)."""
+lets these uploads through up to 20 Mo (dcc.web.edge.UPLOAD_ROUTES)."""
 
 from __future__ import annotations
 
