@@ -19,6 +19,7 @@ from dcc.adapters.db.models import Base
 from dcc.bootstrap import migrate
 from dcc.services.referentials import BASELINE_SOURCE, load_baseline
 from dcc.services.uow import Database
+from tests.db_state import SavedStates
 
 REFERENTIAL_TABLES = ("referential_prefix", "referential_token", "regional_guideline", "referential_concept",
                       "referential_version")
@@ -105,6 +106,12 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     reset_postgresql(db)
     yield db
     db.dispose()
+
+
+@pytest.fixture(scope="session")
+def saved_states(tmp_path_factory: pytest.TempPathFactory) -> SavedStates:
+    """States built once per session and backend, put back for each test that needs them (tests/db_state.py)."""
+    return SavedStates(tmp_path_factory.mktemp("states"))
 
 
 @pytest.fixture
