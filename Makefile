@@ -33,7 +33,7 @@ test: install test-deps
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -n $(JOBS) --dist loadscope $(ARGS)
 
-# the production-shape test alone (Prefect server, two workers, two SIGKILLs; ~4-5 min on 2 cores), phases
+# the production-shape test alone (Prefect server, two workers, two SIGKILLs; 3-5 min on 2 cores), phases
 # printed (-s); `make test` runs it too, first on one of its workers (README, "Deploying")
 test-production: install test-deps
 	$(VENV)/bin/pytest -m production_shape -s tests/integration $(ARGS)
