@@ -4,8 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
-# test workers (pytest-xdist, modules kept whole: tests/conftest.py); 0 = in this process. Two workers keep
-# `.ci/run` inside its budget on 2 cores (README, "The two commands")
+# test workers (pytest-xdist, modules kept whole, the longest handed out first: tests/conftest.py); 0 = in this
+# process. Two workers keep `.ci/run`, production shape included, inside its budget on 2 cores (README, "The
+# two commands")
 JOBS   ?= 2
 
 .PHONY: demo test test-production bench serve lint install system-deps test-deps clean
@@ -30,10 +31,10 @@ demo: install
 
 test: install test-deps
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -n $(JOBS) --dist loadscope -m "not production_shape" $(ARGS)
+	$(VENV)/bin/pytest -n $(JOBS) --dist loadscope $(ARGS)
 
-# the production shape (Prefect server, two workers, SIGKILLs; ~7 min on 2 cores): kept out of `make test`
-# until it fits the suite's time budget (README, "Deploying")
+# the production-shape test alone (Prefect server, two workers, two SIGKILLs; 3-5 min on 2 cores), phases
+# printed (-s); `make test` runs it too, first on one of its workers (README, "Deploying")
 test-production: install test-deps
 	$(VENV)/bin/pytest -m production_shape -s tests/integration $(ARGS)
 

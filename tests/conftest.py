@@ -19,6 +19,7 @@ from dcc.adapters.db.models import Base
 from dcc.bootstrap import migrate
 from dcc.services.referentials import BASELINE_SOURCE, load_baseline
 from dcc.services.uow import Database
+from tests.db_state import SavedStates
 
 REFERENTIAL_TABLES = ("referential_prefix", "referential_token", "regional_guideline", "referential_concept",
                       "referential_version")
@@ -44,9 +45,18 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # Under pytest-xdist (`make test JOBS=2` runs `-n 2 --dist loadscope`), each worker is its own session: its own
 # SQLite template, its own PostgreSQL database (a fresh name per session, below), its own tmp dirs. A test
 # module goes whole to one worker (its module-scoped set-ups run once); these modules share the session-scoped
-# `faulty_demo` run of tests/e2e/conftest.py, so they go to the same worker and the demo runs once.
-SHARED_SCOPES = {f"tests/e2e/{name}.py": "tests/e2e/faulty-demo"
-                 for name in ("test_demo", "test_demo_mhd", "test_logs_privacy")}
+# `demo_run` of tests/e2e/conftest.py, so they go to the same worker and the demo runs once.
+SHARED_SCOPES = {f"tests/e2e/{name}.py": "tests/e2e/demo-run"
+                 for name in ("test_demo", "test_demo_mhd", "test_logs_privacy", "test_demo_tls",
+                              "test_demo_xds_signatures")}
+# The longest modules go first (longest processing time first): the workers share them out at the start
+# instead of one worker running the production shape while the other waits at the end (xdist's own order puts
+# the scopes with the most tests first). Approximate seconds on the 2-core machine, quiet, in the suite.
+FIRST = ("tests/integration/test_production_shape.py",  # ~200 s: Prefect server, workers, two SIGKILLs
+         "tests/e2e/test_demo.py", "tests/e2e/test_demo_mhd.py", "tests/e2e/test_logs_privacy.py",
+         "tests/e2e/test_demo_tls.py", "tests/e2e/test_demo_xds_signatures.py",  # one demo run, ~100 s
+         "tests/services/test_generation_dask.py", "tests/services/test_delivery_kill.py",
+         "tests/e2e/test_backup_drill.py", "tests/e2e/test_week_journey.py")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -60,7 +70,16 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
             module = nodeid.split("::", 1)[0]
             return SHARED_SCOPES.get(module) or super()._split_scope(nodeid)
 
+    config.option.loadscopereorder = False  # the collection's order (below) is the order work is handed out
     return SharedSetupScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist (each worker collects the same items in the same order): the FIRST modules first."""
+    if not hasattr(config, "workerinput"):
+        return
+    rank = {module: i for i, module in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(FIRST)))  # stable: the rest keep theirs
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +124,12 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     reset_postgresql(db)
     yield db
     db.dispose()
+
+
+@pytest.fixture(scope="session")
+def saved_states(tmp_path_factory: pytest.TempPathFactory) -> SavedStates:
+    """States built once per session and backend, put back for each test that needs them (tests/db_state.py)."""
+    return SavedStates(tmp_path_factory.mktemp("states"))
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """Shared set-ups of this folder: the browser every browser test drives (Debian's Chromium through Playwright,
-one per module), and one `dcc demo` run with injected national-record faults that several tests inspect."""
+one per module), and the one `dcc demo` run (TLS, injected national-record faults, dumps, JSON logs) that the
+demo tests inspect."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,27 +39,40 @@ class DemoRun:
     dump: Path
     var: Path
     patients: int
+    seed: int
 
 
-FAULTY_DEMO_PATIENTS = 12
+DEMO_SEED = 3
+DEMO_PATIENTS = 40
 
 
 @pytest.fixture(scope="session")
-def faulty_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """`dcc demo` as production runs it (JSON logs at DEBUG, Prefect's lines in JSON too) against a national
-    record that fails 30% of the requests and drops 10% of the answers after committing, every request
-    dumped (`--dmp-dump`). One run for the session: the fault (test_demo.py), MHD (test_demo_mhd.py) and
-    log-privacy (test_logs_privacy.py) tests only read what it left behind, each asserting its own points."""
-    root = tmp_path_factory.mktemp("faulty-demo")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """One `dcc demo` run for the session, as production runs it (JSON logs at DEBUG, Prefect's lines in JSON
+    too), 40 patients in two regions, every CDA and PDF written (`--out`), against a national record served
+    over mutual TLS (`--dmp-tls`) that fails 30% of the requests and drops 10% of the answers after committing,
+    every request dumped (`--dmp-dump`). The demo's own checks (test_demo.py), MHD (test_demo_mhd.py), XDS
+    signatures (test_demo_xds_signatures.py), TLS (test_demo_tls.py) and log privacy (test_logs_privacy.py)
+    only read what it left behind, each asserting its own points; a test that changes the database works on a
+    copy of `var` (`copy_var`). The plain path (HTTP, no faults) is run by test_demo.py's second run."""
+    root = tmp_path_factory.mktemp("demo")
     out, dump, var = root / "out", root / "dump", root / "var"
     env = {**os.environ, "DCC_VAR_DIR": str(var), "DCC_DATABASE_URL": "", "DCC_LOG_FORMAT": "json",
            "DCC_LOG_LEVEL": "DEBUG", "PREFECT_LOGGING_LEVEL": "INFO",
            "PREFECT_LOGGING_HANDLERS_CONSOLE_FORMATTER": "json",  # as deploy/dcc.env.example
            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"}
-    proc = subprocess.run([sys.executable, "-m", "dcc.cli", "demo", "--seed", "3", "--patients",
-                           str(FAULTY_DEMO_PATIENTS), "--out", str(out), "--json", "--reset",
+    proc = subprocess.run([sys.executable, "-m", "dcc.cli", "demo", "--seed", str(DEMO_SEED), "--patients",
+                           str(DEMO_PATIENTS), "--out", str(out), "--json", "--reset", "--dmp-tls",
                            "--dmp-faults", "fail=0.3,drop_after_commit=0.1,seed=5", "--dmp-dump", str(dump)],
                           capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    return DemoRun(summary=json.loads(proc.stdout), stderr=proc.stderr, out=out, dump=dump, var=var,
-                   patients=FAULTY_DEMO_PATIENTS)
+    summary = json.loads(proc.stdout)
+    assert json.loads((out / "summary.json").read_text()) == summary
+    return DemoRun(summary=summary, stderr=proc.stderr, out=out, dump=dump, var=var, patients=DEMO_PATIENTS,
+                   seed=DEMO_SEED)
+
+
+def copy_var(run: DemoRun, target: Path) -> Path:
+    """A copy of the run's `var` folder (database, PKI) for a test that writes to it."""
+    shutil.copytree(run.var, target)
+    return target

@@ -1,5 +1,7 @@
-"""`dcc demo` end to end, as a newcomer runs it: a real subprocess, SQLite, Prefect's local mode, the
-simulator over HTTP. Checks the acceptance points of the walking-skeleton issue on the files written."""
+"""`dcc demo` end to end: a real subprocess, SQLite, Prefect's local mode, the simulator. Checks the acceptance
+points of the walking-skeleton issue on the files written by the session's demo run (tests/e2e/conftest.py:
+40 patients, national record over mutual TLS with injected faults); the plain path a newcomer runs (HTTP, no
+faults) is the second run's, on a copy of the first's folder, and the refusals of bad input run their own."""
 
 from __future__ import annotations
 
@@ -20,11 +22,10 @@ from lxml import etree
 from dcc.adapters.cda.validate import KitValidator, find_kit
 from dcc.adapters.signing.pades import verify_pdf
 from tests import pdfsig as pdfsig_tool
-from tests.e2e.conftest import DemoRun
+from tests.e2e.conftest import DEMO_PATIENTS, DEMO_SEED, DemoRun, copy_var
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DCC = [sys.executable, "-m", "dcc.cli"]
-SEED = int(os.environ.get("DCC_DEMO_SEED", "7"))
 
 
 def run_dcc(args: list[str], var_dir: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -32,22 +33,17 @@ def run_dcc(args: list[str], var_dir: Path, timeout: float = 900) -> subprocess.
     return subprocess.run([*DCC, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, Path]:
-    root = tmp_path_factory.mktemp("demo")
-    out, var = root / "out", root / "var"
-    proc = run_dcc(["demo", "--seed", str(SEED), "--patients", "40", "--out", str(out), "--json", "--reset"], var)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    summary = json.loads(proc.stdout)
-    assert json.loads((out / "summary.json").read_text()) == summary
-    return summary, out, var
+@pytest.fixture
+def demo(demo_run: DemoRun) -> tuple[dict, Path, Path]:
+    """The session's demo run (tests/e2e/conftest.py): its summary, its --out folder, its var folder."""
+    return demo_run.summary, demo_run.out, demo_run.var
 
 
 def test_summary_shape(demo: tuple[dict, Path, Path]) -> None:
     summary, _, _ = demo
-    assert summary["seed"] == SEED
+    assert summary["seed"] == DEMO_SEED
     assert summary["regions"] == ["A", "B"]
-    assert summary["cases"] == 40 and summary["sessions"] > 0
+    assert summary["cases"] == DEMO_PATIENTS and summary["sessions"] > 0
     kinds = {d["kind"] for d in summary["documents"]}
     assert kinds == {"FRCP", "PPS"}
     for d in summary["documents"]:
@@ -185,13 +181,15 @@ def test_no_fiche_rcp_states_a_decision_taken_without_quorum(demo: tuple[dict, P
     assert without_quorum == 0 and represented > 0
 
 
-def test_second_run_adds_to_the_first(demo: tuple[dict, Path, Path]) -> None:
-    _, _, var = demo
+def test_second_run_adds_to_the_first(demo_run: DemoRun, tmp_path: Path) -> None:
+    """A plain second run (`dcc demo` without options: the simulator over HTTP, no faults) on a copy of the
+    session run's folder adds cases without doubles and delivers everything."""
+    var = copy_var(demo_run, tmp_path / "var")
     db = var / "dcc.sqlite3"
     before = sqlite3.connect(db).execute("select count(*) from rcp_case").fetchone()[0]
     # the same seed: the first run's patients again. Identity vigilance refuses a second open case on a board,
     # so the demo skips a patient whose case there still awaits its discussion and registers the others
-    proc = run_dcc(["demo", "--seed", str(SEED), "--patients", "3", "--json"], var)
+    proc = run_dcc(["demo", "--seed", str(demo_run.seed), "--patients", "3", "--json"], var)
     assert proc.returncode == 0, proc.stderr[-4000:]
     conn = sqlite3.connect(db)
     after = conn.execute("select count(*) from rcp_case").fetchone()[0]
@@ -199,6 +197,15 @@ def test_second_run_adds_to_the_first(demo: tuple[dict, Path, Path]) -> None:
     doubles = conn.execute("select patient_id, board_id, count(*) from rcp_case where status not in "
                            "('decided', 'represented') group by patient_id, board_id having count(*) > 1").fetchall()
     assert doubles == []
+    # this run's documents went to this run's simulator over plain HTTP (it starts empty: the run's correction
+    # of a document the first run stored is refused there, "document remplacé" unknown)
+    summary = json.loads(proc.stdout)
+    assert summary["errors"] == []
+    national = {e["unique_id"]: e["sha256"] for e in summary["national_record"]}
+    delivered = [d for d in summary["documents"] if d["status"] == "delivered"]
+    assert delivered and all(national.get(d["unique_id"]) == d["sha256"] for d in delivered), summary["documents"]
+    endpoints = {row[0] for row in conn.execute("select endpoint from region")}
+    assert endpoints and all(e.startswith("http://127.0.0.1:") for e in endpoints), endpoints
 
 
 @pytest.mark.parametrize("args", [["--patients", "0"], ["--patients", "abc"], ["--regions", "9"]])
@@ -221,7 +228,7 @@ def test_unwritable_out_is_refused_before_anything(tmp_path: Path) -> None:
 
 
 def test_serving_the_demo_shows_each_demo_user_their_data_within_their_rights(
-        demo: tuple[dict, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+        demo_run: DemoRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`make serve` after `make demo`: the same database, each demo user logged in with a dev token."""
     from fastapi.testclient import TestClient
 
@@ -230,7 +237,7 @@ def test_serving_the_demo_shows_each_demo_user_their_data_within_their_rights(
     from dcc.web.app import create_app
     from dcc.web.auth import issue_dev_token
 
-    _, _, var = demo
+    var = copy_var(demo_run, tmp_path / "var")  # the app records every read in the audit trail
     monkeypatch.setenv("DCC_VAR_DIR", str(var))
     settings = Settings(var_dir=var)
     db = Database(settings.resolved_database_url)
@@ -253,11 +260,11 @@ def test_serving_the_demo_shows_each_demo_user_their_data_within_their_rights(
     db.dispose()
 
 
-def test_demo_with_injected_faults_delivers_everything_exactly_once(faulty_demo: DemoRun) -> None:
+def test_demo_with_injected_faults_delivers_everything_exactly_once(demo_run: DemoRun) -> None:
     """Acceptance of the delivery issue: failures and ambiguous drops are retried, nothing dead-lettered,
     each document stored once with the bytes written, retries counted; every request dumped."""
-    assert "Traceback" not in faulty_demo.stderr
-    summary, out = faulty_demo.summary, faulty_demo.out
+    assert "Traceback" not in demo_run.stderr
+    summary, out = demo_run.summary, demo_run.out
     delivery = summary["stages"]["delivery"]
     assert delivery["dead_letters"] == 0 and delivery["retried"] > 0
     national = {e["unique_id"]: e for e in summary["national_record"]}
@@ -265,4 +272,4 @@ def test_demo_with_injected_faults_delivers_everything_exactly_once(faulty_demo:
     for d in summary["documents"]:
         assert d["status"] in ("delivered", "superseded")
         assert national[d["unique_id"]]["sha256"] == hashlib.sha256((out / d["cda_path"]).read_bytes()).hexdigest()
-    assert len(list(faulty_demo.dump.iterdir())) >= len(national)
+    assert len(list(demo_run.dump.iterdir())) >= len(national)

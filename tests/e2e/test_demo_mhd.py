@@ -23,11 +23,11 @@ def _bundles(dump: Path) -> list[tuple[str, dict]]:
     return out
 
 
-def test_every_mhd_bundle_of_the_demo_meets_the_pdsm_constraints(faulty_demo: DemoRun) -> None:
+def test_every_mhd_bundle_of_the_demo_meets_the_pdsm_constraints(demo_run: DemoRun) -> None:
     """The demo run of tests/e2e/conftest.py (faults injected: a failed or dropped bundle is sent again, and
     every copy is dumped and checked)."""
-    summary = faulty_demo.summary
-    bundles = _bundles(faulty_demo.dump)
+    summary = demo_run.summary
+    bundles = _bundles(demo_run.dump)
     assert bundles, "the demo sent no MHD bundle"
     problems = {name: found for name, bundle in bundles if (found := pdsm_violations(bundle))}
     assert problems == {}

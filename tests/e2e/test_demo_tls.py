@@ -3,22 +3,18 @@ delivers over mutual TLS (ITI-41 and MHD), checking the simulator's certificate 
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_demo import run_dcc
+from tests.e2e.conftest import DemoRun
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_demo_delivers_over_mutual_tls(tmp_path: Path) -> None:
-    var, dump = tmp_path / "var", tmp_path / "dump"
-    proc = run_dcc(["demo", "--seed", "3", "--patients", "6", "--json", "--dmp-tls", "--dmp-dump", str(dump)], var)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    summary = json.loads(proc.stdout)
+def test_demo_delivers_over_mutual_tls(demo_run: DemoRun) -> None:
+    """The session's demo run (tests/e2e/conftest.py) is run with `--dmp-tls`."""
+    var, dump, summary = demo_run.var, demo_run.dump, demo_run.summary
     delivery = summary["stages"]["delivery"]
     assert delivery["dead_letters"] == 0
     delivered = [d for d in summary["documents"] if d["status"] in ("delivered", "superseded")]

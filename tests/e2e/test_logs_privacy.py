@@ -30,9 +30,9 @@ def _identities(db_path: Path) -> list[tuple[str, list[str]]]:
     return out
 
 
-def test_demo_json_logs_carry_ids_and_no_patient_identity(faulty_demo: DemoRun) -> None:
+def test_demo_json_logs_carry_ids_and_no_patient_identity(demo_run: DemoRun) -> None:
     """The demo run of tests/e2e/conftest.py: production JSON logs at DEBUG, faults injected (so retries log)."""
-    lines = [line for line in faulty_demo.stderr.splitlines() if line.strip()]
+    lines = [line for line in demo_run.stderr.splitlines() if line.strip()]
     events = []
     for line in lines:
         try:
@@ -44,8 +44,8 @@ def test_demo_json_logs_carry_ids_and_no_patient_identity(faulty_demo: DemoRun) 
     assert attempts, "no delivery.attempt line in the JSON logs"
     assert all(e.get("document_id") and e.get("message_id") and e.get("timestamp") for e in attempts)
     assert any(e.get("flow_run_id") for e in attempts), "delivery lines do not carry the Prefect flow run id"
-    identities = _identities(faulty_demo.var / "dcc.sqlite3")
-    assert len(identities) == faulty_demo.patients
+    identities = _identities(demo_run.var / "dcc.sqlite3")
+    assert len(identities) == demo_run.patients
     leaks = []
     for pid, needles in identities:
         for needle in needles:

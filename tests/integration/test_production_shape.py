@@ -11,6 +11,7 @@ simulator; the killed runs are CRASHED in Prefect (the zombie automation: no hea
 released by `reconcile-leases` and their work redone; every completed drain run published its table artifact
 and the monitor's flow-run page links to it.
 
+Part of `make test` (`.ci/run`), and alone with `make test-production` (marker `production_shape`).
 PostgreSQL is required, not optional (as the backup drill): DCC_TEST_DATABASE_URL, else the CI's server at
 127.0.0.1:5432; without it the test fails. The zombie window is shortened to 45 s (production: 90 s)
 and the workers poll every 2 s (default 10 s)

@@ -21,6 +21,7 @@ from dcc.services.documents import generate_documents, sign_documents
 from dcc.services.schemas import CaseRegistration, PatientIdentity
 from dcc.services.seed import seed_directory, seed_patients
 from dcc.services.uow import Database
+from tests.db_state import SavedStates, restore_dir, save_dir
 
 TODAY = date(2025, 3, 3)
 
@@ -98,22 +99,39 @@ def build_chain(db: Database, pki_dir: Path, *, patients: int = 4, seed: int = 1
     return chain
 
 
-@pytest.fixture
-def chain(database: Database, tmp_path: Path) -> Chain:
-    """Generated drafts (FRCP and PPS), not signed yet."""
-    return build_chain(database, tmp_path / "pki")
-
-
-@pytest.fixture
-def decided_chain(database: Database, tmp_path: Path) -> Chain:
-    """Fiche RCP drafts generated, no PPS authored yet."""
-    return build_chain(database, tmp_path / "pki", author_pps=False)
-
-
-@pytest.fixture
-def signed_chain(chain: Chain) -> Chain:
-    chain.sign_all()
+def saved_chain(states: SavedStates, db: Database, pki_dir: Path, name: str, *, author_pps: bool = True,
+                signed: bool = False) -> Chain:
+    """`build_chain` (then `sign_all` when `signed`) on `db`, built once per session and backend: the next
+    tests get the same rows and PKI files back (tests/db_state.py) instead of a new generation and signing."""
+    restored, saved = states.restore(db, name)
+    if restored:
+        drafts, done = saved
+        restore_dir(states.folder(db, name) / "pki", pki_dir)
+        return Chain(db=db, pki_dir=pki_dir, signers=DemoSignerDirectory(pki_dir), drafts=drafts, signed=done)
+    chain = build_chain(db, pki_dir, author_pps=author_pps)
+    if signed:
+        chain.sign_all()
+    states.save(db, name, (chain.drafts, chain.signed))
+    save_dir(pki_dir, states.folder(db, name) / "pki")
     return chain
+
+
+@pytest.fixture
+def chain(database: Database, tmp_path: Path, saved_states: SavedStates) -> Chain:
+    """Generated drafts (FRCP and PPS), not signed yet."""
+    return saved_chain(saved_states, database, tmp_path / "pki", "chain")
+
+
+@pytest.fixture
+def decided_chain(database: Database, tmp_path: Path, saved_states: SavedStates) -> Chain:
+    """Fiche RCP drafts generated, no PPS authored yet."""
+    return saved_chain(saved_states, database, tmp_path / "pki", "decided_chain", author_pps=False)
+
+
+@pytest.fixture
+def signed_chain(database: Database, tmp_path: Path, saved_states: SavedStates) -> Chain:
+    """The `chain` drafts, all signed."""
+    return saved_chain(saved_states, database, tmp_path / "pki", "signed_chain", signed=True)
 
 
 # ------------------------------------------------------------------ boards: a seeded directory, sessions planned
