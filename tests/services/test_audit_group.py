@@ -5,8 +5,10 @@ Also: the in-process write lock of SQLite is let go only after the COMMIT."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -135,11 +137,13 @@ def test_a_caller_no_writer_takes_gives_up_with_database_busy_and_nothing_writte
         assert verify_chain(uow) == []
 
 
-def test_sqlite_lets_the_next_writer_in_only_after_the_commit(database: Database) -> None:
+def test_sqlite_lets_the_next_writer_in_only_after_the_commit(sqlite_template: Path, tmp_path: Path) -> None:
     """SQLAlchemy announces a commit before it runs it: a writer let in at that moment would meet SQLite's own
-    lock still held (here, with no busy wait, "database is locked" at once). It must wait for the COMMIT."""
-    if database.engine.dialect.name != "sqlite":
-        pytest.skip("the in-process write lock is SQLite's")
+    lock still held (here, with no busy wait, "database is locked" at once). It must wait for the COMMIT.
+    SQLite only (the in-process write lock is SQLite's), so it takes a SQLite database whatever the backends."""
+    path = tmp_path / "dcc.sqlite3"
+    shutil.copy(sqlite_template, path)
+    database = Database(f"sqlite:///{path}")
     from sqlalchemy import event
 
     outcome: list[str] = []
@@ -173,4 +177,5 @@ def test_sqlite_lets_the_next_writer_in_only_after_the_commit(database: Database
         threads[0].join(30)
     finally:
         event.remove(database.engine, "commit", on_commit)
+        database.dispose()
     assert outcome == ["committed"]
