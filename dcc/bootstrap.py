@@ -444,8 +444,10 @@ class MhdNationalRecord:
         self._client.close()
 
 
-def national_record_transports(db: Database, settings: Settings | None = None) -> dict[str, Transport]:
-    """One transport per region (`dmp:<code>`), each with its own sending identity and endpoint.
+def national_record_transports(db: Database, settings: Settings | None = None, *,
+                               regions: frozenset[str] | None = None) -> dict[str, Transport]:
+    """One transport per region (`dmp:<code>`), each with its own sending identity and endpoint; with `regions`,
+    only those regions' (a worker host that holds only their certificates and seal keys).
 
     Region.endpoint is the national record's base URL (e.g. the simulator's root); Region.transport picks
     ITI-41 (`xds`: `<endpoint>/xds/iti41`) or MHD ITI-65 (`mhd`: `<endpoint>/fhir`)."""
@@ -457,8 +459,9 @@ def national_record_transports(db: Database, settings: Settings | None = None) -
     check_production_identity(settings)
     out: dict[str, Transport] = {}
     with db.uow() as uow:
-        regions = list(uow.session.scalars(select(m.Region)).all())
-        for region in regions:
+        for region in uow.session.scalars(select(m.Region)).all():
+            if regions is not None and region.code not in regions:
+                continue
             if not region.endpoint:
                 continue
             if region.transport == "mhd":
@@ -494,9 +497,10 @@ def parse_smtp_relay(relay: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-def mssante_transports(db: Database) -> dict[str, Transport]:
+def mssante_transports(db: Database, *, regions: frozenset[str] | None = None) -> dict[str, Transport]:
     """One secure-messaging transport per region with an MSSanté relay (`mss:<code>`): the signed documents
-    go to the referring GP and the correspondents named in the CDA, from the region's sending mailbox."""
+    go to the referring GP and the correspondents named in the CDA, from the region's sending mailbox; with
+    `regions`, only those regions'."""
     from sqlalchemy import select
 
     from dcc.adapters.db import models as m
@@ -508,6 +512,8 @@ def mssante_transports(db: Database) -> dict[str, Transport]:
     out: dict[str, Transport] = {}
     with db.uow() as uow:
         for region in uow.session.scalars(select(m.Region).where(m.Region.mss_relay != "")).all():
+            if regions is not None and region.code not in regions:
+                continue
             try:
                 host, port = parse_smtp_relay(region.mss_relay)
             except ConfigurationError as exc:
@@ -521,10 +527,31 @@ def mssante_transports(db: Database) -> dict[str, Transport]:
     return out
 
 
-def delivery_transports(db: Database, settings: Settings | None = None) -> dict[str, Transport]:
+def delivery_transports(db: Database, settings: Settings | None = None, *,
+                        regions: frozenset[str] | None = None) -> dict[str, Transport]:
     """Every outbox destination's transport: the national record (`dmp:<code>`) and secure messaging
-    (`mss:<code>`). The dispatcher (flows.delivery) uses this."""
-    return {**national_record_transports(db, settings), **mssante_transports(db)}
+    (`mss:<code>`); with `regions`, only those regions' (a dispatcher scoped to its host's regions). The
+    dispatcher (flows.delivery) uses this."""
+    from dcc.errors import ConfigurationError
+
+    if regions is not None:
+        known = region_codes(db)
+        unknown = sorted(regions - known)
+        if not regions or unknown:
+            raise ConfigurationError(
+                "Régions de distribution inconnues : " + (", ".join(unknown) or "aucune région donnée")
+                + f" (régions enregistrées : {', '.join(sorted(known)) or 'aucune'}).")
+    return {**national_record_transports(db, settings, regions=regions), **mssante_transports(db, regions=regions)}
+
+
+def region_codes(db: Database) -> frozenset[str]:
+    """The codes of the regions registered in this database."""
+    from sqlalchemy import select
+
+    from dcc.adapters.db import models as m
+
+    with db.uow() as uow:
+        return frozenset(uow.session.scalars(select(m.Region.code)))
 
 
 def database_cda_lookup(db: Database) -> Callable[[str], bytes | None]:

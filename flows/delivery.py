@@ -25,16 +25,19 @@ LABELS = {"delivered": "envois remis", "retried": "échecs, nouvel essai prévu"
 
 
 @task
-def dispatch_task(max_seconds: float) -> dict[str, Any]:
+def dispatch_task(max_seconds: float, regions: list[str] | None = None) -> dict[str, Any]:
     settings = get_settings()
     db = database()
-    transports = delivery_transports(db, settings)
+    scope = frozenset(regions) if regions is not None else None
+    transports = delivery_transports(db, settings, regions=scope)
+    # a dispatcher scoped to regions claims only their destinations (national record and secure messaging)
+    only = frozenset(f"{kind}:{code}" for code in scope for kind in ("dmp", "mss")) if scope is not None else None
     policy = delivery.RetryPolicy(max_attempts=settings.outbox_max_attempts, base_s=settings.outbox_backoff_base_s,
                                   max_s=settings.outbox_backoff_max_s, lease_s=settings.outbox_lease_s)
     owner = orchestration.lease_owner() or f"dispatcher-{uuid.uuid4().hex[:8]}"
     try:
         stats = delivery.dispatch_pending(db, transports=transports, policy=policy, max_seconds=max_seconds,
-                                          owner=owner)
+                                          owner=owner, only_destinations=only)
     finally:
         for t in transports.values():
             close = getattr(t, "close", None)
@@ -64,9 +67,11 @@ def publish_artifact(outcome: dict[str, Any]) -> str | None:
 
 
 @flow(name="distribute_pending", **HOOKS)
-def distribute_pending(max_seconds: float = 120.0) -> dict[str, int]:
-    """Deliver every due outbox message (scheduled every minute, and triggered by signatures)."""
-    outcome = dispatch_task(max_seconds)
+def distribute_pending(max_seconds: float = 120.0, regions: list[str] | None = None) -> dict[str, int]:
+    """Deliver every due outbox message (scheduled every minute, and triggered by signatures); with `regions`
+    (region codes), only those regions' messages, for a deployment on a work queue whose workers alone hold
+    those regions' certificates and seal keys (deploy/README.md, "One queue per region")."""
+    outcome = dispatch_task(max_seconds, regions)
     publish_artifact(outcome)
     return {k: int(outcome["counts"][k]) for k in ("delivered", "retried", "dead", "attempts")}
 

@@ -161,10 +161,13 @@ def _write_uow(db: Database) -> Iterator[UnitOfWork]:
 
 
 def claim(db: Database, *, owner: str, now: datetime, limit: int, lease_s: int,
-          skip_destinations: frozenset[str] = frozenset()) -> list[str]:
-    """Claim up to `limit` due messages under a lease; returns their ids."""
+          skip_destinations: frozenset[str] = frozenset(), only_destinations: frozenset[str] | None = None
+          ) -> list[str]:
+    """Claim up to `limit` due messages under a lease (of `only_destinations` when given); returns their ids."""
     due = and_(OM.state == OutboxState.PENDING, OM.next_attempt_at <= now,
                or_(OM.lease_until.is_(None), OM.lease_until < now))
+    if only_destinations is not None:
+        due = and_(due, OM.destination.in_(sorted(only_destinations)))
     if skip_destinations:
         due = and_(due, OM.destination.not_in(list(skip_destinations)))
     lease_until = now + timedelta(seconds=lease_s)
@@ -317,17 +320,21 @@ def _park(uow: UnitOfWork, msg: m.OutboxMessage, doc: m.Document, state: str, re
 
 
 def release_held(db: Database, *, transports: Mapping[str, Transport], now: datetime | None = None,
-                 actor: str = "dispatcher") -> int:
-    """Re-check held messages: release (due now) those whose cause is gone, block those of a patient who
-    opposed meanwhile. Returns the number released."""
+                 actor: str = "dispatcher", only_destinations: frozenset[str] | None = None) -> int:
+    """Re-check held messages (of `only_destinations` when given: another dispatcher holds the others'
+    transports): release (due now) those whose cause is gone, block those of a patient who opposed meanwhile.
+    Returns the number released."""
     now = now or datetime.now(UTC)
+    held = OM.state == OutboxState.HELD
+    if only_destinations is not None:
+        held = and_(held, OM.destination.in_(sorted(only_destinations)))
     with db.uow() as uow:
-        if not uow.session.scalar(select(func.count()).select_from(OM).where(OM.state == OutboxState.HELD)):
+        if not uow.session.scalar(select(func.count()).select_from(OM).where(held)):
             return 0
     released = 0
     with _write_uow(db) as uow:
         s = uow.session
-        for msg in s.scalars(select(OM).where(OM.state == OutboxState.HELD).order_by(OM.id)).all():
+        for msg in s.scalars(select(OM).where(held).order_by(OM.id)).all():
             doc = s.get(m.Document, msg.document_id)
             assert doc is not None
             patient = s.get(m.Patient, doc.patient_id)
@@ -517,9 +524,12 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
                      max_seconds: float = 120.0, breaker: CircuitBreaker | None = None,
                      clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                      sleep: Callable[[float], None] = time.sleep, seed: int | None = None,
-                     probe: Callable[[str, str], None] | None = None) -> DispatchStats:
+                     probe: Callable[[str, str], None] | None = None,
+                     only_destinations: frozenset[str] | None = None) -> DispatchStats:
     """Deliver due messages. With `until_idle`, keep going (sleeping until the next due retry) until no
-    pending message is left or `max_seconds` have passed. Held messages are re-checked on every pass.
+    pending message is left or `max_seconds` have passed. Held messages are re-checked on every pass. With
+    `only_destinations`, only those destinations' messages are claimed and re-checked (a dispatcher scoped to
+    its host's regions leaves the others' to theirs).
 
     `probe(point, message_id)` is called at the crash points of PROBE_POINTS (tests only)."""
     policy = policy or RetryPolicy()
@@ -528,11 +538,12 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
     rng = random.Random(seed)
     stats = DispatchStats()
     started = time.monotonic()
-    stats.released += release_held(db, transports=transports, now=clock())
+    stats.released += release_held(db, transports=transports, now=clock(), only_destinations=only_destinations)
     while True:
         now = clock()
         closed = frozenset(dst for dst in transports if not breaker.allows(dst))
-        ids = claim(db, owner=owner, now=now, limit=batch, lease_s=policy.lease_s, skip_destinations=closed)
+        ids = claim(db, owner=owner, now=now, limit=batch, lease_s=policy.lease_s, skip_destinations=closed,
+                    only_destinations=only_destinations)
         carried: dict[str, _Prepared | None] = {}  # the next message, prepared in this one's finish
         for i, msg_id in enumerate(ids):
             if probe:
@@ -610,10 +621,10 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
                 probe("after_commit", msg_id)
         if ids:
             continue
-        stats.released += release_held(db, transports=transports, now=clock())
+        stats.released += release_held(db, transports=transports, now=clock(), only_destinations=only_destinations)
         if not until_idle or time.monotonic() - started > max_seconds:
             return stats
-        next_due = _next_due(db, exclude=closed)
+        next_due = _next_due(db, exclude=closed, only=only_destinations)
         reopen = breaker.reopens_in(closed) if closed else None
         if next_due is None and reopen is None:
             return stats  # nothing pending (held and blocked messages wait for a cause to go away)
@@ -621,9 +632,12 @@ def dispatch_pending(db: Database, *, transports: Mapping[str, Transport], polic
         sleep(min(max(min(waits), 0.05), 2.0))
 
 
-def _next_due(db: Database, exclude: frozenset[str] = frozenset()) -> datetime | None:
+def _next_due(db: Database, exclude: frozenset[str] = frozenset(),
+              only: frozenset[str] | None = None) -> datetime | None:
     with db.uow() as uow:
         q = select(OM.next_attempt_at).where(OM.state == OutboxState.PENDING)
+        if only is not None:
+            q = q.where(OM.destination.in_(sorted(only)))
         if exclude:
             q = q.where(OM.destination.not_in(list(exclude)))
         return uow.session.scalars(q.order_by(OM.next_attempt_at).limit(1)).first()

@@ -293,3 +293,24 @@ def test_zombie_automation_is_a_valid_prefect_automation_on_the_workers_heartbea
     assert f'PREFECT_FLOWS_HEARTBEAT_FREQUENCY: "{heartbeat}"' in (DEPLOY / "compose.yaml").read_text()
     deployments = {d["name"]: d for d in yaml.safe_load((DEPLOY / "prefect.yaml").read_text())["deployments"]}
     assert deployments["reconcile-leases"]["triggers"][0]["expect"] == ["prefect.flow-run.Crashed"]
+
+
+def test_the_per_region_delivery_deployment_of_the_readme_fits_prefect_yaml_and_the_flow() -> None:
+    """deploy/README.md's « One queue per region » snippet: a deployment like prefect.yaml's own
+    `distribute-pending` (same entrypoint and pool), on its own work queue, whose parameters the flow takes."""
+    import inspect
+
+    text = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    section = text.split("### One queue per region", 1)[1]
+    snippet = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert snippet, "the section shows its deployment"
+    (deployment,) = yaml.safe_load(snippet.group(1))
+    own = {d["name"]: d for d in yaml.safe_load((DEPLOY / "prefect.yaml").read_text())["deployments"]}
+    assert deployment["entrypoint"] == own["distribute-pending"]["entrypoint"]
+    assert deployment["work_pool"]["name"] == own["distribute-pending"]["work_pool"]["name"]
+    assert deployment["work_pool"]["work_queue_name"] == "region-ara"
+    assert "--work-queue region-ara" in section
+    module, name = deployment["entrypoint"].split(":")
+    flow = getattr(importlib.import_module(module.removesuffix(".py").replace("/", ".")), name)
+    accepted = inspect.signature(flow.fn).parameters
+    assert set(deployment["parameters"]) <= set(accepted) and deployment["parameters"]["regions"] == ["ARA"]

@@ -422,3 +422,25 @@ def test_unknown_destination_is_a_dead_letter(database: Database) -> None:
     stats = dispatch_pending(database, transports={}, policy=FAST)
     (msg,) = outbox(database)
     assert stats.dead == 1 and msg.state == "dead" and "Destination inconnue" in msg.last_error
+
+
+def test_a_dispatcher_scoped_to_a_region_leaves_the_other_regions_messages(database: Database,
+                                                                             identity_dir: Path) -> None:
+    """A worker host that holds only region A's certificates runs a dispatcher scoped to A: it delivers A's
+    messages and neither claims, re-checks nor kills B's (it has no transport for B, which unscoped would make
+    them dead letters: `test_unknown_destination_is_a_dead_letter`)."""
+    cases = seed_cases(database)
+    make_documents(database, 4, destinations=("dmp:A",), case_ids=cases)
+    make_documents(database, 3, destinations=("dmp:B",), case_ids=cases)
+    with simulator(identity_dir) as up:
+        a = transport(endpoint(up), identity_dir)
+        stats = dispatch_pending(database, transports={"dmp:A": a}, policy=FAST, max_seconds=2,
+                                 only_destinations=frozenset({"dmp:A", "mss:A"}))
+        a.close()
+        assert len(state(up)) == 4
+    msgs = outbox(database)
+    assert sorted(o.state for o in msgs if o.destination == "dmp:A") == ["delivered"] * 4
+    b = [o for o in msgs if o.destination == "dmp:B"]
+    assert [(o.state, o.attempts, o.lease_owner) for o in b] == [("pending", 0, None)] * 3
+    assert stats.delivered == 4 and stats.dead == 0
+    assert not [r for r in attempts(database) if r.destination == "dmp:B"]

@@ -220,3 +220,30 @@ def test_who_receives_what_per_document_kind_over_smtp(chain: Any, sim: RunningS
         if d.kind == "PPS":
             assert people[d.id]["author"].encode() in d.cda
             assert people[d.id]["author"] not in [a for a, _ in recipients_from_cda(d.cda)]
+
+
+def test_transports_scoped_to_regions_build_only_theirs(chain: Any, sim: RunningServer, sink: MailSink,
+                                                        tmp_path: Path) -> None:
+    """A dispatcher on a host that holds one region's certificates builds that region's transports only
+    (national record and secure messaging); an unknown or empty scope is refused in French, nothing built."""
+    db = chain.db
+    (code,) = _configure(db, sim, f"smtp://127.0.0.1:{sink.port}")
+    with db.uow() as uow:
+        uow.session.add(m.Region(code="ZB", name="Région B", dsrc_id="DSRC-B", dsrc_name="DSRC B", transport="mhd",
+                                 endpoint=sim.url, mss_relay=f"smtp://127.0.0.1:{sink.port}", mss_sender=SENDER))
+        uow.commit()
+    settings = Settings(var_dir=tmp_path / "var")  # type: ignore[call-arg]
+    built = []
+    for scope in (None, frozenset({code}), frozenset({"ZB"})):
+        transports = delivery_transports(db, settings, regions=scope)
+        built.append(sorted(transports))
+        for transport in transports.values():
+            close = getattr(transport, "close", None)
+            if close:
+                close()
+    assert built == [sorted({f"dmp:{code}", f"mss:{code}", "dmp:ZB", "mss:ZB"}),
+                     sorted({f"dmp:{code}", f"mss:{code}"}), ["dmp:ZB", "mss:ZB"]]
+    for bad, named in ((frozenset({"ZZ", code}), "ZZ"), (frozenset(), "aucune région donnée")):
+        with pytest.raises(ConfigurationError) as refused:
+            delivery_transports(db, settings, regions=bad)
+        assert "Régions de distribution inconnues" in refused.value.message and named in refused.value.message
