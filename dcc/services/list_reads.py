@@ -5,7 +5,6 @@ session's connection. The lists of the pages and of the JSON API that are read o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, bindparam, select
@@ -14,6 +13,7 @@ from sqlalchemy.sql import Select
 from dcc.adapters.db import models as m
 from dcc.services import access
 from dcc.services.access import User
+from dcc.services.queries import DeliveryView
 from dcc.services.uow import UnitOfWork
 
 _MAX_STATEMENTS = 4096
@@ -85,23 +85,6 @@ def visible_board_refs(uow: UnitOfWork, user: User) -> list[BoardRef]:
     return [BoardRef(id=id_, name=name) for id_, name in uow.session.connection().execute(entry[1]).all()]
 
 
-@dataclass(frozen=True)
-class DeliveryRow:
-    """What the list of deliveries shows of an outbox message (read as columns, not as an ORM object)."""
-
-    id: str
-    document_id: str
-    destination: str
-    state: str
-    kind: str
-    hold_reason: str
-    attempts: int
-    last_error: str
-    next_attempt_at: datetime
-    created_at: datetime
-    delivered_at: datetime | None
-
-
 _DELIVERY_ROWS = (select(m.OutboxMessage.id, m.OutboxMessage.document_id, m.OutboxMessage.destination,
                          m.OutboxMessage.state, m.OutboxMessage.kind, m.OutboxMessage.hold_reason,
                          m.OutboxMessage.attempts, m.OutboxMessage.last_error, m.OutboxMessage.next_attempt_at,
@@ -128,8 +111,11 @@ def _deliveries_statement(condition: ColumnElement[bool], by_state: bool) -> Sel
 
 
 def visible_deliveries(uow: UnitOfWork, user: User, *, state: str | None, limit: int,
-                       offset: int) -> list[tuple[DeliveryRow, str]]:
-    """The deliveries the user may follow, newest first: (message, its document's unique id)."""
+                       offset: int) -> list[DeliveryView]:
+    """The deliveries the user may follow, newest first, as `queries.get_delivery` shows one (read as columns,
+    not as ORM objects)."""
     q = _deliveries_statement(access.delivery_filter(user), state is not None)
     rows = uow.session.connection().execute(q, {"state": state, "limit": limit, "offset": offset}).all()
-    return [(DeliveryRow(*row[:-1]), str(row[-1])) for row in rows]
+    return [DeliveryView(id=r[0], document_id=r[1], destination=r[2], state=r[3], kind=r[4], hold_reason=r[5] or "",
+                         attempts=r[6], last_error=r[7], next_attempt_at=r[8], created_at=r[9], delivered_at=r[10],
+                         document_unique_id=str(r[11])) for r in rows]

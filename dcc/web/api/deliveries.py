@@ -28,11 +28,7 @@ def list_deliveries(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[DeliveryOut]:
     rows = list_reads.visible_deliveries(uow, user, state=state, limit=limit, offset=offset)
-    return [DeliveryOut.model_validate(queries.DeliveryView(
-        id=msg.id, document_id=msg.document_id, document_unique_id=uid, destination=msg.destination,
-        state=msg.state, kind=msg.kind, hold_reason=msg.hold_reason or "", attempts=msg.attempts,
-        last_error=msg.last_error, next_attempt_at=msg.next_attempt_at, created_at=msg.created_at,
-        delivered_at=msg.delivered_at)) for msg, uid in rows]
+    return [DeliveryOut.model_validate(view) for view in rows]
 
 
 @router.post("/{message_id}/requeue", response_model=DeliveryOut, summary="Relancer une lettre morte",
