@@ -307,20 +307,32 @@ def _patient_of(uow: UnitOfWork, kind: str, obj: m.Base) -> str | None:
     return None
 
 
-_STATEMENTS: dict[tuple[type[m.Base], int], tuple[ColumnElement[bool], Select[Any]]] = {}
+class StatementsByFilter:
+    """Statements built once per user's filter (`board_filter`, `delivery_filter`…, themselves built once per
+    user): a statement built once also computes its SQL cache key once. Keyed by the filter's identity (and
+    `extra`), checked against the filter itself (an id may be reused once a filter is gone); emptied when full."""
+
+    def __init__(self, limit: int = 4 * _PER_USER_CACHE) -> None:
+        self.limit = limit
+        self._entries: dict[tuple[Any, ...], tuple[ColumnElement[bool], Any]] = {}
+
+    def get(self, condition: ColumnElement[bool], build: Callable[[], Any], *extra: Any) -> Any:
+        key = (id(condition), *extra)
+        entry = self._entries.get(key)
+        if entry is None or entry[0] is not condition:
+            if len(self._entries) >= self.limit:
+                self._entries.clear()
+            entry = self._entries[key] = (condition, build())
+        return entry[1]
+
+
+_STATEMENTS = StatementsByFilter()
 
 
 def _visible_statement(model: type[m.Base], condition: ColumnElement[bool]) -> Select[Any]:
-    """`model` by id (parameter `dcc_id`) where `condition` holds, built once per filter: the filters are built
-    once per user, and a statement built once also computes its cache key once."""
-    key = (model, id(condition))
-    entry = _STATEMENTS.get(key)
-    if entry is None or entry[0] is not condition:
-        if len(_STATEMENTS) >= 4 * _PER_USER_CACHE:
-            _STATEMENTS.clear()
-        entry = (condition, select(model).where(model.__table__.c.id == bindparam("dcc_id"), condition))
-        _STATEMENTS[key] = entry
-    return entry[1]
+    """`model` by id (parameter `dcc_id`) where `condition` holds, built once per filter."""
+    return _STATEMENTS.get(condition, lambda: select(model).where(model.__table__.c.id == bindparam("dcc_id"),
+                                                                    condition), model)
 
 
 def require(uow: UnitOfWork, user: User, kind: str, id_: str, condition: ColumnElement[bool],

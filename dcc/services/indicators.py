@@ -20,9 +20,8 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, bindparam, select
+from sqlalchemy import BindParameter, bindparam, select
 
 from dcc.adapters.db import models as m
 from dcc.domain.calendar import PARIS
@@ -150,7 +149,7 @@ _SCOPE = (select(m.Board.id, m.Board.name, m.Establishment.id, m.Establishment.n
                  m.Region.name)
           .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
           .join(m.Region, m.Region.id == m.Establishment.region_id))
-_SCOPE_STATEMENTS: dict[int, tuple[ColumnElement[bool], Any]] = {}
+_SCOPE_STATEMENTS = access.StatementsByFilter()
 
 
 def scoped_boards(uow: UnitOfWork, user: access.User, *, region_id: str | None = None,
@@ -158,14 +157,10 @@ def scoped_boards(uow: UnitOfWork, user: access.User, *, region_id: str | None =
     """The boards in the user's scope (`access.board_filter`) narrowed to a region, an establishment or a
     board; a filter naming something outside the scope (or unknown) is refused with a French message."""
     condition = access.board_filter(user)
-    entry = _SCOPE_STATEMENTS.get(id(condition))
-    if entry is None or entry[0] is not condition:  # built once per user's filter (see access)
-        if len(_SCOPE_STATEMENTS) >= 4096:
-            _SCOPE_STATEMENTS.clear()
-        entry = (condition, _SCOPE.where(condition).order_by(m.Region.code, m.Establishment.name, m.Board.name))
-        _SCOPE_STATEMENTS[id(condition)] = entry
+    scoped = _SCOPE_STATEMENTS.get(condition, lambda: _SCOPE.where(condition).order_by(
+        m.Region.code, m.Establishment.name, m.Board.name))
     all_boards = [(Named(bid, bname), Named(eid, ename), RegionRef(rid, rcode, rname))
-                  for bid, bname, eid, ename, rid, rcode, rname in uow.session.connection().execute(entry[1])]
+                  for bid, bname, eid, ename, rid, rcode, rname in uow.session.connection().execute(scoped)]
     regions = sorted({(r.id, f"{r.code} — {r.name}") for _, _, r in all_boards}, key=lambda x: x[1])
     establishments = sorted({(e.id, e.name) for _, e, r in all_boards if not region_id or r.id == region_id},
                             key=lambda x: x[1])

@@ -16,8 +16,6 @@ from dcc.services.access import User
 from dcc.services.queries import DeliveryView
 from dcc.services.uow import UnitOfWork
 
-_MAX_STATEMENTS = 4096
-
 
 @dataclass(frozen=True)
 class BoardRow:
@@ -47,19 +45,14 @@ class BoardRow:
 
 
 _BOARD_ROWS = select(*(getattr(m.Board, name) for name in BoardRow.__dataclass_fields__))
-_BOARD_STATEMENTS: dict[int, tuple[ColumnElement[bool], Any]] = {}
+_STATEMENTS = access.StatementsByFilter()
 
 
 def visible_board_rows(uow: UnitOfWork, user: User) -> list[BoardRow]:
     """`access.visible_boards` as read models, in the same order (by name)."""
     condition = access.board_filter(user)
-    entry = _BOARD_STATEMENTS.get(id(condition))
-    if entry is None or entry[0] is not condition:
-        if len(_BOARD_STATEMENTS) >= _MAX_STATEMENTS:
-            _BOARD_STATEMENTS.clear()
-        entry = (condition, _BOARD_ROWS.where(condition).order_by(m.Board.name))
-        _BOARD_STATEMENTS[id(condition)] = entry
-    return [BoardRow(*row) for row in uow.session.connection().execute(entry[1]).all()]
+    q = _STATEMENTS.get(condition, lambda: _BOARD_ROWS.where(condition).order_by(m.Board.name), "rows")
+    return [BoardRow(*row) for row in uow.session.connection().execute(q).all()]
 
 
 @dataclass(frozen=True)
@@ -70,19 +63,12 @@ class BoardRef:
     name: str
 
 
-_BOARD_REF_STATEMENTS: dict[int, tuple[ColumnElement[bool], Any]] = {}
-
-
 def visible_board_refs(uow: UnitOfWork, user: User) -> list[BoardRef]:
     """`access.visible_boards` as (id, name) read models, in the same order."""
     condition = access.board_filter(user)
-    entry = _BOARD_REF_STATEMENTS.get(id(condition))
-    if entry is None or entry[0] is not condition:
-        if len(_BOARD_REF_STATEMENTS) >= _MAX_STATEMENTS:
-            _BOARD_REF_STATEMENTS.clear()
-        entry = (condition, select(m.Board.id, m.Board.name).where(condition).order_by(m.Board.name))
-        _BOARD_REF_STATEMENTS[id(condition)] = entry
-    return [BoardRef(id=id_, name=name) for id_, name in uow.session.connection().execute(entry[1]).all()]
+    q = _STATEMENTS.get(condition, lambda: select(m.Board.id, m.Board.name).where(condition)
+                        .order_by(m.Board.name), "refs")
+    return [BoardRef(id=id_, name=name) for id_, name in uow.session.connection().execute(q).all()]
 
 
 _DELIVERY_ROWS = (select(m.OutboxMessage.id, m.OutboxMessage.document_id, m.OutboxMessage.destination,
@@ -90,24 +76,20 @@ _DELIVERY_ROWS = (select(m.OutboxMessage.id, m.OutboxMessage.document_id, m.Outb
                          m.OutboxMessage.attempts, m.OutboxMessage.last_error, m.OutboxMessage.next_attempt_at,
                          m.OutboxMessage.created_at, m.OutboxMessage.delivered_at, m.Document.unique_id)
                   .join(m.Document, m.Document.id == m.OutboxMessage.document_id))
-_DELIVERY_STATEMENTS: dict[tuple[int, bool], tuple[ColumnElement[bool], Select[Any]]] = {}
 
 
 def _deliveries_statement(condition: ColumnElement[bool], by_state: bool) -> Select[Any]:
     """The list of deliveries under `condition` (a user's filter), with or without a state (the state, limit
-    and offset are parameters), built once per filter (as `access._visible_statement`)."""
-    key = (id(condition), by_state)
-    entry = _DELIVERY_STATEMENTS.get(key)
-    if entry is None or entry[0] is not condition:
-        if len(_DELIVERY_STATEMENTS) >= _MAX_STATEMENTS:
-            _DELIVERY_STATEMENTS.clear()
+    and offset are parameters), built once per filter."""
+
+    def build() -> Select[Any]:
         q: Any = _DELIVERY_ROWS.where(condition)
         if by_state:
             q = q.where(m.OutboxMessage.state == bindparam("state"))
-        entry = (condition, q.order_by(m.OutboxMessage.created_at.desc(), m.OutboxMessage.id)
-                 .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
-        _DELIVERY_STATEMENTS[key] = entry
-    return entry[1]
+        return q.order_by(m.OutboxMessage.created_at.desc(), m.OutboxMessage.id).limit(
+            bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+
+    return _STATEMENTS.get(condition, build, "deliveries", by_state)
 
 
 def visible_deliveries(uow: UnitOfWork, user: User, *, state: str | None, limit: int,
