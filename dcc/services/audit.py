@@ -223,9 +223,13 @@ class GroupAppender:
             self._writing = True
         if not lead and not ticket.event.wait(self.wait_s):
             with self._lock:
-                if not ticket.event.is_set():  # neither written nor handed the next write: give up
+                queued = not ticket.event.is_set() and ticket in self._queue
+                if queued:  # neither written nor handed the next write: give up
                     self._queue.remove(ticket)
                     raise DatabaseBusy()
+            # a writer took it into the group it is writing (its write is bounded by the busy and pool
+            # timeouts): wait for that outcome, so the read fails only if its entries were not written
+            ticket.event.wait()
         if not ticket.done:  # this thread writes the next group
             with self._lock:
                 group, self._queue = self._queue, []

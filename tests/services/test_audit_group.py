@@ -179,3 +179,37 @@ def test_sqlite_lets_the_next_writer_in_only_after_the_commit(sqlite_template: P
         event.remove(database.engine, "commit", on_commit)
         database.dispose()
     assert outcome == ["committed"]
+
+
+def test_a_caller_whose_entries_a_slow_writer_took_waits_for_that_write(database: Database) -> None:
+    """The caller's wait ends while the group holding its entries is still being written: it neither gives up
+    (its entries are about to be committed) nor fails otherwise; it returns once they are."""
+    calls, entered, release, second = [0], threading.Event(), threading.Event(), threading.Event()
+
+    def new_uow() -> UnitOfWork:
+        calls[0] += 1
+        if calls[0] == 1:  # the leader's write: held while two callers queue
+            entered.set()
+            release.wait(30)
+        elif calls[0] == 2:  # the next group's write: slower than the callers' wait
+            second.set()
+            threading.Event().wait(1.0)
+        return database.uow()
+
+    appender = GroupAppender(new_uow, wait_s=0.4)
+    errors: list[BaseException] = []
+    leader = _run(appender, [_item(0)], errors)
+    assert entered.wait(30)
+    first = _run(appender, [_item(1)], errors)
+    _queued(appender, 1)
+    taken = _run(appender, [_item(2)], errors)
+    _queued(appender, 2)
+    release.set()
+    assert second.wait(30)
+    for t in (leader, first, taken):
+        t.join(30)
+    assert errors == []
+    assert appender.groups == 2
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT entity_id FROM audit_event ORDER BY id")).scalars().all() == [
+            "case-0", "case-1", "case-2"]
