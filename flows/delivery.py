@@ -30,8 +30,7 @@ def dispatch_task(max_seconds: float, regions: list[str] | None = None) -> dict[
     db = database()
     scope = frozenset(regions) if regions is not None else None
     transports = delivery_transports(db, settings, regions=scope)
-    # a dispatcher scoped to regions claims only their destinations (national record and secure messaging)
-    only = frozenset(f"{kind}:{code}" for code in scope for kind in ("dmp", "mss")) if scope is not None else None
+    only = delivery.region_destinations(scope) if scope is not None else None
     policy = delivery.RetryPolicy(max_attempts=settings.outbox_max_attempts, base_s=settings.outbox_backoff_base_s,
                                   max_s=settings.outbox_backoff_max_s, lease_s=settings.outbox_lease_s)
     owner = orchestration.lease_owner() or f"dispatcher-{uuid.uuid4().hex[:8]}"

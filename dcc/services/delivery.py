@@ -56,6 +56,14 @@ MASQUE_PS = "MASQUE_PS"
 INVISIBLE_REPRESENTANTS_LEGAUX = "INVISIBLE_REPRESENTANTS_LEGAUX"
 
 DMP_PREFIX = "dmp:"  # national-record destinations ("mss:<region>": secure messaging to the care team)
+MSS_PREFIX = "mss:"
+
+
+def region_destinations(regions: frozenset[str]) -> frozenset[str]:
+    """The outbox destinations of these regions (national record and secure messaging): what a dispatcher
+    scoped to them claims."""
+    return frozenset(prefix + code for code in regions for prefix in (DMP_PREFIX, MSS_PREFIX))
+
 REASON_OPPOSITION = ("Opposition du patient à l'alimentation de son DMP : le document n'y est pas déposé "
                      "(décision enregistrée, aucun dépôt ne sera tenté ; le médecin traitant et les "
                      "correspondants le reçoivent toujours par messagerie sécurisée).")

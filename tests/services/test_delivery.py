@@ -27,6 +27,7 @@ from dcc.services.delivery import (
     claim,
     dispatch_pending,
     reconcile_leases,
+    region_destinations,
     requeue,
 )
 from dcc.services.uow import Database
@@ -435,9 +436,10 @@ def test_a_dispatcher_scoped_to_a_region_leaves_the_other_regions_messages(datab
     with simulator(identity_dir) as up:
         a = transport(endpoint(up), identity_dir)
         stats = dispatch_pending(database, transports={"dmp:A": a}, policy=FAST, max_seconds=2,
-                                 only_destinations=frozenset({"dmp:A", "mss:A"}))
+                                 only_destinations=region_destinations(frozenset({"A"})))
         a.close()
         assert len(state(up)) == 4
+    assert region_destinations(frozenset({"A"})) == {"dmp:A", "mss:A"}
     msgs = outbox(database)
     assert sorted(o.state for o in msgs if o.destination == "dmp:A") == ["delivered"] * 4
     b = [o for o in msgs if o.destination == "dmp:B"]
