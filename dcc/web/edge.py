@@ -136,11 +136,12 @@ class Edge:
 
         tokens = bind_contextvars(request_id=request_id)
         try:
-            refusal = self._refusal(scope, declared)
+            limit = self._limit(scope)
+            refusal = self._refusal(scope, declared, limit)
             if refusal is not None:
                 await refusal(scope, receive, send_wrapped)
                 return
-            await self.app(scope, self._limited(scope, receive), send_wrapped)
+            await self.app(scope, self._limited(limit[0], receive), send_wrapped)
         finally:
             reset_contextvars(**tokens)
             route = scope.get("route")
@@ -149,23 +150,22 @@ class Edge:
             self.requests.labels(method, template, str(status)).inc()
             self.latency.labels(method, template).observe(time.perf_counter() - started)
 
-    def _refusal(self, scope: Scope, declared: int) -> Response | None:
+    def _refusal(self, scope: Scope, declared: int, limit: tuple[int, tuple[str, str]]) -> Response | None:
         """422 for a NUL byte in the path or query, 413 for a declared body over the limit; None otherwise."""
         raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
         query = scope.get("query_string", b"")
         if b"\x00" in raw or b"%00" in raw.lower() or b"%00" in query.lower() or "\x00" in scope.get("path", ""):
             return Response(_NUL_BODY, status_code=422, media_type="application/json")
         if declared > 0:
-            limit, (code, message) = self._limit(scope)
-            if declared > limit:
+            max_bytes, (code, message) = limit
+            if declared > max_bytes:
                 if not str(scope.get("path", "")).startswith("/api/"):  # a page's form: a page
                     return HTMLResponse(_page_413(message), status_code=413)
                 return JSONResponse({"code": code, "message": message}, status_code=413)
         return None
 
-    def _limited(self, scope: Scope, receive: Receive) -> Receive:
-        """`receive` counting the streamed body against the limit (413 past it)."""
-        limit = self._limit(scope)[0]
+    def _limited(self, limit: int, receive: Receive) -> Receive:
+        """`receive` counting the streamed body against `limit` (413 past it)."""
         received = 0
 
         async def limited_receive() -> Message:
