@@ -307,8 +307,8 @@ class _SharedLoader:
 
 def _drain_one(db: Database, *, task_id: str, owner: str, cda: CdaBuilder, pdf: PdfRenderer,
                policy: GenerationPolicy, clock: Callable[[], datetime],
-               probe: Callable[[str, str], None] | None, out: DrainResult, known_case: str | None = None,
-               leased_until: datetime | None = None, shared: _SharedLoader | None = None) -> None:
+               probe: Callable[[str, str], None] | None, out: DrainResult, shared: _SharedLoader,
+               known_case: str | None = None, leased_until: datetime | None = None) -> None:
     if probe:
         probe("after_claim", task_id)
     fresh = leased_until is not None and (leased_until - clock()).total_seconds() > policy.lease_s / 2
@@ -318,17 +318,12 @@ def _drain_one(db: Database, *, task_id: str, owner: str, cda: CdaBuilder, pdf: 
         return
     created: list[str] = []
     try:
-        if shared is None:
-            with db.uow() as uow:
-                result = generate_documents(uow, case_ids=[case_id], cda=cda, pdf=pdf)
-        else:
-            uow, loader = shared.get()
-            result = generate_documents(uow, case_ids=[case_id], cda=cda, pdf=pdf, loader=loader)
-            if result.refused:
-                shared.close()
-    except Exception as exc:  # a rendering or database error: retried, then a dead letter
-        if shared is not None:
+        uow, loader = shared.get()
+        result = generate_documents(uow, case_ids=[case_id], cda=cda, pdf=pdf, loader=loader)
+        if result.refused:
             shared.close()
+    except Exception as exc:  # a rendering or database error: retried, then a dead letter
+        shared.close()
         # no traceback: its frames hold the document's clinical content (logs never carry patient data)
         log.error("generation.error", task_id=task_id, error=type(exc).__name__)
         outcome, reason = "error", reason_error(exc)
