@@ -34,6 +34,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, exists, false, or_, selec
 from sqlalchemy.sql import Select
 
 from dcc.adapters.db import models as m
+from dcc.adapters.db.statements import StatementsByFilter
 from dcc.domain.clock import fr_datetime
 from dcc.errors import DccError, NotFound
 from dcc.services.audit import record_audit, record_audits, record_audits_grouped
@@ -307,26 +308,7 @@ def _patient_of(uow: UnitOfWork, kind: str, obj: m.Base) -> str | None:
     return None
 
 
-class StatementsByFilter:
-    """Statements built once per user's filter (`board_filter`, `delivery_filter`…, themselves built once per
-    user): a statement built once also computes its SQL cache key once. Keyed by the filter's identity (and
-    `extra`), checked against the filter itself (an id may be reused once a filter is gone); emptied when full."""
-
-    def __init__(self, limit: int = 4 * _PER_USER_CACHE) -> None:
-        self.limit = limit
-        self._entries: dict[tuple[Any, ...], tuple[ColumnElement[bool], Any]] = {}
-
-    def get(self, condition: ColumnElement[bool], build: Callable[[], Any], *extra: Any) -> Any:
-        key = (id(condition), *extra)
-        entry = self._entries.get(key)
-        if entry is None or entry[0] is not condition:
-            if len(self._entries) >= self.limit:
-                self._entries.clear()
-            entry = self._entries[key] = (condition, build())
-        return entry[1]
-
-
-_STATEMENTS = StatementsByFilter()
+_STATEMENTS = StatementsByFilter(limit=4 * _PER_USER_CACHE)
 
 
 def _visible_statement(model: type[m.Base], condition: ColumnElement[bool]) -> Select[Any]:

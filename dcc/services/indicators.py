@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import BindParameter, bindparam, select
 
 from dcc.adapters.db import models as m
+from dcc.adapters.db.statements import StatementsByFilter
 from dcc.domain.calendar import PARIS
 from dcc.errors import ValidationFailed
 from dcc.services import access
@@ -149,7 +150,7 @@ _SCOPE = (select(m.Board.id, m.Board.name, m.Establishment.id, m.Establishment.n
                  m.Region.name)
           .join(m.Establishment, m.Establishment.id == m.Board.establishment_id)
           .join(m.Region, m.Region.id == m.Establishment.region_id))
-_SCOPE_STATEMENTS = access.StatementsByFilter()
+_SCOPE_STATEMENTS = StatementsByFilter()
 
 
 def scoped_boards(uow: UnitOfWork, user: access.User, *, region_id: str | None = None,

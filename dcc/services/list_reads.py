@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Integer, bindparam, select
 from sqlalchemy.sql import Select
 
 from dcc.adapters.db import models as m
+from dcc.adapters.db.statements import StatementsByFilter
 from dcc.services import access
 from dcc.services.access import User
 from dcc.services.queries import DeliveryView
@@ -45,7 +46,7 @@ class BoardRow:
 
 
 _BOARD_ROWS = select(*(getattr(m.Board, name) for name in BoardRow.__dataclass_fields__))
-_STATEMENTS = access.StatementsByFilter()
+_STATEMENTS = StatementsByFilter()
 
 
 def visible_board_rows(uow: UnitOfWork, user: User) -> list[BoardRow]:

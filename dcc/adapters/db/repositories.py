@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import aliased, defer
 
 from dcc.adapters.db import models as m
+from dcc.adapters.db.statements import StatementsByFilter
 from dcc.errors import NotFound
 
 
@@ -96,18 +97,14 @@ _SESSION_ROWS = (select(m.Session.id, m.Session.board_id, m.Session.starts_at, m
                         _SESSION_BOARD.name, _SESSION_BOARD.duration_min)
                  .join(_SESSION_BOARD, _SESSION_BOARD.id == m.Session.board_id))
 _SESSION_ROW = _SESSION_ROWS.where(m.Session.id == bindparam("session_id"))
-_SESSION_ROWS_BY_SHAPE: dict[tuple[int, bool, bool, bool], tuple[ColumnElement[bool] | None, Any]] = {}
+_SESSION_ROWS_BY_SHAPE = StatementsByFilter()
 
 
 def _session_rows_statement(where: ColumnElement[bool] | None, board: bool, start: bool, end: bool) -> Any:
     """The statement of `session_rows_between` for one shape of its filters (the values are parameters), built
-    once: the access filters are built once per user, and a statement built once computes its cache key
-    once."""
-    key = (id(where), board, start, end)
-    entry = _SESSION_ROWS_BY_SHAPE.get(key)
-    if entry is None or entry[0] is not where:
-        if len(_SESSION_ROWS_BY_SHAPE) >= 4096:
-            _SESSION_ROWS_BY_SHAPE.clear()
+    once per access filter and shape."""
+
+    def build() -> Any:
         q = _SESSION_ROWS if where is None else _SESSION_ROWS.where(where)
         if board:
             q = q.where(m.Session.board_id == bindparam("board_id"))
@@ -115,9 +112,9 @@ def _session_rows_statement(where: ColumnElement[bool] | None, board: bool, star
             q = q.where(m.Session.starts_at >= bindparam("start", type_=m.Session.starts_at.type))
         if end:
             q = q.where(m.Session.starts_at < bindparam("end", type_=m.Session.starts_at.type))
-        entry = (where, q.order_by(m.Session.starts_at))
-        _SESSION_ROWS_BY_SHAPE[key] = entry
-    return entry[1]
+        return q.order_by(m.Session.starts_at)
+
+    return _SESSION_ROWS_BY_SHAPE.get(where, build, board, start, end)
 
 
 def session_row(session: DbSession, session_id: str) -> Any:
