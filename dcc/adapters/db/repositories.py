@@ -335,23 +335,6 @@ def patients_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Patie
     return {p.id: p for p in rows}
 
 
-def patient_headers(session: DbSession, ids: Sequence[str]) -> dict[str, Any]:
-    """id -> (birth_family, used_family, used_given, birth_given_first, ins_qualified, dmp_opposition,
-    ins_matricule) of the patients `ids` (columns only: what a list of cases shows)."""
-    if not ids:
-        return {}
-    q = _PATIENT_HEADER_COLUMNS.where(m.Patient.id.in_(list(ids)))
-    return {row[0]: row[1:] for row in session.connection().execute(q).all()}
-
-
-def decision_statuses(session: DbSession, case_ids: Sequence[str]) -> dict[str, str]:
-    """case id -> the case status its decision recorded (columns only)."""
-    if not case_ids:
-        return {}
-    q = select(m.Decision.case_id, m.Decision.case_status).where(m.Decision.case_id.in_(list(case_ids)))
-    return {case_id: status for case_id, status in session.connection().execute(q).all()}
-
-
 def boards_by_ids(session: DbSession, ids: Sequence[str]) -> dict[str, m.Board]:
     rows = session.scalars(select(m.Board).where(m.Board.id.in_(list(ids)))).all()
     return {b.id: b for b in rows}
