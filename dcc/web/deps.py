@@ -23,11 +23,6 @@ from dcc.web.auth import User, current_user
 # thread hand-over each (a wake-up and a fight for the interpreter lock), which under load cost more CPU than
 # the dependency itself.
 
-async def get_database(request: Request) -> Database:
-    db: Database = request.app.state.database
-    return db
-
-
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -42,7 +37,7 @@ async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
     Opening the unit of work does no I/O (the session connects on its first query): only `BEGIN IMMEDIATE`
     and the final rollback, when a transaction is open, go to the thread pool — the pages' pool (anyio's),
     since an API handler ends its read transaction itself, in its own thread (`routing.in_threadpool`). The
-    database is read from the app's state here rather than through `get_database`: one dependency less to
+    database is read from the app's state here, not through a dependency of its own: one dependency less to
     resolve on every request."""
     db: Database = request.app.state.database
     uow = db.uow()
