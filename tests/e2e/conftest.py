@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +74,21 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
                    seed=DEMO_SEED)
 
 
+SQLITE_SIDE_FILES = ("*.sqlite3-wal", "*.sqlite3-shm", "*.sqlite3-journal")
+
+
 def copy_var(run: DemoRun, target: Path) -> Path:
-    """A copy of the run's `var` folder (database, PKI) for a test that writes to it."""
-    shutil.copytree(run.var, target)
+    """A copy of the run's `var` folder (database, PKI) for a test that writes to it. The database is copied
+    with SQLite's backup API, not file by file: a reader of the run's database may hold its WAL and shared-memory
+    files, which SQLite deletes when the last connection closes (a copy of the folder listing them then failed)."""
+    shutil.copytree(run.var, target, ignore=shutil.ignore_patterns(*SQLITE_SIDE_FILES, "*.sqlite3"))
+    for source in run.var.rglob("*.sqlite3"):
+        with closing(read_only(source)) as src, closing(sqlite3.connect(target / source.relative_to(run.var))) as dst:
+            src.backup(dst)
     return target
+
+
+def read_only(db_path: Path) -> sqlite3.Connection:
+    """A read-only connection to a database another test may copy: close it (`contextlib.closing`), for a
+    connection left to the garbage collector deletes the WAL files whenever it is collected."""
+    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)

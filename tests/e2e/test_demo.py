@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,7 +23,7 @@ from lxml import etree
 from dcc.adapters.cda.validate import KitValidator, find_kit
 from dcc.adapters.signing.pades import verify_pdf
 from tests import pdfsig as pdfsig_tool
-from tests.e2e.conftest import DEMO_PATIENTS, DEMO_SEED, DemoRun, copy_var
+from tests.e2e.conftest import DEMO_PATIENTS, DEMO_SEED, DemoRun, copy_var, read_only
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DCC = [sys.executable, "-m", "dcc.cli"]
@@ -173,11 +174,11 @@ def test_no_fiche_rcp_states_a_decision_taken_without_quorum(demo: tuple[dict, P
         root = etree.parse(str(out / d["cda_path"])).getroot()
         values = root.xpath("//h:observation[h:code/@code='ORG-125']/h:value/@code", namespaces=ns)
         assert values == ["ORG-126"], (d["cda_path"], values)
-    conn = sqlite3.connect(var / "dcc.sqlite3")
-    without_quorum = conn.execute(
-        "select count(*) from document d join decision x on x.case_id = d.case_id where x.quorum != 'met'"
-    ).fetchone()[0]
-    represented = conn.execute("select count(*) from rcp_case where status = 'represented'").fetchone()[0]
+    with closing(read_only(var / "dcc.sqlite3")) as conn:
+        without_quorum = conn.execute(
+            "select count(*) from document d join decision x on x.case_id = d.case_id where x.quorum != 'met'"
+        ).fetchone()[0]
+        represented = conn.execute("select count(*) from rcp_case where status = 'represented'").fetchone()[0]
     assert without_quorum == 0 and represented > 0
 
 
@@ -186,7 +187,8 @@ def test_second_run_adds_to_the_first(demo_run: DemoRun, tmp_path: Path) -> None
     session run's folder adds cases without doubles and delivers everything."""
     var = copy_var(demo_run, tmp_path / "var")
     db = var / "dcc.sqlite3"
-    before = sqlite3.connect(db).execute("select count(*) from rcp_case").fetchone()[0]
+    with closing(sqlite3.connect(db)) as conn:
+        before = conn.execute("select count(*) from rcp_case").fetchone()[0]
     # the same seed: the first run's patients again. Identity vigilance refuses a second open case on a board,
     # so the demo skips a patient whose case there still awaits its discussion and registers the others
     proc = run_dcc(["demo", "--seed", str(demo_run.seed), "--patients", "3", "--json"], var)

@@ -3,11 +3,11 @@ delivers over mutual TLS (ITI-41 and MHD), checking the simulator's certificate 
 
 from __future__ import annotations
 
-import sqlite3
+from contextlib import closing
 
 import pytest
 
-from tests.e2e.conftest import DemoRun
+from tests.e2e.conftest import DemoRun, read_only
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -23,13 +23,13 @@ def test_demo_delivers_over_mutual_tls(demo_run: DemoRun) -> None:
     # both transports went over the TLS connection
     names = [p.name for p in dump.iterdir()]
     assert any(n.endswith("-POST-xds_iti41.http") for n in names) and any(n.endswith("-POST-fhir.http") for n in names)
-    with sqlite3.connect(var / "dcc.sqlite3") as conn:
+    with closing(read_only(var / "dcc.sqlite3")) as conn:
         endpoints = {row[0] for row in conn.execute("select endpoint from region")}
     assert endpoints and all(e.startswith("https://127.0.0.1:") for e in endpoints)
     assert (var / "pki" / "tls" / "dmp-client.pem").is_file() and (var / "pki" / "tls" / "dmp-server.pem").is_file()
     # each region connected with its own client certificate (demo CA), naming its sending structure: the
     # simulator recorded which one stored each document (and refuses a VIHF sealed by another structure)
-    with sqlite3.connect(var / "dcc.sqlite3") as conn:
+    with closing(read_only(var / "dcc.sqlite3")) as conn:
         codes = {row[0] for row in conn.execute("select code from region")}
     assert len(codes) >= 2
     for code in codes:

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import DemoRun
+from tests.e2e.conftest import DemoRun, read_only
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _identities(db_path: Path) -> list[tuple[str, list[str]]]:
-    with sqlite3.connect(db_path) as conn:
+    with closing(read_only(db_path)) as conn:
         rows = conn.execute("SELECT id, birth_family, birth_given_all, used_family, used_given, ins_matricule, "
                             "birth_date FROM patient").fetchall()
     out = []
