@@ -158,7 +158,7 @@ def build_database(path: Path, n_docs: int, *, seed: int = SEED) -> list[str]:
     return build_cases(f"sqlite:///{path}", n_docs, seed=seed)
 
 
-def build_cases(url: str, n_docs: int, *, seed: int = SEED, docs_per_patient: float = 1.2) -> list[str]:
+def build_cases(url: str, n_docs: int, *, seed: int = SEED, docs_per_patient: float = 0.7) -> list[str]:
     """`build_database` on any empty database URL (SQLite or PostgreSQL); `docs_per_patient`: how many
     patients to seed per wanted document (fewer per document: more cases decided, a slower set-up)."""
     from dcc.adapters.db import repositories as repo
@@ -171,8 +171,10 @@ def build_cases(url: str, n_docs: int, *, seed: int = SEED, docs_per_patient: fl
     migrate(url)
     db = Database(url)
     try:
-        # ~1.5 documents per decided case; sessions get scarcer as cases grow: add regions (as many as the
-        # synthetic directory has), then weeks of sessions (a region's boards take ~250 cases in 8 weeks).
+        # one generated document (the Fiche RCP) per decided case, and ~80 % of the cases get decided (the
+        # others miss their quorum or their session): 0.7 document per patient seeded leaves a margin. Sessions
+        # get scarcer as cases grow: add regions (as many as the synthetic directory has), then weeks of
+        # sessions (a region's boards take ~250 cases in 8 weeks).
         patients = math.ceil(n_docs / docs_per_patient) + 10
         regions = min(len(REGIONS), max(2, math.ceil(patients / 250)))
         weeks = max(8, math.ceil(8 * patients / (250 * regions)))

@@ -123,7 +123,7 @@ def _setup(url: str, var_dir: Path, docs: int, seed: int, sim_url: str, relay: s
     from dcc.adapters.signing.pki import init_demo_pki
     from dcc.services.uow import Database
 
-    case_ids = build_cases(url, docs, seed=seed, docs_per_patient=0.7)  # ~80 % of the cases get decided
+    case_ids = build_cases(url, docs, seed=seed)
     db = Database(url)
     try:
         with db.uow() as uow:

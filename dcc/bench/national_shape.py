@@ -160,7 +160,7 @@ def _prepare_database(shape: Any, docs: int, seed: int) -> list[str]:
     from dcc.bench.national_day import point_regions_at
     from dcc.services.uow import Database
 
-    case_ids = build_cases(shape.database_url, docs, seed=seed, docs_per_patient=0.7)
+    case_ids = build_cases(shape.database_url, docs, seed=seed)
     db = Database(shape.database_url)
     try:
         with db.uow() as uow:
