@@ -59,7 +59,10 @@ def browser_page(chromium_browser: Any, app_url: str) -> Iterator[Any]:
 
 
 def accessible(page: Any, label: str) -> None:
-    """axe-core (serious/critical) and 390 px checks of the page as it is now."""
+    """axe-core (serious/critical) and 390 px checks of the page as it is now. The caller first waits for an
+    element of the page it went to (a check run right after a click may otherwise see the page it left, or a
+    document not yet parsed: `add_script_tag` then found no <head>); the load is awaited here too."""
+    page.wait_for_load_state()
     page.add_script_tag(url="/__axe/axe.min.js")
     assert_accessible(page, label=label)
 
@@ -94,6 +97,7 @@ def test_coordinator_creates_a_board_with_members_then_edits_it(browser_page: An
     expect(page.get_by_role("heading", level=1)).to_have_text("Annuaire des RCP")
     accessible(page, "annuaire des RCP")
     page.get_by_role("link", name="Créer une RCP").click()
+    expect(page.get_by_label("Nom de la RCP")).to_be_visible()
     accessible(page, "création d'une RCP")
     page.get_by_label("Nom de la RCP").fill("RCP Sarcomes")
     page.get_by_label("Identifiant national de la RCP").fill("RCP-SARC-NAV")
@@ -115,6 +119,7 @@ def test_coordinator_creates_a_board_with_members_then_edits_it(browser_page: An
     expect(page.get_by_role("cell", name="responsable", exact=True)).to_be_visible()
     accessible(page, "page de la RCP")
     page.get_by_role("link", name="Modifier la RCP").click()
+    expect(page.get_by_role("button", name="Enregistrer les modifications")).to_be_visible()
     accessible(page, "modification de la RCP")
     page.get_by_label("Capacité (dossiers par séance)").fill("10")
     page.get_by_role("button", name="Enregistrer les modifications").click()
@@ -168,6 +173,7 @@ def test_coordinator_finds_a_case_edits_it_and_withdraws_it(browser_page: Any) -
     expect(page.get_by_role("heading", level=1)).to_contain_text(name)
     accessible(page, "page du dossier")
     page.get_by_role("link", name="Modifier le dossier").click()
+    expect(page.get_by_role("button", name="Enregistrer les modifications")).to_be_visible()
     accessible(page, "modification du dossier")
     page.get_by_label("Question posée à la RCP").fill("Reprise chirurgicale à discuter ?")
     page.get_by_role("button", name="Enregistrer les modifications").click()
@@ -192,6 +198,7 @@ def test_user_subscribes_to_their_agenda_and_revokes_it(browser_page: Any, app_u
     page.get_by_role("link", name="RCP Sein", exact=True).click()
     expect(page.get_by_role("link", name="Séances au format iCalendar (.ics)")).to_be_visible()
     page.get_by_role("link", name="S'abonner à mon agenda").click()
+    expect(page.get_by_role("button", name="Créer mon adresse d'abonnement")).to_be_visible()
     accessible(page, "mon agenda")
     page.get_by_role("button", name="Créer mon adresse d'abonnement").click()
     url = page.get_by_label("Adresse d'abonnement (iCalendar)").input_value()
