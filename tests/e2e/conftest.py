@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,12 +83,18 @@ def copy_var(run: DemoRun, target: Path) -> Path:
     files, which SQLite deletes when the last connection closes (a copy of the folder listing them then failed)."""
     shutil.copytree(run.var, target, ignore=shutil.ignore_patterns(*SQLITE_SIDE_FILES, "*.sqlite3"))
     for source in run.var.rglob("*.sqlite3"):
-        with closing(read_only(source)) as src, closing(sqlite3.connect(target / source.relative_to(run.var))) as dst:
+        with read_only(source) as src, closing(sqlite3.connect(target / source.relative_to(run.var))) as dst:
             src.backup(dst)
     return target
 
 
-def read_only(db_path: Path) -> sqlite3.Connection:
-    """A read-only connection to a database another test may copy: close it (`contextlib.closing`), for a
-    connection left to the garbage collector deletes the WAL files whenever it is collected."""
-    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+@contextmanager
+def read_only(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to a database another test may copy, closed on leaving the block (`sqlite3`'s
+    own context manager commits but does not close: a connection left to the garbage collector deletes the
+    WAL files whenever it is collected)."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        yield conn
+    finally:
+        conn.close()

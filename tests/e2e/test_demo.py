@@ -174,7 +174,7 @@ def test_no_fiche_rcp_states_a_decision_taken_without_quorum(demo: tuple[dict, P
         root = etree.parse(str(out / d["cda_path"])).getroot()
         values = root.xpath("//h:observation[h:code/@code='ORG-125']/h:value/@code", namespaces=ns)
         assert values == ["ORG-126"], (d["cda_path"], values)
-    with closing(read_only(var / "dcc.sqlite3")) as conn:
+    with read_only(var / "dcc.sqlite3") as conn:
         without_quorum = conn.execute(
             "select count(*) from document d join decision x on x.case_id = d.case_id where x.quorum != 'met'"
         ).fetchone()[0]

@@ -3,8 +3,6 @@ delivers over mutual TLS (ITI-41 and MHD), checking the simulator's certificate 
 
 from __future__ import annotations
 
-from contextlib import closing
-
 import pytest
 
 from tests.e2e.conftest import DemoRun, read_only
@@ -23,14 +21,13 @@ def test_demo_delivers_over_mutual_tls(demo_run: DemoRun) -> None:
     # both transports went over the TLS connection
     names = [p.name for p in dump.iterdir()]
     assert any(n.endswith("-POST-xds_iti41.http") for n in names) and any(n.endswith("-POST-fhir.http") for n in names)
-    with closing(read_only(var / "dcc.sqlite3")) as conn:
-        endpoints = {row[0] for row in conn.execute("select endpoint from region")}
+    with read_only(var / "dcc.sqlite3") as conn:
+        regions = conn.execute("select endpoint, code from region").fetchall()
+    endpoints, codes = {endpoint for endpoint, _ in regions}, {code for _, code in regions}
     assert endpoints and all(e.startswith("https://127.0.0.1:") for e in endpoints)
     assert (var / "pki" / "tls" / "dmp-client.pem").is_file() and (var / "pki" / "tls" / "dmp-server.pem").is_file()
     # each region connected with its own client certificate (demo CA), naming its sending structure: the
     # simulator recorded which one stored each document (and refuses a VIHF sealed by another structure)
-    with closing(read_only(var / "dcc.sqlite3")) as conn:
-        codes = {row[0] for row in conn.execute("select code from region")}
     assert len(codes) >= 2
     for code in codes:
         assert (var / "pki" / "tls" / f"dmp-client-{code.lower()}.pem").is_file()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import closing
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _identities(db_path: Path) -> list[tuple[str, list[str]]]:
-    with closing(read_only(db_path)) as conn:
+    with read_only(db_path) as conn:
         rows = conn.execute("SELECT id, birth_family, birth_given_all, used_family, used_given, ins_matricule, "
                             "birth_date FROM patient").fetchall()
     out = []
