@@ -159,8 +159,8 @@ def build_database(path: Path, n_docs: int, *, seed: int = SEED) -> list[str]:
 
 
 def build_cases(url: str, n_docs: int, *, seed: int = SEED, docs_per_patient: float = 0.7) -> list[str]:
-    """`build_database` on any empty database URL (SQLite or PostgreSQL); `docs_per_patient`: how many
-    patients to seed per wanted document (fewer per document: more cases decided, a slower set-up)."""
+    """`build_database` on any empty database URL (SQLite or PostgreSQL); `docs_per_patient`: the documents
+    expected per patient seeded (`n_docs / docs_per_patient` patients: lower seeds more, a slower set-up)."""
     from dcc.adapters.db import repositories as repo
     from dcc.bootstrap import migrate
     from dcc.demo.data import REGIONS
